@@ -1,0 +1,43 @@
+"""Configuration of the mock venue process (``python -m mock_exchange --config venue.json``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SessionConfig(_Model):
+    """One FIX session the venue accepts (identified by the client's SenderCompID)."""
+
+    sender_comp_id: str
+    cancel_on_disconnect: bool = False
+
+
+class SymbolConfig(_Model):
+    symbol: str
+    start_price: float = Field(gt=0)
+    tick: float = Field(default=0.01, gt=0)
+    volatility_bps: float = Field(default=2.0, ge=0, description="std-dev of one price step, in bps")
+
+
+class VenueConfig(_Model):
+    host: str = "127.0.0.1"
+    fix_port: int = Field(ge=0, le=65535)
+    admin_port: int = Field(ge=0, le=65535)
+    comp_id: str = "MOCKEX"
+    sessions: tuple[SessionConfig, ...] = ()
+    accept_any_session: bool = False
+    symbols: tuple[SymbolConfig, ...] = (
+        SymbolConfig(symbol="BTC-USD", start_price=60000.0),
+        SymbolConfig(symbol="ETH-USD", start_price=3000.0),
+    )
+    seed: int = 0
+    tick_interval_s: float = Field(default=0.02, gt=0, description="price-process and matching step")
+    fill_probability: float = Field(default=0.6, ge=0, le=1, description="chance a marketable order fills on a step")
+    heartbeat_s: int = Field(default=30, ge=1)
+    ledger_path: Path

@@ -1,0 +1,70 @@
+"""Configuration of the reference OMS and failover daemon processes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Defect(StrEnum):
+    """Known defects: each reproduces an incident the correct stack prevents."""
+
+    NO_PROMOTION = "no-promotion"
+    NO_FENCING = "no-fencing"
+    SHALLOW_HEALTH = "shallow-health"
+    NO_FILL_RECONCILE = "no-fill-reconcile"
+    NO_LOGON_RETRY = "no-logon-retry"
+    SINGLE_VANTAGE_HEALTH = "single-vantage-health"
+
+
+class InitialRole(StrEnum):
+    ACTIVE = "active"
+    STANDBY = "standby"
+
+
+class OmsConfig(_Model):
+    instance_id: str
+    initial_role: InitialRole
+    host: str = "127.0.0.1"
+    http_port: int = Field(ge=0, le=65535)
+    admin_token: str
+    # venue (through the fault proxy)
+    fix_host: str = "127.0.0.1"
+    fix_port: int
+    fix_sender_comp_id: str
+    fix_target_comp_id: str = "MOCKEX"
+    fix_heartbeat_s: int = 5
+    order_ack_timeout_s: float = 2.0
+    logon_retry_initial_s: float = 0.2
+    logon_retry_max_s: float = 2.0
+    # NATS (through the fault proxy)
+    nats_url: str
+    subject_prefix: str = "oms"
+    stream: str = "OMS"
+    lease_bucket: str = "oms_lease"
+    lease_ttl_s: float = 2.0
+    lease_renew_interval_s: float = 0.4
+    lease_safety_margin_s: float = 0.5
+    # Postgres (through the fault proxy)
+    database_dsn: str
+    defects: tuple[Defect, ...] = ()
+
+
+class FailoverConfig(_Model):
+    daemon_id: str = "failover"
+    host: str = "127.0.0.1"
+    http_port: int = Field(ge=0, le=65535)
+    primary_health_urls: tuple[str, ...] = Field(min_length=1, description="deep-health URL per vantage point")
+    dr_admin_url: str
+    admin_token: str
+    nats_url: str
+    subject_prefix: str = "oms"
+    check_interval_s: float = 0.2
+    health_timeout_s: float = 0.5
+    confirmation_count: int = Field(default=3, ge=1)
+    defects: tuple[Defect, ...] = ()
