@@ -1,0 +1,265 @@
+"""The embedded local stack: every service a child process on loopback, every hop proxied.
+
+``async with LocalStack(settings) as stack:`` starts NATS, Postgres, the fault proxy and the venue
+in parallel, routes every service-to-service hop through a named proxy, then starts the OMS
+instances and the failover daemon. Leaving the block stops everything, whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from gameday.faults.toxiproxy_client import ToxiproxyClient
+from gameday.stack.errors import StackError
+from gameday.stack.process import ManagedProcess
+from gameday.stack.rundir import ProcessRegistry, RunDir
+from gameday.stack.services import (
+    NatsService,
+    PostgresService,
+    ensure_postgres_template,
+    start_nats,
+    start_postgres,
+    start_python_service,
+    write_config,
+)
+from mock_exchange.config import SessionConfig, SymbolConfig, VenueConfig
+from trading_stack.config import Defect, FailoverConfig, InitialRole, OmsConfig
+
+OMS_INSTANCES = {"oms-primary": InitialRole.ACTIVE, "oms-dr": InitialRole.STANDBY}
+START_PRICES = {"BTC-USD": 60000.0, "ETH-USD": 3000.0, "SOL-USD": 150.0}
+INFRA_HOPS = ("exchange", "nats", "postgres")
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    run_dir: RunDir
+    seed: int
+    symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD")
+    defects: tuple[Defect, ...] = ()
+    admin_token: str = "gameday-admin"
+    toxiproxy_url: str | None = None  # a real toxiproxy-server; None starts our own
+    cache_dir: Path | None = None
+    start_timeout_s: float = 20.0
+
+
+@dataclass
+class StackEndpoints:
+    oms: dict[str, str] = field(default_factory=dict)  # instance -> base URL (the front door)
+    venue_admin: str = ""
+    nats: str = ""
+    toxiproxy: str = ""
+    database_dsn: str = ""
+    proxies: dict[str, str] = field(default_factory=dict)  # hop -> listen address
+
+
+class LocalStack:
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.endpoints = StackEndpoints()
+        self.processes: dict[str, ManagedProcess] = {}
+        self.started_in_s: float | None = None
+        self._exit = AsyncExitStack()
+        self._registry = ProcessRegistry(settings.run_dir)
+        self._session: aiohttp.ClientSession | None = None
+        self.toxiproxy: ToxiproxyClient | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> LocalStack:
+        started = time.monotonic()
+        self._registry.open()
+        self._exit.callback(self._registry.close)
+        try:
+            self._session = await self._exit.enter_async_context(aiohttp.ClientSession())
+            self._exit.push_async_callback(self._stop_all)
+            await self._start()
+        except BaseException:
+            await self._exit.aclose()
+            raise
+        self.started_in_s = time.monotonic() - started
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._exit.aclose()
+
+    async def _stop_all(self) -> None:
+        # reverse start order: clients first, infrastructure last
+        for name in reversed(list(self.processes)):
+            process = self.processes.pop(name)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(process.stop())
+            self._registry.remove(name)
+
+    def _track(self, process: ManagedProcess) -> None:
+        self.processes[process.spec.name] = process
+        self._registry.add(process)
+
+    # --- start-up -----------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        assert self._session is not None
+        run = self.settings.run_dir
+        run.create()
+        cache_dir = self.settings.cache_dir or run.reports_root / ".cache"
+        template = await asyncio.to_thread(ensure_postgres_template, cache_dir)
+        nats, postgres, venue, toxiproxy_url = await _gather_cancelling(
+            start_nats(run.scratch / "nats", self._session, self._track),
+            start_postgres(run.scratch / "pgdata", template, run.stack / "postgres.log", self._track),
+            self._start_venue(),
+            self._start_toxiproxy(),
+        )
+        self.endpoints.nats = nats.url
+        self.endpoints.database_dsn = postgres.dsn
+        self.toxiproxy = ToxiproxyClient(toxiproxy_url, self._session)
+        self.endpoints.toxiproxy = toxiproxy_url
+        upstreams = {
+            "exchange": f"127.0.0.1:{venue.ports['fix']}",
+            "nats": nats.url.removeprefix("nats://"),
+            "postgres": f"127.0.0.1:{postgres.port}",
+        }
+        await self._add_proxies(
+            {f"{oms}->{hop}": upstreams[hop] for oms in OMS_INSTANCES for hop in INFRA_HOPS}
+            | {"failover->nats": upstreams["nats"]}
+        )
+        oms_processes = await _gather_cancelling(
+            *(self._start_oms(instance, role, nats, postgres) for instance, role in OMS_INSTANCES.items())
+        )
+        for instance, process in zip(OMS_INSTANCES, oms_processes, strict=True):
+            self.endpoints.oms[instance] = f"http://127.0.0.1:{process.ports['http']}"
+        await self._add_proxies(
+            {f"failover->{name}": url.removeprefix("http://") for name, url in self.endpoints.oms.items()}
+        )
+        await self._start_failover()
+
+    async def _add_proxies(self, upstream_by_hop: dict[str, str]) -> None:
+        assert self.toxiproxy is not None
+        created = await self.toxiproxy.populate(
+            [{"name": hop, "listen": "127.0.0.1:0", "upstream": upstream, "enabled": True}
+             for hop, upstream in upstream_by_hop.items()]
+        )
+        for proxy in created:
+            self.endpoints.proxies[proxy["name"]] = proxy["listen"]
+
+    def proxy_address(self, hop: str) -> tuple[str, int]:
+        host, port = self.endpoints.proxies[hop].rsplit(":", 1)
+        return host, int(port)
+
+    async def _start_toxiproxy(self) -> str:
+        if self.settings.toxiproxy_url:
+            return self.settings.toxiproxy_url
+        assert self._session is not None
+        process = await start_python_service(
+            "toxiproxy", "gameday.proxy",
+            ["--host", "127.0.0.1", "--port", "0", "--seed", str(self.settings.seed)],
+            self.settings.run_dir.stack / "toxiproxy.log",
+            ready_url="http://127.0.0.1:{api}/version", session=self._session,
+            on_spawn=self._track, timeout_s=self.settings.start_timeout_s,
+        )
+        return f"http://127.0.0.1:{process.ports['api']}"
+
+    async def _start_venue(self) -> ManagedProcess:
+        assert self._session is not None
+        run = self.settings.run_dir
+        config = VenueConfig(
+            fix_port=0,
+            admin_port=0,
+            sessions=tuple(SessionConfig(sender_comp_id=_comp_id(instance)) for instance in OMS_INSTANCES),
+            symbols=tuple(SymbolConfig(symbol=s, start_price=START_PRICES.get(s, 100.0))
+                          for s in self.settings.symbols),
+            seed=self.settings.seed,
+            ledger_path=run.path / "ledger.jsonl",
+        )
+        path = write_config(run.stack / "exchange.json", config.model_dump_json(indent=1))
+        process = await start_python_service(
+            "exchange", "mock_exchange", ["--config", str(path)], run.stack / "exchange.log",
+            ready_url="http://127.0.0.1:{admin}/health", session=self._session,
+            on_spawn=self._track, timeout_s=self.settings.start_timeout_s,
+        )
+        self.endpoints.venue_admin = f"http://127.0.0.1:{process.ports['admin']}"
+        return process
+
+    async def _start_oms(
+        self, instance: str, role: InitialRole, nats: NatsService, postgres: PostgresService
+    ) -> ManagedProcess:
+        assert self._session is not None
+        run = self.settings.run_dir
+        fix_host, fix_port = self.proxy_address(f"{instance}->exchange")
+        nats_host, nats_port = self.proxy_address(f"{instance}->nats")
+        pg_host, pg_port = self.proxy_address(f"{instance}->postgres")
+        config = OmsConfig(
+            instance_id=instance,
+            initial_role=role,
+            http_port=0,
+            admin_token=self.settings.admin_token,
+            fix_host=fix_host,
+            fix_port=fix_port,
+            fix_sender_comp_id=_comp_id(instance),
+            nats_url=f"nats://{nats_host}:{nats_port}",
+            database_dsn=f"postgresql://postgres@{pg_host}:{pg_port}/postgres",
+            defects=self.settings.defects,
+        )
+        path = write_config(run.stack / f"{instance}.json", config.model_dump_json(indent=1))
+        return await start_python_service(
+            instance, "trading_stack.oms", ["--config", str(path)], run.stack / f"{instance}.log",
+            ready_url="http://127.0.0.1:{http}/health/deep", session=self._session,
+            on_spawn=self._track, timeout_s=self.settings.start_timeout_s,
+        )
+
+    async def _start_failover(self) -> ManagedProcess:
+        assert self._session is not None
+        run = self.settings.run_dir
+        primary = self.endpoints.proxies["failover->oms-primary"]
+        dr = self.endpoints.proxies["failover->oms-dr"]
+        nats_host, nats_port = self.proxy_address("failover->nats")
+        config = FailoverConfig(
+            http_port=0,
+            primary_health_urls=(f"http://{primary}/health/deep",),
+            dr_admin_url=f"http://{dr}",
+            admin_token=self.settings.admin_token,
+            nats_url=f"nats://{nats_host}:{nats_port}",
+            defects=self.settings.defects,
+        )
+        path = write_config(run.stack / "failover.json", config.model_dump_json(indent=1))
+        return await start_python_service(
+            "failover", "trading_stack.failover", ["--config", str(path)], run.stack / "failover.log",
+            ready_url="http://127.0.0.1:{http}/health", session=self._session,
+            on_spawn=self._track, timeout_s=self.settings.start_timeout_s,
+        )
+
+    # --- what faults and probes use ------------------------------------------------------------
+
+    def signal(self, service: str, sig: signal.Signals) -> None:
+        process = self.processes.get(service)
+        if process is None:
+            raise StackError(f"no running service named {service!r}; running: {sorted(self.processes)}")
+        process.signal(sig)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "services": {name: {"pid": p.pid, "ports": p.ports} for name, p in self.processes.items()},
+            "proxies": dict(self.endpoints.proxies),
+            "started_in_s": self.started_in_s,
+        }
+
+
+def _comp_id(instance: str) -> str:
+    return instance.upper()
+
+
+async def _gather_cancelling(*aws: Any) -> list[Any]:
+    """Run concurrently; the first failure cancels the rest (what they spawned is already tracked)."""
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(aw) for aw in aws]
+    return [task.result() for task in tasks]

@@ -1,0 +1,189 @@
+"""Child processes with a lifecycle: started in their own process group, tied to the harness by a
+parent-death signal, logged to a file, waited on for readiness, and always stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import re
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gameday.stack.errors import ServiceStartError
+
+_PR_SET_PDEATHSIG = 1
+_READY_LINE = re.compile(rb"^READY((?:\s+\w+=\d+)*)\s*$")
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        data = path.read_bytes()[-16384:]
+    except OSError:
+        return "(no log)"
+    return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The process start time in clock ticks since boot (field 22 of /proc/<pid>/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+@dataclass
+class ProcessSpec:
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    cwd: Path | None = None
+    user: str | None = None
+    env: dict[str, str] | None = None
+    ready_line: bool = False  # the child prints "READY key=port ..." on stdout when serving
+    stop_signal: signal.Signals = signal.SIGTERM
+    stop_timeout_s: float = 5.0
+
+
+@dataclass
+class ManagedProcess:
+    """One running child. ``ports`` holds what its READY line announced."""
+
+    spec: ProcessSpec
+    proc: asyncio.subprocess.Process
+    start_ticks: int | None
+    ports: dict[str, int] = field(default_factory=dict)
+    _stdout_drain: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self.proc.returncode is None
+
+    def signal(self, sig: signal.Signals) -> None:
+        """Signal the whole process group (a service's own children included)."""
+        if self.proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    async def stop(self) -> int | None:
+        if self.proc.returncode is None:
+            self.signal(signal.SIGCONT)  # a paused process cannot handle SIGTERM
+            self.signal(self.spec.stop_signal)
+            try:
+                await asyncio.wait_for(self.proc.wait(), self.spec.stop_timeout_s)
+            except TimeoutError:
+                self.signal(signal.SIGKILL)
+                await self.proc.wait()
+        # the group may hold children that outlived the leader
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self._stdout_drain is not None:
+            self._stdout_drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stdout_drain
+        return self.proc.returncode
+
+
+SpawnHook = Callable[[ManagedProcess], None]
+
+
+async def start_process(
+    spec: ProcessSpec, *, on_spawn: SpawnHook, ready_timeout_s: float = 15.0
+) -> ManagedProcess:
+    """Start a child; when ``spec.ready_line`` is set, wait for its READY line (ports included).
+
+    ``on_spawn`` sees the process the moment it exists, so whoever owns the stack can stop it
+    even if this start-up is cancelled half way.
+    """
+    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+    with spec.log_path.open("ab") as log:
+        proc = await asyncio.create_subprocess_exec(
+            *spec.argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE if spec.ready_line else log,
+            stderr=log,
+            cwd=spec.cwd,
+            env=spec.env,
+            user=spec.user,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    managed = ManagedProcess(spec=spec, proc=proc, start_ticks=process_start_ticks(proc.pid))
+    on_spawn(managed)
+    if not spec.ready_line:
+        return managed
+    try:
+        managed.ports = await asyncio.wait_for(_read_ready_line(managed), ready_timeout_s)
+    except (TimeoutError, ServiceStartError) as error:
+        await managed.stop()
+        reason = "timed out waiting for READY" if isinstance(error, TimeoutError) else str(error)
+        raise ServiceStartError(spec.name, reason, log_tail(spec.log_path)) from None
+    managed._stdout_drain = asyncio.create_task(_copy_stdout(managed))
+    return managed
+
+
+async def _read_ready_line(managed: ManagedProcess) -> dict[str, int]:
+    stdout = managed.proc.stdout
+    assert stdout is not None
+    with managed.spec.log_path.open("ab") as log:
+        while True:
+            line = await stdout.readline()
+            if not line:
+                code = await managed.proc.wait()
+                raise ServiceStartError(managed.spec.name, f"exited with code {code} before READY", "")
+            log.write(line)
+            match = _READY_LINE.match(line.strip())
+            if match:
+                pairs = match.group(1).decode().split()
+                return {key: int(value) for key, value in (pair.split("=") for pair in pairs)}
+
+
+async def _copy_stdout(managed: ManagedProcess) -> None:
+    stdout = managed.proc.stdout
+    assert stdout is not None
+    with managed.spec.log_path.open("ab") as log:
+        while line := await stdout.readline():
+            log.write(line)
+            log.flush()
+
+
+async def wait_until(
+    name: str,
+    check: Callable[[], Awaitable[bool]],
+    *,
+    timeout_s: float,
+    log_path: Path,
+    process: ManagedProcess | None = None,
+    poll_interval_s: float = 0.02,
+) -> None:
+    """Poll a readiness check until it holds; fail with the service's log tail."""
+    deadline = time.monotonic() + timeout_s
+    last_error = "not ready"
+    while True:
+        if process is not None and not process.running:
+            raise ServiceStartError(name, f"exited with code {process.proc.returncode}", log_tail(log_path))
+        try:
+            if await check():
+                return
+        except Exception as error:  # a readiness probe's failure is only "not yet"
+            last_error = f"{type(error).__name__}: {error}"
+        if time.monotonic() >= deadline:
+            reason = f"not ready after {timeout_s:.1f}s ({last_error})"
+            raise ServiceStartError(name, reason, log_tail(log_path))
+        await asyncio.sleep(poll_interval_s)
