@@ -1,0 +1,128 @@
+"""Periodic samplers that write to the history, and the final-state capture graded at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+
+from gameday.history import History, OpKind, OpType
+from gameday.workload import REFERENCE_PRICES, FrontDoor, OrderRequest
+
+
+async def _every(interval_s: float, tick: Any) -> None:
+    """Call ``tick`` on a fixed grid; a slow tick skips the grid points it overran."""
+    start = time.monotonic()
+    n = 0
+    while True:
+        await tick()
+        n = max(n + 1, int((time.monotonic() - start) / interval_s) + 1)
+        await asyncio.sleep(max(0.0, start + n * interval_s - time.monotonic()))
+
+
+async def trade_probe(door: FrontDoor, history: History, symbol: str, interval_s: float) -> None:
+    """"Can we trade?": a tiny order far from the market, acknowledged then cancelled."""
+    far_price = round(REFERENCE_PRICES.get(symbol, 100.0) * 0.5, 2)
+    request = OrderRequest(symbol, "buy", 1, "limit", far_price)
+
+    async def tick() -> None:
+        history.append(OpKind.PROBE, OpType.INVOKE, "probe-trade", "trade", {"symbol": symbol})
+        started = time.monotonic_ns()
+        placement = await door.place(request)
+        latency_ms = (time.monotonic_ns() - started) / 1e6
+        if placement.status == "ok" and placement.instance is not None:
+            history.append(OpKind.PROBE, OpType.OK, "probe-trade", "trade", {
+                "instance": placement.instance, "order_id": placement.body.get("order_id"),
+                "exchange_order_id": placement.body.get("exchange_order_id"), "latency_ms": latency_ms})
+            await door.cancel(placement.instance, str(placement.body.get("order_id")))
+        else:
+            history.append(OpKind.PROBE, OpType(placement.status), "probe-trade", "trade",
+                           {**placement.body, "tried": placement.tried, "latency_ms": latency_ms})
+
+    await _every(interval_s, tick)
+
+
+async def _get_json(session: aiohttp.ClientSession, url: str, timeout_s: float = 1.0) -> tuple[int, Any]:
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            return response.status, await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        return 0, {"error": f"{type(error).__name__}: {error}"}
+
+
+async def sample_roles(session: aiohttp.ClientSession, oms_urls: dict[str, str]) -> dict[str, dict[str, Any]]:
+    async def one(url: str) -> dict[str, Any]:
+        (role_status, role), (deep_status, _) = await asyncio.gather(
+            _get_json(session, f"{url}/role"), _get_json(session, f"{url}/health/deep"))
+        return {"role": role.get("role") if role_status == 200 else None, "deep_ok": deep_status == 200}
+
+    samples = await asyncio.gather(*(one(url) for url in oms_urls.values()))
+    return dict(zip(oms_urls, samples, strict=True))
+
+
+async def health_probe(session: aiohttp.ClientSession, oms_urls: dict[str, str], history: History,
+                       interval_s: float) -> None:
+    async def tick() -> None:
+        history.append(OpKind.PROBE, OpType.OK, "probe-health", "health",
+                       {"instances": await sample_roles(session, oms_urls)})
+
+    await _every(interval_s, tick)
+
+
+def _ledger_fingerprint(ledger: dict[str, Any]) -> tuple[int, tuple[str, ...]]:
+    open_ids = sorted(o["cl_ord_id"] for o in ledger.get("orders", [])
+                      if o.get("status") in ("new", "partially_filled"))
+    return len(ledger.get("fills", [])), tuple(open_ids)
+
+
+async def capture_final_state(
+    session: aiohttp.ClientSession, oms_urls: dict[str, str], venue_admin_url: str, history: History,
+    *, settle_timeout_s: float = 10.0,
+) -> None:
+    """Record what the OMS believes and what the venue saw, bracketed so they agree in time.
+
+    Reads ledger, then every instance, then the ledger again; the pair is ``stable`` only when
+    the two ledger reads are the same (no fill or order change while the OMS was read). Retries
+    until stable or the settle timeout, and records the last attempt either way.
+    """
+    deadline = time.monotonic() + settle_timeout_s
+    while True:
+        _, before = await _get_json(session, f"{venue_admin_url}/ledger", timeout_s=5.0)
+        instances: dict[str, dict[str, Any]] = {}
+        for name, url in oms_urls.items():
+            _, role = await _get_json(session, f"{url}/role")
+            _, positions = await _get_json(session, f"{url}/positions")
+            open_status, open_orders = await _get_json(session, f"{url}/orders?status=open")
+            instances[name] = {
+                "role": role.get("role") if isinstance(role, dict) else None,
+                "positions": positions.get("positions") if isinstance(positions, dict) else None,
+                "open_orders": open_orders if open_status == 200 else None,
+            }
+        _, after = await _get_json(session, f"{venue_admin_url}/ledger", timeout_s=5.0)
+        stable = isinstance(before, dict) and isinstance(after, dict) and (
+            _ledger_fingerprint(before) == _ledger_fingerprint(after))
+        active = [name for name, state in instances.items() if state["role"] == "active"]
+        if stable or time.monotonic() >= deadline:
+            history.append(OpKind.PROBE, OpType.OK, "probe-final", "final-state",
+                           {"active": active[0] if active else None, "active_all": active,
+                            "instances": instances, "stable": stable})
+            history.append(OpKind.LEDGER, OpType.OK if isinstance(after, dict) else OpType.FAIL, "venue",
+                           "snapshot", after if isinstance(after, dict) else {"error": str(after)})
+            return
+        await asyncio.sleep(0.1)
+
+
+async def wait_for_active(
+    session: aiohttp.ClientSession, oms_urls: dict[str, str], timeout_s: float
+) -> str | None:
+    """After the timeline, give a failover in progress a bounded time to finish."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        roles = await sample_roles(session, oms_urls)
+        for name, sample in roles.items():
+            if sample["role"] == "active" and sample["deep_ok"]:
+                return name
+        await asyncio.sleep(0.1)
+    return None

@@ -1,0 +1,48 @@
+"""Records the system under test's own events (NATS ``<prefix>.>``) into the history."""
+
+from __future__ import annotations
+
+import json
+from types import TracebackType
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from gameday.history import History, OpKind, OpType
+
+
+class NatsRecorder:
+    """``async with NatsRecorder(url, history):`` records every message until the block ends."""
+
+    def __init__(self, url: str, history: History, subject_prefix: str = "oms") -> None:
+        self._url = url
+        self._history = history
+        self._subject = f"{subject_prefix}.>"
+        self._client: Client | None = None
+
+    async def __aenter__(self) -> NatsRecorder:
+        self._client = await nats.connect(self._url, name="gameday-recorder", max_reconnect_attempts=-1,
+                                          reconnect_time_wait=0.2)
+        await self._client.subscribe(self._subject, cb=self._record)
+        await self._client.flush()
+        return self
+
+    async def _record(self, msg: Msg) -> None:
+        try:
+            value: Any = json.loads(msg.data)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            value = {"raw": msg.data.decode(errors="replace")}
+        if not isinstance(value, dict):
+            value = {"value": value}
+        self._history.append(OpKind.SUT, OpType.INFO, msg.subject, msg.subject.rsplit(".", 1)[-1], value)
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._client is not None:
+            try:
+                await self._client.drain()
+            except Exception:
+                await self._client.close()
+            self._client = None

@@ -1,0 +1,161 @@
+"""Seeded order flow: a pure schedule of orders, and the client that sends them to the OMS.
+
+``order_flow`` is pure (a function of seed and parameters; time is an offset, not the clock), so
+the same seed gives the same orders at the same offsets. ``FrontDoor`` is the only thing here
+that touches the network: it routes each order to the active OMS the way a client with a list
+of endpoints would, and records every attempt in the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from gameday.history import History, OpKind, OpType
+
+REFERENCE_PRICES = {"BTC-USD": 60000.0, "ETH-USD": 3000.0, "SOL-USD": 150.0}
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    symbol: str
+    side: str
+    qty: int
+    type: str
+    price: float | None
+
+    def body(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "side": self.side, "qty": self.qty, "type": self.type,
+                "price": self.price, "tif": "day"}
+
+
+@dataclass(frozen=True)
+class ScheduledOrder:
+    offset_s: float
+    request: OrderRequest
+
+
+def order_flow(
+    seed: int,
+    orders_per_second: float,
+    duration_s: float,
+    symbols: Sequence[str],
+    market_order_ratio: float,
+) -> Iterator[ScheduledOrder]:
+    """Orders at a steady rate; limit prices straddle the reference so some rest and some fill."""
+    rng = random.Random(f"workload:{seed}")
+    interval = 1.0 / orders_per_second
+    count = int(duration_s * orders_per_second)
+    for n in range(count):
+        symbol = rng.choice(list(symbols))
+        side = rng.choice(("buy", "sell"))
+        qty = rng.randint(1, 10)
+        if rng.random() < market_order_ratio:
+            yield ScheduledOrder(n * interval, OrderRequest(symbol, side, qty, "market", None))
+            continue
+        reference = REFERENCE_PRICES.get(symbol, 100.0)
+        # within ±0.5 % of the reference: about half are marketable
+        offset = rng.uniform(-0.005, 0.005) * reference
+        price = round(reference + offset if side == "buy" else reference - offset, 2)
+        yield ScheduledOrder(n * interval, OrderRequest(symbol, side, qty, "limit", price))
+
+
+@dataclass
+class Placement:
+    status: str  # "ok" | "fail" | "info"
+    instance: str | None
+    body: dict[str, Any]
+    tried: list[str]
+
+
+class FrontDoor:
+    """Routes client orders to whichever OMS instance accepts them (the active one).
+
+    Instances answer 503 when they are not the active lease holder; the router then tries the
+    next. The instance that last accepted is tried first.
+    """
+
+    def __init__(self, oms_urls: dict[str, str], session: aiohttp.ClientSession,
+                 request_timeout_s: float = 3.0) -> None:
+        self._urls = dict(oms_urls)
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
+        self._preferred: str | None = None
+
+    def _order(self) -> list[str]:
+        names = list(self._urls)
+        if self._preferred in names:
+            names.remove(self._preferred)
+            names.insert(0, self._preferred)
+        return names
+
+    async def place(self, request: OrderRequest) -> Placement:
+        tried: list[str] = []
+        last: dict[str, Any] = {"error": "no instance reachable"}
+        for instance in self._order():
+            tried.append(instance)
+            try:
+                async with self._session.post(f"{self._urls[instance]}/orders", json=request.body(),
+                                              timeout=self._timeout) as response:
+                    body = await response.json(content_type=None)
+                    status = response.status
+            except TimeoutError:
+                # the instance may or may not have sent it: the outcome is unknown
+                return Placement("info", instance, {"error": "timeout"}, tried)
+            except (aiohttp.ClientError, ValueError) as error:
+                last = {"error": f"{type(error).__name__}: {error}"}
+                continue
+            if status == 201:
+                self._preferred = instance
+                return Placement("ok", instance, body, tried)
+            if status == 503:
+                last = {"status": status, **(body if isinstance(body, dict) else {})}
+                continue
+            if status == 504:
+                return Placement("info", instance, {"status": status, **body}, tried)
+            return Placement("fail", instance, {"status": status, **(body if isinstance(body, dict) else {})},
+                             tried)
+        return Placement("fail", None, last, tried)
+
+    async def cancel(self, instance: str, order_id: str) -> int:
+        try:
+            async with self._session.delete(f"{self._urls[instance]}/orders/{order_id}",
+                                            timeout=self._timeout) as response:
+                return response.status
+        except (aiohttp.ClientError, TimeoutError):
+            return 0
+
+
+async def drive_workload(
+    flow: Sequence[ScheduledOrder], door: FrontDoor, history: History, *, started_ns: int,
+    max_in_flight: int = 64,
+) -> None:
+    """Send each order at its offset from ``started_ns``; never more than ``max_in_flight`` open."""
+    slots = asyncio.Semaphore(max_in_flight)
+
+    async def send(worker: str, order: ScheduledOrder) -> None:
+        async with slots:
+            request = order.request
+            history.append(OpKind.CLIENT, OpType.INVOKE, worker, "place",
+                           {"symbol": request.symbol, "side": request.side, "qty": request.qty,
+                            "type": request.type, "price": request.price})
+            placement = await door.place(request)
+            value: dict[str, Any]
+            if placement.status == "ok":
+                value = {"instance": placement.instance, "order": placement.body}
+            else:
+                value = {**placement.body, "tried": placement.tried}
+            history.append(OpKind.CLIENT, OpType(placement.status), worker, "place", value)
+
+    async with asyncio.TaskGroup() as group:
+        for n, order in enumerate(flow):
+            delay = (started_ns + int(order.offset_s * 1e9) - time.monotonic_ns()) / 1e9
+            if delay > 0:
+                await asyncio.sleep(delay)
+            group.create_task(send(f"worker-{n % max_in_flight}", order))
