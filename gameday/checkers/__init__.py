@@ -1,0 +1,16 @@
+"""Checkers: pure functions from a history to an observation, composed by name."""
+
+from gameday.checkers.base import Checker, NoopChecker, Observation, Unit, observe
+from gameday.checkers.registry import DEFAULT_CHECKERS, CheckerRegistry, build_registry, default_checkers
+
+__all__ = [
+    "DEFAULT_CHECKERS",
+    "Checker",
+    "CheckerRegistry",
+    "NoopChecker",
+    "Observation",
+    "Unit",
+    "build_registry",
+    "default_checkers",
+    "observe",
+]

@@ -1,0 +1,144 @@
+"""Typed views of the history ops checkers read (docs/contracts.md §3 and §6).
+
+These models describe data another process wrote, so they ignore fields they do not need
+(a tolerant reader: a venue that adds a field must not break grading); a field they need
+that is missing or malformed raises :class:`CheckerError`, which grades ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from gameday.errors import CheckerError
+from gameday.history import Op, OpKind, OpType
+
+__all__ = [
+    "FinalState",
+    "InstanceState",
+    "LedgerFill",
+    "LedgerOrder",
+    "LedgerSnapshot",
+    "OmsOrder",
+    "OrderStatus",
+    "Side",
+    "final_state",
+    "last_op",
+    "ledger_snapshot",
+]
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+class _Recorded(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class LedgerOrder(_Recorded):
+    order_id: str
+    cl_ord_id: str
+    instance: str | None = None
+    symbol: str
+    side: Side
+    qty: int
+    cum_qty: int = 0
+    leaves_qty: int = 0
+    status: OrderStatus
+    received_ns: int
+
+
+class LedgerFill(_Recorded):
+    exec_id: str
+    cl_ord_id: str | None = None
+    instance: str | None = None
+    symbol: str
+    side: Side
+    qty: int
+    t_ns: int | None = None
+
+    @property
+    def signed_qty(self) -> int:
+        return self.qty if self.side is Side.BUY else -self.qty
+
+
+class LedgerSnapshot(_Recorded):
+    orders: list[LedgerOrder] = []
+    fills: list[LedgerFill] = []
+    now_ns: int | None = None
+
+
+class OmsOrder(_Recorded):
+    order_id: str
+    symbol: str | None = None
+    instance: str | None = None
+
+
+class InstanceState(_Recorded):
+    role: str | None = None
+    positions: dict[str, int] = {}
+    open_orders: list[OmsOrder] = []
+
+    @field_validator("positions", mode="before")
+    @classmethod
+    def _unwrap_positions_body(cls, value: Any) -> Any:
+        """Accept the whole ``GET /positions`` body as well as its ``positions`` map."""
+        if isinstance(value, dict) and isinstance(value.get("positions"), dict):
+            return value["positions"]
+        return value
+
+
+class FinalState(_Recorded):
+    active: str | None = None
+    instances: dict[str, InstanceState] = {}
+    stable: bool = True
+
+
+def last_op(ops: Iterable[Op], kind: OpKind, f: str, *, type_: OpType = OpType.OK,
+            process: str | None = None) -> Op | None:
+    found: Op | None = None
+    for op in ops:
+        if op.kind == kind and op.f == f and op.type == type_ and (process is None or op.process == process):
+            found = op
+    return found
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _parse(model: type[_Model], op: Op) -> _Model:
+    try:
+        return model.model_validate(op.value)
+    except ValidationError as error:
+        raise CheckerError(
+            f"history op #{op.index} ({op.kind} {op.f}) is not a valid {model.__name__}: {error}"
+        ) from error
+
+
+def final_state(ops: Sequence[Op]) -> FinalState | None:
+    """The last ``probe-final`` ``final-state`` sample, or ``None`` when there is none."""
+    op = last_op(ops, OpKind.PROBE, "final-state")
+    return None if op is None else _parse(FinalState, op)
+
+
+def ledger_snapshot(ops: Sequence[Op]) -> LedgerSnapshot | None:
+    """The last venue ledger snapshot, or ``None`` when there is none."""
+    op = last_op(ops, OpKind.LEDGER, "snapshot")
+    return None if op is None else _parse(LedgerSnapshot, op)

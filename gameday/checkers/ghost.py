@@ -1,0 +1,44 @@
+"""``orders.ghost``: orders open at the venue that the active OMS does not know about."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gameday.checkers.base import Observation, Unit
+from gameday.checkers.evidence import final_state, ledger_snapshot
+from gameday.history import Op
+
+__all__ = ["GhostOrders"]
+
+
+class GhostOrders:
+    name = "orders.ghost"
+    unit = Unit.COUNT
+    description = "orders open at the venue that are missing from the active OMS's open orders"
+
+    def check(self, ops: Sequence[Op]) -> Observation:
+        state = final_state(ops)
+        if state is None:
+            return Observation.absent(self.unit, "no final-state probe in the history")
+        ledger = ledger_snapshot(ops)
+        if ledger is None:
+            return Observation.absent(self.unit, "no ledger snapshot in the history")
+        if state.active is None:
+            return Observation.absent(self.unit, "no instance was active at the end of the run")
+        active = state.instances.get(state.active)
+        if active is None:
+            return Observation.absent(self.unit, f"the active instance {state.active} was not sampled")
+        known = {order.order_id for order in active.open_orders}
+        venue_open = [order for order in ledger.orders if order.status.is_open]
+        ghosts = [
+            {"cl_ord_id": order.cl_ord_id, "instance": order.instance, "symbol": order.symbol,
+             "leaves_qty": order.leaves_qty}
+            for order in venue_open if order.cl_ord_id not in known
+        ]
+        return Observation(
+            value=len(ghosts),
+            unit=self.unit,
+            evidence={"active": state.active, "venue_open": len(venue_open),
+                      "oms_open": len(known), "ghosts": ghosts},
+            note=f"{len(ghosts)} of {len(venue_open)} open venue orders unknown to {state.active}",
+        )

@@ -1,0 +1,43 @@
+"""Checkers by name: the registry scenarios' ``expect`` keys are looked up in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+from gameday.checkers.base import Checker
+from gameday.checkers.client import ClientOutcomeCount
+from gameday.checkers.ghost import GhostOrders
+from gameday.checkers.positions import PositionMismatch
+from gameday.checkers.rto import FailoverRto
+from gameday.checkers.writers import ConcurrentWriters
+from gameday.history import OpType
+
+__all__ = ["DEFAULT_CHECKERS", "CheckerRegistry", "build_registry", "default_checkers"]
+
+CheckerRegistry = Mapping[str, Checker]
+
+
+def build_registry(checkers: Iterable[Checker]) -> CheckerRegistry:
+    """A read-only name → checker map; two checkers with one name is a programming error."""
+    by_name: dict[str, Checker] = {}
+    for checker in checkers:
+        if checker.name in by_name:
+            raise ValueError(f"two checkers are named {checker.name!r}")
+        by_name[checker.name] = checker
+    return MappingProxyType(by_name)
+
+
+def default_checkers() -> tuple[Checker, ...]:
+    return (
+        FailoverRto(),
+        PositionMismatch(),
+        GhostOrders(),
+        ConcurrentWriters(),
+        ClientOutcomeCount("orders.client_failed", OpType.FAIL, "client order placements that failed"),
+        ClientOutcomeCount("orders.client_unknown", OpType.INFO,
+                           "client order placements whose outcome is unknown (timed out)"),
+    )
+
+
+DEFAULT_CHECKERS: CheckerRegistry = build_registry(default_checkers())
