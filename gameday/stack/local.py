@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import time
 from contextlib import AsyncExitStack
@@ -78,7 +79,9 @@ class LocalStack:
     async def __aenter__(self) -> LocalStack:
         started = time.monotonic()
         self._registry.open()
+        # exit callbacks run last-in first-out: stop processes, then remove scratch, then the registry
         self._exit.callback(self._registry.close)
+        self._exit.callback(shutil.rmtree, self.settings.run_dir.scratch, True)
         try:
             self._session = await self._exit.enter_async_context(aiohttp.ClientSession())
             self._exit.push_async_callback(self._stop_all)
