@@ -1,10 +1,10 @@
-"""Errors raised while starting, driving and stopping a stack."""
+"""Errors raised while starting, driving and stopping a stack (see the tree in gameday.errors)."""
 
 from __future__ import annotations
 
+from gameday.errors import StackError
 
-class StackError(Exception):
-    """A stack could not be started, driven or stopped."""
+__all__ = ["ServiceStartError", "StackError"]
 
 
 class ServiceStartError(StackError):

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from gameday.faults.toxiproxy_client import ToxiproxyClient
+from gameday.scenario.presets import StackPreset, topology
 from gameday.stack.errors import StackError
 from gameday.stack.process import ManagedProcess
 from gameday.stack.rundir import ProcessRegistry, RunDir
@@ -38,7 +39,6 @@ from trading_stack.config import Defect, FailoverConfig, InitialRole, OmsConfig
 
 OMS_INSTANCES = {"oms-primary": InitialRole.ACTIVE, "oms-dr": InitialRole.STANDBY}
 START_PRICES = {"BTC-USD": 60000.0, "ETH-USD": 3000.0, "SOL-USD": 150.0}
-INFRA_HOPS = ("exchange", "nats", "postgres")
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class LocalStack:
         self._registry = ProcessRegistry(settings.run_dir)
         self._session: aiohttp.ClientSession | None = None
         self.toxiproxy: ToxiproxyClient | None = None
+        self._hops = topology(StackPreset.ACTIVE_PASSIVE).hops
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -132,18 +133,15 @@ class LocalStack:
             "nats": nats.url.removeprefix("nats://"),
             "postgres": f"127.0.0.1:{postgres.port}",
         }
-        await self._add_proxies(
-            {f"{oms}->{hop}": upstreams[hop] for oms in OMS_INSTANCES for hop in INFRA_HOPS}
-            | {"failover->nats": upstreams["nats"]}
-        )
+        await self._add_proxies({hop.name: upstreams[hop.destination] for hop in self._hops
+                                 if hop.destination in upstreams})
         oms_processes = await _gather_cancelling(
             *(self._start_oms(instance, role, nats, postgres) for instance, role in OMS_INSTANCES.items())
         )
         for instance, process in zip(OMS_INSTANCES, oms_processes, strict=True):
             self.endpoints.oms[instance] = f"http://127.0.0.1:{process.ports['http']}"
-        await self._add_proxies(
-            {f"failover->{name}": url.removeprefix("http://") for name, url in self.endpoints.oms.items()}
-        )
+        await self._add_proxies({hop.name: self.endpoints.oms[hop.destination].removeprefix("http://")
+                                 for hop in self._hops if hop.destination in self.endpoints.oms})
         await self._start_failover()
 
     async def _add_proxies(self, upstream_by_hop: dict[str, str]) -> None:
