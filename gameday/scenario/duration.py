@@ -11,7 +11,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic_core import core_schema
+
+from gameday.scenario.invalid import invalid
 
 __all__ = ["Duration", "parse_duration"]
 
@@ -24,7 +26,7 @@ _NS_PER_UNIT = {
     "h": Decimal(3_600_000_000_000),
 }
 _DURATION_TEXT = re.compile(r"^\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ns|us|ms|s|m|h)?\s*$")
-EXPECTED = "expected a duration such as '100ms', '2.5s', '1m' or a number of seconds"
+_EXPECTED = "expected a duration such as '100ms', '2.5s', '1m' or a number of seconds"
 
 
 @dataclass(frozen=True, order=True)
@@ -72,10 +74,10 @@ def parse_duration(value: object) -> Duration:
     if isinstance(value, Duration):
         return value
     if isinstance(value, bool):
-        raise ValueError(f"{EXPECTED}, got {value!r}")
+        raise ValueError(f"{_EXPECTED}, got {value!r}")
     if isinstance(value, int | float):
         if value < 0 or value != value:  # negative or NaN
-            raise ValueError(f"{EXPECTED} (not negative), got {value!r}")
+            raise ValueError(f"{_EXPECTED} (not negative), got {value!r}")
         return Duration.of_seconds(value)
     if isinstance(value, str):
         match = _DURATION_TEXT.match(value)
@@ -86,11 +88,11 @@ def parse_duration(value: object) -> Duration:
                 pass
             else:
                 return Duration(round(number * _NS_PER_UNIT[match["unit"] or "s"]))
-    raise ValueError(f"{EXPECTED}, got {value!r}")
+    raise ValueError(f"{_EXPECTED}, got {value!r}")
 
 
 def _validate(value: object) -> Duration:
     try:
         return parse_duration(value)
     except ValueError as error:
-        raise PydanticCustomError("duration", str(error)) from None
+        raise invalid("duration", str(error)) from None

@@ -1,0 +1,145 @@
+"""The scenario model: what a game day runs and what it expects to observe."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import InitErrorDetails
+
+from gameday.scenario.duration import Duration
+from gameday.scenario.expectations import Expectation, ExpectationName, expectation_input
+from gameday.scenario.faults import Fault, KillFault, PauseFault, PositiveDuration
+from gameday.scenario.invalid import invalid
+from gameday.scenario.presets import StackPreset, topology
+from trading_stack.config import Defect
+
+__all__ = ["ProbeSpec", "Scenario", "StackSpec", "WorkloadSpec"]
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_SYMBOL = re.compile(r"^[A-Z0-9]+(?:[-/.][A-Z0-9]+)*$")
+
+
+def _slug(name: str) -> str:
+    if not _SLUG.match(name):
+        raise invalid("slug", "expected a slug of lowercase letters, digits and '-'")
+    return name
+
+
+def _symbol(symbol: str) -> str:
+    if not _SYMBOL.match(symbol):
+        raise invalid("symbol", "expected an instrument symbol such as 'BTC-USD'")
+    return symbol
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+Symbol = Annotated[str, AfterValidator(_symbol)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StackSpec(_Spec):
+    preset: StackPreset
+    defects: tuple[Defect, ...] = ()
+
+
+class WorkloadSpec(_Spec):
+    orders_per_second: float = Field(gt=0)
+    symbols: tuple[Symbol, ...] = Field(min_length=1)
+    duration: PositiveDuration
+    market_order_ratio: float = Field(default=0.3, ge=0, le=1)
+
+    @field_validator("symbols")
+    @classmethod
+    def _distinct(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({symbol for symbol in symbols if symbols.count(symbol) > 1})
+        if repeated:
+            raise invalid("distinct", f"expected distinct symbols, got {', '.join(repeated)} more than once")
+        return symbols
+
+
+class ProbeSpec(_Spec):
+    trade_interval: PositiveDuration = Duration(100_000_000)
+    health_interval: PositiveDuration = Duration(250_000_000)
+
+
+def _problem(loc: tuple[int | str, ...], kind: str, message: str, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(type=invalid(kind, message), loc=loc, input=value)
+
+
+def _timeline_problems(timeline: tuple[Fault, ...], stack: StackSpec, workload: WorkloadSpec,
+                       ) -> list[InitErrorDetails]:
+    """Cross-field checks: faults start within the workload and name the preset's services and hops."""
+    preset = topology(stack.preset)
+    problems = []
+    for index, fault in enumerate(timeline):
+        if fault.at >= workload.duration:
+            problems.append(_problem(
+                (index, "at"), "after_workload",
+                f"expected a time before the end of the workload ({workload.duration}), got {fault.at}",
+                str(fault.at)))
+        if isinstance(fault, KillFault | PauseFault):
+            if fault.target not in preset.services:
+                problems.append(_problem(
+                    (index, "target"), "unknown_service",
+                    f"unknown service; expected a service of preset {stack.preset}, "
+                    f"one of: {', '.join(preset.services)}", fault.target))
+        elif fault.proxy not in preset.hop_names:
+            problems.append(_problem(
+                (index, "proxy"), "unknown_proxy",
+                f"unknown proxy; expected a hop '<from>-><to>' of preset {stack.preset}, "
+                f"one of: {', '.join(preset.hop_names)}", fault.proxy))
+    return problems
+
+
+class Scenario(_Spec):
+    """A validated game day. Build it with :func:`gameday.scenario.load_scenario`.
+
+    Validating with ``context={"checkers": registry}`` checks ``expect`` names against that
+    registry instead of the default one.
+    """
+
+    name: Slug
+    description: str = Field(min_length=1)
+    postmortem: str | None = None
+    seed: StrictInt
+    stack: StackSpec
+    workload: WorkloadSpec
+    probes: ProbeSpec = ProbeSpec()
+    timeline: tuple[Fault, ...] = ()
+    expect: dict[ExpectationName, Expectation] = Field(min_length=1)
+
+    @field_validator("expect", mode="before")
+    @classmethod
+    def _name_each_expectation(cls, expect: Any) -> Any:
+        if isinstance(expect, dict):
+            return {name: expectation_input(name, spec) for name, spec in expect.items()}
+        return expect
+
+    @field_validator("timeline")
+    @classmethod
+    def _timeline_fits_stack_and_workload(cls, timeline: tuple[Fault, ...], info: ValidationInfo,
+                                          ) -> tuple[Fault, ...]:
+        stack, workload = info.data.get("stack"), info.data.get("workload")
+        if stack is None or workload is None:
+            return timeline  # already reported as invalid; nothing to check against
+        problems = _timeline_problems(timeline, stack, workload)
+        if problems:
+            raise ValidationError.from_exception_data("timeline", problems)
+        return timeline
+
+    @property
+    def expectations(self) -> tuple[Expectation, ...]:
+        return tuple(self.expect.values())
