@@ -1,0 +1,243 @@
+"""Verdicts: observations graded against a scenario's expectations.
+
+Three-valued: ``pass``, ``fail``, and ``unknown`` when the evidence is absent or the checker
+crashed. A run fails if any expectation fails, else is unknown if any is unknown, else passes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from functools import singledispatch
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from gameday.checkers import DEFAULT_CHECKERS, CheckerRegistry, Observation, Unit, observe
+from gameday.history import Op, OpKind, OpType
+from gameday.scenario import Bound, EqualsBound, Expectation, MaxBound, MinBound, RangeBound, Scenario
+from trading_stack.config import Defect
+
+__all__ = [
+    "Expectation",
+    "ExpectationResult",
+    "RunResult",
+    "RunStatus",
+    "Verdict",
+    "admits",
+    "describe_bound",
+    "exit_code",
+    "format_quantity",
+    "grade",
+    "grade_expectation",
+    "grade_run",
+    "overall_verdict",
+]
+
+_EQUALS_TOLERANCE = 1e-9
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+
+class RunStatus(StrEnum):
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+
+
+_EXIT_CODES = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.UNKNOWN: 3}
+
+
+def exit_code(verdict: Verdict) -> int:
+    """0 pass, 1 fail, 3 unknown (nothing failed, but something could not be graded)."""
+    return _EXIT_CODES[verdict]
+
+
+@singledispatch
+def admits(bound: object, value: float) -> bool:
+    """Whether ``value`` (``math.inf`` for a quantity that never completed) meets ``bound``."""
+    raise TypeError(f"no grading rule for bound {bound!r}")
+
+
+@admits.register
+def _admits_max(bound: MaxBound, value: float) -> bool:
+    return value <= bound.max
+
+
+@admits.register
+def _admits_min(bound: MinBound, value: float) -> bool:
+    return value >= bound.min
+
+
+@admits.register
+def _admits_equals(bound: EqualsBound, value: float) -> bool:
+    return math.isclose(value, bound.equals, rel_tol=0, abs_tol=_EQUALS_TOLERANCE)
+
+
+@admits.register
+def _admits_range(bound: RangeBound, value: float) -> bool:
+    return bound.min <= value <= bound.max
+
+
+def format_quantity(value: float | None, unit: Unit) -> str:
+    if value is None:
+        return "-"
+    if unit is Unit.SECONDS:
+        return f"{round(value, 3):g}s"
+    if unit is Unit.BPS:
+        return f"{round(value, 4):g} bps"
+    return f"{value:g}"
+
+
+@singledispatch
+def describe_bound(bound: object, unit: Unit) -> str:
+    raise TypeError(f"no description for bound {bound!r}")
+
+
+@describe_bound.register
+def _describe_max(bound: MaxBound, unit: Unit) -> str:
+    return f"max {format_quantity(bound.max, unit)}"
+
+
+@describe_bound.register
+def _describe_min(bound: MinBound, unit: Unit) -> str:
+    return f"min {format_quantity(bound.min, unit)}"
+
+
+@describe_bound.register
+def _describe_equals(bound: EqualsBound, unit: Unit) -> str:
+    return f"equals {format_quantity(bound.equals, unit)}"
+
+
+@describe_bound.register
+def _describe_range(bound: RangeBound, unit: Unit) -> str:
+    return f"between {format_quantity(bound.min, unit)} and {format_quantity(bound.max, unit)}"
+
+
+def grade(bound: Bound, observation: Observation) -> Verdict:
+    if observation.error is not None:
+        return Verdict.UNKNOWN
+    if observation.value is None:
+        if not observation.unbounded:
+            return Verdict.UNKNOWN
+        return Verdict.PASS if admits(bound, math.inf) else Verdict.FAIL
+    return Verdict.PASS if admits(bound, float(observation.value)) else Verdict.FAIL
+
+
+def overall_verdict(verdicts: Iterable[Verdict]) -> Verdict:
+    seen = set(verdicts)
+    if Verdict.FAIL in seen:
+        return Verdict.FAIL
+    if Verdict.UNKNOWN in seen:
+        return Verdict.UNKNOWN
+    return Verdict.PASS
+
+
+class ExpectationResult(BaseModel):
+    """One graded expectation, everything a report shows about it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    bound: Bound
+    bound_text: str
+    observed: float | int | None
+    observed_text: str
+    unit: Unit
+    verdict: Verdict
+    evidence: dict[str, Any] = {}
+    note: str = ""
+    error: str | None = None
+
+
+class RunResult(BaseModel):
+    """The graded run: what results.json holds and every report renders."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str | None
+    scenario: str
+    seed: int
+    defects: tuple[Defect, ...] = ()
+    started_wall: str | None = None
+    ended_wall: str | None = None
+    run_status: RunStatus | None = None
+    verdict: Verdict
+    expectations: tuple[ExpectationResult, ...]
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.verdict)
+
+
+def grade_expectation(expectation: Expectation, ops: Sequence[Op],
+                      checkers: CheckerRegistry = DEFAULT_CHECKERS) -> ExpectationResult:
+    checker = checkers.get(expectation.name)
+    if checker is None:
+        observation = Observation(value=None, unit=Unit.COUNT, note="not graded",
+                                  error=f"no checker named {expectation.name!r}")
+    else:
+        observation = observe(checker, ops)
+    verdict = grade(expectation.bound, observation)
+    observed_text = format_quantity(observation.value, observation.unit)
+    if observation.value is None and observation.unbounded:
+        observed_text = "never"
+    return ExpectationResult(
+        name=expectation.name,
+        bound=expectation.bound,
+        bound_text=describe_bound(expectation.bound, observation.unit),
+        observed=observation.value,
+        observed_text=observed_text,
+        unit=observation.unit,
+        verdict=verdict,
+        evidence=observation.evidence,
+        note=observation.note,
+        error=observation.error,
+    )
+
+
+def _first_run_op(ops: Sequence[Op], f: str) -> Op | None:
+    return next((op for op in ops if op.kind == OpKind.RUN and op.f == f and op.type == OpType.INFO), None)
+
+
+def _defects(start: Op | None, scenario: Scenario) -> tuple[Defect, ...]:
+    """The defects the run actually had (the runner may add some on the command line)."""
+    recorded = None if start is None else start.value.get("defects")
+    if not isinstance(recorded, list):
+        return scenario.stack.defects
+    try:
+        return tuple(Defect(defect) for defect in recorded)
+    except ValueError:
+        return scenario.stack.defects
+
+
+def _run_status(end: Op | None) -> RunStatus | None:
+    status = None if end is None else end.value.get("status")
+    try:
+        return RunStatus(status) if isinstance(status, str) else None
+    except ValueError:
+        return None
+
+
+def grade_run(scenario: Scenario, ops: Sequence[Op],
+              checkers: CheckerRegistry = DEFAULT_CHECKERS) -> RunResult:
+    """Grade every expectation of ``scenario`` against a history; never raises for bad evidence."""
+    results = tuple(grade_expectation(expectation, ops, checkers) for expectation in scenario.expectations)
+    start, end = _first_run_op(ops, "start"), _first_run_op(ops, "end")
+    run_id = None if start is None else start.value.get("run_id")
+    seed = start.value.get("seed") if start is not None else None
+    return RunResult(
+        run_id=str(run_id) if run_id is not None else None,
+        scenario=scenario.name,
+        seed=seed if isinstance(seed, int) else scenario.seed,
+        defects=_defects(start, scenario),
+        started_wall=None if start is None else start.wall,
+        ended_wall=None if end is None else end.wall,
+        run_status=_run_status(end),
+        verdict=overall_verdict(result.verdict for result in results),
+        expectations=results,
+    )
