@@ -59,7 +59,9 @@ class FailoverConfig(_Model):
     daemon_id: str = "failover"
     host: str = "127.0.0.1"
     http_port: int = Field(ge=0, le=65535)
-    primary_health_urls: tuple[str, ...] = Field(min_length=1, description="deep-health URL per vantage point")
+    primary_health_urls: tuple[str, ...] = Field(
+        min_length=1, description="deep-health URL per vantage point"
+    )
     dr_admin_url: str
     admin_token: str
     nats_url: str

@@ -1,0 +1,203 @@
+"""NATS JetStream: the OMS stream, an ordered background publisher, and the standby mirror."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
+
+from trading_stack.book import Book
+from trading_stack.clock import MonotonicNs, monotonic_ns
+from trading_stack.models import Fill, Order
+from trading_stack.roles import Role
+
+log = logging.getLogger(__name__)
+
+
+async def connect_nats(url: str, name: str, attempts_timeout_s: float = 2.0) -> NatsClient:
+    """Connect (retrying the first connect until it succeeds) with endless reconnects."""
+    delay = 0.1
+    while True:
+        client = NatsClient()
+        try:
+            options: dict[str, Any] = {
+                "connect_timeout": attempts_timeout_s,
+                "reconnect_time_wait": 0.2,
+                "max_reconnect_attempts": -1,
+                "allow_reconnect": True,
+                "ping_interval": 1,
+                "max_outstanding_pings": 2,
+            }
+            await client.connect(servers=[url], name=name, **options)
+            return client
+        except (OSError, nats.errors.Error, TimeoutError) as err:
+            log.warning("NATS connect to %s failed (%s); retrying in %.1fs", url, err, delay)
+            with contextlib.suppress(Exception):
+                await client.close()
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
+
+
+async def ensure_stream(js: JetStreamContext, stream: str, prefix: str) -> None:
+    """Create the stream on ``<prefix>.>`` if absent (an existing one is used as is)."""
+    try:
+        await js.stream_info(stream)
+        return
+    except nats.js.errors.NotFoundError:
+        pass
+    try:
+        await js.add_stream(StreamConfig(name=stream, subjects=[f"{prefix}.>"]))
+    except nats.js.errors.BadRequestError:
+        await js.stream_info(stream)  # created concurrently
+
+
+class EventPublisher:
+    """Publishes §5 events in order from a queue, so the order path never waits on NATS."""
+
+    def __init__(
+        self, js: JetStreamContext, prefix: str, instance: str, clock: MonotonicNs = monotonic_ns
+    ) -> None:
+        self._js = js
+        self._prefix = prefix
+        self._instance = instance
+        self._clock = clock
+        self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self.published = 0
+
+    # -- typed events --------------------------------------------------------------------
+    def order(self, order: Order) -> None:
+        self._put("orders", {"instance": self._instance, "order": order.api_dict()})
+
+    def fill(self, fill: Fill) -> None:
+        body = fill.model_dump(mode="json")
+        body["instance"] = fill.instance
+        self._put("fills", body)
+
+    def positions(self, positions: Mapping[str, int], fills: int) -> None:
+        self._put(
+            "positions",
+            {"instance": self._instance, "positions": dict(positions), "fills": fills, "t_ns": self._clock()},
+        )
+
+    def role(self, role: Role, epoch: int, reason: str) -> None:
+        self._put(
+            "roles",
+            {
+                "instance": self._instance,
+                "role": role.value,
+                "epoch": epoch,
+                "reason": reason,
+                "t_ns": self._clock(),
+            },
+        )
+
+    def alert(self, alert: str, detail: Mapping[str, Any]) -> None:
+        self._put(
+            "alerts",
+            {"instance": self._instance, "alert": alert, "detail": dict(detail), "t_ns": self._clock()},
+        )
+
+    def _put(self, suffix: str, body: Mapping[str, Any]) -> None:
+        self._queue.put_nowait((f"{self._prefix}.{suffix}", json.dumps(body).encode()))
+
+    # -- delivery ------------------------------------------------------------------------
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    async def run(self) -> None:
+        while True:
+            subject, data = await self._queue.get()
+            delay = 0.05
+            while True:
+                try:
+                    async with asyncio.timeout(2.0):
+                        await self._js.publish(subject, data)
+                    self.published += 1
+                    break
+                except (TimeoutError, nats.errors.Error) as err:
+                    log.warning("publish %s failed (%s); retrying", subject, err)
+                    await asyncio.sleep(delay)
+                    delay = min(1.0, delay * 2)
+            self._queue.task_done()
+
+    async def flush(self, timeout_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._queue.join()
+
+
+class Mirror:
+    """Standby side: replays ``<prefix>.>`` from the start into a Book (positions, known orders)."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        stream: str,
+        prefix: str,
+        book: Book,
+        on_epoch: Callable[[int], None] = lambda _epoch: None,
+    ) -> None:
+        self._js = js
+        self._stream = stream
+        self._prefix = prefix
+        self._book = book
+        self._on_epoch = on_epoch
+        self._sub: Any = None
+        self._caught_up = False
+        self.applied = 0
+
+    @property
+    def caught_up(self) -> bool:
+        return self._caught_up
+
+    async def start(self) -> None:
+        info = await self._js.stream_info(self._stream)
+        if info.state.messages == 0:
+            self._caught_up = True
+        self._sub = await self._js.subscribe(
+            f"{self._prefix}.>",
+            stream=self._stream,
+            cb=self._on_msg,
+            ordered_consumer=True,
+            idle_heartbeat=1.0,
+        )
+
+    async def stop(self) -> None:
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _on_msg(self, msg: Msg) -> None:
+        try:
+            self.apply(msg.subject, json.loads(msg.data))
+        except (ValueError, KeyError, TypeError) as err:
+            log.warning("mirror skipped a bad %s message: %s", msg.subject, err)
+        with contextlib.suppress(Exception):
+            if msg.metadata.num_pending == 0:
+                self._caught_up = True
+
+    def apply(self, subject: str, body: Mapping[str, Any]) -> None:
+        """Apply one stream message to the book (pure w.r.t. I/O)."""
+        kind = subject.rsplit(".", 1)[-1]
+        if kind == "orders":
+            order = Order.model_validate(body["order"])
+            self._book.add_order(order)
+        elif kind == "fills":
+            self._book.apply_fill(Fill.model_validate(body))
+        elif kind == "positions":
+            self._book.replace_positions(body["positions"], int(body["fills"]))
+        elif kind == "roles":
+            self._on_epoch(int(body.get("epoch", 0)))
+        self.applied += 1

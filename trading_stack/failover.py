@@ -1,0 +1,189 @@
+"""The failover daemon: ``python -m trading_stack.failover --config failover.json``.
+
+Probes the primary's deep health from every vantage URL, confirms failure per
+``FailoverDetector``, then POSTs ``/admin/promote`` to the DR (retrying until 202) and keeps
+watching. Every decision change is published on ``<prefix>.failover``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from nats.aio.client import Client as NatsClient
+
+from trading_stack.clock import MonotonicNs, monotonic_ns
+from trading_stack.config import Defect, FailoverConfig
+from trading_stack.events import connect_nats
+from trading_stack.failover_logic import Decision, FailoverDetector, Verdict
+from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
+
+log = logging.getLogger(__name__)
+
+
+async def probe(session: aiohttp.ClientSession, url: str, timeout_s: float) -> bool:
+    """One deep-health check: 200 within the timeout, else failed."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with session.get(url, headers={"X-Health-Check": "failover-daemon"}) as response:
+                await response.read()
+                return response.status == 200
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        return False
+
+
+class FailoverDaemon:
+    def __init__(self, config: FailoverConfig, clock: MonotonicNs = monotonic_ns) -> None:
+        self.config = config
+        self._clock = clock
+        defects = frozenset(config.defects)
+        self.detector = FailoverDetector(
+            len(config.primary_health_urls),
+            config.confirmation_count,
+            any_vantage=Defect.SINGLE_VANTAGE_HEALTH in defects,
+            promotion_enabled=Defect.NO_PROMOTION not in defects,
+        )
+        self.state = Decision.HEALTHY
+        self.checks = 0
+        self.decisions: deque[dict[str, Any]] = deque(maxlen=100)
+        self._nc: NatsClient | None = None
+        self._promotion: asyncio.Task[None] | None = None
+
+    # -- NATS --------------------------------------------------------------------------
+    async def _connect(self) -> None:
+        self._nc = await connect_nats(self.config.nats_url, name=f"failover-{self.config.daemon_id}")
+
+    async def _publish(self, verdict: Verdict) -> None:
+        event = {
+            "daemon": self.config.daemon_id,
+            "decision": verdict.decision.value,
+            "detail": {
+                "reason": verdict.reason,
+                "failures": list(verdict.failures),
+                "vantages": list(self.config.primary_health_urls),
+            },
+            "t_ns": self._clock(),
+        }
+        self.decisions.append(event)
+        log.info("decision %s: %s %s", verdict.decision, verdict.reason, verdict.failures)
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.publish(f"{self.config.subject_prefix}.failover", json.dumps(event).encode())
+
+    # -- loop --------------------------------------------------------------------------
+    async def _tick(self, session: aiohttp.ClientSession) -> None:
+        results = await asyncio.gather(
+            *(probe(session, url, self.config.health_timeout_s) for url in self.config.primary_health_urls)
+        )
+        self.checks += 1
+        await self._apply(self.detector.observe(results), session)
+
+    async def _apply(self, verdict: Verdict, session: aiohttp.ClientSession) -> None:
+        if verdict.decision is not self.state:
+            self.state = verdict.decision
+            await self._publish(verdict)
+        if verdict.decision is Decision.PROMOTE and self._promotion is None:
+            self._promotion = asyncio.create_task(self._promote(session), name="promote")
+
+    async def _promote(self, session: aiohttp.ClientSession) -> None:
+        url = self.config.dr_admin_url.rstrip("/") + "/admin/promote"
+        headers = {"Authorization": f"Bearer {self.config.admin_token}"}
+        delay = self.config.check_interval_s
+        while True:
+            try:
+                async with asyncio.timeout(max(1.0, self.config.health_timeout_s)):
+                    async with session.post(url, headers=headers) as response:
+                        await response.read()
+                        if response.status == 202:
+                            break
+                        log.warning("promote answered %d; retrying", response.status)
+            except (TimeoutError, aiohttp.ClientError, OSError) as err:
+                log.warning("promote failed (%s); retrying", err)
+            await asyncio.sleep(delay)
+            delay = min(1.0, delay * 2)
+        self.detector.promoted()
+        self.state = Decision.PROMOTED
+        await self._publish(
+            Verdict(Decision.PROMOTED, self.detector.failures, f"DR accepted promotion at {url}")
+        )
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        interval = self.config.check_interval_s
+        async with aiohttp.ClientSession() as session:
+            try:
+                while not stop.is_set():
+                    started = asyncio.get_running_loop().time()
+                    await self._tick(session)
+                    elapsed = asyncio.get_running_loop().time() - started
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(max(0.0, interval - elapsed)):
+                            await stop.wait()
+            finally:
+                if self._promotion is not None:
+                    self._promotion.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self._promotion
+
+    # -- HTTP --------------------------------------------------------------------------
+    def status_body(self) -> dict[str, Any]:
+        return {
+            "daemon": self.config.daemon_id,
+            "state": self.state.value,
+            "checks": self.checks,
+            "consecutive_failures": list(self.detector.failures),
+            "confirmation_count": self.config.confirmation_count,
+            "vantages": list(self.config.primary_health_urls),
+            "defects": [d.value for d in self.config.defects],
+            "decisions": list(self.decisions),
+        }
+
+    def app(self) -> web.Application:
+        async def health(_request: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
+
+        async def status(_request: web.Request) -> web.Response:
+            return web.json_response(self.status_body())
+
+        app = web.Application()
+        app.router.add_get("/health", health)
+        app.router.add_get("/status", status)
+        return app
+
+    async def run(self, stop: asyncio.Event, on_ready: Callable[[int], None] = announce_ready) -> None:
+        runner, port = await start_http(self.app(), self.config.host, self.config.http_port)
+        connect = asyncio.create_task(self._connect(), name="nats-connect")
+        try:
+            on_ready(port)
+            await self._publish(Verdict(Decision.HEALTHY, self.detector.failures, "daemon started"))
+            await self.watch(stop)
+        finally:
+            connect.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await connect
+            if self._nc is not None:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2.0):
+                        await self._nc.drain()
+            await runner.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = load_config(FailoverConfig, argv, "python -m trading_stack.failover")
+    setup_logging(config.daemon_id)
+
+    async def _main(stop: asyncio.Event) -> None:
+        await FailoverDaemon(config).run(stop)
+
+    return run_service(_main)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The §4 OMS HTTP API over aiohttp; handlers only translate to and from the OmsApi protocol."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from trading_stack.models import NewOrderRequest
+
+
+@dataclass(frozen=True)
+class ApiResult:
+    status: int
+    body: Any
+
+
+class OmsApi(Protocol):
+    def role_info(self) -> dict[str, Any]: ...
+
+    def deep_health(self) -> ApiResult: ...
+
+    def positions_body(self) -> dict[str, Any]: ...
+
+    def orders_body(self, status: str | None) -> list[dict[str, object]]: ...
+
+    async def place(self, request: NewOrderRequest) -> ApiResult: ...
+
+    async def cancel(self, order_id: str) -> ApiResult: ...
+
+    def promote(self, reason: str) -> ApiResult: ...
+
+    async def kill_switch(self) -> ApiResult: ...
+
+    async def flatten(self) -> ApiResult: ...
+
+
+def _json(result: ApiResult) -> web.Response:
+    return web.json_response(result.body, status=result.status)
+
+
+def build_app(api: OmsApi, admin_token: str) -> web.Application:
+    def authorized(request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        return hmac.compare_digest(header.encode(), f"Bearer {admin_token}".encode())
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def health_deep(_request: web.Request) -> web.Response:
+        return _json(api.deep_health())
+
+    async def role(_request: web.Request) -> web.Response:
+        return web.json_response(api.role_info())
+
+    async def positions(_request: web.Request) -> web.Response:
+        return web.json_response(api.positions_body())
+
+    async def list_orders(request: web.Request) -> web.Response:
+        return web.json_response(api.orders_body(request.query.get("status")))
+
+    async def place(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            order = NewOrderRequest.model_validate(body)
+        except ValidationError as err:
+            return web.json_response(
+                {"error": "invalid order", "detail": err.errors(include_url=False, include_context=False)},
+                status=422,
+            )
+        except ValueError:
+            return web.json_response({"error": "body is not JSON"}, status=422)
+        return _json(await api.place(order))
+
+    async def cancel(request: web.Request) -> web.Response:
+        return _json(await api.cancel(request.match_info["order_id"]))
+
+    def admin(handler: Any) -> Any:
+        async def guarded(request: web.Request) -> web.Response:
+            if not authorized(request):
+                return web.json_response({"error": "unauthorized"}, status=401)
+            response: web.Response = await handler(request)
+            return response
+
+        return guarded
+
+    async def promote(_request: web.Request) -> web.Response:
+        return _json(api.promote("admin"))
+
+    async def kill_switch(_request: web.Request) -> web.Response:
+        return _json(await api.kill_switch())
+
+    async def flatten(_request: web.Request) -> web.Response:
+        return _json(await api.flatten())
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_get("/health/deep", health_deep)
+    app.router.add_get("/role", role)
+    app.router.add_get("/positions", positions)
+    app.router.add_get("/orders", list_orders)
+    app.router.add_post("/orders", place)
+    app.router.add_delete("/orders/{order_id}", cancel)
+    app.router.add_post("/admin/promote", admin(promote))
+    app.router.add_post("/admin/kill-switch", admin(kill_switch))
+    app.router.add_post("/admin/flatten", admin(flatten))
+    return app
