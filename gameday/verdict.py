@@ -173,6 +173,12 @@ class RunResult(BaseModel):
     def exit_code(self) -> int:
         return exit_code(self.verdict)
 
+    @property
+    def counts(self) -> dict[Verdict, int]:
+        """How many expectations ended with each verdict."""
+        verdicts = [case.verdict for case in self.expectations]
+        return {verdict: verdicts.count(verdict) for verdict in Verdict}
+
 
 def grade_expectation(expectation: Expectation, ops: Sequence[Op],
                       checkers: CheckerRegistry = DEFAULT_CHECKERS) -> ExpectationResult:

@@ -1,0 +1,61 @@
+"""The console report: a rich table of expectations and a one-line summary."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from gameday.verdict import RunResult, Verdict
+
+__all__ = ["console_report", "console_text", "expectations_table", "summary_line"]
+
+VERDICT_STYLES = {Verdict.PASS: "bold green", Verdict.FAIL: "bold red", Verdict.UNKNOWN: "bold yellow"}
+
+
+def expectations_table(result: RunResult) -> Table:
+    table = Table(title=f"{result.scenario} (seed {result.seed})", title_justify="left")
+    table.add_column("expectation")
+    table.add_column("bound")
+    table.add_column("observed", justify="right")
+    table.add_column("verdict")
+    table.add_column("note", overflow="fold")
+    for expectation in result.expectations:
+        note = expectation.error or expectation.note
+        table.add_row(
+            expectation.name,
+            expectation.bound_text,
+            expectation.observed_text,
+            Text(str(expectation.verdict).upper(), style=VERDICT_STYLES[expectation.verdict]),
+            note,
+        )
+    return table
+
+
+def summary_line(result: RunResult) -> Text:
+    counts = result.counts
+    line = Text()
+    line.append(str(result.verdict).upper(), style=VERDICT_STYLES[result.verdict])
+    line.append(f" {result.scenario}: {counts[Verdict.PASS]} passed, {counts[Verdict.FAIL]} failed, "
+                f"{counts[Verdict.UNKNOWN]} unknown")
+    if result.defects:
+        line.append(f" [defects: {', '.join(result.defects)}]")
+    if result.run_id:
+        line.append(f" (run {result.run_id})")
+    return line
+
+
+def console_report(result: RunResult) -> Group:
+    """What the CLI prints: ``Console().print(console_report(result))``."""
+    return Group(expectations_table(result), summary_line(result))
+
+
+def console_text(result: RunResult, *, width: int = 120, color: bool = False) -> str:
+    """The console report rendered to a string (plain text unless ``color``)."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=color,
+                      color_system="standard" if color else None)
+    console.print(console_report(result))
+    return buffer.getvalue()
