@@ -1,0 +1,16 @@
+"""gameday's fault proxy: a Toxiproxy-compatible HTTP API and TCP proxy with toxics.
+
+In process::
+
+    async with ToxiproxyServer("127.0.0.1", 0, seed=7) as server:
+        ...  # drive http://127.0.0.1:{server.port} with any Toxiproxy client
+
+As a process: ``python -m gameday.proxy --host 127.0.0.1 --port 8474 --seed 7`` prints
+``READY api=<port>`` once serving and exits 0 on SIGTERM/SIGINT.
+"""
+
+from gameday.proxy.api import VERSION
+from gameday.proxy.server import ProxyRegistry, ToxiproxyServer
+from gameday.proxy.toxics import TOXIC_TYPES
+
+__all__ = ["TOXIC_TYPES", "VERSION", "ProxyRegistry", "ToxiproxyServer"]

@@ -1,0 +1,126 @@
+"""The toxics of one proxy, and how each change reaches the links of its open connections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gameday.proxy import errors, gojson
+from gameday.proxy.link import Direction, Link
+from gameday.proxy.toxics import TOXIC_TYPES, InvalidAttribute, Toxic, build_toxic
+
+_CREATE_FIELDS: dict[str, type] = {
+    "name": str,
+    "type": str,
+    "stream": str,
+    "toxicity": float,
+    "attributes": object,
+}
+_UPDATE_FIELDS: dict[str, type] = {"attributes": object, "toxicity": float}
+
+
+@dataclass(slots=True)
+class ToxicEntry:
+    """A named toxic on one stream of a proxy."""
+
+    name: str
+    stream: Direction
+    toxicity: float
+    toxic: Toxic[Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attributes": self.toxic.attrs.to_json(),
+            "name": self.name,
+            "type": self.toxic.type_name,
+            "stream": self.stream.value,
+            "toxicity": gojson.go_number(self.toxicity),
+        }
+
+
+LinksOf = Callable[[Direction], Iterable[Link]]
+
+
+class ToxicCollection:
+    """Toxics per stream in insertion order; changes are serialised and applied to live links."""
+
+    def __init__(self, links_of: LinksOf) -> None:
+        self._links_of = links_of
+        self._by_stream: dict[Direction, list[ToxicEntry]] = {d: [] for d in Direction}
+        self._lock = asyncio.Lock()
+
+    def entries(self) -> list[ToxicEntry]:
+        return [*self._by_stream[Direction.UPSTREAM], *self._by_stream[Direction.DOWNSTREAM]]
+
+    def chain(self, direction: Direction) -> list[tuple[Toxic[Any], float]]:
+        return [(entry.toxic, entry.toxicity) for entry in self._by_stream[direction]]
+
+    def get(self, name: str) -> ToxicEntry:
+        for entry in self.entries():
+            if entry.name == name:
+                return entry
+        raise errors.NotFound(errors.TOXIC_NOT_FOUND)
+
+    def _exists(self, name: str) -> bool:
+        return any(entry.name == name for entry in self.entries())
+
+    async def add_json(self, body: bytes) -> ToxicEntry:
+        async with self._lock:
+            entry = self._parse_new(body)
+            self._by_stream[entry.stream].append(entry)
+            for link in self._links_of(entry.stream):
+                link.add_toxic(entry.toxic, entry.toxicity)
+            return entry
+
+    def _parse_new(self, body: bytes) -> ToxicEntry:
+        try:
+            fields = gojson.decode_struct(gojson.parse(body), _CREATE_FIELDS, "toxics.ToxicWrapper")
+        except gojson.DecodeError as exc:
+            raise errors.bad_body(str(exc)) from None
+        stream_name = fields.get("stream", Direction.DOWNSTREAM.value).lower()
+        if stream_name not in Direction.__members__.values():
+            raise errors.BadRequest(errors.INVALID_STREAM)
+        type_name = fields.get("type", "")
+        name = fields.get("name") or f"{type_name}_{stream_name}"
+        if type_name not in TOXIC_TYPES:
+            raise errors.BadRequest(errors.INVALID_TOXIC_TYPE)
+        if self._exists(name):
+            raise errors.Conflict(errors.TOXIC_EXISTS)
+        try:
+            toxic = build_toxic(type_name, fields.get("attributes"))
+        except (gojson.DecodeError, InvalidAttribute) as exc:
+            raise errors.bad_body(str(exc)) from None
+        return ToxicEntry(name, Direction(stream_name), fields.get("toxicity", 1.0), toxic)
+
+    async def update_json(self, name: str, body: bytes) -> ToxicEntry:
+        async with self._lock:
+            entry = self.get(name)
+            try:
+                fields = gojson.decode_struct(gojson.parse(body), _UPDATE_FIELDS, "toxics.ToxicWrapper")
+                attrs = entry.toxic.attrs.merged(
+                    fields.get("attributes"), f"{entry.toxic.struct_name}.attributes"
+                )
+            except (gojson.DecodeError, InvalidAttribute) as exc:
+                raise errors.bad_body(str(exc)) from None
+            entry.toxic.attrs = attrs
+            entry.toxicity = fields.get("toxicity", entry.toxicity)
+            for link in self._links_of(entry.stream):
+                link.update_toxic(entry.toxic, entry.toxicity)
+            return entry
+
+    async def remove(self, name: str) -> None:
+        async with self._lock:
+            await self._remove(self.get(name))
+
+    async def reset(self) -> None:
+        """Remove every toxic (``POST /reset``)."""
+        async with self._lock:
+            for entry in self.entries():
+                await self._remove(entry)
+
+    async def _remove(self, entry: ToxicEntry) -> None:
+        self._by_stream[entry.stream].remove(entry)
+        links = list(self._links_of(entry.stream))
+        await asyncio.gather(*(link.remove_toxic(entry.toxic) for link in links))

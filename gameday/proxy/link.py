@@ -1,0 +1,195 @@
+"""One direction of one proxied connection: source socket -> chain of toxics -> destination socket.
+
+With no toxics a link writes what it reads straight to the destination (the fast path: no
+allocation, no task switch). With toxics, reads are cut into chunks of at most 32 KiB stamped
+with their read time and pushed into the first stage; each stage is a
+:class:`~gameday.proxy.stub.ToxicStub` whose output is the next stage's pipe, and the last
+stage's output is the link itself (``put`` writes to the destination).
+
+Flow control: reading from the source pauses while the destination's write buffer is full or
+more than ``HIGH_WATER`` bytes are inside the chain, and resumes under ``LOW_WATER``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
+
+from gameday.proxy.stub import Chunk, Item, Pipe, Sink, ToxicStub
+
+if TYPE_CHECKING:
+    from gameday.proxy.toxics import Toxic
+
+CHUNK_SIZE = 32 * 1024
+HIGH_WATER = 4 * 1024 * 1024
+LOW_WATER = 1024 * 1024
+
+
+class Direction(StrEnum):
+    UPSTREAM = "upstream"  # client -> upstream server
+    DOWNSTREAM = "downstream"  # upstream server -> client
+
+
+@dataclass(slots=True)
+class Traffic:
+    """Byte counters of one proxy in one direction (read from the source, written to the dest)."""
+
+    received: int = 0
+    sent: int = 0
+
+
+class ConnectionControl(Protocol):
+    def close(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+class Link:
+    """Moves one direction of a connection through its toxics."""
+
+    def __init__(
+        self,
+        source: asyncio.Transport,
+        dest: asyncio.Transport,
+        traffic: Traffic,
+        rng: random.Random,
+        connection: ConnectionControl,
+    ) -> None:
+        self._source = source
+        self._dest = dest
+        self._traffic = traffic
+        self._rng = rng
+        self._connection = connection
+        self._loop = asyncio.get_running_loop()
+        self._head: Sink = self
+        self._stubs: list[ToxicStub] = []
+        self._in_chain = 0  # bytes fed into the chain and not yet written or dropped
+        self._chain_full = False
+        self._dest_full = False
+        self._reading_paused = False
+        self._closed = False
+
+    # -- data from the source ---------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        size = len(data)
+        self._traffic.received += size
+        head = self._head
+        if head is self:  # fast path: no toxics
+            self._traffic.sent += size
+            self._dest.write(data)
+            return
+        now = self._loop.time()
+        if size <= CHUNK_SIZE:
+            head.put(Chunk(data, now))
+        else:
+            for offset in range(0, size, CHUNK_SIZE):
+                head.put(Chunk(data[offset : offset + CHUNK_SIZE], now))
+        self._in_chain += size
+        if self._in_chain > HIGH_WATER and not self._chain_full:
+            self._chain_full = True
+            self._update_reading()
+
+    def feed_eof(self) -> None:
+        self._head.put(None)
+
+    # -- the end of the chain ---------------------------------------------------------------
+    def put(self, item: Item) -> None:
+        if self._closed:
+            return
+        if item is None:
+            self._connection.close()
+            return
+        size = len(item.data)
+        self._traffic.sent += size
+        self._dest.write(item.data)
+        self.discard(size)
+
+    def discard(self, nbytes: int) -> None:
+        self._in_chain -= nbytes
+        if self._chain_full and self._in_chain < LOW_WATER:
+            self._chain_full = False
+            self._update_reading()
+
+    def set_dest_full(self, full: bool) -> None:
+        """The destination's write buffer went over (or back under) its high-water mark."""
+        self._dest_full = full
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        pause = self._chain_full or self._dest_full
+        if pause == self._reading_paused or self._source.is_closing():
+            return
+        self._reading_paused = pause
+        if pause:
+            self._source.pause_reading()
+        else:
+            self._source.resume_reading()
+
+    # -- what stubs may ask -----------------------------------------------------------------
+    def close_connection(self) -> None:
+        self._connection.close()
+
+    def reset_connection(self) -> None:
+        self._connection.reset()
+
+    # -- changing the chain -----------------------------------------------------------------
+    def build(self, chain: list[tuple[Toxic, float]]) -> None:
+        """Install the initial chain of a new connection."""
+        for toxic, toxicity in chain:
+            self._append(toxic, toxicity)
+
+    def add_toxic(self, toxic: Toxic, toxicity: float) -> None:
+        """Append a toxic; data already in the chain passes through it too."""
+        if self._closed:
+            return
+        if self._stubs:
+            self._stubs[-1].restart()  # a neighbour changed: re-roll
+        self._append(toxic, toxicity)
+
+    def _append(self, toxic: Toxic, toxicity: float) -> None:
+        pipe_in = Pipe()
+        stub = ToxicStub(toxic, toxicity, pipe_in, self, self, random.Random(self._rng.getrandbits(64)))
+        if self._stubs:
+            self._stubs[-1].output = pipe_in
+        else:
+            self._head = pipe_in
+        self._stubs.append(stub)
+        stub.start()
+
+    def update_toxic(self, toxic: Toxic, toxicity: float) -> None:
+        """The toxic's attributes or toxicity changed: restart it with a fresh roll."""
+        for stub in self._stubs:
+            if stub.toxic is toxic:
+                stub.toxicity = toxicity
+                stub.restart()
+
+    async def remove_toxic(self, toxic: Toxic) -> None:
+        """Take a toxic out; what it held or had queued moves on, in order."""
+        stub = next((s for s in self._stubs if s.toxic is toxic), None)
+        if stub is None or self._closed:
+            return
+        await stub.stop()
+        if self._closed:
+            return
+        index = self._stubs.index(stub)
+        del self._stubs[index]
+        if index == 0:
+            self._head = stub.output
+        else:
+            self._stubs[index - 1].output = stub.output
+        while stub.input.items:
+            stub.output.put(stub.input.items.popleft())
+        if stub.running_toxic:
+            toxic.on_removed(stub)
+        if index > 0:
+            self._stubs[index - 1].restart()
+
+    def close(self) -> None:
+        """Abandon the chain (the connection is closing)."""
+        self._closed = True
+        for stub in self._stubs:
+            stub.cancel()
+        self._stubs.clear()

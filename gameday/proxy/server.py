@@ -1,0 +1,202 @@
+"""The registry of proxies behind the API, and the in-process server for tests and the harness.
+
+``async with ToxiproxyServer("127.0.0.1", 0, seed=7) as server:`` serves the API on
+``server.port`` (the bound port) until the block exits, then closes every listener and connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from contextlib import AsyncExitStack
+from enum import Enum
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from gameday.proxy import errors, gojson
+from gameday.proxy.proxy import Proxy, bind_listener
+
+_PROXY_FIELDS: dict[str, type] = {"name": str, "listen": str, "upstream": str, "enabled": bool}
+
+
+class PopulateError(errors.ApiError):
+    """A populate that failed part way: the response also lists the proxies already created."""
+
+    def __init__(self, cause: errors.ApiError | OSError, created: list[Proxy]) -> None:
+        super().__init__(cause.message if isinstance(cause, errors.ApiError) else str(cause))
+        self.status = cause.status if isinstance(cause, errors.ApiError) else 500
+        self.created = created
+
+
+def _decode_proxy(value: Any) -> dict[str, Any]:
+    try:
+        return gojson.decode_struct(value, _PROXY_FIELDS, "toxiproxy.Proxy")
+    except gojson.DecodeError as exc:
+        raise errors.bad_body(str(exc)) from None
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return gojson.parse(body)
+    except gojson.DecodeError as exc:
+        raise errors.bad_body(str(exc)) from None
+
+
+class ProxyRegistry:
+    """Every proxy by name. Mutations are serialised; reads never wait."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+        self._proxies: dict[str, Proxy] = {}
+        self._lock = asyncio.Lock()
+
+    def all(self) -> list[Proxy]:
+        return [self._proxies[name] for name in sorted(self._proxies)]
+
+    def get(self, name: str) -> Proxy:
+        try:
+            return self._proxies[name]
+        except KeyError:
+            raise errors.NotFound(errors.PROXY_NOT_FOUND) from None
+
+    def _new_proxy(self, fields: dict[str, Any]) -> Proxy:
+        rng = random.Random(self._rng.getrandbits(64))
+        return Proxy(fields["name"], fields.get("listen", ""), fields["upstream"], rng)
+
+    async def create_json(self, body: bytes) -> Proxy:
+        fields = _decode_proxy(_parse(body))
+        for required in ("name", "upstream"):
+            if not fields.get(required):
+                raise errors.missing_field(required)
+        async with self._lock:
+            if fields["name"] in self._proxies:
+                raise errors.Conflict(errors.PROXY_EXISTS)
+            proxy = self._new_proxy(fields)
+            if fields.get("enabled", True):
+                await proxy.start()
+            self._proxies[proxy.name] = proxy
+            return proxy
+
+    async def update_json(self, name: str, body: bytes) -> Proxy:
+        async with self._lock:
+            proxy = self.get(name)
+            fields = _decode_proxy(_parse(body))
+            await proxy.update(
+                fields.get("listen", proxy.listen),
+                fields.get("upstream", proxy.upstream),
+                fields.get("enabled", proxy.enabled),
+            )
+            return proxy
+
+    async def delete(self, name: str) -> None:
+        async with self._lock:
+            proxy = self.get(name)
+            del self._proxies[name]
+            await proxy.stop()
+
+    async def reset(self) -> None:
+        """Enable every proxy and remove every toxic."""
+        async with self._lock:
+            for proxy in self.all():
+                await proxy.start()
+                await proxy.toxics.reset()
+
+    async def populate_json(self, body: bytes) -> list[Proxy]:
+        value = _parse(body)
+        if not isinstance(value, list) or isinstance(value, gojson.JsonObject):
+            kind = gojson.json_type_name(value)
+            raise errors.bad_body(f"json: cannot unmarshal {kind} into Go value of type []toxiproxy.Proxy")
+        wanted = [_decode_proxy(item) for item in value]
+        for index, fields in enumerate(wanted, start=1):
+            for required in ("name", "upstream"):
+                if not fields.get(required):
+                    raise errors.missing_field(f"{required} at proxy {index}")
+        async with self._lock:
+            return await self._populate(wanted)
+
+    async def _populate(self, wanted: list[dict[str, Any]]) -> list[Proxy]:
+        result: list[Proxy] = []
+        for fields in wanted:
+            existing = self._proxies.get(fields["name"])
+            if existing is not None:
+                if existing.listen == fields.get("listen", "") and existing.upstream == fields["upstream"]:
+                    result.append(existing)
+                    continue
+                await existing.stop()
+                del self._proxies[existing.name]
+            proxy = self._new_proxy(fields)
+            if fields.get("enabled", True):
+                try:
+                    await proxy.start()
+                except OSError as exc:
+                    raise PopulateError(exc, result) from None
+            self._proxies[proxy.name] = proxy
+            result.append(proxy)
+        return result
+
+    async def close(self) -> None:
+        """Stop every proxy: listeners and connections closed."""
+        for proxy in self.all():
+            await proxy.stop()
+
+
+class _State(Enum):
+    UNOPENED = "unopened"
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+class ToxiproxyServer:
+    """The Toxiproxy-compatible server in this event loop. Single use: open once, close once."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8474, seed: int = 0) -> None:
+        self.host = host
+        self.registry = ProxyRegistry(seed)
+        self._requested_port = port
+        self._port: int | None = None
+        self._state = _State.UNOPENED
+        self._stack = AsyncExitStack()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("server is not open")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def open(self) -> None:
+        from gameday.proxy.api import build_app  # the API module imports this one
+
+        if self._state is not _State.UNOPENED:
+            raise RuntimeError(f"server is {self._state.value}")
+        self._state = _State.OPENED
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(self.registry.close)
+            runner = web.AppRunner(build_app(self.registry), access_log=None, handle_signals=False)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            sock = await bind_listener(f"{self.host}:{self._requested_port}")
+            site = web.SockSite(runner, sock)
+            await site.start()
+            self._port = sock.getsockname()[1]
+            self._stack = stack.pop_all()
+
+    async def close(self) -> None:
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        await self._stack.aclose()
+
+    async def __aenter__(self) -> ToxiproxyServer:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

@@ -1,0 +1,336 @@
+"""Toxic types: one small class per type, each with a typed, validated attribute model.
+
+A toxic is the configuration shared by every link of a proxy; ``pipe`` runs it on one link
+through a :class:`~gameday.proxy.stub.ToxicStub` (see there for the interruption contract).
+Attributes are read afresh for every chunk, so an update applies to open connections at once.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, ClassVar, Generic, Self, TypeVar, get_type_hints
+
+from gameday.proxy import gojson
+from gameday.proxy.stub import Chunk, TimedOut, ToxicStub, passthrough
+
+
+class InvalidAttribute(ValueError):
+    """An attribute value the toxic cannot run with (negative duration, zero slice size)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attrs:
+    """Base of the attribute models: integer fields, all non-negative unless a subclass says more."""
+
+    @classmethod
+    def field_types(cls) -> dict[str, type]:
+        hints = get_type_hints(cls)
+        return {f.name: hints[f.name] for f in fields(cls)}
+
+    def merged(self, value: Any, struct: str) -> Self:
+        """A copy updated from a JSON object (case-insensitive keys, unknown keys ignored)."""
+        updated = replace(self, **gojson.decode_struct(value, self.field_types(), struct))
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        for name, number in asdict(self).items():
+            if number < 0:
+                raise InvalidAttribute(f"{name} must not be negative")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyAttrs(Attrs):
+    latency: int = 0  # ms
+    jitter: int = 0  # ms
+
+
+@dataclass(frozen=True, slots=True)
+class BandwidthAttrs(Attrs):
+    rate: int = 0  # KB/s (1000 bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class SlowCloseAttrs(Attrs):
+    delay: int = 0  # ms
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutAttrs(Attrs):
+    timeout: int = 0  # ms; 0 = never
+
+
+@dataclass(frozen=True, slots=True)
+class SlicerAttrs(Attrs):
+    average_size: int = 0  # bytes
+    size_variation: int = 0  # bytes
+    delay: int = 0  # microseconds
+
+    def validate(self) -> None:
+        Attrs.validate(self)
+        if self.average_size == 0:
+            raise InvalidAttribute("average_size must be greater than 0")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitDataAttrs(Attrs):
+    bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NoAttrs(Attrs):
+    pass
+
+
+A = TypeVar("A", bound=Attrs)
+
+
+class Toxic(ABC, Generic[A]):
+    """One toxic's configuration; ``pipe`` applies it to the stream of one link."""
+
+    type_name: ClassVar[str]
+    attrs_type: ClassVar[type[Attrs]]
+    struct_name: ClassVar[str]
+
+    def __init__(self, attrs: A) -> None:
+        self.attrs = attrs
+
+    @abstractmethod
+    async def pipe(self, stub: ToxicStub) -> None:
+        """Move items from ``stub`` input to output until the stream ends or an interruption."""
+
+    def new_state(self) -> Any:
+        """Per-link state that survives updates and restarts (``None`` if the toxic has none)."""
+        return None
+
+    def on_removed(self, stub: ToxicStub) -> None:
+        """Called for each link that was running this toxic when it is removed."""
+
+
+class LatencyToxic(Toxic[LatencyAttrs]):
+    """Each chunk is released at its read time + latency ± jitter; chunks overlap their delays."""
+
+    type_name = "latency"
+    attrs_type = LatencyAttrs
+    struct_name = "LatencyToxic"
+
+    def delay(self, rng: random.Random) -> float:
+        delay_ms = self.attrs.latency
+        if self.attrs.jitter > 0:
+            delay_ms += rng.randint(-self.attrs.jitter, self.attrs.jitter - 1)
+        return delay_ms / 1000
+
+    async def pipe(self, stub: ToxicStub) -> None:
+        while True:
+            chunk = await stub.recv()
+            if chunk is None:
+                stub.close()
+                return
+            release = chunk.ts + self.delay(stub.rng)
+            if not await stub.sleep_until(release):
+                stub.unrecv(chunk)
+                return
+            chunk.ts = release  # stacked latencies add up from the ideal release time
+            stub.send(chunk)
+
+
+class BandwidthToxic(Toxic[BandwidthAttrs]):
+    """Limits throughput to ``rate`` KB/s; big chunks go out in 100 ms slices; rate 0 stalls."""
+
+    type_name = "bandwidth"
+    attrs_type = BandwidthAttrs
+    struct_name = "BandwidthToxic"
+
+    async def pipe(self, stub: ToxicStub) -> None:
+        owed = 0.0  # seconds of sleep owed, carrying the timer's error to the next chunk
+        while True:
+            chunk = await stub.recv()
+            if chunk is None:
+                stub.close()
+                return
+            rate = self.attrs.rate
+            if rate == 0:
+                await stub.sleep_until(math.inf)
+                stub.unrecv(chunk)
+                return
+            paced = await self._send_paced(stub, chunk, rate * 100, owed + len(chunk.data) / (rate * 1000))
+            if paced is None:
+                return
+            owed = paced
+
+    @staticmethod
+    async def _send_paced(stub: ToxicStub, chunk: Chunk, slice_size: int, owed: float) -> float | None:
+        data = chunk.data
+        while len(data) > slice_size:
+            if not await stub.sleep(0.1):
+                stub.unrecv(Chunk(data, chunk.ts))
+                return None
+            stub.send(Chunk(data[:slice_size], chunk.ts))
+            data = data[slice_size:]
+            owed -= 0.1
+        loop_time = stub.loop_time()
+        if not await stub.sleep(owed):
+            stub.unrecv(Chunk(data, chunk.ts))
+            return None
+        stub.send(Chunk(data, chunk.ts))
+        return owed - (stub.loop_time() - loop_time)
+
+
+class SlowCloseToxic(Toxic[SlowCloseAttrs]):
+    """Delays the end of the stream by ``delay`` ms."""
+
+    type_name = "slow_close"
+    attrs_type = SlowCloseAttrs
+    struct_name = "SlowCloseToxic"
+
+    async def pipe(self, stub: ToxicStub) -> None:
+        while True:
+            item = await stub.recv()
+            if item is not None:
+                stub.send(item)
+                continue
+            if not await stub.sleep(self.attrs.delay / 1000):
+                stub.unrecv(None)
+                return
+            stub.close()
+            return
+
+
+class TimeoutToxic(Toxic[TimeoutAttrs]):
+    """Drops all data; closes after ``timeout`` ms without data (0: never). Removal closes too."""
+
+    type_name = "timeout"
+    attrs_type = TimeoutAttrs
+    struct_name = "TimeoutToxic"
+
+    async def pipe(self, stub: ToxicStub) -> None:
+        while True:
+            timeout_ms = self.attrs.timeout
+            item = await (stub.recv() if timeout_ms == 0 else stub.recv_within(timeout_ms / 1000))
+            if item is None or isinstance(item, TimedOut):
+                stub.close()
+                return
+            stub.drop(item)
+
+    def on_removed(self, stub: ToxicStub) -> None:
+        stub.link.close_connection()
+
+
+class ResetPeerToxic(Toxic[TimeoutAttrs]):
+    """On the first chunk (or EOF), waits ``timeout`` ms, then resets the connection (RST)."""
+
+    type_name = "reset_peer"
+    attrs_type = TimeoutAttrs
+    struct_name = "ResetToxic"
+
+    async def pipe(self, stub: ToxicStub) -> None:
+        item = await stub.recv()
+        if not await stub.sleep(self.attrs.timeout / 1000):
+            stub.unrecv(item)
+            return
+        if item is not None:
+            stub.drop(item)
+        stub.link.reset_connection()
+        await stub.sleep_until(math.inf)  # the link is torn down; wait to be cancelled
+
+
+class SlicerToxic(Toxic[SlicerAttrs]):
+    """Splits chunks into pieces of about ``average_size`` bytes, ``delay`` µs apart."""
+
+    type_name = "slicer"
+    attrs_type = SlicerAttrs
+    struct_name = "SlicerToxic"
+
+    def cuts(self, start: int, end: int, rng: random.Random) -> list[tuple[int, int]]:
+        average, variation = self.attrs.average_size, self.attrs.size_variation
+        if (end - start) - average <= variation:
+            return [(start, end)]
+        mid = start + (end - start) // 2
+        if variation > 0:
+            mid += rng.randrange(variation * 2) - variation + rng.randrange(variation + 1)
+        mid = min(max(mid, start + 1), end - 1)
+        return self.cuts(start, mid, rng) + self.cuts(mid, end, rng)
+
+    async def pipe(self, stub: ToxicStub) -> None:
+        while True:
+            chunk = await stub.recv()
+            if chunk is None:
+                stub.close()
+                return
+            for start, end in self.cuts(0, len(chunk.data), stub.rng):
+                stub.send(Chunk(chunk.data[start:end], chunk.ts))
+                if not await stub.sleep(self.attrs.delay / 1_000_000):
+                    if end < len(chunk.data):
+                        stub.unrecv(Chunk(chunk.data[end:], chunk.ts))
+                    return
+
+
+@dataclass(slots=True)
+class LimitDataState:
+    transmitted: int = 0
+
+
+class LimitDataToxic(Toxic[LimitDataAttrs]):
+    """Forwards up to ``bytes`` bytes in total (across updates), then closes the connection."""
+
+    type_name = "limit_data"
+    attrs_type = LimitDataAttrs
+    struct_name = "LimitDataToxic"
+
+    def new_state(self) -> LimitDataState:
+        return LimitDataState()
+
+    async def pipe(self, stub: ToxicStub) -> None:
+        state: LimitDataState = stub.state
+        while True:
+            chunk = await stub.recv()
+            if chunk is None:
+                stub.close()
+                return
+            allowed = max(self.attrs.bytes - state.transmitted, 0)
+            if allowed < len(chunk.data):
+                stub.drop(Chunk(chunk.data[allowed:], chunk.ts))
+                chunk = Chunk(chunk.data[:allowed], chunk.ts)
+            if chunk.data:
+                stub.send(chunk)
+                state.transmitted += len(chunk.data)
+            if self.attrs.bytes - state.transmitted <= 0:
+                stub.close()
+                return
+
+
+class NoopToxic(Toxic[NoAttrs]):
+    type_name = "noop"
+    attrs_type = NoAttrs
+    struct_name = "NoopToxic"
+
+    async def pipe(self, stub: ToxicStub) -> None:
+        await passthrough(stub)
+
+
+TOXIC_TYPES: Mapping[str, type[Toxic[Any]]] = {
+    cls.type_name: cls
+    for cls in (
+        LatencyToxic,
+        BandwidthToxic,
+        SlowCloseToxic,
+        TimeoutToxic,
+        ResetPeerToxic,
+        SlicerToxic,
+        LimitDataToxic,
+        NoopToxic,
+    )
+}
+
+
+def build_toxic(type_name: str, attributes: Any) -> Toxic[Any]:
+    """A toxic of a registered type from a JSON attributes object (KeyError: unknown type)."""
+    cls = TOXIC_TYPES[type_name]
+    return cls(cls.attrs_type().merged(attributes, f"{cls.struct_name}.attributes"))
