@@ -1,0 +1,220 @@
+"""FIX 4.4 wire codec: message value object, encoder and an incremental stream parser.
+
+The parser frames by ``8=FIX.4.4<SOH>9=<len><SOH>`` + BodyLength bytes + ``10=nnn<SOH>``,
+validates the checksum, and treats anything else (bad length, bad checksum, non-numeric tag,
+a body that contains another header or trailer) as garbage: it drops bytes up to the next
+``8=FIX`` after the bad frame's start, so one bad frame never swallows the good ones behind it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator
+
+SOH = b"\x01"
+BEGIN_STRING = b"FIX.4.4"
+FRAME_PREFIX = b"8=FIX.4.4\x019="
+RESYNC_MARKER = b"8=FIX"
+DEFAULT_MAX_BODY_LENGTH = 1 << 20
+_MAX_LENGTH_DIGITS = 8
+_TRAILER_LENGTH = 7  # b"10=nnn\x01"
+_INNER_TRAILER = b"\x0110="
+_INNER_HEADER = b"\x018="
+_PREFIX_LENGTH = len(FRAME_PREFIX)
+_MARKER_KEEP = len(RESYNC_MARKER) - 1
+_MIN_BODY_LENGTH = 5  # b"35=0\x01"
+_INCOMPLETE = -1
+_GARBAGE = -2
+_ADLER_CHUNK = 256  # 1 + 255 * 256 < 65521: Adler-32's sum component does not wrap
+_TAG_CACHE_LIMIT = 4096
+_TAG_NUMBERS: dict[bytes, int] = {}
+
+Field = tuple[int, bytes]
+
+
+class FixMessage:
+    """One FIX message: its body fields (MsgType first), without 8, 9 and 10."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: list[Field]) -> None:
+        self.fields = fields
+
+    def get(self, tag: int, default: bytes | None = None) -> bytes | None:
+        """Value of the first occurrence of ``tag``, else ``default``."""
+        for field_tag, value in self.fields:
+            if field_tag == tag:
+                return value
+        return default
+
+    def get_str(self, tag: int) -> str | None:
+        value = self.get(tag)
+        return None if value is None else value.decode("latin-1")
+
+    @property
+    def msg_type(self) -> bytes:
+        return self.get(35) or b""
+
+    def encode(self) -> bytes:
+        return encode(self.fields)
+
+    def __iter__(self) -> Iterator[Field]:
+        return iter(self.fields)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FixMessage) and other.fields == self.fields
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        body = "|".join(f"{tag}={value.decode('latin-1')}" for tag, value in self.fields)
+        return f"FixMessage({body})"
+
+
+def encode_fields(fields: Iterable[Field]) -> bytes:
+    """The ``tag=value<SOH>`` run of ``fields`` (a body segment, no framing)."""
+    return b"".join([b"%d=%s\x01" % field for field in fields])
+
+
+def frame(body: bytes) -> bytes:
+    """Wrap an encoded body with BeginString, BodyLength and CheckSum."""
+    head = b"8=FIX.4.4\x019=%d\x01" % len(body)
+    return b"%s%s10=%03d\x01" % (head, body, (byte_sum(head) + byte_sum(body)) & 0xFF)
+
+
+def encode(fields: Iterable[Field]) -> bytes:
+    """Encode body fields (MsgType first) into one framed FIX message."""
+    return frame(encode_fields(fields))
+
+
+def byte_sum(data: bytes | bytearray | memoryview) -> int:
+    """Sum of all bytes, computed in C via Adler-32's first component (exact per 256-byte chunk)."""
+    if len(data) <= _ADLER_CHUNK:
+        return (zlib.adler32(data) & 0xFFFF) - 1
+    view = memoryview(data)
+    total = 0
+    for offset in range(0, len(view), _ADLER_CHUNK):
+        total += (zlib.adler32(view[offset : offset + _ADLER_CHUNK]) & 0xFFFF) - 1
+    return total
+
+
+def checksum(data: bytes | bytearray | memoryview) -> int:
+    """FIX CheckSum(10) of ``data``: the byte sum modulo 256."""
+    return byte_sum(data) & 0xFF
+
+
+def _tag_number(tag: bytes) -> int | None:
+    number = _TAG_NUMBERS.get(tag)
+    if number is None:
+        if not tag.isdigit():
+            return None
+        number = int(tag)
+        if len(_TAG_NUMBERS) < _TAG_CACHE_LIMIT:
+            _TAG_NUMBERS[tag] = number
+    return number
+
+
+def parse_body(body: bytes) -> list[Field] | None:
+    """Split an encoded body (ending in SOH) into fields; ``None`` when it is malformed."""
+    fields: list[Field] = []
+    append = fields.append
+    cached = _TAG_NUMBERS.get
+    for item in body[:-1].split(SOH):
+        tag, _, value = item.partition(b"=")
+        number = cached(tag)
+        if number is None:
+            number = _tag_number(tag)
+            if number is None:
+                return None
+        append((number, value))
+    return fields
+
+
+class FixStreamParser:
+    """Incremental framer/parser for a byte stream of FIX 4.4 messages."""
+
+    __slots__ = ("_max_body_length", "_pending", "discarded_bytes", "discarded_frames")
+
+    def __init__(self, max_body_length: int = DEFAULT_MAX_BODY_LENGTH) -> None:
+        self._pending = b""
+        self._max_body_length = max_body_length
+        self.discarded_bytes = 0
+        self.discarded_frames = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the rest of a frame."""
+        return len(self._pending)
+
+    def feed(self, data: bytes) -> list[FixMessage]:
+        """Add received bytes; return every complete, valid message now available."""
+        if self._pending:
+            data = self._pending + data
+        messages: list[FixMessage] = []
+        position = 0
+        size = len(data)
+        while position < size:
+            start = data.find(RESYNC_MARKER, position)
+            if start < 0:
+                self._discard(max(position, size - _MARKER_KEEP) - position, frame_bad=False)
+                position = max(position, size - _MARKER_KEEP)
+                break
+            if start > position:
+                self._discard(start - position, frame_bad=False)
+                position = start
+            frame_end = self._frame_end(data, position, messages)
+            if frame_end == _INCOMPLETE:
+                break
+            if frame_end == _GARBAGE:
+                next_start = data.find(RESYNC_MARKER, position + 1)
+                if next_start < 0:
+                    next_start = max(position + 1, size - _MARKER_KEEP)
+                self._discard(next_start - position, frame_bad=True)
+                position = next_start
+            else:
+                position = frame_end
+        self._pending = data[position:]
+        return messages
+
+    def _frame_end(self, data: bytes, start: int, messages: list[FixMessage]) -> int:
+        """Parse the frame at ``start``: its end offset, or ``_INCOMPLETE`` / ``_GARBAGE``."""
+        size = len(data)
+        digits_start = start + _PREFIX_LENGTH
+        if not data.startswith(FRAME_PREFIX, start):
+            if size - start < _PREFIX_LENGTH and FRAME_PREFIX.startswith(data[start:]):
+                return _INCOMPLETE
+            return _GARBAGE
+        length_end = data.find(SOH, digits_start, digits_start + _MAX_LENGTH_DIGITS + 1)
+        if length_end < 0:
+            return _INCOMPLETE if size <= digits_start + _MAX_LENGTH_DIGITS else _GARBAGE
+        digits = data[digits_start:length_end]
+        if not digits.isdigit():
+            return _GARBAGE
+        body_length = int(digits)
+        if body_length < _MIN_BODY_LENGTH or body_length > self._max_body_length:
+            return _GARBAGE
+        body_start = length_end + 1
+        body_end = body_start + body_length
+        if data.find(_INNER_HEADER, length_end, min(size, body_end + 1)) >= 0:
+            return _GARBAGE
+        inner_trailer = data.find(_INNER_TRAILER, length_end, min(size, body_end + 3))
+        if 0 <= inner_trailer < body_end - 1:
+            return _GARBAGE
+        frame_end = body_end + _TRAILER_LENGTH
+        if size < frame_end:
+            return _INCOMPLETE
+        if data[body_end - 1] != 1 or data[frame_end - 1] != 1 or not data.startswith(b"10=", body_end):
+            return _GARBAGE
+        checksum_digits = data[body_end + 3 : frame_end - 1]
+        if not checksum_digits.isdigit() or int(checksum_digits) != checksum(data[start:body_end]):
+            return _GARBAGE
+        fields = parse_body(data[body_start:body_end])
+        if not fields or fields[0][0] != 35:
+            return _GARBAGE
+        messages.append(FixMessage(fields))
+        return frame_end
+
+    def _discard(self, count: int, *, frame_bad: bool) -> None:
+        self.discarded_bytes += count
+        if frame_bad:
+            self.discarded_frames += 1

@@ -1,0 +1,87 @@
+"""FIX 4.4 tag numbers and MsgType values used by the venue (plain ints/bytes for speed)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+BEGIN_STRING: Final = 8
+BODY_LENGTH: Final = 9
+CHECKSUM: Final = 10
+MSG_TYPE: Final = 35
+SENDER_COMP_ID: Final = 49
+TARGET_COMP_ID: Final = 56
+MSG_SEQ_NUM: Final = 34
+SENDING_TIME: Final = 52
+POSS_DUP_FLAG: Final = 43
+ORIG_SENDING_TIME: Final = 122
+SENDER_SUB_ID: Final = 50
+TARGET_SUB_ID: Final = 57
+TEXT: Final = 58
+
+ENCRYPT_METHOD: Final = 98
+HEART_BT_INT: Final = 108
+RESET_SEQ_NUM_FLAG: Final = 141
+TEST_REQ_ID: Final = 112
+BEGIN_SEQ_NO: Final = 7
+END_SEQ_NO: Final = 16
+NEW_SEQ_NO: Final = 36
+GAP_FILL_FLAG: Final = 123
+REF_SEQ_NUM: Final = 45
+REF_TAG_ID: Final = 371
+REF_MSG_TYPE: Final = 372
+SESSION_REJECT_REASON: Final = 373
+
+AVG_PX: Final = 6
+CL_ORD_ID: Final = 11
+CUM_QTY: Final = 14
+EXEC_ID: Final = 17
+LAST_PX: Final = 31
+LAST_QTY: Final = 32
+ORDER_ID: Final = 37
+ORDER_QTY: Final = 38
+ORD_STATUS: Final = 39
+ORD_TYPE: Final = 40
+ORIG_CL_ORD_ID: Final = 41
+PRICE: Final = 44
+SIDE: Final = 54
+SYMBOL: Final = 55
+TIME_IN_FORCE: Final = 59
+TRANSACT_TIME: Final = 60
+CXL_REJ_REASON: Final = 102
+EXEC_TYPE: Final = 150
+LEAVES_QTY: Final = 151
+CXL_REJ_RESPONSE_TO: Final = 434
+MASS_STATUS_REQ_ID: Final = 584
+MASS_STATUS_REQ_TYPE: Final = 585
+TOT_NUM_REPORTS: Final = 911
+LAST_RPT_REQUESTED: Final = 912
+
+
+class MsgType:
+    """MsgType(35) values."""
+
+    HEARTBEAT: Final = b"0"
+    TEST_REQUEST: Final = b"1"
+    RESEND_REQUEST: Final = b"2"
+    REJECT: Final = b"3"
+    SEQUENCE_RESET: Final = b"4"
+    LOGOUT: Final = b"5"
+    LOGON: Final = b"A"
+    EXECUTION_REPORT: Final = b"8"
+    ORDER_CANCEL_REJECT: Final = b"9"
+    NEW_ORDER_SINGLE: Final = b"D"
+    ORDER_CANCEL_REQUEST: Final = b"F"
+    ORDER_MASS_STATUS_REQUEST: Final = b"AF"
+
+
+ADMIN_MSG_TYPES: Final = frozenset(
+    {
+        MsgType.HEARTBEAT,
+        MsgType.TEST_REQUEST,
+        MsgType.RESEND_REQUEST,
+        MsgType.REJECT,
+        MsgType.SEQUENCE_RESET,
+        MsgType.LOGOUT,
+        MsgType.LOGON,
+    }
+)
