@@ -23,6 +23,7 @@ class SymbolConfig(_Model):
     start_price: float = Field(gt=0)
     tick: float = Field(default=0.01, gt=0)
     volatility_bps: float = Field(default=2.0, ge=0, description="std-dev of one price step, in bps")
+    spread_ticks: int = Field(default=2, ge=1, description="ask - bid, in ticks")
 
 
 class VenueConfig(_Model):
@@ -38,6 +39,13 @@ class VenueConfig(_Model):
     )
     seed: int = 0
     tick_interval_s: float = Field(default=0.02, gt=0, description="price-process and matching step")
-    fill_probability: float = Field(default=0.6, ge=0, le=1, description="chance a marketable order fills on a step")
+    fill_probability: float = Field(
+        default=0.6, ge=0, le=1, description="chance a marketable order fills on a step"
+    )
     heartbeat_s: int = Field(default=30, ge=1)
     ledger_path: Path
+    logon_timeout_s: float = Field(default=10.0, gt=0, description="close connections that do not log on")
+    route_orphan_reports_to_firm: bool = Field(
+        default=True,
+        description="send reports of an order whose session is down to the firm's logged-on sessions",
+    )

@@ -1,0 +1,304 @@
+"""The ledger of truth: an append-only JSONL file of everything the venue did, plus indexes.
+
+Every mutation goes through one path: build the event, write it (flushed to the OS), then
+apply it to the in-memory indexes with the same function a restart uses to replay the file.
+So the state after a restart is, by construction, the state before it.
+
+Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
+
+- ``order``: an order received and its acceptance (``status`` ``new`` or ``rejected``);
+- ``fill``: one execution against an order (its state change is derived from it);
+- ``cancel``: an order canceled (by request, IOC remainder, cancel-on-disconnect);
+- ``session``: a FIX session logon / refused logon / logout / disconnect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from mock_exchange.model import (
+    ExecType,
+    Fill,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    OrdType,
+    SessionEventKind,
+    SessionRecord,
+    Side,
+    TimeInForce,
+)
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+class LedgerError(Exception):
+    """Base of ledger errors."""
+
+
+class LedgerCorruptError(LedgerError):
+    """A line other than the last one of the ledger file cannot be read."""
+
+
+class Ledger:
+    """Append-only ledger file and the indexes rebuilt from it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.orders: dict[str, Order] = {}
+        self.open_orders: dict[str, Order] = {}
+        self.fills: list[Fill] = []
+        self.sessions: dict[str, SessionRecord] = {}
+        self._by_cl_ord_id: dict[str, Order] = {}
+        self._order_count = 0
+        self._exec_count = 0
+        self._file: TextIO | None = None
+        self._appliers: dict[str, Callable[[Event], None]] = {
+            "order": self._apply_order,
+            "fill": self._apply_fill,
+            "cancel": self._apply_cancel,
+            "session": self._apply_session,
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> Ledger:
+        """Open (creating if needed) the ledger at ``path``, replaying what it holds."""
+        ledger = cls(path)
+        ledger._replay()
+        ledger._file = path.open("a", encoding="utf-8", newline="\n")
+        return ledger
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _replay(self) -> None:
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        tail = lines.pop()  # b"" when the file ends with a newline
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError as error:
+                raise LedgerCorruptError(f"{self.path}:{number}: unreadable line: {error}") from error
+            self._apply(event)
+        if tail.strip():
+            self._recover_tail(tail, good_length=len(data) - len(tail))
+        log.info(
+            "ledger %s replayed: %d orders (%d open), %d fills",
+            self.path,
+            len(self.orders),
+            len(self.open_orders),
+            len(self.fills),
+        )
+
+    def _recover_tail(self, tail: bytes, *, good_length: int) -> None:
+        """A last line without newline: keep it if complete, else cut it (a crash mid-write)."""
+        try:
+            event = json.loads(tail)
+        except ValueError:
+            log.warning("ledger %s: dropping truncated last line (%d bytes)", self.path, len(tail))
+            os.truncate(self.path, good_length)
+            return
+        self._apply(event)
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write("\n")
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def order_by_cl_ord_id(self, cl_ord_id: str) -> Order | None:
+        return self._by_cl_ord_id.get(cl_ord_id)
+
+    def next_order_id(self) -> str:
+        return f"O{self._order_count + 1}"
+
+    def _next_exec_id(self) -> str:
+        return f"E{self._exec_count + 1}"
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def record_order(self, order: Order, *, text: str | None = None) -> Order:
+        """Record a received order with its acceptance status (``new`` or ``rejected``)."""
+        event: Event = {
+            "kind": "order",
+            "t_ns": order.received_ns,
+            "order_id": order.order_id,
+            "cl_ord_id": order.cl_ord_id,
+            "sender_comp_id": order.sender_comp_id,
+            "sender_sub_id": order.sender_sub_id,
+            "instance": order.instance,
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "ord_type": order.ord_type.value,
+            "tif": order.tif.value,
+            "price": order.price,
+            "qty": order.qty,
+            "status": order.status.value,
+            "exec_id": self._next_exec_id(),
+            "text": text,
+        }
+        self._write(event)
+        return self.orders[order.order_id]
+
+    def record_fill(self, order: Order, *, qty: int, price: float, t_ns: int) -> Fill:
+        event: Event = {
+            "kind": "fill",
+            "t_ns": t_ns,
+            "order_id": order.order_id,
+            "exec_id": self._next_exec_id(),
+            "qty": qty,
+            "price": price,
+        }
+        self._write(event)
+        return self.fills[-1]
+
+    def record_cancel(
+        self,
+        order: Order,
+        *,
+        t_ns: int,
+        text: str,
+        cancel_cl_ord_id: str | None = None,
+        requested_by: str | None = None,
+    ) -> OrderEvent:
+        event: Event = {
+            "kind": "cancel",
+            "t_ns": t_ns,
+            "order_id": order.order_id,
+            "exec_id": self._next_exec_id(),
+            "cancel_cl_ord_id": cancel_cl_ord_id,
+            "requested_by": requested_by,
+            "text": text,
+        }
+        self._write(event)
+        return order.events[-1]
+
+    def record_session(
+        self,
+        sender_comp_id: str,
+        kind: SessionEventKind,
+        *,
+        t_ns: int,
+        in_seq: int = 0,
+        out_seq: int = 0,
+        text: str | None = None,
+    ) -> None:
+        self._write(
+            {
+                "kind": "session",
+                "t_ns": t_ns,
+                "sender_comp_id": sender_comp_id,
+                "event": kind.value,
+                "in_seq": in_seq,
+                "out_seq": out_seq,
+                "text": text,
+            }
+        )
+
+    def _write(self, event: Event) -> None:
+        if self._file is None:
+            raise LedgerError("ledger is not open")
+        self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
+        self._file.flush()
+        self._apply(event)
+
+    # -- replay / apply --------------------------------------------------------------------
+
+    def _apply(self, event: Event) -> None:
+        applier = self._appliers.get(event.get("kind", ""))
+        if applier is None:
+            log.warning("ledger %s: ignoring event of unknown kind %r", self.path, event.get("kind"))
+            return
+        applier(event)
+
+    def _apply_order(self, event: Event) -> None:
+        status = OrderStatus(event["status"])
+        order = Order(
+            order_id=event["order_id"],
+            cl_ord_id=event["cl_ord_id"],
+            sender_comp_id=event["sender_comp_id"],
+            sender_sub_id=event["sender_sub_id"],
+            instance=event["instance"],
+            symbol=event["symbol"],
+            side=Side(event["side"]),
+            ord_type=OrdType(event["ord_type"]),
+            tif=TimeInForce(event["tif"]),
+            price=event["price"],
+            qty=event["qty"],
+            received_ns=event["t_ns"],
+            status=status,
+        )
+        exec_type = ExecType.NEW if status is OrderStatus.NEW else ExecType.REJECTED
+        order.events.append(OrderEvent(event["t_ns"], status, exec_type, event["exec_id"], event["text"]))
+        self._order_count += 1
+        self._exec_count += 1
+        self.orders[order.order_id] = order
+        self._by_cl_ord_id[order.cl_ord_id] = order
+        if order.is_open:
+            self.open_orders[order.order_id] = order
+
+    def _apply_fill(self, event: Event) -> None:
+        order = self.orders[event["order_id"]]
+        qty: int = event["qty"]
+        price: float = event["price"]
+        order.cum_qty += qty
+        order.notional += qty * price
+        order.status = OrderStatus.FILLED if order.cum_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
+        order.events.append(OrderEvent(event["t_ns"], order.status, ExecType.TRADE, event["exec_id"]))
+        self._exec_count += 1
+        if not order.is_open:
+            self.open_orders.pop(order.order_id, None)
+        self.fills.append(
+            Fill(
+                exec_id=event["exec_id"],
+                order_id=order.order_id,
+                cl_ord_id=order.cl_ord_id,
+                instance=order.instance,
+                symbol=order.symbol,
+                side=order.side,
+                qty=qty,
+                price=price,
+                t_ns=event["t_ns"],
+            )
+        )
+
+    def _apply_cancel(self, event: Event) -> None:
+        order = self.orders[event["order_id"]]
+        order.status = OrderStatus.CANCELED
+        order.events.append(
+            OrderEvent(event["t_ns"], order.status, ExecType.CANCELED, event["exec_id"], event["text"])
+        )
+        self._exec_count += 1
+        self.open_orders.pop(order.order_id, None)
+
+    def _apply_session(self, event: Event) -> None:
+        comp_id: str = event["sender_comp_id"]
+        kind = SessionEventKind(event["event"])
+        if kind is SessionEventKind.LOGON_REFUSED:
+            return
+        record = self.sessions.setdefault(comp_id, SessionRecord(comp_id))
+        record.in_seq = event["in_seq"]
+        record.out_seq = event["out_seq"]
+        if kind is SessionEventKind.LOGON:
+            record.connected = record.logged_on = True
+            record.logons += 1
+            record.last_logon_ns = event["t_ns"]
+        elif kind is SessionEventKind.LOGOUT:
+            record.logged_on = False
+        else:
+            record.connected = record.logged_on = False
