@@ -1,0 +1,104 @@
+"""FIX codec: messages we build parse back with the §2 tags; reports parse to typed values."""
+
+from __future__ import annotations
+
+import simplefix
+
+from trading_stack import fix_codec
+from trading_stack.fix_codec import CompIds
+from trading_stack.models import ExecType, OrderStatus, OrdType, Side, TimeInForce
+
+
+def parse(data: bytes) -> simplefix.FixMessage:
+    parser = simplefix.FixParser()
+    parser.append_buffer(data)
+    msg = parser.get_message()
+    assert msg is not None
+    return msg
+
+
+def test_new_order_single_carries_dialect_fields() -> None:
+    body = fix_codec.new_order_body(
+        sub_id="oms-a",
+        cl_ord_id="oms-a-17-1",
+        symbol="BTC-USD",
+        side=Side.SELL,
+        qty=3,
+        ord_type=OrdType.LIMIT,
+        price=60000.5,
+        tif=TimeInForce.IOC,
+        transact_time=fix_codec.utc_timestamp(),
+    )
+    msg = parse(fix_codec.encode("D", 7, CompIds("OMS-A", "MOCKEX"), body))
+    assert fix_codec.text(msg, 8) == "FIX.4.4"
+    expected = {
+        35: "D",
+        49: "OMS-A",
+        56: "MOCKEX",
+        34: "7",
+        50: "oms-a",
+        11: "oms-a-17-1",
+        55: "BTC-USD",
+        54: "2",
+        38: "3",
+        40: "2",
+        44: "60000.50",
+        59: "3",
+    }
+    assert {tag: fix_codec.text(msg, tag) for tag in expected} == expected
+    assert fix_codec.text(msg, 60)
+
+
+def test_market_order_has_no_price_and_logon_resets_seqnums() -> None:
+    body = fix_codec.new_order_body(
+        sub_id="a",
+        cl_ord_id="a-1-1",
+        symbol="X",
+        side=Side.BUY,
+        qty=1,
+        ord_type=OrdType.MARKET,
+        price=None,
+        tif=TimeInForce.DAY,
+        transact_time="t",
+    )
+    assert 44 not in dict(body)
+    assert dict(body)[40] == "1"
+    logon = parse(fix_codec.encode("A", 1, CompIds("A", "B"), fix_codec.logon_body(5)))
+    assert (fix_codec.text(logon, 98), fix_codec.text(logon, 108), fix_codec.text(logon, 141)) == (
+        "0",
+        "5",
+        "Y",
+    )
+
+
+def test_execution_report_parses_trade_and_mass_status_fields() -> None:
+    fields = [
+        (37, "X1"),
+        (11, "a-1-1"),
+        (17, "E9"),
+        (150, "F"),
+        (39, "1"),
+        (55, "ETH-USD"),
+        (54, "1"),
+        (38, "10"),
+        (44, "3000.00"),
+        (14, "4"),
+        (151, "6"),
+        (6, "3000.0"),
+        (31, "3000.0"),
+        (32, "4"),
+        (57, "oms-a"),
+    ]
+    er = fix_codec.parse_execution_report(parse(fix_codec.encode("8", 2, CompIds("MOCKEX", "OMS-A"), fields)))
+    assert er.exec_type is ExecType.TRADE
+    assert er.ord_status is OrderStatus.PARTIALLY_FILLED
+    assert (er.cum_qty, er.leaves_qty, er.last_qty, er.owner_sub_id, er.side) == (4, 6, 4, "oms-a", Side.BUY)
+    status = fix_codec.parse_execution_report(
+        parse(
+            fix_codec.encode(
+                "8", 3, CompIds("M", "O"), [(37, "NONE"), (150, "I"), (584, "r1"), (911, "0"), (912, "Y")]
+            )
+        )
+    )
+    assert status.exec_type is ExecType.ORDER_STATUS
+    assert (status.mass_status_req_id, status.tot_num_reports, status.last_rpt_requested) == ("r1", 0, True)
