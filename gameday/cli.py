@@ -1,0 +1,144 @@
+"""``gameday``: run, validate and re-grade game days; serve the fault proxy and the venue.
+
+Exit codes: 0 every expectation passed; 1 one failed; 3 none failed but one could not be
+graded (unknown); 2 bad input (an invalid scenario, a bad flag); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+
+from gameday.errors import GamedayError
+from gameday.report.console import console_report
+from gameday.scenario import Scenario, load_scenario
+from trading_stack.config import Defect
+
+T = TypeVar("T")
+EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gameday", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run game days on the embedded local stack")
+    run.add_argument("scenarios", nargs="+", type=Path)
+    run.add_argument("--defect", action="append", default=[], choices=[d.value for d in Defect],
+                     help="switch on a known defect of the reference stack (repeatable)")
+    run.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
+
+    validate = commands.add_parser("validate", help="check scenario files without running them")
+    validate.add_argument("scenarios", nargs="+", type=Path)
+
+    analyze = commands.add_parser("analyze", help="re-grade a stored run from its history")
+    analyze.add_argument("run_dirs", nargs="+", type=Path)
+
+    proxy = commands.add_parser("toxiproxy-server", help="serve the Toxiproxy API (like toxiproxy-server)")
+    proxy.add_argument("--host", default="localhost")
+    proxy.add_argument("--port", type=int, default=8474)
+    proxy.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _load_all(paths: Sequence[Path], console: Console) -> list[Scenario] | None:
+    scenarios: list[Scenario] = []
+    ok = True
+    for path in paths:
+        try:
+            scenarios.append(load_scenario(path))
+        except GamedayError as error:
+            console.print(f"[bold red]invalid scenario[/] {error}", highlight=False, markup=True)
+            ok = False
+    return scenarios if ok else None
+
+
+def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    scenarios = _load_all(args.scenarios, console)
+    if scenarios is None:
+        return EXIT_INVALID
+    for path, scenario in zip(args.scenarios, scenarios, strict=True):
+        console.print(f"[green]valid[/] {path}: {scenario.name} ({len(scenario.timeline)} faults, "
+                      f"{len(scenario.expectations)} expectations)", highlight=False)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from gameday.runner import RunSettings, run_scenario  # the runner pulls in the whole stack
+
+    scenarios = _load_all(args.scenarios, console)
+    if scenarios is None:
+        return EXIT_INVALID
+    settings = RunSettings(reports_root=args.reports.resolve(),
+                           extra_defects=tuple(Defect(d) for d in args.defect),
+                           toxiproxy_url=os.environ.get("TOXIPROXY_URL") or None)
+    worst = 0
+    for path, scenario in zip(args.scenarios, scenarios, strict=True):
+        console.rule(f"{scenario.name}")
+        outcome = asyncio.run(_with_sigterm(run_scenario(
+            scenario, path, settings, progress=lambda line: console.print(f"  {line}", highlight=False))))
+        if outcome.error:
+            console.print(f"[bold red]run aborted:[/] {outcome.error}", highlight=False)
+        console.print(console_report(outcome.result))
+        console.print(f"  reports: {outcome.run_dir}", highlight=False)
+        worst = max(worst, outcome.result.exit_code, key=lambda code: (code == 1, code))
+    return worst
+
+
+def _cmd_analyze(args: argparse.Namespace, console: Console) -> int:
+    from gameday.runner import analyze_run
+
+    worst = 0
+    for run_dir in args.run_dirs:
+        result = analyze_run(run_dir)
+        console.print(console_report(result))
+        worst = max(worst, result.exit_code, key=lambda code: (code == 1, code))
+    return worst
+
+
+def _cmd_toxiproxy(args: argparse.Namespace, console: Console) -> int:
+    from gameday.proxy.__main__ import main as proxy_main
+
+    return proxy_main(["--host", args.host, "--port", str(args.port), "--seed", str(args.seed)])
+
+
+async def _with_sigterm(coroutine: Coroutine[Any, Any, T]) -> T:
+    """SIGTERM cancels the run like Ctrl-C does, so teardown always happens."""
+    task = asyncio.ensure_future(coroutine)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await task
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "analyze": _cmd_analyze,
+            "toxiproxy-server": _cmd_toxiproxy}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False)
+    try:
+        code = COMMANDS[args.command](args, console)
+    except KeyboardInterrupt:
+        console.print("[bold yellow]interrupted[/]: every process of the run was stopped")
+        code = EXIT_INTERRUPTED
+    except asyncio.CancelledError:
+        console.print("[bold yellow]terminated[/]: every process of the run was stopped")
+        code = EXIT_INTERRUPTED
+    except GamedayError as error:
+        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        code = EXIT_INVALID
+    sys.exit(code)

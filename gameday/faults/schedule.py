@@ -1,0 +1,42 @@
+"""The fault timeline as a pure plan: start and heal steps at offsets from the workload's start.
+
+Nothing here touches a clock or the stack; ``gameday.faults.nemesis.play`` is the one
+interpreter of time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gameday.scenario.faults import Fault, KillFault
+
+
+class StepAction(StrEnum):
+    START = "start"
+    HEAL = "heal"
+
+
+@dataclass(frozen=True)
+class Step:
+    at_ns: int
+    action: StepAction
+    fault_id: str
+    fault: Fault
+
+
+def fault_id(index: int, fault: Fault) -> str:
+    return f"f{index + 1}-{fault.fault}"
+
+
+def plan(timeline: Sequence[Fault]) -> list[Step]:
+    """Each fault's start, and its heal after ``for`` (kills have no timed heal: the final heal)."""
+    steps: list[Step] = []
+    for index, fault in enumerate(timeline):
+        ident = fault_id(index, fault)
+        steps.append(Step(fault.at.ns, StepAction.START, ident, fault))
+        if not isinstance(fault, KillFault):
+            steps.append(Step(fault.at.ns + fault.duration.ns, StepAction.HEAL, ident, fault))
+    # at one instant, heals go before starts so a back-to-back fault is not healed by its predecessor
+    return sorted(steps, key=lambda step: (step.at_ns, step.action != StepAction.HEAL))

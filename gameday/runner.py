@@ -1,0 +1,145 @@
+"""A run: load → start stack → probes and workload → timeline → heal → final probes → grade → report.
+
+Results are saved in phases: the scenario and run record first, the history as it happens, the
+graded results last, so a stored run can be re-graded offline (``gameday analyze``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from gameday.faults.nemesis import Nemesis
+from gameday.faults.schedule import plan
+from gameday.history import History, OpKind, OpType, read_history
+from gameday.probes import capture_final_state, health_probe, trade_probe, wait_for_active
+from gameday.recorder import NatsRecorder
+from gameday.report.files import write_reports
+from gameday.scenario import Scenario, load_scenario
+from gameday.stack.local import LocalStack, StackSettings
+from gameday.stack.rundir import RunDir, reap_stale_runs
+from gameday.verdict import RunResult, RunStatus, grade_run
+from gameday.workload import FrontDoor, drive_workload, order_flow
+from trading_stack.config import Defect
+
+Progress = Callable[[str], None]
+HISTORY_FILE = "history.jsonl"
+SCENARIO_FILE = "scenario.yaml"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    reports_root: Path
+    extra_defects: tuple[Defect, ...] = ()
+    toxiproxy_url: str | None = None
+    settle_timeout_s: float = 15.0
+    lead_in_s: float = 0.2
+    run_timeout_margin_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    result: RunResult
+    run_dir: Path
+    error: str | None = None
+
+
+def _defects(scenario: Scenario, settings: RunSettings) -> tuple[Defect, ...]:
+    return tuple(dict.fromkeys((*scenario.stack.defects, *settings.extra_defects)))
+
+
+async def _play(scenario: Scenario, stack: LocalStack, history: History, session: aiohttp.ClientSession,
+                settings: RunSettings, progress: Progress) -> None:
+    door = FrontDoor(stack.endpoints.oms, session)
+    workload = scenario.workload
+    flow = list(order_flow(scenario.seed, workload.orders_per_second, workload.duration.seconds,
+                           workload.symbols, workload.market_order_ratio))
+    nemesis = Nemesis(stack, history)
+    started_ns = time.monotonic_ns() + int(settings.lead_in_s * 1e9)
+    progress(f"workload: {len(flow)} orders over {workload.duration}; {len(scenario.timeline)} fault(s)")
+    probes = [
+        asyncio.create_task(trade_probe(door, history, workload.symbols[0],
+                                        scenario.probes.trade_interval.seconds)),
+        asyncio.create_task(health_probe(session, stack.endpoints.oms, history,
+                                         scenario.probes.health_interval.seconds)),
+    ]
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(drive_workload(flow, door, history, started_ns=started_ns))
+            group.create_task(nemesis.play(plan(scenario.timeline), started_ns))
+    finally:
+        progress("healing every fault")
+        await asyncio.shield(nemesis.heal_all())
+        active = await wait_for_active(session, stack.endpoints.oms, settings.settle_timeout_s)
+        for probe in probes:
+            probe.cancel()
+        await asyncio.gather(*probes, return_exceptions=True)
+    progress(f"final state (active instance: {active or 'none'})")
+    await capture_final_state(session, stack.endpoints.oms, stack.endpoints.venue_admin, history)
+
+
+async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSettings,
+                       progress: Progress = lambda line: None) -> RunOutcome:
+    for reaped in reap_stale_runs(settings.reports_root):
+        progress(f"reaped a killed run {reaped.run_dir}: {', '.join(reaped.killed) or 'no live process'}")
+    run = RunDir(settings.reports_root, scenario.name)
+    run.create()
+    defects = _defects(scenario, settings)
+    shutil.copyfile(scenario_path, run.path / SCENARIO_FILE)
+    (run.path / "run.json").write_text(json.dumps({
+        "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
+        "defects": [d.value for d in defects], "argv": sys.argv,
+    }, indent=1))
+    history = History(run.path / HISTORY_FILE)
+    error: str | None = None
+    status = RunStatus.COMPLETED
+    stack_settings = StackSettings(run_dir=run, seed=scenario.seed, symbols=tuple(scenario.workload.symbols),
+                                   defects=defects, toxiproxy_url=settings.toxiproxy_url)
+    budget_s = scenario.workload.duration.seconds + settings.run_timeout_margin_s
+    progress(f"run {run.run_id} (seed {scenario.seed}) in {run.path}")
+    try:
+        async with asyncio.timeout(budget_s), LocalStack(stack_settings) as stack, \
+                aiohttp.ClientSession() as session, NatsRecorder(stack.endpoints.nats, history):
+            progress(f"stack healthy in {stack.started_in_s:.2f}s")
+            history.append(OpKind.RUN, OpType.INFO, "runner", "start", {
+                "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
+                "defects": [d.value for d in defects], **stack.describe()})
+            await _play(scenario, stack, history, session, settings, progress)
+    except TimeoutError:
+        status, error = RunStatus.ABORTED, f"the run exceeded its budget of {budget_s:.0f}s"
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        history.append(OpKind.RUN, OpType.INFO, "runner", "end",
+                       {"status": RunStatus.ABORTED.value, "error": "interrupted"})
+        history.close()
+        raise
+    except Exception as failure:
+        status, error = RunStatus.ABORTED, f"{type(failure).__name__}: {failure}"
+    history.append(OpKind.RUN, OpType.INFO, "runner", "end",
+                   {"status": status.value, **({"error": error} if error else {})})
+    history.close()
+    result = grade_run(scenario, history.ops)
+    write_reports(result, run.path)
+    return RunOutcome(result=result, run_dir=run.path, error=error)
+
+
+def analyze_run(run_dir: Path) -> RunResult:
+    """Re-grade a stored run from its history alone; starts nothing."""
+    scenario = load_scenario(run_dir / SCENARIO_FILE)
+    result = grade_run(scenario, read_history(run_dir / HISTORY_FILE))
+    with contextlib.suppress(OSError):
+        write_reports(result, run_dir)
+    return result
+
+
+def describe_outcome(outcome: RunOutcome) -> dict[str, Any]:
+    return {"run_dir": str(outcome.run_dir), "verdict": outcome.result.verdict.value, "error": outcome.error}
