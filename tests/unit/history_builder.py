@@ -1,0 +1,94 @@
+"""A tiny builder of hand-made histories for checker tests; times are seconds from the start."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gameday.history import Op, OpKind, OpType
+
+T0_NS = 5_000_000_000_000
+
+
+def ns(seconds: float) -> int:
+    return T0_NS + round(seconds * 1e9)
+
+
+def ledger_order(cl_ord_id: str, instance: str, received_s: float, *, symbol: str = "BTC-USD",
+                 side: str = "buy", qty: int = 1, cum_qty: int = 0, status: str = "new") -> dict[str, Any]:
+    return {
+        "order_id": f"X-{cl_ord_id}", "cl_ord_id": cl_ord_id, "sender_comp_id": instance.upper(),
+        "sender_sub_id": instance, "instance": instance, "symbol": symbol, "side": side,
+        "ord_type": "limit", "price": 100.0, "qty": qty, "cum_qty": cum_qty, "leaves_qty": qty - cum_qty,
+        "status": status, "received_ns": ns(received_s), "events": [],
+    }
+
+
+def ledger_fill(exec_id: str, instance: str, symbol: str, side: str, qty: int,
+                t_s: float = 1.0) -> dict[str, Any]:
+    return {"exec_id": exec_id, "order_id": f"X-{exec_id}", "cl_ord_id": f"{instance}-1-{exec_id}",
+            "instance": instance, "symbol": symbol, "side": side, "qty": qty, "price": 100.0, "t_ns": ns(t_s)}
+
+
+def oms_order(order_id: str, instance: str, symbol: str = "BTC-USD") -> dict[str, Any]:
+    return {"order_id": order_id, "exchange_order_id": f"X-{order_id}", "symbol": symbol, "side": "buy",
+            "qty": 1, "cum_qty": 0, "status": "new", "instance": instance, "price": 100.0}
+
+
+class HistoryBuilder:
+    def __init__(self) -> None:
+        self.ops: list[Op] = []
+
+    def add(self, kind: OpKind, type_: OpType, process: str, f: str, value: dict[str, Any] | None = None,
+            *, at: float) -> HistoryBuilder:
+        self.ops.append(Op(index=len(self.ops), t_ns=ns(at), wall=f"2026-01-01T00:00:{at:09.6f}+00:00",
+                           kind=kind, type=type_, process=process, f=f, value=value or {}))
+        return self
+
+    def run_start(self, *, run_id: str = "run-1", seed: int = 7, defects: tuple[str, ...] = (),
+                  at: float = 0.0) -> HistoryBuilder:
+        value = {"run_id": run_id, "scenario": "s", "seed": seed, "defects": list(defects), "services": {}}
+        return self.add(OpKind.RUN, OpType.INFO, "runner", "start", value, at=at)
+
+    def run_end(self, *, status: str = "completed", at: float) -> HistoryBuilder:
+        return self.add(OpKind.RUN, OpType.INFO, "runner", "end", {"status": status}, at=at)
+
+    def fault(self, f: str, *, at: float, target: str | None = None, proxy: str | None = None,
+              outcome: OpType = OpType.OK) -> HistoryBuilder:
+        value: dict[str, Any] = {"fault_id": f"{f}-0"}
+        value.update({"target": target} if target else {"proxy": proxy})
+        self.add(OpKind.FAULT, OpType.INVOKE, "nemesis", f, value, at=at)
+        return self.add(OpKind.FAULT, outcome, "nemesis", f, value, at=at + 0.001)
+
+    def trade(self, *, at: float, instance: str | None = None, error: str = "connection refused",
+              outcome: OpType | None = None) -> HistoryBuilder:
+        """A trade probe completing ``at``: ok on ``instance``, else failed with ``error``."""
+        self.add(OpKind.PROBE, OpType.INVOKE, "probe-trade", "trade", {}, at=at - 0.005)
+        result = outcome or (OpType.OK if instance else OpType.FAIL)
+        value: dict[str, Any] = (
+            {"instance": instance, "order_id": "p", "exchange_order_id": "x", "latency_ms": 5}
+            if result == OpType.OK else {"error": error, "tried": ["oms-primary", "oms-dr"]}
+        )
+        return self.add(OpKind.PROBE, result, "probe-trade", "trade", value, at=at)
+
+    def place(self, *, at: float, outcome: OpType, error: str = "venue did not answer") -> HistoryBuilder:
+        self.add(OpKind.CLIENT, OpType.INVOKE, "worker-0", "place",
+                 {"symbol": "BTC-USD", "side": "buy", "qty": 1, "type": "limit", "price": 100.0}, at=at)
+        ok: dict[str, Any] = {"instance": "oms-primary", "order": {}}
+        value = ok if outcome == OpType.OK else {"error": error}
+        return self.add(OpKind.CLIENT, outcome, "worker-0", "place", value, at=at + 0.01)
+
+    def final_state(self, *, active: str | None, instances: dict[str, dict[str, Any]], stable: bool = True,
+                    at: float = 40.0) -> HistoryBuilder:
+        value = {"active": active, "instances": instances, "stable": stable}
+        return self.add(OpKind.PROBE, OpType.OK, "probe-final", "final-state", value, at=at)
+
+    def ledger(self, *, orders: Sequence[dict[str, Any]] = (), fills: Sequence[dict[str, Any]] = (),
+               at: float = 40.1) -> HistoryBuilder:
+        value = {"orders": list(orders), "fills": list(fills), "sessions": [], "now_ns": ns(at)}
+        return self.add(OpKind.LEDGER, OpType.OK, "venue", "snapshot", value, at=at)
+
+
+def instance_state(role: str, positions: dict[str, int] | None = None,
+                   open_orders: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"role": role, "positions": positions or {}, "open_orders": open_orders or []}

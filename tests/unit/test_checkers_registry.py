@@ -1,0 +1,55 @@
+from collections.abc import Sequence
+
+import pytest
+
+from gameday.checkers import (
+    DEFAULT_CHECKERS,
+    Checker,
+    NoopChecker,
+    Observation,
+    Unit,
+    build_registry,
+    observe,
+)
+from gameday.history import Op
+
+
+class Exploding:
+    name = "explodes"
+    unit = Unit.COUNT
+    description = "always raises"
+
+    def check(self, ops: Sequence[Op]) -> Observation:
+        raise ZeroDivisionError("division by zero")
+
+
+def test_the_default_registry_holds_every_checker_by_its_name() -> None:
+    assert sorted(DEFAULT_CHECKERS) == [
+        "orders.client_failed", "orders.client_unknown", "orders.ghost",
+        "positions.mismatch_bps", "rto.failover", "writers.concurrent_active",
+    ]
+    assert all(checker.name == name for name, checker in DEFAULT_CHECKERS.items())
+    assert all(isinstance(checker, Checker) for checker in DEFAULT_CHECKERS.values())
+    assert DEFAULT_CHECKERS["rto.failover"].unit is Unit.SECONDS
+
+
+def test_two_checkers_with_one_name_are_refused() -> None:
+    with pytest.raises(ValueError, match="two checkers are named 'noop'"):
+        build_registry([NoopChecker(), NoopChecker()])
+
+
+def test_the_registry_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        DEFAULT_CHECKERS["x"] = NoopChecker()  # type: ignore[index]
+
+
+def test_a_crashing_checker_yields_an_unknown_observation_with_the_error() -> None:
+    observation = observe(Exploding(), [])
+
+    assert observation.value is None
+    assert observation.error == "ZeroDivisionError: division by zero"
+    assert "explodes crashed" in observation.note
+
+
+def test_the_noop_checker_observes_nothing() -> None:
+    assert observe(NoopChecker(), []).value is None
