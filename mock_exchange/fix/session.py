@@ -1,0 +1,185 @@
+"""FIX session state: one :class:`FixSession` per counterparty SenderCompID.
+
+A session outlives its TCP connections: it holds the sequence numbers and the store of
+outbound application messages used to answer ResendRequest. The rules applied to inbound
+messages live in :mod:`mock_exchange.fix.acceptor`; order logic lives elsewhere entirely.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from mock_exchange.config import VenueConfig
+from mock_exchange.fix import tags
+from mock_exchange.fix.codec import Field, encode_fields, frame
+from mock_exchange.fix.tags import ADMIN_MSG_TYPES, MsgType
+
+
+class Transport(Protocol):
+    """Where a connection writes bytes (an ``asyncio.Transport`` fits)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _UtcTimestamps:
+    """``YYYYMMDD-HH:MM:SS.sss`` UTC SendingTime values, formatting the seconds once each."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = b""
+
+    def now(self) -> bytes:
+        wall = time.time()
+        second = int(wall)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second)).encode()
+        return b"%s.%03d" % (self._prefix, int((wall - second) * 1000))
+
+
+utc_timestamps = _UtcTimestamps()
+
+
+@dataclass(slots=True, frozen=True)
+class StoredMessage:
+    """An application message as sent, kept to answer ResendRequest."""
+
+    msg_type: bytes
+    body: bytes  # encoded fields after the standard header (TargetSubID included)
+    sending_time: bytes
+
+
+class FixSession:
+    """Sequence numbers, outbound store and current connection of one counterparty."""
+
+    def __init__(self, sender_comp_id: str, venue_comp_id: str, *, cancel_on_disconnect: bool) -> None:
+        self.sender_comp_id = sender_comp_id
+        self.sender_comp_id_bytes = sender_comp_id.encode()
+        self.cancel_on_disconnect = cancel_on_disconnect
+        self.next_in_seq = 1
+        self.next_out_seq = 1
+        self.heartbeat_s = 30
+        self.logged_on = False
+        self.transport: Transport | None = None
+        self.last_sent = 0.0
+        self._routing = b"49=%s\x0156=%s\x01" % (venue_comp_id.encode(), self.sender_comp_id_bytes)
+        self._store: dict[int, StoredMessage] = {}
+
+    @property
+    def connected(self) -> bool:
+        return self.transport is not None
+
+    @property
+    def in_seq(self) -> int:
+        """Last inbound MsgSeqNum accepted."""
+        return self.next_in_seq - 1
+
+    @property
+    def out_seq(self) -> int:
+        """Last outbound MsgSeqNum sent."""
+        return self.next_out_seq - 1
+
+    def reset_sequence_numbers(self) -> None:
+        self.next_in_seq = 1
+        self.next_out_seq = 1
+        self._store.clear()
+
+    def send(self, msg_type: bytes, fields: list[Field], *, target_sub_id: str | None = None) -> bool:
+        """Send a message with the next MsgSeqNum; ``False`` (not sent) when not connected."""
+        transport = self.transport
+        if transport is None:
+            return False
+        seq = self.next_out_seq
+        self.next_out_seq = seq + 1
+        sending_time = utc_timestamps.now()
+        body = encode_fields(fields)
+        if target_sub_id:
+            body = b"57=%s\x01%s" % (target_sub_id.encode(), body)
+        if msg_type not in ADMIN_MSG_TYPES:
+            self._store[seq] = StoredMessage(msg_type, body, sending_time)
+        self._write(transport, msg_type, seq, sending_time, body)
+        return True
+
+    def resend(self, begin: int, end: int) -> None:
+        """Answer ResendRequest(begin, end): app messages with PossDup, admin ones as a GapFill."""
+        transport = self.transport
+        if transport is None:
+            return
+        last = self.next_out_seq - 1 if end == 0 else min(end, self.next_out_seq - 1)
+        gap_start: int | None = None
+        for seq in range(max(begin, 1), last + 1):
+            stored = self._store.get(seq)
+            if stored is None:
+                if gap_start is None:
+                    gap_start = seq
+                continue
+            if gap_start is not None:
+                self._write_gap_fill(transport, gap_start, seq)
+                gap_start = None
+            body = b"43=Y\x01122=%s\x01%s" % (stored.sending_time, stored.body)
+            self._write(transport, stored.msg_type, seq, utc_timestamps.now(), body)
+        if gap_start is not None:
+            self._write_gap_fill(transport, gap_start, last + 1)
+
+    def _write_gap_fill(self, transport: Transport, seq: int, new_seq: int) -> None:
+        body = b"43=Y\x01123=Y\x0136=%d\x01" % new_seq
+        self._write(transport, MsgType.SEQUENCE_RESET, seq, utc_timestamps.now(), body)
+
+    def _write(
+        self, transport: Transport, msg_type: bytes, seq: int, sending_time: bytes, body: bytes
+    ) -> None:
+        transport.write(
+            frame(b"35=%s\x01%s34=%d\x0152=%s\x01%s" % (msg_type, self._routing, seq, sending_time, body))
+        )
+        self.last_sent = time.monotonic()
+
+
+def send_refusal(transport: Transport, *, venue_comp_id: str, sender_comp_id: str, text: str) -> None:
+    """A Logout (seq 1) to a connection that never got a session, e.g. a refused Logon."""
+    fields: list[Field] = [
+        (tags.MSG_TYPE, MsgType.LOGOUT),
+        (tags.SENDER_COMP_ID, venue_comp_id.encode()),
+        (tags.TARGET_COMP_ID, sender_comp_id.encode()),
+        (tags.MSG_SEQ_NUM, b"1"),
+        (tags.SENDING_TIME, utc_timestamps.now()),
+        (tags.TEXT, text.encode()),
+    ]
+    transport.write(frame(encode_fields(fields)))
+
+
+class SessionRegistry:
+    """The sessions the venue accepts, by SenderCompID."""
+
+    def __init__(self, config: VenueConfig) -> None:
+        self.venue_comp_id = config.comp_id
+        self._accept_any = config.accept_any_session
+        self._sessions: dict[str, FixSession] = {
+            session.sender_comp_id: FixSession(
+                session.sender_comp_id, config.comp_id, cancel_on_disconnect=session.cancel_on_disconnect
+            )
+            for session in config.sessions
+        }
+
+    def get(self, sender_comp_id: str) -> FixSession | None:
+        return self._sessions.get(sender_comp_id)
+
+    def for_logon(self, sender_comp_id: str) -> FixSession | None:
+        """The session a Logon from ``sender_comp_id`` binds to, or ``None`` if not accepted."""
+        session = self._sessions.get(sender_comp_id)
+        if session is None and self._accept_any and sender_comp_id:
+            session = FixSession(sender_comp_id, self.venue_comp_id, cancel_on_disconnect=False)
+            self._sessions[sender_comp_id] = session
+        return session
+
+    def logged_on(self) -> list[FixSession]:
+        return [session for session in self._sessions.values() if session.logged_on]
+
+    def __iter__(self) -> Iterator[FixSession]:
+        return iter(list(self._sessions.values()))

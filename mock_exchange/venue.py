@@ -1,0 +1,278 @@
+"""The mock venue: FIX acceptor + matching engine + ledger of truth + admin API.
+
+Usable in-process::
+
+    async with Venue(config) as venue:
+        venue.fix_port, venue.admin_port
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from enum import Enum
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from mock_exchange.admin import OPEN_FILTER, create_admin_app
+from mock_exchange.book import MatchingEngine
+from mock_exchange.config import VenueConfig
+from mock_exchange.fix.acceptor import FixServer
+from mock_exchange.fix.codec import FixMessage
+from mock_exchange.fix.session import FixSession, SessionRegistry
+from mock_exchange.ledger import Ledger
+from mock_exchange.model import SessionEventKind, SessionRecord
+from mock_exchange.order_entry import FixOrderEntry
+
+log = logging.getLogger(__name__)
+
+
+class VenueError(Exception):
+    """The venue cannot be started or is used out of its lifecycle."""
+
+
+class _State(Enum):
+    UNOPENED = "unopened"
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+class Venue:
+    """One venue instance; start it once (``async with`` or :meth:`start`/:meth:`stop`)."""
+
+    def __init__(self, config: VenueConfig) -> None:
+        self.config = config
+        self._state = _State.UNOPENED
+        self._ledger: Ledger | None = None
+        self._engine: MatchingEngine | None = None
+        self._order_entry: FixOrderEntry | None = None
+        self.sessions = SessionRegistry(config)
+        self._fix_server: FixServer | None = None
+        self._admin_runner: web.AppRunner | None = None
+        self._matching_task: asyncio.Task[None] | None = None
+        self._fix_port: int | None = None
+        self._admin_port: int | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Venue:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        if self._state is not _State.UNOPENED:
+            raise VenueError(f"venue cannot start from state {self._state.value}")
+        self._state = _State.OPENED
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        config = self.config
+        self._ledger = Ledger.open(config.ledger_path)
+        self._engine = MatchingEngine(config, self._ledger)
+        self._order_entry = FixOrderEntry(
+            self._engine,
+            self._ledger,
+            self.sessions,
+            route_orphan_reports_to_firm=config.route_orphan_reports_to_firm,
+        )
+        self._close_sessions_left_open()
+        self._fix_server = FixServer(
+            self.sessions,
+            _SessionEvents(self),
+            default_heartbeat_s=config.heartbeat_s,
+            logon_timeout_s=config.logon_timeout_s,
+        )
+        self._fix_port = await self._fix_server.start(config.host, config.fix_port)
+        self._admin_runner = web.AppRunner(create_admin_app(self), access_log=None)
+        await self._admin_runner.setup()
+        site = web.TCPSite(self._admin_runner, config.host, config.admin_port)
+        await site.start()
+        self._admin_port = _bound_port(self._admin_runner)
+        self._matching_task = asyncio.create_task(self._run_matching(), name="venue-matching")
+        log.info("venue %s ready: fix=%d admin=%d", config.comp_id, self._fix_port, self._admin_port)
+
+    async def stop(self) -> None:
+        """Log out every session, stop serving, close the ledger. Safe to call more than once."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        if self._matching_task is not None:
+            self._matching_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._matching_task
+        if self._fix_server is not None:
+            await self._fix_server.stop()
+        if self._admin_runner is not None:
+            await self._admin_runner.cleanup()
+        if self._ledger is not None:
+            self._ledger.close()
+        log.info("venue %s stopped", self.config.comp_id)
+
+    # -- parts -----------------------------------------------------------------------------
+
+    @property
+    def fix_port(self) -> int:
+        if self._fix_port is None:
+            raise VenueError("venue is not started")
+        return self._fix_port
+
+    @property
+    def admin_port(self) -> int:
+        if self._admin_port is None:
+            raise VenueError("venue is not started")
+        return self._admin_port
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise VenueError("venue is not started")
+        return self._ledger
+
+    @property
+    def engine(self) -> MatchingEngine:
+        if self._engine is None:
+            raise VenueError("venue is not started")
+        return self._engine
+
+    @property
+    def order_entry(self) -> FixOrderEntry:
+        if self._order_entry is None:
+            raise VenueError("venue is not started")
+        return self._order_entry
+
+    def step(self) -> None:
+        """One price/matching step, with its reports sent (the matching loop calls this)."""
+        self.order_entry.report(self.engine.step())
+
+    async def _run_matching(self) -> None:
+        interval = self.config.tick_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.step()
+            except Exception:
+                log.exception("matching step failed")
+
+    def _close_sessions_left_open(self) -> None:
+        """Sessions the replayed ledger shows connected lost their connection in a crash."""
+        for record in list(self.ledger.sessions.values()):
+            if record.connected:
+                self.on_disconnect(record.sender_comp_id, "venue restarted", record.in_seq, record.out_seq)
+
+    # -- session events --------------------------------------------------------------------
+
+    def on_disconnect(self, sender_comp_id: str, text: str, in_seq: int, out_seq: int) -> None:
+        self.ledger.record_session(
+            sender_comp_id,
+            SessionEventKind.DISCONNECT,
+            t_ns=time.monotonic_ns(),
+            in_seq=in_seq,
+            out_seq=out_seq,
+            text=text,
+        )
+        if self._cancels_on_disconnect(sender_comp_id):
+            self.order_entry.report(
+                self.engine.cancel_orders_of_session(sender_comp_id, text=f"cancel on disconnect: {text}")
+            )
+
+    def _cancels_on_disconnect(self, sender_comp_id: str) -> bool:
+        session = self.sessions.get(sender_comp_id)
+        return session is not None and session.cancel_on_disconnect
+
+    # -- admin views -----------------------------------------------------------------------
+
+    def ledger_snapshot(self) -> dict[str, Any]:
+        return {
+            "orders": self.order_views(None),
+            "fills": self.fill_views(),
+            "sessions": self.session_views(),
+            "now_ns": time.monotonic_ns(),
+        }
+
+    def order_views(self, status: str | None) -> list[dict[str, Any]]:
+        if status == OPEN_FILTER:
+            orders = self.ledger.open_orders.values()
+            return [order.to_json() for order in sorted(orders, key=lambda order: order.received_ns)]
+        return [
+            order.to_json()
+            for order in self.ledger.orders.values()
+            if status is None or order.status.value == status
+        ]
+
+    def fill_views(self) -> list[dict[str, Any]]:
+        return [fill.to_json() for fill in self.ledger.fills]
+
+    def session_views(self) -> list[dict[str, Any]]:
+        records = dict(self.ledger.sessions)
+        for session in self.sessions:
+            records.setdefault(session.sender_comp_id, SessionRecord(session.sender_comp_id))
+        views = []
+        for comp_id, record in records.items():
+            view = record.to_json()
+            live = self.sessions.get(comp_id)
+            if live is not None:
+                view.update(
+                    connected=live.connected,
+                    logged_on=live.logged_on,
+                    in_seq=live.in_seq,
+                    out_seq=live.out_seq,
+                )
+            views.append(view)
+        return views
+
+
+class _SessionEvents:
+    """The venue's answers to session events: ledger lines, cancel-on-disconnect, order entry."""
+
+    def __init__(self, venue: Venue) -> None:
+        self._venue = venue
+
+    def on_logon(self, session: FixSession) -> None:
+        self._record(session, SessionEventKind.LOGON, None)
+
+    def on_logon_refused(self, sender_comp_id: str, text: str) -> None:
+        self._venue.ledger.record_session(
+            sender_comp_id, SessionEventKind.LOGON_REFUSED, t_ns=time.monotonic_ns(), text=text
+        )
+
+    def on_logout(self, session: FixSession, text: str) -> None:
+        self._record(session, SessionEventKind.LOGOUT, text)
+
+    def on_disconnect(self, session: FixSession, text: str) -> None:
+        self._venue.on_disconnect(session.sender_comp_id, text, session.in_seq, session.out_seq)
+
+    def on_app_message(self, session: FixSession, message: FixMessage) -> None:
+        self._venue.order_entry.on_app_message(session, message)
+
+    def _record(self, session: FixSession, kind: SessionEventKind, text: str | None) -> None:
+        self._venue.ledger.record_session(
+            session.sender_comp_id,
+            kind,
+            t_ns=time.monotonic_ns(),
+            in_seq=session.in_seq,
+            out_seq=session.out_seq,
+            text=text,
+        )
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    raise VenueError("admin API is not bound to a TCP port")
