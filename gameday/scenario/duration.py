@@ -48,13 +48,15 @@ class Duration:
         return self.ns / 1e9
 
     def __str__(self) -> str:
-        for unit in ("h", "m", "s", "ms", "us"):
-            if self.ns >= _NS_PER_UNIT[unit] and self.ns % _NS_PER_UNIT[unit] == 0:
+        """The shortest exact text: ``10s``, ``2.5s``, ``1m``, ``100ms``, ``0s``."""
+        if self.ns == 0:
+            return "0s"
+        for unit in ("h", "m"):
+            if self.ns % _NS_PER_UNIT[unit] == 0:
                 return f"{self.ns // int(_NS_PER_UNIT[unit])}{unit}"
-        if self.ns >= _NS_PER_UNIT["s"]:
-            return f"{self.seconds:g}s"
-        if self.ns >= _NS_PER_UNIT["ms"]:
-            return f"{self.ns / 1e6:g}ms"
+        for unit in ("s", "ms", "us"):
+            if self.ns >= _NS_PER_UNIT[unit]:
+                return f"{_plain(Decimal(self.ns) / _NS_PER_UNIT[unit])}{unit}"
         return f"{self.ns}ns"
 
     @classmethod
@@ -67,6 +69,11 @@ class Duration:
             serialization=core_schema.plain_serializer_function_ser_schema(str, when_used="always"),
             json_schema_input_schema=text_or_seconds,
         )
+
+
+def _plain(number: Decimal) -> str:
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def parse_duration(value: object) -> Duration:
