@@ -92,3 +92,27 @@ class HistoryBuilder:
 def instance_state(role: str, positions: dict[str, int] | None = None,
                    open_orders: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"role": role, "positions": positions or {}, "open_orders": open_orders or []}
+
+
+def failover_history(*, recovered: bool = True, old_primary_keeps_sending: bool = False,
+                     with_final_state: bool = True) -> HistoryBuilder:
+    """A whole run of the failover scenario: kill oms-primary at 10 s, oms-dr trades from 13 s."""
+    defects = ("no-fencing",) if old_primary_keeps_sending else ()
+    history = HistoryBuilder().run_start(run_id="run-42", defects=defects)
+    history.place(at=1.0, outcome=OpType.OK).trade(at=5.0, instance="oms-primary")
+    history.fault("kill", at=10.0, target="oms-primary")
+    history.trade(at=11.0).trade(at=12.0)
+    if recovered:
+        history.trade(at=13.001, instance="oms-dr")
+    primary_times = (1.0, 5.0, 14.0) if old_primary_keeps_sending else (1.0, 5.0)
+    orders = [ledger_order(f"oms-primary-1-{n}", "oms-primary", t, status="filled")
+              for n, t in enumerate(primary_times)]
+    orders.append(ledger_order("oms-dr-1-0", "oms-dr", 13.0, status="filled"))
+    fills = [ledger_fill("e1", "oms-primary", "BTC-USD", "buy", 1),
+             ledger_fill("e2", "oms-dr", "BTC-USD", "buy", 1)]
+    if with_final_state:
+        history.final_state(active="oms-dr" if recovered else None, instances={
+            "oms-dr": instance_state("active" if recovered else "standby", {"BTC-USD": 2}),
+        })
+    history.ledger(orders=orders, fills=fills)
+    return history.run_end(at=41.0)
