@@ -94,8 +94,7 @@ def instance_state(role: str, positions: dict[str, int] | None = None,
     return {"role": role, "positions": positions or {}, "open_orders": open_orders or []}
 
 
-def failover_history(*, recovered: bool = True, old_primary_keeps_sending: bool = False,
-                     with_final_state: bool = True) -> HistoryBuilder:
+def failover_history(*, recovered: bool = True, old_primary_keeps_sending: bool = False) -> HistoryBuilder:
     """A whole run of the failover scenario: kill oms-primary at 10 s, oms-dr trades from 13 s."""
     defects = ("no-fencing",) if old_primary_keeps_sending else ()
     history = HistoryBuilder().run_start(run_id="run-42", defects=defects)
@@ -110,9 +109,8 @@ def failover_history(*, recovered: bool = True, old_primary_keeps_sending: bool 
     orders.append(ledger_order("oms-dr-1-0", "oms-dr", 13.0, status="filled"))
     fills = [ledger_fill("e1", "oms-primary", "BTC-USD", "buy", 1),
              ledger_fill("e2", "oms-dr", "BTC-USD", "buy", 1)]
-    if with_final_state:
-        history.final_state(active="oms-dr" if recovered else None, instances={
-            "oms-dr": instance_state("active" if recovered else "standby", {"BTC-USD": 2}),
-        })
+    history.final_state(active="oms-dr" if recovered else None, instances={
+        "oms-dr": instance_state("active" if recovered else "standby", {"BTC-USD": 2}),
+    })
     history.ledger(orders=orders, fills=fills)
     return history.run_end(at=41.0)
