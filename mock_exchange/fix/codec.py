@@ -200,6 +200,8 @@ class FixStreamParser:
         inner_trailer = data.find(_INNER_TRAILER, length_end, min(size, body_end + 3))
         if 0 <= inner_trailer < body_end - 1:
             return _GARBAGE
+        if data.find(FRAME_PREFIX, digits_start, min(size, body_end)) >= 0:
+            return _GARBAGE  # the claimed body would swallow the next frame
         frame_end = body_end + _TRAILER_LENGTH
         if size < frame_end:
             return _INCOMPLETE

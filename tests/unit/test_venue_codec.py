@@ -1,0 +1,158 @@
+"""FIX codec of the venue, checked against simplefix as an independent implementation."""
+
+from __future__ import annotations
+
+import simplefix
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mock_exchange.fix.codec import FixMessage, FixStreamParser, checksum, encode
+
+ORDER_FIELDS = [
+    (35, b"D"),
+    (49, b"OMS-A"),
+    (56, b"MOCKEX"),
+    (34, b"7"),
+    (52, b"20260101-10:00:00.000"),
+    (11, b"oms-a-1-1"),
+    (55, b"BTC-USD"),
+    (54, b"1"),
+    (38, b"100"),
+    (40, b"2"),
+    (44, b"60000.5"),
+    (58, b"text with = sign"),
+]
+
+
+def _simplefix_encode(fields: list[tuple[int, bytes]]) -> bytes:
+    message = simplefix.FixMessage()
+    message.append_pair(8, "FIX.4.4")
+    for tag, value in fields:
+        message.append_pair(tag, value)
+    encoded: bytes = message.encode()
+    return encoded
+
+
+def _heartbeat(seq: int) -> bytes:
+    return encode([(35, b"0"), (49, b"OMS-A"), (56, b"MOCKEX"), (34, b"%d" % seq)])
+
+
+def test_encode_matches_simplefix_byte_for_byte() -> None:
+    assert encode(ORDER_FIELDS) == _simplefix_encode(ORDER_FIELDS)
+
+
+def test_simplefix_parses_what_we_encode() -> None:
+    wire = encode(ORDER_FIELDS)
+    parser = simplefix.FixParser()
+    parser.append_buffer(wire)
+    parsed = parser.get_message()
+    assert parsed is not None
+    assert parsed.get(9) == b"%d" % (len(wire) - wire.index(b"35=") - len(b"10=000\x01"))
+    assert [(int(tag), value) for tag, value in parsed.pairs if int(tag) not in (8, 9, 10)] == ORDER_FIELDS
+
+
+def test_round_trip_and_accessors() -> None:
+    messages = FixStreamParser().feed(encode(ORDER_FIELDS))
+    assert messages == [FixMessage(ORDER_FIELDS)]
+    message = messages[0]
+    assert message.msg_type == b"D"
+    assert message.get(44) == b"60000.5"
+    assert message.get_str(58) == "text with = sign"
+    assert message.get(9999) is None
+
+
+def test_checksum_and_body_length_are_computed() -> None:
+    wire = encode([(35, b"0"), (34, b"1")])
+    assert wire.startswith(b"8=FIX.4.4\x019=10\x0135=0\x0134=1\x01")
+    assert wire.endswith(b"10=%03d\x01" % checksum(wire[: -len(b"10=000\x01")]))
+
+
+def test_checksum_of_long_messages_is_exact() -> None:
+    data = bytes(range(256)) * 9
+    assert checksum(data) == sum(data) % 256
+
+
+def test_messages_split_at_every_byte_are_reassembled() -> None:
+    wire = _simplefix_encode(ORDER_FIELDS) + _heartbeat(8)
+    parser = FixStreamParser()
+    parsed = [message for byte in wire for message in parser.feed(bytes([byte]))]
+    assert [message.msg_type for message in parsed] == [b"D", b"0"]
+    assert parser.buffered == 0
+
+
+def test_bad_checksum_frame_is_skipped_without_losing_the_next() -> None:
+    good = _heartbeat(2)
+    corrupt = bytearray(_heartbeat(1))
+    corrupt[-3] = ord("9") if corrupt[-3] != ord("9") else ord("8")
+    parser = FixStreamParser()
+    parsed = parser.feed(bytes(corrupt) + good)
+    assert [message.get(34) for message in parsed] == [b"2"]
+    assert parser.discarded_frames == 1
+
+
+def test_too_long_body_length_resynchronises_at_once() -> None:
+    bogus = b"8=FIX.4.4\x019=900\x0135=0\x0134=1\x0110=000\x01"
+    parsed = FixStreamParser().feed(bogus + _heartbeat(2))
+    assert [message.get(34) for message in parsed] == [b"2"]
+
+
+def test_too_short_body_length_is_garbage() -> None:
+    bogus = b"8=FIX.4.4\x019=6\x0135=0\x0134=1\x0110=000\x01"
+    parsed = FixStreamParser().feed(bogus + _heartbeat(2))
+    assert [message.get(34) for message in parsed] == [b"2"]
+
+
+def test_non_numeric_tag_is_garbage() -> None:
+    body = b"35=0\x01ab=1\x01"
+    head = b"8=FIX.4.4\x019=%d\x01" % len(body)
+    bogus = head + body + b"10=%03d\x01" % checksum(head + body)
+    parsed = FixStreamParser().feed(bogus + _heartbeat(2))
+    assert [message.get(34) for message in parsed] == [b"2"]
+
+
+def test_other_begin_string_and_noise_are_discarded() -> None:
+    noise = b"hello\x01" + b"8=FIX.4.2\x019=5\x0135=0\x0110=000\x01" + b"8=FI"
+    parser = FixStreamParser()
+    parsed = parser.feed(noise + _heartbeat(3))
+    assert [message.get(34) for message in parsed] == [b"3"]
+    assert parser.buffered == 0
+
+
+def test_incomplete_frame_waits_for_more_bytes() -> None:
+    wire = _heartbeat(1)
+    parser = FixStreamParser()
+    assert parser.feed(wire[:-1]) == []
+    assert parser.buffered == len(wire) - 1
+    assert len(parser.feed(wire[-1:])) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_random_bytes_never_crash_the_parser(data: bytes) -> None:
+    parser = FixStreamParser()
+    parser.feed(data)
+    parser.feed(data[::-1])
+    assert parser.buffered <= len(data) * 2
+
+
+_ADVERSARIAL = st.one_of(
+    st.binary(max_size=80),
+    st.builds(lambda n: b"8=FIX.4.4\x019=%d\x01" % n, st.integers(0, 10_000)),
+    st.sampled_from([b"8=FIX", b"8=FIX.4.4\x01", b"\x0110=", b"10=123\x01", b"\x01", b"35=0\x01"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    garbage=st.lists(_ADVERSARIAL, max_size=6).map(b"".join),
+    count=st.integers(1, 4),
+    chunk=st.integers(1, 64),
+)
+def test_valid_messages_after_garbage_are_all_recovered(garbage: bytes, count: int, chunk: int) -> None:
+    valid = [_heartbeat(seq) for seq in range(1, count + 1)]
+    stream = garbage + b"".join(valid)
+    parser = FixStreamParser()
+    parsed: list[FixMessage] = []
+    for offset in range(0, len(stream), chunk):
+        parsed += parser.feed(stream[offset : offset + chunk])
+    assert [message.get(34) for message in parsed[-count:]] == [b"%d" % seq for seq in range(1, count + 1)]
