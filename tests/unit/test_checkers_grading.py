@@ -1,9 +1,11 @@
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from gameday.checkers import NoopChecker, Observation, Unit, build_registry
+from gameday.history import Op
 from gameday.scenario import EqualsBound, MaxBound, MinBound, RangeBound, load_scenario
 from gameday.verdict import (
     RunStatus,
@@ -111,7 +113,7 @@ def test_missing_evidence_without_failures_is_unknown_with_exit_code_3() -> None
 
 def test_a_crashing_checker_is_unknown_not_a_crash_of_grading() -> None:
     class Broken(NoopChecker):
-        def check(self, ops: object) -> Observation:  # type: ignore[override]
+        def check(self, ops: Sequence[Op]) -> Observation:
             raise RuntimeError("bug in checker")
 
     registry = build_registry([Broken("rto.failover", Unit.SECONDS), NoopChecker("positions.mismatch_bps"),
