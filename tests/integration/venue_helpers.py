@@ -1,0 +1,188 @@
+"""Helpers for venue integration tests: configs, and a FIX client built on ``simplefix``.
+
+The client deliberately uses simplefix (not the venue's codec) so every exchange checks the
+venue against an independent FIX implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import simplefix
+
+from mock_exchange.config import SessionConfig, VenueConfig
+
+DEFAULT_TIMEOUT_S = 5.0
+FieldValue = str | bytes | int | float
+
+
+def venue_config(tmp_path: Path, **overrides: Any) -> VenueConfig:
+    values: dict[str, Any] = {
+        "fix_port": 0,
+        "admin_port": 0,
+        "sessions": (
+            SessionConfig(sender_comp_id="OMS-A"),
+            SessionConfig(sender_comp_id="OMS-B", cancel_on_disconnect=True),
+        ),
+        "ledger_path": tmp_path / "ledger.jsonl",
+        "tick_interval_s": 0.01,
+        "fill_probability": 0.0,
+    }
+    values.update(overrides)
+    return VenueConfig(**values)
+
+
+class FixTestClient:
+    """A minimal FIX 4.4 initiator over asyncio streams, encoding/parsing with simplefix."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        sender_comp_id: str,
+        target_comp_id: str,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._parser = simplefix.FixParser()
+        self.sender_comp_id = sender_comp_id
+        self.target_comp_id = target_comp_id
+        self.next_seq = 1
+        self.received: list[simplefix.FixMessage] = []
+
+    @classmethod
+    async def connect(
+        cls, port: int, sender_comp_id: str = "OMS-A", target_comp_id: str = "MOCKEX"
+    ) -> FixTestClient:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer, sender_comp_id, target_comp_id)
+
+    def build(
+        self,
+        msg_type: str,
+        fields: Iterable[tuple[int, FieldValue]] = (),
+        *,
+        seq: int | None = None,
+        poss_dup: bool = False,
+    ) -> bytes:
+        message = simplefix.FixMessage()
+        message.append_pair(8, "FIX.4.4")
+        message.append_pair(35, msg_type)
+        message.append_pair(49, self.sender_comp_id)
+        message.append_pair(56, self.target_comp_id)
+        if seq is None:
+            seq = self.next_seq
+            self.next_seq += 1
+        message.append_pair(34, seq)
+        message.append_utc_timestamp(52)
+        if poss_dup:
+            message.append_pair(43, "Y")
+        for tag, value in fields:
+            message.append_pair(tag, value)
+        encoded: bytes = message.encode()
+        return encoded
+
+    def send(
+        self,
+        msg_type: str,
+        fields: Iterable[tuple[int, FieldValue]] = (),
+        *,
+        seq: int | None = None,
+        poss_dup: bool = False,
+    ) -> None:
+        self._writer.write(self.build(msg_type, fields, seq=seq, poss_dup=poss_dup))
+
+    def send_raw(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    async def receive(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> simplefix.FixMessage | None:
+        """The next message, or ``None`` once the venue closed the connection."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = self._parser.get_message()
+                if message is not None:
+                    self.received.append(message)
+                    return message
+                data = await self._reader.read(65536)
+                if not data:
+                    return None
+                self._parser.append_buffer(data)
+
+    async def expect(
+        self, msg_type: str, timeout_s: float = DEFAULT_TIMEOUT_S, skip: Sequence[str] = ("0",)
+    ) -> simplefix.FixMessage:
+        """The next message of ``msg_type``, skipping only the types in ``skip``."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await self.receive(timeout_s)
+                assert message is not None, f"connection closed while waiting for {msg_type}"
+                received_type = message.get(35).decode()
+                if received_type == msg_type:
+                    return message
+                assert received_type in skip, f"expected {msg_type}, got {message}"
+
+    async def expect_closed(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[simplefix.FixMessage]:
+        """Read until the venue closes the connection; return what arrived meanwhile."""
+        messages = []
+        async with asyncio.timeout(timeout_s):
+            while (message := await self.receive(timeout_s)) is not None:
+                messages.append(message)
+        return messages
+
+    async def logon(self, heartbeat_s: int = 30, *, reset: bool = True) -> simplefix.FixMessage:
+        fields: list[tuple[int, FieldValue]] = [(98, 0), (108, heartbeat_s)]
+        if reset:
+            fields.append((141, "Y"))
+        self.send("A", fields)
+        return await self.expect("A")
+
+    def new_order(
+        self,
+        cl_ord_id: str,
+        *,
+        side: int = 1,
+        qty: int = 10,
+        price: float | None = None,
+        tif: int = 0,
+        symbol: str = "BTC-USD",
+        sub_id: str | None = "oms-a",
+    ) -> None:
+        fields: list[tuple[int, FieldValue]] = []
+        if sub_id is not None:
+            fields.append((50, sub_id))
+        fields += [(11, cl_ord_id), (55, symbol), (54, side), (38, qty), (40, 1 if price is None else 2)]
+        if price is not None:
+            fields.append((44, price))
+        fields += [(59, tif), (60, "20260101-00:00:00.000")]
+        self.send("D", fields)
+
+    def cancel(self, cl_ord_id: str, orig_cl_ord_id: str, *, side: int = 1, qty: int = 10) -> None:
+        self.send("F", [(11, cl_ord_id), (41, orig_cl_ord_id), (55, "BTC-USD"), (54, side), (38, qty)])
+
+    async def close(self) -> None:
+        self._writer.close()
+        try:
+            await self._writer.wait_closed()
+        except ConnectionError:
+            pass
+
+
+async def wait_until(condition: Any, timeout_s: float = DEFAULT_TIMEOUT_S, poll_s: float = 0.01) -> None:
+    """Poll ``condition()`` until true; fail with a timeout otherwise."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110 - state with no event to await (ledger, sockets)
+            await asyncio.sleep(poll_s)
+
+
+async def get_json(port: int, path: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}{path}") as response:
+        return response.status, await response.json()
+
+
+def field(message: simplefix.FixMessage, tag: int) -> str | None:
+    value = message.get(tag)
+    return None if value is None else value.decode()
