@@ -116,7 +116,7 @@ class Connection:
             self.close()
             return
         if self.closed:
-            self._close_transports()
+            self._close_transports(flush=False)
             return
         self._install_links()
 
@@ -136,14 +136,18 @@ class Connection:
     def _link_rng(self) -> random.Random:
         return random.Random(self._rng.getrandbits(64))
 
-    def close(self) -> None:
-        """Close both sockets (pending writes are flushed first) and forget the connection."""
+    def close(self, flush: bool = True) -> None:
+        """Close both sockets and forget the connection.
+
+        ``flush``: write what the sockets still buffer first (the end of a stream); without it
+        the sockets close at once (the proxy is going down).
+        """
         if self.closed:
             return
         self.closed = True
         for link in self.links.values():
             link.close()
-        self._close_transports()
+        self._close_transports(flush)
         if self._dial is not None and not self._dial.done() and self.server.transport is None:
             self._dial.cancel()
         self._owner.detach(self)
@@ -161,7 +165,10 @@ class Connection:
             transport.abort()
         self.close()
 
-    def _close_transports(self) -> None:
+    def _close_transports(self, flush: bool) -> None:
         for endpoint in (self.client, self.server):
             if endpoint.transport is not None:
-                endpoint.transport.close()
+                if flush:
+                    endpoint.transport.close()
+                else:
+                    endpoint.transport.abort()

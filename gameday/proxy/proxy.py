@@ -91,7 +91,7 @@ class Proxy:
         if server is not None:
             server.close()
         for connection in list(self._connections):
-            connection.close()
+            connection.close(flush=False)
 
     async def update(self, listen: str, upstream: str, enabled: bool) -> None:
         """Apply ``POST /proxies/{name}``: a new address restarts it, ``enabled`` toggles it."""
