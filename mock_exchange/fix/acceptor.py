@@ -337,8 +337,19 @@ class _FixProtocol(asyncio.Protocol):
         self._schedule(self.connection.check_timers())
 
     def data_received(self, data: bytes) -> None:
-        if self.connection is not None:
-            self.connection.data_received(data)
+        connection = self.connection
+        if connection is None:
+            return
+        logged_on_before = connection.session is not None
+        connection.data_received(data)
+        if not logged_on_before and connection.session is not None:
+            self._reschedule()  # the logon set the heartbeat interval the timers run on
+
+    def _reschedule(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.connection is not None and not self.closed.done():
+            self._schedule(self.connection.check_timers())
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
