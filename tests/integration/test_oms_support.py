@@ -70,9 +70,12 @@ async def nats_server(tmp: Path) -> AsyncIterator[str]:
     url = f"nats://127.0.0.1:{port}"
     try:
 
+        async def quiet(_err: Exception) -> None:
+            return None
+
         async def js_ready() -> bool:
             try:
-                nc = await nats.connect(url, connect_timeout=1, allow_reconnect=False)
+                nc = await nats.connect(url, connect_timeout=1, allow_reconnect=False, error_cb=quiet)
             except Exception:
                 return False
             try:

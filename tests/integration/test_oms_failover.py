@@ -1,0 +1,255 @@
+"""OMS processes against a real nats-server and a tiny FIX venue: trading, mirroring,
+promotion with reconciliation, fencing of a paused primary, and the failover daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from tests.integration.test_oms_support import (
+    ADMIN,
+    Service,
+    TinyVenue,
+    deep_ok,
+    get_json,
+    nats_server,
+    oms_config,
+    role_of,
+    service,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+LEASE = {"lease_ttl_s": 1.5, "lease_renew_interval_s": 0.25, "lease_safety_margin_s": 0.4}
+
+
+@dataclass
+class Stack:
+    tmp: Path
+    nats_url: str
+    venue: TinyVenue
+    http: aiohttp.ClientSession
+    events: list[tuple[str, dict[str, Any]]]
+    exit: contextlib.AsyncExitStack
+
+    async def oms(self, name: str, role: str, **extra: Any) -> Service:
+        config = oms_config(name, role, self.venue.port, self.nats_url, **{**LEASE, **extra})
+        svc = await self.exit.enter_async_context(service("trading_stack.oms", name, config, self.tmp))
+        await wait_until(lambda: deep_ok(self.http, svc), 15, f"{name} deep health")
+        return svc
+
+    def subjects(self, suffix: str) -> list[dict[str, Any]]:
+        return [body for subject, body in self.events if subject.endswith(f".{suffix}")]
+
+    async def place(self, svc: Service, **order: Any) -> tuple[int, Any]:
+        body = {"symbol": "BTC-USD", "side": "buy", "qty": 1, "type": "limit", "price": 100.0, **order}
+        async with self.http.post(f"{svc.url}/orders", json=body) as response:
+            return response.status, await response.json()
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    async with contextlib.AsyncExitStack() as exit_stack:
+        url = await exit_stack.enter_async_context(nats_server(tmp_path))
+        venue = await exit_stack.enter_async_context(TinyVenue())
+        http = await exit_stack.enter_async_context(aiohttp.ClientSession())
+        nc: NatsClient = await nats.connect(url)
+        exit_stack.push_async_callback(nc.close)
+        events: list[tuple[str, dict[str, Any]]] = []
+
+        async def record(msg: Msg) -> None:
+            events.append((msg.subject, json.loads(msg.data)))
+
+        await nc.subscribe("oms.>", cb=record)
+        yield Stack(tmp_path, url, venue, http, events, exit_stack)
+
+
+async def test_active_trades_and_standby_mirrors_positions(stack: Stack) -> None:
+    primary = await stack.oms("primary", "active")
+    dr = await stack.oms("dr", "standby")
+    assert await role_of(stack.http, primary) == "active"
+    assert await role_of(stack.http, dr) == "standby"
+
+    status, order = await stack.place(primary, qty=5, type="market", price=None)
+    assert status == 201, order
+    assert order["order_id"].startswith("primary-")
+    status, resting = await stack.place(primary, side="sell", qty=2)
+    assert status == 201, resting
+    assert resting["status"] == "new"
+
+    sent = stack.venue.app_messages("PRIMARY", "D")
+    assert [m.fields[50] for m in sent] == ["primary", "primary"]
+    expected = {"positions": {"BTC-USD": 5}, "fills": 1}
+    await wait_until(lambda: get_json(stack.http, f"{primary.url}/positions"), 5, "primary position")
+    assert (await get_json(stack.http, f"{primary.url}/positions"))[1] == expected
+
+    async def dr_mirrored() -> bool:
+        return (await get_json(stack.http, f"{dr.url}/positions"))[1] == expected
+
+    await wait_until(dr_mirrored, 5, "standby mirror of the position")
+    status, open_orders = await get_json(stack.http, f"{primary.url}/orders?status=open")
+    assert [o["order_id"] for o in open_orders] == [resting["order_id"]]
+    # the standby refuses orders and never talked to the venue
+    status, refused = await stack.place(dr)
+    assert (status, refused["error"], refused["role"]) == (503, "not active", "standby")
+    assert stack.venue.app_messages("DR") == []
+
+    async with stack.http.delete(f"{primary.url}/orders/{resting['order_id']}") as response:
+        assert response.status == 200
+        assert (await response.json())["status"] == "canceled"
+    async with stack.http.delete(f"{primary.url}/orders/{resting['order_id']}") as response:
+        assert response.status == 409
+    async with stack.http.delete(f"{primary.url}/orders/nope") as response:
+        assert response.status == 404
+
+
+async def test_bad_body_is_422_and_admin_needs_the_token(stack: Stack) -> None:
+    primary = await stack.oms("primary", "active")
+    async with stack.http.post(
+        f"{primary.url}/orders", json={"symbol": "BTC-USD", "side": "buy"}
+    ) as response:
+        assert response.status == 422
+    async with stack.http.post(f"{primary.url}/admin/kill-switch") as response:
+        assert response.status == 401
+    async with stack.http.post(f"{primary.url}/admin/kill-switch", headers=ADMIN) as response:
+        assert response.status == 200
+    status, body = await stack.place(primary)
+    assert status == 503, body
+
+
+async def test_promotion_after_crash_cancels_ghosts_and_orphans_and_rebuilds_positions(stack: Stack) -> None:
+    primary = await stack.oms("primary", "active")
+    dr = await stack.oms("dr", "standby")
+    status, known = await stack.place(primary, qty=4)
+    assert status == 201
+    stack.venue.fill(known["exchange_order_id"], 1)  # partially filled, still open
+    await wait_until(lambda: stack.subjects("fills"), 5, "the fill on oms.fills")
+    # acked by the venue, but the primary died before anyone heard of it
+    ghost = stack.venue.add_ghost("PRIMARY", "primary", "primary-1-999", "ETH-USD", "2", 3, cum_qty=2)
+
+    async def mirrored() -> bool:
+        _, body = await get_json(stack.http, f"{dr.url}/orders?status=open")
+        return [o["order_id"] for o in body] == [known["order_id"]]
+
+    await wait_until(mirrored, 5, "the standby to know the open order")
+    primary.proc.send_signal(signal.SIGKILL)
+    await primary.proc.wait()
+
+    async with stack.http.post(f"{dr.url}/admin/promote", headers=ADMIN) as response:
+        assert response.status == 202
+    async with stack.http.post(f"{dr.url}/admin/promote", headers=ADMIN) as response:
+        assert response.status == 202  # idempotent
+    await wait_until(lambda: deep_ok(stack.http, dr), 15, "the promoted DR to be ready")
+    assert await role_of(stack.http, dr) == "active"
+    assert stack.venue.logons[-1] == "DR"
+
+    assert stack.venue.open_orders() == []
+    alerts = stack.subjects("alerts")
+    unknown = [a["detail"]["order_id"] for a in alerts if a["alert"] == "UnknownOpenOrder"]
+    assert unknown == [ghost.cl_ord_id]
+    report = next(a for a in alerts if a["alert"] == "PromotionReconciled" and a["instance"] == "dr")
+    assert report["detail"]["orphan_canceled"] == [known["order_id"]]
+    # venue truth: 1 BTC bought on the known order, 2 ETH sold on the ghost (the mirror knew only BTC)
+    _, positions = await get_json(stack.http, f"{dr.url}/positions")
+    assert positions["positions"] == {"BTC-USD": 1, "ETH-USD": -2}
+    roles = [(r["instance"], r["role"]) for r in stack.subjects("roles")]
+    assert roles[-1] == ("dr", "active")
+    status, order = await stack.place(dr, qty=1, type="market", price=None)
+    assert status == 201
+    assert order["instance"] == "dr"
+
+
+async def test_paused_primary_fences_itself_and_never_sends_again(stack: Stack) -> None:
+    primary = await stack.oms("primary", "active")
+    dr = await stack.oms("dr", "standby")
+    primary.proc.send_signal(signal.SIGSTOP)
+    async with stack.http.post(f"{dr.url}/admin/promote", headers=ADMIN) as response:
+        assert response.status == 202
+    await wait_until(lambda: deep_ok(stack.http, dr), 15, "the DR to take over")
+    sent_before = len(stack.venue.app_messages("PRIMARY"))
+    primary.proc.send_signal(signal.SIGCONT)
+    status, body = await stack.place(primary)
+    assert status == 503, body
+    assert body["role"] == "fenced"
+    assert await role_of(stack.http, primary) == "fenced"
+    assert not await deep_ok(stack.http, primary)
+    assert len(stack.venue.app_messages("PRIMARY")) == sent_before
+    assert ("primary", "fenced") in [(r["instance"], r["role"]) for r in stack.subjects("roles")]
+
+
+async def test_no_fencing_defect_keeps_trading_after_a_pause(stack: Stack) -> None:
+    primary = await stack.oms("primary", "active", defects=["no-fencing"])
+    dr = await stack.oms("dr", "standby")
+    primary.proc.send_signal(signal.SIGSTOP)
+    async with stack.http.post(f"{dr.url}/admin/promote", headers=ADMIN) as response:
+        assert response.status == 202
+    await wait_until(lambda: deep_ok(stack.http, dr), 15, "the DR to take over")
+    primary.proc.send_signal(SIGCONT := signal.SIGCONT)
+    assert SIGCONT
+    status, _ = await stack.place(primary)
+    assert status == 201, "the defect must reproduce two writers"
+    assert await role_of(stack.http, primary) == "active"
+
+
+async def test_clean_sigterm_logs_out_and_exits_zero(stack: Stack) -> None:
+    primary = await stack.oms("primary", "active")
+    primary.proc.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(10):
+        assert await primary.proc.wait() == 0
+    assert stack.venue.received[-1].msg_type == "5"
+    assert stack.venue.received[-1].sender_comp_id == "PRIMARY"
+
+
+async def test_logon_is_retried_while_the_venue_refuses(stack: Stack) -> None:
+    stack.venue.refuse_logons = 3
+    primary = await stack.oms("primary", "active")
+    assert stack.venue.logons == ["PRIMARY"]
+    assert len([r for r in stack.venue.received if r.msg_type == "A"]) == 4
+    assert await role_of(stack.http, primary) == "active"
+
+
+async def test_failover_daemon_promotes_dr_when_all_vantages_fail(stack: Stack) -> None:
+    primary = await stack.oms("primary", "active")
+    dr = await stack.oms("dr", "standby")
+    daemon_config = {
+        "http_port": 0,
+        "primary_health_urls": [f"{primary.url}/health/deep", f"{primary.url}/health/deep"],
+        "dr_admin_url": dr.url,
+        "admin_token": "secret",
+        "nats_url": stack.nats_url,
+        "check_interval_s": 0.1,
+        "health_timeout_s": 0.3,
+        "confirmation_count": 3,
+    }
+    daemon = await stack.exit.enter_async_context(
+        service("trading_stack.failover", "failover", daemon_config, stack.tmp)
+    )
+    status, body = await get_json(stack.http, f"{daemon.url}/status")
+    assert status == 200
+    assert body["state"] in ("healthy", "suspect")
+    assert await role_of(stack.http, dr) == "standby"
+    primary.proc.send_signal(signal.SIGKILL)
+    await primary.proc.wait()
+
+    async def dr_active() -> bool:
+        return await role_of(stack.http, dr) == "active" and await deep_ok(stack.http, dr)
+
+    await wait_until(dr_active, 15, "the daemon-promoted DR to be active and ready")
+    decisions = [e["decision"] for e in stack.subjects("failover")]
+    assert decisions[-2:] == ["promote", "promoted"]
+    daemon.proc.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(10):
+        assert await daemon.proc.wait() == 0
