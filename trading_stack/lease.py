@@ -23,6 +23,7 @@ from trading_stack.clock import MonotonicNs, monotonic_ns, seconds_to_ns
 log = logging.getLogger(__name__)
 
 LEASE_KEY = "active"
+STEPDOWN_KEY = "stepdown"
 
 
 class LeaseTrust:
@@ -134,9 +135,9 @@ class Lease:
         except nats.js.errors.KeyWrongLastSequenceError:
             return False
         self._revision = int(revision)
-        self._epoch = epoch
+        self._epoch = max(epoch, self._revision)
         self.trust.renewed(sent)
-        log.info("lease acquired epoch=%d revision=%d", epoch, self._revision)
+        log.info("lease acquired epoch=%d revision=%d", self._epoch, self._revision)
         return True
 
     async def renew(self) -> None:
@@ -176,11 +177,29 @@ class Lease:
             return None
         return LeaseValue.decode(entry.value) if entry.value else None
 
-    async def _next_epoch(self) -> int:
-        """Epoch = the revision our create will get if it succeeds (stream last seq + 1).
+    async def request_stepdown(self) -> None:
+        """Ask the holder to step down if it cannot serve (expires with the bucket TTL)."""
+        value = json.dumps({"instance": self._instance, "t_ns": self._clock()}).encode()
+        async with asyncio.timeout(self._timeout_s):
+            await self._kv.put(STEPDOWN_KEY, value)
 
-        The bucket holds a single key, so the stream's sequence counts every lease write;
-        it survives expiry, so epochs strictly increase across holders.
+    async def stepdown_requester(self) -> str | None:
+        """The instance currently asking the holder to step down, if any."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                entry = await self._kv.get(STEPDOWN_KEY)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        if not entry.value:
+            return None
+        requester = json.loads(entry.value).get("instance")
+        return str(requester) if requester else None
+
+    async def _next_epoch(self) -> int:
+        """Epoch = the revision our create will get (the bucket stream's last seq + 1).
+
+        The stream sequence survives expiry, so epochs strictly increase across holders;
+        the acquired revision is the epoch (a concurrent step-down request may move it).
         """
         try:
             async with asyncio.timeout(self._timeout_s):

@@ -272,6 +272,29 @@ class Oms:
                 self.fence(str(err))
                 if not self._has(Defect.NO_FENCING):
                     return
+                continue
+            if await self._step_down_if_asked(lease):
+                return
+
+    async def _step_down_if_asked(self, lease: Lease) -> bool:
+        """Release the lease when a DR asks for it while this instance cannot trade.
+
+        The failover daemon promotes the DR only after every vantage saw this instance's
+        deep health fail; if it still is not ready (e.g. its venue session is cut) it hands
+        over instead of holding a lease it cannot use. A ready instance keeps the lease.
+        """
+        if self._has(Defect.NO_FENCING) or (self._promotion is not None and not self._promotion.done()):
+            return False
+        try:
+            requester = await lease.stepdown_requester()
+        except Exception:
+            return False
+        if requester is None or requester == self.instance or self.ready(self.checks()):
+            return False
+        with contextlib.suppress(Exception):
+            await lease.release()
+        self.fence(f"stepped down for {requester}: not ready to trade")
+        return True
 
     # -- promotion ---------------------------------------------------------------------
     def promote(self, reason: str) -> ApiResult:
@@ -308,6 +331,7 @@ class Oms:
             try:
                 if await lease.try_acquire():
                     return
+                await lease.request_stepdown()
             except Exception as err:
                 log.warning("lease acquire attempt failed: %s", err)
             if not waited:

@@ -130,6 +130,29 @@ async def test_bad_body_is_422_and_admin_needs_the_token(stack: Stack) -> None:
     assert status == 503, body
 
 
+async def test_kill_switch_cancels_open_orders_and_flatten_brings_positions_to_zero(stack: Stack) -> None:
+    primary = await stack.oms("primary", "active")
+    assert (await stack.place(primary, qty=3, type="market", price=None))[0] == 201
+    assert (await stack.place(primary, symbol="ETH-USD", side="sell", qty=2, type="market", price=None))[
+        0
+    ] == 201
+    status, resting = await stack.place(primary, qty=1)
+    assert status == 201
+    async with stack.http.post(f"{primary.url}/admin/kill-switch", headers=ADMIN) as response:
+        assert response.status == 200
+        assert (await response.json())["canceled"] == [resting["order_id"]]
+    assert stack.venue.open_orders() == []
+    async with stack.http.post(f"{primary.url}/admin/flatten", headers=ADMIN) as response:
+        assert response.status == 200
+        flattening = (await response.json())["orders"]
+    assert sorted((o["symbol"], o["side"], o["qty"]) for o in flattening) == [
+        ("BTC-USD", "sell", 3),
+        ("ETH-USD", "buy", 2),
+    ]
+    _, positions = await get_json(stack.http, f"{primary.url}/positions")
+    assert positions == {"positions": {}, "fills": 4}
+
+
 async def test_promotion_after_crash_cancels_ghosts_and_orphans_and_rebuilds_positions(stack: Stack) -> None:
     primary = await stack.oms("primary", "active")
     dr = await stack.oms("dr", "standby")
@@ -188,6 +211,44 @@ async def test_paused_primary_fences_itself_and_never_sends_again(stack: Stack) 
     assert not await deep_ok(stack.http, primary)
     assert len(stack.venue.app_messages("PRIMARY")) == sent_before
     assert ("primary", "fenced") in [(r["instance"], r["role"]) for r in stack.subjects("roles")]
+
+
+async def test_active_without_venue_session_steps_down_when_dr_is_promoted(stack: Stack) -> None:
+    primary = await stack.oms("primary", "active")
+    dr = await stack.oms("dr", "standby")
+    stack.venue.cut("PRIMARY")
+    await wait_until(lambda: _not(deep_ok(stack.http, primary)), 10, "the primary to report not ready")
+    assert await role_of(stack.http, primary) == "active"  # still holds the lease
+    async with stack.http.post(f"{dr.url}/admin/promote", headers=ADMIN) as response:
+        assert response.status == 202
+
+    async def dr_active() -> bool:
+        return await role_of(stack.http, dr) == "active" and await deep_ok(stack.http, dr)
+
+    await wait_until(dr_active, 15, "the DR to take over from a primary without a venue session")
+    assert await role_of(stack.http, primary) == "fenced"
+    reasons = [r["reason"] for r in stack.subjects("roles") if r["instance"] == "primary"]
+    assert any("stepped down for dr" in reason for reason in reasons), reasons
+
+
+async def test_ready_primary_keeps_the_lease_when_a_dr_asks(stack: Stack) -> None:
+    primary = await stack.oms("primary", "active")
+    dr = await stack.oms("dr", "standby")
+    async with stack.http.post(f"{dr.url}/admin/promote", headers=ADMIN) as response:
+        assert response.status == 202
+    # several renewals and step-down checks happen; the healthy holder must not hand over
+    await wait_until(lambda: len([e for e in stack.events if e[0] == "oms.roles"]) >= 2, 5, "role events")
+    for _ in range(3):
+        status, _body = await stack.place(primary)
+        assert status == 201
+        await asyncio.sleep(0.5)
+    assert await role_of(stack.http, primary) == "active"
+    assert await role_of(stack.http, dr) == "standby"
+    assert stack.venue.app_messages("DR") == []
+
+
+async def _not(check: Any) -> bool:
+    return not await check
 
 
 async def test_no_fencing_defect_keeps_trading_after_a_pause(stack: Stack) -> None:

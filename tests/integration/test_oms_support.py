@@ -143,6 +143,7 @@ class TinyVenue:
         self.received: list[Received] = []
         self.logons: list[str] = []
         self.refuse_logons = 0
+        self.blocked: set[str] = set()
         self._conns: dict[str, _Conn] = {}
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
@@ -209,8 +210,8 @@ class TinyVenue:
                     self.received.append(Received(sender, kind, fields, asyncio.get_running_loop().time()))
                     if kind == "A":
                         conn = _Conn(sender, writer)
-                        if self.refuse_logons > 0:
-                            self.refuse_logons -= 1
+                        if self.refuse_logons > 0 or sender in self.blocked:
+                            self.refuse_logons = max(0, self.refuse_logons - 1)
                             self._send(conn, "5", [(58, "session cooldown")])
                             await writer.drain()
                             return
@@ -333,6 +334,13 @@ class TinyVenue:
         self._send(conn, "8", fields)
 
     # -- test controls -----------------------------------------------------------------
+    def cut(self, comp_id: str) -> None:
+        """Drop the session of ``comp_id`` and refuse its logons (a one-sided partition)."""
+        self.blocked.add(comp_id)
+        conn = self._conns.pop(comp_id, None)
+        if conn is not None:
+            conn.writer.close()
+
     def fill(self, order_id: str, qty: int) -> None:
         """Trade ``qty`` of an open order; the report goes to the owner's session if connected."""
         order = self.orders[order_id]
