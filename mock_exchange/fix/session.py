@@ -92,9 +92,9 @@ class FixSession:
         self._store.clear()
 
     def send(self, msg_type: bytes, fields: list[Field], *, target_sub_id: str | None = None) -> bool:
-        """Send a message with the next MsgSeqNum; ``False`` (not sent) when not connected."""
+        """Send a message with the next MsgSeqNum; ``False`` (not sent) when not logged on."""
         transport = self.transport
-        if transport is None:
+        if transport is None or not self.logged_on:
             return False
         seq = self.next_out_seq
         self.next_out_seq = seq + 1
@@ -110,7 +110,7 @@ class FixSession:
     def resend(self, begin: int, end: int) -> None:
         """Answer ResendRequest(begin, end): app messages with PossDup, admin ones as a GapFill."""
         transport = self.transport
-        if transport is None:
+        if transport is None or not self.logged_on:
             return
         last = self.next_out_seq - 1 if end == 0 else min(end, self.next_out_seq - 1)
         gap_start: int | None = None
