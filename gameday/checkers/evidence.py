@@ -8,6 +8,7 @@ that is missing or malformed raises :class:`CheckerError`, which grades ``unknow
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -92,9 +93,11 @@ class OmsOrder(_Recorded):
 
 
 class InstanceState(_Recorded):
+    """What one instance answered at the end; ``None`` where it did not answer (a dead instance)."""
+
     role: str | None = None
-    positions: dict[str, int] = {}
-    open_orders: list[OmsOrder] = []
+    positions: dict[str, int] | None = None
+    open_orders: list[OmsOrder] | None = None
 
     @field_validator("positions", mode="before")
     @classmethod
@@ -142,3 +145,32 @@ def ledger_snapshot(ops: Sequence[Op]) -> LedgerSnapshot | None:
     """The last venue ledger snapshot, or ``None`` when there is none."""
     op = last_op(ops, OpKind.LEDGER, "snapshot")
     return None if op is None else _parse(LedgerSnapshot, op)
+
+
+@dataclass(frozen=True)
+class ActiveAtEnd:
+    """The active instance's answers at the end of the run, beside the venue's ledger."""
+
+    name: str
+    positions: dict[str, int]
+    open_orders: list[OmsOrder]
+    ledger: LedgerSnapshot
+    stable: bool
+
+
+def active_at_end(ops: Sequence[Op]) -> ActiveAtEnd | str:
+    """The final evidence about the active instance, or the reason it is absent."""
+    state = final_state(ops)
+    if state is None:
+        return "no final-state probe in the history"
+    ledger = ledger_snapshot(ops)
+    if ledger is None:
+        return "no ledger snapshot in the history"
+    if state.active is None:
+        return "no instance was active at the end of the run"
+    active = state.instances.get(state.active)
+    if active is None:
+        return f"the active instance {state.active} was not sampled"
+    if active.positions is None or active.open_orders is None:
+        return f"the active instance {state.active} did not report its positions and open orders"
+    return ActiveAtEnd(state.active, active.positions, active.open_orders, ledger, state.stable)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gameday.checkers.base import Observation, Unit
-from gameday.checkers.evidence import final_state, ledger_snapshot
+from gameday.checkers.evidence import active_at_end
 from gameday.history import Op
 
 __all__ = ["GhostOrders"]
@@ -17,17 +17,10 @@ class GhostOrders:
     description = "orders open at the venue that are missing from the active OMS's open orders"
 
     def check(self, ops: Sequence[Op]) -> Observation:
-        state = final_state(ops)
-        if state is None:
-            return Observation.absent(self.unit, "no final-state probe in the history")
-        ledger = ledger_snapshot(ops)
-        if ledger is None:
-            return Observation.absent(self.unit, "no ledger snapshot in the history")
-        if state.active is None:
-            return Observation.absent(self.unit, "no instance was active at the end of the run")
-        active = state.instances.get(state.active)
-        if active is None:
-            return Observation.absent(self.unit, f"the active instance {state.active} was not sampled")
+        evidence = active_at_end(ops)
+        if isinstance(evidence, str):
+            return Observation.absent(self.unit, evidence)
+        active, ledger = evidence, evidence.ledger
         known = {order.order_id for order in active.open_orders}
         venue_open = [order for order in ledger.orders if order.status.is_open]
         ghosts = [
@@ -38,7 +31,7 @@ class GhostOrders:
         return Observation(
             value=len(ghosts),
             unit=self.unit,
-            evidence={"active": state.active, "venue_open": len(venue_open),
+            evidence={"active": active.name, "venue_open": len(venue_open),
                       "oms_open": len(known), "ghosts": ghosts},
-            note=f"{len(ghosts)} of {len(venue_open)} open venue orders unknown to {state.active}",
+            note=f"{len(ghosts)} of {len(venue_open)} open venue orders unknown to {active.name}",
         )

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from gameday.checkers.base import Observation, Unit
-from gameday.checkers.evidence import LedgerSnapshot, final_state, ledger_snapshot
+from gameday.checkers.evidence import LedgerSnapshot, active_at_end
 from gameday.history import Op
 
 __all__ = ["PositionMismatch"]
@@ -30,17 +30,10 @@ class PositionMismatch:
     description = "largest per-symbol gap between the active OMS's positions and the venue's fills, in bps"
 
     def check(self, ops: Sequence[Op]) -> Observation:
-        state = final_state(ops)
-        if state is None:
-            return Observation.absent(self.unit, "no final-state probe in the history")
-        ledger = ledger_snapshot(ops)
-        if ledger is None:
-            return Observation.absent(self.unit, "no ledger snapshot in the history")
-        if state.active is None:
-            return Observation.absent(self.unit, "no instance was active at the end of the run")
-        active = state.instances.get(state.active)
-        if active is None:
-            return Observation.absent(self.unit, f"the active instance {state.active} was not sampled")
+        evidence = active_at_end(ops)
+        if isinstance(evidence, str):
+            return Observation.absent(self.unit, evidence)
+        active, ledger = evidence, evidence.ledger
         venue_net, venue_gross = ledger_positions(ledger)
         per_symbol: dict[str, dict[str, float | int]] = {}
         for symbol in sorted(set(venue_net) | set(active.positions)):
@@ -51,12 +44,12 @@ class PositionMismatch:
             per_symbol[symbol] = {"oms": oms_qty, "ledger": venue_qty, "gross_filled": gross,
                                   "bps": round(bps, 4)}
         worst = max((entry["bps"] for entry in per_symbol.values()), default=0.0)
-        note = f"active instance {state.active}"
-        if not state.stable:
+        note = f"active instance {active.name}"
+        if not active.stable:
             note += "; the ledger changed while the final state was read"
         return Observation(
             value=worst,
             unit=self.unit,
-            evidence={"active": state.active, "stable": state.stable, "symbols": per_symbol},
+            evidence={"active": active.name, "stable": active.stable, "symbols": per_symbol},
             note=note,
         )

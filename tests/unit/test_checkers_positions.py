@@ -88,3 +88,30 @@ def test_a_malformed_ledger_grades_unknown_with_the_error() -> None:
     assert "CheckerError" in observation.error
     assert "side" in observation.error
     assert grade(MaxBound(max=0), observation) is Verdict.UNKNOWN
+
+
+DEAD_PRIMARY = {"role": None, "positions": None, "open_orders": None}
+
+
+def test_a_dead_instance_in_the_final_state_does_not_hide_the_active_one() -> None:
+    history = HistoryBuilder().final_state(active="oms-dr", instances={
+        "oms-primary": DEAD_PRIMARY,
+        "oms-dr": instance_state("active", {"BTC-USD": 9, "ETH-USD": -5}),
+    }).ledger(fills=FILLS)
+
+    observation = observe(CHECKER, history.ops)
+
+    assert observation.error is None
+    assert observation.value == 0
+
+
+def test_an_active_instance_that_did_not_answer_is_unknown_not_zero() -> None:
+    history = HistoryBuilder().final_state(active="oms-dr", instances={
+        "oms-dr": {"role": "active", "positions": None, "open_orders": None},
+    }).ledger(fills=FILLS)
+
+    observation = observe(CHECKER, history.ops)
+
+    assert observation.value is None
+    assert "did not report" in observation.note
+    assert grade(MaxBound(max=0), observation) is Verdict.UNKNOWN
