@@ -106,7 +106,9 @@ def fill_write(fill: Fill) -> _Write:
     )
 
 
-DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# Any failure of a connection (including asyncpg's internal state errors after a cancelled
+# operation) means: drop it and reconnect. Programming errors would loop, and are logged.
+DB_ERRORS = (Exception,)
 
 
 class Store:
