@@ -121,6 +121,8 @@ async def start_process(
             cwd=spec.cwd,
             env=spec.env,
             user=spec.user,
+            group=spec.user,  # the user's own group, not the harness's
+            extra_groups=[] if spec.user else None,
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )

