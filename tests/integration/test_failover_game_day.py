@@ -13,6 +13,7 @@ from gameday.history import OpKind, read_history
 from gameday.runner import HISTORY_FILE, RunOutcome, RunSettings, analyze_run, run_scenario
 from gameday.scenario import load_scenario
 from gameday.verdict import Verdict
+from tests.integration.processes import alive
 from trading_stack.config import Defect
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "failover-primary-crash.yaml"
@@ -20,12 +21,6 @@ SCENARIO = Path(__file__).parents[2] / "scenarios" / "failover-primary-crash.yam
 pytestmark = pytest.mark.integration
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _verdicts(outcome: RunOutcome) -> dict[str, Verdict]:
@@ -38,7 +33,7 @@ def _assert_nothing_left(outcome: RunOutcome, reports_root: Path) -> None:
     )
     pids = [service["pid"] for service in start.value["services"].values()]
     assert len(pids) == 7
-    assert [pid for pid in pids if _alive(pid)] == []
+    assert [pid for pid in pids if alive(pid)] == []
     assert not (outcome.run_dir / "scratch").exists()
     assert list((reports_root / ".active").glob("*.json")) == []
 

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -16,24 +15,7 @@ import pytest
 from gameday.stack.errors import ServiceStartError
 from gameday.stack.process import ManagedProcess, ProcessSpec, process_start_ticks, start_process
 from gameday.stack.rundir import RunDir, reap_stale_runs
-
-
-def _alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _wait_gone(pid: int, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.01)
-    return False
+from tests.integration.processes import alive, wait_for
 
 
 def _dead_pid() -> int:
@@ -78,7 +60,7 @@ def test_reaper_leaves_a_live_run_alone(tmp_path: Path) -> None:
                          scratch)
     try:
         assert reap_stale_runs(tmp_path) == []
-        assert _alive(child.pid)
+        assert alive(child.pid)
         assert registry.exists()
         assert scratch.exists()
     finally:
@@ -95,7 +77,7 @@ def test_reaper_never_kills_a_recycled_pid(tmp_path: Path) -> None:
     try:
         reaped = reap_stale_runs(tmp_path)
         assert [r.killed for r in reaped] == [()]
-        assert _alive(bystander.pid)
+        assert alive(bystander.pid)
     finally:
         bystander.kill()
         bystander.wait()
@@ -117,11 +99,11 @@ def test_children_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
     harness = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert harness.stdout is not None
     child_pid = int(harness.stdout.readline())
-    assert _alive(child_pid)
+    assert alive(child_pid)
     harness.send_signal(signal.SIGKILL)
     harness.wait()
     harness.stdout.close()
-    assert _wait_gone(child_pid), "the service outlived its harness"
+    wait_for(lambda: not alive(child_pid), 5, "the service to die with its harness")
 
 
 async def test_ready_line_gives_ports_and_stop_is_clean(tmp_path: Path) -> None:
@@ -134,7 +116,7 @@ async def test_ready_line_gives_ports_and_stop_is_clean(tmp_path: Path) -> None:
     assert spawned == [process]
     assert process.ports == {"http": 1234, "admin": 99}
     assert await process.stop() == 0
-    assert not _alive(process.pid)
+    assert not alive(process.pid)
 
 
 async def test_a_service_that_dies_before_ready_fails_with_its_log(tmp_path: Path) -> None:
@@ -152,7 +134,7 @@ async def test_a_service_that_never_gets_ready_times_out_and_is_stopped(tmp_path
     spec = ProcessSpec(name="slow", argv=["sleep", "60"], log_path=tmp_path / "slow.log", ready_line=True)
     with pytest.raises(ServiceStartError, match="timed out waiting for READY"):
         await start_process(spec, on_spawn=spawned.append, ready_timeout_s=0.3)
-    assert not _alive(spawned[0].pid)
+    assert not alive(spawned[0].pid)
 
 
 def test_run_dir_layout(tmp_path: Path) -> None:

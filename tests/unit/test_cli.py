@@ -1,0 +1,59 @@
+"""The command line's answers to bad input: a clear message, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
+
+
+def _gameday(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "from gameday.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_validate_accepts_the_shipped_scenarios() -> None:
+    result = _gameday("validate", *map(str, sorted(SCENARIOS.glob("*.yaml"))))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid" in result.stdout
+
+
+def test_an_invalid_scenario_names_file_path_and_expectation_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = (SCENARIOS / "failover-primary-crash.yaml").read_text()
+    bad.write_text(text.replace("{at: 10s, fault: kill", "{at: soon, fault: kill"))
+
+    result = _gameday("validate", str(bad))
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert "Traceback" not in output
+    assert "bad.yaml" in output
+    assert "timeline[0].at" in output
+    assert "expected a duration" in output
+
+
+def test_run_refuses_an_invalid_scenario_before_starting_anything(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nseed: seven\n")
+
+    result = _gameday("run", str(bad), "--reports", str(tmp_path / "reports"))
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = _gameday("validate", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert "nope.yaml" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_unknown_defect_is_refused_by_the_parser() -> None:
+    result = _gameday("run", str(SCENARIOS / "failover-primary-crash.yaml"), "--defect", "no-such-defect")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
