@@ -10,9 +10,9 @@ import asyncio
 import json
 import sys
 
-from bench import cold_start, rto
+from bench import cold_start, proxy, rto
 
-BENCHES = {"cold-start": cold_start.main, "rto": rto.main}
+BENCHES = {"cold-start": cold_start.main, "proxy": proxy.main, "rto": rto.main}
 
 
 def main() -> None:
