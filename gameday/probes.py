@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from gameday.history import History, OpKind, OpType
-from gameday.workload import REFERENCE_PRICES, FrontDoor, OrderRequest
+from gameday.workload import FrontDoor, OrderRequest, reference_price
 
 
 async def _every(interval_s: float, tick: Any) -> None:
@@ -24,7 +24,7 @@ async def _every(interval_s: float, tick: Any) -> None:
 
 async def trade_probe(door: FrontDoor, history: History, symbol: str, interval_s: float) -> None:
     """"Can we trade?": a tiny order far from the market, acknowledged then cancelled."""
-    far_price = round(REFERENCE_PRICES.get(symbol, 100.0) * 0.5, 2)
+    far_price = round(reference_price(symbol) * 0.5, 2)
     request = OrderRequest(symbol, "buy", 1, "limit", far_price)
 
     async def tick() -> None:

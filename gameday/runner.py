@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -140,6 +139,3 @@ def analyze_run(run_dir: Path) -> RunResult:
         write_reports(result, run_dir)
     return result
 
-
-def describe_outcome(outcome: RunOutcome) -> dict[str, Any]:
-    return {"run_dir": str(outcome.run_dir), "verdict": outcome.result.verdict.value, "error": outcome.error}

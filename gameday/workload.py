@@ -20,6 +20,12 @@ import aiohttp
 from gameday.history import History, OpKind, OpType
 
 REFERENCE_PRICES = {"BTC-USD": 60000.0, "ETH-USD": 3000.0, "SOL-USD": 150.0}
+DEFAULT_REFERENCE_PRICE = 100.0
+
+
+def reference_price(symbol: str) -> float:
+    """Where the venue's price process starts and around which the workload prices its orders."""
+    return REFERENCE_PRICES.get(symbol, DEFAULT_REFERENCE_PRICE)
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ def order_flow(
         if rng.random() < market_order_ratio:
             yield ScheduledOrder(n * interval, OrderRequest(symbol, side, qty, "market", None))
             continue
-        reference = REFERENCE_PRICES.get(symbol, 100.0)
+        reference = reference_price(symbol)
         # within ±0.5 % of the reference: about half are marketable
         offset = rng.uniform(-0.005, 0.005) * reference
         price = round(reference + offset if side == "buy" else reference - offset, 2)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import simplefix
 
@@ -29,6 +30,7 @@ from trading_stack.models import (
 )
 
 log = logging.getLogger(__name__)
+_Answer = TypeVar("_Answer", ExecutionReport, ExecutionReport | CancelReject)
 
 
 class BookSink(Protocol):
@@ -118,6 +120,34 @@ class OrderGateway:
         except (SessionDown, SendRefused, OSError) as err:
             raise NotSent(str(err)) from err
 
+    async def _request(
+        self,
+        waiters: dict[str, asyncio.Future[_Answer]],
+        key: str,
+        msg_type: str,
+        body: list[fix_codec.Field],
+        order_id: str,
+        on_sent: Callable[[], None] | None = None,
+    ) -> _Answer | PlaceResult:
+        """Send one message and await the venue's answer to it (delivered through ``waiters[key]``);
+        503 when it could not be sent, 504 when the venue did not answer in time."""
+        future: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
+        waiters[key] = future
+        try:
+            self._send(msg_type, body)
+        except NotSent as err:
+            waiters.pop(key, None)
+            return PlaceResult(503, error=str(err))
+        if on_sent is not None:
+            on_sent()
+        try:
+            async with asyncio.timeout(self._ack_timeout_s):
+                return await future
+        except TimeoutError:
+            return PlaceResult(504, order=self._book.get(order_id), error="venue did not answer")
+        finally:
+            waiters.pop(key, None)
+
     async def place(self, request: NewOrderRequest) -> PlaceResult:
         """NewOrderSingle; 201 on 150=0, 502 on reject, 504 on timeout, 503 when not sent."""
         cl_ord_id = self._ids.next()
@@ -142,21 +172,10 @@ class OrderGateway:
             tif=request.tif,
             transact_time=fix_codec.utc_timestamp(),
         )
-        future: asyncio.Future[ExecutionReport] = asyncio.get_running_loop().create_future()
-        self._acks[cl_ord_id] = future
-        try:
-            self._send("D", body)
-        except NotSent as err:
-            self._acks.pop(cl_ord_id, None)
-            return PlaceResult(503, error=str(err))
-        self._book.add_order(order)
-        try:
-            async with asyncio.timeout(self._ack_timeout_s):
-                report = await future
-        except TimeoutError:
-            return PlaceResult(504, order=self._book.get(cl_ord_id), error="venue did not answer")
-        finally:
-            self._acks.pop(cl_ord_id, None)
+        report = await self._request(self._acks, cl_ord_id, "D", body, cl_ord_id,
+                                     on_sent=lambda: self._book.add_order(order))
+        if isinstance(report, PlaceResult):
+            return report
         current = self._book.get(cl_ord_id)
         if report.exec_type is ExecType.REJECTED:
             return PlaceResult(502, order=current, error="venue rejected the order", text=report.text)
@@ -176,20 +195,9 @@ class OrderGateway:
             qty=order.qty,
             transact_time=fix_codec.utc_timestamp(),
         )
-        future: asyncio.Future[ExecutionReport | CancelReject] = asyncio.get_running_loop().create_future()
-        self._cancels[cancel_id] = future
-        try:
-            self._send("F", body)
-        except NotSent as err:
-            self._cancels.pop(cancel_id, None)
-            return PlaceResult(503, error=str(err))
-        try:
-            async with asyncio.timeout(self._ack_timeout_s):
-                answer = await future
-        except TimeoutError:
-            return PlaceResult(504, order=self._book.get(order.order_id), error="venue did not answer")
-        finally:
-            self._cancels.pop(cancel_id, None)
+        answer = await self._request(self._cancels, cancel_id, "F", body, order.order_id)
+        if isinstance(answer, PlaceResult):
+            return answer
         current = self._book.get(order.order_id)
         if isinstance(answer, CancelReject):
             return PlaceResult(409, order=current, error="cancel rejected", text=answer.text)

@@ -34,11 +34,11 @@ from gameday.stack.services import (
     start_python_service,
     write_config,
 )
+from gameday.workload import reference_price
 from mock_exchange.config import SessionConfig, SymbolConfig, VenueConfig
 from trading_stack.config import Defect, FailoverConfig, InitialRole, OmsConfig
 
 OMS_INSTANCES = {"oms-primary": InitialRole.ACTIVE, "oms-dr": InitialRole.STANDBY}
-START_PRICES = {"BTC-USD": 60000.0, "ETH-USD": 3000.0, "SOL-USD": 150.0}
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ class LocalStack:
             fix_port=0,
             admin_port=0,
             sessions=tuple(SessionConfig(sender_comp_id=_comp_id(instance)) for instance in OMS_INSTANCES),
-            symbols=tuple(SymbolConfig(symbol=s, start_price=START_PRICES.get(s, 100.0))
+            symbols=tuple(SymbolConfig(symbol=s, start_price=reference_price(s))
                           for s in self.settings.symbols),
             seed=self.settings.seed,
             ledger_path=run.path / "ledger.jsonl",
