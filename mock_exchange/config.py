@@ -16,6 +16,10 @@ class SessionConfig(_Model):
 
     sender_comp_id: str
     cancel_on_disconnect: bool = False
+    reset_on_logon: bool = Field(
+        default=False, description="restart both sequence numbers at 1 on every logon, as test venues do"
+    )
+    firm: str = Field(default="", description="firm the session belongs to; empty = the venue's one firm")
 
 
 class SymbolConfig(_Model):
