@@ -21,14 +21,16 @@ import aiohttp
 from gameday.faults.nemesis import Nemesis
 from gameday.faults.schedule import plan
 from gameday.history import History, OpKind, OpType, read_history
+from gameday.operator import Operator
 from gameday.probes import capture_final_state, health_probe, trade_probe, wait_for_active
 from gameday.recorder import NatsRecorder
 from gameday.report.files import write_reports
 from gameday.scenario import Scenario, load_scenario
+from gameday.scenario.model import Routing
 from gameday.stack.local import LocalStack, StackSettings
 from gameday.stack.rundir import RunDir, reap_stale_runs
 from gameday.verdict import RunResult, RunStatus, grade_run
-from gameday.workload import FrontDoor, drive_workload, order_flow
+from gameday.workload import Burst, FrontDoor, drive_workload, workload_flow
 from trading_stack.config import Defect
 
 Progress = Callable[[str], None]
@@ -59,15 +61,19 @@ def _defects(scenario: Scenario, settings: RunSettings) -> tuple[Defect, ...]:
 
 async def _play(scenario: Scenario, stack: LocalStack, history: History, session: aiohttp.ClientSession,
                 settings: RunSettings, progress: Progress) -> None:
-    door = FrontDoor(stack.endpoints.oms, session)
     workload = scenario.workload
-    flow = list(order_flow(scenario.seed, workload.orders_per_second, workload.duration.seconds,
-                           workload.symbols, workload.market_order_ratio))
+    door = FrontDoor(stack.endpoints.oms, session, spread=workload.routing is Routing.SPREAD)
+    flow = workload_flow(scenario.seed, workload.orders_per_second, workload.duration.seconds,
+                         workload.symbols, workload.market_order_ratio,
+                         [Burst(b.at.seconds, b.duration.seconds, b.orders_per_second, b.market_order_ratio)
+                          for b in workload.bursts])
     nemesis = Nemesis(stack, history)
+    operator = Operator(session, stack.endpoints.oms, stack.settings.admin_token, history)
     started_ns = time.monotonic_ns() + int(settings.lead_in_s * 1e9)
-    progress(f"workload: {len(flow)} orders over {workload.duration}; {len(scenario.timeline)} fault(s)")
+    progress(f"workload: {len(flow)} orders over {workload.duration}; {len(scenario.timeline)} fault(s), "
+             f"{len(scenario.actions)} action(s)")
     probes = [
-        asyncio.create_task(trade_probe(door, history, workload.symbols[0],
+        asyncio.create_task(trade_probe(FrontDoor(stack.endpoints.oms, session), history, workload.symbols[0],
                                         scenario.probes.trade_interval.seconds)),
         asyncio.create_task(health_probe(session, stack.endpoints.oms, history,
                                          scenario.probes.health_interval.seconds)),
@@ -76,6 +82,7 @@ async def _play(scenario: Scenario, stack: LocalStack, history: History, session
         async with asyncio.TaskGroup() as group:
             group.create_task(drive_workload(flow, door, history, started_ns=started_ns))
             group.create_task(nemesis.play(plan(scenario.timeline), started_ns))
+            group.create_task(operator.play(scenario.actions, started_ns))
     finally:
         progress("healing every fault")
         await asyncio.shield(nemesis.heal_all())
@@ -102,8 +109,11 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     history = History(run.path / HISTORY_FILE)
     error: str | None = None
     status = RunStatus.COMPLETED
+    regions = scenario.stack.regions
     stack_settings = StackSettings(run_dir=run, seed=scenario.seed, symbols=tuple(scenario.workload.symbols),
-                                   defects=defects, toxiproxy_url=settings.toxiproxy_url)
+                                   defects=defects, toxiproxy_url=settings.toxiproxy_url,
+                                   cross_region_rtt_ms=regions.rtt_ms if regions else 0,
+                                   initial_roles=dict(scenario.stack.initial_roles))
     budget_s = scenario.workload.duration.seconds + settings.run_timeout_margin_s
     progress(f"run {run.run_id} (seed {scenario.seed}) in {run.path}")
     try:

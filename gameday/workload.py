@@ -9,14 +9,16 @@ of endpoints would, and records every attempt in the history.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import random
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from gameday.clock import sleep_until
 from gameday.history import History, OpKind, OpType
 
 REFERENCE_PRICES = {"BTC-USD": 60000.0, "ETH-USD": 3000.0, "SOL-USD": 150.0}
@@ -48,28 +50,49 @@ class ScheduledOrder:
 
 
 def order_flow(
-    seed: int,
+    seed: int | str,
     orders_per_second: float,
     duration_s: float,
     symbols: Sequence[str],
     market_order_ratio: float,
+    *,
+    start_s: float = 0.0,
 ) -> Iterator[ScheduledOrder]:
     """Orders at a steady rate; limit prices straddle the reference so some rest and some fill."""
     rng = random.Random(f"workload:{seed}")
     interval = 1.0 / orders_per_second
     count = int(duration_s * orders_per_second)
     for n in range(count):
+        offset = start_s + n * interval
         symbol = rng.choice(list(symbols))
         side = rng.choice(("buy", "sell"))
         qty = rng.randint(1, 10)
         if rng.random() < market_order_ratio:
-            yield ScheduledOrder(n * interval, OrderRequest(symbol, side, qty, "market", None))
+            yield ScheduledOrder(offset, OrderRequest(symbol, side, qty, "market", None))
             continue
         reference = reference_price(symbol)
         # within ±0.5 % of the reference: about half are marketable
-        offset = rng.uniform(-0.005, 0.005) * reference
-        price = round(reference + offset if side == "buy" else reference - offset, 2)
-        yield ScheduledOrder(n * interval, OrderRequest(symbol, side, qty, "limit", price))
+        spread = rng.uniform(-0.005, 0.005) * reference
+        price = round(reference + spread if side == "buy" else reference - spread, 2)
+        yield ScheduledOrder(offset, OrderRequest(symbol, side, qty, "limit", price))
+
+
+@dataclass(frozen=True)
+class Burst:
+    start_s: float
+    duration_s: float
+    orders_per_second: float
+    market_order_ratio: float
+
+
+def workload_flow(seed: int, orders_per_second: float, duration_s: float, symbols: Sequence[str],
+                  market_order_ratio: float, bursts: Sequence[Burst] = ()) -> list[ScheduledOrder]:
+    """The steady flow merged with each burst's own seeded flow, in offset order."""
+    flows = [order_flow(seed, orders_per_second, duration_s, symbols, market_order_ratio)]
+    flows += [order_flow(f"{seed}:burst{index}", burst.orders_per_second, burst.duration_s, symbols,
+                         burst.market_order_ratio, start_s=burst.start_s)
+              for index, burst in enumerate(bursts)]
+    return list(heapq.merge(*flows, key=lambda order: order.offset_s))
 
 
 @dataclass
@@ -84,18 +107,23 @@ class FrontDoor:
     """Routes client orders to whichever OMS instance accepts them (the active one).
 
     Instances answer 503 when they are not the active lease holder; the router then tries the
-    next. The instance that last accepted is tried first.
+    next. The instance that last accepted is tried first; with ``spread`` each order starts at
+    the next instance in turn instead (a client misconfigured for active-active).
     """
 
     def __init__(self, oms_urls: dict[str, str], session: aiohttp.ClientSession,
-                 request_timeout_s: float = 3.0) -> None:
+                 request_timeout_s: float = 3.0, *, spread: bool = False) -> None:
         self._urls = dict(oms_urls)
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
         self._preferred: str | None = None
+        self._turns = itertools.cycle(range(len(self._urls))) if spread else None
 
     def _order(self) -> list[str]:
         names = list(self._urls)
+        if self._turns is not None:
+            first = next(self._turns)
+            return names[first:] + names[:first]
         if self._preferred in names:
             names.remove(self._preferred)
             names.insert(0, self._preferred)
@@ -161,7 +189,5 @@ async def drive_workload(
 
     async with asyncio.TaskGroup() as group:
         for n, order in enumerate(flow):
-            delay = (started_ns + int(order.offset_s * 1e9) - time.monotonic_ns()) / 1e9
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await sleep_until(started_ns + int(order.offset_s * 1e9))
             group.create_task(send(f"worker-{n % max_in_flight}", order))

@@ -1,28 +1,31 @@
 """Applies faults to a stack and heals them; every fault has its heal.
 
 Process faults go through the stack's ``signal``; network faults are toxics or a disabled proxy
-through the Toxiproxy API, so a real toxiproxy-server can stand in for ours.
+through the Toxiproxy API, so a real toxiproxy-server can stand in for ours; exchange faults go
+through the venue's admin API.
 """
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import time
 from functools import singledispatch
 from typing import Any, Protocol
 
+from gameday.clock import sleep_until
 from gameday.faults.schedule import Step, StepAction
 from gameday.faults.toxiproxy_client import ToxiproxyClient
 from gameday.history import History, OpKind, OpType
 from gameday.scenario.faults import (
+    ExchangeFault,
+    ExchangeFaultKind,
     Fault,
+    FaultBase,
     KillFault,
-    LatencyFault,
     PartitionFault,
     PartitionMode,
     PauseFault,
     Stream,
+    ToxicFault,
 )
 
 
@@ -32,6 +35,10 @@ class FaultTarget(Protocol):
     toxiproxy: ToxiproxyClient | None
 
     def signal(self, service: str, sig: signal.Signals) -> None: ...
+
+    async def exchange_fault(self, kind: ExchangeFaultKind, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def heal_exchange_fault(self, kind: ExchangeFaultKind) -> None: ...
 
 
 def _streams(stream: Stream) -> tuple[str, ...]:
@@ -45,12 +52,12 @@ def _proxy_client(target: FaultTarget) -> ToxiproxyClient:
 
 
 @singledispatch
-async def apply_fault(fault: Fault, target: FaultTarget, ident: str) -> dict[str, Any]:
+async def apply_fault(fault: FaultBase, target: FaultTarget, ident: str) -> dict[str, Any]:
     raise NotImplementedError(f"no way to apply {type(fault).__name__}")
 
 
 @singledispatch
-async def heal_fault(fault: Fault, target: FaultTarget, ident: str) -> dict[str, Any]:
+async def heal_fault(fault: FaultBase, target: FaultTarget, ident: str) -> dict[str, Any]:
     raise NotImplementedError(f"no way to heal {type(fault).__name__}")
 
 
@@ -78,21 +85,34 @@ async def _(fault: PauseFault, target: FaultTarget, ident: str) -> dict[str, Any
 
 
 @apply_fault.register
-async def _(fault: LatencyFault, target: FaultTarget, ident: str) -> dict[str, Any]:
+async def _(fault: ToxicFault, target: FaultTarget, ident: str) -> dict[str, Any]:
     client = _proxy_client(target)
     for stream in _streams(fault.stream):
-        await client.add_toxic(fault.proxy, "latency", name=f"{ident}-{stream}", stream=stream,
-                               attributes={"latency": fault.latency_ms, "jitter": fault.jitter_ms})
-    return {"proxy": fault.proxy, "latency_ms": fault.latency_ms, "jitter_ms": fault.jitter_ms,
+        await client.add_toxic(fault.proxy, fault.toxic_type, name=f"{ident}-{stream}", stream=stream,
+                               attributes=fault.attributes())
+    return {"proxy": fault.proxy, "toxic": fault.toxic_type, "attributes": fault.attributes(),
             "stream": fault.stream.value, "for_s": fault.duration.seconds}
 
 
 @heal_fault.register
-async def _(fault: LatencyFault, target: FaultTarget, ident: str) -> dict[str, Any]:
+async def _(fault: ToxicFault, target: FaultTarget, ident: str) -> dict[str, Any]:
     client = _proxy_client(target)
     for stream in _streams(fault.stream):
         await client.remove_toxic(fault.proxy, f"{ident}-{stream}")
     return {"proxy": fault.proxy}
+
+
+@apply_fault.register
+async def _(fault: ExchangeFault, target: FaultTarget, ident: str) -> dict[str, Any]:
+    stored = await target.exchange_fault(fault.kind, dict(fault.params))
+    return {"target": "exchange", "kind": fault.kind.value, "params": stored,
+            "for_s": None if fault.duration is None else fault.duration.seconds}
+
+
+@heal_fault.register
+async def _(fault: ExchangeFault, target: FaultTarget, ident: str) -> dict[str, Any]:
+    await target.heal_exchange_fault(fault.kind)
+    return {"target": "exchange", "kind": fault.kind.value}
 
 
 @apply_fault.register
@@ -145,9 +165,7 @@ class Nemesis:
 
     async def play(self, steps: list[Step], started_ns: int) -> None:
         for step in steps:
-            delay = (started_ns + step.at_ns - time.monotonic_ns()) / 1e9
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await sleep_until(started_ns + step.at_ns)
             if step.action == StepAction.HEAL and step.fault_id not in self._active:
                 continue
             await self._step(step.action, step.fault_id, step.fault)

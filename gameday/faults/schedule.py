@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gameday.scenario.faults import Fault, KillFault
+from gameday.scenario.faults import Fault
 
 
 class StepAction(StrEnum):
@@ -31,12 +31,12 @@ def fault_id(index: int, fault: Fault) -> str:
 
 
 def plan(timeline: Sequence[Fault]) -> list[Step]:
-    """Each fault's start, and its heal after ``for`` (kills have no timed heal: the final heal)."""
+    """Each fault's start, and its heal after ``for`` (the others are healed by the final heal)."""
     steps: list[Step] = []
     for index, fault in enumerate(timeline):
         ident = fault_id(index, fault)
         steps.append(Step(fault.at.ns, StepAction.START, ident, fault))
-        if not isinstance(fault, KillFault):
-            steps.append(Step(fault.at.ns + fault.duration.ns, StepAction.HEAL, ident, fault))
+        if fault.heal_after is not None:
+            steps.append(Step(fault.at.ns + fault.heal_after.ns, StepAction.HEAL, ident, fault))
     # at one instant, heals go before starts so a back-to-back fault is not healed by its predecessor
     return sorted(steps, key=lambda step: (step.at_ns, step.action != StepAction.HEAL))

@@ -3,6 +3,9 @@
 from gameday.scenario.duration import Duration, parse_duration
 from gameday.scenario.expectations import Bound, EqualsBound, Expectation, MaxBound, MinBound, RangeBound
 from gameday.scenario.faults import (
+    BandwidthFault,
+    ExchangeFault,
+    ExchangeFaultKind,
     Fault,
     FaultKind,
     KillFault,
@@ -19,9 +22,12 @@ from gameday.scenario.presets import PRESETS, Hop, StackPreset, StackTopology, t
 
 __all__ = [
     "PRESETS",
+    "BandwidthFault",
     "Bound",
     "Duration",
     "EqualsBound",
+    "ExchangeFault",
+    "ExchangeFaultKind",
     "Expectation",
     "Fault",
     "FaultKind",

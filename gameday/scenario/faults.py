@@ -1,30 +1,40 @@
 """Faults on a scenario's timeline, discriminated by their ``fault`` key.
 
-Each fault starts ``at`` a time after the workload starts; those with ``for`` are healed after it.
+Each fault starts ``at`` a time after the workload starts; those with ``for`` are healed after it,
+the others at the run's final heal. Network faults are toxics on a named proxied hop; exchange
+faults are switched on through the venue's admin API.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from gameday.scenario.duration import Duration
 
 __all__ = [
+    "BandwidthFault",
+    "ExchangeFault",
+    "ExchangeFaultKind",
     "Fault",
+    "FaultBase",
     "FaultKind",
     "KillFault",
     "KillSignal",
     "LatencyFault",
+    "LimitDataFault",
     "PartitionFault",
     "PartitionMode",
     "PauseFault",
     "PositiveDuration",
     "ProxyName",
+    "ResetPeerFault",
     "ServiceName",
+    "SlicerFault",
     "Stream",
+    "ToxicFault",
 ]
 
 
@@ -46,6 +56,22 @@ class FaultKind(StrEnum):
     PAUSE = "pause"
     LATENCY = "latency"
     PARTITION = "partition"
+    BANDWIDTH = "bandwidth"
+    RESET_PEER = "reset_peer"
+    SLICER = "slicer"
+    LIMIT_DATA = "limit_data"
+    EXCHANGE = "exchange"
+
+
+class ExchangeFaultKind(StrEnum):
+    """The venue's admin-API faults (docs/contracts.md, venue admin API)."""
+
+    CANCEL_FAILURE = "cancel_failure"
+    REJECT_NEW_ORDERS = "reject_new_orders"
+    RATE_LIMIT = "rate_limit"
+    RECONNECT_COOLDOWN = "reconnect_cooldown"
+    EXECUTION_REPORTS = "execution_reports"
+    HALT = "halt"
 
 
 class KillSignal(StrEnum):
@@ -66,13 +92,21 @@ class PartitionMode(StrEnum):
     """the proxy accepts but never delivers (a black hole)"""
 
 
-class _Fault(BaseModel):
+class FaultBase(BaseModel):
+    """What every timeline fault has."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     at: Duration
 
+    @property
+    def heal_after(self) -> Duration | None:
+        """How long after ``at`` the fault is healed; ``None``: at the run's final heal."""
+        duration: Duration | None = getattr(self, "duration", None)
+        return duration
 
-class KillFault(_Fault):
+
+class KillFault(FaultBase):
     """Send ``signal`` to a service's process."""
 
     fault: Literal[FaultKind.KILL] = FaultKind.KILL
@@ -80,7 +114,7 @@ class KillFault(_Fault):
     signal: KillSignal = KillSignal.SIGKILL
 
 
-class PauseFault(_Fault):
+class PauseFault(FaultBase):
     """SIGSTOP a service, then SIGCONT it after ``for`` (a slow-but-not-dead process)."""
 
     fault: Literal[FaultKind.PAUSE] = FaultKind.PAUSE
@@ -88,18 +122,78 @@ class PauseFault(_Fault):
     duration: PositiveDuration = Field(alias="for")
 
 
-class LatencyFault(_Fault):
-    """Add latency (and jitter) to a proxied hop for ``for``."""
+class ToxicFault(FaultBase):
+    """A toxic on a proxied hop for ``for``; subclasses name the toxic and its attributes."""
 
-    fault: Literal[FaultKind.LATENCY] = FaultKind.LATENCY
+    toxic_type: ClassVar[str]
     proxy: ProxyName
-    latency_ms: int = Field(ge=0)
-    jitter_ms: int = Field(default=0, ge=0)
     stream: Stream = Stream.DOWNSTREAM
     duration: PositiveDuration = Field(alias="for")
 
+    def attributes(self) -> dict[str, Any]:
+        raise NotImplementedError
 
-class PartitionFault(_Fault):
+
+class LatencyFault(ToxicFault):
+    """Add latency (and jitter) to a proxied hop for ``for``."""
+
+    toxic_type = "latency"
+    fault: Literal[FaultKind.LATENCY] = FaultKind.LATENCY
+    latency_ms: int = Field(ge=0)
+    jitter_ms: int = Field(default=0, ge=0)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"latency": self.latency_ms, "jitter": self.jitter_ms}
+
+
+class BandwidthFault(ToxicFault):
+    """Limit a hop to ``rate_kb`` KB/s (0 blocks every byte)."""
+
+    toxic_type = "bandwidth"
+    fault: Literal[FaultKind.BANDWIDTH] = FaultKind.BANDWIDTH
+    rate_kb: int = Field(ge=0)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"rate": self.rate_kb}
+
+
+class ResetPeerFault(ToxicFault):
+    """Reset connections (TCP RST) after ``timeout_ms`` (0: at once)."""
+
+    toxic_type = "reset_peer"
+    fault: Literal[FaultKind.RESET_PEER] = FaultKind.RESET_PEER
+    timeout_ms: int = Field(default=0, ge=0)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"timeout": self.timeout_ms}
+
+
+class SlicerFault(ToxicFault):
+    """Slice data into small chunks with a delay between them."""
+
+    toxic_type = "slicer"
+    fault: Literal[FaultKind.SLICER] = FaultKind.SLICER
+    average_size: int = Field(gt=0)
+    size_variation: int = Field(default=0, ge=0)
+    delay_us: int = Field(default=0, ge=0)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"average_size": self.average_size, "size_variation": self.size_variation,
+                "delay": self.delay_us}
+
+
+class LimitDataFault(ToxicFault):
+    """Close each connection after ``bytes`` bytes."""
+
+    toxic_type = "limit_data"
+    fault: Literal[FaultKind.LIMIT_DATA] = FaultKind.LIMIT_DATA
+    bytes: int = Field(gt=0)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"bytes": self.bytes}
+
+
+class PartitionFault(FaultBase):
     """Cut a proxied hop for ``for``."""
 
     fault: Literal[FaultKind.PARTITION] = FaultKind.PARTITION
@@ -108,4 +202,20 @@ class PartitionFault(_Fault):
     duration: PositiveDuration = Field(alias="for")
 
 
-Fault = Annotated[KillFault | PauseFault | LatencyFault | PartitionFault, Field(discriminator="fault")]
+ExchangeParam = str | int | float | bool | list[str]
+
+
+class ExchangeFault(FaultBase):
+    """Switch on a venue misbehaviour through its admin API; ``params`` go to the venue as they are."""
+
+    fault: Literal[FaultKind.EXCHANGE] = FaultKind.EXCHANGE
+    kind: ExchangeFaultKind
+    params: dict[str, ExchangeParam] = {}
+    duration: PositiveDuration | None = Field(default=None, alias="for")
+
+
+Fault = Annotated[
+    KillFault | PauseFault | LatencyFault | BandwidthFault | ResetPeerFault | SlicerFault | LimitDataFault
+    | PartitionFault | ExchangeFault,
+    Field(discriminator="fault"),
+]

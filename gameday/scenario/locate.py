@@ -15,7 +15,7 @@ import yaml
 
 __all__ = ["Located", "format_path", "locate", "mapping_entries"]
 
-DISCRIMINATOR_KEYS = ("fault",)
+DISCRIMINATOR_KEYS = ("fault", "action")
 """Keys whose value selects a model (and which pydantic adds to an error's location)."""
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

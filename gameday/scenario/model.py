@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -14,17 +15,22 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import InitErrorDetails
 
+from gameday.scenario.actions import Action
 from gameday.scenario.duration import Duration
 from gameday.scenario.expectations import Expectation, ExpectationName, expectation_input
-from gameday.scenario.faults import Fault, KillFault, PauseFault, PositiveDuration
+from gameday.scenario.faults import ExchangeFault, Fault, KillFault, PauseFault, PositiveDuration
 from gameday.scenario.invalid import invalid
-from gameday.scenario.presets import StackPreset, topology
-from trading_stack.config import Defect
+from gameday.scenario.presets import Region, StackPreset, region_rtt_ms, topology
+from trading_stack.config import Defect, InitialRole
 
-__all__ = ["ProbeSpec", "Scenario", "StackSpec", "WorkloadSpec"]
+__all__ = ["BurstSpec", "KnownDefect", "ProbeSpec", "RegionsSpec", "Routing", "Scenario", "StackSpec",
+           "WorkloadSpec"]
+
+OMS_INSTANCES = ("oms-primary", "oms-dr")
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SYMBOL = re.compile(r"^[A-Z0-9]+(?:[-/.][A-Z0-9]+)*$")
@@ -50,9 +56,55 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RegionsSpec(_Spec):
+    """Where the primary side (venue, NATS, Postgres, failover daemon, oms-primary) and the DR run."""
+
+    primary: Region
+    dr: Region
+
+    @model_validator(mode="after")
+    def _known_pair(self) -> RegionsSpec:
+        if region_rtt_ms(self.primary, self.dr) is None:
+            raise invalid("region_pair", f"no baseline round trip is known for {self.primary} and {self.dr}")
+        return self
+
+    @property
+    def rtt_ms(self) -> int:
+        return region_rtt_ms(self.primary, self.dr) or 0
+
+
 class StackSpec(_Spec):
     preset: StackPreset
     defects: tuple[Defect, ...] = ()
+    regions: RegionsSpec | None = None
+    initial_roles: dict[str, InitialRole] = {}
+
+    @field_validator("initial_roles")
+    @classmethod
+    def _oms_instances(cls, roles: dict[str, InitialRole]) -> dict[str, InitialRole]:
+        unknown = sorted(set(roles) - set(OMS_INSTANCES))
+        if unknown:
+            raise invalid("oms_instance", f"expected OMS instances ({', '.join(OMS_INSTANCES)}), "
+                                          f"got {', '.join(unknown)}")
+        return roles
+
+
+class Routing(StrEnum):
+    ACTIVE = "active"
+    """clients send to whichever instance accepts, the last one that did first"""
+    SPREAD = "spread"
+    """clients spread orders over every instance (a misconfigured active-active client)"""
+
+
+class BurstSpec(_Spec):
+    """Extra order flow from ``at`` for ``for`` (e.g. a news burst)."""
+
+    at: Duration
+    duration: PositiveDuration = Field(alias="for")
+    orders_per_second: float = Field(gt=0)
+    market_order_ratio: float = Field(default=1.0, ge=0, le=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class WorkloadSpec(_Spec):
@@ -60,6 +112,8 @@ class WorkloadSpec(_Spec):
     symbols: tuple[Symbol, ...] = Field(min_length=1)
     duration: PositiveDuration
     market_order_ratio: float = Field(default=0.3, ge=0, le=1)
+    routing: Routing = Routing.ACTIVE
+    bursts: tuple[BurstSpec, ...] = ()
 
     @field_validator("symbols")
     @classmethod
@@ -90,6 +144,8 @@ def _timeline_problems(timeline: tuple[Fault, ...], stack: StackSpec, workload: 
                 (index, "at"), "after_workload",
                 f"expected a time before the end of the workload ({workload.duration}), got {fault.at}",
                 str(fault.at)))
+        if isinstance(fault, ExchangeFault):
+            continue
         if isinstance(fault, KillFault | PauseFault):
             if fault.target not in preset.services:
                 problems.append(_problem(
@@ -102,6 +158,13 @@ def _timeline_problems(timeline: tuple[Fault, ...], stack: StackSpec, workload: 
                 f"unknown proxy; expected a hop '<from>-><to>' of preset {stack.preset}, "
                 f"one of: {', '.join(preset.hop_names)}", fault.proxy))
     return problems
+
+
+class KnownDefect(_Spec):
+    """The defect of the reference stack this scenario must catch, and the expectations that must fail."""
+
+    defects: tuple[Defect, ...] = Field(min_length=1)
+    fails: tuple[str, ...] = Field(min_length=1)
 
 
 class Scenario(_Spec):
@@ -119,7 +182,9 @@ class Scenario(_Spec):
     workload: WorkloadSpec
     probes: ProbeSpec = ProbeSpec()
     timeline: tuple[Fault, ...] = ()
+    actions: tuple[Action, ...] = ()
     expect: dict[ExpectationName, Expectation] = Field(min_length=1)
+    known_defect: KnownDefect | None = None
 
     @field_validator("expect", mode="before")
     @classmethod
@@ -139,6 +204,33 @@ class Scenario(_Spec):
         if problems:
             raise ValidationError.from_exception_data("timeline", problems)
         return timeline
+
+    @field_validator("actions")
+    @classmethod
+    def _actions_within_workload(cls, actions: tuple[Action, ...], info: ValidationInfo,
+                                 ) -> tuple[Action, ...]:
+        workload = info.data.get("workload")
+        if workload is None:
+            return actions
+        problems = [
+            _problem((index, "at"), "after_workload",
+                     f"expected a time before the end of the workload ({workload.duration}), got {action.at}",
+                     str(action.at))
+            for index, action in enumerate(actions) if action.at >= workload.duration
+        ]
+        if problems:
+            raise ValidationError.from_exception_data("actions", problems)
+        return actions
+
+    @model_validator(mode="after")
+    def _known_defect_fails_declared_expectations(self) -> Scenario:
+        if self.known_defect is None:
+            return self
+        undeclared = [name for name in self.known_defect.fails if name not in self.expect]
+        if undeclared:
+            raise invalid("known_defect", f"known_defect.fails names {', '.join(undeclared)}, "
+                                          f"which expect does not declare")
+        return self
 
     @property
     def expectations(self) -> tuple[Expectation, ...]:

@@ -9,11 +9,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["PRESETS", "Hop", "StackPreset", "StackTopology", "hop_name", "topology"]
+__all__ = ["PRESETS", "REGION_RTT_MS", "Hop", "Region", "StackPreset", "StackTopology", "hop_name",
+           "region_rtt_ms", "topology"]
 
 
 class StackPreset(StrEnum):
     ACTIVE_PASSIVE = "active-passive"
+
+
+class Region(StrEnum):
+    US_EAST_1 = "us-east-1"
+    US_WEST_2 = "us-west-2"
+    EU_WEST_1 = "eu-west-1"
+    AP_SOUTHEAST_1 = "ap-southeast-1"
+
+
+REGION_RTT_MS: dict[frozenset[Region], int] = {
+    frozenset({Region.US_EAST_1, Region.US_WEST_2}): 70,
+    frozenset({Region.US_EAST_1, Region.EU_WEST_1}): 80,
+    frozenset({Region.US_EAST_1, Region.AP_SOUTHEAST_1}): 240,
+}
+"""Baseline round trips between region pairs, from seed 002 (its primary region is us-east-1)."""
+
+
+def region_rtt_ms(a: Region, b: Region) -> int | None:
+    """The pair's baseline round trip; ``None`` for a pair with no figure."""
+    return 0 if a == b else REGION_RTT_MS.get(frozenset({a, b}))
 
 
 def hop_name(source: str, destination: str) -> str:
@@ -39,6 +60,8 @@ class StackTopology:
 
     services: tuple[str, ...]
     hops: tuple[Hop, ...]
+    vantages: tuple[str, ...] = ()
+    """Health-check paths that are not services (a second path to the primary)."""
 
     @property
     def hop_names(self) -> tuple[str, ...]:
@@ -56,9 +79,11 @@ PRESETS: dict[StackPreset, StackTopology] = {
             Hop("oms-primary", "postgres"),
             Hop("oms-dr", "postgres"),
             Hop("failover", "oms-primary"),
+            Hop("witness", "oms-primary"),
             Hop("failover", "oms-dr"),
             Hop("failover", "nats"),
         ),
+        vantages=("witness",),
     ),
 }
 

@@ -12,6 +12,7 @@ import contextlib
 import shutil
 import signal
 import time
+from collections.abc import Collection
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from gameday.faults.toxiproxy_client import ToxiproxyClient
+from gameday.scenario.faults import ExchangeFaultKind
 from gameday.scenario.presets import StackPreset, topology
 from gameday.stack.errors import StackError
 from gameday.stack.process import ManagedProcess
@@ -39,6 +41,8 @@ from mock_exchange.config import SessionConfig, SymbolConfig, VenueConfig
 from trading_stack.config import Defect, FailoverConfig, InitialRole, OmsConfig
 
 OMS_INSTANCES = {"oms-primary": InitialRole.ACTIVE, "oms-dr": InitialRole.STANDBY}
+DR_REGION_SERVICES = frozenset({"oms-dr"})
+"""With regions, these run in the DR region and everything else in the primary region."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,11 @@ class StackSettings:
     toxiproxy_url: str | None = None  # a real toxiproxy-server; None starts our own
     cache_dir: Path | None = None
     start_timeout_s: float = 20.0
+    cross_region_rtt_ms: int = 0  # baseline round trip on hops between the primary and DR regions
+    initial_roles: dict[str, InitialRole] = field(default_factory=dict)
+
+    def initial_role(self, instance: str) -> InitialRole:
+        return self.initial_roles.get(instance, OMS_INSTANCES[instance])
 
 
 @dataclass
@@ -136,13 +145,27 @@ class LocalStack:
         await self._add_proxies({hop.name: upstreams[hop.destination] for hop in self._hops
                                  if hop.destination in upstreams})
         oms_processes = await _gather_cancelling(
-            *(self._start_oms(instance, role, nats, postgres) for instance, role in OMS_INSTANCES.items())
+            *(self._start_oms(instance, self.settings.initial_role(instance), nats, postgres)
+              for instance in OMS_INSTANCES)
         )
         for instance, process in zip(OMS_INSTANCES, oms_processes, strict=True):
             self.endpoints.oms[instance] = f"http://127.0.0.1:{process.ports['http']}"
         await self._add_proxies({hop.name: self.endpoints.oms[hop.destination].removeprefix("http://")
                                  for hop in self._hops if hop.destination in self.endpoints.oms})
         await self._start_failover()
+
+    async def _add_region_latency_to(self, hop_names: Collection[str]) -> None:
+        """The cross-region baseline: half the round trip each way on every hop between regions."""
+        assert self.toxiproxy is not None
+        one_way_ms = self.settings.cross_region_rtt_ms // 2
+        if one_way_ms <= 0:
+            return
+        for hop in self._hops:
+            if hop.name in hop_names and (
+                    (hop.source in DR_REGION_SERVICES) != (hop.destination in DR_REGION_SERVICES)):
+                for stream in ("upstream", "downstream"):
+                    await self.toxiproxy.add_toxic(hop.name, "latency", name=f"region-baseline-{stream}",
+                                                   stream=stream, attributes={"latency": one_way_ms})
 
     async def _add_proxies(self, upstream_by_hop: dict[str, str]) -> None:
         assert self.toxiproxy is not None
@@ -152,6 +175,7 @@ class LocalStack:
         )
         for proxy in created:
             self.endpoints.proxies[proxy["name"]] = proxy["listen"]
+        await self._add_region_latency_to(upstream_by_hop)
 
     def proxy_address(self, hop: str) -> tuple[str, int]:
         host, port = self.endpoints.proxies[hop].rsplit(":", 1)
@@ -221,12 +245,13 @@ class LocalStack:
     async def _start_failover(self) -> ManagedProcess:
         assert self._session is not None
         run = self.settings.run_dir
-        primary = self.endpoints.proxies["failover->oms-primary"]
+        vantages = tuple(f"http://{self.endpoints.proxies[hop]}/health/deep"
+                         for hop in ("failover->oms-primary", "witness->oms-primary"))
         dr = self.endpoints.proxies["failover->oms-dr"]
         nats_host, nats_port = self.proxy_address("failover->nats")
         config = FailoverConfig(
             http_port=0,
-            primary_health_urls=(f"http://{primary}/health/deep",),
+            primary_health_urls=vantages,
             dr_admin_url=f"http://{dr}",
             admin_token=self.settings.admin_token,
             nats_url=f"nats://{nats_host}:{nats_port}",
@@ -247,11 +272,30 @@ class LocalStack:
             raise StackError(f"no running service named {service!r}; running: {sorted(self.processes)}")
         process.signal(sig)
 
+    async def exchange_fault(self, kind: ExchangeFaultKind, params: dict[str, Any]) -> dict[str, Any]:
+        """Switch a venue fault on (``PUT /faults/<kind>``); returns what the venue stored."""
+        assert self._session is not None
+        url = f"{self.endpoints.venue_admin}/faults/{kind.value}"
+        async with self._session.put(url, json=params, timeout=aiohttp.ClientTimeout(total=5)) as response:
+            body = await response.json(content_type=None)
+            if response.status != 200:
+                raise StackError(f"the venue refused fault {kind.value} {params}: {response.status} {body}")
+        return body if isinstance(body, dict) else {"stored": body}
+
+    async def heal_exchange_fault(self, kind: ExchangeFaultKind) -> None:
+        assert self._session is not None
+        url = f"{self.endpoints.venue_admin}/faults/{kind.value}"
+        async with self._session.delete(url, timeout=aiohttp.ClientTimeout(total=5)) as response:
+            if response.status not in (200, 204):
+                raise StackError(f"the venue did not heal fault {kind.value}: {response.status}")
+
     def describe(self) -> dict[str, Any]:
         return {
             "services": {name: {"pid": p.pid, "ports": p.ports} for name, p in self.processes.items()},
             "proxies": dict(self.endpoints.proxies),
             "started_in_s": self.started_in_s,
+            "cross_region_rtt_ms": self.settings.cross_region_rtt_ms,
+            "initial_roles": {name: self.settings.initial_role(name).value for name in OMS_INSTANCES},
         }
 
 
