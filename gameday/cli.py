@@ -20,6 +20,7 @@ from rich.console import Console
 from gameday.errors import GamedayError
 from gameday.report.console import console_report
 from gameday.scenario import Scenario, load_scenario
+from mock_exchange.cli import add_arguments as add_exchange_arguments
 from trading_stack.config import Defect
 
 T = TypeVar("T")
@@ -48,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--host", default="localhost")
     proxy.add_argument("--port", type=int, default=8474)
     proxy.add_argument("--seed", type=int, default=0)
+
+    exchange = commands.add_parser("exchange", help="serve a mock FIX 4.4 / WebSocket venue until SIGINT")
+    add_exchange_arguments(exchange)
     return parser
 
 
@@ -112,6 +116,12 @@ def _cmd_toxiproxy(args: argparse.Namespace, console: Console) -> int:
     return proxy_main(["--host", args.host, "--port", str(args.port), "--seed", str(args.seed)])
 
 
+def _cmd_exchange(args: argparse.Namespace, console: Console) -> int:
+    from mock_exchange.cli import run as run_exchange
+
+    return run_exchange(args)
+
+
 async def _with_sigterm(coroutine: Coroutine[Any, Any, T]) -> T:
     """SIGTERM cancels the run like Ctrl-C does, so teardown always happens."""
     task = asyncio.ensure_future(coroutine)
@@ -124,7 +134,7 @@ async def _with_sigterm(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "analyze": _cmd_analyze,
-            "toxiproxy-server": _cmd_toxiproxy}
+            "toxiproxy-server": _cmd_toxiproxy, "exchange": _cmd_exchange}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+
+VENUE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 
 
 class _Model(BaseModel):
@@ -22,6 +25,14 @@ class SessionConfig(_Model):
     firm: str = Field(default="", description="firm the session belongs to; empty = the venue's one firm")
 
 
+class WsAccountConfig(_Model):
+    """One WebSocket API account: one session of the venue, named in the ledger like a SenderCompID."""
+
+    account: str = Field(min_length=1)
+    api_key: str = Field(min_length=1)
+    cancel_on_disconnect: bool = False
+
+
 class SymbolConfig(_Model):
     symbol: str
     start_price: float = Field(gt=0)
@@ -31,6 +42,7 @@ class SymbolConfig(_Model):
 
 
 class VenueConfig(_Model):
+    name: str = Field(default="venue", pattern=VENUE_NAME_PATTERN, description="names the venue's ports")
     host: str = "127.0.0.1"
     fix_port: int = Field(ge=0, le=65535)
     admin_port: int = Field(ge=0, le=65535)
@@ -53,3 +65,40 @@ class VenueConfig(_Model):
         default=True,
         description="send reports of an order whose session is down to the firm's logged-on sessions",
     )
+    ws_port: int | None = Field(default=None, ge=0, le=65535, description="WebSocket API; None = off")
+    ws_accounts: tuple[WsAccountConfig, ...] = ()
+
+    @field_validator("ws_accounts")
+    @classmethod
+    def _accounts_are_distinct_sessions(
+        cls, accounts: tuple[WsAccountConfig, ...], info: ValidationInfo
+    ) -> tuple[WsAccountConfig, ...]:
+        names = [account.account for account in accounts]
+        fix_names = {session.sender_comp_id for session in info.data.get("sessions", ())}
+        if len(set(names)) != len(names):
+            raise ValueError("WebSocket account names must be unique")
+        if clashes := sorted(fix_names.intersection(names)):
+            raise ValueError(f"WebSocket account(s) {clashes} clash with FIX sessions of the same name")
+        return accounts
+
+
+class ExchangeConfig(_Model):
+    """Several venues served by one process, each on its own ports with its own ledger."""
+
+    venues: tuple[VenueConfig, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _venues_are_distinct(self) -> ExchangeConfig:
+        for what, values in (
+            ("name", [venue.name for venue in self.venues]),
+            ("ledger_path", [venue.ledger_path.resolve() for venue in self.venues]),
+            ("port", [port for venue in self.venues for port in _fixed_ports(venue)]),
+        ):
+            if len(set(values)) != len(values):
+                raise ValueError(f"each venue needs its own {what}")
+        return self
+
+
+def _fixed_ports(venue: VenueConfig) -> list[int]:
+    """The ports a venue asks for by number (0 picks a free one, so it never clashes)."""
+    return [port for port in (venue.fix_port, venue.ws_port, venue.admin_port) if port]

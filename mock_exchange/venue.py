@@ -56,6 +56,7 @@ class Venue:
         self._matching_task: asyncio.Task[None] | None = None
         self._fix_port: int | None = None
         self._admin_port: int | None = None
+        self._ws_port: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -137,6 +138,13 @@ class Venue:
         if self._admin_port is None:
             raise VenueError("venue is not started")
         return self._admin_port
+
+    @property
+    def ws_port(self) -> int | None:
+        """The WebSocket API's bound port; ``None`` when the venue serves none."""
+        if self._state is not _State.OPENED and self.config.ws_port is not None:
+            raise VenueError("venue is not started")
+        return self._ws_port
 
     @property
     def ledger(self) -> Ledger:

@@ -1,0 +1,267 @@
+"""The venue's command line: ``gameday exchange`` and ``python -m mock_exchange`` share it.
+
+Either venue flags (one venue) or ``--config FILE`` (a ``VenueConfig`` or a multi-venue
+``ExchangeConfig`` JSON). Serves until SIGINT/SIGTERM, then exits 0. Once serving it prints
+``READY fix=<port> [ws=<port>] admin=<port>`` on stdout (``<venue>_fix=...`` per venue when there
+are several). Anything it cannot start with (a bad flag, an unreadable config, a port in use, a
+corrupt ledger) is one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import math
+import re
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from mock_exchange.config import (
+    VENUE_NAME_PATTERN,
+    ExchangeConfig,
+    SessionConfig,
+    SymbolConfig,
+    VenueConfig,
+    WsAccountConfig,
+)
+from mock_exchange.exchange import Exchange
+from mock_exchange.ledger import LedgerError
+from mock_exchange.venue import VenueError
+
+T = TypeVar("T")
+EXIT_BAD_INPUT = 2
+DEFAULT_START_PRICE = 100.0
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+VENUE_FLAGS = (
+    "fix_port",
+    "ws_port",
+    "admin_port",
+    "comp_id",
+    "client_comp_id",
+    "symbol",
+    "ws_account",
+    "seed",
+    "ledger",
+    "venue",
+    "fill_probability",
+)
+
+log = logging.getLogger(__name__)
+
+
+class BadInputError(Exception):
+    """What the venue was given cannot be served; the message says why."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The venue's flags, on ``parser`` (``gameday exchange`` adds them to its subcommand)."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="VenueConfig or multi-venue ExchangeConfig JSON (instead of the venue flags below)",
+    )
+    parser.add_argument("--fix-port", type=_port, help="FIX acceptor port (default 0 = a free one)")
+    parser.add_argument("--ws-port", type=_port, help="WebSocket JSON API port (default: no WebSocket API)")
+    parser.add_argument("--admin-port", type=_port, help="admin HTTP API port (default 0 = a free one)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--comp-id", help="the venue's CompID (default MOCKEX)")
+    parser.add_argument(
+        "--client-comp-id",
+        action="append",
+        metavar="CLIENT_ID",
+        help="SenderCompID of a FIX session to accept (repeatable)",
+    )
+    parser.add_argument(
+        "--reset-on-logon", action="store_true", help="restart both sequence numbers at 1 on every logon"
+    )
+    parser.add_argument(
+        "--cancel-on-disconnect",
+        action="store_true",
+        help="cancel a session's open orders when it disconnects",
+    )
+    parser.add_argument(
+        "--symbol",
+        action="append",
+        type=_symbol,
+        metavar="SYM[:PRICE]",
+        help=f"a traded symbol and its start price (default {DEFAULT_START_PRICE:g}; "
+        "repeatable; default BTC-USD:60000 and ETH-USD:3000)",
+    )
+    parser.add_argument(
+        "--ws-account",
+        action="append",
+        type=_ws_account,
+        metavar="ACCOUNT:API_KEY",
+        help="a WebSocket API account (repeatable; needs --ws-port)",
+    )
+    parser.add_argument("--seed", type=int, help="seed of the price process and fills (default 0)")
+    parser.add_argument("--ledger", type=Path, help="ledger file (default ./<venue>.ledger.jsonl)")
+    parser.add_argument("--venue", type=_venue_name, help="venue name (default venue)")
+    parser.add_argument(
+        "--fill-probability",
+        type=_probability,
+        help="chance a marketable order fills on each step (default 0.6)",
+    )
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mock_exchange``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m mock_exchange",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve what the parsed flags describe until SIGINT/SIGTERM; the process exit code."""
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = exchange_config(args)
+        asyncio.run(serve(config))
+    except BadInputError as error:
+        print(f"exchange: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+def exchange_config(args: argparse.Namespace) -> ExchangeConfig:
+    """The venues the flags (or the ``--config`` file) describe."""
+    if args.config is not None:
+        given = [f"--{name.replace('_', '-')}" for name in VENUE_FLAGS if getattr(args, name) is not None]
+        if given or args.reset_on_logon or args.cancel_on_disconnect:
+            raise BadInputError(f"--config cannot be combined with venue flags ({', '.join(given) or '...'})")
+        return load_config(args.config)
+    try:
+        return ExchangeConfig(venues=(_venue_from_flags(args),))
+    except ValidationError as error:
+        raise BadInputError(_describe(error)) from None
+
+
+def load_config(path: Path) -> ExchangeConfig:
+    """A ``VenueConfig`` (one venue) or ``ExchangeConfig`` (``{"venues": [...]}``) JSON file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise BadInputError(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise BadInputError(f"{path} is not JSON: {error}") from None
+    try:
+        if isinstance(data, dict) and "venues" in data:
+            return ExchangeConfig.model_validate(data)
+        return ExchangeConfig(venues=(VenueConfig.model_validate(data),))
+    except ValidationError as error:
+        raise BadInputError(f"{path}: {_describe(error)}") from None
+
+
+async def serve(config: ExchangeConfig) -> None:
+    """Run the venues until SIGTERM or SIGINT; print the READY line once they all serve."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with Exchange(config) as exchange:
+            print(exchange.ready_line(), flush=True)
+            await stop.wait()
+            log.info("signal received, shutting down")
+    except (OSError, LedgerError, VenueError) as error:
+        raise BadInputError(f"cannot start: {error}") from None
+
+
+def _venue_from_flags(args: argparse.Namespace) -> VenueConfig:
+    if not args.client_comp_id:
+        raise BadInputError("give --client-comp-id (one per FIX session to accept) or --config FILE")
+    if args.ws_account and args.ws_port is None:
+        raise BadInputError("--ws-account needs --ws-port")
+    if args.ws_port is not None and not args.ws_account:
+        raise BadInputError("--ws-port needs at least one --ws-account ACCOUNT:API_KEY")
+    name = args.venue or "venue"
+    sessions = tuple(
+        SessionConfig(
+            sender_comp_id=comp_id,
+            cancel_on_disconnect=args.cancel_on_disconnect,
+            reset_on_logon=args.reset_on_logon,
+        )
+        for comp_id in args.client_comp_id
+    )
+    values = {
+        "name": name,
+        "host": args.host,
+        "fix_port": args.fix_port or 0,
+        "admin_port": args.admin_port or 0,
+        "ws_port": args.ws_port,
+        "ws_accounts": tuple(
+            WsAccountConfig(account=account, api_key=key, cancel_on_disconnect=args.cancel_on_disconnect)
+            for account, key in args.ws_account or ()
+        ),
+        "comp_id": args.comp_id,
+        "sessions": sessions,
+        "symbols": tuple(args.symbol) if args.symbol else None,
+        "seed": args.seed,
+        "fill_probability": args.fill_probability,
+        "ledger_path": args.ledger or Path(f"{name}.ledger.jsonl"),
+    }
+    return VenueConfig.model_validate({key: value for key, value in values.items() if value is not None})
+
+
+def _describe(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or 'config'}: {item['msg']}" for item in error.errors()
+    )
+
+
+def _port(text: str) -> int:
+    port = _number(text, int, "a port number")
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535; 0 = a free one)")
+    return port
+
+
+def _probability(text: str) -> float:
+    value = _number(text, float, "a probability")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability between 0 and 1")
+    return value
+
+
+def _symbol(text: str) -> SymbolConfig:
+    symbol, _, price_text = text.partition(":")
+    if not symbol:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected SYM or SYM:PRICE")
+    price = _number(price_text, float, "a price") if price_text else DEFAULT_START_PRICE
+    if not (math.isfinite(price) and price > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: the start price must be positive")
+    return SymbolConfig(symbol=symbol, start_price=price)
+
+
+def _venue_name(text: str) -> str:
+    if not re.fullmatch(VENUE_NAME_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"{text!r}: letters, digits and _ only, starting with a letter")
+    return text
+
+
+def _ws_account(text: str) -> tuple[str, str]:
+    account, _, key = text.partition(":")
+    if not account or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected ACCOUNT:API_KEY")
+    return account, key
+
+
+def _number(text: str, kind: Callable[[str], T], what: str) -> T:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
