@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from mock_exchange.fault_board import FaultBoard
+from mock_exchange.faults import FaultKind, FaultParamsError, parse_fault
 from mock_exchange.model import OrderStatus
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,11 @@ class LedgerSource(Protocol):
 
     def fill_views(self) -> list[dict[str, Any]]: ...
 
+    def market_view(self) -> dict[str, Any]: ...
+
+    @property
+    def faults(self) -> FaultBoard: ...
+
 
 class BadRequestError(Exception):
     """A request the admin API refuses with 400."""
@@ -43,6 +50,11 @@ def create_admin_app(source: LedgerSource) -> web.Application:
     app.router.add_get("/ledger", routes.ledger)
     app.router.add_get("/ledger/orders", routes.orders)
     app.router.add_get("/ledger/fills", routes.fills)
+    app.router.add_get("/market", routes.market)
+    app.router.add_get("/faults", routes.faults)
+    app.router.add_delete("/faults", routes.heal_all)
+    app.router.add_put("/faults/{kind}", routes.arm)
+    app.router.add_delete("/faults/{kind}", routes.heal)
     return app
 
 
@@ -69,6 +81,47 @@ class _Routes:
     async def fills(self, request: web.Request) -> web.Response:
         _allow_params(request)
         return web.json_response(self._source.fill_views())
+
+    async def market(self, request: web.Request) -> web.Response:
+        _allow_params(request)
+        return web.json_response(self._source.market_view())
+
+    async def faults(self, request: web.Request) -> web.Response:
+        _allow_params(request)
+        active = [fault.model_dump(mode="json") for fault in self._source.faults.active()]
+        return web.json_response({"faults": active})
+
+    async def arm(self, request: web.Request) -> web.Response:
+        _allow_params(request)
+        kind = _fault_kind(request)
+        try:
+            params = await request.json()
+        except ValueError:
+            raise BadRequestError("the body must be a JSON object of fault parameters") from None
+        try:
+            fault = parse_fault(kind, params)
+        except FaultParamsError as error:
+            raise BadRequestError(f"{kind.value}: {error}") from None
+        return web.json_response(self._source.faults.arm(fault).model_dump(mode="json"))
+
+    async def heal(self, request: web.Request) -> web.Response:
+        _allow_params(request)
+        self._source.faults.heal(_fault_kind(request))
+        return web.Response(status=204)
+
+    async def heal_all(self, request: web.Request) -> web.Response:
+        _allow_params(request)
+        self._source.faults.heal_all()
+        return web.Response(status=204)
+
+
+def _fault_kind(request: web.Request) -> FaultKind:
+    name = request.match_info["kind"]
+    try:
+        return FaultKind(name)
+    except ValueError:
+        known = ", ".join(kind.value for kind in FaultKind)
+        raise web.HTTPNotFound(reason=f"unknown fault kind {name!r}; known: {known}") from None
 
 
 def _allow_params(request: web.Request, *allowed: str) -> None:

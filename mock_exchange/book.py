@@ -4,6 +4,8 @@ On every step each marketable open order (market, buy limit >= ask, sell limit <
 with probability ``fill_probability`` a seeded random part of its leaves, at its limit price
 (market orders: at the touch). IOC orders get one attempt on arrival; the rest is canceled.
 
+Exchange faults that are not FIX-specific live here, so every protocol gets them: halts,
+reject-all, rate limits, market phases (with DAY expiry at the close) and cancel failures.
 The engine knows nothing of FIX: it returns :class:`Execution` values to route.
 """
 
@@ -11,77 +13,85 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
-from enum import IntEnum
+from collections.abc import Callable
 
 from mock_exchange.config import VenueConfig
-from mock_exchange.ledger import Ledger
-from mock_exchange.model import (
-    ExecType,
-    Order,
-    OrderStatus,
-    OrdType,
-    Side,
-    TimeInForce,
-    attribute_instance,
+from mock_exchange.executions import (
+    CancelOutcome,
+    CancelRejection,
+    CancelRejectReason,
+    Execution,
+    NewOrderRequest,
+    OnCancelReleased,
+    ReplaceRequest,
 )
+from mock_exchange.fault_board import FaultBoard
+from mock_exchange.faults import CancelFailureMode, Fault, FaultKind
+from mock_exchange.ledger import Ledger
+from mock_exchange.market_clock import MarketClock, MarketPhase, refusal_text
+from mock_exchange.model import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce, attribute_instance
 from mock_exchange.prices import PriceProcess, derive_seed
+from mock_exchange.resting import RestingOrders
+
+__all__ = [
+    "CancelRejectReason",
+    "CancelRejection",
+    "Execution",
+    "MatchingEngine",
+    "NewOrderRequest",
+    "ReplaceRequest",
+]
+
+DAY_EXPIRY_TEXT = "DAY order expired at the market close"
 
 
-@dataclass(frozen=True, slots=True)
-class NewOrderRequest:
-    cl_ord_id: str
-    sender_comp_id: str
-    sender_sub_id: str | None
-    symbol: str
-    side: Side
-    ord_type: OrdType
-    tif: TimeInForce
-    price: float | None
-    qty: int
+class _HeldCancel:
+    """A cancel a hanging cancel-failure fault keeps unanswered until it is healed."""
 
+    __slots__ = ("cancel_cl_ord_id", "on_release", "order_id", "orig_cl_ord_id", "requested_by")
 
-@dataclass(frozen=True, slots=True)
-class Execution:
-    """One change of an order to report (the order is read when the report is built)."""
-
-    order: Order
-    exec_type: ExecType
-    exec_id: str
-    last_qty: int = 0
-    last_px: float = 0.0
-    text: str | None = None
-    cancel_cl_ord_id: str | None = None
-    requested_by: str | None = None
-
-
-class CancelRejectReason(IntEnum):
-    """CxlRejReason(102) values."""
-
-    TOO_LATE_TO_CANCEL = 0
-    UNKNOWN_ORDER = 1
-
-
-@dataclass(frozen=True, slots=True)
-class CancelRejection:
-    reason: CancelRejectReason
-    text: str
-    order: Order | None
+    def __init__(
+        self,
+        orig_cl_ord_id: str,
+        order_id: str | None,
+        cancel_cl_ord_id: str,
+        requested_by: str,
+        on_release: OnCancelReleased,
+    ) -> None:
+        self.orig_cl_ord_id = orig_cl_ord_id
+        self.order_id = order_id
+        self.cancel_cl_ord_id = cancel_cl_ord_id
+        self.requested_by = requested_by
+        self.on_release = on_release
 
 
 class MatchingEngine:
     """Orders, prices and fills of one venue; every change goes through the ledger first."""
 
-    def __init__(self, config: VenueConfig, ledger: Ledger) -> None:
+    def __init__(self, config: VenueConfig, ledger: Ledger, *, faults: FaultBoard | None = None) -> None:
         self._ledger = ledger
         self._fill_probability = config.fill_probability
         self._rng = random.Random(derive_seed(config.seed, "fills"))
         self.prices = {symbol.symbol: PriceProcess(symbol, config.seed) for symbol in config.symbols}
+        self.faults = faults if faults is not None else FaultBoard(seed=derive_seed(config.seed, "faults"))
+        self.faults.subscribe(self._on_fault_change)
+        self.market = MarketClock(config.market_clock) if config.market_clock is not None else None
+        self._last_phase: MarketPhase | None = None
+        self._held_cancels: list[_HeldCancel] = []
+        self._resting = RestingOrders()
+        for order in ledger.open_orders.values():
+            self._resting.add(order)
+
+    @property
+    def phase(self) -> MarketPhase:
+        return self.market.phase() if self.market is not None else MarketPhase.OPEN
+
+    # -- new orders ------------------------------------------------------------------------
 
     def submit(self, request: NewOrderRequest) -> list[Execution]:
         """Accept (or reject) a new order; IOC orders also get their one matching attempt."""
         now_ns = time.monotonic_ns()
-        reject_text = self._validate(request)
+        reject_text = self._refusal(request)
         order = Order(
             order_id=self._ledger.next_order_id(),
             cl_ord_id=request.cl_ord_id,
@@ -100,24 +110,62 @@ class MatchingEngine:
         order = self._ledger.record_order(order, text=reject_text)
         ack = order.events[-1]
         executions = [Execution(order, ack.exec_type, ack.exec_id, text=reject_text)]
-        if order.is_open and order.tif is TimeInForce.IOC:
+        if not order.is_open:
+            return executions
+        if order.tif is TimeInForce.IOC:
             fill = self._try_fill(order)
             if fill is not None:
                 executions.append(fill)
             if order.is_open:
                 executions.append(self._cancel(order, text="IOC remainder canceled"))
+        else:
+            self._resting.add(order)
         return executions
 
     def knows_cl_ord_id(self, cl_ord_id: str) -> bool:
         return self._ledger.order_by_cl_ord_id(cl_ord_id) is not None
 
-    def cancel(
-        self, orig_cl_ord_id: str, *, order_id: str | None, cancel_cl_ord_id: str, requested_by: str
-    ) -> Execution | CancelRejection:
-        """Cancel an order of the firm by OrigClOrdID (or OrderID when that is all that matches)."""
-        order = self._ledger.order_by_cl_ord_id(orig_cl_ord_id)
+    def find_order(self, cl_ord_id: str | None, order_id: str | None) -> Order | None:
+        """An order by ClOrdID (any it had), else by OrderID."""
+        order = self._ledger.order_by_cl_ord_id(cl_ord_id) if cl_ord_id else None
         if order is None and order_id:
             order = self._ledger.orders.get(order_id)
+        return order
+
+    def _refusal(self, request: NewOrderRequest) -> str | None:
+        return (
+            refusal_text(self.phase)
+            or self.faults.order_refusal(request.sender_comp_id, request.symbol)
+            or self._validate(request.symbol, request.qty, request.ord_type, request.price)
+            or self.faults.admit_order(request.sender_comp_id)
+        )
+
+    # -- cancels ---------------------------------------------------------------------------
+
+    def cancel(
+        self,
+        orig_cl_ord_id: str,
+        *,
+        order_id: str | None,
+        cancel_cl_ord_id: str,
+        requested_by: str,
+        on_release: OnCancelReleased | None = None,
+    ) -> CancelOutcome | None:
+        """Cancel an order of the firm by OrigClOrdID (or OrderID when that is all that matches).
+
+        ``None`` means no answer now: a cancel-failure fault drops the request, or holds it
+        until the fault is healed and then calls ``on_release`` with the outcome.
+        """
+        order = self.find_order(orig_cl_ord_id, order_id)
+        failure = self.faults.cancel_failure(requested_by, order.symbol if order else "")
+        if failure is not None and (order is not None or failure.symbol is None):
+            if failure.mode is CancelFailureMode.REJECT:
+                return CancelRejection(CancelRejectReason.BROKER_OPTION, failure.reason, order)
+            if failure.mode is CancelFailureMode.HANG and on_release is not None:
+                self._held_cancels.append(
+                    _HeldCancel(orig_cl_ord_id, order_id, cancel_cl_ord_id, requested_by, on_release)
+                )
+            return None
         if order is None:
             return CancelRejection(CancelRejectReason.UNKNOWN_ORDER, "unknown order", None)
         if not order.is_open:
@@ -130,21 +178,96 @@ class MatchingEngine:
 
     def cancel_orders_of_session(self, sender_comp_id: str, *, text: str) -> list[Execution]:
         """Cancel every open order a session entered (cancel-on-disconnect)."""
+        return self._cancel_where(lambda order: order.sender_comp_id == sender_comp_id, text=text)
+
+    def mass_cancel(self, symbol: str | None, *, requested_by: str) -> list[Execution]:
+        """Cancel every open order of the firm (on ``symbol`` when given)."""
+        return self._cancel_where(
+            lambda order: symbol is None or order.symbol == symbol,
+            text="canceled by mass cancel",
+            requested_by=requested_by,
+        )
+
+    def _cancel_where(
+        self,
+        wanted: Callable[[Order], bool],
+        *,
+        text: str,
+        requested_by: str | None = None,
+        expired: bool = False,
+    ) -> list[Execution]:
         return [
-            self._cancel(order, text=text)
+            self._cancel(order, text=text, requested_by=requested_by, expired=expired)
             for order in list(self._ledger.open_orders.values())
-            if order.sender_comp_id == sender_comp_id
+            if wanted(order)
         ]
+
+    def _on_fault_change(self, kind: FaultKind, fault: Fault | None) -> None:
+        self._ledger.record_fault(kind.value, fault.model_dump(mode="json") if fault else None)
+        if kind is FaultKind.CANCEL_FAILURE and self._held_cancels:
+            held, self._held_cancels = self._held_cancels, []
+            for cancel in held:
+                outcome = self.cancel(
+                    cancel.orig_cl_ord_id,
+                    order_id=cancel.order_id,
+                    cancel_cl_ord_id=cancel.cancel_cl_ord_id,
+                    requested_by=cancel.requested_by,
+                    on_release=cancel.on_release,
+                )
+                if outcome is not None:
+                    cancel.on_release(outcome)
+
+    # -- replaces --------------------------------------------------------------------------
+
+    def replace(self, request: ReplaceRequest) -> CancelOutcome:
+        """Change an open order's quantity and/or price (its ClOrdID becomes the request's)."""
+        order = self.find_order(request.orig_cl_ord_id, request.order_id)
+        if order is None:
+            return CancelRejection(CancelRejectReason.UNKNOWN_ORDER, "unknown order", None)
+        if not order.is_open:
+            return CancelRejection(
+                CancelRejectReason.TOO_LATE_TO_CANCEL, f"order already {order.status.value}", order
+            )
+        problem = self._validate(order.symbol, request.qty, order.ord_type, request.price)
+        if problem is None and request.qty <= order.cum_qty:
+            problem = f"OrderQty {request.qty} is not above the filled {order.cum_qty}"
+        if problem is not None:
+            return CancelRejection(CancelRejectReason.BROKER_OPTION, problem, order)
+        event = self._ledger.record_replace(
+            order,
+            t_ns=time.monotonic_ns(),
+            cl_ord_id=request.cl_ord_id,
+            qty=request.qty,
+            price=request.price if order.ord_type is OrdType.LIMIT else None,
+            requested_by=request.requested_by,
+        )
+        if order.is_open:
+            self._resting.add(order)
+        return Execution(order, ExecType.REPLACED, event.exec_id, requested_by=request.requested_by)
+
+    # -- matching --------------------------------------------------------------------------
 
     def step(self) -> list[Execution]:
         """Move every price one step, then give each marketable open order its fill chance."""
         for process in self.prices.values():
             process.step()
+        phase = self.phase
         executions: list[Execution] = []
-        for order in list(self._ledger.open_orders.values()):
-            fill = self._try_fill(order)
-            if fill is not None:
-                executions.append(fill)
+        if phase is MarketPhase.CLOSED and self._last_phase is not MarketPhase.CLOSED:
+            executions += self._cancel_where(
+                lambda order: order.tif is TimeInForce.DAY, text=DAY_EXPIRY_TEXT, expired=True
+            )
+        self._last_phase = phase
+        if phase is not MarketPhase.OPEN:
+            return executions
+        for symbol, process in self.prices.items():
+            if self.faults.is_halted(symbol):
+                continue
+            quote = process.quote
+            for order in self._resting.marketable(symbol, quote.bid, quote.ask):
+                fill = self._try_fill(order)
+                if fill is not None:
+                    executions.append(fill)
         return executions
 
     def _try_fill(self, order: Order) -> Execution | None:
@@ -173,6 +296,7 @@ class MatchingEngine:
         text: str,
         cancel_cl_ord_id: str | None = None,
         requested_by: str | None = None,
+        expired: bool = False,
     ) -> Execution:
         event = self._ledger.record_cancel(
             order,
@@ -180,26 +304,27 @@ class MatchingEngine:
             text=text,
             cancel_cl_ord_id=cancel_cl_ord_id,
             requested_by=requested_by,
+            expired=expired,
         )
         return Execution(
             order,
-            ExecType.CANCELED,
+            ExecType.EXPIRED if expired else ExecType.CANCELED,
             event.exec_id,
             text=text,
             cancel_cl_ord_id=cancel_cl_ord_id,
             requested_by=requested_by,
         )
 
-    def _validate(self, request: NewOrderRequest) -> str | None:
+    def _validate(self, symbol: str, qty: int, ord_type: OrdType, price: float | None) -> str | None:
         """Why a well-formed order is refused (business rules), else ``None``."""
-        process = self.prices.get(request.symbol)
+        process = self.prices.get(symbol)
         if process is None:
-            return f"unknown symbol {request.symbol}"
-        if request.qty <= 0:
+            return f"unknown symbol {symbol}"
+        if qty <= 0:
             return "OrderQty must be a positive integer"
-        if request.ord_type is OrdType.LIMIT:
-            if request.price is None or request.price <= 0:
+        if ord_type is OrdType.LIMIT:
+            if price is None or price <= 0:
                 return "limit order needs a positive Price"
-            if not process.is_on_tick(request.price):
-                return f"Price {request.price} is not on the {request.symbol} tick"
+            if not process.is_on_tick(price):
+                return f"Price {price} is not on the {symbol} tick"
         return None

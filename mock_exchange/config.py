@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from mock_exchange.market_clock import MarketClockConfig
 
 VENUE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 
@@ -61,6 +62,9 @@ class VenueConfig(_Model):
     heartbeat_s: int = Field(default=30, ge=1)
     ledger_path: Path
     logon_timeout_s: float = Field(default=10.0, gt=0, description="close connections that do not log on")
+    market_clock: MarketClockConfig | None = Field(
+        default=None, description="exchange-local clock driving market phases; None = always open"
+    )
     route_orphan_reports_to_firm: bool = Field(
         default=True,
         description="send reports of an order whose session is down to the firm's logged-on sessions",

@@ -8,7 +8,10 @@ Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
 
 - ``order``: an order received and its acceptance (``status`` ``new`` or ``rejected``);
 - ``fill``: one execution against an order (its state change is derived from it);
-- ``cancel``: an order canceled (by request, IOC remainder, cancel-on-disconnect);
+- ``cancel``: an order canceled (by request, IOC remainder, cancel-on-disconnect, mass
+  cancel) or expired (``expired``: a DAY order at the market close; its status is canceled);
+- ``replace``: an open order's ClOrdID, quantity and price changed (OrderCancelReplaceRequest);
+- ``fault``: an exchange fault armed (``params``) or healed (``params`` null);
 - ``session``: a FIX session logon / refused logon / logout / disconnect.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -56,6 +60,7 @@ class Ledger:
         self.open_orders: dict[str, Order] = {}
         self.fills: list[Fill] = []
         self.sessions: dict[str, SessionRecord] = {}
+        self.fault_events: list[Event] = []
         self._by_cl_ord_id: dict[str, Order] = {}
         self._order_count = 0
         self._exec_count = 0
@@ -64,6 +69,8 @@ class Ledger:
             "order": self._apply_order,
             "fill": self._apply_fill,
             "cancel": self._apply_cancel,
+            "replace": self._apply_replace,
+            "fault": self.fault_events.append,
             "session": self._apply_session,
         }
 
@@ -181,6 +188,7 @@ class Ledger:
         text: str,
         cancel_cl_ord_id: str | None = None,
         requested_by: str | None = None,
+        expired: bool = False,
     ) -> OrderEvent:
         event: Event = {
             "kind": "cancel",
@@ -191,8 +199,39 @@ class Ledger:
             "requested_by": requested_by,
             "text": text,
         }
+        if expired:
+            event["expired"] = True
         self._write(event)
         return order.events[-1]
+
+    def record_replace(
+        self, order: Order, *, t_ns: int, cl_ord_id: str, qty: int, price: float | None, requested_by: str
+    ) -> OrderEvent:
+        self._write(
+            {
+                "kind": "replace",
+                "t_ns": t_ns,
+                "order_id": order.order_id,
+                "exec_id": self._next_exec_id(),
+                "cl_ord_id": cl_ord_id,
+                "qty": qty,
+                "price": price,
+                "requested_by": requested_by,
+            }
+        )
+        return order.events[-1]
+
+    def record_fault(self, fault_kind: str, params: dict[str, Any] | None) -> None:
+        """An exchange fault armed with ``params``, or healed (``params`` is ``None``)."""
+        self._write(
+            {
+                "kind": "fault",
+                "t_ns": time.monotonic_ns(),
+                "fault": fault_kind,
+                "action": "arm" if params is not None else "heal",
+                "params": params,
+            }
+        )
 
     def record_session(
         self,
@@ -286,11 +325,21 @@ class Ledger:
     def _apply_cancel(self, event: Event) -> None:
         order = self.orders[event["order_id"]]
         order.status = OrderStatus.CANCELED
+        exec_type = ExecType.EXPIRED if event.get("expired") else ExecType.CANCELED
         order.events.append(
-            OrderEvent(event["t_ns"], order.status, ExecType.CANCELED, event["exec_id"], event["text"])
+            OrderEvent(event["t_ns"], order.status, exec_type, event["exec_id"], event["text"])
         )
         self._exec_count += 1
         self.open_orders.pop(order.order_id, None)
+
+    def _apply_replace(self, event: Event) -> None:
+        order = self.orders[event["order_id"]]
+        order.cl_ord_id = event["cl_ord_id"]
+        order.qty = event["qty"]
+        order.price = event["price"]
+        order.events.append(OrderEvent(event["t_ns"], order.status, ExecType.REPLACED, event["exec_id"]))
+        self._exec_count += 1
+        self._by_cl_ord_id[order.cl_ord_id] = order
 
     def _apply_session(self, event: Event) -> None:
         comp_id: str = event["sender_comp_id"]

@@ -40,6 +40,8 @@ class ExecType(StrEnum):
     TRADE = "trade"
     CANCELED = "canceled"
     REJECTED = "rejected"
+    REPLACED = "replaced"
+    EXPIRED = "expired"  # the order's status is then canceled (a DAY order at the market close)
 
 
 class SessionEventKind(StrEnum):

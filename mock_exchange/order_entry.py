@@ -8,12 +8,16 @@ cancel). When the owning session is down, they go to the firm's logged-on sessio
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
 from collections.abc import Iterable
 from typing import TypeVar
 
-from mock_exchange.book import CancelRejection, Execution, MatchingEngine, NewOrderRequest
+from mock_exchange.book import MatchingEngine
+from mock_exchange.executions import CancelOutcome, CancelRejection, Execution, NewOrderRequest
+from mock_exchange.faults import ReportFaultMode
 from mock_exchange.fix import tags
 from mock_exchange.fix.acceptor import send_session_reject
 from mock_exchange.fix.codec import Field, FixMessage
@@ -35,7 +39,15 @@ ORD_STATUS_CODES = {
     OrderStatus.CANCELED: b"4",
     OrderStatus.REJECTED: b"8",
 }
-EXEC_TYPE_CODES = {ExecType.NEW: b"0", ExecType.TRADE: b"F", ExecType.CANCELED: b"4", ExecType.REJECTED: b"8"}
+EXEC_TYPE_CODES = {
+    ExecType.NEW: b"0",
+    ExecType.TRADE: b"F",
+    ExecType.CANCELED: b"4",
+    ExecType.REJECTED: b"8",
+    ExecType.REPLACED: b"5",
+    ExecType.EXPIRED: b"C",
+}
+ORD_STATUS_EXPIRED = b"C"  # the ledger keeps an expired order as canceled
 EXEC_TYPE_ORDER_STATUS = b"I"
 MASS_STATUS_ALL_ORDERS = b"7"
 
@@ -112,7 +124,21 @@ class FixOrderEntry:
             order = execution.order
             fields = self._execution_report(execution)
             for session in self._recipients(order, execution.requested_by):
-                session.send(MsgType.EXECUTION_REPORT, fields, target_sub_id=order.sender_sub_id)
+                self._deliver(session, fields, order.sender_sub_id)
+
+    def _deliver(self, session: FixSession, fields: list[Field], target_sub_id: str | None) -> None:
+        """Send one ExecutionReport, as an armed execution-report fault lets it through."""
+        fault = self._engine.faults.report_fault(session.sender_comp_id)
+        send = functools.partial(session.send, MsgType.EXECUTION_REPORT, fields, target_sub_id=target_sub_id)
+        if fault is None:
+            send()
+        elif fault.mode is ReportFaultMode.DUPLICATE:
+            send()
+            send()
+        elif fault.mode is ReportFaultMode.DELAY:
+            asyncio.get_running_loop().call_later(fault.delay_s, send)
+        else:
+            log.info("execution-report fault: dropping a report to %s", session.sender_comp_id)
 
     # -- NewOrderSingle --------------------------------------------------------------------
 
@@ -149,16 +175,22 @@ class FixOrderEntry:
     def _on_cancel_request(self, session: FixSession, message: FixMessage) -> None:
         cl_ord_id = _required_str(message, tags.CL_ORD_ID)
         orig_cl_ord_id = _required_str(message, tags.ORIG_CL_ORD_ID)
+
+        def answer(outcome: CancelOutcome) -> None:
+            if isinstance(outcome, CancelRejection):
+                self._send_cancel_reject(session, message, outcome, cl_ord_id, orig_cl_ord_id)
+            else:
+                self.report([outcome])
+
         outcome = self._engine.cancel(
             orig_cl_ord_id,
             order_id=message.get_str(tags.ORDER_ID),
             cancel_cl_ord_id=cl_ord_id,
             requested_by=session.sender_comp_id,
+            on_release=answer,
         )
-        if isinstance(outcome, CancelRejection):
-            self._send_cancel_reject(session, message, outcome, cl_ord_id, orig_cl_ord_id)
-        else:
-            self.report([outcome])
+        if outcome is not None:
+            answer(outcome)
 
     def _send_cancel_reject(
         self,
@@ -221,6 +253,8 @@ class FixOrderEntry:
         order = execution.order
         fields = self._order_fields(order, exec_id=execution.exec_id.encode())
         fields[3] = (tags.EXEC_TYPE, EXEC_TYPE_CODES[execution.exec_type])
+        if execution.exec_type is ExecType.EXPIRED:
+            fields[4] = (tags.ORD_STATUS, ORD_STATUS_EXPIRED)
         if execution.cancel_cl_ord_id is not None:
             fields[1] = (tags.CL_ORD_ID, execution.cancel_cl_ord_id.encode())
             fields.append((tags.ORIG_CL_ORD_ID, order.cl_ord_id.encode()))

@@ -21,10 +21,12 @@ from aiohttp import web
 from mock_exchange.admin import OPEN_FILTER, create_admin_app
 from mock_exchange.book import MatchingEngine
 from mock_exchange.config import VenueConfig
+from mock_exchange.fault_board import FaultBoard
 from mock_exchange.fix.acceptor import FixServer
 from mock_exchange.fix.codec import FixMessage
 from mock_exchange.fix.session import FixSession, SessionRegistry
 from mock_exchange.ledger import Ledger
+from mock_exchange.market_clock import MarketPhase
 from mock_exchange.model import SessionEventKind, SessionRecord
 from mock_exchange.order_entry import FixOrderEntry
 
@@ -98,6 +100,7 @@ class Venue:
             _SessionEvents(self),
             default_heartbeat_s=config.heartbeat_s,
             logon_timeout_s=config.logon_timeout_s,
+            faults=self._engine.faults,
         )
         self._fix_port = await self._fix_server.start(config.host, config.fix_port)
         self._admin_runner = web.AppRunner(create_admin_app(self), access_log=None)
@@ -164,6 +167,16 @@ class Venue:
             raise VenueError("venue is not started")
         return self._order_entry
 
+    @property
+    def faults(self) -> FaultBoard:
+        return self.engine.faults
+
+    def market_view(self) -> dict[str, Any]:
+        market = self.engine.market
+        if market is None:
+            return {"phase": MarketPhase.OPEN.value, "local_time": None, "timezone": None}
+        return market.view()
+
     def step(self) -> None:
         """One price/matching step, with its reports sent (the matching loop calls this)."""
         self.order_entry.report(self.engine.step())
@@ -210,6 +223,7 @@ class Venue:
             "orders": self.order_views(None),
             "fills": self.fill_views(),
             "sessions": self.session_views(),
+            "faults": self.ledger.fault_events,
             "now_ns": time.monotonic_ns(),
         }
 

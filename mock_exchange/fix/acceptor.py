@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from mock_exchange.fault_board import FaultBoard
 from mock_exchange.fix import tags
 from mock_exchange.fix.codec import FixMessage, FixStreamParser
 from mock_exchange.fix.session import FixSession, SessionRegistry, Transport, send_refusal
@@ -53,9 +54,11 @@ class AcceptorConnection:
         *,
         default_heartbeat_s: int,
         logon_timeout_s: float,
+        faults: FaultBoard | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transport = transport
+        self._faults = faults if faults is not None else FaultBoard()
         self._registry = registry
         self._listener = listener
         self._venue_comp_id = registry.venue_comp_id.encode()
@@ -67,6 +70,7 @@ class AcceptorConnection:
         self._test_request_pending = False
         self._resend_requested_until = 0
         self._closing = False
+        self._logged_out = False
         self._close_reason = "connection lost"
         self.session: FixSession | None = None
 
@@ -90,6 +94,7 @@ class AcceptorConnection:
             return
         session.transport = None
         session.logged_on = False
+        self._faults.note_disconnect(session.sender_comp_id, session.firm, clean=self._logged_out)
         self._listener.on_disconnect(session, self._close_reason)
 
     def check_timers(self) -> float:
@@ -151,8 +156,12 @@ class AcceptorConnection:
         if session is None:
             self._refuse_logon(sender_comp_id, refusal)
             return
+        cooldown = self._faults.logon_refusal(session.sender_comp_id, session.firm)
+        if cooldown is not None:
+            self._refuse_logon(sender_comp_id, cooldown)
+            return
         seq = _int_field(message, tags.MSG_SEQ_NUM)
-        reset = message.get(tags.RESET_SEQ_NUM_FLAG) == b"Y"
+        reset = message.get(tags.RESET_SEQ_NUM_FLAG) == b"Y" or session.reset_on_logon
         if reset:
             session.reset_sequence_numbers()
         if seq is None or seq < session.next_in_seq:
@@ -291,6 +300,7 @@ class AcceptorConnection:
 
     def _on_logout(self, session: FixSession) -> None:
         text = "logout requested by counterparty"
+        self._logged_out = True
         self._listener.on_logout(session, text)
         session.send(MsgType.LOGOUT, [])
         self.close(text)
@@ -380,9 +390,11 @@ class FixServer:
         *,
         default_heartbeat_s: int,
         logon_timeout_s: float,
+        faults: FaultBoard | None = None,
     ) -> None:
         self._registry = registry
         self._listener = listener
+        self._faults = faults
         self._default_heartbeat_s = default_heartbeat_s
         self._logon_timeout_s = logon_timeout_s
         self._server: asyncio.Server | None = None
@@ -395,6 +407,7 @@ class FixServer:
             self._listener,
             default_heartbeat_s=self._default_heartbeat_s,
             logon_timeout_s=self._logon_timeout_s,
+            faults=self._faults,
         )
 
     async def start(self, host: str, port: int) -> int:

@@ -59,10 +59,20 @@ class StoredMessage:
 class FixSession:
     """Sequence numbers, outbound store and current connection of one counterparty."""
 
-    def __init__(self, sender_comp_id: str, venue_comp_id: str, *, cancel_on_disconnect: bool) -> None:
+    def __init__(
+        self,
+        sender_comp_id: str,
+        venue_comp_id: str,
+        *,
+        cancel_on_disconnect: bool,
+        reset_on_logon: bool = False,
+        firm: str = "",
+    ) -> None:
         self.sender_comp_id = sender_comp_id
         self.sender_comp_id_bytes = sender_comp_id.encode()
         self.cancel_on_disconnect = cancel_on_disconnect
+        self.reset_on_logon = reset_on_logon
+        self.firm = firm
         self.next_in_seq = 1
         self.next_out_seq = 1
         self.heartbeat_s = 30
@@ -162,7 +172,11 @@ class SessionRegistry:
         self._accept_any = config.accept_any_session
         self._sessions: dict[str, FixSession] = {
             session.sender_comp_id: FixSession(
-                session.sender_comp_id, config.comp_id, cancel_on_disconnect=session.cancel_on_disconnect
+                session.sender_comp_id,
+                config.comp_id,
+                cancel_on_disconnect=session.cancel_on_disconnect,
+                reset_on_logon=session.reset_on_logon,
+                firm=session.firm,
             )
             for session in config.sessions
         }

@@ -7,7 +7,8 @@ venue against an independent FIX implementation.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,11 @@ class FixTestClient:
                     return message
                 assert received_type in skip, f"expected {msg_type}, got {message}"
 
+    async def expect_any(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> simplefix.FixMessage:
+        message = await self.receive(timeout_s)
+        assert message is not None, "connection closed"
+        return message
+
     async def expect_closed(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[simplefix.FixMessage]:
         """Read until the venue closes the connection; return what arrived meanwhile."""
         messages = []
@@ -186,3 +192,50 @@ async def get_json(port: int, path: str) -> tuple[int, Any]:
 def field(message: simplefix.FixMessage, tag: int) -> str | None:
     value = message.get(tag)
     return None if value is None else value.decode()
+
+
+async def call_json(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """An admin API call; the JSON answer, or ``None`` for an empty body (204)."""
+    url = f"http://127.0.0.1:{port}{path}"
+    async with aiohttp.ClientSession() as http, http.request(method, url, json=body) as response:
+        text = await response.text()
+        return response.status, (None if not text else await response.json())
+
+
+async def arm_fault(port: int, kind: str, **params: Any) -> dict[str, Any]:
+    status, stored = await call_json(port, "PUT", f"/faults/{kind}", params)
+    assert status == 200, stored
+    assert isinstance(stored, dict)
+    return stored
+
+
+async def heal_fault(port: int, kind: str) -> None:
+    status, _ = await call_json(port, "DELETE", f"/faults/{kind}")
+    assert status == 204
+
+
+async def answers_in_order(client: FixTestClient, marker: str) -> list[simplefix.FixMessage]:
+    """Send a TestRequest and return every message received before its Heartbeat.
+
+    The venue answers in order, so whatever it sent for earlier requests arrives first: an
+    empty list proves it sent nothing for them (yet).
+    """
+    client.send("1", [(112, marker)])
+    before = []
+    while True:
+        message = await client.expect_any()
+        if message.get(35) == b"0" and message.get(112) == marker.encode():
+            return before
+        if message.get(35) != b"0":
+            before.append(message)
+
+
+@contextlib.asynccontextmanager
+async def logged_on(port: int, sender_comp_id: str = "OMS-A") -> AsyncIterator[FixTestClient]:
+    """A client logged on (with ResetSeqNumFlag) for the block, closed after it."""
+    client = await FixTestClient.connect(port, sender_comp_id)
+    try:
+        await client.logon()
+        yield client
+    finally:
+        await client.close()

@@ -1,0 +1,183 @@
+"""The venue's live exchange faults and the state they keep (rate windows, bans, cooldowns).
+
+Protocol-neutral: the matching engine asks it about orders and cancels, the FIX layer about
+logons and execution reports; a WebSocket gateway asks the same questions. Listeners hear
+every change (the engine records it in the ledger and releases held cancels on a heal).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mock_exchange.faults import (
+    HALT_TEXT,
+    RATE_LIMIT_TEXT,
+    CancelFailure,
+    CooldownScope,
+    ExecutionReports,
+    Fault,
+    FaultKind,
+    Halt,
+    RateLimit,
+    ReconnectCooldown,
+    RejectNewOrders,
+)
+
+FaultListener = Callable[[FaultKind, Fault | None], None]
+
+
+class FaultBoard:
+    """Which faults are armed, by kind; putting a kind again replaces its parameters."""
+
+    def __init__(self, *, seed: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._faults: dict[FaultKind, Fault] = {}
+        self._listeners: list[FaultListener] = []
+        self._rng = random.Random(seed)
+        self._rate_limiter = _RateLimiter()
+        self._cooldowns = _Cooldowns()
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def subscribe(self, listener: FaultListener) -> None:
+        """Call ``listener(kind, fault)`` after every change (``fault`` is ``None`` on a heal)."""
+        self._listeners.append(listener)
+
+    def arm(self, fault: Fault) -> Fault:
+        self._faults[fault.kind] = fault
+        if isinstance(fault, RateLimit):
+            self._rate_limiter.clear()
+        elif isinstance(fault, ReconnectCooldown):
+            self._cooldowns.clear()
+        self._notify(fault.kind, fault)
+        return fault
+
+    def heal(self, kind: FaultKind) -> None:
+        """Disarm ``kind``; a no-op (and no notification) when it is not armed."""
+        if self._faults.pop(kind, None) is not None:
+            self._notify(kind, None)
+
+    def heal_all(self) -> None:
+        for kind in list(self._faults):
+            self.heal(kind)
+
+    def active(self) -> list[Fault]:
+        return list(self._faults.values())
+
+    def _notify(self, kind: FaultKind, fault: Fault | None) -> None:
+        for listener in self._listeners:
+            listener(kind, fault)
+
+    # -- questions -------------------------------------------------------------------------
+
+    def order_refusal(self, session: str, symbol: str) -> str | None:
+        """Why a new order is refused by a halt or a reject-all fault, else ``None``."""
+        if self.is_halted(symbol):
+            return f"{HALT_TEXT}: {symbol}"
+        reject = self._faults.get(FaultKind.REJECT_NEW_ORDERS)
+        if isinstance(reject, RejectNewOrders) and reject.applies_to(session):
+            return reject.reason
+        return None
+
+    def admit_order(self, session: str) -> str | None:
+        """Count an order against the rate limit: the refusal text, or ``None`` (admitted)."""
+        limit = self._faults.get(FaultKind.RATE_LIMIT)
+        if not isinstance(limit, RateLimit) or not limit.applies_to(session):
+            return None
+        return self._rate_limiter.admit(session, limit, self._clock())
+
+    def is_halted(self, symbol: str) -> bool:
+        halt = self._faults.get(FaultKind.HALT)
+        return isinstance(halt, Halt) and symbol in halt.symbols
+
+    def cancel_failure(self, session: str, symbol: str) -> CancelFailure | None:
+        failure = self._faults.get(FaultKind.CANCEL_FAILURE)
+        if not isinstance(failure, CancelFailure) or not failure.applies_to(session):
+            return None
+        if failure.symbol is not None and failure.symbol != symbol:
+            return None
+        return failure
+
+    def report_fault(self, session: str) -> ExecutionReports | None:
+        """The execution-report fault for one report to ``session``, after its seeded roll."""
+        fault = self._faults.get(FaultKind.EXECUTION_REPORTS)
+        if not isinstance(fault, ExecutionReports) or not fault.applies_to(session):
+            return None
+        return fault if self._rng.random() < fault.probability else None
+
+    def note_disconnect(self, session: str, firm: str, *, clean: bool) -> None:
+        """A session of ``firm`` ended (``clean``: with a Logout); counts only while armed."""
+        if FaultKind.RECONNECT_COOLDOWN in self._faults:
+            self._cooldowns.add(_Ended(session, firm, self._clock(), clean))
+
+    def logon_refusal(self, session: str, firm: str) -> str | None:
+        """Why a logon is refused by the reconnect cooldown, else ``None``."""
+        cooldown = self._faults.get(FaultKind.RECONNECT_COOLDOWN)
+        if not isinstance(cooldown, ReconnectCooldown) or not cooldown.applies_to(session):
+            return None
+        remaining = self._cooldowns.remaining(session, firm, cooldown, self._clock())
+        if remaining <= 0:
+            return None
+        return f"reconnect cooldown, {remaining:.1f} s remaining"
+
+
+class _RateLimiter:
+    """Sliding windows of admitted orders and bans, per session."""
+
+    def __init__(self) -> None:
+        self._admitted: dict[str, deque[float]] = {}
+        self._banned_until: dict[str, float] = {}
+
+    def clear(self) -> None:
+        self._admitted.clear()
+        self._banned_until.clear()
+
+    def admit(self, session: str, limit: RateLimit, now: float) -> str | None:
+        banned_until = self._banned_until.get(session, 0.0)
+        if now < banned_until:
+            return f"{RATE_LIMIT_TEXT}: banned for another {banned_until - now:.1f} s"
+        window = self._admitted.setdefault(session, deque())
+        while window and window[0] <= now - limit.window_s:
+            window.popleft()
+        if len(window) >= limit.max_orders:
+            if limit.ban_s > 0:
+                self._banned_until[session] = now + limit.ban_s
+            return RATE_LIMIT_TEXT
+        window.append(now)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    session: str
+    firm: str
+    at: float
+    clean: bool
+
+
+class _Cooldowns:
+    """Session ends seen while a reconnect cooldown was armed."""
+
+    def __init__(self) -> None:
+        self._ended: list[_Ended] = []
+
+    def clear(self) -> None:
+        self._ended.clear()
+
+    def add(self, ended: _Ended) -> None:
+        self._ended.append(ended)
+
+    def remaining(self, session: str, firm: str, cooldown: ReconnectCooldown, now: float) -> float:
+        remaining = 0.0
+        for ended in self._ended:
+            same_scope = (
+                ended.firm == firm if cooldown.scope is CooldownScope.FIRM else ended.session == session
+            )
+            if same_scope:
+                duration = cooldown.clean_s if ended.clean else cooldown.unclean_s
+                remaining = max(remaining, ended.at + duration - now)
+        return remaining

@@ -1,0 +1,131 @@
+"""Exchange faults the admin API switches at run time: their kinds and parameters.
+
+Each fault is a frozen model; ``session`` (a SenderCompID) scopes it to one session, absent
+means every session. :func:`parse_fault` turns an admin request body into one, or raises
+:class:`FaultParamsError` naming the field. The live state is in :mod:`mock_exchange.fault_board`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+RATE_LIMIT_TEXT = "Rate limit exceeded"
+HALT_TEXT = "Trading halted"
+
+
+class FaultKind(StrEnum):
+    CANCEL_FAILURE = "cancel_failure"
+    REJECT_NEW_ORDERS = "reject_new_orders"
+    RATE_LIMIT = "rate_limit"
+    RECONNECT_COOLDOWN = "reconnect_cooldown"
+    EXECUTION_REPORTS = "execution_reports"
+    HALT = "halt"
+
+
+class CancelFailureMode(StrEnum):
+    REJECT = "reject"
+    HANG = "hang"
+    DROP = "drop"
+
+
+class ReportFaultMode(StrEnum):
+    DELAY = "delay"
+    DROP = "drop"
+    DUPLICATE = "duplicate"
+
+
+class CooldownScope(StrEnum):
+    FIRM = "firm"
+    SESSION = "session"
+
+
+class _Fault(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    session: str | None = Field(default=None, min_length=1, description="SenderCompID; absent = all")
+
+    def applies_to(self, session: str) -> bool:
+        return self.session is None or self.session == session
+
+
+class CancelFailure(_Fault):
+    kind: Literal[FaultKind.CANCEL_FAILURE] = FaultKind.CANCEL_FAILURE
+    mode: CancelFailureMode
+    reason: str = Field(default="Cancel rejected by venue", min_length=1)
+    symbol: str | None = None
+
+
+class RejectNewOrders(_Fault):
+    kind: Literal[FaultKind.REJECT_NEW_ORDERS] = FaultKind.REJECT_NEW_ORDERS
+    reason: str = Field(default="New orders are not accepted", min_length=1)
+
+
+class RateLimit(_Fault):
+    kind: Literal[FaultKind.RATE_LIMIT] = FaultKind.RATE_LIMIT
+    max_orders: int = Field(gt=0)
+    window_s: float = Field(gt=0)
+    ban_s: float = Field(default=0.0, ge=0)
+
+
+class ReconnectCooldown(_Fault):
+    kind: Literal[FaultKind.RECONNECT_COOLDOWN] = FaultKind.RECONNECT_COOLDOWN
+    clean_s: float = Field(default=0.0, ge=0)
+    unclean_s: float = Field(default=0.0, ge=0)
+    scope: CooldownScope = CooldownScope.FIRM
+
+
+class ExecutionReports(_Fault):
+    kind: Literal[FaultKind.EXECUTION_REPORTS] = FaultKind.EXECUTION_REPORTS
+    mode: ReportFaultMode
+    delay_s: float = Field(default=0.0, ge=0)
+    probability: float = Field(default=1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _delay_needs_a_duration(self) -> ExecutionReports:
+        if self.mode is ReportFaultMode.DELAY and self.delay_s <= 0:
+            raise ValueError("delay_s must be > 0 when mode is delay")
+        return self
+
+
+class Halt(_Fault):
+    kind: Literal[FaultKind.HALT] = FaultKind.HALT
+    symbols: tuple[str, ...] = Field(min_length=1)
+
+
+Fault = CancelFailure | RejectNewOrders | RateLimit | ReconnectCooldown | ExecutionReports | Halt
+
+FAULT_MODELS: dict[FaultKind, type[Fault]] = {
+    FaultKind.CANCEL_FAILURE: CancelFailure,
+    FaultKind.REJECT_NEW_ORDERS: RejectNewOrders,
+    FaultKind.RATE_LIMIT: RateLimit,
+    FaultKind.RECONNECT_COOLDOWN: ReconnectCooldown,
+    FaultKind.EXECUTION_REPORTS: ExecutionReports,
+    FaultKind.HALT: Halt,
+}
+
+
+class FaultParamsError(ValueError):
+    """The parameters of a fault are invalid; the message names the field."""
+
+
+def parse_fault(kind: FaultKind, params: Any) -> Fault:
+    """The fault of ``kind`` with ``params`` (a JSON object; ``kind`` in it must match)."""
+    if not isinstance(params, dict):
+        raise FaultParamsError("the body must be a JSON object of fault parameters")
+    if params.get("kind", kind.value) != kind.value:
+        raise FaultParamsError(f"kind: {params['kind']!r} does not match the route's {kind.value!r}")
+    try:
+        return FAULT_MODELS[kind].model_validate({**params, "kind": kind})
+    except ValidationError as error:
+        raise FaultParamsError(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "body"
+        problems.append(f"{location}: {item['msg']}")
+    return "; ".join(problems)
