@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="switch on a known defect of the reference stack (repeatable)")
     run.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
 
+    matrix = commands.add_parser(
+        "matrix", help="run each scenario against the correct stack and against its known defect")
+    matrix.add_argument("scenarios", nargs="*", type=Path,
+                        help="scenario files (default: every scenarios/*.yaml)")
+    matrix.add_argument("--repeat", type=int, default=1, help="runs of each variant (default 1)")
+    matrix.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
+
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("scenarios", nargs="+", type=Path)
 
@@ -99,6 +106,44 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     return worst
 
 
+def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
+    from gameday.matrix import RunRequest, RunSummary, run_matrix, write_matrix
+    from gameday.report.matrix_table import matrix_table
+    from gameday.runner import RunSettings, run_scenario
+    from gameday.verdict import RunResult
+
+    paths = args.scenarios or sorted(Path("scenarios").glob("*.yaml"))
+    if not paths:
+        console.print("[bold red]no scenarios[/]: give scenario files or run from the project root")
+        return EXIT_INVALID
+    if args.repeat < 1:
+        console.print("[bold red]--repeat[/] must be at least 1")
+        return EXIT_INVALID
+    scenarios = _load_all(paths, console)
+    if scenarios is None:
+        return EXIT_INVALID
+    reports = args.reports.resolve()
+    toxiproxy_url = os.environ.get("TOXIPROXY_URL") or None
+
+    async def run_one(request: RunRequest) -> tuple[RunResult, str | None, str | None]:
+        settings = RunSettings(reports_root=reports / "matrix", extra_defects=request.defects,
+                               toxiproxy_url=toxiproxy_url)
+        outcome = await run_scenario(request.scenario, request.path, settings)
+        return outcome.result, str(outcome.run_dir), outcome.error
+
+    def on_run(request: RunRequest, summary: RunSummary) -> None:
+        mark = "[green]as expected[/]" if summary.as_expected else "[bold red]NOT as expected[/]"
+        failing = f" failing: {', '.join(summary.failing)}" if summary.failing else ""
+        console.print(f"  {request.scenario.name} [{request.variant.value} #{request.repeat + 1}] "
+                      f"{summary.verdict.value}{failing} — {mark}", highlight=False)
+
+    matrix = asyncio.run(_with_sigterm(run_matrix(list(zip(paths, scenarios, strict=True)), run_one,
+                                                  args.repeat, on_run)))
+    console.print(matrix_table(matrix))
+    console.print(f"  matrix: {write_matrix(matrix, reports)}", highlight=False)
+    return 0 if matrix.as_expected else 1
+
+
 def _cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     from gameday.runner import analyze_run
 
@@ -133,7 +178,7 @@ async def _with_sigterm(coroutine: Coroutine[Any, Any, T]) -> T:
         loop.remove_signal_handler(signal.SIGTERM)
 
 
-COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "analyze": _cmd_analyze,
+COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "analyze": _cmd_analyze, "matrix": _cmd_matrix,
             "toxiproxy-server": _cmd_toxiproxy, "exchange": _cmd_exchange}
 
 

@@ -129,6 +129,10 @@ class FrontDoor:
             names.insert(0, self._preferred)
         return names
 
+    def _after(self, instance: str) -> str:
+        names = list(self._urls)
+        return names[(names.index(instance) + 1) % len(names)]
+
     async def place(self, request: OrderRequest) -> Placement:
         tried: list[str] = []
         last: dict[str, Any] = {"error": "no instance reachable"}
@@ -140,7 +144,9 @@ class FrontDoor:
                     body = await response.json(content_type=None)
                     status = response.status
             except TimeoutError:
-                # the instance may or may not have sent it: the outcome is unknown
+                # the instance may or may not have sent it: the outcome is unknown; the next
+                # order starts with another instance, as a client with a list of endpoints would
+                self._preferred = self._after(instance)
                 return Placement("info", instance, {"error": "timeout"}, tried)
             except (aiohttp.ClientError, ValueError) as error:
                 last = {"error": f"{type(error).__name__}: {error}"}

@@ -101,6 +101,12 @@ class EventPublisher:
             },
         )
 
+    def replication(self, lag_ms: float, backlog: int) -> None:
+        self._put(
+            "replication",
+            {"instance": self._instance, "lag_ms": lag_ms, "backlog": backlog, "t_ns": self._clock()},
+        )
+
     def alert(self, alert: str, detail: Mapping[str, Any]) -> None:
         self._put(
             "alerts",
@@ -138,7 +144,13 @@ class EventPublisher:
 
 
 class Mirror:
-    """Standby side: replays ``<prefix>.>`` from the start into a Book (positions, known orders)."""
+    """Standby side: replays ``<prefix>.>`` from the start into a Book.
+
+    What the stream replicates is fills and positions (and the orders that have fills); an order
+    that rests without a fill is state the stream does not carry (seed 002's out-of-band state):
+    a promoted instance must sync it from the database. The mirror also measures replication
+    lag: the age of each event it applies, by the publisher's clock stamp.
+    """
 
     def __init__(
         self,
@@ -147,15 +159,24 @@ class Mirror:
         prefix: str,
         book: Book,
         on_epoch: Callable[[int], None] = lambda _epoch: None,
+        clock: MonotonicNs = monotonic_ns,
     ) -> None:
         self._js = js
         self._stream = stream
         self._prefix = prefix
         self._book = book
         self._on_epoch = on_epoch
+        self._clock = clock
         self._sub: Any = None
         self._caught_up = False
+        self._lag_peak_ns = 0
+        self._pending = 0
         self.applied = 0
+
+    def take_lag_sample(self) -> tuple[float, int]:
+        """The largest event age applied since the last sample (ms), and the messages still pending."""
+        peak, self._lag_peak_ns = self._lag_peak_ns, 0
+        return round(peak / 1e6, 3), self._pending
 
     @property
     def caught_up(self) -> bool:
@@ -181,19 +202,28 @@ class Mirror:
 
     async def _on_msg(self, msg: Msg) -> None:
         try:
-            self.apply(msg.subject, json.loads(msg.data))
+            body = json.loads(msg.data)
+            self.apply(msg.subject, body)
+            self._note_age(body)
         except (ValueError, KeyError, TypeError) as err:
             log.warning("mirror skipped a bad %s message: %s", msg.subject, err)
         with contextlib.suppress(Exception):
-            if msg.metadata.num_pending == 0:
+            self._pending = int(msg.metadata.num_pending)
+            if self._pending == 0:
                 self._caught_up = True
+
+    def _note_age(self, body: Mapping[str, Any]) -> None:
+        stamp = body.get("t_ns")
+        if isinstance(stamp, int) and self._caught_up:
+            self._lag_peak_ns = max(self._lag_peak_ns, self._clock() - stamp)
 
     def apply(self, subject: str, body: Mapping[str, Any]) -> None:
         """Apply one stream message to the book (pure w.r.t. I/O)."""
         kind = subject.rsplit(".", 1)[-1]
         if kind == "orders":
             order = Order.model_validate(body["order"])
-            self._book.add_order(order)
+            if order.cum_qty > 0 or self._book.knows(order.order_id):
+                self._book.add_order(order)
         elif kind == "fills":
             self._book.apply_fill(Fill.model_validate(body))
         elif kind == "positions":

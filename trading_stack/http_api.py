@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from trading_stack.models import NewOrderRequest
+from trading_stack.risk import RiskLimitUpdate
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,28 @@ class OmsApi(Protocol):
 
     async def kill_switch(self) -> ApiResult: ...
 
+    async def set_risk_limit(self, update: RiskLimitUpdate) -> ApiResult: ...
+
     async def flatten(self) -> ApiResult: ...
 
 
 def _json(result: ApiResult) -> web.Response:
     return web.json_response(result.body, status=result.status)
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+async def _body(request: web.Request, model: type[_Body], invalid: str) -> _Body | web.Response:
+    """The request's JSON body as ``model``, or the 422 answer that says why it is not one."""
+    try:
+        return model.model_validate(await request.json())
+    except ValidationError as err:
+        return web.json_response(
+            {"error": invalid, "detail": err.errors(include_url=False, include_context=False)}, status=422
+        )
+    except ValueError:
+        return web.json_response({"error": "body is not JSON"}, status=422)
 
 
 def build_app(api: OmsApi, admin_token: str) -> web.Application:
@@ -63,16 +81,9 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
         return web.json_response(api.orders_body(request.query.get("status")))
 
     async def place(request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            order = NewOrderRequest.model_validate(body)
-        except ValidationError as err:
-            return web.json_response(
-                {"error": "invalid order", "detail": err.errors(include_url=False, include_context=False)},
-                status=422,
-            )
-        except ValueError:
-            return web.json_response({"error": "body is not JSON"}, status=422)
+        order = await _body(request, NewOrderRequest, "invalid order")
+        if isinstance(order, web.Response):
+            return order
         return _json(await api.place(order))
 
     async def cancel(request: web.Request) -> web.Response:
@@ -93,6 +104,12 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
     async def kill_switch(_request: web.Request) -> web.Response:
         return _json(await api.kill_switch())
 
+    async def risk_limits(request: web.Request) -> web.Response:
+        update = await _body(request, RiskLimitUpdate, "invalid risk limit")
+        if isinstance(update, web.Response):
+            return update
+        return _json(await api.set_risk_limit(update))
+
     async def flatten(_request: web.Request) -> web.Response:
         return _json(await api.flatten())
 
@@ -106,5 +123,6 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
     app.router.add_delete("/orders/{order_id}", cancel)
     app.router.add_post("/admin/promote", admin(promote))
     app.router.add_post("/admin/kill-switch", admin(kill_switch))
+    app.router.add_put("/admin/risk-limits", admin(risk_limits))
     app.router.add_post("/admin/flatten", admin(flatten))
     return app

@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+import asyncpg
 from nats.aio.client import Client as NatsClient
 
 from trading_stack.book import Book, positions_from_reports
 from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.config import Defect, InitialRole, OmsConfig
+from trading_stack.db_sync import load_out_of_band_state, save_risk_limit
 from trading_stack.events import EventPublisher, Mirror, connect_nats, ensure_stream
 from trading_stack.fix_client import FixSession, SessionSettings, SessionState
 from trading_stack.gateway import NotSent, OrderGateway, PlaceResult
@@ -28,6 +30,7 @@ from trading_stack.http_api import ApiResult, build_app
 from trading_stack.lease import LEASE_KEY, Lease, LeaseLost, lease_bucket
 from trading_stack.models import ExecutionReport, Fill, NewOrderRequest, Order, OrdType, Side
 from trading_stack.reconcile import plan_reconciliation, real_reports
+from trading_stack.risk import RiskLimits, RiskLimitUpdate
 from trading_stack.roles import Role, RoleMachine
 from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
 from trading_stack.store import Store
@@ -36,6 +39,9 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_OPEN_ORDER = "UnknownOpenOrder"
 PROMOTION_RECONCILED = "PromotionReconciled"
+OUT_OF_BAND_SYNC_FAILED = "OutOfBandSyncFailed"
+REPLICATION_SAMPLE_INTERVAL_S = 0.25
+DB_TIMEOUT_S = 3.0
 
 
 def _report_detail(report: ExecutionReport) -> dict[str, Any]:
@@ -60,6 +66,7 @@ class Oms:
         self._clock = clock
         self._boot = boot if boot is not None else time.time_ns() // 1_000_000
         self.book = Book()
+        self.risk = RiskLimits()
         self.roles = RoleMachine(Role.STANDBY)
         self.gateway = OrderGateway(
             self.instance,
@@ -160,11 +167,21 @@ class Oms:
         self._lease = Lease(kv, self.instance, config.lease_ttl_s, config.lease_safety_margin_s, self._clock)
         self._publisher = EventPublisher(js, config.subject_prefix, self.instance, self._clock)
         self._spawn(self._publisher.run(), "publisher")
-        self._mirror = Mirror(js, config.stream, config.subject_prefix, self.book, on_epoch=self._note_epoch)
+        self._mirror = Mirror(js, config.stream, config.subject_prefix, self.book, on_epoch=self._note_epoch,
+                              clock=self._clock)
+        self._spawn(self._sample_replication_lag(), "replication-lag")
         self._infra_ready.set()
         if self.roles.role is Role.STANDBY and self._promotion is None:
             self._publish_role("started as standby")
             await self._start_mirror()
+
+    async def _sample_replication_lag(self) -> None:
+        while True:
+            await asyncio.sleep(REPLICATION_SAMPLE_INTERVAL_S)
+            mirror, publisher = self._mirror, self._publisher
+            if self.roles.role is Role.STANDBY and mirror is not None and publisher is not None \
+                    and mirror.caught_up:
+                publisher.replication(*mirror.take_lag_sample())
 
     async def _start_mirror(self) -> None:
         mirror = self._mirror
@@ -311,6 +328,8 @@ class Oms:
         self._renewer = self._spawn(self._renew_loop(), "lease-renewer")
         if self._mirror is not None:
             await self._mirror.stop()
+        if not self._has(Defect.NO_DB_SYNC_ON_PROMOTION):
+            await self._sync_out_of_band_state()
         if not await self._log_on():
             log.error("promotion stalled: no venue session (logon retry disabled)")
             return
@@ -323,13 +342,29 @@ class Oms:
         if self._publisher is not None:
             self._publisher.positions(self.book.positions, self.book.fill_count)
 
+    async def _sync_out_of_band_state(self) -> None:
+        """Adopt what the stream does not carry: risk limits and resting orders from the database."""
+        try:
+            state = await load_out_of_band_state(self.config.database_dsn, DB_TIMEOUT_S)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as err:
+            log.error("out-of-band state sync failed: %s", err)
+            if self._publisher is not None:
+                self._publisher.alert(OUT_OF_BAND_SYNC_FAILED, {"error": f"{type(err).__name__}: {err}"})
+            return
+        self.risk.replace(state.risk_limits)
+        for order in state.open_orders:
+            if not self.book.knows(order.order_id):
+                self.book.add_order(order)
+        log.info("synced %d risk limit(s) and %d open order(s) from the database",
+                 len(state.risk_limits), len(state.open_orders))
+
     async def _acquire_lease(self) -> None:
         lease = self._lease
         assert lease is not None
         waited = False
         while True:
             try:
-                if await lease.try_acquire():
+                if await lease.try_acquire() or self._has(Defect.NO_FENCING):
                     return
                 await lease.request_stepdown()
             except Exception as err:
@@ -503,6 +538,9 @@ class Oms:
         refusal = self._refusal()
         if refusal is not None:
             return refusal
+        breach = self.risk.refusal(request)
+        if breach is not None:
+            return ApiResult(422, {"error": "risk limit", "detail": breach})
         return self._result(await self.gateway.place(request))
 
     def _result(self, result: PlaceResult) -> ApiResult:
@@ -529,6 +567,17 @@ class Oms:
         if refusal is not None:
             return refusal
         return self._result(await self.gateway.cancel(order))
+
+    async def set_risk_limit(self, update: RiskLimitUpdate) -> ApiResult:
+        """Persist first (the database is where a successor finds it), then enforce."""
+        try:
+            await save_risk_limit(self.config.database_dsn, update.symbol, update.max_order_qty,
+                                  self.instance, DB_TIMEOUT_S)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as err:
+            detail = f"{type(err).__name__}: {err}"
+            return ApiResult(503, {"error": "risk limit not persisted", "detail": detail})
+        self.risk.set(update.symbol, update.max_order_qty)
+        return ApiResult(200, {"risk_limits": self.risk.as_dict()})
 
     async def kill_switch(self) -> ApiResult:
         self.kill_switch_engaged = True

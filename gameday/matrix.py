@@ -1,0 +1,136 @@
+"""The detection matrix: every scenario against the correct stack and against its known defect.
+
+A row reads as expected when the correct stack passes every expectation and the defective one
+fails at least the expectations the scenario names in ``known_defect.fails`` (the right reason).
+Runs are repeated so a verdict that depends on lucky timing shows up as an unstable row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from gameday.scenario import Scenario
+from gameday.verdict import RunResult, Verdict
+from trading_stack.config import Defect
+
+__all__ = ["MATRIX_FILE", "Matrix", "MatrixRow", "RunSummary", "Variant", "run_matrix", "write_matrix"]
+
+MATRIX_FILE = "matrix.json"
+
+
+class Variant(StrEnum):
+    CORRECT = "correct"
+    DEFECT = "defect"
+
+
+class RunSummary(BaseModel):
+    """One run of one variant, reduced to what the matrix shows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    verdict: Verdict
+    failing: tuple[str, ...]
+    unknown: tuple[str, ...]
+    observed: dict[str, float | int | None]
+    run_dir: str | None
+    error: str | None = None
+    as_expected: bool
+
+
+class MatrixRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scenario: str
+    path: str
+    defects: tuple[Defect, ...]
+    must_fail: tuple[str, ...]
+    correct: tuple[RunSummary, ...]
+    defect: tuple[RunSummary, ...]
+
+    @property
+    def as_expected(self) -> bool:
+        runs = (*self.correct, *self.defect)
+        return bool(self.defect) and bool(self.correct) and all(run.as_expected for run in runs)
+
+
+class Matrix(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    generated: str
+    repeats: int
+    rows: tuple[MatrixRow, ...]
+
+    @property
+    def as_expected(self) -> bool:
+        return bool(self.rows) and all(row.as_expected for row in self.rows)
+
+    def to_json(self) -> dict[str, Any]:
+        body = self.model_dump(mode="json")
+        for row, dumped in zip(self.rows, body["rows"], strict=True):
+            dumped["as_expected"] = row.as_expected
+        body["as_expected"] = self.as_expected
+        return body
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    scenario: Scenario
+    path: Path
+    variant: Variant
+    defects: tuple[Defect, ...]
+    repeat: int
+
+
+RunOne = Callable[[RunRequest], Awaitable[tuple[RunResult, str | None, str | None]]]
+"""Runs one request; returns the result, its run directory and an error (an aborted run)."""
+
+
+def summarize(result: RunResult, variant: Variant, must_fail: Sequence[str], run_dir: str | None,
+              error: str | None) -> RunSummary:
+    failing = tuple(e.name for e in result.expectations if e.verdict is Verdict.FAIL)
+    unknown = tuple(e.name for e in result.expectations if e.verdict is Verdict.UNKNOWN)
+    if variant is Variant.CORRECT:
+        as_expected = result.verdict is Verdict.PASS and error is None
+    else:
+        as_expected = error is None and bool(must_fail) and set(must_fail) <= set(failing)
+    return RunSummary(verdict=result.verdict, failing=failing, unknown=unknown,
+                      observed={e.name: e.observed for e in result.expectations},
+                      run_dir=run_dir, error=error, as_expected=as_expected)
+
+
+async def run_matrix(scenarios: Sequence[tuple[Path, Scenario]], run_one: RunOne, repeats: int = 1,
+                     on_run: Callable[[RunRequest, RunSummary], None] = lambda request, summary: None,
+                     ) -> Matrix:
+    rows = []
+    for path, scenario in scenarios:
+        known = scenario.known_defect
+        must_fail = known.fails if known else ()
+        defects = known.defects if known else ()
+        runs: dict[Variant, list[RunSummary]] = {Variant.CORRECT: [], Variant.DEFECT: []}
+        for repeat in range(repeats):
+            variants = [(Variant.CORRECT, ())] + ([(Variant.DEFECT, defects)] if known else [])
+            for variant, variant_defects in variants:
+                request = RunRequest(scenario, path, variant, tuple(variant_defects), repeat)
+                result, run_dir, error = await run_one(request)
+                summary = summarize(result, variant, must_fail, run_dir, error)
+                runs[variant].append(summary)
+                on_run(request, summary)
+        rows.append(MatrixRow(scenario=scenario.name, path=str(path), defects=defects, must_fail=must_fail,
+                              correct=tuple(runs[Variant.CORRECT]), defect=tuple(runs[Variant.DEFECT])))
+    return Matrix(generated=datetime.now(UTC).isoformat(timespec="seconds"), repeats=repeats,
+                  rows=tuple(rows))
+
+
+def write_matrix(matrix: Matrix, reports_root: Path) -> Path:
+    reports_root.mkdir(parents=True, exist_ok=True)
+    path = reports_root / MATRIX_FILE
+    path.write_text(json.dumps(matrix.to_json(), indent=1) + "\n", encoding="utf-8")
+    return path
