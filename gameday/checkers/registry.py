@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from gameday.checkers.alerts import AlertTotal, UnknownOpenOrders
 from gameday.checkers.base import Checker
 from gameday.checkers.client import ClientOutcomeCount
+from gameday.checkers.failovers import FailoverCount
+from gameday.checkers.gap import TradingGap
 from gameday.checkers.ghost import GhostOrders
 from gameday.checkers.positions import PositionMismatch
+from gameday.checkers.replication import ReplicationLag
+from gameday.checkers.risk import RestingOrdersCancelled, RiskLimitBreaches
 from gameday.checkers.rto import FailoverRto
 from gameday.checkers.writers import ConcurrentWriters
 from gameday.history import OpType
@@ -37,6 +42,13 @@ def default_checkers() -> tuple[Checker, ...]:
         ClientOutcomeCount("orders.client_failed", OpType.FAIL, "client order placements that failed"),
         ClientOutcomeCount("orders.client_unknown", OpType.INFO,
                            "client order placements whose outcome is unknown (timed out)"),
+        FailoverCount(),
+        TradingGap(),
+        UnknownOpenOrders(),
+        AlertTotal(),
+        ReplicationLag(),
+        RiskLimitBreaches(),
+        RestingOrdersCancelled(),
     )
 
 

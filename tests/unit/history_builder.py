@@ -88,6 +88,42 @@ class HistoryBuilder:
         value = {"orders": list(orders), "fills": list(fills), "sessions": [], "now_ns": ns(at)}
         return self.add(OpKind.LEDGER, OpType.OK, "venue", "snapshot", value, at=at)
 
+    def sut(self, f: str, value: dict[str, Any], *, at: float,
+            happened: float | None = None) -> HistoryBuilder:
+        """A SUT event on ``oms.<f>`` recorded ``at``; its own ``t_ns`` says ``happened`` (default ``at``)."""
+        event = {**value, "t_ns": ns(at if happened is None else happened)}
+        return self.add(OpKind.SUT, OpType.INFO, f"oms.{f}", f, event, at=at)
+
+    def failover_decision(self, decision: str, *, at: float, daemon: str = "failover-1",
+                          failures: Sequence[int] = (0, 0), reason: str = "all vantages healthy",
+                          happened: float | None = None) -> HistoryBuilder:
+        detail = {"reason": reason, "failures": list(failures), "vantages": list(VANTAGES[:len(failures)])}
+        return self.sut("failover", {"daemon": daemon, "decision": decision, "detail": detail},
+                        at=at, happened=happened)
+
+    def alert(self, alert: str, *, at: float, instance: str = "oms-dr", **detail: Any) -> HistoryBuilder:
+        return self.sut("alerts", {"instance": instance, "alert": alert, "detail": detail}, at=at)
+
+    def replication(self, lag_ms: float, *, at: float, instance: str = "oms-dr",
+                    backlog: int = 0, happened: float | None = None) -> HistoryBuilder:
+        value = {"instance": instance, "lag_ms": lag_ms, "backlog": backlog}
+        return self.sut("replication", value, at=at, happened=happened)
+
+    def action(self, f: str, value: dict[str, Any], *, at: float,
+               outcome: OpType = OpType.OK) -> HistoryBuilder:
+        """An operator action invoked ``at`` that completes 1 ms later with ``outcome``."""
+        self.add(OpKind.ACTION, OpType.INVOKE, "operator", f, value, at=at)
+        return self.add(OpKind.ACTION, outcome, "operator", f, value, at=at + 0.001)
+
+
+VANTAGES = ("http://vantage-a/health/deep", "http://vantage-b/health/deep", "http://vantage-c/health/deep")
+
+
+def resting_order(order_id: str, *, symbol: str = "BTC-USD", exchange_order_id: str | None = None,
+                  qty: int = 1) -> dict[str, Any]:
+    return {"order_id": order_id, "exchange_order_id": exchange_order_id, "symbol": symbol, "side": "buy",
+            "qty": qty, "price": 99.0}
+
 
 def instance_state(role: str, positions: dict[str, int] | None = None,
                    open_orders: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -25,8 +25,10 @@ class Exploding:
 
 def test_the_default_registry_holds_every_checker_by_its_name() -> None:
     assert sorted(DEFAULT_CHECKERS) == [
-        "orders.client_failed", "orders.client_unknown", "orders.ghost",
-        "positions.mismatch_bps", "rto.failover", "writers.concurrent_active",
+        "alerts.total", "alerts.unknown_open_order", "failovers.count",
+        "orders.client_failed", "orders.client_unknown", "orders.ghost", "orders.resting_cancelled",
+        "positions.mismatch_bps", "replication.lag", "risk.limit_breaches", "rto.failover",
+        "trading.gap", "writers.concurrent_active",
     ]
     assert all(checker.name == name for name, checker in DEFAULT_CHECKERS.items())
     assert all(isinstance(checker, Checker) for checker in DEFAULT_CHECKERS.values())

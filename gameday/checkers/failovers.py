@@ -1,0 +1,60 @@
+"""``failovers.count``: how many failovers the failover daemon confirmed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from gameday.checkers.base import Observation, Unit
+from gameday.checkers.records import Decision, FailoverEvent, Reference, reference, sut_events
+from gameday.history import Op
+
+__all__ = ["FailoverCount"]
+
+
+def _confirmation(event: FailoverEvent, ref: Reference) -> dict[str, Any]:
+    return {
+        "daemon": event.daemon,
+        **ref.instant(event.t_ns),
+        "reason": event.detail.reason,
+        "failures": event.detail.failures_by_vantage,
+        "vantages": event.detail.vantages,
+    }
+
+
+def _note(promotions: int, suppressed: int, decisions: Counter[Decision]) -> str:
+    if promotions == 0 and suppressed == 0:
+        seen = ", ".join(f"{decision} {count}" for decision, count in sorted(decisions.items()))
+        return f"no failover confirmed (decisions: {seen})"
+    note = f"{promotions} failover(s) confirmed"
+    if suppressed:
+        note += f"; {suppressed} confirmed failure(s) suppressed (promotion disabled)"
+    return note
+
+
+class FailoverCount:
+    name = "failovers.count"
+    unit = Unit.COUNT
+    description = "failovers the failover daemon confirmed (decision promote; suppressed ones listed apart)"
+
+    def check(self, ops: Sequence[Op]) -> Observation:
+        events = sut_events(ops, "failover", FailoverEvent)
+        if not events:
+            return Observation.absent(self.unit, "the failover daemon published no decision")
+        ref = reference(ops)
+        promotions = [_confirmation(event, ref) for event in events if event.decision is Decision.PROMOTE]
+        suppressed = [_confirmation(event, ref) for event in events if event.decision is Decision.SUPPRESSED]
+        decisions = Counter(event.decision for event in events)
+        return Observation(
+            value=len(promotions),
+            unit=self.unit,
+            evidence={
+                "reference": ref.describe(),
+                "promotions": promotions,
+                "suppressed": suppressed,
+                "decisions": {str(decision): count for decision, count in sorted(decisions.items())},
+                "daemons": sorted({event.daemon for event in events}),
+            },
+            note=_note(len(promotions), len(suppressed), decisions),
+        )

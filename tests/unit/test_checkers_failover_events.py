@@ -1,0 +1,118 @@
+import pytest
+
+from gameday.checkers import observe
+from gameday.checkers.failovers import FailoverCount
+from gameday.scenario import EqualsBound, MaxBound
+from gameday.verdict import Verdict, grade
+from tests.unit.history_builder import VANTAGES, HistoryBuilder, ns
+
+CHECKER = FailoverCount()
+CONFIRMED = "all vantages failed 3 consecutive checks"
+
+
+def _killed_primary() -> HistoryBuilder:
+    history = HistoryBuilder().run_start().failover_decision("healthy", at=0.5)
+    return history.fault("kill", at=10.0, target="oms-primary")
+
+
+def test_a_promote_decision_is_one_confirmed_failover_with_its_instant_and_vantages() -> None:
+    history = _killed_primary().failover_decision("suspect", at=10.5, failures=(1, 1), reason="failing")
+    history.failover_decision("promote", at=12.001, failures=(3, 4), reason=CONFIRMED)
+    history.failover_decision("promoted", at=12.2, failures=(3, 4))
+
+    observation = CHECKER.check(history.ops)
+
+    assert observation.value == 1
+    assert observation.evidence["reference"] == {"from": "first fault (kill kill-0)", "t_ns": ns(10.001)}
+    assert observation.evidence["promotions"] == [{
+        "daemon": "failover-1", "t_ns": ns(12.001), "after_s": 2.0, "reason": CONFIRMED,
+        "failures": {VANTAGES[0]: 3, VANTAGES[1]: 4}, "vantages": list(VANTAGES[:2]),
+    }]
+    assert observation.evidence["decisions"] == {"healthy": 1, "promote": 1, "promoted": 1, "suspect": 1}
+    assert grade(EqualsBound(equals=1), observation) is Verdict.PASS
+    assert grade(MaxBound(max=0), observation) is Verdict.FAIL
+
+
+def test_no_confirmation_is_zero_and_fails_an_expected_failover_naming_the_decisions() -> None:
+    history = _killed_primary().failover_decision("suspect", at=10.5, failures=(1, 0))
+
+    observation = CHECKER.check(history.ops)
+
+    assert observation.value == 0
+    assert observation.evidence["promotions"] == []
+    assert observation.note == "no failover confirmed (decisions: healthy 1, suspect 1)"
+    assert grade(EqualsBound(equals=1), observation) is Verdict.FAIL
+
+
+def test_a_suppressed_confirmation_is_listed_apart_and_not_counted() -> None:
+    history = _killed_primary().failover_decision("suppressed", at=12.5, failures=(3, 3), reason=CONFIRMED)
+
+    observation = CHECKER.check(history.ops)
+
+    assert observation.value == 0
+    [suppressed] = observation.evidence["suppressed"]
+    assert (suppressed["after_s"], suppressed["reason"]) == (2.499, CONFIRMED)
+    assert "1 confirmed failure(s) suppressed" in observation.note
+
+
+def test_every_promote_of_every_daemon_counts() -> None:
+    history = _killed_primary()
+    history.failover_decision("promote", at=12.0, daemon="failover-east", failures=(3,))
+    history.failover_decision("promote", at=13.0, daemon="failover-west", failures=(3,))
+
+    observation = CHECKER.check(history.ops)
+
+    assert observation.value == 2
+    assert observation.evidence["daemons"] == ["failover-1", "failover-east", "failover-west"]
+    assert grade(MaxBound(max=1), observation) is Verdict.FAIL
+
+
+def test_confirmations_are_ordered_by_when_the_daemon_decided_then_by_history_order() -> None:
+    history = _killed_primary()
+    history.failover_decision("promote", at=13.0, daemon="late-recorded", happened=11.0, failures=(3,))
+    history.failover_decision("promote", at=13.1, daemon="b", happened=12.0, failures=(3,))
+    history.failover_decision("promote", at=13.2, daemon="a", happened=12.0, failures=(3,))
+
+    promotions = CHECKER.check(history.ops).evidence["promotions"]
+
+    assert [p["daemon"] for p in promotions] == ["late-recorded", "b", "a"]
+    assert promotions[0]["after_s"] == 0.999
+
+
+def test_without_a_fault_instants_are_told_from_the_run_start_else_the_first_op() -> None:
+    with_start = HistoryBuilder().run_start(at=2.0).failover_decision("promote", at=7.0, failures=(3,))
+    without = HistoryBuilder().failover_decision("promote", at=7.0, failures=(3,))
+
+    assert CHECKER.check(with_start.ops).evidence["promotions"][0]["after_s"] == 5.0
+    assert CHECKER.check(with_start.ops).evidence["reference"]["from"] == "run start"
+    assert CHECKER.check(without.ops).evidence["reference"]["from"] == "first recorded op"
+
+
+def test_no_decision_recorded_is_unknown() -> None:
+    history = HistoryBuilder().run_start().alert("KillSwitchEngaged", at=1.0)
+
+    observation = CHECKER.check(history.ops)
+
+    assert observation.value is None
+    assert observation.note == "the failover daemon published no decision"
+    assert grade(EqualsBound(equals=1), observation) is Verdict.UNKNOWN
+
+
+@pytest.mark.parametrize(("event", "complaint"), [
+    ({"daemon": "d", "decision": "panic", "detail": {"reason": "r", "failures": [], "vantages": []}},
+     "decision"),
+    ({"daemon": "d", "decision": "promote", "detail": {"reason": "r", "failures": [3], "vantages": []}},
+     "1 failure counts for 0 vantages"),
+    ({"daemon": "d", "decision": "promote"}, "detail"),
+])
+def test_a_malformed_decision_grades_unknown_with_the_error(event: dict[str, object], complaint: str) -> None:
+    history = _killed_primary().sut("failover", event, at=12.0)
+
+    observation = observe(CHECKER, history.ops)
+
+    assert observation.value is None
+    assert observation.error is not None
+    assert "CheckerError" in observation.error
+    assert complaint in observation.error
+    assert f"history op #{len(history.ops) - 1}" in observation.error
+    assert grade(EqualsBound(equals=1), observation) is Verdict.UNKNOWN
