@@ -2,9 +2,9 @@ import pytest
 
 from gameday.checkers import observe
 from gameday.checkers.failovers import FailoverCount
-from gameday.scenario import EqualsBound, MaxBound
-from gameday.verdict import Verdict, grade
-from tests.unit.history_builder import VANTAGES, HistoryBuilder, ns
+from gameday.scenario import EqualsBound, MaxBound, parse_scenario
+from gameday.verdict import RunResult, Verdict, grade, grade_run
+from tests.unit.history_builder import VANTAGES, HistoryBuilder, ledger_order, ns, resting_order
 
 CHECKER = FailoverCount()
 CONFIRMED = "all vantages failed 3 consecutive checks"
@@ -116,3 +116,55 @@ def test_a_malformed_decision_grades_unknown_with_the_error(event: dict[str, obj
     assert complaint in observation.error
     assert f"history op #{len(history.ops) - 1}" in observation.error
     assert grade(EqualsBound(equals=1), observation) is Verdict.UNKNOWN
+
+
+GAME_DAY = """
+name: failover-drill
+description: "kill the primary; the DR takes over with the risk limits and resting orders intact"
+seed: 3
+stack: {preset: active-passive}
+workload: {orders_per_second: 10, symbols: [BTC-USD], duration: 30s}
+timeline:
+  - {at: 10s, fault: kill, target: oms-primary}
+expect:
+  failovers.count: 1
+  trading.gap: {max: 5s}
+  alerts.unknown_open_order: 0
+  alerts.total: 0
+  replication.lag: {max: 1s}
+  risk.limit_breaches: 0
+  orders.resting_cancelled: 0
+"""
+
+
+def _drill(*, dr_order_qty: int) -> HistoryBuilder:
+    history = HistoryBuilder().run_start().failover_decision("healthy", at=0.5)
+    limit = {"instance": "oms-primary", "symbol": "BTC-USD", "max_order_qty": 10}
+    history.action("risk-limit", limit, at=1.0)
+    history.action("resting-orders", {"instance": "oms-primary", "orders": [resting_order("rest-1")]}, at=2.0)
+    history.replication(40, at=8.0).trade(at=9.5, instance="oms-primary")
+    history.fault("kill", at=10.0, target="oms-primary").trade(at=11.0).trade(at=12.0)
+    history.failover_decision("promote", at=12.001, failures=(3, 3), reason=CONFIRMED)
+    history.alert("PromotionReconciled", at=12.5, venue_orders=1)
+    history.trade(at=13.0, instance="oms-dr").trade(at=13.5, instance="oms-dr")
+    history.ledger(orders=[ledger_order("rest-1", "oms-primary", 2.0),
+                           ledger_order("oms-dr-1-1", "oms-dr", 13.2, qty=dr_order_qty)])
+    return history.run_end(at=41.0)
+
+
+def test_a_whole_failover_drill_grades_every_new_expectation() -> None:
+    result = grade_run(parse_scenario(GAME_DAY), _drill(dr_order_qty=10).ops)
+
+    assert {case.name: case.verdict for case in result.expectations} == dict.fromkeys(
+        ["failovers.count", "trading.gap", "alerts.unknown_open_order", "alerts.total", "replication.lag",
+         "risk.limit_breaches", "orders.resting_cancelled"], Verdict.PASS)
+    assert RunResult.model_validate_json(result.model_dump_json()) == result
+
+
+def test_a_dr_that_forgot_the_risk_limit_fails_the_drill_naming_the_order() -> None:
+    result = grade_run(parse_scenario(GAME_DAY), _drill(dr_order_qty=500).ops)
+
+    failed = [case for case in result.expectations if case.verdict is Verdict.FAIL]
+    assert [case.name for case in failed] == ["risk.limit_breaches"]
+    assert failed[0].evidence["breaches"][0]["cl_ord_id"] == "oms-dr-1-1"
+    assert result.verdict is Verdict.FAIL
