@@ -25,6 +25,14 @@ def format_address(sockaddr: tuple[Any, ...]) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def check_address(address: str) -> None:
+    """ListenError unless ``address`` reads as ``host:port``."""
+    try:
+        split_host_port(address)
+    except ValueError as exc:
+        raise ListenError(f"listen tcp {address}: {exc}") from None
+
+
 async def bind_listener(address: str) -> socket.socket:
     """A listening, non-blocking socket for ``host:port`` (IPv4 preferred, as Go resolves)."""
     try:
@@ -94,14 +102,26 @@ class Proxy:
             connection.close(flush=False)
 
     async def update(self, listen: str, upstream: str, enabled: bool) -> None:
-        """Apply ``POST /proxies/{name}``: a new address restarts it, ``enabled`` toggles it."""
+        """Apply ``POST /proxies/{name}``: a new address restarts it, ``enabled`` toggles it.
+
+        A listen address that cannot be parsed, resolved or bound raises ListenError and leaves
+        the proxy on its previous addresses (listening again if it was).
+        """
+        previous = (self.listen, self._upstream, self.enabled)
         if listen != self.listen or upstream != self._upstream:
+            check_address(listen)
             await self.stop()
             self.listen, self._upstream = listen, upstream
-        if enabled and not self.enabled:
-            await self.start()
-        elif not enabled and self.enabled:
-            await self.stop()
+        try:
+            if enabled and not self.enabled:
+                await self.start()
+            elif not enabled and self.enabled:
+                await self.stop()
+        except ListenError:
+            self.listen, self._upstream, was_enabled = previous
+            if was_enabled:
+                await self.start()
+            raise
 
     # -- ConnectionOwner ---------------------------------------------------------------------
     def chain(self, direction: Direction) -> list[tuple[Toxic[Any], float]]:

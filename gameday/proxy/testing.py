@@ -1,4 +1,10 @@
-"""Loopback helpers for tests and harness self-checks: an echo upstream and a framed client."""
+"""Loopback helpers for tests and harness self-checks.
+
+- :func:`echo_server`: an upstream that echoes every byte back;
+- :func:`upstream_server`: an upstream whose accepted connections the caller plays itself;
+- :class:`ApiClient`: a thin async client of the Toxiproxy API (any 3xx/4xx/5xx is an error);
+- :func:`served_api`: an in-process server and an :class:`ApiClient` of it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,14 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+
+from gameday.proxy.server import ToxiproxyServer
+
+Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+ACCEPT_TIMEOUT = 5.0  # s
 
 
 class _Echo(asyncio.Protocol):
@@ -45,6 +59,79 @@ async def echo_server(host: str = "127.0.0.1") -> AsyncIterator[EchoServer]:
         yield echo
     finally:
         server.close()
+
+
+class UpstreamServer:
+    """Accepted connections wait in a queue until the caller takes them with :meth:`accept`."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._accepted: asyncio.Queue[Stream] = asyncio.Queue()
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        await self._accepted.put((reader, writer))
+
+    async def accept(self) -> Stream:
+        """The next accepted connection, in accept order (waits at most ``ACCEPT_TIMEOUT``)."""
+        return await asyncio.wait_for(self._accepted.get(), ACCEPT_TIMEOUT)
+
+    def close_connections(self) -> None:
+        for writer in self._writers:
+            writer.close()
+
+
+@asynccontextmanager
+async def upstream_server(host: str = "127.0.0.1") -> AsyncIterator[UpstreamServer]:
+    """An upstream on a free loopback port; every connection it accepted is closed at exit."""
+    upstream = UpstreamServer()
+    server = await asyncio.start_server(upstream._on_connect, host, 0)
+    upstream.port = server.sockets[0].getsockname()[1]
+    try:
+        yield upstream
+    finally:
+        server.close()
+        upstream.close_connections()
+
+
+class ApiClient:
+    """The Toxiproxy API at ``url``, for tests: each call asserts a 2xx answer."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.session = session
+
+    async def call(self, method: str, path: str, body: Any = None) -> Any:
+        """The decoded JSON answer (``None`` for 204)."""
+        async with self.session.request(method, self.url + path, json=body) as response:
+            assert response.status < 300, (method, path, response.status, await response.text())
+            return await response.json() if response.status != 204 else None
+
+    async def create_proxy(self, name: str, upstream_port: int) -> int:
+        """Create a proxy listening on a free loopback port; returns that port."""
+        body = await self.call(
+            "POST",
+            "/proxies",
+            {"name": name, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{upstream_port}"},
+        )
+        return int(body["listen"].rsplit(":", 1)[1])
+
+    async def add_toxic(self, proxy: str, type_name: str, **fields: Any) -> Any:
+        return await self.call("POST", f"/proxies/{proxy}/toxics", {"type": type_name, **fields})
+
+    async def update_toxic(self, proxy: str, toxic: str, **fields: Any) -> Any:
+        return await self.call("POST", f"/proxies/{proxy}/toxics/{toxic}", fields)
+
+    async def remove_toxic(self, proxy: str, toxic: str) -> None:
+        await self.call("DELETE", f"/proxies/{proxy}/toxics/{toxic}")
+
+
+@asynccontextmanager
+async def served_api(seed: int) -> AsyncIterator[ApiClient]:
+    """An in-process server on a free loopback port, and a client of its API."""
+    async with ToxiproxyServer("127.0.0.1", 0, seed) as server, aiohttp.ClientSession() as session:
+        yield ApiClient(server.url, session)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

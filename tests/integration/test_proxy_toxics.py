@@ -12,24 +12,20 @@ import statistics
 import struct
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import pytest
 
-from gameday.proxy import ToxiproxyServer
-from gameday.proxy.testing import EchoServer, echo_server, free_port
+from gameday.proxy.testing import ApiClient, EchoServer, Stream, echo_server, free_port, served_api
 
 pytestmark = pytest.mark.integration
 
-Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
-
-class Harness:
-    def __init__(self, server: ToxiproxyServer, echo: EchoServer, session: aiohttp.ClientSession) -> None:
-        self.server = server
+class Harness(ApiClient):
+    def __init__(self, api: ApiClient, echo: EchoServer) -> None:
+        super().__init__(api.url, api.session)
         self.echo = echo
-        self.session = session
         self.writers: list[asyncio.StreamWriter] = []
 
     async def connect(self, port: int) -> Stream:
@@ -41,37 +37,30 @@ class Harness:
         for writer in self.writers:
             writer.close()
 
-    async def call(self, method: str, path: str, body: Any = None) -> Any:
-        async with self.session.request(method, self.server.url + path, json=body) as response:
-            assert response.status < 300, (response.status, await response.text())
-            return await response.json() if response.status != 204 else None
-
-    async def proxy(self, name: str = "echo", upstream: str | None = None) -> int:
-        upstream = upstream or f"127.0.0.1:{self.echo.port}"
-        body = await self.call(
-            "POST", "/proxies", {"name": name, "listen": "127.0.0.1:0", "upstream": upstream}
-        )
-        return int(body["listen"].rsplit(":", 1)[1])
+    async def proxy(self, name: str = "echo", upstream_port: int | None = None) -> int:
+        return await self.create_proxy(name, upstream_port or self.echo.port)
 
     async def toxic(self, type_name: str, proxy: str = "echo", **fields: Any) -> Any:
-        return await self.call("POST", f"/proxies/{proxy}/toxics", {"type": type_name, **fields})
+        return await self.add_toxic(proxy, type_name, **fields)
 
     async def remove(self, toxic: str, proxy: str = "echo") -> None:
-        await self.call("DELETE", f"/proxies/{proxy}/toxics/{toxic}")
+        await self.remove_toxic(proxy, toxic)
 
 
-@pytest.fixture
-async def harness() -> AsyncIterator[Harness]:
-    async with (
-        ToxiproxyServer("127.0.0.1", 0, seed=11) as server,
-        echo_server() as echo,
-        aiohttp.ClientSession() as session,
-    ):
-        harness = Harness(server, echo, session)
+@asynccontextmanager
+async def serve_harness(seed: int) -> AsyncIterator[Harness]:
+    async with served_api(seed) as api, echo_server() as echo:
+        harness = Harness(api, echo)
         try:
             yield harness
         finally:
             harness.close_streams()
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Harness]:
+    async with serve_harness(seed=11) as harness:
+        yield harness
 
 
 async def round_trip_ms(stream: Stream, payload: bytes = b"x") -> float:
@@ -213,19 +202,11 @@ async def test_toxicity_zero_never_applies(harness: Harness) -> None:
 
 async def test_same_seed_gives_same_rolls() -> None:
     async def delayed_pattern() -> list[bool]:
-        async with (
-            ToxiproxyServer("127.0.0.1", 0, seed=42) as server,
-            echo_server() as echo,
-            aiohttp.ClientSession() as session,
-        ):
-            harness = Harness(server, echo, session)
+        async with serve_harness(seed=42) as harness:
             port = await harness.proxy()
             await harness.toxic("latency", toxicity=0.5, attributes={"latency": 80})
-            try:
-                streams = [await harness.connect(port) for _ in range(16)]
-                rtts = await asyncio.gather(*(round_trip_ms(stream) for stream in streams))
-            finally:
-                harness.close_streams()
+            streams = [await harness.connect(port) for _ in range(16)]
+            rtts = await asyncio.gather(*(round_trip_ms(stream) for stream in streams))
             return [rtt >= 80 for rtt in rtts]
 
     first, second = await delayed_pattern(), await delayed_pattern()
@@ -280,7 +261,7 @@ async def test_disable_closes_connections_refuses_new_and_keeps_toxics(harness: 
 
 
 async def test_unreachable_upstream_closes_client_quickly(harness: Harness) -> None:
-    port = await harness.proxy(upstream=f"127.0.0.1:{free_port()}")
+    port = await harness.proxy(upstream_port=free_port())
     reader, _ = await harness.connect(port)
     start = time.monotonic()
     data, closed_at = await read_until_closed(reader)
@@ -335,7 +316,7 @@ async def test_bandwidth_limits_the_rate(harness: Harness) -> None:
 async def test_metrics_count_bytes(harness: Harness) -> None:
     port = await harness.proxy()
     await round_trip_ms(await harness.connect(port), b"12345")
-    async with harness.session.get(harness.server.url + "/metrics") as response:
+    async with harness.session.get(harness.url + "/metrics") as response:
         text = await response.text()
     lines = [line for line in text.splitlines() if line.startswith("toxiproxy_proxy_sent_bytes_total")]
     assert len(lines) == 2
