@@ -1,0 +1,278 @@
+"""The deployer as a pure state machine: inputs in, timeline events and action batches out.
+
+Blue-green: green is launched in shadow; after the verification window, the cutover waits
+for a clean, fresh verifier verdict and a fresh deep-healthy green, then moves all traffic in
+one batch (see :func:`~trading_stack.deploy.plans.cutover_plan`). Blue stays parked for the
+rollback window; a rollback (asked, or automatic when green's rejects exceed the bound)
+restores blue's positions from the database before blue takes traffic. A divergence, or no
+clean verdict by the deadline, aborts. At most one batch is in flight; inputs that arrive
+meanwhile are recorded and acted on once it is done. One deployment per machine.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from trading_stack.config import Defect
+from trading_stack.deploy import plans
+from trading_stack.deploy.actions import ActionKind, DeployAction
+from trading_stack.deploy.config import DeployConfig, DeployMode
+from trading_stack.deploy.timeline import (
+    BatchDone,
+    Blocker,
+    DeployEvent,
+    DeployInput,
+    DeployPhase,
+    DeployReason,
+    DeployRequested,
+    HealthReport,
+    OrderOutcomes,
+    RollbackRequested,
+    Step,
+    Tick,
+    VerifierReport,
+)
+from trading_stack.deploy.verifier import Verdict
+from trading_stack.deploy.versions import OmsVersion
+
+__all__ = ["Deployer"]
+
+NS_PER_S = 1_000_000_000
+Phase = DeployPhase
+Reason = DeployReason
+
+_VERDICT_BLOCKERS = {
+    Verdict.STALE: Blocker.VERIFIER_STALE,
+    Verdict.INSUFFICIENT: Blocker.VERIFIER_INSUFFICIENT,
+    Verdict.DIVERGED: Blocker.VERIFIER_DIVERGED,
+}
+# phase of the batch in flight -> (phase, reason) when it succeeds
+_ON_SUCCESS = {
+    Phase.CUTTING_OVER: (Phase.LIVE, Reason.CUTOVER_DONE),
+    Phase.ROLLING_BACK: (Phase.ROLLED_BACK, Reason.ROLLBACK_DONE),
+    Phase.COMPLETING: (Phase.COMPLETED, Reason.BLUE_STOPPED),
+    Phase.ABORTING: (Phase.ABORTED, Reason.ABORTED),
+}
+
+
+@dataclass(frozen=True)
+class _Detail:
+    """The optional facts a timeline event carries."""
+
+    blockers: tuple[Blocker, ...] = ()
+    verdict: Verdict | None = None
+    rejects: int | None = None
+    failed_action: ActionKind | None = None
+    error: str | None = None
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * NS_PER_S)
+
+
+class Deployer:
+    def __init__(self, config: DeployConfig | None = None) -> None:
+        self.config = config or DeployConfig()
+        self.phase = Phase.IDLE
+        self.version: OmsVersion | None = None
+        self._batches = 0
+        self._in_flight: int | None = None
+        self._entered_ns = 0
+        self._health: dict[str, HealthReport] = {}
+        self._verification: VerifierReport | None = None
+        self._rejects: deque[tuple[int, int]] = deque()
+        self._blockers: tuple[Blocker, ...] = ()
+
+    # -- inputs ------------------------------------------------------------------------
+    def handle(self, event: DeployInput) -> Step:
+        match event:
+            case DeployRequested():
+                return self._on_deploy(event)
+            case BatchDone():
+                return self._on_batch_done(event)
+            case RollbackRequested():
+                return self._on_rollback(event)
+            case HealthReport():
+                self._health[event.instance] = event
+            case VerifierReport():
+                self._verification = event
+            case OrderOutcomes():
+                self._record_outcomes(event)
+            case Tick():
+                pass
+        return self._advance(event.t_ns)
+
+    def _on_deploy(self, event: DeployRequested) -> Step:
+        if self.phase is not Phase.IDLE:
+            return self._refuse(event.t_ns)
+        self.version = event.version
+        plan = plans.launch_plan(self.config, event.version)
+        return self._move(event.t_ns, Phase.LAUNCHING, Reason.DEPLOY_REQUESTED, plan)
+
+    def _on_rollback(self, event: RollbackRequested) -> Step:
+        if self._in_flight is not None:
+            return self._refuse(event.t_ns)
+        if self.phase in (Phase.LIVE, Phase.CANARY):
+            return self._move(event.t_ns, Phase.ROLLING_BACK, Reason.ROLLBACK_REQUESTED,
+                              plans.rollback_plan(self.config))
+        if self.phase in (Phase.VERIFYING, Phase.SPLIT):
+            return self._move(event.t_ns, Phase.ABORTING, Reason.ROLLBACK_REQUESTED,
+                              plans.abort_plan(self.config))
+        return self._refuse(event.t_ns)
+
+    def _record_outcomes(self, event: OrderOutcomes) -> None:
+        watching = self.phase in (Phase.LIVE, Phase.CANARY) and self._in_flight is None
+        if watching and event.instance == self.config.green and event.rejected:
+            self._rejects.append((event.t_ns, event.rejected))
+
+    def _on_batch_done(self, event: BatchDone) -> Step:
+        if event.batch != self._in_flight:
+            return Step()
+        self._in_flight = None
+        if event.failure is not None:
+            return self._on_batch_failed(event)
+        if self.phase is Phase.LAUNCHING:
+            after = Phase.CANARY if self.config.effective_mode is DeployMode.CANARY else Phase.VERIFYING
+            return self._move(event.t_ns, after, Reason.LAUNCHED)
+        if self.phase is Phase.SPLIT:
+            self._entered_ns = event.t_ns  # both upstreams are live from now on
+            return Step()
+        phase, reason = _ON_SUCCESS[self.phase]
+        return self._move(event.t_ns, phase, reason)
+
+    def _on_batch_failed(self, event: BatchDone) -> Step:
+        failure = event.failure
+        assert failure is not None
+        detail = _Detail(failed_action=failure.action.kind, error=failure.error)
+        t_ns = event.t_ns
+        if self.phase in (Phase.LAUNCHING, Phase.SPLIT):
+            return self._move(t_ns, Phase.ABORTING, Reason.LAUNCH_FAILED if self.phase is Phase.LAUNCHING
+                              else Reason.CUTOVER_FAILED, plans.abort_plan(self.config), detail)
+        if self.phase is Phase.CUTTING_OVER:
+            return self._move(t_ns, Phase.ROLLING_BACK, Reason.CUTOVER_FAILED,
+                              plans.rollback_plan(self.config), detail)
+        if self.phase is Phase.COMPLETING:
+            return self._move(t_ns, Phase.COMPLETED, Reason.BLUE_STOPPED, (), detail)
+        reason = Reason.ROLLBACK_FAILED if self.phase is Phase.ROLLING_BACK else Reason.ABORT_FAILED
+        return self._move(t_ns, Phase.FAILED, reason, (), detail)
+
+    # -- time-driven decisions -----------------------------------------------------------
+    def _advance(self, now_ns: int) -> Step:
+        if self._in_flight is not None:
+            return Step()
+        decide: dict[Phase, Callable[[int], Step]] = {
+            Phase.VERIFYING: self._gate_cutover,
+            Phase.SPLIT: self._finish_split,
+            Phase.CANARY: self._watch_canary,
+            Phase.LIVE: self._watch_live,
+        }
+        handler = decide.get(self.phase)
+        return handler(now_ns) if handler is not None else Step()
+
+    def _elapsed(self, now_ns: int, seconds: float) -> bool:
+        return now_ns - self._entered_ns >= _ns(seconds)
+
+    def blockers(self, now_ns: int) -> tuple[Blocker, ...]:
+        """Why green may not take traffic at ``now_ns`` (empty: it may)."""
+        max_age = _ns(self.config.report_max_age_s)
+        found: list[Blocker] = []
+        report = self._verification
+        if report is None:
+            found.append(Blocker.NO_VERDICT)
+        elif now_ns - report.t_ns > max_age:
+            found.append(Blocker.VERDICT_OUTDATED)
+        elif report.verification.verdict is not Verdict.CLEAN:
+            found.append(_VERDICT_BLOCKERS[report.verification.verdict])
+        health = self._health.get(self.config.green)
+        if health is None:
+            found.append(Blocker.NO_HEALTH)
+        elif now_ns - health.t_ns > max_age:
+            found.append(Blocker.HEALTH_OUTDATED)
+        elif not health.deep_ok:
+            found.append(Blocker.GREEN_UNHEALTHY)
+        return tuple(found)
+
+    def _gate_cutover(self, now_ns: int) -> Step:
+        report = self._verification
+        if report is not None and report.verification.verdict is Verdict.DIVERGED:
+            return self._move(now_ns, Phase.ABORTING, Reason.VERIFIER_DIVERGED, plans.abort_plan(self.config),
+                              _Detail(verdict=Verdict.DIVERGED, blockers=(Blocker.VERIFIER_DIVERGED,)))
+        if not self._elapsed(now_ns, self.config.verification_window_s):
+            return Step()
+        blockers = self.blockers(now_ns)
+        if not blockers:
+            clean = _Detail(verdict=Verdict.CLEAN)
+            if self.config.has(Defect.NON_ATOMIC_CUTOVER):
+                return self._move(now_ns, Phase.SPLIT, Reason.SPLIT_STARTED, plans.split_plan(self.config),
+                                  clean)
+            return self._move(now_ns, Phase.CUTTING_OVER, Reason.CUTOVER_STARTED,
+                              plans.cutover_plan(self.config), clean)
+        if self._elapsed(now_ns, self.config.verification_deadline_s):
+            return self._move(now_ns, Phase.ABORTING, Reason.VERIFICATION_TIMED_OUT,
+                              plans.abort_plan(self.config), _Detail(blockers=blockers))
+        if blockers == self._blockers:
+            return Step()
+        self._blockers = blockers
+        return self._move(now_ns, self.phase, Reason.CUTOVER_BLOCKED, (), _Detail(blockers=blockers))
+
+    def _finish_split(self, now_ns: int) -> Step:
+        if not self._elapsed(now_ns, self.config.split_window_s):
+            return Step()
+        return self._move(now_ns, Phase.CUTTING_OVER, Reason.CUTOVER_STARTED,
+                          plans.finish_split_plan(self.config))
+
+    def recent_rejects(self, now_ns: int) -> int:
+        horizon = now_ns - _ns(self.config.reject_window_s)
+        while self._rejects and self._rejects[0][0] <= horizon:
+            self._rejects.popleft()
+        return sum(count for _, count in self._rejects)
+
+    def _rejects_exceeded(self, now_ns: int) -> Step | None:
+        rejects = self.recent_rejects(now_ns)
+        if rejects <= self.config.reject_limit or self.config.has(Defect.NO_AUTO_ROLLBACK):
+            return None
+        return self._move(now_ns, Phase.ROLLING_BACK, Reason.REJECTS_EXCEEDED,
+                          plans.rollback_plan(self.config), _Detail(rejects=rejects))
+
+    def _watch_canary(self, now_ns: int) -> Step:
+        rollback = self._rejects_exceeded(now_ns)
+        if rollback is not None:
+            return rollback
+        if not self._elapsed(now_ns, self.config.canary_window_s):
+            return Step()
+        return self._move(now_ns, Phase.CUTTING_OVER, Reason.CANARY_WINDOW_ELAPSED,
+                          plans.canary_promotion_plan(self.config))
+
+    def _watch_live(self, now_ns: int) -> Step:
+        rollback = self._rejects_exceeded(now_ns)
+        if rollback is not None:
+            return rollback
+        if not self._elapsed(now_ns, self.config.rollback_window_s):
+            return Step()
+        return self._move(now_ns, Phase.COMPLETING, Reason.ROLLBACK_WINDOW_CLOSED,
+                          plans.complete_plan(self.config))
+
+    # -- outputs -------------------------------------------------------------------------
+    def _refuse(self, t_ns: int) -> Step:
+        return self._move(t_ns, self.phase, Reason.REQUEST_REFUSED)
+
+    def _move(self, t_ns: int, phase: Phase, reason: Reason, actions: tuple[DeployAction, ...] = (),
+              detail: _Detail | None = None) -> Step:
+        previous, self.phase = self.phase, phase
+        if phase is not previous:
+            self._entered_ns = t_ns
+            self._blockers = ()
+            self._rejects.clear()
+        batch = None
+        if actions:
+            self._batches += 1
+            batch = self._in_flight = self._batches
+        detail = detail or _Detail()
+        event = DeployEvent(
+            t_ns=t_ns, phase=phase, previous=previous, reason=reason, version=self.version, batch=batch,
+            blockers=detail.blockers, verdict=detail.verdict, rejects=detail.rejects,
+            failed_action=detail.failed_action, error=detail.error,
+        )
+        return Step(events=(event,), batch=batch, actions=actions)

@@ -1,0 +1,180 @@
+"""The deployer's inputs and the events it emits: every phase change is data for the report timeline."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trading_stack.deploy.actions import ActionKind, DeployAction
+from trading_stack.deploy.verifier import Verdict, Verification
+from trading_stack.deploy.versions import OmsVersion
+
+__all__ = [
+    "ActionFailure",
+    "BatchDone",
+    "Blocker",
+    "DeployEvent",
+    "DeployInput",
+    "DeployPhase",
+    "DeployReason",
+    "DeployRequested",
+    "HealthReport",
+    "OrderOutcomes",
+    "RollbackRequested",
+    "Step",
+    "Tick",
+    "VerifierReport",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeployPhase(StrEnum):
+    IDLE = "idle"
+    LAUNCHING = "launching"
+    VERIFYING = "verifying"
+    CANARY = "canary"
+    SPLIT = "split"
+    CUTTING_OVER = "cutting-over"
+    LIVE = "live"
+    ROLLING_BACK = "rolling-back"
+    ROLLED_BACK = "rolled-back"
+    COMPLETING = "completing"
+    COMPLETED = "completed"
+    ABORTING = "aborting"
+    ABORTED = "aborted"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_PHASES
+
+
+FINAL_PHASES = frozenset(
+    {DeployPhase.ROLLED_BACK, DeployPhase.COMPLETED, DeployPhase.ABORTED, DeployPhase.FAILED}
+)
+
+
+class DeployReason(StrEnum):
+    DEPLOY_REQUESTED = "deploy-requested"
+    REQUEST_REFUSED = "request-refused"
+    LAUNCHED = "launched"
+    LAUNCH_FAILED = "launch-failed"
+    CUTOVER_BLOCKED = "cutover-blocked"
+    VERIFIER_DIVERGED = "verifier-diverged"
+    VERIFICATION_TIMED_OUT = "verification-timed-out"
+    CUTOVER_STARTED = "cutover-started"
+    SPLIT_STARTED = "split-started"
+    CANARY_WINDOW_ELAPSED = "canary-window-elapsed"
+    CUTOVER_DONE = "cutover-done"
+    CUTOVER_FAILED = "cutover-failed"
+    REJECTS_EXCEEDED = "rejects-exceeded"
+    ROLLBACK_REQUESTED = "rollback-requested"
+    ROLLBACK_DONE = "rollback-done"
+    ROLLBACK_FAILED = "rollback-failed"
+    ROLLBACK_WINDOW_CLOSED = "rollback-window-closed"
+    BLUE_STOPPED = "blue-stopped"
+    ABORTED = "aborted"
+    ABORT_FAILED = "abort-failed"
+
+
+class Blocker(StrEnum):
+    """Why a cutover may not happen yet."""
+
+    NO_VERDICT = "no-verdict"
+    VERDICT_OUTDATED = "verdict-outdated"
+    VERIFIER_STALE = "verifier-stale"
+    VERIFIER_INSUFFICIENT = "verifier-insufficient"
+    VERIFIER_DIVERGED = "verifier-diverged"
+    NO_HEALTH = "no-health"
+    HEALTH_OUTDATED = "health-outdated"
+    GREEN_UNHEALTHY = "green-unhealthy"
+
+
+# -- inputs ------------------------------------------------------------------------------
+class DeployRequested(_Frozen):
+    input: Literal["deploy"] = "deploy"
+    t_ns: int
+    version: OmsVersion
+
+
+class HealthReport(_Frozen):
+    input: Literal["health"] = "health"
+    t_ns: int
+    instance: str
+    deep_ok: bool
+
+
+class VerifierReport(_Frozen):
+    input: Literal["verifier"] = "verifier"
+    t_ns: int
+    verification: Verification
+
+
+class Tick(_Frozen):
+    input: Literal["tick"] = "tick"
+    t_ns: int
+
+
+class ActionFailure(_Frozen):
+    index: int = Field(ge=0)
+    action: DeployAction
+    error: str
+
+
+class BatchDone(_Frozen):
+    input: Literal["batch-done"] = "batch-done"
+    t_ns: int
+    batch: int
+    failure: ActionFailure | None = None
+
+
+class OrderOutcomes(_Frozen):
+    """Client orders an instance answered since the previous report."""
+
+    input: Literal["orders"] = "orders"
+    t_ns: int
+    instance: str
+    accepted: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+
+
+class RollbackRequested(_Frozen):
+    input: Literal["rollback"] = "rollback"
+    t_ns: int
+    operator: str = Field(min_length=1)
+
+
+DeployInput = Annotated[
+    DeployRequested | HealthReport | VerifierReport | Tick | BatchDone | OrderOutcomes | RollbackRequested,
+    Field(discriminator="input"),
+]
+
+
+# -- outputs -----------------------------------------------------------------------------
+class DeployEvent(_Frozen):
+    """One entry of the deploy timeline (published on ``deploy.phases``)."""
+
+    t_ns: int
+    phase: DeployPhase
+    previous: DeployPhase
+    reason: DeployReason
+    version: OmsVersion | None = None
+    batch: int | None = None
+    blockers: tuple[Blocker, ...] = ()
+    verdict: Verdict | None = None
+    rejects: int | None = None
+    failed_action: ActionKind | None = None
+    error: str | None = None
+
+
+class Step(_Frozen):
+    """What one input caused: timeline events, and a batch of actions to run in order (if any)."""
+
+    events: tuple[DeployEvent, ...] = ()
+    batch: int | None = None
+    actions: tuple[DeployAction, ...] = ()

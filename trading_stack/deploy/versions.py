@@ -1,0 +1,121 @@
+"""The two OMS builds of seed 000: 1.4.2 and 1.4.3 differ in exactly one behaviour.
+
+How many lots a trade report adds to the position. 1.4.2 books LastQty(32). 1.4.3 — the
+"partial-fill PnL fix" — derives the lots from the order's CumQty(14) minus what it already
+booked for that order *at that venue*. While an order fills at one venue the two agree
+exactly; but CumQty counts the order's lots at every venue, so the first report from a
+second venue makes 1.4.3 book the first venue's lots again, and realise PnL against the
+wrong average cost from then on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from trading_stack.deploy.positions import Position, VenueFill, apply_fill
+
+__all__ = [
+    "BUILDS",
+    "BookedFill",
+    "Build142",
+    "Build143",
+    "OmsBuild",
+    "OmsVersion",
+    "OrderProgress",
+    "PositionKeeper",
+    "build_for",
+]
+
+
+class OmsVersion(StrEnum):
+    V1_4_2 = "1.4.2"
+    V1_4_3 = "1.4.3"
+
+
+class OrderProgress:
+    """The highest CumQty booked per (order, venue), kept for the whole session like exec ids."""
+
+    def __init__(self) -> None:
+        self._per_venue: dict[tuple[str, str], int] = {}
+
+    def booked_at(self, order_id: str, venue: str) -> int:
+        return self._per_venue.get((order_id, venue), 0)
+
+    def record(self, fill: VenueFill) -> None:
+        key = (fill.order_id, fill.venue)
+        self._per_venue[key] = max(self.booked_at(fill.order_id, fill.venue), fill.cum_qty)
+
+
+class OmsBuild(Protocol):
+    """What differs between builds: how many lots a trade report adds to the position."""
+
+    @property
+    def version(self) -> OmsVersion: ...
+
+    def lots_to_book(self, fill: VenueFill, progress: OrderProgress) -> int: ...
+
+
+class Build142:
+    version = OmsVersion.V1_4_2
+
+    def lots_to_book(self, fill: VenueFill, progress: OrderProgress) -> int:
+        return fill.last_qty
+
+
+class Build143:
+    version = OmsVersion.V1_4_3
+
+    def lots_to_book(self, fill: VenueFill, progress: OrderProgress) -> int:
+        return max(0, fill.cum_qty - progress.booked_at(fill.order_id, fill.venue))
+
+
+BUILDS: Mapping[OmsVersion, OmsBuild] = {OmsVersion.V1_4_2: Build142(), OmsVersion.V1_4_3: Build143()}
+
+
+def build_for(version: OmsVersion) -> OmsBuild:
+    return BUILDS[version]
+
+
+@dataclass(frozen=True, slots=True)
+class BookedFill:
+    """What one trade report did: the lots booked and the symbol's position afterwards."""
+
+    exec_id: str
+    order_id: str
+    lots: int
+    position: Position
+
+
+class PositionKeeper:
+    """Positions of one OMS instance, kept the way its build keeps them."""
+
+    def __init__(self, build: OmsBuild) -> None:
+        self.build = build
+        self._progress = OrderProgress()
+        self._positions: dict[str, Position] = {}
+        self._exec_ids: set[str] = set()
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        return {symbol: p for symbol, p in self._positions.items() if p.qty != 0 or p.realized_pnl}
+
+    def net_lots(self) -> dict[str, int]:
+        """The §4 ``GET /positions`` shape: net signed lots per symbol, flat ones left out."""
+        return {symbol: p.qty for symbol, p in self._positions.items() if p.qty != 0}
+
+    def position(self, symbol: str) -> Position:
+        return self._positions.get(symbol, Position(symbol))
+
+    def apply(self, fill: VenueFill) -> BookedFill | None:
+        """Book a trade report; ``None`` when its exec_id was already booked."""
+        if fill.exec_id in self._exec_ids:
+            return None
+        self._exec_ids.add(fill.exec_id)
+        lots = self.build.lots_to_book(fill, self._progress)
+        self._progress.record(fill)
+        position = apply_fill(self.position(fill.symbol), fill.side.sign * lots, fill.last_px)
+        self._positions[fill.symbol] = position
+        return BookedFill(fill.exec_id, fill.order_id, lots, position)
