@@ -23,7 +23,8 @@ def test_validate_accepts_the_shipped_scenarios() -> None:
 def test_an_invalid_scenario_names_file_path_and_expectation_without_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     text = (SCENARIOS / "failover-primary-crash.yaml").read_text()
-    bad.write_text(text.replace("{at: 10s, fault: kill", "{at: soon, fault: kill"))
+    assert "{at: 8s, fault: kill" in text
+    bad.write_text(text.replace("{at: 8s, fault: kill", "{at: soon, fault: kill"))
 
     result = _gameday("validate", str(bad))
 

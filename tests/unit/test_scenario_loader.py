@@ -54,7 +54,7 @@ def test_the_shipped_failover_scenario_loads() -> None:
     assert scenario.name == "failover-primary-crash"
     [kill] = scenario.timeline
     assert isinstance(kill, KillFault)
-    assert (kill.target, kill.signal, kill.at.seconds) == ("oms-primary", KillSignal.SIGKILL, 10.0)
+    assert (kill.target, kill.signal, kill.at.seconds) == ("oms-primary", KillSignal.SIGKILL, 8.0)
     assert scenario.workload.orders_per_second == 50
     assert scenario.workload.symbols == ("BTC-USD", "ETH-USD")
     assert scenario.expect["rto.failover"].max == 10.0

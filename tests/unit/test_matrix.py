@@ -1,0 +1,140 @@
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gameday.matrix import MATRIX_FILE, RunRequest, Variant, run_matrix, write_matrix
+from gameday.report.matrix_table import matrix_markdown, matrix_table
+from gameday.scenario import Scenario, load_scenario
+from gameday.verdict import RunResult, grade_run
+from tests.unit.history_builder import failover_history
+from trading_stack.config import Defect
+
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
+CRASH = SCENARIOS / "failover-primary-crash.yaml"
+
+
+def _graded(scenario: Scenario, *, recovered: bool, second_writer: bool = False) -> RunResult:
+    return grade_run(scenario, failover_history(recovered=recovered, old_primary_keeps_sending=second_writer).ops)
+
+
+RunOutcome = tuple[RunResult, str | None, str | None]
+
+
+def _runner(outcome: Callable[[RunRequest], RunOutcome]) -> Callable[[RunRequest], object]:
+    requests: list[RunRequest] = []
+
+    async def run_one(request: RunRequest) -> RunOutcome:
+        requests.append(request)
+        return outcome(request)
+
+    run_one.requests = requests  # type: ignore[attr-defined]
+    return run_one
+
+
+async def test_correct_passes_and_defect_fails_for_the_named_reason_reads_as_expected() -> None:
+    scenario = load_scenario(CRASH)
+    run_one = _runner(lambda r: (_graded(scenario, recovered=r.variant is Variant.CORRECT), "dir", None))
+
+    matrix = await run_matrix([(CRASH, scenario)], run_one, repeats=3)  # type: ignore[arg-type]
+
+    (row,) = matrix.rows
+    assert row.as_expected and matrix.as_expected
+    assert len(row.correct) == len(row.defect) == 3
+    assert all(run.failing == ("rto.failover",) for run in row.defect)
+    requests = run_one.requests  # type: ignore[attr-defined]
+    assert [r.defects for r in requests if r.variant is Variant.DEFECT] == [(Defect.NO_PROMOTION,)] * 3
+    assert all(r.defects == () for r in requests if r.variant is Variant.CORRECT)
+
+
+async def test_a_defect_that_fails_for_another_reason_is_not_as_expected() -> None:
+    scenario = load_scenario(CRASH)
+
+    def outcome(request: RunRequest) -> RunOutcome:
+        if request.variant is Variant.CORRECT:
+            return _graded(scenario, recovered=True), "dir", None
+        return _graded(scenario, recovered=True, second_writer=True), "dir", None
+
+    matrix = await run_matrix([(CRASH, scenario)], _runner(outcome), repeats=1)  # type: ignore[arg-type]
+
+    (row,) = matrix.rows
+    assert row.defect[0].failing == ("writers.concurrent_active",)
+    assert not row.defect[0].as_expected
+    assert not matrix.as_expected
+
+
+async def test_one_unstable_repeat_spoils_the_row() -> None:
+    scenario = load_scenario(CRASH)
+    calls = iter(range(100))
+
+    def outcome(request: RunRequest) -> RunOutcome:
+        n = next(calls)
+        if request.variant is Variant.CORRECT:
+            return _graded(scenario, recovered=n != 2), "dir", None  # the second correct run fails
+        return _graded(scenario, recovered=False), "dir", None
+
+    matrix = await run_matrix([(CRASH, scenario)], _runner(outcome), repeats=2)  # type: ignore[arg-type]
+
+    assert [run.as_expected for run in matrix.rows[0].correct] == [True, False]
+    assert not matrix.as_expected
+
+
+async def test_an_aborted_correct_run_is_not_a_pass() -> None:
+    scenario = load_scenario(CRASH)
+
+    def outcome(request: RunRequest) -> RunOutcome:
+        return _graded(scenario, recovered=request.variant is Variant.CORRECT), "dir", "the stack did not start"
+
+    matrix = await run_matrix([(CRASH, scenario)], _runner(outcome), repeats=1)  # type: ignore[arg-type]
+
+    assert not matrix.rows[0].correct[0].as_expected
+    assert not matrix.rows[0].defect[0].as_expected
+
+
+async def test_a_scenario_without_a_known_defect_cannot_read_as_expected() -> None:
+    scenario = load_scenario(CRASH).model_copy(update={"known_defect": None})
+    run_one = _runner(lambda r: (_graded(scenario, recovered=True), "dir", None))
+
+    matrix = await run_matrix([(CRASH, scenario)], run_one, repeats=1)  # type: ignore[arg-type]
+
+    assert matrix.rows[0].defect == ()
+    assert not matrix.as_expected
+
+
+async def test_matrix_json_and_tables(tmp_path: Path) -> None:
+    scenario = load_scenario(CRASH)
+    run_one = _runner(lambda r: (_graded(scenario, recovered=r.variant is Variant.CORRECT), "dir", None))
+    matrix = await run_matrix([(CRASH, scenario)], run_one, repeats=1)  # type: ignore[arg-type]
+
+    path = write_matrix(matrix, tmp_path)
+
+    body = json.loads(path.read_text())
+    assert path.name == MATRIX_FILE
+    assert body["as_expected"] is True
+    assert body["rows"][0]["scenario"] == "failover-primary-crash"
+    assert body["rows"][0]["defect"][0]["failing"] == ["rto.failover"]
+    assert body["rows"][0]["as_expected"] is True
+    markdown = matrix_markdown(matrix)
+    assert "| failover-primary-crash | pass x1 | `no-promotion` | fail (rto.failover) x1 | as expected |" in markdown
+    assert matrix_table(matrix).row_count == 1
+
+
+def test_every_shipped_scenario_names_a_known_defect_that_fails_a_declared_expectation() -> None:
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        scenario = load_scenario(path)
+        assert scenario.known_defect is not None, path
+        assert set(scenario.known_defect.fails) <= set(scenario.expect), path
+
+
+@pytest.mark.parametrize("fails", [["orders.ghost"], ["rto.failover", "orders.ghost"]])
+def test_known_defect_must_fail_a_declared_expectation(tmp_path: Path, fails: list[str]) -> None:
+    from gameday.errors import ScenarioError
+
+    text = CRASH.read_text().replace("fails: [rto.failover]", f"fails: [{', '.join(fails)}]")
+    text = text.replace("  orders.ghost: 0\n", "")
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+
+    with pytest.raises(ScenarioError, match="orders.ghost"):
+        load_scenario(path)
