@@ -16,7 +16,8 @@ CRASH = SCENARIOS / "failover-primary-crash.yaml"
 
 
 def _graded(scenario: Scenario, *, recovered: bool, second_writer: bool = False) -> RunResult:
-    return grade_run(scenario, failover_history(recovered=recovered, old_primary_keeps_sending=second_writer).ops)
+    history = failover_history(recovered=recovered, old_primary_keeps_sending=second_writer)
+    return grade_run(scenario, history.ops)
 
 
 RunOutcome = tuple[RunResult, str | None, str | None]
@@ -40,7 +41,8 @@ async def test_correct_passes_and_defect_fails_for_the_named_reason_reads_as_exp
     matrix = await run_matrix([(CRASH, scenario)], run_one, repeats=3)  # type: ignore[arg-type]
 
     (row,) = matrix.rows
-    assert row.as_expected and matrix.as_expected
+    assert row.as_expected
+    assert matrix.as_expected
     assert len(row.correct) == len(row.defect) == 3
     assert all(run.failing == ("rto.failover",) for run in row.defect)
     requests = run_one.requests  # type: ignore[attr-defined]
@@ -84,7 +86,8 @@ async def test_an_aborted_correct_run_is_not_a_pass() -> None:
     scenario = load_scenario(CRASH)
 
     def outcome(request: RunRequest) -> RunOutcome:
-        return _graded(scenario, recovered=request.variant is Variant.CORRECT), "dir", "the stack did not start"
+        result = _graded(scenario, recovered=request.variant is Variant.CORRECT)
+        return result, "dir", "the stack did not start"
 
     matrix = await run_matrix([(CRASH, scenario)], _runner(outcome), repeats=1)  # type: ignore[arg-type]
 
@@ -116,7 +119,9 @@ async def test_matrix_json_and_tables(tmp_path: Path) -> None:
     assert body["rows"][0]["defect"][0]["failing"] == ["rto.failover"]
     assert body["rows"][0]["as_expected"] is True
     markdown = matrix_markdown(matrix)
-    assert "| failover-primary-crash | pass x1 | `no-promotion` | fail (rto.failover) x1 | as expected |" in markdown
+    expected_row = ("| failover-primary-crash | pass x1 | `no-promotion` | fail (rto.failover) x1 "
+                    "| as expected |")
+    assert expected_row in markdown
     assert matrix_table(matrix).row_count == 1
 
 
@@ -136,5 +141,5 @@ def test_known_defect_must_fail_a_declared_expectation(tmp_path: Path, fails: li
     path = tmp_path / "s.yaml"
     path.write_text(text)
 
-    with pytest.raises(ScenarioError, match="orders.ghost"):
+    with pytest.raises(ScenarioError, match=r"orders\.ghost"):
         load_scenario(path)

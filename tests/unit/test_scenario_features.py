@@ -60,7 +60,8 @@ def test_an_exchange_fault_without_for_is_healed_at_the_end_only() -> None:
   - {at: 2s, fault: exchange, kind: halt, params: {symbols: [BTC-USD]}, for: 3s}
 """)
     cooldown, halt = scenario.timeline  # type: ignore[attr-defined]
-    assert isinstance(cooldown, ExchangeFault) and cooldown.kind is ExchangeFaultKind.RECONNECT_COOLDOWN
+    assert isinstance(cooldown, ExchangeFault)
+    assert cooldown.kind is ExchangeFaultKind.RECONNECT_COOLDOWN
     steps = plan(scenario.timeline)  # type: ignore[attr-defined]
     assert [(s.fault_id, s.action, s.at_ns) for s in steps] == [
         ("f1-exchange", StepAction.START, 1_000_000_000),
@@ -82,10 +83,13 @@ def test_actions_are_typed_and_must_start_within_the_workload() -> None:
   - {at: 3s, action: risk-limit, symbol: BTC-USD, max_order_qty: 5}
 """)
     resting, limit = scenario.actions  # type: ignore[attr-defined]
-    assert isinstance(resting, RestingOrdersAction) and resting.count == 3
-    assert isinstance(limit, RiskLimitAction) and limit.max_order_qty == 5
+    assert isinstance(resting, RestingOrdersAction)
+    assert resting.count == 3
+    assert isinstance(limit, RiskLimitAction)
+    assert limit.max_order_qty == 5
 
-    path, message = _problem(rest="actions:\n  - {at: 25s, action: risk-limit, symbol: X, max_order_qty: 1}\n")
+    late = "actions:\n  - {at: 25s, action: risk-limit, symbol: X, max_order_qty: 1}\n"
+    path, message = _problem(rest=late)
     assert path == "actions[0].at"
     assert "before the end of the workload" in message
 
