@@ -81,3 +81,19 @@ class FailoverConfig(_Model):
     health_timeout_s: float = 0.5
     confirmation_count: int = Field(default=3, ge=1)
     defects: tuple[Defect, ...] = ()
+
+
+class DbFailoverConfig(_Model):
+    """The database failover daemon: promotes the streaming replica when the primary is gone."""
+
+    daemon_id: str = "db-failover"
+    host: str = "127.0.0.1"
+    http_port: int = Field(ge=0, le=65535)
+    primary_dsn: str
+    replica_dsn: str
+    nats_url: str
+    subject_prefix: str = "oms"
+    check_interval_s: float = Field(default=0.2, gt=0)
+    timeout_s: float = Field(default=0.5, gt=0, description="a check slower than this failed")
+    confirmation_count: int = Field(default=3, ge=1, description="consecutive failed checks to promote")
+    promote_wait_s: int = Field(default=10, ge=1, description="how long pg_promote() may take")

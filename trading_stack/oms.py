@@ -76,7 +76,7 @@ class Oms:
             ack_timeout_s=config.order_ack_timeout_s,
             clock=clock,
         )
-        self.store = Store(config.database_dsn)
+        self.store = Store(config.database_dsn, reconnect=Defect.NO_DB_RECONNECT not in self._defects)
         self._nc: NatsClient | None = None
         self._publisher: EventPublisher | None = None
         self._mirror: Mirror | None = None

