@@ -19,10 +19,16 @@ from mock_exchange.book import MatchingEngine
 from mock_exchange.executions import CancelOutcome, CancelRejection, Execution, NewOrderRequest
 from mock_exchange.faults import ReportFaultMode
 from mock_exchange.fix import tags
-from mock_exchange.fix.acceptor import send_session_reject
+from mock_exchange.fix.checks import (
+    INVALID_MSG_TYPE,
+    UNSUPPORTED_MESSAGE_TYPE,
+    RejectReason,
+    send_business_reject,
+    send_session_reject,
+)
 from mock_exchange.fix.codec import Field, FixMessage
 from mock_exchange.fix.session import FixSession, SessionRegistry, utc_timestamps
-from mock_exchange.fix.tags import MsgType
+from mock_exchange.fix.tags import FIX44_MSG_TYPES, MsgType
 from mock_exchange.ledger import Ledger
 from mock_exchange.model import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce
 
@@ -59,7 +65,6 @@ _TIFS = {code: tif for tif, code in TIF_CODES.items()}
 _REQUIRED_TAG_MISSING = 1
 _VALUE_INCORRECT = 5
 _INCORRECT_DATA_FORMAT = 6
-_INVALID_MSG_TYPE = 11
 
 
 class InvalidFieldError(Exception):
@@ -102,7 +107,17 @@ class FixOrderEntry:
         seq = int(message.get(tags.MSG_SEQ_NUM) or b"0")
         handler = self._handlers.get(message.msg_type)
         if handler is None:
-            send_session_reject(session, message, seq, reason=_INVALID_MSG_TYPE, text="unsupported MsgType")
+            if message.msg_type in FIX44_MSG_TYPES:
+                send_business_reject(session, message, seq, UNSUPPORTED_MESSAGE_TYPE)
+            else:
+                send_session_reject(
+                    session,
+                    message,
+                    seq,
+                    reason=RejectReason.INVALID_MSG_TYPE,
+                    text=INVALID_MSG_TYPE,
+                    ref_tag=tags.MSG_TYPE,
+                )
             return
         try:
             handler(session, message)

@@ -139,8 +139,9 @@ class FixSession:
             self._write_gap_fill(transport, gap_start, last + 1)
 
     def _write_gap_fill(self, transport: Transport, seq: int, new_seq: int) -> None:
-        body = b"43=Y\x01123=Y\x0136=%d\x01" % new_seq
-        self._write(transport, MsgType.SEQUENCE_RESET, seq, utc_timestamps.now(), body)
+        now = utc_timestamps.now()
+        body = b"43=Y\x01122=%s\x01123=Y\x0136=%d\x01" % (now, new_seq)
+        self._write(transport, MsgType.SEQUENCE_RESET, seq, now, body)
 
     def _write(
         self, transport: Transport, msg_type: bytes, seq: int, sending_time: bytes, body: bytes

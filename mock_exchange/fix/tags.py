@@ -30,6 +30,7 @@ REF_SEQ_NUM: Final = 45
 REF_TAG_ID: Final = 371
 REF_MSG_TYPE: Final = 372
 SESSION_REJECT_REASON: Final = 373
+BUSINESS_REJECT_REASON: Final = 380
 
 AVG_PX: Final = 6
 CL_ORD_ID: Final = 11
@@ -71,7 +72,12 @@ class MsgType:
     ORDER_CANCEL_REJECT: Final = b"9"
     NEW_ORDER_SINGLE: Final = b"D"
     ORDER_CANCEL_REQUEST: Final = b"F"
+    ORDER_CANCEL_REPLACE_REQUEST: Final = b"G"
+    ORDER_STATUS_REQUEST: Final = b"H"
+    ORDER_MASS_CANCEL_REQUEST: Final = b"q"
+    ORDER_MASS_CANCEL_REPORT: Final = b"r"
     ORDER_MASS_STATUS_REQUEST: Final = b"AF"
+    BUSINESS_MESSAGE_REJECT: Final = b"j"
 
 
 ADMIN_MSG_TYPES: Final = frozenset(
@@ -84,4 +90,105 @@ ADMIN_MSG_TYPES: Final = frozenset(
         MsgType.LOGOUT,
         MsgType.LOGON,
     }
+)
+
+# Every MsgType(35) FIX 4.4 defines: others get Reject(373=11), these a BusinessMessageReject
+# when the venue does not handle them.
+FIX44_MSG_TYPES: Final = frozenset(
+    value.encode()
+    for value in [
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+        "7",
+        "8",
+        "9",
+        "A",
+        "B",
+        "C",
+        "D",
+        "E",
+        "F",
+        "G",
+        "H",
+        "J",
+        "K",
+        "L",
+        "M",
+        "N",
+        "P",
+        "Q",
+        "R",
+        "S",
+        "T",
+        "V",
+        "W",
+        "X",
+        "Y",
+        "Z",
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+        "f",
+        "g",
+        "h",
+        "i",
+        "j",
+        "k",
+        "l",
+        "m",
+        "n",
+        "o",
+        "p",
+        "q",
+        "r",
+        "s",
+        "t",
+        "u",
+        "v",
+        "w",
+        "x",
+        "y",
+        "z",
+        "AA",
+        "AB",
+        "AC",
+        "AD",
+        "AE",
+        "AF",
+        "AG",
+        "AH",
+        "AI",
+        "AJ",
+        "AK",
+        "AL",
+        "AM",
+        "AN",
+        "AO",
+        "AP",
+        "AQ",
+        "AR",
+        "AS",
+        "AT",
+        "AU",
+        "AV",
+        "AW",
+        "AX",
+        "AY",
+        "AZ",
+        "BA",
+        "BB",
+        "BC",
+        "BD",
+        "BE",
+        "BF",
+        "BG",
+        "BH",
+    ]
 )

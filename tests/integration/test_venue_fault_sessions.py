@@ -14,6 +14,7 @@ from tests.integration.venue_helpers import (
     FixTestClient,
     answers_in_order,
     arm_fault,
+    client_factory,
     field,
     heal_fault,
     venue_config,
@@ -22,7 +23,7 @@ from tests.integration.venue_helpers import (
 
 pytestmark = pytest.mark.integration
 
-Connect = Callable[[str], Awaitable[FixTestClient]]
+Connect = Callable[..., Awaitable[FixTestClient]]
 COOLDOWN_TEXT = re.compile(r"^reconnect cooldown, (\d+\.\d) s remaining$")
 
 
@@ -39,16 +40,8 @@ async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
 
 @pytest.fixture
 async def connect(venue: Venue) -> AsyncIterator[Connect]:
-    clients: list[FixTestClient] = []
-
-    async def _connect(sender_comp_id: str) -> FixTestClient:
-        client = await FixTestClient.connect(venue.fix_port, sender_comp_id)
-        clients.append(client)
-        return client
-
-    yield _connect
-    for client in clients:
-        await client.close()
+    async with client_factory(venue.fix_port) as factory:
+        yield factory
 
 
 async def _log_out(venue: Venue, client: FixTestClient) -> None:

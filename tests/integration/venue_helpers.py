@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ class FixTestClient:
         *,
         seq: int | None = None,
         poss_dup: bool = False,
+        sending_time: str | None = None,
     ) -> bytes:
         message = simplefix.FixMessage()
         message.append_pair(8, "FIX.4.4")
@@ -79,7 +81,10 @@ class FixTestClient:
             seq = self.next_seq
             self.next_seq += 1
         message.append_pair(34, seq)
-        message.append_utc_timestamp(52)
+        if sending_time is None:
+            message.append_utc_timestamp(52)
+        else:
+            message.append_pair(52, sending_time)
         if poss_dup:
             message.append_pair(43, "Y")
         for tag, value in fields:
@@ -94,8 +99,11 @@ class FixTestClient:
         *,
         seq: int | None = None,
         poss_dup: bool = False,
+        sending_time: str | None = None,
     ) -> None:
-        self._writer.write(self.build(msg_type, fields, seq=seq, poss_dup=poss_dup))
+        self._writer.write(
+            self.build(msg_type, fields, seq=seq, poss_dup=poss_dup, sending_time=sending_time)
+        )
 
     def send_raw(self, data: bytes) -> None:
         self._writer.write(data)
@@ -239,3 +247,26 @@ async def logged_on(port: int, sender_comp_id: str = "OMS-A") -> AsyncIterator[F
         yield client
     finally:
         await client.close()
+
+
+def utc_timestamp(offset_s: float = 0.0) -> str:
+    """A FIX UTCTimestamp ``offset_s`` away from now."""
+    moment = datetime.now(UTC) + timedelta(seconds=offset_s)
+    return moment.strftime("%Y%m%d-%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+@contextlib.asynccontextmanager
+async def client_factory(port: int) -> AsyncIterator[Callable[..., Awaitable[FixTestClient]]]:
+    """``connect(sender, target)`` for the block; every client it made is closed after it."""
+    clients: list[FixTestClient] = []
+
+    async def connect(sender_comp_id: str = "OMS-A", target_comp_id: str = "MOCKEX") -> FixTestClient:
+        client = await FixTestClient.connect(port, sender_comp_id, target_comp_id)
+        clients.append(client)
+        return client
+
+    try:
+        yield connect
+    finally:
+        for client in clients:
+            await client.close()

@@ -1,0 +1,126 @@
+"""Session-level checks of inbound messages and the Reject(3) that answers a failed one.
+
+Texts follow the wording FIX engines commonly use (QuickFIX), so a conformance suite that
+matches on them finds what it expects.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from enum import IntEnum
+
+from mock_exchange.fix import tags
+from mock_exchange.fix.codec import Field, FixMessage
+from mock_exchange.fix.session import FixSession
+from mock_exchange.fix.tags import MsgType
+
+SENDING_TIME_TOLERANCE_S = 120.0
+
+SENDING_TIME_PROBLEM = "SendingTime accuracy problem"
+COMP_ID_PROBLEM = "CompID problem"
+INVALID_MSG_TYPE = "Invalid MsgType"
+REQUIRED_TAG_MISSING = "Required tag missing"
+VALUE_OUT_OF_RANGE = "Value is incorrect (out of range) for this tag"
+UNSUPPORTED_MESSAGE_TYPE = "Unsupported Message Type"
+
+
+class RejectReason(IntEnum):
+    """SessionRejectReason(373) values."""
+
+    INVALID_TAG_NUMBER = 0
+    REQUIRED_TAG_MISSING = 1
+    VALUE_INCORRECT = 5
+    INCORRECT_DATA_FORMAT = 6
+    COMP_ID_PROBLEM = 9
+    SENDING_TIME_ACCURACY = 10
+    INVALID_MSG_TYPE = 11
+    OTHER = 99
+
+
+class BusinessRejectReason(IntEnum):
+    """BusinessRejectReason(380) values."""
+
+    OTHER = 0
+    UNSUPPORTED_MESSAGE_TYPE = 3
+
+
+def send_session_reject(
+    session: FixSession,
+    message: FixMessage,
+    ref_seq: int,
+    *,
+    reason: RejectReason | int,
+    text: str,
+    ref_tag: int | None = None,
+) -> None:
+    """Session-level Reject(3) of an inbound message."""
+    fields: list[Field] = [(tags.REF_SEQ_NUM, b"%d" % ref_seq), (tags.TEXT, text.encode())]
+    if ref_tag is not None:
+        fields.append((tags.REF_TAG_ID, b"%d" % ref_tag))
+    fields += [(tags.REF_MSG_TYPE, message.msg_type), (tags.SESSION_REJECT_REASON, b"%d" % reason)]
+    session.send(MsgType.REJECT, fields)
+
+
+def send_business_reject(session: FixSession, message: FixMessage, ref_seq: int, text: str) -> None:
+    """BusinessMessageReject(j) of an application message the venue does not support."""
+    session.send(
+        MsgType.BUSINESS_MESSAGE_REJECT,
+        [
+            (tags.REF_SEQ_NUM, b"%d" % ref_seq),
+            (tags.TEXT, text.encode()),
+            (tags.REF_MSG_TYPE, message.msg_type),
+            (tags.BUSINESS_REJECT_REASON, b"%d" % BusinessRejectReason.UNSUPPORTED_MESSAGE_TYPE),
+        ],
+    )
+
+
+class _DayCache:
+    """Epoch seconds of 00:00 UTC for the last date seen, so most parses skip the calendar."""
+
+    __slots__ = ("_date", "_midnight")
+
+    def __init__(self) -> None:
+        self._date = b""
+        self._midnight = 0
+
+    def midnight(self, date: bytes) -> int:
+        if date != self._date:
+            parsed = time.strptime(date.decode("ascii"), "%Y%m%d")
+            self._midnight = calendar.timegm(parsed)
+            self._date = date
+        return self._midnight
+
+
+_days = _DayCache()
+
+
+def parse_utc_timestamp(value: bytes) -> float | None:
+    """Epoch seconds of a ``YYYYMMDD-HH:MM:SS[.fff...]`` UTCTimestamp; ``None`` if malformed."""
+    if len(value) < 17 or value[8:9] != b"-" or value[11:12] != b":" or value[14:15] != b":":
+        return None
+    date, hours, minutes, seconds = value[:8], value[9:11], value[12:14], value[15:17]
+    fraction = value[18:] if len(value) > 17 else b"0"
+    if len(value) > 17 and value[17:18] != b".":
+        return None
+    if not (
+        date.isdigit() and hours.isdigit() and minutes.isdigit() and seconds.isdigit() and fraction.isdigit()
+    ):
+        return None
+    hour, minute, second = int(hours), int(minutes), int(seconds)
+    if hour > 23 or minute > 59 or second > 60:
+        return None
+    try:
+        midnight = _days.midnight(date)
+    except ValueError:
+        return None
+    return midnight + hour * 3600 + minute * 60 + second + int(fraction) / 10 ** len(fraction)
+
+
+def sending_time_is_accurate(message: FixMessage, now: float | None = None) -> bool:
+    """SendingTime(52) present, well formed and within the tolerance of this machine's clock."""
+    value = message.get(tags.SENDING_TIME)
+    sent = None if value is None else parse_utc_timestamp(value)
+    if sent is None:
+        return False
+    return abs((time.time() if now is None else now) - sent) <= SENDING_TIME_TOLERANCE_S
