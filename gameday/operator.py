@@ -18,7 +18,11 @@ PROCESS = "operator"
 
 
 class ActionFailedError(Exception):
-    """The OMS refused or did not answer an operator action."""
+    """The OMS refused or did not answer an operator action; ``done`` is what it did before that."""
+
+    def __init__(self, message: str, done: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.done = done or {}
 
 
 class Operator:
@@ -44,7 +48,7 @@ class Operator:
             instance = await self._active()
             detail = await self._apply(action, instance)
         except ActionFailedError as error:
-            self._history.append(OpKind.ACTION, OpType.FAIL, PROCESS, f, {"error": str(error)})
+            self._history.append(OpKind.ACTION, OpType.FAIL, PROCESS, f, {"error": str(error), **error.done})
             return
         self._history.append(OpKind.ACTION, OpType.OK, PROCESS, f, {"instance": instance, **detail})
 
@@ -84,7 +88,10 @@ class Operator:
                 "price": price, "tif": "gtc"}
         orders = []
         for _ in range(action.count):
-            placed = await self._call("POST", f"{self._urls[instance]}/orders", body, admin=False)
+            try:
+                placed = await self._call("POST", f"{self._urls[instance]}/orders", body, admin=False)
+            except ActionFailedError as error:
+                raise ActionFailedError(str(error), {"instance": instance, "orders": orders}) from error
             orders.append({"order_id": placed.get("order_id"),
                            "exchange_order_id": placed.get("exchange_order_id"),
                            "symbol": action.symbol, "side": "buy", "qty": action.qty, "price": price})

@@ -432,7 +432,8 @@ class Oms:
     async def _reconcile(self) -> None:
         reports = await self._mass_status()
         mirror_positions = self.book.positions if self._has(Defect.NO_FILL_RECONCILE) else None
-        plan = plan_reconciliation(reports, self.book.known_orders(), self.instance, mirror_positions)
+        plan = plan_reconciliation(reports, self.book.known_orders(), self.instance, mirror_positions,
+                                   adopt_known=True)
         venue_orders = real_reports(reports)
         self.gateway.import_reports(venue_orders)
         for ghost in plan.ghosts:

@@ -45,12 +45,15 @@ def plan_reconciliation(
     known: Mapping[str, Order],
     instance: str,
     mirror_positions: Mapping[str, int] | None = None,
+    *,
+    adopt_known: bool = False,
 ) -> ReconciliationPlan:
     """Classify the venue's orders.
 
     ``mirror_positions`` given (defect ``no-fill-reconcile``) replaces the venue positions.
     An open order nobody told us about is a ghost; an open order we know but that another
-    session owns is an orphan (its fills would go to a dead session). Both get canceled.
+    session owns is an orphan, canceled unless ``adopt_known`` (the venue routes the reports of
+    a dead session's orders to the firm's live session, so the successor can manage them).
     """
     orders = real_reports(reports)
     positions = dict(mirror_positions) if mirror_positions is not None else positions_from_reports(orders)
@@ -62,7 +65,7 @@ def plan_reconciliation(
             continue
         if report.cl_ord_id not in known:
             ghosts.append(report)
-        elif not belongs_to(report, instance):
+        elif not adopt_known and not belongs_to(report, instance):
             orphans.append(report)
         else:
             kept.append(report)

@@ -82,6 +82,22 @@ def test_unknown_open_order_is_a_ghost_and_known_foreign_one_an_orphan() -> None
     assert plan.positions == {"BTC-USD": 4 - 10}
 
 
+def test_adopting_keeps_known_orders_of_another_session_and_still_cancels_ghosts() -> None:
+    reports = [
+        status("p-1-1", OrderStatus.NEW, "primary"),  # ghost: known to nobody
+        status("p-1-2", OrderStatus.NEW, "primary"),  # known from the database: adopted
+        status("dr-1-1", OrderStatus.NEW, "dr"),
+    ]
+    plan = plan_reconciliation(
+        reports, {"p-1-2": known("p-1-2", "primary"), "dr-1-1": known("dr-1-1", "dr")}, "dr",
+        adopt_known=True,
+    )
+    assert [r.cl_ord_id for r in plan.ghosts] == ["p-1-1"]
+    assert plan.orphans == []
+    assert [r.cl_ord_id for r in plan.kept] == ["p-1-2", "dr-1-1"]
+    assert [r.cl_ord_id for r in plan.to_cancel] == ["p-1-1"]
+
+
 def test_owner_falls_back_to_clordid_prefix() -> None:
     reports = [status("dr-9-1", OrderStatus.NEW, None), status("primary-9-1", OrderStatus.NEW, None)]
     plan = plan_reconciliation(
