@@ -6,7 +6,9 @@ one batch (see :func:`~trading_stack.deploy.plans.cutover_plan`). Blue stays par
 rollback window; a rollback (asked, or automatic when green's rejects exceed the bound)
 restores blue's positions from the database before blue takes traffic. A divergence, or no
 clean verdict by the deadline, aborts. At most one batch is in flight; inputs that arrive
-meanwhile are recorded and acted on once it is done. One deployment per machine.
+meanwhile are recorded. Decisions are taken on a :class:`Tick` (the deployer process ticks a few
+times a second), except that green's rejects can trigger a rollback as they are reported.
+One deployment per machine.
 """
 
 from __future__ import annotations
@@ -94,15 +96,15 @@ class Deployer:
                 return self._on_batch_done(event)
             case RollbackRequested():
                 return self._on_rollback(event)
+            case OrderOutcomes():
+                return self._on_outcomes(event)
+            case Tick():
+                return self._advance(event.t_ns)
             case HealthReport():
                 self._health[event.instance] = event
             case VerifierReport():
                 self._verification = event
-            case OrderOutcomes():
-                self._record_outcomes(event)
-            case Tick():
-                pass
-        return self._advance(event.t_ns)
+        return Step()
 
     def _on_deploy(self, event: DeployRequested) -> Step:
         if self.phase is not Phase.IDLE:
@@ -122,10 +124,12 @@ class Deployer:
                               plans.abort_plan(self.config))
         return self._refuse(event.t_ns)
 
-    def _record_outcomes(self, event: OrderOutcomes) -> None:
+    def _on_outcomes(self, event: OrderOutcomes) -> Step:
         watching = self.phase in (Phase.LIVE, Phase.CANARY) and self._in_flight is None
-        if watching and event.instance == self.config.green and event.rejected:
-            self._rejects.append((event.t_ns, event.rejected))
+        if not watching or event.instance != self.config.green or not event.rejected:
+            return Step()
+        self._rejects.append((event.t_ns, event.rejected))
+        return self._rejects_exceeded(event.t_ns) or Step()
 
     def _on_batch_done(self, event: BatchDone) -> Step:
         if event.batch != self._in_flight:
