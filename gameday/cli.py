@@ -108,7 +108,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     from gameday.matrix import RunRequest, RunSummary, run_matrix, write_matrix
-    from gameday.report.matrix_table import matrix_table
+    from gameday.report.matrix_table import matrix_markdown, matrix_table
     from gameday.runner import RunSettings, run_scenario
     from gameday.verdict import RunResult
 
@@ -141,6 +141,9 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
                                                   args.repeat, on_run)))
     console.print(matrix_table(matrix))
     console.print(f"  matrix: {write_matrix(matrix, reports)}", highlight=False)
+    markdown = reports / "matrix.md"
+    markdown.write_text(matrix_markdown(matrix), encoding="utf-8")
+    console.print(f"  as Markdown: {markdown}", highlight=False)
     return 0 if matrix.as_expected else 1
 
 

@@ -41,13 +41,19 @@ def matrix_table(matrix: Matrix) -> Table:
     return table
 
 
+def _rto_text(row: MatrixRow) -> str:
+    values = [run.observed.get("rto.failover") for run in row.correct]
+    shown = [f"{value:.1f}" for value in values if value is not None]
+    return f"{' / '.join(shown)} s" if shown else "—"
+
+
 def matrix_markdown(matrix: Matrix) -> str:
     lines = [
-        "| scenario | correct stack | defect | defective stack (failing expectations) | reads |",
-        "|---|---|---|---|---|",
+        "| scenario | correct stack | RTO (correct runs) | defect | defective stack (failing expectations) | reads |",
+        "|---|---|---|---|---|---|",
     ]
     for row in matrix.rows:
-        lines.append(f"| {row.scenario} | {_runs_text(row.correct, defect=False)} | `{_defect_label(row)}` | "
-                     f"{_runs_text(row.defect, defect=True)} | "
+        lines.append(f"| {row.scenario} | {_runs_text(row.correct, defect=False)} | {_rto_text(row)} | "
+                     f"`{_defect_label(row)}` | {_runs_text(row.defect, defect=True)} | "
                      f"{'as expected' if row.as_expected else '**NOT as expected**'} |")
     return "\n".join(lines) + "\n"

@@ -119,7 +119,7 @@ async def test_matrix_json_and_tables(tmp_path: Path) -> None:
     assert body["rows"][0]["defect"][0]["failing"] == ["rto.failover"]
     assert body["rows"][0]["as_expected"] is True
     markdown = matrix_markdown(matrix)
-    expected_row = ("| failover-primary-crash | pass x1 | `no-promotion` | fail (rto.failover) x1 "
+    expected_row = ("| failover-primary-crash | pass x1 | 3.0 s | `no-promotion` | fail (rto.failover) x1 "
                     "| as expected |")
     assert expected_row in markdown
     assert matrix_table(matrix).row_count == 1
