@@ -49,7 +49,8 @@ def _rto_text(row: MatrixRow) -> str:
 
 def matrix_markdown(matrix: Matrix) -> str:
     lines = [
-        "| scenario | correct stack | RTO (correct runs) | defect | defective stack (failing expectations) | reads |",
+        "| scenario | correct stack | RTO (correct runs) | defect "
+        "| defective stack (failing expectations) | reads |",
         "|---|---|---|---|---|---|",
     ]
     for row in matrix.rows:
