@@ -32,6 +32,7 @@ class WsAccountConfig(_Model):
     account: str = Field(min_length=1)
     api_key: str = Field(min_length=1)
     cancel_on_disconnect: bool = False
+    firm: str = Field(default="", description="firm the account belongs to; empty = the venue's one firm")
 
 
 class SymbolConfig(_Model):

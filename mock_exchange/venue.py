@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 from enum import Enum
 from types import TracebackType
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from mock_exchange.admin import OPEN_FILTER, create_admin_app
-from mock_exchange.book import MatchingEngine
+from mock_exchange.book import Execution, MatchingEngine
 from mock_exchange.config import VenueConfig
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.fix.acceptor import FixServer
@@ -29,6 +30,7 @@ from mock_exchange.ledger import Ledger
 from mock_exchange.market_clock import MarketPhase
 from mock_exchange.model import SessionEventKind, SessionRecord
 from mock_exchange.order_entry import FixOrderEntry
+from mock_exchange.ws import WsGateway
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class Venue:
         self._fix_port: int | None = None
         self._admin_port: int | None = None
         self._ws_port: int | None = None
+        self._ws: WsGateway | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -108,6 +111,9 @@ class Venue:
         site = web.TCPSite(self._admin_runner, config.host, config.admin_port)
         await site.start()
         self._admin_port = _bound_port(self._admin_runner)
+        if config.ws_port is not None:
+            self._ws = WsGateway(config, self._engine, self._ledger)
+            self._ws_port = await self._ws.start(config.host, config.ws_port)
         self._matching_task = asyncio.create_task(self._run_matching(), name="venue-matching")
         log.info("venue %s ready: fix=%d admin=%d", config.comp_id, self._fix_port, self._admin_port)
 
@@ -122,6 +128,8 @@ class Venue:
                 await self._matching_task
         if self._fix_server is not None:
             await self._fix_server.stop()
+        if self._ws is not None:
+            await self._ws.stop()
         if self._admin_runner is not None:
             await self._admin_runner.cleanup()
         if self._ledger is not None:
@@ -179,7 +187,13 @@ class Venue:
 
     def step(self) -> None:
         """One price/matching step, with its reports sent (the matching loop calls this)."""
-        self.order_entry.report(self.engine.step())
+        self.report(self.engine.step())
+
+    def report(self, executions: Iterable[Execution]) -> None:
+        """Send each execution over the protocol its order came in by (WebSocket account or FIX)."""
+        if self._ws is not None:
+            executions = self._ws.report_own(executions)
+        self.order_entry.report(executions)
 
     async def _run_matching(self) -> None:
         interval = self.config.tick_interval_s
@@ -208,13 +222,16 @@ class Venue:
             text=text,
         )
         if self._cancels_on_disconnect(sender_comp_id):
-            self.order_entry.report(
+            self.report(
                 self.engine.cancel_orders_of_session(sender_comp_id, text=f"cancel on disconnect: {text}")
             )
 
     def _cancels_on_disconnect(self, sender_comp_id: str) -> bool:
         session = self.sessions.get(sender_comp_id)
-        return session is not None and session.cancel_on_disconnect
+        if session is None:
+            accounts = self.config.ws_accounts
+            return any(a.cancel_on_disconnect for a in accounts if a.account == sender_comp_id)
+        return session.cancel_on_disconnect
 
     # -- admin views -----------------------------------------------------------------------
 
@@ -244,6 +261,8 @@ class Venue:
         records = dict(self.ledger.sessions)
         for session in self.sessions:
             records.setdefault(session.sender_comp_id, SessionRecord(session.sender_comp_id))
+        for account in self.config.ws_accounts:
+            records.setdefault(account.account, SessionRecord(account.account))
         views = []
         for comp_id, record in records.items():
             view = record.to_json()
@@ -255,6 +274,8 @@ class Venue:
                     in_seq=live.in_seq,
                     out_seq=live.out_seq,
                 )
+            elif self._ws is not None and (ws_live := self._ws.sessions.live_view(comp_id)):
+                view.update(ws_live)
             views.append(view)
         return views
 

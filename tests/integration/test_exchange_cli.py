@@ -12,6 +12,7 @@ import pytest
 
 from tests.integration.exchange_helpers import GAMEDAY, cli_flags, exchange_process
 from tests.integration.venue_helpers import FixTestClient, field, get_json
+from tests.integration.ws_helpers import WsTestClient
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +35,30 @@ async def test_serves_fix_with_the_given_comp_ids_and_exits_0_on_sigterm(tmp_pat
     assert "Traceback" not in (tmp_path / "exchange.log").read_text()
 
 
-async def test_an_unknown_comp_id_is_refused(tmp_path: Path) -> None:
+async def test_only_the_given_client_comp_id_may_log_on(tmp_path: Path) -> None:
     async with exchange_process([*GAMEDAY, *cli_flags(tmp_path)], tmp_path / "exchange.log") as child:
         stranger = await FixTestClient.connect(child.ports["fix"], "STRANGER", "ACCEPTOR")
         stranger.send("A", [(98, 0), (108, 30), (141, "Y")])
-        answers = await stranger.expect_closed()
-        assert [field(message, 35) for message in answers] == ["5"]
+        assert await stranger.expect_closed() == [], "an unknown CompID is disconnected without an answer"
         await stranger.close()
+        _, sessions = await get_json(child.ports["admin"], "/ledger")
+        assert [session["sender_comp_id"] for session in sessions["sessions"]] == ["CLIENT"]
+        assert await child.terminate() == 0
+
+
+async def test_serves_the_websocket_api_with_the_given_accounts(tmp_path: Path) -> None:
+    command = [*GAMEDAY, *cli_flags(tmp_path, "--ws-port", "0", "--ws-account", "desk:secret")]
+    async with exchange_process(command, tmp_path / "exchange.log") as child:
+        assert set(child.ports) == {"fix", "ws", "admin"}
+        async with WsTestClient.connect(child.ports["ws"]) as client:
+            assert (await client.auth("desk", "wrong"))["code"] == "auth_failed"
+            assert (await client.auth("desk", "secret"))["account"] == "desk"
+            placed = await client.request(
+                "place", client_order_id="d-1", symbol="ABC", side="sell", type="limit", qty=2, price=51
+            )
+            assert (placed["order"]["status"], placed["order"]["account"]) == ("new", "desk")
+        _, orders = await get_json(child.ports["admin"], "/ledger/orders")
+        assert [(order["cl_ord_id"], order["sender_comp_id"]) for order in orders] == [("d-1", "desk")]
         assert await child.terminate() == 0
 
 
