@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from mock_exchange.config import VenueConfig
 from mock_exchange.executions import (
@@ -180,10 +180,15 @@ class MatchingEngine:
         """Cancel every open order a session entered (cancel-on-disconnect)."""
         return self._cancel_where(lambda order: order.sender_comp_id == sender_comp_id, text=text)
 
-    def mass_cancel(self, symbol: str | None, *, requested_by: str) -> list[Execution]:
-        """Cancel every open order of the firm (on ``symbol`` when given)."""
+    def mass_cancel(
+        self, symbol: str | None, *, requested_by: str, owners: Collection[str] | None = None
+    ) -> list[Execution]:
+        """Cancel every open order (of the ``owners`` sessions when given; on ``symbol`` when given)."""
         return self._cancel_where(
-            lambda order: symbol is None or order.symbol == symbol,
+            lambda order: (
+                (symbol is None or order.symbol == symbol)
+                and (owners is None or order.sender_comp_id in owners)
+            ),
             text="canceled by mass cancel",
             requested_by=requested_by,
         )
@@ -233,6 +238,7 @@ class MatchingEngine:
             problem = f"OrderQty {request.qty} is not above the filled {order.cum_qty}"
         if problem is not None:
             return CancelRejection(CancelRejectReason.BROKER_OPTION, problem, order)
+        orig_cl_ord_id = order.cl_ord_id
         event = self._ledger.record_replace(
             order,
             t_ns=time.monotonic_ns(),
@@ -243,7 +249,13 @@ class MatchingEngine:
         )
         if order.is_open:
             self._resting.add(order)
-        return Execution(order, ExecType.REPLACED, event.exec_id, requested_by=request.requested_by)
+        return Execution(
+            order,
+            ExecType.REPLACED,
+            event.exec_id,
+            requested_by=request.requested_by,
+            orig_cl_ord_id=orig_cl_ord_id,
+        )
 
     # -- matching --------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ class Execution:
     text: str | None = None
     cancel_cl_ord_id: str | None = None
     requested_by: str | None = None
+    orig_cl_ord_id: str | None = None  # a replace: the ClOrdID the order had before
 
 
 class CancelRejectReason(IntEnum):

@@ -11,26 +11,24 @@ import pytest
 
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import (
+    FAR_ABOVE,
+    FAR_BELOW,
     FixTestClient,
     answers_in_order,
     arm_fault,
     call_json,
     field,
+    hand_stepped_config,
     heal_fault,
     logged_on,
-    venue_config,
 )
 
 pytestmark = pytest.mark.integration
 
-FAR_BELOW = 1.0
-FAR_ABOVE = 1_000_000.0
-
 
 @pytest.fixture
 async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    # no matching loop during a test: steps are taken by hand where a test needs them
-    async with Venue(venue_config(tmp_path, fill_probability=1.0, tick_interval_s=3600)) as running:
+    async with Venue(hand_stepped_config(tmp_path)) as running:
         yield running
 
 

@@ -38,6 +38,15 @@ def venue_config(tmp_path: Path, **overrides: Any) -> VenueConfig:
     return VenueConfig(**values)
 
 
+FAR_BELOW = 1.0  # a buy limit price that never becomes marketable
+FAR_ABOVE = 1_000_000.0  # a buy limit price that is always marketable
+
+
+def hand_stepped_config(tmp_path: Path, **overrides: Any) -> VenueConfig:
+    """Every marketable order fills, but only when the test calls ``venue.step()``."""
+    return venue_config(tmp_path, fill_probability=1.0, tick_interval_s=3600, **overrides)
+
+
 class FixTestClient:
     """A minimal FIX 4.4 initiator over asyncio streams, encoding/parsing with simplefix."""
 

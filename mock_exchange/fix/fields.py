@@ -1,0 +1,196 @@
+"""Application-level FIX fields of the venue: enum codes, inbound parsing, report fields.
+
+Inbound helpers raise :class:`InvalidFieldError` (answered with a session Reject naming the
+tag); outbound helpers build the field lists of ExecutionReports.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TypeVar
+
+from mock_exchange.executions import Execution, NewOrderRequest, ReplaceRequest
+from mock_exchange.fix import tags
+from mock_exchange.fix.checks import RejectReason
+from mock_exchange.fix.codec import Field, FixMessage
+from mock_exchange.fix.session import utc_timestamps
+from mock_exchange.model import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce
+
+T = TypeVar("T")
+
+SIDE_CODES = {Side.BUY: b"1", Side.SELL: b"2"}
+ORD_TYPE_CODES = {OrdType.MARKET: b"1", OrdType.LIMIT: b"2"}
+TIF_CODES = {TimeInForce.DAY: b"0", TimeInForce.GTC: b"1", TimeInForce.IOC: b"3"}
+ORD_STATUS_CODES = {
+    OrderStatus.NEW: b"0",
+    OrderStatus.PARTIALLY_FILLED: b"1",
+    OrderStatus.FILLED: b"2",
+    OrderStatus.CANCELED: b"4",
+    OrderStatus.REJECTED: b"8",
+}
+EXEC_TYPE_CODES = {
+    ExecType.NEW: b"0",
+    ExecType.TRADE: b"F",
+    ExecType.CANCELED: b"4",
+    ExecType.REJECTED: b"8",
+    ExecType.REPLACED: b"5",
+    ExecType.EXPIRED: b"C",
+}
+ORD_STATUS_EXPIRED = b"C"  # the ledger keeps an expired order as canceled
+EXEC_TYPE_ORDER_STATUS = b"I"
+
+_SIDES = {code: side for side, code in SIDE_CODES.items()}
+_ORD_TYPES = {code: ord_type for ord_type, code in ORD_TYPE_CODES.items()}
+_TIFS = {code: tif for tif, code in TIF_CODES.items()}
+
+
+class InvalidFieldError(Exception):
+    """A field of an inbound application message is missing or malformed."""
+
+    def __init__(self, tag: int, reason: RejectReason, text: str) -> None:
+        super().__init__(text)
+        self.tag = tag
+        self.reason = reason
+        self.text = text
+
+
+def format_price(price: float) -> bytes:
+    text = f"{price:.8f}".rstrip("0").rstrip(".")
+    return text.encode() if text else b"0"
+
+
+# -- inbound -----------------------------------------------------------------------------------
+
+
+def new_order_request(sender_comp_id: str, message: FixMessage) -> NewOrderRequest:
+    ord_type = enum_field(message, tags.ORD_TYPE, _ORD_TYPES)
+    return NewOrderRequest(
+        cl_ord_id=required_str(message, tags.CL_ORD_ID),
+        sender_comp_id=sender_comp_id,
+        sender_sub_id=message.get_str(tags.SENDER_SUB_ID),
+        symbol=required_str(message, tags.SYMBOL),
+        side=enum_field(message, tags.SIDE, _SIDES),
+        ord_type=ord_type,
+        tif=enum_field(message, tags.TIME_IN_FORCE, _TIFS, default=TimeInForce.DAY),
+        price=_price(message, ord_type),
+        qty=quantity(message, tags.ORDER_QTY),
+    )
+
+
+def replace_request(sender_comp_id: str, message: FixMessage) -> ReplaceRequest:
+    ord_type = enum_field(message, tags.ORD_TYPE, _ORD_TYPES)
+    return ReplaceRequest(
+        orig_cl_ord_id=required_str(message, tags.ORIG_CL_ORD_ID),
+        order_id=message.get_str(tags.ORDER_ID),
+        cl_ord_id=required_str(message, tags.CL_ORD_ID),
+        requested_by=sender_comp_id,
+        qty=quantity(message, tags.ORDER_QTY),
+        price=_price(message, ord_type),
+    )
+
+
+def _price(message: FixMessage, ord_type: OrdType) -> float | None:
+    value = message.get(tags.PRICE)
+    if value is None:
+        if ord_type is OrdType.LIMIT:
+            raise InvalidFieldError(
+                tags.PRICE, RejectReason.REQUIRED_TAG_MISSING, "limit order without Price(44)"
+            )
+        return None
+    return _number(value, tags.PRICE)
+
+
+def _number(value: bytes, tag: int) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise InvalidFieldError(tag, RejectReason.INCORRECT_DATA_FORMAT, f"tag {tag} is not a number")
+    return number
+
+
+def required(message: FixMessage, tag: int) -> bytes:
+    value = message.get(tag)
+    if not value:
+        raise InvalidFieldError(tag, RejectReason.REQUIRED_TAG_MISSING, f"required tag {tag} missing")
+    return value
+
+
+def required_str(message: FixMessage, tag: int) -> str:
+    return required(message, tag).decode("latin-1")
+
+
+def quantity(message: FixMessage, tag: int) -> int:
+    number = _number(required(message, tag), tag)
+    if number != int(number):
+        raise InvalidFieldError(
+            tag, RejectReason.VALUE_INCORRECT, f"tag {tag} must be a whole number of lots"
+        )
+    return int(number)
+
+
+def enum_field(message: FixMessage, tag: int, values: dict[bytes, T], default: T | None = None) -> T:
+    value = message.get(tag)
+    if value is None and default is not None:
+        return default
+    if value is None:
+        raise InvalidFieldError(tag, RejectReason.REQUIRED_TAG_MISSING, f"required tag {tag} missing")
+    member = values.get(value)
+    if member is None:
+        raise InvalidFieldError(
+            tag, RejectReason.VALUE_INCORRECT, f"unsupported value {value.decode('latin-1')!r} for tag {tag}"
+        )
+    return member
+
+
+# -- outbound ----------------------------------------------------------------------------------
+
+
+def execution_report_fields(execution: Execution) -> list[Field]:
+    order = execution.order
+    fields = order_fields(order, exec_id=execution.exec_id.encode())
+    fields[3] = (tags.EXEC_TYPE, EXEC_TYPE_CODES[execution.exec_type])
+    if execution.exec_type is ExecType.EXPIRED:
+        fields[4] = (tags.ORD_STATUS, ORD_STATUS_EXPIRED)
+    if execution.cancel_cl_ord_id is not None:
+        fields[1] = (tags.CL_ORD_ID, execution.cancel_cl_ord_id.encode())
+        fields.append((tags.ORIG_CL_ORD_ID, order.cl_ord_id.encode()))
+    elif execution.orig_cl_ord_id is not None:
+        fields.append((tags.ORIG_CL_ORD_ID, execution.orig_cl_ord_id.encode()))
+    if execution.exec_type is ExecType.TRADE:
+        fields.append((tags.LAST_PX, format_price(execution.last_px)))
+        fields.append((tags.LAST_QTY, b"%d" % execution.last_qty))
+    if execution.text:
+        fields.append((tags.TEXT, execution.text.encode()))
+    return fields
+
+
+def order_fields(order: Order, *, exec_id: bytes) -> list[Field]:
+    """The fields every report of ``order`` carries; index 1 is ClOrdID, 3 ExecType, 4 OrdStatus."""
+    fields: list[Field] = [
+        (tags.ORDER_ID, order.order_id.encode()),
+        (tags.CL_ORD_ID, order.cl_ord_id.encode()),
+        (tags.EXEC_ID, exec_id),
+        (tags.EXEC_TYPE, b""),
+        (tags.ORD_STATUS, ORD_STATUS_CODES[order.status]),
+        (tags.SYMBOL, order.symbol.encode()),
+        (tags.SIDE, SIDE_CODES[order.side]),
+        (tags.ORDER_QTY, b"%d" % order.qty),
+        (tags.ORD_TYPE, ORD_TYPE_CODES[order.ord_type]),
+        (tags.TIME_IN_FORCE, TIF_CODES[order.tif]),
+        (tags.CUM_QTY, b"%d" % order.cum_qty),
+        (tags.LEAVES_QTY, b"%d" % order.leaves_qty),
+        (tags.AVG_PX, format_price(order.avg_px)),
+        (tags.TRANSACT_TIME, utc_timestamps.now()),
+    ]
+    if order.price is not None:
+        fields.append((tags.PRICE, format_price(order.price)))
+    return fields
+
+
+def status_report_fields(order: Order, exec_id: bytes) -> list[Field]:
+    """An ExecutionReport (150=I) giving the current state of ``order``."""
+    fields = order_fields(order, exec_id=exec_id)
+    fields[3] = (tags.EXEC_TYPE, EXEC_TYPE_ORDER_STATUS)
+    return fields
