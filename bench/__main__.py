@@ -10,9 +10,16 @@ import asyncio
 import json
 import sys
 
-from bench import cold_start, proxy, rto
+from bench import cold_start, proxy, rto, venue
 
-BENCHES = {"cold-start": cold_start.main, "proxy": proxy.main, "rto": rto.main}
+BENCHES = {
+    "cold-start": cold_start.main,
+    "proxy": proxy.main,
+    "rto": rto.main,
+    "venue-throughput": venue.throughput,
+    "venue-latency": venue.latency,
+    "venue-ledger": venue.ledger,
+}
 
 
 def main() -> None:
