@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from gameday.faults.toxiproxy_client import ToxiproxyClient
+from gameday.probes import sample_roles
 from gameday.scenario.faults import ExchangeFaultKind
 from gameday.scenario.presets import StackPreset, topology
 from gameday.stack.errors import StackError
@@ -32,7 +33,7 @@ from gameday.stack.postgres import (
     start_database_pair,
     start_db_failover,
 )
-from gameday.stack.process import ManagedProcess
+from gameday.stack.process import ManagedProcess, wait_until
 from gameday.stack.rundir import ProcessRegistry, RunDir
 from gameday.stack.services import NatsService, start_nats, start_python_service, write_config
 from gameday.workload import reference_price
@@ -155,6 +156,25 @@ class LocalStack:
         await self._add_proxies({hop.name: self.endpoints.oms[hop.destination].removeprefix("http://")
                                  for hop in self._hops if hop.destination in self.endpoints.oms})
         await self._start_failover()
+        await self._wait_for_trading()
+
+    async def _wait_for_trading(self) -> None:
+        """Healthy = one instance active and deep-healthy, every configured standby deep-healthy.
+
+        (An instance misconfigured as active that waits for the lease is never deep-healthy, so
+        readiness is judged for the stack, not per instance.)
+        """
+        assert self._session is not None
+        session = self._session
+        standbys = [name for name in OMS_INSTANCES if self.settings.initial_role(name) is InitialRole.STANDBY]
+
+        async def trading() -> bool:
+            roles = await sample_roles(session, self.endpoints.oms)
+            active = any(sample["role"] == "active" and sample["deep_ok"] for sample in roles.values())
+            return active and all(roles[name]["deep_ok"] for name in standbys)
+
+        await wait_until("oms", trading, timeout_s=self.settings.start_timeout_s,
+                         log_path=self.settings.run_dir.stack / "oms-primary.log")
 
     async def _add_region_latency_to(self, hop_names: Collection[str]) -> None:
         """The cross-region baseline: half the round trip each way on every hop between regions."""
@@ -240,7 +260,7 @@ class LocalStack:
         path = write_config(run.stack / f"{instance}.json", config.model_dump_json(indent=1))
         return await start_python_service(
             instance, "trading_stack.oms", ["--config", str(path)], run.stack / f"{instance}.log",
-            ready_url="http://127.0.0.1:{http}/health/deep", session=self._session,
+            ready_url="http://127.0.0.1:{http}/health", session=self._session,
             on_spawn=self._track, timeout_s=self.settings.start_timeout_s,
         )
 
