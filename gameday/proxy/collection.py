@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,15 +41,21 @@ class ToxicEntry:
 
 
 LinksOf = Callable[[Direction], Iterable[Link]]
+BeforeAdd = Callable[[], Awaitable[None]]
 
 
 class ToxicCollection:
     """Toxics per stream in insertion order; changes are serialised and applied to live links."""
 
-    def __init__(self, links_of: LinksOf) -> None:
+    def __init__(self, links_of: LinksOf, before_add: BeforeAdd) -> None:
         self._links_of = links_of
+        self._before_add = before_add  # brings every open connection to the links
         self._by_stream: dict[Direction, list[ToxicEntry]] = {d: [] for d in Direction}
         self._lock = asyncio.Lock()
+
+    def changing(self) -> bool:
+        """A change is being applied (new connections must not take the fast lane)."""
+        return self._lock.locked()
 
     def entries(self) -> list[ToxicEntry]:
         return [*self._by_stream[Direction.UPSTREAM], *self._by_stream[Direction.DOWNSTREAM]]
@@ -69,6 +75,7 @@ class ToxicCollection:
     async def add_json(self, body: bytes) -> ToxicEntry:
         async with self._lock:
             entry = self._parse_new(body)
+            await self._before_add()
             self._by_stream[entry.stream].append(entry)
             for link in self._links_of(entry.stream):
                 link.add_toxic(entry.toxic, entry.toxicity)

@@ -1,8 +1,10 @@
 """One proxied TCP connection: the accepted client socket, the dialled upstream socket, two links.
 
-asyncio protocols (not streams) carry the bytes: ``data_received`` hands each read straight to
-the link, so a toxic-free connection costs one callback and one ``write`` per read, with flow
-control from ``pause_writing``/``resume_writing`` instead of a reader task per direction.
+A connection lives in one of two places. While its proxy has no toxics, the fast lane
+(:mod:`gameday.proxy.fastlane`) forwards its bytes from a thread. Otherwise, or once the lane
+lets it go, asyncio protocols carry them: ``data_received`` hands each read to the link of that
+direction, with flow control from ``pause_writing``/``resume_writing``. The lane's leftovers
+(bytes read but not yet written) are written first, so the move loses and reorders nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import contextlib
 import random
 import socket
 import struct
+from enum import Enum, auto
 from typing import TYPE_CHECKING, Protocol
 
+from gameday.proxy.fastlane import FastLane, Release, Side
 from gameday.proxy.link import Direction, Link, Traffic
+from gameday.proxy.net import dial
 
 if TYPE_CHECKING:
     from gameday.proxy.toxics import Toxic
@@ -28,23 +33,21 @@ class ConnectionOwner(Protocol):
     @property
     def upstream(self) -> str: ...
 
+    @property
+    def lane(self) -> FastLane | None:
+        """The lane to use while ``lane_allowed()``; None: never."""
+
+    def lane_allowed(self) -> bool: ...
+
     def chain(self, direction: Direction) -> list[tuple[Toxic, float]]: ...
 
-    def traffic(self, direction: Direction) -> Traffic: ...
+    def traffic(self, direction: Direction, in_lane: bool = False) -> Traffic: ...
 
     def connection_rng(self) -> random.Random: ...
 
     def attach(self, connection: Connection) -> None: ...
 
     def detach(self, connection: Connection) -> None: ...
-
-
-def split_host_port(address: str) -> tuple[str, int]:
-    """``"host:port"`` or ``"[v6]:port"`` -> (host, port); ValueError if malformed."""
-    host, sep, port = address.rpartition(":")
-    if not sep:
-        raise ValueError(f"address {address}: missing port in address")
-    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 class _Endpoint(asyncio.Protocol):
@@ -59,6 +62,7 @@ class _Endpoint(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        transport.pause_reading()  # until both links are installed
 
     def data_received(self, data: bytes) -> None:
         if self.outgoing is not None:
@@ -81,44 +85,78 @@ class _Endpoint(asyncio.Protocol):
             self.incoming.set_dest_full(False)
 
 
-class ClientEndpoint(_Endpoint):
-    """The accepted socket: holds reads until the upstream is dialled."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        assert self.transport is not None
-        self.transport.pause_reading()
-        self.connection.start()
+class _Stage(Enum):
+    DIALING = auto()  # the client socket is accepted, the upstream is being dialled
+    LANE = auto()  # the fast lane owns both sockets
+    MOVING = auto()  # both sockets are becoming asyncio transports
+    LOOP = auto()  # transports and links carry the bytes
 
 
 class Connection:
     """A client connection proxied to the upstream, closed as a whole (as Toxiproxy does)."""
 
-    def __init__(self, owner: ConnectionOwner) -> None:
+    def __init__(self, owner: ConnectionOwner, client: socket.socket) -> None:
         self._owner = owner
         self._rng = owner.connection_rng()
-        self.client = ClientEndpoint(self)
+        self._sockets = [client]
+        self._stage = _Stage.DIALING
+        self.client = _Endpoint(self)
         self.server = _Endpoint(self)
         self.links: dict[Direction, Link] = {}
         self.closed = False
-        self._dial: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def in_lane(self) -> bool:
+        return self._stage is _Stage.LANE
 
     def start(self) -> None:
         self._owner.attach(self)
-        self._dial = asyncio.get_running_loop().create_task(self._connect_upstream())
+        self._task = asyncio.get_running_loop().create_task(self._open())
 
-    async def _connect_upstream(self) -> None:
-        loop = asyncio.get_running_loop()
+    async def _open(self) -> None:
         try:
-            host, port = split_host_port(self._owner.upstream)
-            await loop.create_connection(lambda: self.server, host, port)
+            self._sockets.append(await dial(self._owner.upstream))
         except (OSError, ValueError):
             self.close()
             return
+        lane = self._owner.lane
+        if lane is not None and self._owner.lane_allowed():
+            self._stage = _Stage.LANE
+            client, server = self._sockets
+            up, down = (self._owner.traffic(direction, in_lane=True) for direction in Direction)
+            lane.adopt(self, client, server, up, down)
+        else:
+            await self._move_to_loop(Release())
+
+    def lane_released(self, release: Release) -> None:
+        """The fast lane let the connection go (called in the loop)."""
+        if self.closed:
+            self._close_sockets()
+        else:
+            self._task = asyncio.get_running_loop().create_task(self._move_to_loop(release))
+
+    async def _move_to_loop(self, release: Release) -> None:
+        self._stage = _Stage.MOVING
+        loop = asyncio.get_running_loop()
+        client, server = self._sockets
+        await loop.connect_accepted_socket(lambda: self.client, client)
+        await loop.connect_accepted_socket(lambda: self.server, server)
+        self._stage = _Stage.LOOP
         if self.closed:
             self._close_transports(flush=False)
             return
         self._install_links()
+        self.links[Direction.UPSTREAM].write_through(release.to_server)
+        self.links[Direction.DOWNSTREAM].write_through(release.to_client)
+        for endpoint in (self.client, self.server):
+            assert endpoint.transport is not None
+            endpoint.transport.resume_reading()
+        if release.failed:
+            self.close()
+        elif release.eof_from is not None:
+            direction = Direction.UPSTREAM if release.eof_from is Side.CLIENT else Direction.DOWNSTREAM
+            self.links[direction].feed_eof()
 
     def _install_links(self) -> None:
         client, server = self.client.transport, self.server.transport
@@ -131,7 +169,6 @@ class Connection:
         self.links = {Direction.UPSTREAM: up, Direction.DOWNSTREAM: down}
         self.client.outgoing = self.server.incoming = up
         self.server.outgoing = self.client.incoming = down
-        client.resume_reading()
 
     def _link_rng(self) -> random.Random:
         return random.Random(self._rng.getrandbits(64))
@@ -140,16 +177,24 @@ class Connection:
         """Close both sockets and forget the connection.
 
         ``flush``: write what the sockets still buffer first (the end of a stream); without it
-        the sockets close at once (the proxy is going down).
+        the sockets close at once (the proxy is going down). Sockets the fast lane holds close
+        as soon as it lets them go.
         """
         if self.closed:
             return
         self.closed = True
-        for link in self.links.values():
-            link.close()
-        self._close_transports(flush)
-        if self._dial is not None and not self._dial.done() and self.server.transport is None:
-            self._dial.cancel()
+        if self._stage is _Stage.DIALING:
+            if self._task is not None and self._task is not asyncio.current_task():
+                self._task.cancel()
+            self._close_sockets()
+        elif self._stage is _Stage.LANE:
+            lane = self._owner.lane
+            assert lane is not None
+            lane.release_soon(self)
+        elif self._stage is _Stage.LOOP:
+            for link in self.links.values():
+                link.close()
+            self._close_transports(flush)
         self._owner.detach(self)
 
     def reset(self) -> None:
@@ -164,6 +209,10 @@ class Connection:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
             transport.abort()
         self.close()
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets:
+            sock.close()
 
     def _close_transports(self, flush: bool) -> None:
         for endpoint in (self.client, self.server):

@@ -28,5 +28,5 @@ def render(proxies: Iterable[Proxy]) -> str:
                     f'direction="{direction.value}",listener="{_label(proxy.listen)}",'
                     f'proxy="{_label(proxy.name)}",upstream="{_label(proxy.upstream)}"'
                 )
-                lines.append(f"{metric}{{{labels}}} {getattr(proxy.traffic(direction), field)}")
+                lines.append(f"{metric}{{{labels}}} {getattr(proxy.total_traffic(direction), field)}")
     return "\n".join(lines) + "\n"

@@ -9,67 +9,36 @@ from collections.abc import Iterator
 from typing import Any
 
 from gameday.proxy.collection import ToxicCollection
-from gameday.proxy.connection import Connection, split_host_port
+from gameday.proxy.connection import Connection
+from gameday.proxy.fastlane import FastLane, LaneUser
 from gameday.proxy.link import Direction, Link, Traffic
+from gameday.proxy.net import ListenError, bind_listener, check_address, format_address, set_nodelay
 from gameday.proxy.toxics import Toxic
 
-BACKLOG = 4096
-
-
-class ListenError(OSError):
-    """The listen address could not be resolved or bound (the API answers 500 with this text)."""
-
-
-def format_address(sockaddr: tuple[Any, ...]) -> str:
-    host, port = sockaddr[0], sockaddr[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def check_address(address: str) -> None:
-    """ListenError unless ``address`` reads as ``host:port``."""
-    try:
-        split_host_port(address)
-    except ValueError as exc:
-        raise ListenError(f"listen tcp {address}: {exc}") from None
-
-
-async def bind_listener(address: str) -> socket.socket:
-    """A listening, non-blocking socket for ``host:port`` (IPv4 preferred, as Go resolves)."""
-    try:
-        host, port = split_host_port(address)
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-    except (OSError, ValueError) as exc:
-        raise ListenError(f"listen tcp {address}: {exc}") from None
-    preferred = socket.AF_INET6 if not host else socket.AF_INET
-    family, kind, proto, _, sockaddr = sorted(infos, key=lambda info: info[0] != preferred)[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6 and not host:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind(sockaddr)
-        sock.listen(BACKLOG)
-        sock.setblocking(False)
-    except OSError as exc:
-        sock.close()
-        raise ListenError(f"listen tcp {address}: bind: {exc.strerror or exc}") from None
-    return sock
+ACCEPT_BATCH = 64  # connections accepted per loop callback, so a burst does not stall the loop
+ACCEPT_RETRY = 1.0  # s to wait after an accept error such as EMFILE
 
 
 class Proxy:
-    """Listener + open connections + toxics. ``enabled`` is whether it is listening."""
+    """Listener + open connections + toxics. ``enabled`` is whether it is listening.
 
-    def __init__(self, name: str, listen: str, upstream: str, rng: random.Random) -> None:
+    Connections opened while the proxy has no toxics go to the fast lane; adding a toxic brings
+    them all back to the event loop first (see :mod:`gameday.proxy.fastlane`).
+    """
+
+    def __init__(
+        self, name: str, listen: str, upstream: str, rng: random.Random, lane: FastLane | None
+    ) -> None:
         self.name = name
         self.listen = listen
         self._upstream = upstream
         self._rng = rng
-        self.toxics = ToxicCollection(self._links_of)
-        self._server: asyncio.Server | None = None
+        self._lane = lane
+        self.toxics = ToxicCollection(self._links_of, self._leave_lane)
+        self._listener: socket.socket | None = None
         self._connections: set[Connection] = set()
         self._traffic = {direction: Traffic() for direction in Direction}
+        self._lane_traffic = {direction: Traffic() for direction in Direction}  # the lane's to write
 
     @property
     def upstream(self) -> str:
@@ -77,7 +46,7 @@ class Proxy:
 
     @property
     def enabled(self) -> bool:
-        return self._server is not None
+        return self._listener is not None
 
     @property
     def connection_count(self) -> int:
@@ -86,20 +55,22 @@ class Proxy:
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         """Bind and listen; ``listen`` becomes the bound address. No-op if already listening."""
-        if self._server is not None:
+        if self._listener is not None:
             return
-        sock = await bind_listener(self.listen)
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: Connection(self).client, sock=sock)
-        self.listen = format_address(sock.getsockname())
+        self._listener = await bind_listener(self.listen)
+        self.listen = format_address(self._listener.getsockname())
+        self._accept_soon()
 
     async def stop(self) -> None:
         """Close the listener (new connects are refused) and every open connection."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            asyncio.get_running_loop().remove_reader(listener.fileno())
+            listener.close()
         for connection in list(self._connections):
             connection.close(flush=False)
+        if self._lane is not None and self._lane.running:
+            await self._lane.release([])  # the lane has let every closed connection go
 
     async def update(self, listen: str, upstream: str, enabled: bool) -> None:
         """Apply ``POST /proxies/{name}``: a new address restarts it, ``enabled`` toggles it.
@@ -123,12 +94,51 @@ class Proxy:
                 await self.start()
             raise
 
+    # -- accepting ---------------------------------------------------------------------------
+    def _accept_soon(self) -> None:
+        if self._listener is not None:
+            asyncio.get_running_loop().add_reader(self._listener.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        for _ in range(ACCEPT_BATCH):
+            try:
+                sock, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # out of descriptors or buffers: pause accepting for a while
+                loop = asyncio.get_running_loop()
+                loop.remove_reader(listener.fileno())
+                loop.call_later(ACCEPT_RETRY, self._accept_soon)
+                return
+            sock.setblocking(False)
+            set_nodelay(sock)
+            Connection(self, sock).start()
+
     # -- ConnectionOwner ---------------------------------------------------------------------
+    @property
+    def lane(self) -> FastLane | None:
+        return self._lane
+
+    def lane_allowed(self) -> bool:
+        return not self.toxics.changing() and not self.toxics.entries()
+
+    async def _leave_lane(self) -> None:
+        in_lane: list[LaneUser] = [connection for connection in self._connections if connection.in_lane]
+        if in_lane and self._lane is not None:
+            await self._lane.release(in_lane)
+
     def chain(self, direction: Direction) -> list[tuple[Toxic[Any], float]]:
         return self.toxics.chain(direction)
 
-    def traffic(self, direction: Direction) -> Traffic:
-        return self._traffic[direction]
+    def traffic(self, direction: Direction, in_lane: bool = False) -> Traffic:
+        return (self._lane_traffic if in_lane else self._traffic)[direction]
+
+    def total_traffic(self, direction: Direction) -> Traffic:
+        """Byte counters of the loop and of the lane together."""
+        loop, lane = self._traffic[direction], self._lane_traffic[direction]
+        return Traffic(loop.received + lane.received, loop.sent + lane.sent)
 
     def connection_rng(self) -> random.Random:
         return random.Random(self._rng.getrandbits(64))

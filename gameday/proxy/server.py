@@ -16,7 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from gameday.proxy import errors, gojson
-from gameday.proxy.proxy import Proxy, bind_listener
+from gameday.proxy.fastlane import FastLane
+from gameday.proxy.net import bind_listener
+from gameday.proxy.proxy import Proxy
 
 _PROXY_FIELDS: dict[str, type] = {"name": str, "listen": str, "upstream": str, "enabled": bool}
 
@@ -47,8 +49,9 @@ def _parse(body: bytes) -> Any:
 class ProxyRegistry:
     """Every proxy by name. Mutations are serialised; reads never wait."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, lane: FastLane | None = None) -> None:
         self._rng = random.Random(seed)
+        self._lane = lane
         self._proxies: dict[str, Proxy] = {}
         self._lock = asyncio.Lock()
 
@@ -63,7 +66,7 @@ class ProxyRegistry:
 
     def _new_proxy(self, fields: dict[str, Any]) -> Proxy:
         rng = random.Random(self._rng.getrandbits(64))
-        return Proxy(fields["name"], fields.get("listen", ""), fields["upstream"], rng)
+        return Proxy(fields["name"], fields.get("listen", ""), fields["upstream"], rng, self._lane)
 
     async def create_json(self, body: bytes) -> Proxy:
         fields = _decode_proxy(_parse(body))
@@ -153,7 +156,8 @@ class ToxiproxyServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8474, seed: int = 0) -> None:
         self.host = host
-        self.registry = ProxyRegistry(seed)
+        self._lane = FastLane()
+        self.registry = ProxyRegistry(seed, self._lane)
         self._requested_port = port
         self._port: int | None = None
         self._state = _State.UNOPENED
@@ -176,6 +180,8 @@ class ToxiproxyServer:
             raise RuntimeError(f"server is {self._state.value}")
         self._state = _State.OPENED
         async with AsyncExitStack() as stack:
+            self._lane.start()
+            stack.push_async_callback(self._lane.stop)
             stack.push_async_callback(self.registry.close)
             runner = web.AppRunner(build_app(self.registry), access_log=None, handle_signals=False)
             await runner.setup()
