@@ -1,10 +1,10 @@
-"""The venue's command line: ``gameday exchange`` and ``python -m mock_exchange`` share it.
+"""Mock FIX 4.4 / WebSocket venue (gameday exchange, python -m mock_exchange).
 
-Either venue flags (one venue) or ``--config FILE`` (a ``VenueConfig`` or a multi-venue
-``ExchangeConfig`` JSON). Serves until SIGINT/SIGTERM, then exits 0. Once serving it prints
-``READY fix=<port> [ws=<port>] admin=<port>`` on stdout (``<venue>_fix=...`` per venue when there
-are several). Anything it cannot start with (a bad flag, an unreadable config, a port in use, a
-corrupt ledger) is one line on stderr and exit code 2, never a traceback.
+Either venue flags (one venue) or --config FILE (a VenueConfig JSON, or {"venues": [...]} for
+several venues in one process). Serves until SIGINT/SIGTERM, then exits 0. Once serving it
+prints "READY fix=<port> [ws=<port>] admin=<port>" on stdout ("<venue>_fix=<port> ..." for each
+venue when there are several). Anything it cannot start with (a bad flag, an unreadable config,
+a port in use, a corrupt ledger) is one line on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -65,13 +65,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         type=Path,
+        metavar="FILE",
         help="VenueConfig or multi-venue ExchangeConfig JSON (instead of the venue flags below)",
     )
-    parser.add_argument("--fix-port", type=_port, help="FIX acceptor port (default 0 = a free one)")
-    parser.add_argument("--ws-port", type=_port, help="WebSocket JSON API port (default: no WebSocket API)")
-    parser.add_argument("--admin-port", type=_port, help="admin HTTP API port (default 0 = a free one)")
+    parser.add_argument(
+        "--fix-port", type=_port, metavar="P", help="FIX acceptor port (default 0 = a free one)"
+    )
+    parser.add_argument(
+        "--ws-port", type=_port, metavar="P", help="WebSocket JSON API port (default: no WebSocket API)"
+    )
+    parser.add_argument(
+        "--admin-port", type=_port, metavar="P", help="admin HTTP API port (default 0 = a free one)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--comp-id", help="the venue's CompID (default MOCKEX)")
+    parser.add_argument("--comp-id", metavar="ACCEPTOR_ID", help="the venue's CompID (default MOCKEX)")
     parser.add_argument(
         "--client-comp-id",
         action="append",
@@ -101,12 +108,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ACCOUNT:API_KEY",
         help="a WebSocket API account (repeatable; needs --ws-port)",
     )
-    parser.add_argument("--seed", type=int, help="seed of the price process and fills (default 0)")
-    parser.add_argument("--ledger", type=Path, help="ledger file (default ./<venue>.ledger.jsonl)")
-    parser.add_argument("--venue", type=_venue_name, help="venue name (default venue)")
+    parser.add_argument(
+        "--seed", type=int, metavar="N", help="seed of the price process and fills (default 0)"
+    )
+    parser.add_argument(
+        "--ledger", type=Path, metavar="PATH", help="ledger file (default ./<venue>.ledger.jsonl)"
+    )
+    parser.add_argument("--venue", type=_venue_name, metavar="NAME", help="venue name (default venue)")
     parser.add_argument(
         "--fill-probability",
         type=_probability,
+        metavar="0..1",
         help="chance a marketable order fills on each step (default 0.6)",
     )
     parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ import pytest
 
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import FixTestClient, field, get_json, wait_until
-from tests.integration.ws_helpers import Frame, WsTestClient, ws_client, ws_venue_config
+from tests.integration.ws_helpers import Frame, WsTestClient, raw_ws_auth, ws_client, ws_venue_config
 
 pytestmark = pytest.mark.integration
 
@@ -236,3 +238,18 @@ async def test_ws_and_fix_orders_are_reported_each_on_their_own_protocol(venue: 
         assert {field(report, 11) for report in fix_reports} == {"oms-a-1-1"}
         assert {event["order"]["client_order_id"] for event in client.events} <= {"a-1"}
     await fix.close()
+
+
+async def test_a_client_that_stops_answering_pings_is_disconnected(tmp_path: Path) -> None:
+    async with Venue(ws_venue_config(tmp_path, heartbeat_s=1)) as venue:
+        assert venue.ws_port is not None
+        reader, writer = await raw_ws_auth(venue.ws_port, "desk-b", "key-b")
+        async with ws_client(venue, "desk-a", "key-a") as healthy, asyncio.timeout(10):
+            while venue.ledger.sessions["desk-b"].connected:
+                with contextlib.suppress(TimeoutError):
+                    await healthy.ws.receive(timeout=0.1)  # a reading client answers the venue's pings
+            assert (await healthy.request("ping"))["op"] == "ping"
+        await asyncio.wait_for(reader.read(), timeout=5)  # pings unanswered, then the venue hangs up
+        assert reader.at_eof()
+        assert venue.ledger.sessions["desk-b"].logons == 1
+        writer.close()

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +11,7 @@ import pytest
 
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import wait_until
-from tests.integration.ws_helpers import WsTestClient, ws_client, ws_venue_config
+from tests.integration.ws_helpers import WsTestClient, raw_ws_auth, ws_client, ws_venue_config
 
 pytestmark = pytest.mark.integration
 
@@ -154,7 +150,8 @@ async def test_reconnect_cooldown_after_a_clean_close(venue: Venue) -> None:
 async def test_reconnect_cooldown_after_a_lost_connection(venue: Venue) -> None:
     assert venue.ws_port is not None
     await _arm(venue, "reconnect_cooldown", clean_s=0, unclean_s=30)
-    await _auth_then_drop_the_socket(venue.ws_port, "desk-a", "key-a")
+    _, writer = await raw_ws_auth(venue.ws_port, "desk-a", "key-a")
+    writer.transport.abort()
     await wait_until(lambda: not venue.ledger.sessions["desk-a"].connected)
     async with WsTestClient.connect(venue.ws_port) as again:
         assert (await again.auth("desk-a", "key-a"))["code"] == "reconnect_cooldown"
@@ -169,23 +166,3 @@ async def test_reconnect_cooldown_after_a_lost_connection(venue: Venue) -> None:
 def _is_open(venue: Venue, client_order_id: str) -> bool:
     order = venue.ledger.order_by_cl_ord_id(client_order_id)
     return order is not None and order.is_open
-
-
-async def _auth_then_drop_the_socket(port: int, account: str, api_key: str) -> None:
-    """A client that authenticates, then loses its TCP connection without a close frame."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
-    payload = json.dumps({"op": "auth", "account": account, "api_key": api_key}).encode()
-    mask = os.urandom(4)
-    writer.write(
-        bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    )
-    header = await reader.readexactly(2)
-    answer = json.loads(await reader.readexactly(header[1] & 0x7F))
-    assert answer["type"] == "result", answer
-    writer.transport.abort()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
+import os
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -95,3 +97,25 @@ async def ws_client(
         answer = await client.auth(account, api_key)
         assert answer["type"] == "result", answer
         yield client
+
+
+async def raw_ws_auth(
+    port: int, account: str, api_key: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A bare socket that upgrades, authenticates, and then does nothing a WebSocket library would
+    do by itself (no pong, no close frame): for lost connections and silent clients."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    payload = json.dumps({"op": "auth", "account": account, "api_key": api_key}).encode()
+    mask = os.urandom(4)
+    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    writer.write(bytes([0x81, 0x80 | len(payload)]) + mask + masked)  # FIN + text; client frames are masked
+    header = await reader.readexactly(2)
+    answer = json.loads(await reader.readexactly(header[1] & 0x7F))
+    assert answer["type"] == "result", answer
+    return reader, writer
