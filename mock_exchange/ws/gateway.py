@@ -39,6 +39,7 @@ from mock_exchange.ws.sessions import WsSessions
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 64 * 1024
+CLOSE_TIMEOUT_S = 2.0  # for the client's answer to our close frame
 CLEAN_CLOSE_CODES = frozenset({WSCloseCode.OK, WSCloseCode.GOING_AWAY})
 PATHS = ("/", "/ws")
 NOT_AN_UPGRADE = "WebSocket endpoint: connect with an Upgrade request"
@@ -68,9 +69,12 @@ class WsGateway:
     async def stop(self, *, timeout_s: float = 5.0) -> None:
         """Close every connection (1001), wait for their sessions to end, stop listening."""
         connections = list(self._connections.items())
-        for connection, _ in connections:
-            await connection.close(WSCloseCode.GOING_AWAY, "venue shutting down")
         if connections:
+            closes = (
+                connection.close(WSCloseCode.GOING_AWAY, "venue shutting down")
+                for connection, _ in connections
+            )
+            await asyncio.gather(*closes)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*(done.wait() for _, done in connections)), timeout_s)
         if self._runner is not None:
@@ -88,7 +92,9 @@ class WsGateway:
         return others
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(heartbeat=self._heartbeat_s, max_msg_size=MAX_FRAME_BYTES)
+        ws = web.WebSocketResponse(
+            timeout=CLOSE_TIMEOUT_S, heartbeat=self._heartbeat_s, max_msg_size=MAX_FRAME_BYTES
+        )
         if not ws.can_prepare(request).ok:
             return web.json_response({"error": NOT_AN_UPGRADE}, status=400)
         await ws.prepare(request)

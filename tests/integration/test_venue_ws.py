@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from mock_exchange.venue import Venue
@@ -253,3 +255,24 @@ async def test_a_client_that_stops_answering_pings_is_disconnected(tmp_path: Pat
         assert reader.at_eof()
         assert venue.ledger.sessions["desk-b"].logons == 1
         writer.close()
+
+
+async def test_stopping_the_venue_closes_sessions_with_1001_and_records_them(tmp_path: Path) -> None:
+    venue = Venue(ws_venue_config(tmp_path))
+    async with venue, ws_client(venue, "desk-b", "key-b") as client:
+        await client.request("place", **_place("b-1"))
+        stopping = asyncio.create_task(venue.stop())
+        frames = []
+        while (message := await client.ws.receive()).type is aiohttp.WSMsgType.TEXT:
+            frames.append(json.loads(message.data))
+        assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, aiohttp.WSCloseCode.GOING_AWAY)
+        assert [frame["exec_type"] for frame in frames] == ["new"], "queued frames are sent before closing"
+        await stopping
+    lines = [json.loads(line) for line in venue.config.ledger_path.read_text().splitlines()]
+    assert [(line["kind"], line.get("event")) for line in lines] == [
+        ("session", "logon"),
+        ("order", None),
+        ("session", "disconnect"),
+        ("cancel", None),
+    ]
+    assert lines[2]["text"] == "closed by the venue"
