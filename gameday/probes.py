@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import aiohttp
+import asyncpg
 
 from gameday.history import History, OpKind, OpType
 from gameday.workload import FrontDoor, OrderRequest, reference_price
@@ -126,3 +127,71 @@ async def wait_for_active(
                 return name
         await asyncio.sleep(0.1)
     return None
+
+
+# --- the database the OMS writes (the reference stack's tables) --------------------------------
+
+DATABASE_FILLS = ("SELECT exec_id, cl_ord_id, symbol, "
+                  "(extract(epoch FROM committed_at) * 1000000)::bigint AS written_us FROM oms_fills")
+DATABASE_ORDERS = ("SELECT cl_ord_id, status, "
+                   "(extract(epoch FROM updated_at) * 1000000)::bigint AS written_us FROM oms_orders")
+_DATABASE_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+async def _fetch_rows(connection: Any, query: str, offset_ns: int) -> list[dict[str, Any]]:
+    """Rows as dicts, their wall-clock ``written_us`` turned into ``written_ns`` on the history clock."""
+    try:
+        records = await connection.fetch(query)
+    except asyncpg.UndefinedTableError:  # the OMS never wrote
+        return []
+    rows = []
+    for record in records:
+        row = dict(record)
+        row["written_ns"] = row.pop("written_us") * 1000 - offset_ns
+        rows.append(row)
+    return sorted(rows, key=lambda row: row["written_ns"])
+
+
+async def read_database(dsn: str) -> dict[str, Any]:
+    """The fills and orders in the database ``dsn`` reaches, each with when it was last written."""
+    offset_ns = time.time_ns() - time.monotonic_ns()  # the server shares this host's wall clock
+    connection = await asyncpg.connect(dsn, timeout=5.0)
+    try:
+        return {
+            "server_port": await connection.fetchval("SELECT inet_server_port()"),
+            "in_recovery": await connection.fetchval("SELECT pg_is_in_recovery()"),
+            "fills": await _fetch_rows(connection, DATABASE_FILLS, offset_ns),
+            "orders": await _fetch_rows(connection, DATABASE_ORDERS, offset_ns),
+        }
+    finally:
+        await connection.close()
+
+
+def _ledger_exec_ids(history: History) -> set[str]:
+    snapshots = [op for op in history.ops if op.kind == OpKind.LEDGER and op.type == OpType.OK]
+    fills = snapshots[-1].value.get("fills", []) if snapshots else []
+    return {str(fill.get("exec_id")) for fill in fills if isinstance(fill, dict)}
+
+
+async def capture_database(dsn: str, history: History, *, settle_timeout_s: float = 5.0) -> None:
+    """Record the OMS's database (whichever server is the primary now) after the ledger snapshot.
+
+    Waits, bounded, until it holds every fill of that snapshot (an OMS may still be writing the
+    last ones); ``complete`` says whether it did. Unreachable: a ``fail`` op with the error.
+    """
+    expected = _ledger_exec_ids(history)
+    started = time.monotonic()
+    while True:
+        try:
+            snapshot = await read_database(dsn)
+        except _DATABASE_ERRORS as error:
+            snapshot = {"error": f"{type(error).__name__}: {error}"}
+        stored = {fill["exec_id"] for fill in snapshot.get("fills", [])}
+        complete = "error" not in snapshot and expected <= stored
+        waited_s = round(time.monotonic() - started, 3)
+        if complete or waited_s >= settle_timeout_s:
+            outcome = OpType.FAIL if "error" in snapshot else OpType.OK
+            history.append(OpKind.PROBE, outcome, "probe-database", "database",
+                           {**snapshot, "complete": complete, "waited_s": waited_s})
+            return
+        await asyncio.sleep(0.1)

@@ -22,7 +22,7 @@ from gameday.faults.nemesis import Nemesis
 from gameday.faults.schedule import plan
 from gameday.history import History, OpKind, OpType, read_history
 from gameday.operator import Operator
-from gameday.probes import capture_final_state, health_probe, trade_probe, wait_for_active
+from gameday.probes import capture_database, capture_final_state, health_probe, trade_probe, wait_for_active
 from gameday.recorder import NatsRecorder
 from gameday.report.files import write_reports
 from gameday.scenario import Scenario, load_scenario
@@ -92,6 +92,7 @@ async def _play(scenario: Scenario, stack: LocalStack, history: History, session
         await asyncio.gather(*probes, return_exceptions=True)
     progress(f"final state (active instance: {active or 'none'})")
     await capture_final_state(session, stack.endpoints.oms, stack.endpoints.venue_admin, history)
+    await capture_database(stack.endpoints.database_dsn, history)
 
 
 async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSettings,

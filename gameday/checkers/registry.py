@@ -9,6 +9,7 @@ from gameday.checkers.alerts import AlertTotal, UnknownOpenOrders
 from gameday.checkers.base import Checker
 from gameday.checkers.client import ClientOutcomeCount
 from gameday.checkers.failovers import FailoverCount
+from gameday.checkers.fills import DatabaseWriteRecovery, LostFills
 from gameday.checkers.gap import TradingGap
 from gameday.checkers.ghost import GhostOrders
 from gameday.checkers.positions import PositionMismatch
@@ -49,6 +50,8 @@ def default_checkers() -> tuple[Checker, ...]:
         ReplicationLag(),
         RiskLimitBreaches(),
         RestingOrdersCancelled(),
+        LostFills(),
+        DatabaseWriteRecovery(),
     )
 
 

@@ -30,6 +30,7 @@ from gameday.stack.errors import StackError
 from gameday.stack.postgres import (
     ensure_postgres_template,
     read_write_dsn,
+    signal_with_children,
     start_database_pair,
     start_db_failover,
 )
@@ -292,7 +293,7 @@ class LocalStack:
         process = self.processes.get(service)
         if process is None:
             raise StackError(f"no running service named {service!r}; running: {sorted(self.processes)}")
-        process.signal(sig)
+        signal_with_children(process, sig)
 
     async def exchange_fault(self, kind: ExchangeFaultKind, params: dict[str, Any]) -> dict[str, Any]:
         """Switch a venue fault on (``PUT /faults/<kind>``); returns what the venue stored."""

@@ -11,6 +11,7 @@ As root, every Postgres process runs as the system user ``embedded_postgres``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib.util
 import os
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import psutil
 
 from gameday.stack.errors import ServiceStartError
 from gameday.stack.process import (
@@ -47,6 +49,7 @@ __all__ = [
     "ensure_postgres_template",
     "postgres_bin",
     "read_write_dsn",
+    "signal_with_children",
     "start_database_pair",
     "start_db_failover",
     "start_postgres",
@@ -138,6 +141,22 @@ def _prepare_data_dir(data_dir: Path) -> None:
         _ensure_traversable(data_dir.parent)
         chown_for_postgres(data_dir)
     data_dir.chmod(0o700)
+
+
+def signal_with_children(process: ManagedProcess, sig: signal.Signals) -> None:
+    """Signal a service's process group and every process it forked that left the group.
+
+    Postgres server processes each lead their own session: signalling the postmaster's group
+    alone would leave backends committing for a moment after a kill, and serving through a pause.
+    """
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        children = []
+    process.signal(sig)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.send_signal(sig)
 
 
 # --- the primary -------------------------------------------------------------------------------

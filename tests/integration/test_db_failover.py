@@ -17,11 +17,10 @@ from typing import Any
 
 import aiohttp
 import nats
-import psutil
 import pytest
 
 from gameday.faults.toxiproxy_client import ToxiproxyClient
-from gameday.stack.postgres import PostgresService, read_write_dsn, wal_receiver_status
+from gameday.stack.postgres import read_write_dsn, signal_with_children, wal_receiver_status
 from gameday.stack.services import start_nats, start_python_service, write_config
 from tests.integration.test_oms_support import wait_until
 from tests.integration.test_postgres_replica import ReplicatedPostgres, fetch_rows, replicated_postgres
@@ -110,23 +109,13 @@ async def trade(store: Store, numbers: range, interval_s: float = 0.01) -> None:
         await asyncio.sleep(interval_s)  # the order flow's pace, not a wait for readiness
 
 
-def signal_instance(service: PostgresService, sig: signal.Signals) -> None:
-    """Signal the postmaster and every server process it forked (each leads its own session)."""
-    postmaster = psutil.Process(service.process.pid)
-    for process in [postmaster, *postmaster.children()]:
-        process.send_signal(sig)
-
-
 async def kill_primary_under_load(bed: Bed, store: Store, sig: signal.Signals = signal.SIGKILL) -> None:
     """Fills 0-29 before the primary is signalled, 30-89 while it is out and after."""
     await trade(store, range(30))
     await wait_until(lambda: store.backlog == 0, 10.0, "the first fills written")
     status = await daemon_status(bed)
     assert (status["state"], status["consecutive_failures"]) == ("healthy", 0)
-    if sig == signal.SIGKILL:
-        bed.pair.primary.process.signal(sig)  # what the harness's kill fault does
-    else:
-        signal_instance(bed.pair.primary, sig)
+    signal_with_children(bed.pair.primary.process, sig)  # what the harness's kill and pause faults do
     await trade(store, range(30, 90))
 
 
@@ -180,7 +169,7 @@ async def test_a_paused_primary_that_comes_back_is_fenced_and_no_fill_is_lost(tm
         async with running(store):
             await kill_primary_under_load(bed, store, signal.SIGSTOP)
             await wait_until(lambda: "promoted" in bed.decisions(), 15.0, "the promotion event")
-            signal_instance(bed.pair.primary, signal.SIGCONT)
+            signal_with_children(bed.pair.primary.process, signal.SIGCONT)
 
             async def fenced() -> bool:
                 return (await daemon_status(bed))["old_primary_fenced_ns"] is not None

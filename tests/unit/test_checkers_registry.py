@@ -25,7 +25,7 @@ class Exploding:
 
 def test_the_default_registry_holds_every_checker_by_its_name() -> None:
     assert sorted(DEFAULT_CHECKERS) == [
-        "alerts.total", "alerts.unknown_open_order", "failovers.count",
+        "alerts.total", "alerts.unknown_open_order", "db.write_recovery", "failovers.count", "fills.lost",
         "orders.client_failed", "orders.client_unknown", "orders.ghost", "orders.resting_cancelled",
         "positions.mismatch_bps", "replication.lag", "risk.limit_breaches", "rto.failover",
         "trading.gap", "writers.concurrent_active",
