@@ -8,6 +8,7 @@ from types import MappingProxyType
 from gameday.checkers.alerts import AlertTotal, UnknownOpenOrders
 from gameday.checkers.base import Checker
 from gameday.checkers.client import ClientOutcomeCount
+from gameday.checkers.deployment import deployment_checkers
 from gameday.checkers.failovers import FailoverCount
 from gameday.checkers.fills import DatabaseWriteRecovery, LostFills
 from gameday.checkers.gap import TradingGap
@@ -50,6 +51,7 @@ def default_checkers() -> tuple[Checker, ...]:
         ReplicationLag(),
         RiskLimitBreaches(),
         RestingOrdersCancelled(),
+        *deployment_checkers(),
         LostFills(),
         DatabaseWriteRecovery(),
     )

@@ -25,10 +25,17 @@ class Exploding:
 
 def test_the_default_registry_holds_every_checker_by_its_name() -> None:
     assert sorted(DEFAULT_CHECKERS) == [
-        "alerts.total", "alerts.unknown_open_order", "db.write_recovery", "failovers.count", "fills.lost",
+        "alerts.total", "alerts.unknown_open_order",
+        "breaker.entries_after_halt", "breaker.time_to_flat", "breaker.time_to_halt",
+        "db.write_recovery",
+        "deploy.cutover_done", "deploy.cutover_gap", "deploy.in_market_hours", "deploy.live_versions",
+        "deploy.rollback_time",
+        "failovers.count", "fills.lost",
         "orders.client_failed", "orders.client_unknown", "orders.ghost", "orders.resting_cancelled",
-        "positions.mismatch_bps", "replication.lag", "risk.limit_breaches", "rto.failover",
-        "trading.gap", "writers.concurrent_active",
+        "positions.divergence_bps", "positions.mismatch_bps", "replication.lag", "risk.limit_breaches",
+        "rto.failover", "trading.gap",
+        "verifier.divergence_caught", "verifier.false_clean",
+        "writers.concurrent_active",
     ]
     assert all(checker.name == name for name, checker in DEFAULT_CHECKERS.items())
     assert all(isinstance(checker, Checker) for checker in DEFAULT_CHECKERS.values())

@@ -117,7 +117,7 @@ def test_unknown_expectation_lists_the_checker_names() -> None:
 
     assert (problem.line, problem.yaml_path) == (15, 'expect["orders.ghosts"]')
     assert "unknown expectation" in problem.message
-    assert "orders.ghost, orders.resting_cancelled, positions.mismatch_bps" in problem.message
+    assert "orders.resting_cancelled, positions.divergence_bps, positions.mismatch_bps" in problem.message
 
 
 def test_a_bound_in_the_wrong_unit_names_the_bound() -> None:

@@ -1,0 +1,148 @@
+"""Circuit-breaker checkers (seed 001's RTOs: how long to halt entries, how long to be flat).
+
+- ``breaker.time_to_halt``: from the first instant the ledger PnL breached the stack's limit to
+  the last entry order the venue received after it (0 when none); unbounded while entries were
+  still arriving at the end of the workload.
+- ``breaker.time_to_flat``: from that breach to every position 0 with no order open.
+- ``breaker.entries_after_halt``: entry orders the venue received after the OMS's
+  ``BreakerTripped`` alert, beyond orders already on the wire (``IN_FLIGHT_NS``).
+
+The breach is the harness's own reading of the ledger (:mod:`gameday.checkers.breaker_ledger`)
+against the limits the run recorded in its ``start`` op, not the OMS's word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gameday.checkers.base import Observation, Unit
+from gameday.checkers.breaker_ledger import (
+    Breach,
+    PositionedOrder,
+    first_breach,
+    first_flat,
+    positioned_orders,
+)
+from gameday.checkers.deploy_records import BreakerLimits, elapsed, run_start_field
+from gameday.checkers.ledger_timeline import LedgerTimeline, ledger_timeline
+from gameday.checkers.records import AlertEvent, Reference, reference, sut_events
+from gameday.history import Op, OpKind, OpType
+
+__all__ = ["BREAKER_TRIPPED", "EntriesAfterHalt", "TimeToFlat", "TimeToHalt"]
+
+BREAKER_TRIPPED = "BreakerTripped"
+IN_FLIGHT_NS = 50_000_000
+"""An entry the venue received this soon after the halt left the OMS before it (listed, not counted)."""
+STILL_FLOWING_NS = 1_000_000_000
+"""Entries this close to the end of the workload mean entries never stopped."""
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class _Breached:
+    timeline: LedgerTimeline
+    breach: Breach
+    limits: BreakerLimits
+
+
+def _breached(ops: Sequence[Op]) -> _Breached | str:
+    limits = run_start_field(ops, "breaker", BreakerLimits)
+    if limits is None:
+        return "the run start op records no breaker limits"
+    timeline = ledger_timeline(ops)
+    if timeline is None:
+        return "no ledger snapshot in the history"
+    breach = first_breach(timeline.sorted_fills(), limits)
+    if breach is None:
+        return "the ledger PnL never breached the breaker's limits"
+    return _Breached(timeline, breach, limits)
+
+
+def _breach_evidence(found: _Breached, ref: Reference) -> dict[str, Any]:
+    breach = found.breach
+    return {"reference": ref.describe(), "limits": found.limits.model_dump(exclude_none=True),
+            "breach": {"pnl": breach.pnl, "peak": breach.peak, "exec_id": breach.exec_id,
+                       **ref.instant(breach.t_ns)}}
+
+
+def _listed(orders: Sequence[PositionedOrder], ref: Reference) -> list[dict[str, Any]]:
+    return [{"cl_ord_id": entry.order.cl_ord_id, "instance": entry.order.instance,
+             "symbol": entry.order.symbol, "signed_qty": entry.order.signed_qty, "position": entry.position,
+             **ref.instant(entry.order.received_ns)} for entry in orders[:MAX_LISTED]]
+
+
+def _workload_end_ns(ops: Sequence[Op], timeline: LedgerTimeline) -> int:
+    invoked = [op.t_ns for op in ops
+               if op.kind == OpKind.CLIENT and op.f == "place" and op.type == OpType.INVOKE]
+    return max(invoked, default=max((order.received_ns for order in timeline.orders), default=0))
+
+
+class TimeToHalt:
+    name = "breaker.time_to_halt"
+    unit = Unit.SECONDS
+    description = "ledger PnL breach -> last entry (exposure-increasing) order the venue received after it"
+
+    def check(self, ops: Sequence[Op]) -> Observation:
+        found = _breached(ops)
+        if isinstance(found, str):
+            return Observation.absent(self.unit, found)
+        ref, breach = reference(ops), found.breach
+        entries = [entry for entry in positioned_orders(found.timeline)
+                   if entry.is_entry and entry.order.received_ns > breach.t_ns]
+        evidence = {**_breach_evidence(found, ref), "entries_after_breach": len(entries),
+                    "last_entries": _listed(entries[-MAX_LISTED:], ref)}
+        if not entries:
+            return Observation(value=0.0, unit=self.unit, evidence=evidence,
+                               note="no entry order reached the venue after the breach")
+        last_ns: int | None = entries[-1].order.received_ns
+        if last_ns is not None and last_ns >= _workload_end_ns(ops, found.timeline) - STILL_FLOWING_NS:
+            last_ns = None
+        return elapsed(breach.t_ns, last_ns, evidence,
+                       done=f"last of {len(entries)} entries {{took}}s after the breach",
+                       never=f"{len(entries)} entries after the breach, still arriving at the end")
+
+
+class TimeToFlat:
+    name = "breaker.time_to_flat"
+    unit = Unit.SECONDS
+    description = "ledger PnL breach -> every position 0 with no order open at the venue"
+
+    def check(self, ops: Sequence[Op]) -> Observation:
+        found = _breached(ops)
+        if isinstance(found, str):
+            return Observation.absent(self.unit, found)
+        ref, breach = reference(ops), found.breach
+        flat_ns = first_flat(found.timeline, breach.t_ns)
+        evidence = _breach_evidence(found, ref)
+        evidence["flat"] = None if flat_ns is None else ref.instant(flat_ns)
+        return elapsed(breach.t_ns, flat_ns, evidence, done="flat {took}s after the breach",
+                       never="never flat with no open order after the breach")
+
+
+class EntriesAfterHalt:
+    name = "breaker.entries_after_halt"
+    unit = Unit.COUNT
+    description = "entry orders the venue received after the OMS's BreakerTripped alert"
+
+    def check(self, ops: Sequence[Op]) -> Observation:
+        timeline = ledger_timeline(ops)
+        if timeline is None:
+            return Observation.absent(self.unit, "no ledger snapshot in the history")
+        trips = [alert for alert in sut_events(ops, "alerts", AlertEvent) if alert.alert == BREAKER_TRIPPED]
+        if not trips:
+            return Observation.absent(self.unit, "no BreakerTripped alert: the breaker never halted")
+        ref, halt = reference(ops), trips[0]
+        after = [entry for entry in positioned_orders(timeline)
+                 if entry.is_entry and entry.order.received_ns > halt.t_ns]
+        in_flight = [entry for entry in after if entry.order.received_ns <= halt.t_ns + IN_FLIGHT_NS]
+        late = after[len(in_flight):]
+        return Observation(
+            value=len(late), unit=self.unit,
+            evidence={"reference": ref.describe(),
+                      "halt": {"instance": halt.instance, **ref.instant(halt.t_ns)},
+                      "in_flight": _listed(in_flight, ref), "entries": _listed(late, ref)},
+            note=f"{len(late)} entries after {halt.instance} halted"
+            + (f" ({len(in_flight)} already on the wire)" if in_flight else ""),
+        )
