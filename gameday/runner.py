@@ -133,13 +133,20 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
         history.close()
         raise
     except Exception as failure:
-        status, error = RunStatus.ABORTED, f"{type(failure).__name__}: {failure}"
+        status, error = RunStatus.ABORTED, describe_failure(failure)
     history.append(OpKind.RUN, OpType.INFO, "runner", "end",
                    {"status": status.value, **({"error": error} if error else {})})
     history.close()
     result = grade_run(scenario, history.ops)
     write_reports(result, run.path)
     return RunOutcome(result=result, run_dir=run.path, error=error)
+
+
+def describe_failure(failure: BaseException) -> str:
+    """What went wrong, with the leaves of an exception group spelled out (not "1 sub-exception")."""
+    if isinstance(failure, BaseExceptionGroup):
+        return "; ".join(describe_failure(inner) for inner in failure.exceptions)
+    return f"{type(failure).__name__}: {failure}"
 
 
 def analyze_run(run_dir: Path) -> RunResult:

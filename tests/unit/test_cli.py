@@ -58,3 +58,12 @@ def test_an_unknown_defect_is_refused_by_the_parser() -> None:
     result = _gameday("run", str(SCENARIOS / "failover-primary-crash.yaml"), "--defect", "no-such-defect")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_a_failure_inside_task_groups_is_described_by_its_leaves() -> None:
+    from gameday.runner import describe_failure
+
+    failure = ExceptionGroup("outer", [ExceptionGroup("inner", [ValueError("oms-dr did not start")]),
+                                       TimeoutError("venue")])
+
+    assert describe_failure(failure) == "ValueError: oms-dr did not start; TimeoutError: venue"
