@@ -1,156 +1,226 @@
-"""The Toxiproxy HTTP API (aiohttp), routed exactly as Toxiproxy's router does.
+"""The Toxiproxy HTTP API, routed exactly as Toxiproxy's router does.
 
-One catch-all aiohttp handler dispatches on exact paths, so unknown paths, trailing slashes and
-wrong methods get Toxiproxy's 404 and 405 answers rather than aiohttp's, and every response
-carries ``X-Toxiproxy-Request-Id``.
+The HTTP side runs in a thread of its own (:mod:`gameday.proxy.apithread`), so a loop busy with
+thousands of proxied connections does not queue API requests behind its data. Reads are answered
+there from a :class:`RegistryView`, a snapshot the proxy loop publishes after every change;
+changes run in the proxy loop (the registry's own), one hop each.
+
+Unknown paths, trailing slashes and wrong methods get Toxiproxy's 404 and 405 answers.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from gameday.proxy import errors, gojson, metrics
+from gameday.proxy.proxy import Proxy
 from gameday.proxy.server import PopulateError, ProxyRegistry
 
+logger = logging.getLogger(__name__)
+
 VERSION = "2.12.0"
-
-Handler = Callable[[web.Request, ProxyRegistry, dict[str, str]], Awaitable[web.Response]]
-
-
-def _json(value: Any, status: int = 200) -> web.Response:
-    return web.Response(text=gojson.dumps(value), status=status, content_type="application/json")
+JSON = "application/json"
+TEXT = "text/plain"
 
 
-def _no_content() -> web.Response:
-    return web.Response(status=204)
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    method: str
+    path: str
+    body: bytes
+    user_agent: str
 
 
-def _error(status: int, message: str, extra: dict[str, Any] | None = None) -> web.Response:
-    body = gojson.dumps({"error": message, "status": status, **(extra or {})}) + "\n"
-    return web.Response(text=body, status=status, content_type="text/plain")
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    text: str = ""
+    content_type: str | None = None
 
 
-async def _version(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
+@dataclass(frozen=True, slots=True)
+class RegistryView:
+    """The registry as JSON, taken in the proxy loop after a change; read in the API thread."""
+
+    proxies: dict[str, dict[str, Any]]
+    objects: tuple[Proxy, ...]  # for the live byte counters of /metrics
+
+    @classmethod
+    def of(cls, registry: ProxyRegistry) -> RegistryView:
+        proxies = registry.all()
+        return cls({proxy.name: proxy.to_json() for proxy in proxies}, tuple(proxies))
+
+    def proxy(self, name: str) -> dict[str, Any]:
+        try:
+            return self.proxies[name]
+        except KeyError:
+            raise errors.NotFound(errors.PROXY_NOT_FOUND) from None
+
+    def toxic(self, proxy: str, name: str) -> dict[str, Any]:
+        for toxic in self.proxy(proxy)["toxics"]:
+            if toxic["name"] == name:
+                return dict(toxic)
+        raise errors.NotFound(errors.TOXIC_NOT_FOUND)
+
+
+def _json(value: Any, status: int = 200) -> Reply:
+    return Reply(status, gojson.dumps(value), JSON)
+
+
+def _error(status: int, message: str, extra: dict[str, Any] | None = None) -> Reply:
+    return Reply(status, gojson.dumps({"error": message, "status": status, **(extra or {})}) + "\n", TEXT)
+
+
+# -- reads: the API thread, from the view --------------------------------------------------------
+Read = Callable[[RegistryView, dict[str, str]], Reply]
+
+
+def _version(view: RegistryView, args: dict[str, str]) -> Reply:
     return _json({"version": VERSION})
 
 
-async def _proxy_index(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
-    return _json({proxy.name: proxy.to_json() for proxy in registry.all()})
+def _proxy_index(view: RegistryView, args: dict[str, str]) -> Reply:
+    return _json(view.proxies)
 
 
-async def _proxy_create(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
-    proxy = await registry.create_json(await request.read())
-    return _json(proxy.to_json(), status=201)
+def _proxy_show(view: RegistryView, args: dict[str, str]) -> Reply:
+    return _json(view.proxy(args["proxy"]))
 
 
-async def _populate(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
+def _toxic_index(view: RegistryView, args: dict[str, str]) -> Reply:
+    return _json(view.proxy(args["proxy"])["toxics"])
+
+
+def _toxic_show(view: RegistryView, args: dict[str, str]) -> Reply:
+    return _json(view.toxic(args["proxy"], args["toxic"]))
+
+
+def _metrics(view: RegistryView, args: dict[str, str]) -> Reply:
+    return Reply(200, metrics.render(view.objects), TEXT)
+
+
+# -- changes: the proxy loop, on the registry ----------------------------------------------------
+Change = Callable[[ProxyRegistry, bytes, dict[str, str]], Awaitable[Reply]]
+
+
+async def _proxy_create(registry: ProxyRegistry, body: bytes, args: dict[str, str]) -> Reply:
+    return _json((await registry.create_json(body)).to_json(), status=201)
+
+
+async def _populate(registry: ProxyRegistry, body: bytes, args: dict[str, str]) -> Reply:
     try:
-        proxies = await registry.populate_json(await request.read())
+        proxies = await registry.populate_json(body)
     except PopulateError as exc:
         return _error(exc.status, exc.message, {"proxies": [p.to_json() for p in exc.created]})
     return _json({"proxies": [proxy.to_json() for proxy in proxies]}, status=201)
 
 
-async def _proxy_show(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
-    return _json(registry.get(args["proxy"]).to_json())
+async def _proxy_update(registry: ProxyRegistry, body: bytes, args: dict[str, str]) -> Reply:
+    return _json((await registry.update_json(args["proxy"], body)).to_json())
 
 
-async def _proxy_update(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
-    proxy = await registry.update_json(args["proxy"], await request.read())
-    return _json(proxy.to_json())
-
-
-async def _proxy_delete(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
+async def _proxy_delete(registry: ProxyRegistry, body: bytes, args: dict[str, str]) -> Reply:
     await registry.delete(args["proxy"])
-    return _no_content()
+    return Reply(204)
 
 
-async def _toxic_index(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
-    toxics = registry.get(args["proxy"]).toxics
-    return _json([entry.to_json() for entry in toxics.entries()])
+async def _toxic_create(registry: ProxyRegistry, body: bytes, args: dict[str, str]) -> Reply:
+    return _json((await registry.get(args["proxy"]).toxics.add_json(body)).to_json())
 
 
-async def _toxic_create(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
-    toxics = registry.get(args["proxy"]).toxics
-    entry = await toxics.add_json(await request.read())
+async def _toxic_update(registry: ProxyRegistry, body: bytes, args: dict[str, str]) -> Reply:
+    entry = await registry.get(args["proxy"]).toxics.update_json(args["toxic"], body)
     return _json(entry.to_json())
 
 
-async def _toxic_show(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
-    return _json(registry.get(args["proxy"]).toxics.get(args["toxic"]).to_json())
-
-
-async def _toxic_update(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
-    toxics = registry.get(args["proxy"]).toxics
-    entry = await toxics.update_json(args["toxic"], await request.read())
-    return _json(entry.to_json())
-
-
-async def _toxic_delete(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
+async def _toxic_delete(registry: ProxyRegistry, body: bytes, args: dict[str, str]) -> Reply:
     await registry.get(args["proxy"]).toxics.remove(args["toxic"])
-    return _no_content()
+    return Reply(204)
 
 
-async def _reset(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
+async def _reset(registry: ProxyRegistry, body: bytes, args: dict[str, str]) -> Reply:
     await registry.reset()
-    return _no_content()
+    return Reply(204)
 
 
-async def _metrics(request: web.Request, registry: ProxyRegistry, args: dict[str, str]) -> web.Response:
-    return web.Response(text=metrics.render(registry.all()), content_type="text/plain")
+@dataclass(frozen=True, slots=True)
+class Route:
+    pattern: re.Pattern[str]
+    reads: dict[str, Read]
+    changes: dict[str, Change]
 
 
-ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
-    (re.compile(r"/version"), {"GET": _version}),
-    (re.compile(r"/proxies"), {"GET": _proxy_index, "POST": _proxy_create}),
-    (re.compile(r"/populate"), {"POST": _populate}),
-    (re.compile(r"/reset"), {"POST": _reset}),
-    (re.compile(r"/metrics"), {"GET": _metrics}),
-    (
-        re.compile(r"/proxies/(?P<proxy>[^/]+)"),
-        {"GET": _proxy_show, "POST": _proxy_update, "PATCH": _proxy_update, "DELETE": _proxy_delete},
+_P = r"(?P<proxy>[^/]+)"
+_T = r"(?P<toxic>[^/]+)"
+ROUTES = [
+    Route(re.compile(r"/version"), {"GET": _version}, {}),
+    Route(re.compile(r"/proxies"), {"GET": _proxy_index}, {"POST": _proxy_create}),
+    Route(re.compile(r"/populate"), {}, {"POST": _populate}),
+    Route(re.compile(r"/reset"), {}, {"POST": _reset}),
+    Route(re.compile(r"/metrics"), {"GET": _metrics}, {}),
+    Route(
+        re.compile(rf"/proxies/{_P}"),
+        {"GET": _proxy_show},
+        {"POST": _proxy_update, "PATCH": _proxy_update, "DELETE": _proxy_delete},
     ),
-    (re.compile(r"/proxies/(?P<proxy>[^/]+)/toxics"), {"GET": _toxic_index, "POST": _toxic_create}),
-    (
-        re.compile(r"/proxies/(?P<proxy>[^/]+)/toxics/(?P<toxic>[^/]+)"),
-        {"GET": _toxic_show, "POST": _toxic_update, "PATCH": _toxic_update, "DELETE": _toxic_delete},
+    Route(re.compile(rf"/proxies/{_P}/toxics"), {"GET": _toxic_index}, {"POST": _toxic_create}),
+    Route(
+        re.compile(rf"/proxies/{_P}/toxics/{_T}"),
+        {"GET": _toxic_show},
+        {"POST": _toxic_update, "PATCH": _toxic_update, "DELETE": _toxic_delete},
     ),
 ]
 
 
-async def _route(request: web.Request, registry: ProxyRegistry) -> web.Response:
-    if request.headers.get("User-Agent", "").startswith("Mozilla/"):
-        return web.Response(text="User agent not allowed\n", status=403, content_type="text/plain")
-    for pattern, methods in ROUTES:
-        match = pattern.fullmatch(request.path)
-        if match is None:
-            continue
-        handler = methods.get(request.method)
-        if handler is None:
-            return web.Response(status=405)
+class Api:
+    """Answers :class:`ApiRequest` s: reads from the current view, changes in the proxy loop."""
+
+    def __init__(self, registry: ProxyRegistry, loop: asyncio.AbstractEventLoop) -> None:
+        self._registry = registry
+        self._loop = loop  # the registry's loop
+        self._view = RegistryView.of(registry)
+
+    async def answer(self, request: ApiRequest) -> Reply:
+        """Called in the API thread."""
+        if request.user_agent.startswith("Mozilla/"):
+            return Reply(403, "User agent not allowed\n", TEXT)
+        for route in ROUTES:
+            match = route.pattern.fullmatch(request.path)
+            if match is None:
+                continue
+            args = match.groupdict()
+            read = route.reads.get(request.method)
+            if read is not None:
+                return _guarded_read(read, self._view, args)
+            change = route.changes.get(request.method)
+            if change is None:
+                return Reply(405)
+            future = asyncio.run_coroutine_threadsafe(self._change(change, request.body, args), self._loop)
+            return await asyncio.wrap_future(future)
+        return Reply(404, "404 page not found\n", TEXT)
+
+    async def _change(self, handler: Change, body: bytes, args: dict[str, str]) -> Reply:
+        """Runs in the proxy loop; publishes the new view before answering."""
         try:
-            return await handler(request, registry, match.groupdict())
+            return await handler(self._registry, body, args)
         except errors.ApiError as exc:
             return _error(exc.status, exc.message)
         except OSError as exc:  # bind / resolve failures
             return _error(500, str(exc))
-    return web.Response(text="404 page not found\n", status=404, content_type="text/plain")
+        except Exception:
+            logger.exception("API change failed")
+            return _error(500, "internal error")
+        finally:
+            self._view = RegistryView.of(self._registry)
 
 
-def build_app(registry: ProxyRegistry) -> web.Application:
-    """The aiohttp application serving the API for ``registry``."""
-    request_ids = itertools.count(1)
-
-    async def dispatch(request: web.Request) -> web.Response:
-        response = await _route(request, registry)
-        response.headers["X-Toxiproxy-Request-Id"] = f"gameday-{next(request_ids):08x}"
-        return response
-
-    app = web.Application()
-    app.router.add_route("*", "/{path:.*}", dispatch)
-    return app
+def _guarded_read(handler: Read, view: RegistryView, args: dict[str, str]) -> Reply:
+    try:
+        return handler(view, args)
+    except errors.ApiError as exc:
+        return _error(exc.status, exc.message)

@@ -13,8 +13,6 @@ from enum import Enum
 from types import TracebackType
 from typing import Any
 
-from aiohttp import web
-
 from gameday.proxy import errors, gojson
 from gameday.proxy.fastlane import FastLane
 from gameday.proxy.net import bind_listener
@@ -174,7 +172,8 @@ class ToxiproxyServer:
         return f"http://{self.host}:{self.port}"
 
     async def open(self) -> None:
-        from gameday.proxy.api import build_app  # the API module imports this one
+        from gameday.proxy.api import Api  # the API modules import this one
+        from gameday.proxy.apithread import ApiThread
 
         if self._state is not _State.UNOPENED:
             raise RuntimeError(f"server is {self._state.value}")
@@ -183,13 +182,11 @@ class ToxiproxyServer:
             self._lane.start()
             stack.push_async_callback(self._lane.stop)
             stack.push_async_callback(self.registry.close)
-            runner = web.AppRunner(build_app(self.registry), access_log=None, handle_signals=False)
-            await runner.setup()
-            stack.push_async_callback(runner.cleanup)
             sock = await bind_listener(f"{self.host}:{self._requested_port}")
-            site = web.SockSite(runner, sock)
-            await site.start()
             self._port = sock.getsockname()[1]
+            api_thread = ApiThread(Api(self.registry, asyncio.get_running_loop()), sock)
+            stack.push_async_callback(api_thread.stop)
+            await api_thread.start()
             self._stack = stack.pop_all()
 
     async def close(self) -> None:

@@ -1,0 +1,79 @@
+"""The HTTP side of the API: aiohttp in a thread with its own event loop.
+
+The proxy loop may be busy with thousands of connections; serving HTTP from another thread
+keeps the API answering (see :class:`gameday.proxy.api.Api` for what runs where).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+import socket
+import threading
+
+from aiohttp import web
+
+from gameday.proxy.api import Api, ApiRequest
+
+
+class ApiThread:
+    """Serves ``api`` on the bound, listening ``sock`` from ``start`` until ``stop``."""
+
+    def __init__(self, api: Api, sock: socket.socket) -> None:
+        self._api = api
+        self._sock = sock
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._request_ids = itertools.count(1)
+
+    async def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="gameday-proxy-api", daemon=True)
+        self._thread.start()
+        await asyncio.wrap_future(self._ready)
+
+    async def stop(self) -> None:
+        if self._thread is None:
+            return
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+
+    def _run(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:
+            if not self._ready.done():
+                self._ready.set_exception(exc)
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stopping = asyncio.Event()
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self._dispatch)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        try:
+            await runner.setup()
+            await web.SockSite(runner, self._sock).start()
+            self._ready.set_result(None)
+            await self._stopping.wait()
+        finally:
+            await runner.cleanup()
+            self._sock.close()
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        api_request = ApiRequest(
+            request.method, request.path, await request.read(), request.headers.get("User-Agent", "")
+        )
+        reply = await self._api.answer(api_request)
+        if reply.content_type is None:
+            response = web.Response(status=reply.status)
+        else:
+            response = web.Response(status=reply.status, text=reply.text, content_type=reply.content_type)
+        response.headers["X-Toxiproxy-Request-Id"] = f"gameday-{next(self._request_ids):08x}"
+        return response
