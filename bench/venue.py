@@ -241,7 +241,12 @@ def _in_process_rate(root: Path, orders: list[bytes]) -> float:
             MatchingEngine(config, ledger), ledger, registry, route_orphan_reports_to_firm=True
         )
         connection = AcceptorConnection(
-            _NullTransport(), registry, _OrderEntryListener(entry), default_heartbeat_s=30, logon_timeout_s=10
+            _NullTransport(),
+            registry,
+            _OrderEntryListener(entry),
+            default_heartbeat_s=30,
+            logon_timeout_s=10,
+            batch=ledger.deferred_flush,
         )
         connection.data_received(_message(b"A", 1, [(98, b"0"), (108, b"30"), (141, b"Y")]))
         stream = b"".join(orders)

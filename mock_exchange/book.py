@@ -133,6 +133,8 @@ class MatchingEngine:
         return order
 
     def _refusal(self, request: NewOrderRequest) -> str | None:
+        if self.market is None and not self.faults.armed:
+            return self._validate(request.symbol, request.qty, request.ord_type, request.price)
         return (
             refusal_text(self.phase)
             or self.faults.order_refusal(request.sender_comp_id, request.symbol)

@@ -68,6 +68,11 @@ class FaultBoard:
     def active(self) -> list[Fault]:
         return list(self._faults.values())
 
+    @property
+    def armed(self) -> bool:
+        """Whether any fault is armed (the hot paths skip every question when none is)."""
+        return bool(self._faults)
+
     def _notify(self, kind: FaultKind, fault: Fault | None) -> None:
         for listener in self._listeners:
             listener(kind, fault)

@@ -17,11 +17,12 @@ Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,6 +42,7 @@ from mock_exchange.model import (
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 class LedgerError(Exception):
@@ -65,6 +67,7 @@ class Ledger:
         self._order_count = 0
         self._exec_count = 0
         self._file: TextIO | None = None
+        self._deferring = 0
         self._appliers: dict[str, Callable[[Event], None]] = {
             "order": self._apply_order,
             "fill": self._apply_fill,
@@ -165,8 +168,9 @@ class Ledger:
             "exec_id": self._next_exec_id(),
             "text": text,
         }
-        self._write(event)
-        return self.orders[order.order_id]
+        self._append(event)
+        self._index_order(order, event)  # the order as built: the same values a replay reads
+        return order
 
     def record_fill(self, order: Order, *, qty: int, price: float, t_ns: int) -> Fill:
         event: Event = {
@@ -256,11 +260,32 @@ class Ledger:
         )
 
     def _write(self, event: Event) -> None:
+        self._append(event)
+        self._apply(event)
+
+    def _append(self, event: Event) -> None:
+        """The event as one line in the file, flushed to the OS."""
         if self._file is None:
             raise LedgerError("ledger is not open")
-        self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
-        self._file.flush()
-        self._apply(event)
+        self._file.write(_ENCODER.encode(event) + "\n")
+        if not self._deferring:
+            self._file.flush()
+
+    @contextlib.contextmanager
+    def deferred_flush(self) -> Iterator[None]:
+        """Flush once when the block ends instead of after every event.
+
+        For a batch whose answers are held until after the block (the FIX acceptor holds its
+        writes while it handles one read's worth of messages): the ledger still reaches the OS
+        before the counterparty hears anything.
+        """
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+            if not self._deferring and self._file is not None:
+                self._file.flush()
 
     # -- replay / apply --------------------------------------------------------------------
 
@@ -272,7 +297,6 @@ class Ledger:
         applier(event)
 
     def _apply_order(self, event: Event) -> None:
-        status = OrderStatus(event["status"])
         order = Order(
             order_id=event["order_id"],
             cl_ord_id=event["cl_ord_id"],
@@ -286,8 +310,12 @@ class Ledger:
             price=event["price"],
             qty=event["qty"],
             received_ns=event["t_ns"],
-            status=status,
+            status=OrderStatus(event["status"]),
         )
+        self._index_order(order, event)
+
+    def _index_order(self, order: Order, event: Event) -> None:
+        status = order.status
         exec_type = ExecType.NEW if status is OrderStatus.NEW else ExecType.REJECTED
         order.events.append(OrderEvent(event["t_ns"], status, exec_type, event["exec_id"], event["text"]))
         self._order_count += 1

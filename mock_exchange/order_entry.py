@@ -129,7 +129,8 @@ class FixOrderEntry:
 
     def _deliver(self, session: FixSession, fields: list[Field], target_sub_id: str | None) -> None:
         """Send one ExecutionReport, as an armed execution-report fault lets it through."""
-        fault = self._engine.faults.report_fault(session.sender_comp_id)
+        faults = self._engine.faults
+        fault = faults.report_fault(session.sender_comp_id) if faults.armed else None
         if fault is None:
             session.send(MsgType.EXECUTION_REPORT, fields, target_sub_id=target_sub_id)
             return

@@ -104,6 +104,7 @@ class Venue:
             default_heartbeat_s=config.heartbeat_s,
             logon_timeout_s=config.logon_timeout_s,
             faults=self._engine.faults,
+            batch=self._ledger.deferred_flush,
         )
         self._fix_port = await self._fix_server.start(config.host, config.fix_port)
         self._admin_runner = web.AppRunner(create_admin_app(self), access_log=None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.fix.connection import AcceptorConnection, SessionListener
@@ -75,10 +76,12 @@ class FixServer:
         default_heartbeat_s: int,
         logon_timeout_s: float,
         faults: FaultBoard | None = None,
+        batch: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self._registry = registry
         self._listener = listener
         self._faults = faults
+        self._batch = batch
         self._default_heartbeat_s = default_heartbeat_s
         self._logon_timeout_s = logon_timeout_s
         self._server: asyncio.Server | None = None
@@ -92,6 +95,7 @@ class FixServer:
             default_heartbeat_s=self._default_heartbeat_s,
             logon_timeout_s=self._logon_timeout_s,
             faults=self._faults,
+            batch=self._batch,
         )
 
     async def start(self, host: str, port: int) -> int:

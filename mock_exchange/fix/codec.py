@@ -35,17 +35,19 @@ Field = tuple[int, bytes]
 class FixMessage:
     """One FIX message: its body fields (MsgType first), without 8, 9 and 10."""
 
-    __slots__ = ("fields",)
+    __slots__ = ("_index", "fields")
 
     def __init__(self, fields: list[Field]) -> None:
         self.fields = fields
+        self._index: dict[int, bytes] | None = None
 
     def get(self, tag: int, default: bytes | None = None) -> bytes | None:
         """Value of the first occurrence of ``tag``, else ``default``."""
-        for field_tag, value in self.fields:
-            if field_tag == tag:
-                return value
-        return default
+        index = self._index
+        if index is None:
+            # built from the end, so a repeated tag keeps its first value
+            index = self._index = dict(reversed(self.fields))
+        return index.get(tag, default)
 
     def get_str(self, tag: int) -> str | None:
         value = self.get(tag)

@@ -9,6 +9,7 @@ SequenceReset in both modes, ResendRequest. Application messages go to a
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import time
@@ -36,6 +37,37 @@ log = logging.getLogger(__name__)
 TEST_REQUEST_AFTER = 1.2  # x HeartBtInt of inbound silence
 DISCONNECT_AFTER = 2.4  # x HeartBtInt of inbound silence
 MAX_QUEUED = 100_000  # messages held behind a gap; beyond that the session is logged out
+
+
+class CoalescingTransport:
+    """Holds writes while a batch of inbound messages is handled, then sends them as one."""
+
+    __slots__ = ("_held", "_holding", "_transport")
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self._held: list[bytes] = []
+        self._holding = False
+
+    def hold(self) -> None:
+        self._holding = True
+
+    def release(self) -> None:
+        self._holding = False
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            self._transport.write(data)
+
+    def write(self, data: bytes) -> None:
+        if self._holding:
+            self._held.append(data)
+        else:
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.release()
+        self._transport.close()
 
 
 class SessionListener(Protocol):
@@ -66,9 +98,11 @@ class AcceptorConnection:
         default_heartbeat_s: int,
         logon_timeout_s: float,
         faults: FaultBoard | None = None,
+        batch: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._transport = transport
+        self._batch = batch
+        self._transport = CoalescingTransport(transport)
         self._registry = registry
         self._listener = listener
         self._faults = faults if faults is not None else FaultBoard()
@@ -89,15 +123,21 @@ class AcceptorConnection:
     # -- events from the transport ---------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        for message in self._parser.feed(data):
-            if self._closing:
-                return
-            self._last_received = self._clock()
-            self._test_request_pending = False
-            if self.session is None:
-                self._on_logon(message)
-            else:
-                self._on_message(self.session, message)
+        """Handle every message in ``data``; their answers leave in one write at the end."""
+        self._transport.hold()
+        try:
+            with self._batch():
+                for message in self._parser.feed(data):
+                    if self._closing:
+                        return
+                    self._last_received = self._clock()
+                    self._test_request_pending = False
+                    if self.session is None:
+                        self._on_logon(message)
+                    else:
+                        self._on_message(self.session, message)
+        finally:
+            self._transport.release()
 
     def connection_lost(self) -> None:
         self._closing = True

@@ -153,3 +153,16 @@ def test_corrupt_line_in_the_middle_is_an_error(tmp_path: Path) -> None:
 )
 def test_instance_attribution(sub_id: str | None, cl_ord_id: str, instance: str) -> None:
     assert attribute_instance(sub_id, cl_ord_id) == instance
+
+
+def test_deferred_flush_reaches_the_file_when_the_batch_ends(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    with Ledger.open(path) as ledger:
+        with ledger.deferred_flush():
+            _order(ledger, "oms-a-1-1")
+            _order(ledger, "oms-a-1-2")
+            assert path.read_text() == "", "held in the buffer until the batch ends"
+        lines = [json.loads(line)["cl_ord_id"] for line in path.read_text().splitlines()]
+        assert lines == ["oms-a-1-1", "oms-a-1-2"]
+        _order(ledger, "oms-a-1-3")
+        assert len(path.read_text().splitlines()) == 3, "outside a batch every event is flushed"
