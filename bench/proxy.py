@@ -9,7 +9,8 @@ Processes (the machine has 2 cores; they share them, nothing is pinned):
   (one connection at a time, so at most the client, the proxy and the upstream are busy: three
   processes on two cores); the latency-toxic and 1,000-connection figures use this event loop;
 - while the 1,000 connections run, the API is polled by one more process (``POLLER``, blocking
-  ``http.client``), so the load generator does not delay the poller: four busy processes then.
+  ``http.client``: a read and an unchanged update each time), so the load generator does not delay
+  the poller: four busy processes then.
 
 Figures:
 
@@ -17,7 +18,7 @@ Figures:
 2. throughput through one connection, no toxics: ``THROUGHPUT_BYTES`` per run to the sink;
 3. latency toxic 100 ms: error of the observed delay against 100 ms + the toxic-free round trip;
 4. 1,000 concurrent connections with a 100 ms latency toxic: every byte back and equal, API
-   round-trip p50/p99 while loaded;
+   round trips while loaded, of a read (``GET``) and of a change (``POST`` ``enabled``);
 5. adding then removing a toxic while a client does not read its side (its socket buffers full):
    API round trips of the POST and the DELETE.
 
@@ -281,26 +282,30 @@ async def _echo_client(port: int, index: int) -> int:
     return lost
 
 
-# The API poller process: GET path every interval until SIGTERM (or a count), then one JSON line
-# of the round trips (s). A process of its own, so the load in this one does not delay it.
+# The API poller process: every interval, one read (GET read_path) then one change (POST an
+# unchanged ``enabled`` to change_path), until SIGTERM (or a count); then one JSON line of the
+# round trips (s) of each. A process of its own, so the load in this one does not delay it.
 POLLER = r"""
 import http.client, json, signal, sys, time
-port, path, interval, count = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+port, read_path, change_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+interval, count = float(sys.argv[4]), int(sys.argv[5])
 stop = []
 signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-samples = []
+samples = {"read": [], "change": []}
 print("READY", flush=True)
 for _ in range(count):
     if stop:
         break
-    started = time.perf_counter()
-    conn.request("GET", path)
-    response = conn.getresponse()
-    response.read()
-    samples.append(time.perf_counter() - started)
-    if response.status != 200:
-        raise SystemExit(f"GET {path}: {response.status}")
+    for kind, method, path, body in (("read", "GET", read_path, None),
+                                     ("change", "POST", change_path, '{"enabled": true}')):
+        started = time.perf_counter()
+        conn.request(method, path, body=body)
+        response = conn.getresponse()
+        response.read()
+        samples[kind].append(time.perf_counter() - started)
+        if response.status != 200:
+            raise SystemExit(f"{method} {path}: {response.status}")
     time.sleep(interval)
 conn.close()
 print(json.dumps(samples), flush=True)
@@ -308,17 +313,20 @@ print(json.dumps(samples), flush=True)
 
 
 @contextlib.contextmanager
-def _api_poller(port: int, path: str, samples: list[float]) -> Iterator[None]:
-    """Poll ``GET path`` every API_INTERVAL from a separate process until the block exits."""
+def _api_poller(
+    port: int, read_path: str, change_path: str, samples: dict[str, list[float]]
+) -> Iterator[None]:
+    """Poll the API (a read and a change) every API_INTERVAL from a separate process."""
     count = str(int(RUN_TIMEOUT / API_INTERVAL))
-    proc = subprocess.Popen([sys.executable, "-c", POLLER, str(port), path, str(API_INTERVAL), count],
-                            stdout=subprocess.PIPE, text=True)
+    args = [sys.executable, "-c", POLLER, str(port), read_path, change_path, str(API_INTERVAL), count]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     try:
         if _readline_within(proc, START_TIMEOUT) != "READY":
             raise RuntimeError("API poller not ready")
         yield
         proc.terminate()
-        samples.extend(json.loads(_readline_within(proc, RUN_TIMEOUT)))
+        for kind, values in json.loads(_readline_within(proc, RUN_TIMEOUT)).items():
+            samples.setdefault(kind, []).extend(values)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -386,11 +394,11 @@ async def main(repeat: int) -> list[dict[str, Any]]:
             # 4. 1,000 connections through one proxy with a latency toxic, API polled meanwhile
             api.call("POST", "/proxies/bench_load/toxics", LATENCY_TOXIC)
             idle_api = [api.call("GET", "/proxies/bench_load")[2] for _ in range(50)]
-            loaded_api: list[float] = []
+            loaded_api: dict[str, list[float]] = {}
             lost = 0
             load_seconds: list[float] = []
             for _ in range(repeat):
-                with _api_poller(api_port, "/proxies/bench_load", loaded_api):
+                with _api_poller(api_port, "/proxies/bench_load", "/proxies/bench_sink", loaded_api):
                     started = time.perf_counter()
                     results = await asyncio.wait_for(
                         asyncio.gather(*(_echo_client(load_via, i) for i in range(CONCURRENT))), RUN_TIMEOUT)
@@ -433,9 +441,10 @@ async def main(repeat: int) -> list[dict[str, Any]]:
          "signed_median": _ms(statistics.median(errors)), "baseline_round_trip_ms": _ms(baseline),
          "messages": len(errors), "runs": repeat, "goal": "<= 2 ms", **host},
         {"figure": "1,000 connections + latency toxic: API round trip while loaded (ms)",
-         "p50": _ms(_pct(loaded_api, 0.5)), "p99": _ms(_pct(loaded_api, 0.99)), "max": _ms(max(loaded_api)),
-         "idle": {"p50": _ms(_pct(idle_api, 0.5)), "p99": _ms(_pct(idle_api, 0.99))},
-         "api_calls": len(loaded_api), "bytes_lost": lost,
+         **{kind: {"p50": _ms(_pct(values, 0.5)), "p99": _ms(_pct(values, 0.99)), "max": _ms(max(values)),
+                   "calls": len(values)} for kind, values in loaded_api.items()},
+         "idle_read": {"p50": _ms(_pct(idle_api, 0.5)), "p99": _ms(_pct(idle_api, 0.99))},
+         "bytes_lost": lost,
          "bytes_each_way": CONCURRENT * CONCURRENT_ROUNDS * ROUND_BYTES * repeat,
          "load_seconds_per_run": [round(x, 2) for x in load_seconds], "connections": CONCURRENT,
          "runs": repeat,
