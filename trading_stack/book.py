@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from trading_stack.deploy.positions import Position, VenueFill, apply_fill
+from trading_stack.deploy.versions import BookedFill, OmsVersion, PositionKeeper, build_for
 from trading_stack.models import ExecType, ExecutionReport, Fill, Order, OrderStatus, OrdType, Side
+
+UNNAMED_VENUE = "-"  # a trade report without LastMkt(30): the one venue the session talks to
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,7 @@ class BookUpdate:
     order: Order | None
     fill: Fill | None
     order_changed: bool
+    booked: BookedFill | None = None
 
 
 def positions_from_reports(reports: Iterable[ExecutionReport]) -> dict[str, int]:
@@ -25,6 +30,32 @@ def positions_from_reports(reports: Iterable[ExecutionReport]) -> dict[str, int]
             continue
         positions[report.symbol] = positions.get(report.symbol, 0) + report.side.sign * report.cum_qty
     return positions
+
+
+def costed_positions_from_reports(reports: Iterable[ExecutionReport]) -> dict[str, Position]:
+    """Positions with an average cost from every order's CumQty at its AvgPx(6) (venue truth)."""
+    positions: dict[str, Position] = {}
+    for report in reports:
+        if report.side is None or not report.symbol or report.cum_qty == 0:
+            continue
+        price = report.avg_px or report.price
+        held = positions.get(report.symbol, Position(report.symbol))
+        if price is None or price <= 0:  # no cost known: count the lots, keep the cost
+            positions[report.symbol] = Position(report.symbol, held.qty + report.side.sign * report.cum_qty,
+                                                held.avg_price, held.realized_pnl)
+            continue
+        positions[report.symbol] = apply_fill(held, report.side.sign * report.cum_qty, price)
+    return positions
+
+
+def fill_to_venue_fill(fill: Fill) -> VenueFill:
+    """The trade report as both OMS builds receive it (unknown quantities read as this trade's)."""
+    cum_qty = max(fill.cum_qty, fill.qty)
+    return VenueFill(
+        exec_id=fill.exec_id, order_id=fill.order_id, venue=fill.venue or UNNAMED_VENUE, symbol=fill.symbol,
+        side=fill.side, last_qty=fill.qty, last_px=fill.price, cum_qty=cum_qty,
+        order_qty=max(fill.order_qty, cum_qty), t_ns=fill.t_ns,
+    )
 
 
 def order_from_report(report: ExecutionReport, instance: str) -> Order:
@@ -44,14 +75,23 @@ def order_from_report(report: ExecutionReport, instance: str) -> Order:
 
 
 class Book:
-    """The OMS's view of its orders, fills and net positions."""
+    """The OMS's view of its orders, fills and positions; positions are kept by the OMS build."""
 
-    def __init__(self) -> None:
+    def __init__(self, version: OmsVersion = OmsVersion.V1_4_2) -> None:
         self._orders: dict[str, Order] = {}
         self._cancel_origin: dict[str, str] = {}
-        self._positions: dict[str, int] = {}
-        self._exec_ids: set[str] = set()
+        self._keeper = PositionKeeper(build_for(version))
         self._fill_count = 0
+
+    @property
+    def version(self) -> OmsVersion:
+        return self._keeper.build.version
+
+    def use_version(self, version: OmsVersion) -> None:
+        """Book from now on as ``version`` does (positions so far are kept)."""
+        positions = self._keeper.positions
+        self._keeper = PositionKeeper(build_for(version))
+        self._keeper.replace(positions)
 
     # -- reads -------------------------------------------------------------------------
     def get(self, cl_ord_id: str) -> Order | None:
@@ -71,7 +111,13 @@ class Book:
 
     @property
     def positions(self) -> dict[str, int]:
-        return {symbol: qty for symbol, qty in self._positions.items() if qty != 0}
+        return self._keeper.net_lots()
+
+    def costed_positions(self) -> dict[str, Position]:
+        return self._keeper.positions
+
+    def position(self, symbol: str) -> Position:
+        return self._keeper.position(symbol)
 
     @property
     def fill_count(self) -> int:
@@ -85,18 +131,21 @@ class Book:
         self._cancel_origin[cancel_cl_ord_id] = orig_cl_ord_id
 
     def replace_positions(self, positions: Mapping[str, int], fill_count: int | None = None) -> None:
-        self._positions = dict(positions)
+        """Net lots learnt without costs (the stream's ``positions``)."""
+        self._keeper.replace_lots(positions)
         if fill_count is not None:
             self._fill_count = fill_count
 
-    def apply_fill(self, fill: Fill) -> bool:
-        """Apply a fill (e.g. mirrored from the stream); False when its exec_id was seen."""
-        if fill.exec_id in self._exec_ids:
-            return False
-        self._exec_ids.add(fill.exec_id)
-        self._fill_count += 1
-        self._positions[fill.symbol] = self._positions.get(fill.symbol, 0) + fill.side.sign * fill.qty
-        return True
+    def replace_costed_positions(self, positions: Mapping[str, Position]) -> None:
+        """Positions with their costs (from the venue, the database or a checkpoint)."""
+        self._keeper.replace(positions)
+
+    def apply_fill(self, fill: Fill) -> BookedFill | None:
+        """Book a fill the way this build does; None when its exec_id was booked already."""
+        booked = self._keeper.apply(fill_to_venue_fill(fill))
+        if booked is not None:
+            self._fill_count += 1
+        return booked
 
     def resolve(self, report: ExecutionReport) -> str | None:
         """The ClOrdID of the order a report is about (a cancel's report names the original)."""
@@ -131,9 +180,8 @@ class Book:
             self._orders[key] = updated
             changed = True
         fill = self._fill_from(report, updated, t_ns)
-        if fill is not None and not self.apply_fill(fill):
-            fill = None
-        return BookUpdate(order=updated, fill=fill, order_changed=changed)
+        booked = self.apply_fill(fill) if fill is not None else None
+        return BookUpdate(order=updated, fill=fill if booked else None, order_changed=changed, booked=booked)
 
     @staticmethod
     def _updated_order(order: Order, report: ExecutionReport) -> Order:
@@ -160,4 +208,7 @@ class Book:
             price=report.last_px if report.last_px is not None else (order.price or 0.0),
             t_ns=t_ns,
             instance=order.instance,
+            venue=report.last_mkt,
+            cum_qty=report.cum_qty,
+            order_qty=report.qty or order.qty,
         )

@@ -6,36 +6,22 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trading_stack.defects import Defect
+from trading_stack.deploy.breaker import BreakerConfig
+from trading_stack.deploy.versions import OmsVersion
+
+__all__ = ["DbFailoverConfig", "Defect", "FailoverConfig", "InitialRole", "OmsConfig"]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Defect(StrEnum):
-    """Known defects: each reproduces an incident the correct stack prevents."""
-
-    NO_PROMOTION = "no-promotion"
-    NO_FENCING = "no-fencing"
-    SHALLOW_HEALTH = "shallow-health"
-    NO_FILL_RECONCILE = "no-fill-reconcile"
-    NO_LOGON_RETRY = "no-logon-retry"
-    SINGLE_VANTAGE_HEALTH = "single-vantage-health"
-    NO_DB_SYNC_ON_PROMOTION = "no-db-sync-on-promotion"
-    NO_DB_RECONNECT = "no-db-reconnect"
-    # deployment game days (issue 5)
-    CANARY_DEPLOY = "canary-deploy"
-    NON_ATOMIC_CUTOVER = "non-atomic-cutover"
-    VERIFIER_IGNORES_LAG = "verifier-ignores-lag"
-    NO_STARTUP_RECONCILE = "no-startup-reconcile"
-    ROLLBACK_WITHOUT_RESTORE = "rollback-without-restore"
-    NO_MARKET_HOURS_GUARD = "no-market-hours-guard"
-    BREAKER_DISABLED = "breaker-disabled"
-    NO_AUTO_ROLLBACK = "no-auto-rollback"
-
-
 class InitialRole(StrEnum):
     ACTIVE = "active"
     STANDBY = "standby"
+    SHADOW = "shadow"
+    DORMANT = "dormant"  # serves HTTP only until POST /admin/launch (a deploy's green)
 
 
 class OmsConfig(_Model):
@@ -63,6 +49,12 @@ class OmsConfig(_Model):
     lease_safety_margin_s: float = 0.5
     # Postgres (through the fault proxy)
     database_dsn: str
+    # deployment (docs/deploy.md §2)
+    version: OmsVersion = OmsVersion.V1_4_2
+    breaker: BreakerConfig | None = None
+    shutdown_cancel_timeout_s: float = Field(default=10.0, gt=0, description="SIGTERM: cancel-all bound")
+    shutdown_fill_wait_s: float = Field(default=5.0, ge=0, description="SIGTERM: wait for outstanding fills")
+    role_change_timeout_s: float = Field(default=10.0, gt=0, description="POST /admin/role answers 504 after")
     defects: tuple[Defect, ...] = ()
 
 

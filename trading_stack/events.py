@@ -107,6 +107,13 @@ class EventPublisher:
             {"instance": self._instance, "lag_ms": lag_ms, "backlog": backlog, "t_ns": self._clock()},
         )
 
+    def output(self, suffix: str, body: Mapping[str, Any]) -> None:
+        """What this instance computed for one input event (``outputs`` / ``shadow.outputs``)."""
+        self._put(suffix, body)
+
+    def pnl(self, pnl: float, peak: float) -> None:
+        self._put("pnl", {"instance": self._instance, "pnl": pnl, "peak": peak, "t_ns": self._clock()})
+
     def alert(self, alert: str, detail: Mapping[str, Any]) -> None:
         self._put(
             "alerts",

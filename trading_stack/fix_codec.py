@@ -173,6 +173,8 @@ def parse_execution_report(msg: simplefix.FixMessage) -> ExecutionReport:
         last_px=number(msg, 31),
         text=text(msg, 58),
         owner_sub_id=text(msg, 57),
+        last_mkt=text(msg, 30) or None,
+        avg_px=number(msg, 6),
         mass_status_req_id=text(msg, 584),
         tot_num_reports=integer(msg, 911) if msg.get(911) is not None else None,
         last_rpt_requested=(text(msg, 912) == "Y"),

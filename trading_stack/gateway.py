@@ -87,8 +87,10 @@ class OrderGateway:
         sink: BookSink,
         ack_timeout_s: float,
         clock: MonotonicNs = monotonic_ns,
+        app_gate: Callable[[str], str | None] = lambda _msg_type: None,
     ) -> None:
         self._instance = instance
+        self._app_gate = app_gate
         self._book = book
         self._sink = sink
         self._ack_timeout_s = ack_timeout_s
@@ -111,10 +113,18 @@ class OrderGateway:
     def session_up(self) -> bool:
         return self._session is not None and self._session.logged_on
 
+    @property
+    def pending_requests(self) -> int:
+        """Orders and cancels sent whose answer has not come back yet."""
+        return len(self._acks) + len(self._cancels)
+
     # -- sending -----------------------------------------------------------------------
     def _send(self, msg_type: str, body: list[fix_codec.Field]) -> None:
         if self._session is None:
             raise NotSent("no FIX session")
+        refusal = self._app_gate(msg_type)
+        if refusal is not None:
+            raise NotSent(refusal)
         try:
             self._session.send_app(msg_type, body)
         except (SessionDown, SendRefused, OSError) as err:

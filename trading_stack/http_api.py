@@ -9,8 +9,11 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from trading_stack.admin_models import LaunchRequest, RoleRequest
 from trading_stack.models import NewOrderRequest
 from trading_stack.risk import RiskLimitUpdate
+
+UNNAMED_OPERATOR = "unnamed"
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,21 @@ class OmsApi(Protocol):
 
     def promote(self, reason: str) -> ApiResult: ...
 
-    async def kill_switch(self) -> ApiResult: ...
+    async def kill_switch(self, operator: str) -> ApiResult: ...
+
+    async def rearm(self) -> ApiResult: ...
 
     async def set_risk_limit(self, update: RiskLimitUpdate) -> ApiResult: ...
 
     async def flatten(self) -> ApiResult: ...
+
+    def launch(self, request: LaunchRequest) -> ApiResult: ...
+
+    async def set_role(self, request: RoleRequest) -> ApiResult: ...
+
+    async def restore_positions(self) -> ApiResult: ...
+
+    def stop(self) -> ApiResult: ...
 
 
 def _json(result: ApiResult) -> web.Response:
@@ -101,8 +114,25 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
     async def promote(_request: web.Request) -> web.Response:
         return _json(api.promote("admin"))
 
-    async def kill_switch(_request: web.Request) -> web.Response:
-        return _json(await api.kill_switch())
+    async def kill_switch(request: web.Request) -> web.Response:
+        return _json(await api.kill_switch(request.headers.get("X-Operator", UNNAMED_OPERATOR)))
+
+    async def rearm(_request: web.Request) -> web.Response:
+        return _json(await api.rearm())
+
+    async def launch(request: web.Request) -> web.Response:
+        body = await _body(request, LaunchRequest, "invalid launch")
+        return body if isinstance(body, web.Response) else _json(api.launch(body))
+
+    async def set_role(request: web.Request) -> web.Response:
+        body = await _body(request, RoleRequest, "invalid role")
+        return body if isinstance(body, web.Response) else _json(await api.set_role(body))
+
+    async def restore_positions(_request: web.Request) -> web.Response:
+        return _json(await api.restore_positions())
+
+    async def stop(_request: web.Request) -> web.Response:
+        return _json(api.stop())
 
     async def risk_limits(request: web.Request) -> web.Response:
         update = await _body(request, RiskLimitUpdate, "invalid risk limit")
@@ -125,4 +155,9 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
     app.router.add_post("/admin/kill-switch", admin(kill_switch))
     app.router.add_put("/admin/risk-limits", admin(risk_limits))
     app.router.add_post("/admin/flatten", admin(flatten))
+    app.router.add_post("/admin/rearm", admin(rearm))
+    app.router.add_post("/admin/launch", admin(launch))
+    app.router.add_post("/admin/role", admin(set_role))
+    app.router.add_post("/admin/restore-positions", admin(restore_positions))
+    app.router.add_post("/admin/stop", admin(stop))
     return app

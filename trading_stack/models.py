@@ -113,6 +113,13 @@ class Order(BaseModel):
 
 
 class Fill(BaseModel):
+    """One trade report as the OMS booked it (``oms.fills``).
+
+    ``venue`` is where the lots traded (LastMkt(30); None when the venue does not say),
+    ``cum_qty`` and ``order_qty`` the order's CumQty(14) and OrderQty(38) after this trade
+    (0 when unknown): what an OMS build needs to book the trade its own way.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     exec_id: str
@@ -124,6 +131,9 @@ class Fill(BaseModel):
     price: float
     t_ns: int
     instance: str
+    venue: str | None = None
+    cum_qty: int = 0
+    order_qty: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,8 @@ class ExecutionReport:
     last_px: float | None
     text: str | None
     owner_sub_id: str | None
+    last_mkt: str | None = None
+    avg_px: float | None = None
     mass_status_req_id: str | None = None
     tot_num_reports: int | None = None
     last_rpt_requested: bool = False

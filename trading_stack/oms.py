@@ -3,7 +3,9 @@
 ``python -m trading_stack.oms --config oms.json``. Roles: a standby mirrors the stream; a
 promotion acquires the lease (never stealing it), logs on with this instance's own
 SenderCompID, reconciles against the venue's mass status and only then becomes active.
-An active instance that cannot trust its lease any more is fenced at once.
+An active instance that cannot trust its lease any more is fenced at once. For a deploy, a
+dormant instance is launched in shadow (computing in the dark) or active; the deployer parks
+and re-activates instances (docs/deploy.md §2). The HTTP API's side is :mod:`trading_stack.oms_api`.
 """
 
 from __future__ import annotations
@@ -13,47 +15,48 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-import asyncpg
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
 
-from trading_stack.book import Book, positions_from_reports
+from trading_stack.book import Book
+from trading_stack.breaker_runtime import BreakerRuntime
+from trading_stack.checkpoints import Checkpoint, save_checkpoint
 from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.config import Defect, InitialRole, OmsConfig
-from trading_stack.db_sync import load_out_of_band_state, save_risk_limit
+from trading_stack.deploy.outputs import OUTPUTS_SUBJECT, SHADOW_OUTPUTS_SUBJECT, output_for
+from trading_stack.deploy.positions import Position
+from trading_stack.deploy.versions import BookedFill
 from trading_stack.events import EventPublisher, Mirror, connect_nats, ensure_stream
 from trading_stack.fix_client import FixSession, SessionSettings, SessionState
-from trading_stack.gateway import NotSent, OrderGateway, PlaceResult
-from trading_stack.http_api import ApiResult, build_app
+from trading_stack.gateway import OrderGateway, PlaceResult
+from trading_stack.http_api import ApiResult
 from trading_stack.lease import LEASE_KEY, Lease, LeaseLost, lease_bucket
-from trading_stack.models import ExecutionReport, Fill, NewOrderRequest, Order, OrdType, Side
-from trading_stack.reconcile import plan_reconciliation, real_reports
-from trading_stack.risk import RiskLimits, RiskLimitUpdate
-from trading_stack.roles import Role, RoleMachine
+from trading_stack.models import Fill, NewOrderRequest, Order, OrdType, Side
+from trading_stack.risk import RiskLimits
+from trading_stack.roles import Promotion, Role, RoleMachine, SendPolicy
 from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
+from trading_stack.shadow import ShadowFeed
+from trading_stack.shutdown import drain
 from trading_stack.store import Store
+from trading_stack.venue_sync import DB_TIMEOUT_S, SyncSource, VenueSync
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_OPEN_ORDER = "UnknownOpenOrder"
-PROMOTION_RECONCILED = "PromotionReconciled"
-OUT_OF_BAND_SYNC_FAILED = "OutOfBandSyncFailed"
 REPLICATION_SAMPLE_INTERVAL_S = 0.25
-DB_TIMEOUT_S = 3.0
-
-
-def _report_detail(report: ExecutionReport) -> dict[str, Any]:
-    return {
-        "order_id": report.cl_ord_id,
-        "exchange_order_id": report.order_id,
-        "symbol": report.symbol,
-        "side": report.side.value if report.side else None,
-        "qty": report.qty,
-        "cum_qty": report.cum_qty,
-        "owner": report.owner_sub_id,
-    }
+# an instance starting as active is a standby until its promotion is done; a shadow is dormant
+# until its feed runs
+INITIAL_ROLES = {InitialRole.ACTIVE: Role.STANDBY, InitialRole.STANDBY: Role.STANDBY,
+                 InitialRole.SHADOW: Role.DORMANT, InitialRole.DORMANT: Role.DORMANT}
+READY_CHECKS: dict[Role, tuple[str, ...]] = {
+    Role.ACTIVE: ("exchange_session", "positions_restored", "reconciled", "lease", "nats"),
+    Role.SHADOW: ("exchange_session", "nats", "positions_restored", "caught_up"),
+    Role.PARKED: ("nats",),
+}
+SYNC_SOURCES = {Promotion.STARTUP: SyncSource.STARTUP, Promotion.FAILOVER: SyncSource.PROMOTION,
+                Promotion.CUTOVER: SyncSource.CUTOVER}
 
 
 class Oms:
@@ -65,37 +68,46 @@ class Oms:
         self._defects = frozenset(config.defects)
         self._clock = clock
         self._boot = boot if boot is not None else time.time_ns() // 1_000_000
-        self.book = Book()
+        self.book = Book(config.version)
         self.risk = RiskLimits()
-        self.roles = RoleMachine(Role.STANDBY)
-        self.gateway = OrderGateway(
-            self.instance,
-            self._boot,
-            self.book,
-            sink=self,
-            ack_timeout_s=config.order_ack_timeout_s,
-            clock=clock,
-        )
+        self.roles = RoleMachine(INITIAL_ROLES[config.initial_role])
+        self._policy = SendPolicy.NONE if self.roles.role is Role.DORMANT else SendPolicy.LEASE
+        self.gateway = OrderGateway(self.instance, self._boot, self.book, sink=self,
+                                    ack_timeout_s=config.order_ack_timeout_s, clock=clock,
+                                    app_gate=self._app_gate)
         self.store = Store(config.database_dsn, reconnect=Defect.NO_DB_RECONNECT not in self._defects)
+        self.sync = VenueSync(config, self.book, self.gateway, self.risk, self.alert, self._spawn,
+                              lambda: self._session)
+        self.breaker = BreakerRuntime(config.breaker, self, clock, self._spawn)
+        self._lease_bucket = config.lease_bucket
         self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
         self._publisher: EventPublisher | None = None
         self._mirror: Mirror | None = None
+        self._shadow: ShadowFeed | None = None
         self._lease: Lease | None = None
         self._session: FixSession | None = None
         self._session_task: asyncio.Task[None] | None = None
         self._promotion: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
+        self._store_task: asyncio.Task[None] | None = None
+        self._stop_requested: asyncio.Event | None = None
         self._infra_ready = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seen_epoch = 0
         self.reconciled = False
         self.positions_restored = False
-        self.kill_switch_engaged = False
+        self.draining = False
+        self.launched = False
         self._stopping = False
 
     # -- small helpers -----------------------------------------------------------------
     def _has(self, defect: Defect) -> bool:
         return defect in self._defects
+
+    @property
+    def has_shallow_health(self) -> bool:
+        return self._has(Defect.SHALLOW_HEALTH)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
@@ -122,6 +134,15 @@ class Oms:
         if self._publisher is not None:
             self._publisher.role(self.roles.role, self.epoch, reason)
 
+    def alert(self, alert: str, detail: Mapping[str, Any]) -> None:
+        log.info("alert %s %s", alert, dict(detail))
+        if self._publisher is not None:
+            self._publisher.alert(alert, detail)
+
+    def _ensure_store(self) -> None:
+        if self._store_task is None:
+            self._store_task = self._spawn(self.store.run(), "store")
+
     # -- BookSink ----------------------------------------------------------------------
     def order_changed(self, order: Order) -> None:
         self.store.save_order(order)
@@ -133,33 +154,87 @@ class Oms:
         if self._publisher is not None:
             self._publisher.fill(fill)
             self._publisher.positions(positions, fill_count)
+            output = output_for(self.instance, self.book.version, fill, self.book.position(fill.symbol),
+                                self._clock())
+            self._publisher.output(OUTPUTS_SUBJECT, output.model_dump(mode="json"))
+        if self.roles.role is Role.ACTIVE:
+            self.breaker.on_fill(fill)
+
+    def _shadow_booked(self, fill: Fill, booked: BookedFill, processed_ns: int) -> None:
+        if self._publisher is not None:
+            output = output_for(self.instance, self.book.version, fill, booked.position, processed_ns)
+            self._publisher.output(SHADOW_OUTPUTS_SUBJECT, output.model_dump(mode="json"))
+
+    # -- BreakerHost / DrainHost -----------------------------------------------------------
+    def open_orders(self) -> list[Order]:
+        return self.book.open_orders()
+
+    def costed_positions(self) -> dict[str, Position]:
+        return self.book.costed_positions()
+
+    def order(self, order_id: str) -> Order | None:
+        return self.book.get(order_id)
+
+    @property
+    def pending_requests(self) -> int:
+        return self.gateway.pending_requests
+
+    async def cancel_order(self, order: Order) -> PlaceResult:
+        return await self.gateway.cancel(order)
+
+    async def send_market(self, symbol: str, side: Side, qty: int) -> PlaceResult:
+        refusal = self.refusal()
+        if refusal is not None:
+            return PlaceResult(refusal.status, error=str(refusal.body["error"]))
+        request = NewOrderRequest(symbol=symbol, side=side, qty=qty, type=OrdType.MARKET)
+        return await self.gateway.place(request)
+
+    def publish_pnl(self, pnl: float, peak: float) -> None:
+        if self._publisher is not None:
+            self._publisher.pnl(pnl, peak)
+
+    async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        await save_checkpoint(self.config.database_dsn, checkpoint, DB_TIMEOUT_S)
+        await self.store.flush(1.0)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, on_ready: Callable[[int], None] = announce_ready) -> None:
-        self._spawn(self.store.run(), "store")
-        runner, port = await start_http(
-            build_app(self, self.config.admin_token), self.config.host, self.config.http_port
-        )
+        self._stop_requested = stop
+        from trading_stack.oms_api import OmsService  # the API adapter depends on this class
+
+        runner, port = await start_http(OmsService(self).app(), self.config.host, self.config.http_port)
         try:
             on_ready(port)
-            setup = self._spawn(self._setup_infra(), "setup")
-            if self.config.initial_role is InitialRole.ACTIVE:
-                self.promote("startup")
+            self._start_as(self.config.initial_role)
             await stop.wait()
-            setup.cancel()
         finally:
             await self._shutdown()
             await runner.cleanup()
+
+    def request_stop(self) -> None:
+        if self._stop_requested is not None:
+            self._stop_requested.set()
+
+    def _start_as(self, role: InitialRole) -> None:
+        if role is InitialRole.DORMANT:
+            return
+        if role is not InitialRole.SHADOW:
+            self._ensure_store()
+        self._spawn(self._setup_infra(), "setup")
+        if role is InitialRole.ACTIVE:
+            self.promote("startup", Promotion.STARTUP)
+        elif role is InitialRole.SHADOW:
+            self._spawn(self._become_shadow(), "shadow")
 
     async def _setup_infra(self) -> None:
         config = self.config
         nc = await connect_nats(config.nats_url, name=f"oms-{self.instance}")
         self._nc = nc
-        js = nc.jetstream(timeout=2.0)
+        js = self._js = nc.jetstream(timeout=2.0)
         while True:
             try:
                 await ensure_stream(js, config.stream, config.subject_prefix)
-                kv = await lease_bucket(js, config.lease_bucket, config.lease_ttl_s)
+                kv = await lease_bucket(js, self._lease_bucket, config.lease_ttl_s)
                 break
             except Exception as err:
                 log.warning("NATS setup failed (%s); retrying", err)
@@ -173,7 +248,16 @@ class Oms:
         self._infra_ready.set()
         if self.roles.role is Role.STANDBY and self._promotion is None:
             self._publish_role("started as standby")
-            await self._start_mirror()
+            await self._retry("mirror start", self._mirror.start)
+
+    async def _retry(self, what: str, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        while not self._stopping:
+            try:
+                await start()
+                return
+            except Exception as err:
+                log.warning("%s failed (%s); retrying", what, err)
+                await asyncio.sleep(0.5)
 
     async def _sample_replication_lag(self) -> None:
         while True:
@@ -184,35 +268,31 @@ class Oms:
                 publisher.replication(*mirror.take_lag_sample())
 
     async def _start_mirror(self) -> None:
-        mirror = self._mirror
-        if mirror is None:
-            return
-        while not self._stopping:
-            try:
-                await mirror.start()
-                return
-            except Exception as err:
-                log.warning("mirror start failed (%s); retrying", err)
-                await asyncio.sleep(0.5)
+        if self._mirror is not None:
+            await self._retry("mirror start", self._mirror.start)
+
+    async def _stop_feeds(self) -> None:
+        if self._mirror is not None:
+            await self._mirror.stop()
+        shadow, self._shadow = self._shadow, None
+        if shadow is not None:
+            await shadow.stop()
 
     async def _shutdown(self) -> None:
+        if self.roles.role is Role.ACTIVE and not self._stopping and self._lease is not None \
+                and self._lease.valid():
+            self.draining = True
+            await self.breaker.stop()
+            await drain(self, self.config.shutdown_cancel_timeout_s, self.config.shutdown_fill_wait_s,
+                        self._clock)
         self._stopping = True
+        await self.breaker.stop()
         for task in (self._promotion, self._renewer):
             if task is not None:
                 task.cancel()
-        session = self._session
-        if session is not None:
-            if self._has(Defect.NO_FENCING) or (self._lease is not None and self._lease.valid()):
-                await session.close()
-            else:
-                session.abort()
-        if self._session_task is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                async with asyncio.timeout(2.0):
-                    await self._session_task
+        await self._close_session()
         await self._release_lease()
-        if self._mirror is not None:
-            await self._mirror.stop()
+        await self._stop_feeds()
         if self._publisher is not None:
             await self._publisher.flush(1.0)
         await self.store.flush(1.0)
@@ -223,6 +303,22 @@ class Oms:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2.0):
                     await self._nc.close()
+
+    async def _close_session(self) -> None:
+        """Log out (when this instance may still send) or drop the session; wait for it to end."""
+        session, task = self._session, self._session_task
+        self._session = self._session_task = None
+        self.gateway.attach(None)
+        if session is not None:
+            if self._policy is not SendPolicy.LEASE or self._has(Defect.NO_FENCING) \
+                    or (self._lease is not None and self._lease.valid()):
+                await session.close()
+            else:
+                session.abort()
+        if task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                async with asyncio.timeout(2.0):
+                    await task
 
     async def _release_lease(self) -> None:
         """On a clean stop, delete our own key (only our revision) so a successor need not wait."""
@@ -235,6 +331,21 @@ class Oms:
             log.info("lease %s released", LEASE_KEY)
 
     # -- fencing -----------------------------------------------------------------------
+    def _app_gate(self, msg_type: str) -> str | None:
+        """Why an application message may not go out in this role (the lease is checked after)."""
+        if self._policy is SendPolicy.NONE or (self._policy is SendPolicy.QUERIES and msg_type != "AF"):
+            return f"{msg_type} not sent: role {self.roles.role.value} sends no orders"
+        return None
+
+    def _session_gate(self) -> bool:
+        """The FIX session's gate: session traffic always flows while application messages are
+        refused by the gateway; otherwise the lease decides."""
+        return self._policy is not SendPolicy.LEASE or self.may_send()
+
+    def _on_app(self, msg: Any) -> None:
+        if self._policy is not SendPolicy.NONE:  # a dormant or shadow instance learns only from the stream
+            self.gateway.on_app(msg)
+
     def may_send(self) -> bool:
         """The gate in front of every message to the venue: is the lease still trusted?"""
         if self._has(Defect.NO_FENCING):
@@ -259,6 +370,7 @@ class Oms:
         if self._session is not None:
             self._session.abort()
         self.gateway.attach(None)
+        self._session = None
         if self._lease is not None:
             self._lease.release_local()
         self.reconciled = False
@@ -314,49 +426,54 @@ class Oms:
         return True
 
     # -- promotion ---------------------------------------------------------------------
-    def promote(self, reason: str) -> ApiResult:
-        if self.roles.role is Role.ACTIVE:
-            return ApiResult(202, {"status": "already active", "role": self.roles.role.value})
-        if self._promotion is not None and not self._promotion.done():
-            return ApiResult(202, {"status": "promotion in progress", "role": self.roles.role.value})
-        self._promotion = self._spawn(self._promote(reason), "promotion")
-        return ApiResult(202, {"status": "promoting", "role": self.roles.role.value})
+    def _promotion_running(self) -> bool:
+        return self._promotion is not None and not self._promotion.done()
 
-    async def _promote(self, reason: str) -> None:
+    def promote(self, reason: str, kind: Promotion = Promotion.FAILOVER) -> ApiResult:
+        role = self.roles.role.value
+        if self.roles.role is Role.ACTIVE:
+            return ApiResult(202, {"status": "already active", "role": role})
+        if self._promotion_running():
+            return ApiResult(202, {"status": "promotion in progress", "role": role})
+        self._promotion = self._spawn(self._promote(reason, kind), "promotion")
+        return ApiResult(202, {"status": "promoting", "role": role})
+
+    async def _promote(self, reason: str, kind: Promotion) -> None:
         await self._infra_ready.wait()
-        await self._acquire_lease()
-        self._renewer = self._spawn(self._renew_loop(), "lease-renewer")
-        if self._mirror is not None:
-            await self._mirror.stop()
-        if not self._has(Defect.NO_DB_SYNC_ON_PROMOTION):
-            await self._sync_out_of_band_state()
-        if not await self._log_on():
-            log.error("promotion stalled: no venue session (logon retry disabled)")
-            return
-        await self._reconcile()
-        if not self.may_send():
+        self._ensure_store()
+        await self._take_lease()
+        if kind is Promotion.STARTUP and self._has(Defect.NO_STARTUP_RECONCILE):
+            await self._trust_checkpoint()
+        elif kind is not Promotion.RESUME:  # a parked instance resumes with its book as it is
+            if not self._has(Defect.NO_DB_SYNC_ON_PROMOTION):
+                await self.sync.sync_out_of_band_state(adopt_orders=kind is not Promotion.STARTUP)
+            if not await self._log_on():
+                log.error("promotion stalled: no venue session (logon retry disabled)")
+                return
+            checkpoint = await self.sync.load_checkpoint() if kind is Promotion.STARTUP else None
+            await self.sync.reconcile(SYNC_SOURCES[kind], checkpoint)
+        if not await self._log_on() or not self.may_send():
             return
         assert self._lease is not None
+        self.reconciled = self.positions_restored = True
         self.roles.activate(self._lease.epoch)
         self._publish_role(f"promoted ({reason})")
         if self._publisher is not None:
             self._publisher.positions(self.book.positions, self.book.fill_count)
 
-    async def _sync_out_of_band_state(self) -> None:
-        """Adopt what the stream does not carry: risk limits and resting orders from the database."""
-        try:
-            state = await load_out_of_band_state(self.config.database_dsn, DB_TIMEOUT_S)
-        except (OSError, TimeoutError, asyncpg.PostgresError) as err:
-            log.error("out-of-band state sync failed: %s", err)
-            if self._publisher is not None:
-                self._publisher.alert(OUT_OF_BAND_SYNC_FAILED, {"error": f"{type(err).__name__}: {err}"})
-            return
-        self.risk.replace(state.risk_limits)
-        for order in state.open_orders:
-            if not self.book.knows(order.order_id):
-                self.book.add_order(order)
-        log.info("synced %d risk limit(s) and %d open order(s) from the database",
-                 len(state.risk_limits), len(state.open_orders))
+    async def _take_lease(self) -> None:
+        await self._acquire_lease()
+        self._policy = SendPolicy.LEASE
+        self._renewer = self._spawn(self._renew_loop(), "lease-renewer")
+        await self._stop_feeds()
+
+    async def _trust_checkpoint(self) -> None:
+        """Defect ``no-startup-reconcile``: positions from the last checkpoint, the venue never asked."""
+        checkpoint = await self.sync.load_checkpoint()
+        if checkpoint is not None:
+            self.book.replace_costed_positions(checkpoint.book_positions())
+        log.warning("defect no-startup-reconcile: started from %s without asking the venue",
+                    "a checkpoint" if checkpoint else "nothing")
 
     async def _acquire_lease(self) -> None:
         lease = self._lease
@@ -378,6 +495,22 @@ class Oms:
             await asyncio.sleep(min(0.1, self.config.lease_renew_interval_s))
 
     async def _log_on(self) -> bool:
+        """Log on (or wait for the session already there); False when it ended without a logon."""
+        session = self._session
+        if session is None:
+            session = self._session = self._new_session()
+            self.gateway.attach(session)
+            self._session_task = self._spawn(session.run(), "fix-session")
+        task = self._session_task
+        assert task is not None
+        logged_on = asyncio.create_task(session.wait_logged_on())
+        try:
+            await asyncio.wait({logged_on, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            logged_on.cancel()
+        return session.logged_on
+
+    def _new_session(self) -> FixSession:
         config = self.config
         settings = SessionSettings(
             host=config.fix_host,
@@ -390,232 +523,91 @@ class Oms:
             retry=not self._has(Defect.NO_LOGON_RETRY),
             logon_timeout_s=max(2.0, config.order_ack_timeout_s),
         )
-        session = FixSession(
-            settings, self.gateway.on_app, self._on_session_state, self.may_send, self._clock
-        )
-        self._session = session
-        self.gateway.attach(session)
-        self._session_task = self._spawn(session.run(), "fix-session")
-        logged_on = asyncio.create_task(session.wait_logged_on())
-        try:
-            await asyncio.wait({logged_on, self._session_task}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            logged_on.cancel()
-        return session.logged_on
+        return FixSession(settings, self._on_app, self._on_session_state, self._session_gate, self._clock)
 
     def _on_session_state(self, state: SessionState) -> None:
         log.info("FIX session %s", state)
         session = self._session
-        if (
-            state is SessionState.LOGGED_ON
-            and self.roles.role is Role.ACTIVE
-            and session
-            and session.logons > 1
-        ):
+        reconnected = session is not None and session.logons > 1
+        if state is SessionState.LOGGED_ON and self.roles.role is Role.ACTIVE and reconnected:
             self._spawn(self._resync_after_reconnect(), "resync")
 
-    async def _mass_status(self) -> list[ExecutionReport]:
-        """Mass status, retried until the venue answers (waits for the session if it dropped)."""
-        timeout = max(2.0, 3 * self.config.order_ack_timeout_s)
-        while True:
-            session = self._session
-            if session is None:
-                raise NotSent("no session")
-            if not session.logged_on:
-                await session.wait_logged_on()
-            try:
-                return await self.gateway.mass_status(timeout)
-            except (TimeoutError, NotSent) as err:
-                log.warning("mass status failed (%s); retrying", err)
-                await asyncio.sleep(self.config.logon_retry_initial_s)
-
-    async def _reconcile(self) -> None:
-        reports = await self._mass_status()
-        mirror_positions = self.book.positions if self._has(Defect.NO_FILL_RECONCILE) else None
-        plan = plan_reconciliation(reports, self.book.known_orders(), self.instance, mirror_positions,
-                                   adopt_known=True)
-        venue_orders = real_reports(reports)
-        self.gateway.import_reports(venue_orders)
-        for ghost in plan.ghosts:
-            if self._publisher is not None:
-                self._publisher.alert(UNKNOWN_OPEN_ORDER, {**_report_detail(ghost), "action": "cancel"})
-        cancels = [self.book.get(r.cl_ord_id) for r in plan.to_cancel]
-        results = await asyncio.gather(*(self.gateway.cancel(o) for o in cancels if o is not None))
-        positions = plan.positions
-        if plan.to_cancel and mirror_positions is None:
-            again = real_reports(await self._mass_status())
-            self.gateway.import_reports(again)
-            positions = positions_from_reports(again)
-        self.book.replace_positions(positions)
-        self.positions_restored = True
-        self.reconciled = True
-        if self._publisher is not None:
-            self._publisher.alert(
-                PROMOTION_RECONCILED,
-                {
-                    "venue_orders": len(venue_orders),
-                    "unknown_open_orders": [g.cl_ord_id for g in plan.ghosts],
-                    "orphan_canceled": [o.cl_ord_id for o in plan.orphans],
-                    "cancel_failed": [r.order.order_id for r in results if r.status != 200 and r.order],
-                    "positions": positions,
-                    "mirror_positions": mirror_positions if mirror_positions is not None else None,
-                    "source": "mirror" if mirror_positions is not None else "venue",
-                },
-            )
-
     async def _resync_after_reconnect(self) -> None:
-        """After a reconnect the venue does not replay missed reports: re-read its truth."""
-        try:
-            reports = real_reports(await self._mass_status())
-        except NotSent:
-            return
-        self.gateway.import_reports(reports)
-        if not self._has(Defect.NO_FILL_RECONCILE):
-            self.book.replace_positions(positions_from_reports(reports))
+        await self.sync.resync()
         if self._publisher is not None:
             self._publisher.positions(self.book.positions, self.book.fill_count)
 
-    # -- OmsApi ------------------------------------------------------------------------
-    def role_info(self) -> dict[str, Any]:
-        return {"instance": self.instance, "role": self.roles.role.value, "epoch": self.epoch}
+    # -- deploy roles (docs/deploy.md §2.2-§2.3) -------------------------------------------
+    def launch(self, active: bool, own_lease: bool) -> None:
+        """A dormant instance starts, active or in shadow; ``own_lease``: a lease bucket of its own."""
+        self.launched = True
+        if own_lease:
+            self._lease_bucket = f"{self.config.lease_bucket}-{self.instance}"
+        self._start_as(InitialRole.ACTIVE if active else InitialRole.SHADOW)
 
+    async def _become_shadow(self) -> None:
+        await self._infra_ready.wait()
+        assert self._js is not None
+        self.roles.shadow()
+        self._publish_role(f"shadow ({self.book.version})")
+        feed = self._shadow = ShadowFeed(self._js, self.config.stream, self.config.subject_prefix, self.book,
+                                         self._shadow_booked, self._clock)
+        await self._retry("shadow feed start", feed.start)
+        await self._log_on()
+
+    async def park(self) -> None:
+        """Step aside for a deploy: no lease, no venue session, no feed; the book is kept."""
+        if self.roles.role is Role.PARKED:
+            return
+        for task in (self._promotion, self._renewer):
+            if task is not None:
+                task.cancel()
+        self._policy = SendPolicy.QUERIES
+        await self._stop_feeds()
+        await self._close_session()
+        await self._release_lease()
+        if self._lease is not None:
+            self._lease.release_local()
+        self.roles.park()
+        self._publish_role("parked")
+
+    async def ensure_session(self) -> bool:
+        return await self._log_on()
+
+    # -- what the API and the step-down ask ------------------------------------------------
     def checks(self) -> dict[str, bool]:
         lease_ok = self._lease is not None and self._lease.valid()
+        mirrored = self.roles.role is Role.STANDBY and self._mirror is not None and self._mirror.caught_up
+        shadow = self._shadow
+        replayed = shadow is not None and shadow.replayed
         return {
             "exchange_session": self.gateway.session_up,
-            "positions_restored": self.positions_restored
-            or (self.roles.role is Role.STANDBY and self._mirror is not None and self._mirror.caught_up),
+            "positions_restored": self.positions_restored or mirrored or replayed,
             "reconciled": self.reconciled,
             "lease": lease_ok,
             "nats": self._nc is not None and self._nc.is_connected,
             "database": self.store.connected,
+            "caught_up": shadow is not None and shadow.caught_up,
         }
 
     def ready(self, checks: dict[str, bool]) -> bool:
         role = self.roles.role
-        if role is Role.ACTIVE:
-            required = ("exchange_session", "positions_restored", "reconciled", "lease", "nats")
-            return all(checks[name] for name in required)
         if role is Role.STANDBY:
-            promoting = self._promotion is not None and not self._promotion.done()
             mirror_ok = self._mirror is not None and self._mirror.caught_up
-            return checks["nats"] and mirror_ok and not promoting
-        return False
+            return checks["nats"] and mirror_ok and not self._promotion_running()
+        required = READY_CHECKS.get(role)
+        return required is not None and all(checks[name] for name in required)
 
-    def deep_health(self) -> ApiResult:
-        checks = self.checks()
-        ready = self.ready(checks)
-        if self._has(Defect.SHALLOW_HEALTH):
-            ready = True
-        body = {"role": self.roles.role.value, "ready": ready, "checks": checks}
-        return ApiResult(200 if ready else 503, body)
-
-    def positions_body(self) -> dict[str, Any]:
-        return {"positions": self.book.positions, "fills": self.book.fill_count}
-
-    def orders_body(self, status: str | None) -> list[dict[str, object]]:
-        orders = self.book.orders()
-        if status == "open":
-            orders = [o for o in orders if o.status.is_open]
-        elif status:
-            orders = [o for o in orders if o.status.value == status]
-        return [o.api_dict() for o in orders]
-
-    def _refusal(self) -> ApiResult | None:
-        if self.roles.role is not Role.ACTIVE:
-            return ApiResult(503, {"error": "not active", "role": self.roles.role.value})
-        if not self.may_send():
-            return ApiResult(503, {"error": "not active", "role": self.roles.role.value})
+    def refusal(self) -> ApiResult | None:
+        """Why this instance may not send an order now (not active, fenced, draining, no session)."""
+        role = self.roles.role.value
+        if self.roles.role is not Role.ACTIVE or not self.may_send():
+            return ApiResult(503, {"error": "not active", "role": role})
+        if self.draining:
+            return ApiResult(503, {"error": "draining", "role": role})
         if not self.gateway.session_up:
-            return ApiResult(503, {"error": "venue session down", "role": self.roles.role.value})
+            return ApiResult(503, {"error": "venue session down", "role": role})
         return None
-
-    async def place(self, request: NewOrderRequest) -> ApiResult:
-        if self.kill_switch_engaged:
-            return ApiResult(503, {"error": "kill switch engaged", "role": self.roles.role.value})
-        return await self._place(request)
-
-    async def _place(self, request: NewOrderRequest) -> ApiResult:
-        refusal = self._refusal()
-        if refusal is not None:
-            return refusal
-        breach = self.risk.refusal(request)
-        if breach is not None:
-            return ApiResult(422, {"error": "risk limit", "detail": breach})
-        return self._result(await self.gateway.place(request))
-
-    def _result(self, result: PlaceResult) -> ApiResult:
-        if result.status in (200, 201) and result.order is not None:
-            return ApiResult(result.status, result.order.api_dict())
-        if result.status == 503:
-            return ApiResult(
-                503, {"error": "not active", "role": self.roles.role.value, "detail": result.error}
-            )
-        body: dict[str, Any] = {"error": result.error}
-        if result.text:
-            body["text"] = result.text
-        if result.order is not None:
-            body["order"] = result.order.api_dict()
-        return ApiResult(result.status, body)
-
-    async def cancel(self, order_id: str) -> ApiResult:
-        order = self.book.get(order_id)
-        if order is None:
-            return ApiResult(404, {"error": "unknown order", "order_id": order_id})
-        if order.status.is_done:
-            return ApiResult(409, {"error": "order already done", "order": order.api_dict()})
-        refusal = self._refusal()
-        if refusal is not None:
-            return refusal
-        return self._result(await self.gateway.cancel(order))
-
-    async def set_risk_limit(self, update: RiskLimitUpdate) -> ApiResult:
-        """Persist first (the database is where a successor finds it), then enforce."""
-        try:
-            await save_risk_limit(self.config.database_dsn, update.symbol, update.max_order_qty,
-                                  self.instance, DB_TIMEOUT_S)
-        except (OSError, TimeoutError, asyncpg.PostgresError) as err:
-            detail = f"{type(err).__name__}: {err}"
-            return ApiResult(503, {"error": "risk limit not persisted", "detail": detail})
-        self.risk.set(update.symbol, update.max_order_qty)
-        return ApiResult(200, {"risk_limits": self.risk.as_dict()})
-
-    async def kill_switch(self) -> ApiResult:
-        self.kill_switch_engaged = True
-        if self._publisher is not None:
-            self._publisher.alert("KillSwitchEngaged", {"open_orders": len(self.book.open_orders())})
-        if self._refusal() is not None:
-            return ApiResult(
-                200, {"kill_switch": True, "canceled": [], "failed": [], "role": self.roles.role.value}
-            )
-        open_orders = self.book.open_orders()
-        results = await asyncio.gather(*(self.gateway.cancel(o) for o in open_orders))
-        canceled = [o.order_id for o, r in zip(open_orders, results, strict=True) if r.status == 200]
-        failed = [
-            {"order_id": o.order_id, "status": r.status, "error": r.error}
-            for o, r in zip(open_orders, results, strict=True)
-            if r.status != 200
-        ]
-        return ApiResult(200, {"kill_switch": True, "canceled": canceled, "failed": failed})
-
-    async def flatten(self) -> ApiResult:
-        refusal = self._refusal()
-        if refusal is not None:
-            return refusal
-        requests = [
-            NewOrderRequest(
-                symbol=symbol, side=Side.SELL if qty > 0 else Side.BUY, qty=abs(qty), type=OrdType.MARKET
-            )
-            for symbol, qty in sorted(self.book.positions.items())
-        ]
-        results = await asyncio.gather(*(self._place(r) for r in requests))
-        return ApiResult(
-            200,
-            {
-                "orders": [r.body for r in results if r.status == 201],
-                "failed": [{"status": r.status, **r.body} for r in results if r.status != 201],
-            },
-        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

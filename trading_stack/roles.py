@@ -12,19 +12,40 @@ class Role(StrEnum):
     STANDBY = "standby"
     SHADOW = "shadow"
     FENCED = "fenced"
+    DORMANT = "dormant"
+    PARKED = "parked"
+
+
+class Promotion(StrEnum):
+    """How an instance becomes active: what it must learn from the venue first."""
+
+    STARTUP = "startup"  # a start (or launch) as active: the venue's open orders are a predecessor's
+    FAILOVER = "failover"  # a standby taking over: adopts the open orders it knows
+    CUTOVER = "cutover"  # a shadow taking the traffic of the instance it shadowed
+    RESUME = "resume"  # a parked instance back with its book as it is (restored first, if at all)
+
+
+class SendPolicy(StrEnum):
+    """What an instance may exchange with the venue at the application level."""
+
+    NONE = "none"  # dormant, shadow: logged on at most; no application message in or out
+    QUERIES = "queries"  # parked: mass status only; reports of its orders still booked
+    LEASE = "lease"  # everything, while the lease is trusted
 
 
 class RoleTransitionError(RuntimeError):
     """A transition the state machine does not allow."""
 
 
-# Promotion (standby/fenced -> active) happens only after lease + logon + reconciliation;
-# losing the lease (active, or a standby half way through its promotion -> fenced) happens
-# at once. Nothing else moves a role.
+# Promotion (standby/shadow/parked/fenced -> active) happens only after lease + logon (+ reconciliation);
+# losing the lease (active, or an instance half way through its promotion -> fenced) happens at once.
+# A deploy launches a dormant instance (-> shadow or active) and parks one (active/shadow -> parked).
 ALLOWED_TRANSITIONS: dict[Role, frozenset[Role]] = {
+    Role.DORMANT: frozenset({Role.SHADOW, Role.ACTIVE, Role.FENCED}),
     Role.STANDBY: frozenset({Role.ACTIVE, Role.FENCED}),
-    Role.SHADOW: frozenset({Role.ACTIVE, Role.FENCED}),
-    Role.ACTIVE: frozenset({Role.FENCED}),
+    Role.SHADOW: frozenset({Role.ACTIVE, Role.PARKED, Role.FENCED}),
+    Role.ACTIVE: frozenset({Role.FENCED, Role.PARKED}),
+    Role.PARKED: frozenset({Role.ACTIVE, Role.FENCED}),
     Role.FENCED: frozenset({Role.ACTIVE}),
 }
 
@@ -57,6 +78,17 @@ class RoleMachine:
         if self._role is Role.FENCED:
             return False
         self._move(Role.FENCED)
+        return True
+
+    def shadow(self) -> None:
+        """A launched instance starts computing in the dark."""
+        self._move(Role.SHADOW)
+
+    def park(self) -> bool:
+        """Step aside for a deploy (keeps the book); False when already parked."""
+        if self._role is Role.PARKED:
+            return False
+        self._move(Role.PARKED)
         return True
 
     def _move(self, target: Role) -> None:

@@ -130,7 +130,7 @@ async def test_bad_body_is_422_and_admin_needs_the_token(stack: Stack) -> None:
     assert status == 503, body
 
 
-async def test_kill_switch_cancels_open_orders_and_flatten_brings_positions_to_zero(stack: Stack) -> None:
+async def test_kill_switch_halts_cancels_open_orders_and_flattens_every_position(stack: Stack) -> None:
     primary = await stack.oms("primary", "active")
     assert (await stack.place(primary, qty=3, type="market", price=None))[0] == 201
     assert (await stack.place(primary, symbol="ETH-USD", side="sell", qty=2, type="market", price=None))[
@@ -138,22 +138,35 @@ async def test_kill_switch_cancels_open_orders_and_flatten_brings_positions_to_z
     ] == 201
     status, resting = await stack.place(primary, qty=1)
     assert status == 201
-    async with stack.http.post(f"{primary.url}/admin/kill-switch", headers=ADMIN) as response:
+    headers = {**ADMIN, "X-Operator": "alice"}
+    async with stack.http.post(f"{primary.url}/admin/kill-switch", headers=headers) as response:
         assert response.status == 200
-        assert (await response.json())["canceled"] == [resting["order_id"]]
+        trip = (await response.json())["trip"]
+    assert (trip["reason"], trip["operator"]) == ("kill-switch", "alice")
+    status, halted = await stack.place(primary, qty=1, type="market", price=None)
+    assert (status, halted["error"]) == (503, "halted")
+
+    async def flat() -> bool:
+        return any(a["alert"] == "Flat" for a in stack.subjects("alerts"))
+
+    await wait_until(flat, 10, "the Flat alert")
     assert stack.venue.open_orders() == []
-    async with stack.http.post(f"{primary.url}/admin/flatten", headers=ADMIN) as response:
-        assert response.status == 200
-        flattening = (await response.json())["orders"]
-    assert sorted((o["symbol"], o["side"], o["qty"]) for o in flattening) == [
-        ("BTC-USD", "sell", 3),
-        ("ETH-USD", "buy", 2),
-    ]
+    assert stack.venue.orders[resting["exchange_order_id"]].status == "4"
+    sent = stack.venue.app_messages("PRIMARY", "D")[3:]
+    flattening = [(m.fields[55], m.fields[54], m.fields[38]) for m in sent]
+    assert sorted(flattening) == [("BTC-USD", "2", "3"), ("ETH-USD", "1", "2")]
     _, positions = await get_json(stack.http, f"{primary.url}/positions")
     assert positions == {"positions": {}, "fills": 4}
+    async with stack.http.post(f"{primary.url}/admin/kill-switch", headers=ADMIN) as response:
+        assert response.status == 409
+    async with stack.http.post(f"{primary.url}/admin/rearm", headers=ADMIN) as response:
+        assert response.status == 200
+    assert (await stack.place(primary, qty=1, type="market", price=None))[0] == 201
 
 
-async def test_promotion_after_crash_cancels_ghosts_and_orphans_and_rebuilds_positions(stack: Stack) -> None:
+async def test_promotion_after_crash_cancels_ghosts_adopts_known_orders_and_rebuilds_positions(
+    stack: Stack,
+) -> None:
     primary = await stack.oms("primary", "active")
     dr = await stack.oms("dr", "standby")
     status, known = await stack.place(primary, qty=4)
@@ -179,12 +192,17 @@ async def test_promotion_after_crash_cancels_ghosts_and_orphans_and_rebuilds_pos
     assert await role_of(stack.http, dr) == "active"
     assert stack.venue.logons[-1] == "DR"
 
-    assert stack.venue.open_orders() == []
+    # the ghost is cancelled; the order the DR knew is adopted, open, and now the DR's to manage
+    assert [o.cl_ord_id for o in stack.venue.open_orders()] == [known["order_id"]]
+    assert stack.venue.orders[ghost.order_id].status == "4"
     alerts = stack.subjects("alerts")
-    unknown = [a["detail"]["order_id"] for a in alerts if a["alert"] == "UnknownOpenOrder"]
-    assert unknown == [ghost.cl_ord_id]
+    unknown = [a["detail"] for a in alerts if a["alert"] == "UnknownOpenOrder"]
+    assert [(d["order_id"], d["source"]) for d in unknown] == [(ghost.cl_ord_id, "promotion")]
     report = next(a for a in alerts if a["alert"] == "PromotionReconciled" and a["instance"] == "dr")
-    assert report["detail"]["orphan_canceled"] == [known["order_id"]]
+    assert report["detail"]["orphan_canceled"] == []
+    async with stack.http.delete(f"{dr.url}/orders/{known['order_id']}") as response:
+        assert response.status == 200
+    assert stack.venue.open_orders() == []
     # venue truth: 1 BTC bought on the known order, 2 ETH sold on the ghost (the mirror knew only BTC)
     _, positions = await get_json(stack.http, f"{dr.url}/positions")
     assert positions["positions"] == {"BTC-USD": 1, "ETH-USD": -2}
@@ -260,8 +278,8 @@ async def test_no_fencing_defect_keeps_trading_after_a_pause(stack: Stack) -> No
     await wait_until(lambda: deep_ok(stack.http, dr), 15, "the DR to take over")
     primary.proc.send_signal(SIGCONT := signal.SIGCONT)
     assert SIGCONT
-    status, _ = await stack.place(primary)
-    assert status == 201, "the defect must reproduce two writers"
+    status, body = await stack.place(primary)
+    assert status == 201, f"the defect must reproduce two writers: {body}"
     assert await role_of(stack.http, primary) == "active"
 
 

@@ -102,3 +102,14 @@ def test_execution_report_parses_trade_and_mass_status_fields() -> None:
     )
     assert status.exec_type is ExecType.ORDER_STATUS
     assert (status.mass_status_req_id, status.tot_num_reports, status.last_rpt_requested) == ("r1", 0, True)
+
+
+def test_a_trade_report_parses_its_market_and_average_price() -> None:
+    body = [(37, "X1"), (11, "a-1-1"), (17, "E9"), (150, "F"), (39, "1"), (55, "BTC-USD"), (54, "1"),
+            (38, "5"), (14, "3"), (151, "2"), (6, "100.5"), (31, "101"), (32, "3"), (30, "ARCX")]
+    ids = CompIds("MOCKEX", "OMS-A")
+    report = fix_codec.parse_execution_report(parse(fix_codec.encode("8", 4, ids, body)))
+    assert (report.last_mkt, report.avg_px, report.last_qty, report.cum_qty) == ("ARCX", 100.5, 3, 3)
+    without = [(tag, value) for tag, value in body if tag not in (30, 6)]
+    report = fix_codec.parse_execution_report(parse(fix_codec.encode("8", 5, ids, without)))
+    assert (report.last_mkt, report.avg_px) == (None, None)

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from trading_stack.config import Defect
+from trading_stack.defects import Defect
 
 __all__ = [
     "BreakerAction",
@@ -87,9 +87,9 @@ class BreakerConfig(_Frozen):
 
 
 class CircuitBreaker:
-    """PnL samples in, at most one :class:`Trip` out until re-armed."""
+    """PnL samples in, at most one :class:`Trip` out until re-armed (no config: a kill switch only)."""
 
-    def __init__(self, config: BreakerConfig) -> None:
+    def __init__(self, config: BreakerConfig | None) -> None:
         self.config = config
         self.peak_pnl = 0.0
         self.trip: Trip | None = None
@@ -100,9 +100,10 @@ class CircuitBreaker:
 
     @property
     def limits_enabled(self) -> bool:
-        return Defect.BREAKER_DISABLED not in self.config.defects
+        return self.config is not None and Defect.BREAKER_DISABLED not in self.config.defects
 
     def _breach(self, pnl: float) -> TripReason | None:
+        assert self.config is not None
         if not math.isfinite(pnl):
             return TripReason.PNL_UNAVAILABLE
         self.peak_pnl = max(self.peak_pnl, pnl)

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from trading_stack.config import Defect
+from trading_stack.defects import Defect
 
 __all__ = ["DeployConfig", "DeployMode"]
 

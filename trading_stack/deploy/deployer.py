@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from trading_stack.config import Defect
+from trading_stack.defects import Defect
 from trading_stack.deploy import plans
 from trading_stack.deploy.actions import ActionKind, DeployAction
 from trading_stack.deploy.config import DeployConfig, DeployMode

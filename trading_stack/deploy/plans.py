@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trading_stack.config import Defect
+from trading_stack.defects import Defect
 from trading_stack.deploy.actions import (
     DeployAction,
     HoldTraffic,

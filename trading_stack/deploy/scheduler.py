@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from trading_stack.config import Defect
+from trading_stack.defects import Defect
 from trading_stack.deploy.market_clock import (
     DEFAULT_EXCHANGE_TZ,
     WEEKDAYS,

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trading_stack.config import Defect
+from trading_stack.defects import Defect
 from trading_stack.models import OrderStatus
 
 __all__ = [

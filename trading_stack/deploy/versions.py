@@ -109,6 +109,20 @@ class PositionKeeper:
     def position(self, symbol: str) -> Position:
         return self._positions.get(symbol, Position(symbol))
 
+    def replace(self, positions: Mapping[str, Position]) -> None:
+        """Take positions learnt elsewhere (the venue, the database, a checkpoint) as the book's."""
+        self._positions = {symbol: p for symbol, p in positions.items() if p.qty != 0 or p.realized_pnl}
+
+    def replace_lots(self, lots: Mapping[str, int]) -> None:
+        """Take net lots learnt without costs: a symbol keeps its average cost while its direction
+        does not change; every symbol keeps its realised PnL; a new or reversed one starts at cost 0."""
+        replaced: dict[str, Position] = {}
+        for symbol in {*lots, *self._positions}:
+            old, qty = self.position(symbol), lots.get(symbol, 0)
+            avg = old.avg_price if old.qty * qty > 0 else 0.0
+            replaced[symbol] = Position(symbol, qty, avg, old.realized_pnl)
+        self.replace(replaced)
+
     def apply(self, fill: VenueFill) -> BookedFill | None:
         """Book a trade report; ``None`` when its exec_id was already booked."""
         if fill.exec_id in self._exec_ids:

@@ -1,0 +1,29 @@
+"""Known defects of the reference stack: each reproduces an incident the correct stack prevents.
+
+A module of its own so that configuration models anywhere in ``trading_stack`` (including the
+deploy control plane, whose models ``OmsConfig`` embeds) can name them without an import cycle.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Defect(StrEnum):
+    NO_PROMOTION = "no-promotion"
+    NO_FENCING = "no-fencing"
+    SHALLOW_HEALTH = "shallow-health"
+    NO_FILL_RECONCILE = "no-fill-reconcile"
+    NO_LOGON_RETRY = "no-logon-retry"
+    SINGLE_VANTAGE_HEALTH = "single-vantage-health"
+    NO_DB_SYNC_ON_PROMOTION = "no-db-sync-on-promotion"
+    NO_DB_RECONNECT = "no-db-reconnect"
+    # deployment game days (issue 5)
+    CANARY_DEPLOY = "canary-deploy"
+    NON_ATOMIC_CUTOVER = "non-atomic-cutover"
+    VERIFIER_IGNORES_LAG = "verifier-ignores-lag"
+    NO_STARTUP_RECONCILE = "no-startup-reconcile"
+    ROLLBACK_WITHOUT_RESTORE = "rollback-without-restore"
+    NO_MARKET_HOURS_GUARD = "no-market-hours-guard"
+    BREAKER_DISABLED = "breaker-disabled"
+    NO_AUTO_ROLLBACK = "no-auto-rollback"

@@ -1,0 +1,209 @@
+"""What the venue and the database say, brought into the book: reconciliation and restores.
+
+- :meth:`VenueSync.reconcile`: on a promotion, a start as active or a cutover — mass status,
+  open orders nobody here knows are alerted ``UnknownOpenOrder`` (``source`` says when) and
+  cancelled (resent in the background until the venue confirms), positions from the venue.
+- :meth:`VenueSync.resync`: after a reconnect, re-read the venue's truth.
+- :meth:`VenueSync.sync_out_of_band_state`: risk limits (and, on a promotion, open orders) from
+  Postgres (seed 002's out-of-band state).
+- :meth:`VenueSync.restore_positions`: a rollback's restore — positions from the database,
+  checked against the venue (``RestoreMismatch``; the venue wins).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+
+from trading_stack.book import Book, costed_positions_from_reports
+from trading_stack.checkpoints import Checkpoint, load_checkpoint, load_positions
+from trading_stack.config import Defect, OmsConfig
+from trading_stack.db_sync import load_out_of_band_state
+from trading_stack.deploy.positions import Position
+from trading_stack.fix_client import FixSession
+from trading_stack.gateway import NotSent, OrderGateway
+from trading_stack.models import ExecutionReport
+from trading_stack.reconcile import plan_reconciliation, real_reports
+from trading_stack.risk import RiskLimits
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_OPEN_ORDER = "UnknownOpenOrder"
+PROMOTION_RECONCILED = "PromotionReconciled"
+OUT_OF_BAND_SYNC_FAILED = "OutOfBandSyncFailed"
+CHECKPOINT_MISMATCH = "CheckpointMismatch"
+RESTORE_MISMATCH = "RestoreMismatch"
+DB_TIMEOUT_S = 3.0
+DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError)
+GHOST_CANCEL_RETRY_S = 0.5
+GHOST_CANCEL_ATTEMPTS = 60
+
+Alert = Callable[[str, Mapping[str, Any]], None]
+Spawn = Callable[..., "asyncio.Task[Any]"]
+
+
+class SyncSource(StrEnum):
+    """Why a reconciliation runs (the ``source`` of its ``UnknownOpenOrder`` alerts)."""
+
+    STARTUP = "startup"
+    PROMOTION = "promotion"
+    CUTOVER = "cutover"
+
+
+@dataclass(frozen=True)
+class Restored:
+    positions: dict[str, int]
+    source: str
+
+
+def report_detail(report: ExecutionReport) -> dict[str, Any]:
+    return {
+        "order_id": report.cl_ord_id,
+        "exchange_order_id": report.order_id,
+        "symbol": report.symbol,
+        "side": report.side.value if report.side else None,
+        "qty": report.qty,
+        "cum_qty": report.cum_qty,
+        "owner": report.owner_sub_id,
+    }
+
+
+def lots(positions: Mapping[str, Position]) -> dict[str, int]:
+    return {symbol: p.qty for symbol, p in positions.items() if p.qty}
+
+
+class VenueSync:
+    def __init__(self, config: OmsConfig, book: Book, gateway: OrderGateway, risk: RiskLimits, alert: Alert,
+                 spawn: Spawn, session: Callable[[], FixSession | None]) -> None:
+        self._config = config
+        self._instance = config.instance_id
+        self._defects = frozenset(config.defects)
+        self._book = book
+        self._gateway = gateway
+        self._risk = risk
+        self._alert = alert
+        self._spawn = spawn
+        self._session = session
+
+    async def mass_status(self) -> list[ExecutionReport]:
+        """Mass status, retried until the venue answers (waits for the session if it dropped)."""
+        timeout = max(2.0, 3 * self._config.order_ack_timeout_s)
+        while True:
+            session = self._session()
+            if session is None:
+                raise NotSent("no session")
+            if not session.logged_on:
+                await session.wait_logged_on()
+            try:
+                return await self._gateway.mass_status(timeout)
+            except (TimeoutError, NotSent) as err:
+                log.warning("mass status failed (%s); retrying", err)
+                await asyncio.sleep(self._config.logon_retry_initial_s)
+
+    async def sync_out_of_band_state(self, adopt_orders: bool) -> None:
+        """Adopt what the stream does not carry: risk limits (and resting orders) from the database."""
+        try:
+            state = await load_out_of_band_state(self._config.database_dsn, DB_TIMEOUT_S)
+        except DB_ERRORS as err:
+            log.error("out-of-band state sync failed: %s", err)
+            self._alert(OUT_OF_BAND_SYNC_FAILED, {"error": f"{type(err).__name__}: {err}"})
+            return
+        self._risk.replace(state.risk_limits)
+        adopted = [o for o in state.open_orders if adopt_orders and not self._book.knows(o.order_id)]
+        for order in adopted:
+            self._book.add_order(order)
+        log.info("synced %d risk limit(s) and adopted %d open order(s) from the database",
+                 len(state.risk_limits), len(adopted))
+
+    async def reconcile(self, source: SyncSource, checkpoint: Checkpoint | None = None) -> None:
+        reports = await self.mass_status()
+        mirror_positions = self._book.positions if Defect.NO_FILL_RECONCILE in self._defects else None
+        plan = plan_reconciliation(reports, self._book.known_orders(), self._instance, mirror_positions,
+                                   adopt_known=True)
+        venue_orders = real_reports(reports)
+        self._gateway.import_reports(venue_orders)
+        for ghost in plan.ghosts:
+            detail = {**report_detail(ghost), "action": "cancel", "source": source.value}
+            self._alert(UNKNOWN_OPEN_ORDER, detail)
+        cancels = [o for o in (self._book.get(r.cl_ord_id) for r in plan.to_cancel) if o is not None]
+        results = await asyncio.gather(*(self._gateway.cancel(o) for o in cancels))
+        failed = [o.order_id for o, r in zip(cancels, results, strict=True) if r.status != 200]
+        if failed:
+            self._spawn(self._cancel_until_done(failed), "ghost-cancels")
+        if plan.to_cancel and mirror_positions is None:
+            venue_orders = real_reports(await self.mass_status())
+            self._gateway.import_reports(venue_orders)
+        if mirror_positions is None:
+            self._book.replace_costed_positions(costed_positions_from_reports(venue_orders))
+        else:
+            self._book.replace_positions(mirror_positions)
+        if checkpoint is not None and checkpoint.lots() != self._book.positions:
+            self._alert(CHECKPOINT_MISMATCH, {"checkpoint": checkpoint.lots(), "venue": self._book.positions})
+        self._alert(PROMOTION_RECONCILED, {
+            "venue_orders": len(venue_orders),
+            "unknown_open_orders": [g.cl_ord_id for g in plan.ghosts],
+            "orphan_canceled": [o.cl_ord_id for o in plan.orphans],
+            "cancel_failed": failed,
+            "positions": self._book.positions,
+            "mirror_positions": mirror_positions,
+            "source": "mirror" if mirror_positions is not None else "venue",
+            "reason": source.value,
+        })
+
+    async def _cancel_until_done(self, order_ids: list[str]) -> None:
+        """Cancels of unknown orders the venue did not confirm are resent until it does."""
+        for _ in range(GHOST_CANCEL_ATTEMPTS):
+            await asyncio.sleep(GHOST_CANCEL_RETRY_S)
+            still_open = [o for o in map(self._book.get, order_ids) if o is not None and o.status.is_open]
+            if not still_open:
+                return
+            await asyncio.gather(*(self._gateway.cancel(o) for o in still_open))
+        log.error("gave up cancelling %s", order_ids)
+
+    async def resync(self) -> None:
+        """After a reconnect the venue does not replay missed reports: re-read its truth."""
+        try:
+            reports = real_reports(await self.mass_status())
+        except NotSent:
+            return
+        self._gateway.import_reports(reports)
+        if Defect.NO_FILL_RECONCILE not in self._defects:
+            self._book.replace_costed_positions(costed_positions_from_reports(reports))
+
+    async def load_checkpoint(self) -> Checkpoint | None:
+        try:
+            return await load_checkpoint(self._config.database_dsn, self._instance, DB_TIMEOUT_S)
+        except DB_ERRORS as err:
+            log.error("checkpoint not loaded: %s", err)
+            return None
+
+    async def restore_positions(self) -> Restored | None:
+        """Positions from the database, checked against the venue's mass status (the venue wins)."""
+        try:
+            stored: dict[str, Position] | None = await load_positions(self._config.database_dsn, DB_TIMEOUT_S)
+        except DB_ERRORS as err:
+            log.error("positions not loaded from the database: %s", err)
+            stored = None
+        try:
+            async with asyncio.timeout(max(2.0, 3 * self._config.order_ack_timeout_s)):
+                reports: list[ExecutionReport] | None = real_reports(await self.mass_status())
+        except (TimeoutError, NotSent) as err:
+            log.error("no mass status for the restore: %s", err)
+            reports = None
+        if reports is None:
+            if stored is None:
+                return None
+            self._book.replace_costed_positions(stored)
+            return Restored(self._book.positions, "database")
+        self._gateway.import_reports(reports)
+        venue = costed_positions_from_reports(reports)
+        if stored is not None and lots(stored) != lots(venue):
+            self._alert(RESTORE_MISMATCH, {"db": lots(stored), "venue": lots(venue)})
+        self._book.replace_costed_positions(venue)
+        return Restored(self._book.positions, "venue")
