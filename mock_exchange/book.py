@@ -274,11 +274,12 @@ class MatchingEngine:
         self._last_phase = phase
         if phase is not MarketPhase.OPEN:
             return executions
+        faults = self.faults if self.faults.armed else None
         for symbol, process in self.prices.items():
-            if self.faults.is_halted(symbol):
-                continue
             quote = process.quote
             for order in self._resting.marketable(symbol, quote.bid, quote.ask):
+                if faults is not None and faults.is_halted(symbol, order.sender_comp_id):
+                    continue
                 fill = self._try_fill(order)
                 if fill is not None:
                     executions.append(fill)

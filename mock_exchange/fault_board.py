@@ -81,7 +81,7 @@ class FaultBoard:
 
     def order_refusal(self, session: str, symbol: str) -> str | None:
         """Why a new order is refused by a halt or a reject-all fault, else ``None``."""
-        if self.is_halted(symbol):
+        if self.is_halted(symbol, session):
             return f"{HALT_TEXT}: {symbol}"
         reject = self._faults.get(FaultKind.REJECT_NEW_ORDERS)
         if isinstance(reject, RejectNewOrders) and reject.applies_to(session):
@@ -95,9 +95,10 @@ class FaultBoard:
             return None
         return self._rate_limiter.admit(session, limit, self._clock())
 
-    def is_halted(self, symbol: str) -> bool:
+    def is_halted(self, symbol: str, session: str) -> bool:
+        """Whether ``symbol`` is halted for ``session`` (the SenderCompID of the order)."""
         halt = self._faults.get(FaultKind.HALT)
-        return isinstance(halt, Halt) and symbol in halt.symbols
+        return isinstance(halt, Halt) and symbol in halt.symbols and halt.applies_to(session)
 
     def cancel_failure(self, session: str, symbol: str) -> CancelFailure | None:
         failure = self._faults.get(FaultKind.CANCEL_FAILURE)

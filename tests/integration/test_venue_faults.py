@@ -233,6 +233,21 @@ async def test_halt_rejects_new_orders_and_stops_fills(venue: Venue, client: Fix
     assert resting is not None
     assert resting.is_open
     await heal_fault(venue.admin_port, "halt")
-    while resting.is_open:
+    for _ in range(10):  # each step fills at least one of the 10 lots
         venue.step()
     assert {fill.cl_ord_id for fill in venue.ledger.fills} == {"oms-a-1-1"}
+
+
+async def test_halt_scoped_to_a_session_leaves_the_others_trading(
+    venue: Venue, client: FixTestClient, client_b: FixTestClient
+) -> None:
+    await arm_fault(venue.admin_port, "halt", symbols=["BTC-USD"], session="OMS-B")
+    client_b.new_order("oms-b-1-1", price=FAR_ABOVE, sub_id="oms-b")
+    assert field(await client_b.expect("8"), 58) == "Trading halted: BTC-USD"
+    client.new_order("oms-a-1-1", price=FAR_ABOVE)
+    assert field(await client.expect("8"), 150) == "0"
+    order = venue.ledger.order_by_cl_ord_id("oms-a-1-1")
+    assert order is not None
+    for _ in range(10):  # each step fills at least one of the 10 lots
+        venue.step()
+    assert order.status.value == "filled"
