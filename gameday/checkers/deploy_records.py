@@ -13,13 +13,14 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gameday.checkers.base import Observation, Unit
 from gameday.checkers.records import SutEvent, parse, parse_value, seconds
 from gameday.history import Op, OpKind, OpType
+from gameday.zones import find_zone
 
 __all__ = [
     "BreakerLimits",
@@ -154,10 +155,8 @@ class DeployClock(_Recorded):
     @field_validator("tz")
     @classmethod
     def _known_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}") from None
+        if find_zone(name) is None:
+            raise ValueError(f"unknown time zone {name!r}")
         return name
 
     @property

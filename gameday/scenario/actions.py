@@ -1,24 +1,55 @@
 """Operator actions on a scenario's timeline, discriminated by their ``action`` key.
 
 Actions are what people do to the system during a game day (an operator changes a risk limit,
-a trader leaves resting orders); unlike faults they have no heal.
+a trader leaves resting orders, a release engineer deploys or rolls back, someone hits the kill
+switch); unlike faults they have no heal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import InitErrorDetails
 
 from gameday.scenario.duration import Duration
+from gameday.scenario.faults import KillSignal, PositiveDuration, ServiceName
+from gameday.scenario.invalid import invalid
+from gameday.scenario.presets import StackTopology
+from trading_stack.deploy.versions import OmsVersion
 
-__all__ = ["Action", "ActionKind", "RestingOrdersAction", "RiskLimitAction"]
+__all__ = [
+    "DEPLOYER_ACTIONS",
+    "OMS_TARGETED_ACTIONS",
+    "Action",
+    "ActionKind",
+    "DeployAction",
+    "KillSwitchAction",
+    "PositionAction",
+    "RestartAction",
+    "RestingOrdersAction",
+    "RiskLimitAction",
+    "RollbackAction",
+    "Side",
+    "action_problems",
+]
 
 
 class ActionKind(StrEnum):
     RISK_LIMIT = "risk-limit"
     RESTING_ORDERS = "resting-orders"
+    DEPLOY = "deploy"
+    ROLLBACK = "rollback"
+    KILL_SWITCH = "kill-switch"
+    RESTART = "restart"
+    POSITION = "position"
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
 
 
 class _Action(BaseModel):
@@ -45,4 +76,79 @@ class RestingOrdersAction(_Action):
     distance_pct: float = Field(default=20.0, gt=0, lt=100)
 
 
-Action = Annotated[RiskLimitAction | RestingOrdersAction, Field(discriminator="action")]
+class DeployAction(_Action):
+    """Ask the deployer to deploy ``version`` (blue-green: a dark launch of green first)."""
+
+    action: Literal[ActionKind.DEPLOY] = ActionKind.DEPLOY
+    version: OmsVersion
+
+
+class RollbackAction(_Action):
+    """An operator asks the deployer to roll back to blue."""
+
+    action: Literal[ActionKind.ROLLBACK] = ActionKind.ROLLBACK
+    operator: str = Field(min_length=1)
+
+
+class KillSwitchAction(_Action):
+    """An operator hits the kill switch on an OMS instance's admin API (halt, cancel all, flatten)."""
+
+    action: Literal[ActionKind.KILL_SWITCH] = ActionKind.KILL_SWITCH
+    target: ServiceName
+    operator: str = Field(min_length=1)
+
+
+class RestartAction(_Action):
+    """Signal a service, wait (up to ``grace``) for it to exit, then start it again: a new boot."""
+
+    action: Literal[ActionKind.RESTART] = ActionKind.RESTART
+    target: ServiceName
+    signal: KillSignal = KillSignal.SIGTERM
+    grace: PositiveDuration = Duration(20_000_000_000)
+
+
+class PositionAction(_Action):
+    """A desk builds a position: one market order of ``qty`` lots."""
+
+    action: Literal[ActionKind.POSITION] = ActionKind.POSITION
+    symbol: str = Field(min_length=1)
+    side: Side
+    qty: int = Field(gt=0)
+
+
+Action = Annotated[
+    RiskLimitAction | RestingOrdersAction | DeployAction | RollbackAction | KillSwitchAction | RestartAction
+    | PositionAction,
+    Field(discriminator="action"),
+]
+
+DEPLOYER_ACTIONS = frozenset({ActionKind.DEPLOY, ActionKind.ROLLBACK})
+"""Actions only a stack with a deployer can carry out."""
+OMS_TARGETED_ACTIONS = frozenset({ActionKind.KILL_SWITCH, ActionKind.RESTART})
+"""Actions whose ``target`` must be an OMS instance of the stack."""
+
+
+def _problem(index: int, field: str, kind: str, message: str, value: object) -> InitErrorDetails:
+    return InitErrorDetails(type=invalid(kind, message), loc=(index, field), input=value)
+
+
+def action_problems(actions: Sequence[Action], stack: StackTopology,
+                    symbols: Sequence[str]) -> list[InitErrorDetails]:
+    """Cross-field checks: actions name the stack's OMS instances, a position a symbol the venue
+    lists (the workload's), and only a stack with a deployer deploys."""
+    problems = []
+    for index, action in enumerate(actions):
+        kind = action.action
+        if kind in DEPLOYER_ACTIONS and not stack.has_deployer:
+            problems.append(_problem(index, "action", "needs_deployer",
+                                     f"{kind} needs a stack with a deployer (preset blue-green)", kind.value))
+        target = getattr(action, "target", None)
+        if kind in OMS_TARGETED_ACTIONS and target not in stack.oms_instances:
+            problems.append(_problem(index, "target", "unknown_oms_instance",
+                                     f"expected an OMS instance of the stack, one of: "
+                                     f"{', '.join(stack.oms_instances)}", target))
+        if isinstance(action, PositionAction) and action.symbol not in symbols:
+            problems.append(_problem(index, "symbol", "unknown_symbol",
+                                     f"expected a symbol the workload trades, one of: {', '.join(symbols)}",
+                                     action.symbol))
+    return problems

@@ -72,6 +72,8 @@ class ExchangeFaultKind(StrEnum):
     RECONNECT_COOLDOWN = "reconnect_cooldown"
     EXECUTION_REPORTS = "execution_reports"
     HALT = "halt"
+    PRICE_PATH = "price_path"
+    """the price walks linearly by ``move_pct`` over ``over_s`` (docs/deploy.md §5)"""
 
 
 class KillSignal(StrEnum):

@@ -19,18 +19,27 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from gameday.scenario.actions import Action
+from gameday.scenario.actions import Action, action_problems
+from gameday.scenario.deploy_spec import (
+    DEPLOY_STACK_FIELDS,
+    ClockSpec,
+    OmsSpec,
+    VenueSpec,
+    quoted_times,
+    stack_owned_keys,
+)
 from gameday.scenario.duration import Duration
 from gameday.scenario.expectations import Expectation, ExpectationName, expectation_input
 from gameday.scenario.faults import ExchangeFault, Fault, KillFault, PauseFault, PositiveDuration
 from gameday.scenario.invalid import invalid
 from gameday.scenario.presets import Region, StackPreset, region_rtt_ms, topology
 from trading_stack.config import Defect, InitialRole
+from trading_stack.deploy.breaker import BreakerConfig
+from trading_stack.deploy.config import DeployConfig
+from trading_stack.deploy.scheduler import DeploySchedule
 
 __all__ = ["BurstSpec", "KnownDefect", "ProbeSpec", "RegionsSpec", "Routing", "Scenario", "StackSpec",
            "WorkloadSpec"]
-
-OMS_INSTANCES = ("oms-primary", "oms-dr")
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SYMBOL = re.compile(r"^[A-Z0-9]+(?:[-/.][A-Z0-9]+)*$")
@@ -78,15 +87,49 @@ class StackSpec(_Spec):
     defects: tuple[Defect, ...] = ()
     regions: RegionsSpec | None = None
     initial_roles: dict[str, InitialRole] = {}
+    # deployment stacks (docs/deploy.md §5)
+    clock: ClockSpec | None = None
+    deploy: DeployConfig | None = None
+    schedule: DeploySchedule | None = None
+    breaker: BreakerConfig | None = None
+    venue: VenueSpec | None = None
+    oms: OmsSpec | None = None
 
     @field_validator("initial_roles")
     @classmethod
-    def _oms_instances(cls, roles: dict[str, InitialRole]) -> dict[str, InitialRole]:
-        unknown = sorted(set(roles) - set(OMS_INSTANCES))
+    def _oms_instances(cls, roles: dict[str, InitialRole], info: ValidationInfo) -> dict[str, InitialRole]:
+        preset = info.data.get("preset")
+        instances = topology(preset).oms_instances if preset is not None else ()
+        unknown = sorted(set(roles) - set(instances))
         if unknown:
-            raise invalid("oms_instance", f"expected OMS instances ({', '.join(OMS_INSTANCES)}), "
+            raise invalid("oms_instance", f"expected OMS instances ({', '.join(instances)}), "
                                           f"got {', '.join(unknown)}")
         return roles
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_times_quoted(cls, schedule: Any) -> Any:
+        return quoted_times(schedule)
+
+    @field_validator("deploy", mode="before")
+    @classmethod
+    def _deploy_without_stack_owned_keys(cls, deploy: Any) -> Any:
+        return stack_owned_keys(deploy)
+
+    @model_validator(mode="after")
+    def _deploy_fields_need_a_deployer(self) -> StackSpec:
+        if not topology(self.preset).has_deployer:
+            problems = [_problem((name,), "needs_deployer",
+                                 f"only a preset with a deployer ({StackPreset.BLUE_GREEN}) wires {name}; "
+                                 f"preset {self.preset} has none", name)
+                        for name in DEPLOY_STACK_FIELDS if getattr(self, name) is not None]
+            if problems:
+                raise ValidationError.from_exception_data("stack", problems)
+        if self.schedule is not None and self.clock is None:
+            raise ValidationError.from_exception_data("stack", [_problem(
+                ("schedule",), "needs_clock", "a schedule is read against the market clock: set stack.clock",
+                "schedule")])
+        return self
 
 
 class Routing(StrEnum):
@@ -94,6 +137,8 @@ class Routing(StrEnum):
     """clients send to whichever instance accepts, the last one that did first"""
     SPREAD = "spread"
     """clients spread orders over every instance (a misconfigured active-active client)"""
+    FRONT_DOOR = "front-door"
+    """clients send every order to the stack's front-door proxy, which routes it"""
 
 
 class BurstSpec(_Spec):
@@ -209,7 +254,7 @@ class Scenario(_Spec):
     @classmethod
     def _actions_within_workload(cls, actions: tuple[Action, ...], info: ValidationInfo,
                                  ) -> tuple[Action, ...]:
-        workload = info.data.get("workload")
+        workload, stack = info.data.get("workload"), info.data.get("stack")
         if workload is None:
             return actions
         problems = [
@@ -218,6 +263,8 @@ class Scenario(_Spec):
                      str(action.at))
             for index, action in enumerate(actions) if action.at >= workload.duration
         ]
+        if stack is not None:
+            problems += action_problems(actions, topology(stack.preset), workload.symbols)
         if problems:
             raise ValidationError.from_exception_data("actions", problems)
         return actions

@@ -15,6 +15,7 @@ __all__ = ["PRESETS", "REGION_RTT_MS", "Hop", "Region", "StackPreset", "StackTop
 
 class StackPreset(StrEnum):
     ACTIVE_PASSIVE = "active-passive"
+    BLUE_GREEN = "blue-green"
 
 
 class Region(StrEnum):
@@ -62,6 +63,12 @@ class StackTopology:
     hops: tuple[Hop, ...]
     vantages: tuple[str, ...] = ()
     """Health-check paths that are not services (a second path to the primary)."""
+    oms_instances: tuple[str, ...] = ()
+    """The services that are OMS instances."""
+
+    @property
+    def has_deployer(self) -> bool:
+        return "deployer" in self.services
 
     @property
     def hop_names(self) -> tuple[str, ...]:
@@ -87,6 +94,27 @@ PRESETS: dict[StackPreset, StackTopology] = {
             Hop("failover", "nats"),
         ),
         vantages=("witness",),
+        oms_instances=("oms-primary", "oms-dr"),
+    ),
+    StackPreset.BLUE_GREEN: StackTopology(
+        services=("nats", "postgres", "toxiproxy", "exchange", "oms-blue", "oms-green", "front-door",
+                  "deployer"),
+        hops=(
+            Hop("oms-blue", "exchange"),
+            Hop("oms-green", "exchange"),
+            Hop("oms-blue", "nats"),
+            Hop("oms-green", "nats"),
+            Hop("oms-blue", "postgres"),
+            Hop("oms-green", "postgres"),
+            Hop("front-door", "oms-blue"),
+            Hop("front-door", "oms-green"),
+            Hop("front-door", "nats"),
+            Hop("deployer", "oms-blue"),
+            Hop("deployer", "oms-green"),
+            Hop("deployer", "front-door"),
+            Hop("deployer", "nats"),
+        ),
+        oms_instances=("oms-blue", "oms-green"),
     ),
 }
 

@@ -1,0 +1,85 @@
+"""What a scenario may say about a deployment stack: market clock, venue, OMS builds and limits.
+
+The deployer's settings (``stack.deploy``), deploy window (``stack.schedule``) and breaker limits
+(``stack.breaker``) are the reference stack's own models; this module adds the pieces the
+harness wires itself and the checks that span them (docs/deploy.md §5).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gameday.scenario.invalid import invalid
+from gameday.zones import find_zone
+from trading_stack.deploy.versions import OmsVersion
+
+__all__ = ["DEPLOY_STACK_FIELDS", "STACK_OWNED_DEPLOY_KEYS", "ClockSpec", "OmsSpec", "VenueSpec",
+           "quoted_times", "stack_owned_keys"]
+
+DEPLOY_STACK_FIELDS = ("clock", "deploy", "schedule", "breaker", "venue", "oms")
+"""``stack`` keys only a preset with a deployer wires."""
+STACK_OWNED_DEPLOY_KEYS = ("blue", "green", "defects")
+"""Deployer settings the stack decides (instances from the preset, defects from ``stack.defects``)."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClockSpec(_Spec):
+    """The market clock: exchange wall time ``start`` in ``tz`` when the stack starts, at ``rate``x."""
+
+    start: datetime
+    tz: str = "America/New_York"
+    rate: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+
+    @field_validator("start")
+    @classmethod
+    def _wall_time(cls, start: datetime) -> datetime:
+        if start.tzinfo is not None:
+            raise invalid("wall_time", "expected exchange-local wall time without an offset (tz is the zone)")
+        return start
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        if find_zone(name) is None:
+            raise invalid("time_zone", "expected an IANA time zone such as 'America/New_York'")
+        return name
+
+
+class VenueSpec(_Spec):
+    """Where the venue reports fills: a trade above ``max_fill_lots`` comes in pieces, one per market."""
+
+    markets: tuple[str, ...] = Field(default=("MOCKEX",), min_length=1)
+    max_fill_lots: int | None = Field(default=None, gt=0)
+
+
+class OmsSpec(_Spec):
+    """The build blue runs, and the bounds of its graceful shutdown (the OMS's defaults when absent)."""
+
+    version: OmsVersion = OmsVersion.V1_4_2
+    shutdown_cancel_timeout_s: float | None = Field(default=None, gt=0)
+    shutdown_fill_wait_s: float | None = Field(default=None, ge=0)
+
+
+def quoted_times(schedule: Any) -> Any:
+    """YAML reads an unquoted ``16:00`` as the number 960 (base 60); refuse it instead of misreading it."""
+    if isinstance(schedule, dict):
+        for key in ("start", "end"):
+            if isinstance(schedule.get(key), int) and not isinstance(schedule[key], bool):
+                raise invalid("quoted_time", f"expected {key} as a quoted wall time such as '16:00' "
+                                             f"(unquoted, YAML reads 16:00 as the number 960)")
+    return schedule
+
+
+def stack_owned_keys(deploy: Any) -> Any:
+    if isinstance(deploy, dict):
+        owned = [key for key in STACK_OWNED_DEPLOY_KEYS if key in deploy]
+        if owned:
+            raise invalid("stack_owned", f"{', '.join(owned)} are set by the stack (instances from the "
+                                         f"preset, defects from stack.defects); remove them")
+    return deploy
