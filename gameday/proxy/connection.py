@@ -147,11 +147,12 @@ class Connection:
             self._close_transports(flush=False)
             return
         self._install_links()
-        self.links[Direction.UPSTREAM].write_through(release.to_server)
-        self.links[Direction.DOWNSTREAM].write_through(release.to_client)
         for endpoint in (self.client, self.server):
             assert endpoint.transport is not None
-            endpoint.transport.resume_reading()
+            endpoint.transport.resume_reading()  # nothing is read before the next loop iteration
+        # after resuming: a full destination pauses its source again
+        self.links[Direction.UPSTREAM].write_through(release.to_server)
+        self.links[Direction.DOWNSTREAM].write_through(release.to_client)
         if release.failed:
             self.close()
         elif release.eof_from is not None:
