@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -181,3 +183,22 @@ async def test_a_paused_primary_that_comes_back_is_fenced_and_no_fill_is_lost(tm
         [old] = await fetch_rows(bed.pair.primary.dsn, "SHOW default_transaction_read_only")
         assert old["default_transaction_read_only"] == "on"
         assert bed.decisions() == ["suspect", "promote", "promoted"]
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ('{"http_port": 0}', "primary_dsn"),
+    ("not json", "Invalid JSON"),
+    (None, "No such file"),
+])
+def test_a_bad_config_exits_2_with_a_clear_message(tmp_path: Path, content: str | None,
+                                                   expected: str) -> None:
+    path = tmp_path / "db-failover.json"
+    if content is not None:
+        path.write_text(content)
+    done = subprocess.run([sys.executable, "-m", "trading_stack.db_failover", "--config", str(path)],
+                          capture_output=True, text=True, timeout=30)
+
+    assert done.returncode == 2
+    assert "invalid configuration" in done.stderr
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
