@@ -71,7 +71,8 @@ async def _cancel_until_done(host: DrainHost, order: Order) -> bool:
 
 
 async def cancel_open_orders(host: DrainHost, timeout_s: float) -> tuple[list[str], list[str]]:
-    """Cancel every open order concurrently within ``timeout_s``: (confirmed, not confirmed) order ids."""
+    """Cancel every open order concurrently within ``timeout_s``: the order ids whose cancel the venue
+    confirmed, and those still open (an order that filled meanwhile is in neither)."""
     orders = host.open_orders()
     tasks = {order.order_id: asyncio.create_task(_cancel_until_done(host, order)) for order in orders}
     if tasks:
@@ -80,7 +81,12 @@ async def cancel_open_orders(host: DrainHost, timeout_s: float) -> tuple[list[st
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
     canceled = [oid for oid, task in tasks.items() if not task.cancelled() and task.result()]
-    return canceled, [oid for oid in tasks if oid not in canceled]
+    still_open = [oid for oid in tasks if oid not in canceled and _is_open(host.order(oid))]
+    return canceled, still_open
+
+
+def _is_open(order: Order | None) -> bool:
+    return order is not None and order.status.is_open
 
 
 async def wait_quiet(host: DrainHost, timeout_s: float, clock: MonotonicNs) -> bool:

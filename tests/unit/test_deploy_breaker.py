@@ -122,3 +122,12 @@ def test_a_breaker_without_any_limit_is_refused() -> None:
 def test_a_negative_limit_is_refused() -> None:
     with pytest.raises(ValidationError, match="greater than 0"):
         BreakerConfig(max_loss=-5)
+
+
+def test_without_limits_only_the_kill_switch_trips_it() -> None:
+    breaker = CircuitBreaker(None)
+    assert breaker.observe(1, -1e12) is None
+    assert breaker.observe(2, float("nan")) is None
+    trip = breaker.kill(3, "alice")
+    assert trip is not None
+    assert (trip.reason, trip.operator) == (TripReason.KILL_SWITCH, "alice")
