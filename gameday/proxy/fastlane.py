@@ -256,26 +256,32 @@ class FastLane:
             return
         flow.traffic.received += size
         data = self._view[:size]
-        try:
-            sent = flow.dst.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        flow.traffic.sent += sent
+        sent = self._send(flow, data)
         if sent < size:
             flow.pending = memoryview(bytes(data[sent:]))
             self._holding += 1
             self._watch(flow)
 
     def _flush(self, flow: _Flow) -> None:
-        try:
-            sent = flow.dst.send(flow.pending)
-        except (BlockingIOError, InterruptedError):
-            return
-        flow.traffic.sent += sent
+        sent = self._send(flow, flow.pending)
         flow.pending = flow.pending[sent:]
         if not flow.pending:
             self._holding -= 1
             self._watch(flow)
+
+    @staticmethod
+    def _send(flow: _Flow, data: memoryview) -> int:
+        """Bytes of ``data`` the destination took; counted before the call, as the peer may
+        read them before ``send`` returns."""
+        flow.traffic.sent += len(data)
+        sent = 0
+        try:
+            sent = flow.dst.send(data)
+        except (BlockingIOError, InterruptedError):
+            pass
+        finally:
+            flow.traffic.sent -= len(data) - sent
+        return sent
 
     def _watch(self, flow: _Flow) -> None:
         """While ``flow`` holds bytes, stop reading its source and wait for its destination."""
