@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -16,16 +17,18 @@ from gameday.history import History, OpKind, OpType
 class NatsRecorder:
     """``async with NatsRecorder(url, history):`` records every message until the block ends."""
 
-    def __init__(self, url: str, history: History, subject_prefix: str = "oms") -> None:
+    def __init__(self, url: str, history: History, subject_prefix: str = "oms",
+                 extra_prefixes: Sequence[str] = ()) -> None:
         self._url = url
         self._history = history
-        self._subject = f"{subject_prefix}.>"
+        self._subjects = [f"{prefix}.>" for prefix in (subject_prefix, *extra_prefixes)]
         self._client: Client | None = None
 
     async def __aenter__(self) -> NatsRecorder:
         self._client = await nats.connect(self._url, name="gameday-recorder", max_reconnect_attempts=-1,
                                           reconnect_time_wait=0.2)
-        await self._client.subscribe(self._subject, cb=self._record)
+        for subject in self._subjects:
+            await self._client.subscribe(subject, cb=self._record)
         await self._client.flush()
         return self
 
