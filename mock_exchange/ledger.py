@@ -17,13 +17,13 @@ Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TextIO
 
 from mock_exchange.model import (
@@ -68,6 +68,7 @@ class Ledger:
         self._exec_count = 0
         self._file: TextIO | None = None
         self._deferring = 0
+        self._deferred = _DeferredFlush(self)
         self._appliers: dict[str, Callable[[Event], None]] = {
             "order": self._apply_order,
             "fill": self._apply_fill,
@@ -271,21 +272,19 @@ class Ledger:
         if not self._deferring:
             self._file.flush()
 
-    @contextlib.contextmanager
-    def deferred_flush(self) -> Iterator[None]:
-        """Flush once when the block ends instead of after every event.
+    def deferred_flush(self) -> _DeferredFlush:
+        """Flush once when the ``with`` block ends instead of after every event.
 
         For a batch whose answers are held until after the block (the FIX acceptor holds its
         writes while it handles one read's worth of messages): the ledger still reaches the OS
         before the counterparty hears anything.
         """
-        self._deferring += 1
-        try:
-            yield
-        finally:
-            self._deferring -= 1
-            if not self._deferring and self._file is not None:
-                self._file.flush()
+        return self._deferred
+
+    def _end_deferral(self) -> None:
+        self._deferring -= 1
+        if not self._deferring and self._file is not None:
+            self._file.flush()
 
     # -- replay / apply --------------------------------------------------------------------
 
@@ -385,3 +384,23 @@ class Ledger:
             record.logged_on = False
         else:
             record.connected = record.logged_on = False
+
+
+class _DeferredFlush:
+    """``with ledger.deferred_flush():`` (a plain class: it runs once per read on the hot path)."""
+
+    __slots__ = ("_ledger",)
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    def __enter__(self) -> None:
+        self._ledger._deferring += 1
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._ledger._end_deferral()
