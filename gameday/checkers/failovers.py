@@ -34,14 +34,20 @@ def _note(promotions: int, suppressed: int, decisions: Counter[Decision]) -> str
 
 
 class FailoverCount:
-    name = "failovers.count"
+    """Counts one daemon's confirmed failovers (``failover``: the OMS; ``db-failover``: Postgres)."""
+
     unit = Unit.COUNT
-    description = "failovers the failover daemon confirmed (decision promote; suppressed ones listed apart)"
+
+    def __init__(self, name: str = "failovers.count", daemon: str = "failover") -> None:
+        self.name = name
+        self.daemon = daemon
+        self.description = (f"failovers the {daemon} daemon confirmed "
+                            "(decision promote; suppressed ones listed apart)")
 
     def check(self, ops: Sequence[Op]) -> Observation:
-        events = sut_events(ops, "failover", FailoverEvent)
+        events = [event for event in sut_events(ops, "failover", FailoverEvent) if event.daemon == self.daemon]
         if not events:
-            return Observation.absent(self.unit, "the failover daemon published no decision")
+            return Observation.absent(self.unit, f"the {self.daemon} daemon published no decision")
         ref = reference(ops)
         promotions = [_confirmation(event, ref) for event in events if event.decision is Decision.PROMOTE]
         suppressed = [_confirmation(event, ref) for event in events if event.decision is Decision.SUPPRESSED]

@@ -45,6 +45,7 @@ def default_checkers() -> tuple[Checker, ...]:
         ClientOutcomeCount("orders.client_unknown", OpType.INFO,
                            "client order placements whose outcome is unknown (timed out)"),
         FailoverCount(),
+        FailoverCount("failovers.database", daemon="db-failover"),
         TradingGap(),
         UnknownOpenOrders(),
         AlertTotal(),

@@ -12,6 +12,7 @@ import pytest
 from gameday.history import OpKind, read_history
 from gameday.runner import HISTORY_FILE, RunOutcome, RunSettings, analyze_run, run_scenario
 from gameday.scenario import load_scenario
+from gameday.scenario.presets import StackPreset, topology
 from gameday.verdict import Verdict
 from tests.integration.processes import alive
 from trading_stack.config import Defect
@@ -32,7 +33,7 @@ def _assert_nothing_left(outcome: RunOutcome, reports_root: Path) -> None:
         op for op in read_history(outcome.run_dir / HISTORY_FILE) if op.kind == OpKind.RUN and op.f == "start"
     )
     pids = [service["pid"] for service in start.value["services"].values()]
-    assert len(pids) == 7
+    assert len(pids) == len(topology(StackPreset.ACTIVE_PASSIVE).services)
     assert [pid for pid in pids if alive(pid)] == []
     assert not (outcome.run_dir / "scratch").exists()
     assert list((reports_root / ".active").glob("*.json")) == []

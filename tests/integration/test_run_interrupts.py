@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gameday.scenario.presets import StackPreset, topology
 from gameday.stack.rundir import reap_stale_runs
 from tests.integration.processes import alive, wait_for
 
@@ -33,7 +34,8 @@ def _start_run(reports: Path) -> tuple[subprocess.Popen[str], list[int], Path]:
     def whole_stack_registered() -> bool:
         for registry in active.glob("*.json"):
             try:
-                return len(json.loads(registry.read_text())["processes"]) == 7
+                processes = json.loads(registry.read_text())["processes"]
+                return len(processes) == len(topology(StackPreset.ACTIVE_PASSIVE).services)
             except (OSError, json.JSONDecodeError, KeyError):
                 return False
         return False

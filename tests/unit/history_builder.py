@@ -94,7 +94,7 @@ class HistoryBuilder:
         event = {**value, "t_ns": ns(at if happened is None else happened)}
         return self.add(OpKind.SUT, OpType.INFO, f"oms.{f}", f, event, at=at)
 
-    def failover_decision(self, decision: str, *, at: float, daemon: str = "failover-1",
+    def failover_decision(self, decision: str, *, at: float, daemon: str = "failover",
                           failures: Sequence[int] = (0, 0), reason: str = "all vantages healthy",
                           happened: float | None = None) -> HistoryBuilder:
         detail = {"reason": reason, "failures": list(failures), "vantages": list(VANTAGES[:len(failures)])}

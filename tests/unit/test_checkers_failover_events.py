@@ -25,7 +25,7 @@ def test_a_promote_decision_is_one_confirmed_failover_with_its_instant_and_vanta
     assert observation.value == 1
     assert observation.evidence["reference"] == {"from": "first fault (kill kill-0)", "t_ns": ns(10.001)}
     assert observation.evidence["promotions"] == [{
-        "daemon": "failover-1", "t_ns": ns(12.001), "after_s": 2.0, "reason": CONFIRMED,
+        "daemon": "failover", "t_ns": ns(12.001), "after_s": 2.0, "reason": CONFIRMED,
         "failures": {VANTAGES[0]: 3, VANTAGES[1]: 4}, "vantages": list(VANTAGES[:2]),
     }]
     assert observation.evidence["decisions"] == {"healthy": 1, "promote": 1, "promoted": 1, "suspect": 1}
@@ -55,27 +55,38 @@ def test_a_suppressed_confirmation_is_listed_apart_and_not_counted() -> None:
     assert "1 confirmed failure(s) suppressed" in observation.note
 
 
-def test_every_promote_of_every_daemon_counts() -> None:
+def test_only_the_named_daemons_promotions_count() -> None:
     history = _killed_primary()
-    history.failover_decision("promote", at=12.0, daemon="failover-east", failures=(3,))
-    history.failover_decision("promote", at=13.0, daemon="failover-west", failures=(3,))
+    history.failover_decision("promote", at=12.0, daemon="db-failover", failures=(3,))
+    history.failover_decision("promote", at=13.0, failures=(3, 3))
+
+    oms = CHECKER.check(history.ops)
+    database = FailoverCount("failovers.database", daemon="db-failover").check(history.ops)
+
+    assert oms.value == 1
+    assert oms.evidence["daemons"] == ["failover"]
+    assert database.value == 1
+    assert database.evidence["promotions"][0]["daemon"] == "db-failover"
+
+
+def test_a_history_with_only_another_daemons_decisions_is_unknown() -> None:
+    history = HistoryBuilder().run_start().failover_decision("healthy", at=0.5, daemon="db-failover")
 
     observation = CHECKER.check(history.ops)
 
-    assert observation.value == 2
-    assert observation.evidence["daemons"] == ["failover-1", "failover-east", "failover-west"]
-    assert grade(MaxBound(max=1), observation) is Verdict.FAIL
+    assert observation.value is None
+    assert "the failover daemon published no decision" in observation.note
 
 
 def test_confirmations_are_ordered_by_when_the_daemon_decided_then_by_history_order() -> None:
     history = _killed_primary()
-    history.failover_decision("promote", at=13.0, daemon="late-recorded", happened=11.0, failures=(3,))
-    history.failover_decision("promote", at=13.1, daemon="b", happened=12.0, failures=(3,))
-    history.failover_decision("promote", at=13.2, daemon="a", happened=12.0, failures=(3,))
+    history.failover_decision("promote", at=13.0, reason="late-recorded", happened=11.0, failures=(3,))
+    history.failover_decision("promote", at=13.1, reason="b", happened=12.0, failures=(3,))
+    history.failover_decision("promote", at=13.2, reason="a", happened=12.0, failures=(3,))
 
     promotions = CHECKER.check(history.ops).evidence["promotions"]
 
-    assert [p["daemon"] for p in promotions] == ["late-recorded", "b", "a"]
+    assert [p["reason"] for p in promotions] == ["late-recorded", "b", "a"]
     assert promotions[0]["after_s"] == 0.999
 
 

@@ -30,7 +30,7 @@ def test_the_default_registry_holds_every_checker_by_its_name() -> None:
         "db.write_recovery",
         "deploy.cutover_done", "deploy.cutover_gap", "deploy.in_market_hours", "deploy.live_versions",
         "deploy.rollback_time",
-        "failovers.count", "fills.lost",
+        "failovers.count", "failovers.database", "fills.lost",
         "orders.client_failed", "orders.client_unknown", "orders.ghost", "orders.resting_cancelled",
         "positions.divergence_bps", "positions.mismatch_bps", "replication.lag", "risk.limit_breaches",
         "rto.failover", "trading.gap",

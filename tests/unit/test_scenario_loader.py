@@ -92,7 +92,8 @@ def test_unknown_fault_lists_the_faults() -> None:
     problem = _only_problem("bad_unknown_fault.yaml")
 
     assert (problem.line, problem.yaml_path) == (11, "timeline[0].fault")
-    assert "unknown fault 'explode'; expected one of: kill, pause, latency, bandwidth, reset_peer, slicer, limit_data, partition, exchange" in problem.message
+    assert ("unknown fault 'explode'; expected one of: kill, pause, latency, bandwidth, reset_peer, slicer, "
+            "limit_data, partition, exchange") in problem.message
 
 
 def test_unknown_target_lists_the_services_of_the_preset() -> None:

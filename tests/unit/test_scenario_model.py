@@ -120,7 +120,8 @@ def test_preset_lists_services_and_hops() -> None:
 
     assert active_passive is PRESETS[StackPreset.ACTIVE_PASSIVE]
     assert "oms-primary" in active_passive.services
-    assert {"failover->nats", "failover->oms-primary", "witness->oms-primary"} <= set(active_passive.hop_names)
+    expected_hops = {"failover->nats", "failover->oms-primary", "witness->oms-primary"}
+    assert expected_hops <= set(active_passive.hop_names)
     assert len(set(active_passive.hop_names)) == len(active_passive.hops)
     assert all(hop.source in active_passive.services + active_passive.vantages
                and hop.destination in active_passive.services for hop in active_passive.hops)
