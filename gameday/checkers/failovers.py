@@ -45,7 +45,8 @@ class FailoverCount:
                             "(decision promote; suppressed ones listed apart)")
 
     def check(self, ops: Sequence[Op]) -> Observation:
-        events = [event for event in sut_events(ops, "failover", FailoverEvent) if event.daemon == self.daemon]
+        events = [event for event in sut_events(ops, "failover", FailoverEvent)
+                  if event.daemon == self.daemon]
         if not events:
             return Observation.absent(self.unit, f"the {self.daemon} daemon published no decision")
         ref = reference(ops)
