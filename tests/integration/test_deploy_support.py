@@ -96,7 +96,7 @@ class DeployBed:
 
     def messages(self, suffix: str, instance: str | None = None) -> list[dict[str, Any]]:
         return [body for subject, body in self.events
-                if subject.endswith(f".{suffix}") and (instance is None or body.get("instance") == instance)]
+                if subject == f"oms.{suffix}" and (instance is None or body.get("instance") == instance)]
 
     def alerts(self, alert: str, instance: str | None = None) -> list[dict[str, Any]]:
         return [a["detail"] for a in self.messages("alerts", instance) if a["alert"] == alert]
