@@ -27,13 +27,12 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 from nats.aio.client import Client as NatsClient
-from pydantic import ValidationError
 
 from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.config import DbFailoverConfig
 from trading_stack.events import connect_nats
 from trading_stack.failover_logic import Decision, FailoverDetector, Verdict
-from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
+from trading_stack.runtime import announce_ready, run_daemon, service_main, status_app
 
 log = logging.getLogger(__name__)
 
@@ -192,46 +191,16 @@ class DbFailoverDaemon:
         }
 
     def app(self) -> web.Application:
-        async def health(_request: web.Request) -> web.Response:
-            return web.json_response({"status": "ok"})
-
-        async def status(_request: web.Request) -> web.Response:
-            return web.json_response(self.status_body())
-
-        app = web.Application()
-        app.router.add_get("/health", health)
-        app.router.add_get("/status", status)
-        return app
+        return status_app(self.status_body)
 
     async def run(self, stop: asyncio.Event, on_ready: Callable[[int], None] = announce_ready) -> None:
-        runner, port = await start_http(self.app(), self.config.host, self.config.http_port)
-        connect = asyncio.create_task(self._connect_nats(), name="nats-connect")
-        try:
-            on_ready(port)
-            await self.watch(stop)
-        finally:
-            connect.cancel()
-            await asyncio.gather(connect, return_exceptions=True)
-            if self._nc is not None:
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(2.0):
-                        await self._nc.drain()
-            await runner.cleanup()
+        await run_daemon(self.app(), self.config.host, self.config.http_port, self._connect_nats(),
+                         lambda: self._nc, lambda: self.watch(stop), on_ready)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    prog = "python -m trading_stack.db_failover"
-    try:
-        config = load_config(DbFailoverConfig, argv, prog)
-    except (OSError, ValidationError) as error:
-        print(f"{prog}: invalid configuration: {error}", file=sys.stderr)
-        return 2
-    setup_logging(config.daemon_id)
-
-    async def _main(stop: asyncio.Event) -> None:
-        await DbFailoverDaemon(config).run(stop)
-
-    return run_service(_main)
+    return service_main(DbFailoverConfig, argv, "python -m trading_stack.db_failover", lambda c: c.daemon_id,
+                        lambda config, stop: DbFailoverDaemon(config).run(stop))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.config import Defect, FailoverConfig
 from trading_stack.events import connect_nats
 from trading_stack.failover_logic import Decision, FailoverDetector, Verdict
-from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
+from trading_stack.runtime import announce_ready, run_daemon, service_main, status_app
 
 log = logging.getLogger(__name__)
 
@@ -146,43 +146,20 @@ class FailoverDaemon:
         }
 
     def app(self) -> web.Application:
-        async def health(_request: web.Request) -> web.Response:
-            return web.json_response({"status": "ok"})
-
-        async def status(_request: web.Request) -> web.Response:
-            return web.json_response(self.status_body())
-
-        app = web.Application()
-        app.router.add_get("/health", health)
-        app.router.add_get("/status", status)
-        return app
+        return status_app(self.status_body)
 
     async def run(self, stop: asyncio.Event, on_ready: Callable[[int], None] = announce_ready) -> None:
-        runner, port = await start_http(self.app(), self.config.host, self.config.http_port)
-        connect = asyncio.create_task(self._connect(), name="nats-connect")
-        try:
-            on_ready(port)
+        async def work() -> None:
             await self._publish(Verdict(Decision.HEALTHY, self.detector.failures, "daemon started"))
             await self.watch(stop)
-        finally:
-            connect.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await connect
-            if self._nc is not None:
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(2.0):
-                        await self._nc.drain()
-            await runner.cleanup()
+
+        await run_daemon(self.app(), self.config.host, self.config.http_port, self._connect(),
+                         lambda: self._nc, work, on_ready)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    config = load_config(FailoverConfig, argv, "python -m trading_stack.failover")
-    setup_logging(config.daemon_id)
-
-    async def _main(stop: asyncio.Event) -> None:
-        await FailoverDaemon(config).run(stop)
-
-    return run_service(_main)
+    return service_main(FailoverConfig, argv, "python -m trading_stack.failover", lambda c: c.daemon_id,
+                        lambda config, stop: FailoverDaemon(config).run(stop))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel
+from nats.aio.client import Client as NatsClient
+from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -68,3 +69,50 @@ def run_service(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
 
     asyncio.run(_runner())
     return 0
+
+
+def service_main(model: type[M], argv: Sequence[str] | None, prog: str, name: Callable[[M], str],
+                 serve: Callable[[M, asyncio.Event], Awaitable[None]]) -> int:
+    """A daemon's ``main``: its config (invalid: exit 2, one clear line), logging, run until stopped."""
+    try:
+        config = load_config(model, argv, prog)
+    except (OSError, ValidationError) as error:
+        print(f"{prog}: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    setup_logging(name(config))
+    return run_service(lambda stop: serve(config, stop))
+
+
+def status_app(status: Callable[[], dict[str, Any]]) -> web.Application:
+    """``GET /health`` (the process serves) and ``GET /status`` (what the daemon knows)."""
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def status_route(_request: web.Request) -> web.Response:
+        return web.json_response(status())
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_get("/status", status_route)
+    return app
+
+
+async def run_daemon(app: web.Application, host: str, port: int, connect: Awaitable[None],
+                     nats: Callable[[], NatsClient | None], work: Callable[[], Awaitable[None]],
+                     on_ready: Callable[[int], None] = announce_ready) -> None:
+    """Serve ``app``, connect to NATS in the background, ``work()``; then drain NATS and stop serving."""
+    runner, bound = await start_http(app, host, port)
+    connecting = asyncio.ensure_future(connect)
+    try:
+        on_ready(bound)
+        await work()
+    finally:
+        connecting.cancel()
+        await asyncio.gather(connecting, return_exceptions=True)
+        client = nats()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2.0):
+                    await client.drain()
+        await runner.cleanup()
