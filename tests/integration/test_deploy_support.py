@@ -1,7 +1,8 @@
 """A deploy test bed of real parts: nats-server, Postgres, the mock venue (in process), OMS processes.
 
 Every OMS instance logs on to the venue with its own SenderCompID (``OMS-BLUE``, ...) and stores
-in the same database, as the blue-green stack does; the bed records every ``oms.>`` message.
+in the same database, as the blue-green stack does; the bed records every ``oms.>``, ``deploy.>`` and
+``frontdoor.>`` message.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ class DeployBed:
         return [body for subject, body in self.events
                 if subject == f"oms.{suffix}" and (instance is None or body.get("instance") == instance)]
 
+    def events_on(self, subject: str) -> list[dict[str, Any]]:
+        return [body for name, body in self.events if name == subject]
+
     def alerts(self, alert: str, instance: str | None = None) -> list[dict[str, Any]]:
         return [a["detail"] for a in self.messages("alerts", instance) if a["alert"] == alert]
 
@@ -140,7 +144,8 @@ async def deploy_bed(tmp: Path, pg_cache: Path) -> AsyncIterator[DeployBed]:
         async def record(msg: Msg) -> None:
             events.append((msg.subject, json.loads(msg.data)))
 
-        await client.subscribe("oms.>", cb=record)
+        for subjects in ("oms.>", "deploy.>", "frontdoor.>"):
+            await client.subscribe(subjects, cb=record)
         yield DeployBed(tmp, nats_url, postgres.dsn, venue, http, events, stack)
 
 

@@ -9,8 +9,8 @@ import pytest
 import trading_stack.deploy as package
 
 SUBMODULES = [
-    "actions", "breaker", "config", "deployer", "driver", "market_clock", "plans", "positions", "scheduler",
-    "timeline", "verifier", "versions",
+    "actions", "breaker", "config", "deployer", "driver", "http_executor", "market_clock", "outputs", "plans",
+    "positions", "scheduler", "service", "service_api", "service_config", "timeline", "verifier", "versions",
 ]
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from trading_stack.defects import Defect
 from trading_stack.deploy.config import DeployConfig
-from trading_stack.deploy.market_clock import DEFAULT_EXCHANGE_TZ, MarketClock, TradingHours
+from trading_stack.deploy.market_clock import DEFAULT_EXCHANGE_TZ, MarketClock, TradingHours, zone
 from trading_stack.deploy.scheduler import DeploySchedule
 from trading_stack.deploy.verifier import VerifierConfig
 from trading_stack.deploy.versions import OmsVersion
@@ -30,6 +30,12 @@ class ClockSpec(_Frozen):
     tz: str = DEFAULT_EXCHANGE_TZ
     rate: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     anchor_ns: int = Field(ge=0)
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        zone(name)
+        return name
 
     def market_clock(self) -> MarketClock:
         hours = TradingHours(tz=self.tz)
