@@ -166,3 +166,26 @@ async def test_a_schedule_read_in_utc_deploys_mid_session(bed: DeployBed) -> Non
         assert fired["exchange_time"].startswith("2026-11-20T11:00")
 
 
+
+
+async def test_defect_canary_deploy_puts_both_versions_live_at_once(bed: DeployBed) -> None:
+    extra = {"defects": ["canary-deploy"], "deploy": {**QUICK, "canary_window_s": 30}}
+    async with deployment(bed, deployer_extra=extra) as deploy:
+        assert (await deploy.post("/deploy", {"version": "1.4.3"}))[0] == 202
+        await deploy.reached("canary")
+        served = len(deploy.flow.answers)
+        await wait_until(lambda: len(deploy.flow.answers) >= served + 20, 15, "20 orders into the canary")
+        window = deploy.flow.answers[served:served + 20]
+        assert sorted(u for _, u in window).count("oms-green") == 2
+        assert {s for s, _ in window} == {201}
+        _, green_role = await bed.call(deploy.green, "GET", "/role")
+        _, blue_role = await bed.call(deploy.blue, "GET", "/role")
+        assert (blue_role["role"], green_role["role"], green_role["version"]) == ("active", "active", "1.4.3")
+
+
+async def test_defect_non_atomic_cutover_routes_orders_to_a_green_still_in_shadow(bed: DeployBed) -> None:
+    async with deployment(bed, deployer_extra={"defects": ["non-atomic-cutover"]}) as deploy:
+        assert (await deploy.post("/deploy", {"version": "1.4.2"}))[0] == 202
+        await deploy.reached("live")
+        assert "split" in deploy.phases()
+        assert (503, "oms-green") in deploy.flow.answers  # green was routed to while still a shadow
