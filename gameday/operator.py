@@ -11,7 +11,7 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 
@@ -28,9 +28,11 @@ from gameday.scenario.actions import (
     RiskLimitAction,
     RollbackAction,
 )
+from gameday.stack.local import LocalStack
 from gameday.workload import reference_price
 
-__all__ = ["PROCESS", "ActionFailedError", "Operator", "OperatorEndpoints", "ServiceControl"]
+__all__ = ["PROCESS", "ActionFailedError", "Operator", "OperatorEndpoints", "ServiceControl",
+           "operator_endpoints"]
 
 PROCESS = "operator"
 
@@ -43,6 +45,7 @@ class ActionFailedError(Exception):
         self.done = done or {}
 
 
+@runtime_checkable
 class ServiceControl(Protocol):
     """What a stack offers for restarts: signal, wait for the exit, start the service again."""
 
@@ -57,6 +60,13 @@ class OperatorEndpoints:
     deployer: str | None = None
     front_door: str | None = None
     services: ServiceControl | None = field(default=None, compare=False)
+
+
+def operator_endpoints(stack: LocalStack) -> OperatorEndpoints:
+    """A stack's endpoints as the operator uses them (the live map: a restarted instance moves)."""
+    endpoints = stack.endpoints
+    services = stack if isinstance(stack, ServiceControl) else None
+    return OperatorEndpoints(endpoints.oms, endpoints.deployer, endpoints.front_door, services)
 
 
 class Operator:

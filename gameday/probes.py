@@ -57,7 +57,10 @@ async def sample_roles(session: aiohttp.ClientSession, oms_urls: dict[str, str])
     async def one(url: str) -> dict[str, Any]:
         (role_status, role), (deep_status, _) = await asyncio.gather(
             _get_json(session, f"{url}/role"), _get_json(session, f"{url}/health/deep"))
-        return {"role": role.get("role") if role_status == 200 else None, "deep_ok": deep_status == 200}
+        sample = {"role": role.get("role") if role_status == 200 else None, "deep_ok": deep_status == 200}
+        if role_status == 200 and role.get("version") is not None:
+            sample["version"] = role["version"]  # the build, on stacks that deploy new ones
+        return sample
 
     samples = await asyncio.gather(*(one(url) for url in oms_urls.values()))
     return dict(zip(oms_urls, samples, strict=True))

@@ -21,12 +21,16 @@ import aiohttp
 from gameday.faults.nemesis import Nemesis
 from gameday.faults.schedule import plan
 from gameday.history import History, OpKind, OpType, read_history
-from gameday.operator import Operator
+from gameday.operator import Operator, operator_endpoints
 from gameday.probes import capture_database, capture_final_state, health_probe, trade_probe, wait_for_active
+from gameday.proxied_door import ProxiedDoor
 from gameday.recorder import NatsRecorder
 from gameday.report.files import write_reports
+from gameday.report.timeline import write_timeline
 from gameday.scenario import Scenario, load_scenario
+from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
+from gameday.stack.blue_green import stack_for
 from gameday.stack.local import LocalStack, StackSettings
 from gameday.stack.rundir import RunDir, reap_stale_runs
 from gameday.verdict import RunResult, RunStatus, grade_run
@@ -35,6 +39,8 @@ from trading_stack.config import Defect
 
 Progress = Callable[[str], None]
 HISTORY_FILE = "history.jsonl"
+RECORDED_PREFIXES = ("deploy", "frontdoor")
+"""Subjects recorded beside the OMS's own: the deployer's timeline and the front door's routes."""
 SCENARIO_FILE = "scenario.yaml"
 
 
@@ -55,6 +61,14 @@ class RunOutcome:
     error: str | None = None
 
 
+def _client_door(routing: Routing, stack: LocalStack, session: aiohttp.ClientSession, *,
+                 probe: bool = False) -> FrontDoor:
+    """How clients reach the OMS: through the stack's front-door proxy, or picking an instance."""
+    if routing is Routing.FRONT_DOOR and stack.endpoints.front_door is not None:
+        return ProxiedDoor(stack.endpoints.front_door, session)
+    return FrontDoor(stack.endpoints.oms, session, spread=routing is Routing.SPREAD and not probe)
+
+
 def _defects(scenario: Scenario, settings: RunSettings) -> tuple[Defect, ...]:
     return tuple(dict.fromkeys((*scenario.stack.defects, *settings.extra_defects)))
 
@@ -62,19 +76,19 @@ def _defects(scenario: Scenario, settings: RunSettings) -> tuple[Defect, ...]:
 async def _play(scenario: Scenario, stack: LocalStack, history: History, session: aiohttp.ClientSession,
                 settings: RunSettings, progress: Progress) -> None:
     workload = scenario.workload
-    door = FrontDoor(stack.endpoints.oms, session, spread=workload.routing is Routing.SPREAD)
+    door = _client_door(workload.routing, stack, session)
     flow = workload_flow(scenario.seed, workload.orders_per_second, workload.duration.seconds,
                          workload.symbols, workload.market_order_ratio,
                          [Burst(b.at.seconds, b.duration.seconds, b.orders_per_second, b.market_order_ratio)
                           for b in workload.bursts])
     nemesis = Nemesis(stack, history)
-    operator = Operator(session, stack.endpoints.oms, stack.settings.admin_token, history)
+    operator = Operator(session, operator_endpoints(stack), stack.settings.admin_token, history)
     started_ns = time.monotonic_ns() + int(settings.lead_in_s * 1e9)
     progress(f"workload: {len(flow)} orders over {workload.duration}; {len(scenario.timeline)} fault(s), "
              f"{len(scenario.actions)} action(s)")
     probes = [
-        asyncio.create_task(trade_probe(FrontDoor(stack.endpoints.oms, session), history, workload.symbols[0],
-                                        scenario.probes.trade_interval.seconds)),
+        asyncio.create_task(trade_probe(_client_door(workload.routing, stack, session, probe=True), history,
+                                        workload.symbols[0], scenario.probes.trade_interval.seconds)),
         asyncio.create_task(health_probe(session, stack.endpoints.oms, history,
                                          scenario.probes.health_interval.seconds)),
     ]
@@ -112,14 +126,16 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     status = RunStatus.COMPLETED
     regions = scenario.stack.regions
     stack_settings = StackSettings(run_dir=run, seed=scenario.seed, symbols=tuple(scenario.workload.symbols),
+                                   preset=scenario.stack.preset, deployment=DeploymentSpec.of(scenario.stack),
                                    defects=defects, toxiproxy_url=settings.toxiproxy_url,
                                    cross_region_rtt_ms=regions.rtt_ms if regions else 0,
                                    initial_roles=dict(scenario.stack.initial_roles))
     budget_s = scenario.workload.duration.seconds + settings.run_timeout_margin_s
     progress(f"run {run.run_id} (seed {scenario.seed}) in {run.path}")
     try:
-        async with asyncio.timeout(budget_s), LocalStack(stack_settings) as stack, \
-                aiohttp.ClientSession() as session, NatsRecorder(stack.endpoints.nats, history):
+        async with asyncio.timeout(budget_s), stack_for(stack_settings) as stack, \
+                aiohttp.ClientSession() as session, \
+                NatsRecorder(stack.endpoints.nats, history, extra_prefixes=RECORDED_PREFIXES):
             progress(f"stack healthy in {stack.started_in_s:.2f}s")
             history.append(OpKind.RUN, OpType.INFO, "runner", "start", {
                 "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
@@ -139,6 +155,7 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     history.close()
     result = grade_run(scenario, history.ops)
     write_reports(result, run.path)
+    write_timeline(history.ops, run.path)
     return RunOutcome(result=result, run_dir=run.path, error=error)
 
 
@@ -152,8 +169,10 @@ def describe_failure(failure: BaseException) -> str:
 def analyze_run(run_dir: Path) -> RunResult:
     """Re-grade a stored run from its history alone; starts nothing."""
     scenario = load_scenario(run_dir / SCENARIO_FILE)
-    result = grade_run(scenario, read_history(run_dir / HISTORY_FILE))
+    ops = read_history(run_dir / HISTORY_FILE)
+    result = grade_run(scenario, ops)
     with contextlib.suppress(OSError):
         write_reports(result, run_dir)
+        write_timeline(ops, run_dir)
     return result
 

@@ -19,12 +19,11 @@ from gameday.checkers.base import Observation, Unit
 from gameday.checkers.deploy_records import (
     Milestone,
     PhaseEvent,
-    RoleEvent,
-    Subject,
+    VersionSeen,
     elapsed,
     first_milestone,
     phases,
-    published,
+    versions_seen,
 )
 from gameday.checkers.evidence import OrderStatus
 from gameday.checkers.ledger_timeline import (
@@ -134,21 +133,20 @@ class CutoverGap:
 
 
 class _Versions:
-    """The version each instance ran over time, from its ``oms.roles`` events."""
+    """The version each instance ran over time, as it announced it (roles events, health probe)."""
 
-    def __init__(self, roles: Sequence[RoleEvent]) -> None:
-        self._by_instance: dict[str, list[RoleEvent]] = defaultdict(list)
-        for event in sorted(roles, key=lambda event: event.t_ns):
-            if event.version is not None:
-                self._by_instance[event.instance].append(event)
+    def __init__(self, announced: Sequence[VersionSeen]) -> None:
+        self._by_instance: dict[str, list[VersionSeen]] = defaultdict(list)
+        for seen in sorted(announced, key=lambda seen: seen.t_ns):
+            self._by_instance[seen.instance].append(seen)
 
     def at(self, instance: str, t_ns: int) -> str | None:
-        """The latest version announced at or before ``t_ns``, else the first announced."""
-        announced = self._by_instance.get(instance)
-        if not announced:
+        """The latest version seen at or before ``t_ns``, else the first seen."""
+        seen = self._by_instance.get(instance)
+        if not seen:
             return None
-        earlier = [event for event in announced if event.t_ns <= t_ns]
-        return (earlier[-1] if earlier else announced[0]).version
+        earlier = [entry for entry in seen if entry.t_ns <= t_ns]
+        return (earlier[-1] if earlier else seen[0]).version
 
 
 def _received_by_version(orders: Sequence[TimedOrder], versions: _Versions,
@@ -178,10 +176,9 @@ class LiveVersions:
         orders = attributed_orders(timeline)
         if not orders:
             return Observation.absent(self.unit, "the ledger holds no attributed orders")
-        roles = published(ops, Subject.OMS_ROLES, RoleEvent)
-        received, unversioned = _received_by_version(orders, _Versions(roles))
+        received, unversioned = _received_by_version(orders, _Versions(versions_seen(ops)))
         if unversioned:
-            note = f"no oms.roles event with a version for {', '.join(sorted(unversioned))}"
+            note = f"no version seen (oms.roles, health probe) for {', '.join(sorted(unversioned))}"
             return Observation.absent(self.unit, note)
         segments = stretches(received)
         ref = reference(ops)

@@ -10,6 +10,7 @@ The deployer (``deploy.phases``, ``deploy.verdicts``, ``deploy.actions``), the f
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -34,12 +35,14 @@ __all__ = [
     "Subject",
     "VerdictEvent",
     "VerifierVerdict",
+    "VersionSeen",
     "elapsed",
     "first_milestone",
     "phases",
     "published",
     "run_start_field",
     "subject_recorded",
+    "versions_seen",
 ]
 
 NS_PER_S = 1_000_000_000
@@ -193,6 +196,26 @@ def subject_recorded(ops: Iterable[Op], subject: Subject) -> list[Op]:
 def published(ops: Iterable[Op], subject: Subject, model: type[_Model]) -> list[_Model]:
     """Every message recorded on ``subject`` as ``model``, in history order."""
     return [parse(model, op) for op in subject_recorded(ops, subject)]
+
+
+@dataclass(frozen=True)
+class VersionSeen:
+    instance: str
+    t_ns: int
+    version: str
+
+
+def versions_seen(ops: Sequence[Op]) -> list[VersionSeen]:
+    """Every time an instance said which build it runs: in ``oms.roles``, or to the health probe."""
+    seen = [VersionSeen(event.instance, event.t_ns, event.version)
+            for event in published(ops, Subject.OMS_ROLES, RoleEvent) if event.version is not None]
+    for op in ops:
+        if op.kind == OpKind.PROBE and op.f == "health" and op.type == OpType.OK:
+            instances = op.value.get("instances")
+            for instance, sample in (instances.items() if isinstance(instances, dict) else ()):
+                if isinstance(sample, dict) and isinstance(sample.get("version"), str):
+                    seen.append(VersionSeen(instance, op.t_ns, sample["version"]))
+    return seen
 
 
 def phases(ops: Iterable[Op]) -> list[PhaseEvent]:

@@ -14,10 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gameday.scenario.invalid import invalid
 from gameday.zones import find_zone
+from trading_stack.deploy.breaker import BreakerConfig
+from trading_stack.deploy.config import DeployConfig
+from trading_stack.deploy.scheduler import DeploySchedule
 from trading_stack.deploy.versions import OmsVersion
 
-__all__ = ["DEPLOY_STACK_FIELDS", "STACK_OWNED_DEPLOY_KEYS", "ClockSpec", "OmsSpec", "VenueSpec",
-           "quoted_times", "stack_owned_keys"]
+__all__ = ["DEPLOY_STACK_FIELDS", "STACK_OWNED_DEPLOY_KEYS", "ClockSpec", "DeploymentSpec", "OmsSpec",
+           "VenueSpec", "quoted_times", "stack_owned_keys"]
 
 DEPLOY_STACK_FIELDS = ("clock", "deploy", "schedule", "breaker", "venue", "oms")
 """``stack`` keys only a preset with a deployer wires."""
@@ -64,6 +67,22 @@ class OmsSpec(_Spec):
     version: OmsVersion = OmsVersion.V1_4_2
     shutdown_cancel_timeout_s: float | None = Field(default=None, gt=0)
     shutdown_fill_wait_s: float | None = Field(default=None, ge=0)
+
+
+class DeploymentSpec(_Spec):
+    """A scenario's settings for a stack with a deployer, as the stack backend receives them."""
+
+    clock: ClockSpec | None = None
+    deploy: DeployConfig | None = None
+    schedule: DeploySchedule | None = None
+    breaker: BreakerConfig | None = None
+    venue: VenueSpec | None = None
+    oms: OmsSpec | None = None
+
+    @classmethod
+    def of(cls, stack: BaseModel) -> DeploymentSpec:
+        """The deployment fields of a validated ``StackSpec``."""
+        return cls(**{name: getattr(stack, name) for name in DEPLOY_STACK_FIELDS})
 
 
 def quoted_times(schedule: Any) -> Any:

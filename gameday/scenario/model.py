@@ -270,6 +270,16 @@ class Scenario(_Spec):
         return actions
 
     @model_validator(mode="after")
+    def _front_door_routing_needs_a_front_door(self) -> Scenario:
+        services = topology(self.stack.preset).services
+        if self.workload.routing is Routing.FRONT_DOOR and "front-door" not in services:
+            raise ValidationError.from_exception_data("workload", [_problem(
+                ("workload", "routing"), "no_front_door",
+                f"preset {self.stack.preset} has no front door; expected routing active or spread",
+                Routing.FRONT_DOOR.value)])
+        return self
+
+    @model_validator(mode="after")
     def _known_defect_fails_declared_expectations(self) -> Scenario:
         if self.known_defect is None:
             return self

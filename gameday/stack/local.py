@@ -18,12 +18,13 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 
 from gameday.faults.toxiproxy_client import ToxiproxyClient
 from gameday.probes import sample_roles
+from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.faults import ExchangeFaultKind
 from gameday.scenario.presets import StackPreset, topology
 from gameday.stack.errors import StackError
@@ -50,6 +51,8 @@ DR_REGION_SERVICES = frozenset({"oms-dr"})
 class StackSettings:
     run_dir: RunDir
     seed: int
+    preset: StackPreset = StackPreset.ACTIVE_PASSIVE
+    deployment: DeploymentSpec | None = None  # the blue-green preset's settings (gameday.stack.blue_green)
     symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD")
     defects: tuple[Defect, ...] = ()
     admin_token: str = "gameday-admin"
@@ -71,6 +74,8 @@ class StackEndpoints:
     toxiproxy: str = ""
     database_dsn: str = ""
     proxies: dict[str, str] = field(default_factory=dict)  # hop -> listen address
+    front_door: str | None = None  # base URL of the front-door proxy, when the preset has one
+    deployer: str | None = None  # base URL of the deployer, when the preset has one
 
 
 class LocalStack:
@@ -83,11 +88,11 @@ class LocalStack:
         self._registry = ProcessRegistry(settings.run_dir)
         self._session: aiohttp.ClientSession | None = None
         self.toxiproxy: ToxiproxyClient | None = None
-        self._hops = topology(StackPreset.ACTIVE_PASSIVE).hops
+        self._hops = topology(settings.preset).hops
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    async def __aenter__(self) -> LocalStack:
+    async def __aenter__(self) -> Self:
         started = time.monotonic()
         self._registry.open()
         # exit callbacks run last-in first-out: stop processes, then remove scratch, then the registry
@@ -217,19 +222,22 @@ class LocalStack:
         )
         return f"http://127.0.0.1:{process.ports['api']}"
 
-    async def _start_venue(self) -> ManagedProcess:
-        assert self._session is not None
-        run = self.settings.run_dir
-        config = VenueConfig(
+    def _venue_config(self) -> VenueConfig:
+        return VenueConfig(
             fix_port=0,
             admin_port=0,
-            sessions=tuple(SessionConfig(sender_comp_id=_comp_id(instance)) for instance in OMS_INSTANCES),
+            sessions=tuple(SessionConfig(sender_comp_id=_comp_id(instance))
+                           for instance in topology(self.settings.preset).oms_instances),
             symbols=tuple(SymbolConfig(symbol=s, start_price=reference_price(s))
                           for s in self.settings.symbols),
             seed=self.settings.seed,
-            ledger_path=run.path / "ledger.jsonl",
+            ledger_path=self.settings.run_dir.path / "ledger.jsonl",
         )
-        path = write_config(run.stack / "exchange.json", config.model_dump_json(indent=1))
+
+    async def _start_venue(self) -> ManagedProcess:
+        assert self._session is not None
+        run = self.settings.run_dir
+        path = write_config(run.stack / "exchange.json", self._venue_config().model_dump_json(indent=1))
         process = await start_python_service(
             "exchange", "mock_exchange", ["--config", str(path)], run.stack / "exchange.log",
             ready_url="http://127.0.0.1:{admin}/health", session=self._session,

@@ -1,6 +1,7 @@
 from gameday.checkers.deploy import LiveVersions
 from gameday.checkers.divergence import PositionDivergence
 from gameday.checkers.ledger_timeline import Segment, most_at_once, stretches
+from gameday.history import OpKind, OpType
 from gameday.scenario import MaxBound
 from gameday.verdict import Verdict, grade
 from tests.unit.deploy_history import BLUE, GREEN, fill, ledger, publish, role, steady_orders
@@ -59,6 +60,20 @@ def test_the_version_an_instance_announced_last_counts() -> None:
 
     assert observation.value == 2
     assert observation.evidence["together"][0]["from"]["after_s"] == 10.0
+
+
+def test_the_health_probe_tells_the_version_an_instance_runs() -> None:
+    history = HistoryBuilder()
+    for t, green_version in ((0.0, "1.4.2"), (4.0, "1.4.3")):  # green relaunched with 1.4.3
+        history.add(OpKind.PROBE, OpType.OK, "probe-health", "health", {"instances": {
+            BLUE: {"role": "active", "deep_ok": True, "version": "1.4.2"},
+            GREEN: {"role": "active", "deep_ok": True, "version": green_version}}}, at=t)
+    ledger(history, steady_orders(BLUE, 0.0, 20.0, 0.1) + steady_orders(GREEN, 5.0, 15.0, 1.0))
+
+    observation = CHECKER.check(history.ops)
+
+    assert observation.value == 2
+    assert observation.evidence["orders_by_version"] == {"1.4.2": 201, "1.4.3": 11}
 
 
 def test_an_instance_without_a_version_is_unknown() -> None:

@@ -157,3 +157,10 @@ def test_faults_name_the_blue_green_hops() -> None:
 
     assert path == "timeline[0].proxy"
     assert "oms-green->exchange" in message
+
+
+def test_front_door_routing_needs_a_front_door() -> None:
+    [(line, path, message)] = _problems(preset="active-passive")
+
+    assert (line, path) == (11, "workload.routing")
+    assert "preset active-passive has no front door" in message
