@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from nats.aio.client import Client as NatsClient
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.events import connect_nats
@@ -36,6 +35,7 @@ from trading_stack.front_door_routes import (
     UpstreamsRequest,
     owner_of,
 )
+from trading_stack.http_common import parse_body, token_guard
 from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
 
 log = logging.getLogger(__name__)
@@ -181,20 +181,10 @@ class FrontDoor:
         self._publish_routes()
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_M = TypeVar("_M", bound=BaseModel)
 
 
 def build_app(door: FrontDoor) -> web.Application:
-    token = f"Bearer {door.config.admin_token}".encode()
-
-    def admin(handler: Handler) -> Handler:
-        async def guarded(request: web.Request) -> web.StreamResponse:
-            if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), token):
-                return web.json_response({"error": "unauthorized"}, status=401)
-            return await handler(request)
-
-        return guarded
+    admin = token_guard(door.config.admin_token)
 
     async def place(request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -218,7 +208,7 @@ def build_app(door: FrontDoor) -> web.Application:
                                   "held": door.held})
 
     async def put_upstreams(request: web.Request) -> web.StreamResponse:
-        parsed = await _parse(request, UpstreamsRequest)
+        parsed = await parse_body(request, UpstreamsRequest)
         if isinstance(parsed, web.Response):
             return parsed
         try:
@@ -228,7 +218,7 @@ def build_app(door: FrontDoor) -> web.Application:
         return web.json_response({"generation": routes.generation, "upstreams": routes.describe()})
 
     async def hold(request: web.Request) -> web.StreamResponse:
-        parsed = await _parse(request, HoldRequest)
+        parsed = await parse_body(request, HoldRequest)
         if isinstance(parsed, web.Response):
             return parsed
         still_in_flight = await door.hold(parsed.hold_s)
@@ -244,16 +234,6 @@ def build_app(door: FrontDoor) -> web.Application:
     app.router.add_put("/admin/upstreams", admin(put_upstreams))
     app.router.add_post("/admin/hold", admin(hold))
     return app
-
-
-async def _parse(request: web.Request, model: type[_M]) -> _M | web.Response:
-    try:
-        return model.model_validate(await request.json())
-    except ValidationError as err:
-        detail = err.errors(include_url=False, include_context=False)
-        return web.json_response({"error": "invalid body", "detail": detail}, status=422)
-    except ValueError:
-        return web.json_response({"error": "body is not JSON"}, status=422)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

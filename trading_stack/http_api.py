@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 
 from trading_stack.admin_models import LaunchRequest, RoleRequest
+from trading_stack.http_common import parse_body, token_guard
 from trading_stack.models import NewOrderRequest
 from trading_stack.risk import RiskLimitUpdate
 
@@ -58,25 +57,8 @@ def _json(result: ApiResult) -> web.Response:
     return web.json_response(result.body, status=result.status)
 
 
-_Body = TypeVar("_Body", bound=BaseModel)
-
-
-async def _body(request: web.Request, model: type[_Body], invalid: str) -> _Body | web.Response:
-    """The request's JSON body as ``model``, or the 422 answer that says why it is not one."""
-    try:
-        return model.model_validate(await request.json())
-    except ValidationError as err:
-        return web.json_response(
-            {"error": invalid, "detail": err.errors(include_url=False, include_context=False)}, status=422
-        )
-    except ValueError:
-        return web.json_response({"error": "body is not JSON"}, status=422)
-
-
 def build_app(api: OmsApi, admin_token: str) -> web.Application:
-    def authorized(request: web.Request) -> bool:
-        header = request.headers.get("Authorization", "")
-        return hmac.compare_digest(header.encode(), f"Bearer {admin_token}".encode())
+    admin = token_guard(admin_token)
 
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -94,22 +76,13 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
         return web.json_response(api.orders_body(request.query.get("status")))
 
     async def place(request: web.Request) -> web.Response:
-        order = await _body(request, NewOrderRequest, "invalid order")
+        order = await parse_body(request, NewOrderRequest, "invalid order")
         if isinstance(order, web.Response):
             return order
         return _json(await api.place(order))
 
     async def cancel(request: web.Request) -> web.Response:
         return _json(await api.cancel(request.match_info["order_id"]))
-
-    def admin(handler: Any) -> Any:
-        async def guarded(request: web.Request) -> web.Response:
-            if not authorized(request):
-                return web.json_response({"error": "unauthorized"}, status=401)
-            response: web.Response = await handler(request)
-            return response
-
-        return guarded
 
     async def promote(_request: web.Request) -> web.Response:
         return _json(api.promote("admin"))
@@ -121,11 +94,11 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
         return _json(await api.rearm())
 
     async def launch(request: web.Request) -> web.Response:
-        body = await _body(request, LaunchRequest, "invalid launch")
+        body = await parse_body(request, LaunchRequest, "invalid launch")
         return body if isinstance(body, web.Response) else _json(api.launch(body))
 
     async def set_role(request: web.Request) -> web.Response:
-        body = await _body(request, RoleRequest, "invalid role")
+        body = await parse_body(request, RoleRequest, "invalid role")
         return body if isinstance(body, web.Response) else _json(await api.set_role(body))
 
     async def restore_positions(_request: web.Request) -> web.Response:
@@ -135,7 +108,7 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
         return _json(api.stop())
 
     async def risk_limits(request: web.Request) -> web.Response:
-        update = await _body(request, RiskLimitUpdate, "invalid risk limit")
+        update = await parse_body(request, RiskLimitUpdate, "invalid risk limit")
         if isinstance(update, web.Response):
             return update
         return _json(await api.set_risk_limit(update))

@@ -276,10 +276,14 @@ async def test_no_fencing_defect_keeps_trading_after_a_pause(stack: Stack) -> No
     async with stack.http.post(f"{dr.url}/admin/promote", headers=ADMIN) as response:
         assert response.status == 202
     await wait_until(lambda: deep_ok(stack.http, dr), 15, "the DR to take over")
-    primary.proc.send_signal(SIGCONT := signal.SIGCONT)
-    assert SIGCONT
-    status, body = await stack.place(primary)
-    assert status == 201, f"the defect must reproduce two writers: {body}"
+    primary.proc.send_signal(signal.SIGCONT)
+
+    async def trades_again() -> bool:  # its venue session may need a reconnect after the pause
+        status, body = await stack.place(primary)
+        assert body.get("role", "active") == "active", body
+        return status == 201
+
+    await wait_until(trades_again, 10, "the paused primary to trade again: the defect's two writers")
     assert await role_of(stack.http, primary) == "active"
 
 

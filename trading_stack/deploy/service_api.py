@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from trading_stack.deploy.versions import OmsVersion
+from trading_stack.http_common import parse_body, token_guard
 
 if TYPE_CHECKING:
     from trading_stack.deploy.service import DeployerService
 
 __all__ = ["DeployBody", "RollbackBody", "build_app"]
 
-_M = TypeVar("_M", bound=BaseModel)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class DeployBody(BaseModel):
@@ -32,29 +29,11 @@ class RollbackBody(BaseModel):
     operator: str = Field(min_length=1, max_length=64)
 
 
-async def _parse(request: web.Request, model: type[_M]) -> _M | web.Response:
-    try:
-        return model.model_validate(await request.json())
-    except ValidationError as err:
-        detail = err.errors(include_url=False, include_context=False)
-        return web.json_response({"error": "invalid body", "detail": detail}, status=422)
-    except ValueError:
-        return web.json_response({"error": "body is not JSON"}, status=422)
-
-
 def build_app(service: DeployerService) -> web.Application:
-    token = f"Bearer {service.config.admin_token}".encode()
-
-    def guarded(handler: Handler) -> Handler:
-        async def check(request: web.Request) -> web.StreamResponse:
-            if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), token):
-                return web.json_response({"error": "unauthorized"}, status=401)
-            return await handler(request)
-
-        return check
+    guarded = token_guard(service.config.admin_token)
 
     async def deploy(request: web.Request) -> web.StreamResponse:
-        body = await _parse(request, DeployBody)
+        body = await parse_body(request, DeployBody)
         if isinstance(body, web.Response):
             return body
         reason = service.request_deploy(body.version)
@@ -66,7 +45,7 @@ def build_app(service: DeployerService) -> web.Application:
                                   "guarded": guarded_by_schedule, "exchange_time": exchange_time}, status=202)
 
     async def rollback(request: web.Request) -> web.StreamResponse:
-        body = await _parse(request, RollbackBody)
+        body = await parse_body(request, RollbackBody)
         if isinstance(body, web.Response):
             return body
         service.request_rollback(body.operator)
