@@ -89,7 +89,7 @@ class EventPublisher:
             {"instance": self._instance, "positions": dict(positions), "fills": fills, "t_ns": self._clock()},
         )
 
-    def role(self, role: Role, epoch: int, reason: str) -> None:
+    def role(self, role: Role, epoch: int, reason: str, version: str | None = None) -> None:
         self._put(
             "roles",
             {
@@ -97,6 +97,7 @@ class EventPublisher:
                 "role": role.value,
                 "epoch": epoch,
                 "reason": reason,
+                "version": version,
                 "t_ns": self._clock(),
             },
         )

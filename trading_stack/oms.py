@@ -132,7 +132,7 @@ class Oms:
     def _publish_role(self, reason: str) -> None:
         log.info("role %s epoch=%d (%s)", self.roles.role, self.epoch, reason)
         if self._publisher is not None:
-            self._publisher.role(self.roles.role, self.epoch, reason)
+            self._publisher.role(self.roles.role, self.epoch, reason, self.book.version.value)
 
     def alert(self, alert: str, detail: Mapping[str, Any]) -> None:
         log.info("alert %s %s", alert, dict(detail))

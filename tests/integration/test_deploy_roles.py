@@ -110,6 +110,8 @@ async def test_a_1_4_3_shadow_books_a_second_markets_partial_fill_twice(bed: Dep
     assert shadow["X2"]["version"] == "1.4.3"
     _, role = await bed.call(green, "GET", "/role")
     assert role["version"] == "1.4.3"
+    announced = [(r["role"], r["version"]) for r in bed.messages("roles", "oms-green")]
+    assert announced == [("shadow", "1.4.3")]
 
 
 async def test_cutover_parks_blue_activates_green_and_rollback_restores_blue_from_the_database(
