@@ -63,6 +63,9 @@ class VenueConfig(_Model):
     heartbeat_s: int = Field(default=30, ge=1)
     ledger_path: Path
     logon_timeout_s: float = Field(default=10.0, gt=0, description="close connections that do not log on")
+    logout_timeout_s: float = Field(
+        default=2.0, gt=0, description="how long a Logout from the venue waits for the counterparty's"
+    )
     market_clock: MarketClockConfig | None = Field(
         default=None, description="exchange-local clock driving market phases; None = always open"
     )

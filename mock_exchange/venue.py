@@ -103,6 +103,7 @@ class Venue:
             _SessionEvents(self),
             default_heartbeat_s=config.heartbeat_s,
             logon_timeout_s=config.logon_timeout_s,
+            logout_timeout_s=config.logout_timeout_s,
             faults=self._engine.faults,
             batch=self._ledger.deferred_flush,
         )

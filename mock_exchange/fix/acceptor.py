@@ -27,20 +27,16 @@ class _FixProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self.connection = self._server.new_connection(transport)
+        self.connection = self._server.new_connection(transport, self._reschedule)
         self._server.protocols.add(self)
         self._schedule(self.connection.check_timers())
 
     def data_received(self, data: bytes) -> None:
-        connection = self.connection
-        if connection is None:
-            return
-        logged_on_before = connection.session is not None
-        connection.data_received(data)
-        if not logged_on_before and connection.session is not None:
-            self._reschedule()  # the logon set the heartbeat interval the timers run on
+        if self.connection is not None:
+            self.connection.data_received(data)
 
     def _reschedule(self) -> None:
+        """The connection's next timer check moved (a logon, a Logout waiting for its reply)."""
         if self._timer is not None:
             self._timer.cancel()
         if self.connection is not None and not self.closed.done():
@@ -75,6 +71,7 @@ class FixServer:
         *,
         default_heartbeat_s: int,
         logon_timeout_s: float,
+        logout_timeout_s: float = 2.0,
         faults: FaultBoard | None = None,
         batch: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
@@ -84,16 +81,19 @@ class FixServer:
         self._batch = batch
         self._default_heartbeat_s = default_heartbeat_s
         self._logon_timeout_s = logon_timeout_s
+        self._logout_timeout_s = logout_timeout_s
         self._server: asyncio.Server | None = None
         self.protocols: set[_FixProtocol] = set()
 
-    def new_connection(self, transport: Transport) -> AcceptorConnection:
+    def new_connection(self, transport: Transport, timers_changed: Callable[[], None]) -> AcceptorConnection:
         return AcceptorConnection(
             transport,
             self._registry,
             self._listener,
             default_heartbeat_s=self._default_heartbeat_s,
             logon_timeout_s=self._logon_timeout_s,
+            logout_timeout_s=self._logout_timeout_s,
+            timers_changed=timers_changed,
             faults=self._faults,
             batch=self._batch,
         )
@@ -106,7 +106,11 @@ class FixServer:
         return bound_port
 
     async def stop(self, *, text: str = "venue shutting down", timeout_s: float = 5.0) -> None:
-        """Stop accepting, log every session out, and wait for the connections to close."""
+        """Stop accepting, log every session out, and wait for the connections to close.
+
+        Each connection closes when its counterparty answers the Logout, or after the logout
+        timeout.
+        """
         if self._server is not None:
             self._server.close()
         protocols = list(self.protocols)

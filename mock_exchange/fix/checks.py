@@ -11,7 +11,7 @@ import time
 from enum import IntEnum
 
 from mock_exchange.fix import tags
-from mock_exchange.fix.codec import Field, FixMessage
+from mock_exchange.fix.codec import Field, FixMessage, encode_fields
 from mock_exchange.fix.session import FixSession
 from mock_exchange.fix.tags import MsgType
 
@@ -30,12 +30,34 @@ class RejectReason(IntEnum):
 
     INVALID_TAG_NUMBER = 0
     REQUIRED_TAG_MISSING = 1
+    TAG_NOT_DEFINED_FOR_MESSAGE = 2
+    TAG_WITHOUT_VALUE = 4
     VALUE_INCORRECT = 5
     INCORRECT_DATA_FORMAT = 6
     COMP_ID_PROBLEM = 9
     SENDING_TIME_ACCURACY = 10
     INVALID_MSG_TYPE = 11
+    TAG_APPEARS_MORE_THAN_ONCE = 13
+    TAG_OUT_OF_ORDER = 14
+    INCORRECT_NUM_IN_GROUP_COUNT = 16
     OTHER = 99
+
+
+REJECT_TEXTS = {
+    RejectReason.INVALID_TAG_NUMBER: "Invalid tag number",
+    RejectReason.REQUIRED_TAG_MISSING: REQUIRED_TAG_MISSING,
+    RejectReason.TAG_NOT_DEFINED_FOR_MESSAGE: "Tag not defined for this message type",
+    RejectReason.TAG_WITHOUT_VALUE: "Tag specified without a value",
+    RejectReason.VALUE_INCORRECT: VALUE_OUT_OF_RANGE,
+    RejectReason.INCORRECT_DATA_FORMAT: "Incorrect data format for value",
+    RejectReason.COMP_ID_PROBLEM: COMP_ID_PROBLEM,
+    RejectReason.SENDING_TIME_ACCURACY: SENDING_TIME_PROBLEM,
+    RejectReason.INVALID_MSG_TYPE: INVALID_MSG_TYPE,
+    RejectReason.TAG_APPEARS_MORE_THAN_ONCE: "Tag appears more than once",
+    RejectReason.TAG_OUT_OF_ORDER: "Tag specified out of required order",
+    RejectReason.INCORRECT_NUM_IN_GROUP_COUNT: "Incorrect NumInGroup count for repeating group",
+    RejectReason.OTHER: "Other",
+}
 
 
 class BusinessRejectReason(IntEnum):
@@ -59,7 +81,24 @@ def send_session_reject(
     if ref_tag is not None:
         fields.append((tags.REF_TAG_ID, b"%d" % ref_tag))
     fields += [(tags.REF_MSG_TYPE, message.msg_type), (tags.SESSION_REJECT_REASON, b"%d" % reason)]
-    session.send(MsgType.REJECT, fields)
+    session.send(MsgType.REJECT, fields, route=reverse_route(message))
+
+
+# OnBehalfOf* of a message comes back as DeliverTo* on its answer, and the other way round
+_REVERSE_ROUTE = (
+    (tags.ON_BEHALF_OF_COMP_ID, tags.DELIVER_TO_COMP_ID),
+    (tags.ON_BEHALF_OF_SUB_ID, tags.DELIVER_TO_SUB_ID),
+    (tags.ON_BEHALF_OF_LOCATION_ID, tags.DELIVER_TO_LOCATION_ID),
+    (tags.DELIVER_TO_COMP_ID, tags.ON_BEHALF_OF_COMP_ID),
+    (tags.DELIVER_TO_SUB_ID, tags.ON_BEHALF_OF_SUB_ID),
+    (tags.DELIVER_TO_LOCATION_ID, tags.ON_BEHALF_OF_LOCATION_ID),
+)
+
+
+def reverse_route(message: FixMessage) -> bytes:
+    """The routing header fields of an answer to ``message`` (empty when it names no third party)."""
+    fields = [(answer_tag, value) for tag, answer_tag in _REVERSE_ROUTE if (value := message.get(tag))]
+    return encode_fields(fields) if fields else b""
 
 
 def send_business_reject(session: FixSession, message: FixMessage, ref_seq: int, text: str) -> None:

@@ -1,9 +1,11 @@
 """FIX 4.4 wire codec: message value object, encoder and an incremental stream parser.
 
-The parser frames by ``8=FIX.4.4<SOH>9=<len><SOH>`` + BodyLength bytes + ``10=nnn<SOH>``,
+The parser frames by ``8=<BeginString><SOH>9=<len><SOH>`` + BodyLength bytes + ``10=nnn<SOH>``,
 validates the checksum, and treats anything else (bad length, bad checksum, non-numeric tag,
 a body that contains another header or trailer) as garbage: it drops bytes up to the next
 ``8=FIX`` after the bad frame's start, so one bad frame never swallows the good ones behind it.
+A well-framed message of another FIX version is kept, with its BeginString, for the session
+layer to answer.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _TRAILER_LENGTH = 7  # b"10=nnn\x01"
 _INNER_TRAILER = b"\x0110="
 _INNER_HEADER = b"\x018="
 _PREFIX_LENGTH = len(FRAME_PREFIX)
+_MAX_BEGIN_STRING = 16
 _MARKER_KEEP = len(RESYNC_MARKER) - 1
 _MIN_BODY_LENGTH = 5  # b"35=0\x01"
 _INCOMPLETE = -1
@@ -35,10 +38,11 @@ Field = tuple[int, bytes]
 class FixMessage:
     """One FIX message: its body fields (MsgType first), without 8, 9 and 10."""
 
-    __slots__ = ("_index", "fields")
+    __slots__ = ("_index", "begin_string", "fields")
 
-    def __init__(self, fields: list[Field]) -> None:
+    def __init__(self, fields: list[Field], begin_string: bytes = BEGIN_STRING) -> None:
         self.fields = fields
+        self.begin_string = begin_string
         self._index: dict[int, bytes] | None = None
 
     def get(self, tag: int, default: bytes | None = None) -> bytes | None:
@@ -48,6 +52,14 @@ class FixMessage:
             # built from the end, so a repeated tag keeps its first value
             index = self._index = dict(reversed(self.fields))
         return index.get(tag, default)
+
+    @property
+    def index(self) -> dict[int, bytes]:
+        """Each tag's first value (do not modify)."""
+        index = self._index
+        if index is None:
+            index = self._index = dict(reversed(self.fields))
+        return index
 
     def get_str(self, tag: int) -> str | None:
         value = self.get(tag)
@@ -108,8 +120,8 @@ def checksum(data: bytes | bytearray | memoryview) -> int:
 def _tag_number(tag: bytes) -> int | None:
     number = _TAG_NUMBERS.get(tag)
     if number is None:
-        if not tag.isdigit():
-            return None
+        if not tag.isdigit() and not (tag[:1] == b"-" and tag[1:].isdigit()):
+            return None  # a negative number is still a tag number (an invalid one, rejected later)
         number = int(tag)
         if len(_TAG_NUMBERS) < _TAG_CACHE_LIMIT:
             _TAG_NUMBERS[tag] = number
@@ -181,11 +193,13 @@ class FixStreamParser:
     def _frame_end(self, data: bytes, start: int, messages: list[FixMessage]) -> int:
         """Parse the frame at ``start``: its end offset, or ``_INCOMPLETE`` / ``_GARBAGE``."""
         size = len(data)
-        digits_start = start + _PREFIX_LENGTH
-        if not data.startswith(FRAME_PREFIX, start):
-            if size - start < _PREFIX_LENGTH and FRAME_PREFIX.startswith(data[start:]):
-                return _INCOMPLETE
-            return _GARBAGE
+        if data.startswith(FRAME_PREFIX, start):
+            begin_string = BEGIN_STRING
+            digits_start = start + _PREFIX_LENGTH
+        else:
+            begin_string, digits_start = _other_begin_string(data, start)
+            if digits_start < 0:
+                return digits_start
         length_end = data.find(SOH, digits_start, digits_start + _MAX_LENGTH_DIGITS + 1)
         if length_end < 0:
             return _INCOMPLETE if size <= digits_start + _MAX_LENGTH_DIGITS else _GARBAGE
@@ -215,10 +229,27 @@ class FixStreamParser:
         fields = parse_body(data[body_start:body_end])
         if not fields or fields[0][0] != 35:
             return _GARBAGE
-        messages.append(FixMessage(fields))
+        messages.append(FixMessage(fields, begin_string))
         return frame_end
 
     def _discard(self, count: int, *, frame_bad: bool) -> None:
         self.discarded_bytes += count
         if frame_bad:
             self.discarded_frames += 1
+
+
+def _other_begin_string(data: bytes, start: int) -> tuple[bytes, int]:
+    """BeginString of a frame at ``start`` not of FIX.4.4, and where its BodyLength digits start.
+
+    The offset is ``_INCOMPLETE`` or ``_GARBAGE`` when there is no such header (yet).
+    """
+    value_start = start + 2  # after b"8="
+    end = data.find(SOH, value_start, value_start + _MAX_BEGIN_STRING + 1)
+    if end < 0:
+        incomplete = len(data) - value_start <= _MAX_BEGIN_STRING
+        return b"", _INCOMPLETE if incomplete else _GARBAGE
+    if len(data) < end + 3:
+        return b"", _INCOMPLETE
+    if data[end + 1 : end + 3] != b"9=":
+        return b"", _GARBAGE
+    return data[value_start:end], end + 3

@@ -1,10 +1,12 @@
 """FIX 4.4 session rules for one TCP connection of the acceptor (FIX 4.4 session layer).
 
 :class:`AcceptorConnection` is transport-agnostic (bytes in, bytes out, a clock): Logon,
-Logout, Heartbeat/TestRequest timers, SendingTime and CompID checks, inbound sequencing
-(gaps queue messages and trigger one ResendRequest; the queue drains in order once filled),
-SequenceReset in both modes, ResendRequest. Application messages go to a
-:class:`SessionListener`; it never sees session-level traffic.
+Logout (a venue Logout waits for the counterparty's), Heartbeat/TestRequest timers, the
+BeginString, field-level validation against the FIX 4.4 dictionary, SendingTime and CompID
+checks, inbound sequencing (gaps queue messages and trigger one ResendRequest; the queue
+drains in order once filled), SequenceReset in both modes, ResendRequest, and a Logon with
+ResetSeqNumFlag in session. Application messages go to a :class:`SessionListener`; it never
+sees session-level traffic.
 """
 
 from __future__ import annotations
@@ -18,56 +20,43 @@ from typing import Protocol
 
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.fix import tags
+from mock_exchange.fix.admin_messages import (
+    answer_resend,
+    answer_test_request,
+    int_field,
+    new_seq_no,
+    send_logon_reply,
+)
 from mock_exchange.fix.checks import (
     COMP_ID_PROBLEM,
-    REQUIRED_TAG_MISSING,
+    REJECT_TEXTS,
     SENDING_TIME_PROBLEM,
-    VALUE_OUT_OF_RANGE,
     RejectReason,
-    parse_utc_timestamp,
     send_session_reject,
     sending_time_is_accurate,
 )
-from mock_exchange.fix.codec import FixMessage, FixStreamParser
-from mock_exchange.fix.session import FixSession, SessionRegistry, Transport, send_refusal
+from mock_exchange.fix.codec import BEGIN_STRING, FixMessage, FixStreamParser
+from mock_exchange.fix.logon import judge_logon, resets_on_logon
+from mock_exchange.fix.session import (
+    CoalescingTransport,
+    FixSession,
+    SessionRegistry,
+    Transport,
+    send_refusal,
+)
 from mock_exchange.fix.tags import MsgType
+from mock_exchange.fix.validation import Problem, fix44_validator, poss_dup_problem
 
 log = logging.getLogger(__name__)
 
 TEST_REQUEST_AFTER = 1.2  # x HeartBtInt of inbound silence
 DISCONNECT_AFTER = 2.4  # x HeartBtInt of inbound silence
 MAX_QUEUED = 100_000  # messages held behind a gap; beyond that the session is logged out
-
-
-class CoalescingTransport:
-    """Holds writes while a batch of inbound messages is handled, then sends them as one."""
-
-    __slots__ = ("_held", "_holding", "_transport")
-
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
-        self._held: list[bytes] = []
-        self._holding = False
-
-    def hold(self) -> None:
-        self._holding = True
-
-    def release(self) -> None:
-        self._holding = False
-        if self._held:
-            data = b"".join(self._held)
-            self._held.clear()
-            self._transport.write(data)
-
-    def write(self, data: bytes) -> None:
-        if self._holding:
-            self._held.append(data)
-        else:
-            self._transport.write(data)
-
-    def close(self) -> None:
-        self.release()
-        self._transport.close()
+INCORRECT_BEGIN_STRING = "Incorrect BeginString"
+# a rejected message still uses up its MsgSeqNum, except these (as FIX engines do)
+_REJECTED_KEEP_SEQ = frozenset({MsgType.LOGON, MsgType.SEQUENCE_RESET})
+# while the venue waits for the Logout it asked for, only these are acted on
+_AFTER_LOGOUT = frozenset({MsgType.LOGOUT, MsgType.RESEND_REQUEST, MsgType.SEQUENCE_RESET})
 
 
 class SessionListener(Protocol):
@@ -97,8 +86,10 @@ class AcceptorConnection:
         *,
         default_heartbeat_s: int,
         logon_timeout_s: float,
+        logout_timeout_s: float = 2.0,
         faults: FaultBoard | None = None,
         batch: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
+        timers_changed: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._batch = batch
@@ -106,16 +97,20 @@ class AcceptorConnection:
         self._registry = registry
         self._listener = listener
         self._faults = faults if faults is not None else FaultBoard()
+        self._validator = fix44_validator()
         self._venue_comp_id = registry.venue_comp_id.encode()
         self._default_heartbeat_s = default_heartbeat_s
         self._logon_timeout_s = logon_timeout_s
+        self._logout_timeout_s = logout_timeout_s
+        self._timers_changed = timers_changed
         self._clock = clock
         self._parser = FixStreamParser()
         self._opened_at = self._last_received = clock()
         self._test_request_pending = False
         self._resend_requested_until = 0
-        self._queued: dict[int, tuple[FixMessage, bool]] = {}  # seq -> (message, already answered)
+        self._queued: dict[int, FixMessage | None] = {}  # seq -> message (None: already handled)
         self._closing = False
+        self._logout_deadline: float | None = None  # set while waiting for the Logout reply
         self._logged_out = False
         self._close_reason = "connection lost"
         self.session: FixSession | None = None
@@ -155,10 +150,10 @@ class AcceptorConnection:
         session = self.session
         if self._closing:
             return 1.0
-        if session is None:
-            deadline = self._opened_at + self._logon_timeout_s
+        if session is None or self._logout_deadline is not None:
+            deadline = self._logout_deadline or self._opened_at + self._logon_timeout_s
             if now >= deadline:
-                self.close("no Logon received in time")
+                self.close("no Logon received in time" if session is None else "no Logout reply in time")
                 return 1.0
             return deadline - now
         heartbeat = float(session.heartbeat_s)
@@ -187,72 +182,51 @@ class AcceptorConnection:
         log.info("closing FIX connection (%s): %s", self._session_name(), reason)
         self._transport.close()
 
-    def logout(self, text: str | None) -> None:
-        """Venue-initiated Logout (with ``text`` when given): record it, send it, close."""
+    def logout(self, text: str | None, *, await_reply: bool = True) -> None:
+        """Venue-initiated Logout (with ``text`` when given): record and send it.
+
+        The connection then closes when the counterparty's Logout arrives or the logout
+        timeout passes; at once when ``await_reply`` is false.
+        """
         session = self.session
         reason = text or "logged out by the venue"
-        if session is None or self._closing:
-            self.close(reason)
+        if session is None or self._closing or self._logout_deadline is not None:
+            if session is None or not await_reply:
+                self.close(reason)
             return
         self._listener.on_logout(session, reason)
         session.send(MsgType.LOGOUT, [(tags.TEXT, text.encode())] if text else [])
-        self.close(reason)
+        if not await_reply:
+            self.close(reason)
+            return
+        self._close_reason = reason
+        self._logout_deadline = self._clock() + self._logout_timeout_s
+        self._timers_changed()
 
     # -- logon -----------------------------------------------------------------------------
 
     def _on_logon(self, message: FixMessage) -> None:
         sender_comp_id = message.get_str(tags.SENDER_COMP_ID) or ""
-        if message.msg_type != MsgType.LOGON:
-            self.close(f"first message was MsgType {message.msg_type!r}, not Logon")
+        verdict = judge_logon(message, self._registry, self._faults, self._validator)
+        if verdict.session is None:
+            self._listener.on_logon_refused(sender_comp_id, verdict.refusal)
+            if verdict.answered:
+                send_refusal(
+                    self._transport,
+                    venue_comp_id=self._registry.venue_comp_id,
+                    sender_comp_id=sender_comp_id,
+                    text=verdict.refusal,
+                )
+            self.close(verdict.refusal)
             return
-        session, problem = self._session_for_logon(message, sender_comp_id)
-        if session is None:
-            # an unknown identity or a duplicate logon gets no answer, only a disconnect
-            self._listener.on_logon_refused(sender_comp_id, problem)
-            self.close(problem)
-            return
-        refusal = self._logon_refusal(session, message)
-        if refusal is not None:
-            self._refuse_logon(sender_comp_id, refusal)
-            return
-        self._accept_logon(session, message)
-
-    def _session_for_logon(self, message: FixMessage, sender_comp_id: str) -> tuple[FixSession | None, str]:
-        if message.get(tags.TARGET_COMP_ID) != self._venue_comp_id:
-            return None, f"TargetCompID must be {self._registry.venue_comp_id}"
-        session = self._registry.for_logon(sender_comp_id)
-        if session is None:
-            return None, f"unknown SenderCompID {sender_comp_id!r}"
-        if session.connected:
-            return None, f"session {sender_comp_id} is already logged on"
-        return session, ""
-
-    def _logon_refusal(self, session: FixSession, message: FixMessage) -> str | None:
-        """Why a Logon of a known, free session is refused (answered with a Logout), if it is."""
-        cooldown = self._faults.logon_refusal(session.sender_comp_id, session.firm)
-        if cooldown is not None:
-            return cooldown
-        if not sending_time_is_accurate(message):
-            return f"Invalid Logon message: {SENDING_TIME_PROBLEM}, field=52"
-        seq = _int_field(message, tags.MSG_SEQ_NUM)
-        if seq is None:
-            return "MsgSeqNum(34) missing"
-        if self._resets_on_logon(session, message):
-            return None
-        if seq < session.next_in_seq:
-            return f"MsgSeqNum too low, expecting {session.next_in_seq} but received {seq}"
-        return None
-
-    @staticmethod
-    def _resets_on_logon(session: FixSession, message: FixMessage) -> bool:
-        return session.reset_on_logon or message.get(tags.RESET_SEQ_NUM_FLAG) == b"Y"
+        self._accept_logon(verdict.session, message)
 
     def _accept_logon(self, session: FixSession, message: FixMessage) -> None:
-        reset = self._resets_on_logon(session, message)
+        reset = resets_on_logon(session, message)
         if reset:
             session.reset_sequence_numbers()
-        seq = _int_field(message, tags.MSG_SEQ_NUM) or 1
-        heartbeat = _int_field(message, tags.HEART_BT_INT)
+        seq = int_field(message, tags.MSG_SEQ_NUM) or 1
+        heartbeat = int_field(message, tags.HEART_BT_INT)
         session.heartbeat_s = heartbeat if heartbeat and heartbeat > 0 else self._default_heartbeat_s
         session.transport = self._transport
         session.logged_on = True
@@ -261,47 +235,44 @@ class AcceptorConnection:
         if not gap:
             session.next_in_seq = seq + 1
         self._listener.on_logon(session)
-        reply = [(tags.ENCRYPT_METHOD, b"0"), (tags.HEART_BT_INT, b"%d" % session.heartbeat_s)]
-        if reset:
-            reply.append((tags.RESET_SEQ_NUM_FLAG, b"Y"))
-        session.send(MsgType.LOGON, reply)
+        send_logon_reply(session, reset=reset)
+        self._timers_changed()
         if gap:
-            self._queued[seq] = (message, True)  # the Logon itself is done; only its number counts
+            self._queued[seq] = None  # the Logon itself is done; only its number counts
             self._request_resend(session, seq)
 
-    def _refuse_logon(self, sender_comp_id: str, text: str) -> None:
-        self._listener.on_logon_refused(sender_comp_id, text)
-        send_refusal(
-            self._transport,
-            venue_comp_id=self._registry.venue_comp_id,
-            sender_comp_id=sender_comp_id,
-            text=text,
-        )
-        self.close(text)
+    def _on_reset_logon(self, session: FixSession, seq: int) -> None:
+        """A Logon with ResetSeqNumFlag(141)=Y in session: both sides start again at 1."""
+        session.reset_sequence_numbers()
+        session.next_in_seq = seq + 1
+        self._queued.clear()
+        self._resend_requested_until = 0
+        self._listener.on_logon(session)
+        send_logon_reply(session, reset=True)
 
     # -- logged on: checks and sequencing ------------------------------------------------------
 
     def _on_message(self, session: FixSession, message: FixMessage) -> None:
-        seq = _int_field(message, tags.MSG_SEQ_NUM)
-        if seq is None:
-            self.logout("MsgSeqNum(34) missing or not a number")
+        seq = int_field(message, tags.MSG_SEQ_NUM)
+        if message.begin_string != BEGIN_STRING:
+            if message.msg_type == MsgType.LOGOUT:
+                self._on_logout(session)
+                return
+            self._consume(session, seq)
+            self.logout(INCORRECT_BEGIN_STRING)
             return
-        if not sending_time_is_accurate(message):
-            send_session_reject(
-                session, message, seq, reason=RejectReason.SENDING_TIME_ACCURACY, text=SENDING_TIME_PROBLEM
-            )
-            self.logout(None)
+        problem = self._validator.validate(message)
+        if problem is not None:
+            self._reject_invalid(session, message, seq, problem)
             return
-        if (
-            message.get(tags.SENDER_COMP_ID) != session.sender_comp_id_bytes
-            or message.get(tags.TARGET_COMP_ID) != self._venue_comp_id
-        ):
-            send_session_reject(
-                session, message, seq, reason=RejectReason.COMP_ID_PROBLEM, text=COMP_ID_PROBLEM
-            )
-            self.logout(COMP_ID_PROBLEM)
+        assert seq is not None  # MsgSeqNum is a required SEQNUM: validated
+        if not self._passes_identity_checks(session, message, seq):
             return
-        if message.msg_type == MsgType.SEQUENCE_RESET and message.get(tags.GAP_FILL_FLAG) != b"Y":
+        msg_type = message.msg_type
+        if msg_type == MsgType.LOGON and message.get(tags.RESET_SEQ_NUM_FLAG) == b"Y":
+            self._on_reset_logon(session, seq)
+            return
+        if msg_type == MsgType.SEQUENCE_RESET and message.get(tags.GAP_FILL_FLAG) != b"Y":
             self._on_sequence_reset(session, message, seq)
             return
         expected = session.next_in_seq
@@ -310,61 +281,106 @@ class AcceptorConnection:
         elif seq < expected:
             self._on_too_low(session, message, seq, expected)
         else:
-            self._accept(session, message, seq, answered=False)
+            self._accept(session, message, seq)
 
-    def _accept(self, session: FixSession, message: FixMessage, seq: int, *, answered: bool) -> None:
+    def _passes_identity_checks(self, session: FixSession, message: FixMessage, seq: int) -> bool:
+        """SendingTime within the tolerance and the CompIDs of the session; else Reject, Logout."""
+        if not sending_time_is_accurate(message):
+            send_session_reject(
+                session, message, seq, reason=RejectReason.SENDING_TIME_ACCURACY, text=SENDING_TIME_PROBLEM
+            )
+            self.logout(None)
+            return False
+        if (
+            message.get(tags.SENDER_COMP_ID) != session.sender_comp_id_bytes
+            or message.get(tags.TARGET_COMP_ID) != self._venue_comp_id
+        ):
+            send_session_reject(
+                session, message, seq, reason=RejectReason.COMP_ID_PROBLEM, text=COMP_ID_PROBLEM
+            )
+            self.logout(COMP_ID_PROBLEM)
+            return False
+        return True
+
+    def _reject_invalid(
+        self, session: FixSession, message: FixMessage, seq: int | None, problem: Problem
+    ) -> None:
+        """A message failing validation: Reject naming the tag; its MsgSeqNum is used up."""
+        send_session_reject(
+            session,
+            message,
+            seq or 0,
+            reason=problem.reason,
+            text=REJECT_TEXTS[problem.reason],
+            ref_tag=problem.tag,
+        )
+        if message.msg_type not in _REJECTED_KEEP_SEQ:
+            self._consume(session, seq)
+
+    def _consume(self, session: FixSession, seq: int | None) -> None:
+        """Count ``seq`` as received although its message is not acted on."""
+        if seq is None:
+            return
+        if seq == session.next_in_seq:
+            self._accept(session, None, seq)
+        elif seq > session.next_in_seq:
+            self._queue(session, seq, None)
+
+    def _accept(self, session: FixSession, message: FixMessage | None, seq: int) -> None:
         """Process the expected message, then whatever the queue holds right behind it."""
         session.next_in_seq = seq + 1
-        self._dispatch(session, message, seq, answered=answered)
+        if message is not None:
+            self._dispatch(session, message, seq)
         while not self._closing and self._queued:
             for stale in [queued for queued in self._queued if queued < session.next_in_seq]:
                 del self._queued[stale]
-            entry = self._queued.pop(session.next_in_seq, None)
-            if entry is None:
+            if session.next_in_seq not in self._queued:
                 return
             seq = session.next_in_seq
+            queued = self._queued.pop(seq)
             session.next_in_seq = seq + 1
-            self._dispatch(session, entry[0], seq, answered=entry[1])
+            if queued is not None:
+                self._dispatch(session, queued, seq)
 
     def _on_too_high(self, session: FixSession, message: FixMessage, seq: int) -> None:
         msg_type = message.msg_type
         if msg_type == MsgType.LOGOUT:
             self._on_logout(session)
             return
-        answered = msg_type == MsgType.RESEND_REQUEST
-        if answered:
-            self._answer_resend(session, message, seq)
+        if msg_type == MsgType.RESEND_REQUEST:
+            answer_resend(session, message, seq)
+            self._queue(session, seq, None)
+        else:
+            self._queue(session, seq, message)
+
+    def _queue(self, session: FixSession, seq: int, message: FixMessage | None) -> None:
+        """Hold a message from beyond a gap; ask for the gap to be resent once."""
         if len(self._queued) >= MAX_QUEUED:
-            self.logout(f"more than {MAX_QUEUED} messages behind a sequence gap")
+            self.logout(f"more than {MAX_QUEUED} messages behind a sequence gap", await_reply=False)
             return
-        self._queued[seq] = (message, answered)
+        self._queued[seq] = message
         if session.next_in_seq > self._resend_requested_until:
             self._request_resend(session, seq)
 
     def _on_too_low(self, session: FixSession, message: FixMessage, seq: int, expected: int) -> None:
         if message.get(tags.POSS_DUP_FLAG) != b"Y":
-            self.logout(f"MsgSeqNum too low, expecting {expected} but received {seq}")
+            self.logout(f"MsgSeqNum too low, expecting {expected} but received {seq}", await_reply=False)
             return
         if message.msg_type == MsgType.SEQUENCE_RESET:
             return
-        orig_value = message.get(tags.ORIG_SENDING_TIME)
-        orig = None if orig_value is None else parse_utc_timestamp(orig_value)
-        sent = parse_utc_timestamp(message.get(tags.SENDING_TIME) or b"")
-        if orig is None:
-            send_session_reject(
-                session,
-                message,
-                seq,
-                reason=RejectReason.REQUIRED_TAG_MISSING,
-                text=REQUIRED_TAG_MISSING,
-                ref_tag=tags.ORIG_SENDING_TIME,
-            )
-        elif sent is not None and orig > sent:
-            send_session_reject(
-                session, message, seq, reason=RejectReason.SENDING_TIME_ACCURACY, text=SENDING_TIME_PROBLEM
-            )
+        problem = poss_dup_problem(message)
+        if problem is None:
+            return  # a possible duplicate of a message already processed: ignored
+        send_session_reject(
+            session,
+            message,
+            seq,
+            reason=problem.reason,
+            text=REJECT_TEXTS[problem.reason],
+            ref_tag=problem.tag,
+        )
+        if problem.reason is RejectReason.SENDING_TIME_ACCURACY:
             self.logout(None)
-        # else: a possible duplicate of a message already processed: ignored
 
     def _request_resend(self, session: FixSession, seen_seq: int) -> None:
         self._resend_requested_until = seen_seq
@@ -375,43 +391,36 @@ class AcceptorConnection:
 
     def _on_sequence_reset(self, session: FixSession, message: FixMessage, seq: int) -> None:
         """SequenceReset-Reset: its own MsgSeqNum is ignored; NewSeqNo must not go back."""
-        new_seq = _int_field(message, tags.NEW_SEQ_NO)
-        if new_seq is None or new_seq < session.next_in_seq:
-            _reject_new_seq_no(session, message, seq, new_seq)
+        new_seq = new_seq_no(session, message, seq, gap_fill=False)
+        if new_seq is None:
             return
         session.next_in_seq = new_seq
-        entry = self._queued.pop(new_seq, None)
-        if entry is not None:
-            self._accept(session, entry[0], new_seq, answered=entry[1])
+        if new_seq in self._queued:
+            self._accept(session, self._queued.pop(new_seq), new_seq)
 
     # -- logged on: dispatch ---------------------------------------------------------------
 
-    def _dispatch(self, session: FixSession, message: FixMessage, seq: int, *, answered: bool) -> None:
+    def _dispatch(self, session: FixSession, message: FixMessage, seq: int) -> None:
         msg_type = message.msg_type
+        if self._logout_deadline is not None and msg_type not in _AFTER_LOGOUT:
+            log.info("ignoring MsgType %r from %s after Logout", msg_type, session.sender_comp_id)
+            return
         if msg_type == MsgType.HEARTBEAT or msg_type == MsgType.REJECT:
             return
         if msg_type == MsgType.TEST_REQUEST:
-            test_request_id = message.get(tags.TEST_REQ_ID) or b""
-            session.send(MsgType.HEARTBEAT, [(tags.TEST_REQ_ID, test_request_id)])
+            answer_test_request(session, message)
         elif msg_type == MsgType.RESEND_REQUEST:
-            if not answered:
-                self._answer_resend(session, message, seq)
+            answer_resend(session, message, seq)
         elif msg_type == MsgType.SEQUENCE_RESET:
-            self._on_gap_fill(session, message, seq)
+            new_seq = new_seq_no(session, message, seq, gap_fill=True)
+            if new_seq is not None:
+                session.next_in_seq = new_seq
         elif msg_type == MsgType.LOGOUT:
             self._on_logout(session)
         elif msg_type == MsgType.LOGON:
-            if not answered:
-                self.logout("Logon received on a session that is already logged on")
+            self.logout("Logon received on a session that is already logged on")
         else:
             self._dispatch_application(session, message, seq)
-
-    def _on_gap_fill(self, session: FixSession, message: FixMessage, seq: int) -> None:
-        new_seq = _int_field(message, tags.NEW_SEQ_NO)
-        if new_seq is None or new_seq <= seq:
-            _reject_new_seq_no(session, message, seq, new_seq)
-            return
-        session.next_in_seq = new_seq
 
     def _dispatch_application(self, session: FixSession, message: FixMessage, seq: int) -> None:
         try:
@@ -420,42 +429,16 @@ class AcceptorConnection:
             log.exception("error handling %r from %s", message.msg_type, session.sender_comp_id)
             send_session_reject(session, message, seq, reason=RejectReason.OTHER, text="venue error")
 
-    def _answer_resend(self, session: FixSession, message: FixMessage, seq: int) -> None:
-        begin = _int_field(message, tags.BEGIN_SEQ_NO)
-        end = _int_field(message, tags.END_SEQ_NO)
-        if begin is None or end is None:
-            missing = tags.BEGIN_SEQ_NO if begin is None else tags.END_SEQ_NO
-            send_session_reject(
-                session,
-                message,
-                seq,
-                reason=RejectReason.REQUIRED_TAG_MISSING,
-                text=REQUIRED_TAG_MISSING,
-                ref_tag=missing,
-            )
-            return
-        session.resend(begin, end)
-
     def _on_logout(self, session: FixSession) -> None:
-        text = "logout requested by counterparty"
+        """The counterparty's Logout: the reply to the venue's, or answered with one; then close."""
         self._logged_out = True
+        if self._logout_deadline is not None:
+            self.close("Logout confirmed by counterparty")
+            return
+        text = "logout requested by counterparty"
         self._listener.on_logout(session, text)
         session.send(MsgType.LOGOUT, [])
         self.close(text)
 
     def _session_name(self) -> str:
         return self.session.sender_comp_id if self.session else "not logged on"
-
-
-def _reject_new_seq_no(session: FixSession, message: FixMessage, seq: int, new_seq: int | None) -> None:
-    """Reject a SequenceReset whose NewSeqNo(36) is missing or goes backwards."""
-    reason = RejectReason.REQUIRED_TAG_MISSING if new_seq is None else RejectReason.VALUE_INCORRECT
-    text = REQUIRED_TAG_MISSING if new_seq is None else VALUE_OUT_OF_RANGE
-    send_session_reject(session, message, seq, reason=reason, text=text, ref_tag=tags.NEW_SEQ_NO)
-
-
-def _int_field(message: FixMessage, tag: int) -> int | None:
-    value = message.get(tag)
-    if value is None or not value.isdigit():
-        return None
-    return int(value)

@@ -26,6 +26,37 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+class CoalescingTransport:
+    """Holds writes while a batch of inbound messages is handled, then sends them as one."""
+
+    __slots__ = ("_held", "_holding", "_transport")
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self._held: list[bytes] = []
+        self._holding = False
+
+    def hold(self) -> None:
+        self._holding = True
+
+    def release(self) -> None:
+        self._holding = False
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            self._transport.write(data)
+
+    def write(self, data: bytes) -> None:
+        if self._holding:
+            self._held.append(data)
+        else:
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.release()
+        self._transport.close()
+
+
 class _UtcTimestamps:
     """``YYYYMMDD-HH:MM:SS.sss`` UTC SendingTime values, formatting the seconds once each."""
 
@@ -101,8 +132,13 @@ class FixSession:
         self.next_out_seq = 1
         self._store.clear()
 
-    def send(self, msg_type: bytes, fields: list[Field], *, target_sub_id: str | None = None) -> bool:
-        """Send a message with the next MsgSeqNum; ``False`` (not sent) when not logged on."""
+    def send(
+        self, msg_type: bytes, fields: list[Field], *, target_sub_id: str | None = None, route: bytes = b""
+    ) -> bool:
+        """Send a message with the next MsgSeqNum; ``False`` (not sent) when not logged on.
+
+        ``route``: encoded routing header fields (DeliverTo*, OnBehalfOf*) to carry as well.
+        """
         transport = self.transport
         if transport is None or not self.logged_on:
             return False
@@ -112,6 +148,8 @@ class FixSession:
         body = encode_fields(fields)
         if target_sub_id:
             body = b"57=%s\x01%s" % (target_sub_id.encode(), body)
+        if route:
+            body = route + body
         if msg_type not in ADMIN_MSG_TYPES:
             self._store[seq] = StoredMessage(msg_type, body, sending_time)
         self._write(transport, msg_type, seq, sending_time, body)

@@ -16,6 +16,7 @@ from tests.integration.venue_helpers import (
     field,
     hand_stepped_config,
     logged_on,
+    utc_timestamp,
 )
 
 pytestmark = pytest.mark.integration
@@ -42,6 +43,7 @@ def _replace(client: FixTestClient, cl_ord_id: str, orig: str, *, qty: int, pric
             (41, orig),
             (55, "BTC-USD"),
             (54, 1),
+            (60, utc_timestamp()),
             (38, qty),
             (40, 2),
             (44, price),

@@ -9,7 +9,7 @@ import pytest
 import simplefix
 
 from mock_exchange.venue import Venue
-from tests.integration.venue_helpers import FixTestClient, field, venue_config, wait_until
+from tests.integration.venue_helpers import FixTestClient, field, utc_timestamp, venue_config, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +146,7 @@ async def test_invalid_orders_are_rejected(venue: Venue, client: FixTestClient) 
     client.new_order("oms-a-1-1", price=1.0)
     duplicate = await client.expect("8")
     assert [field(duplicate, 150), field(duplicate, 37)] == ["8", "NONE"]
-    client.send("D", [(11, "oms-a-1-2"), (55, "BTC-USD"), (54, 7), (38, 1), (40, 2), (44, 1.0)])
+    client.send("D", [(11, "oms-a-1-2"), (55, "BTC-USD"), (54, 7), (60, utc_timestamp()), (38, 1), (40, 2)])
     session_reject = await client.expect("3")
     assert [field(session_reject, 371), field(session_reject, 373)] == ["54", "5"]
     assert len(venue.ledger.orders) == 1

@@ -22,7 +22,7 @@ async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
         SessionConfig(sender_comp_id="OMS-A"),
         SessionConfig(sender_comp_id="TEST", reset_on_logon=True),
     )
-    async with Venue(venue_config(tmp_path, sessions=sessions)) as running:
+    async with Venue(venue_config(tmp_path, sessions=sessions, logout_timeout_s=30)) as running:
         yield running
 
 
@@ -48,7 +48,7 @@ async def test_sending_time_off_by_more_than_120s_is_rejected_then_logged_out(
     client: FixTestClient, offset_s: float
 ) -> None:
     client.send("0", sending_time=utc_timestamp(offset_s))
-    reject, logout = await client.expect_closed()
+    reject, logout = await client.confirm_logout()
     assert _fields(reject, 35, 45, 372, 373, 58) == ["3", "2", "0", "10", "SendingTime accuracy problem"]
     assert field(logout, 35) == "5"
 
@@ -72,7 +72,9 @@ async def test_comp_id_mismatch_is_rejected_then_logged_out(
 ) -> None:
     client.sender_comp_id, client.target_comp_id = sender, target
     client.new_order("oms-a-1-1", price=1.0)
-    reject, logout = await client.expect_closed()
+    reject = await client.expect("3", skip=())
+    client.sender_comp_id, client.target_comp_id = "OMS-A", "MOCKEX"  # the Logout reply is in order
+    [logout] = await client.confirm_logout()
     assert _fields(reject, 35, 45, 372, 373, 58) == ["3", "2", "D", "9", "CompID problem"]
     assert _fields(logout, 35, 58) == ["5", "CompID problem"]
 
@@ -110,7 +112,7 @@ async def test_a_resend_request_behind_a_gap_is_answered_once(client: FixTestCli
     client.send("2", [(7, 1), (16, 0)], seq=5)
     first = [await client.expect_any() for _ in range(2)]
     assert sorted(field(message, 35) or "" for message in first) == ["2", "4"]
-    client.send("4", [(123, "Y"), (36, 5), (122, utc_timestamp(-1))], seq=3, poss_dup=True)
+    client.send("4", [(122, utc_timestamp(-1)), (123, "Y"), (36, 5)], seq=3, poss_dup=True)
     client.send("1", [(112, "after")], seq=6)
     after = await client.expect_any()
     assert _fields(after, 35, 112) == ["0", "after"], "the queued ResendRequest was answered again"
@@ -132,7 +134,7 @@ async def test_sequence_reset_reset_backwards_is_rejected_not_fatal(client: FixT
 
 
 async def test_gap_fill_with_possdup_below_expected_is_ignored(client: FixTestClient) -> None:
-    client.send("4", [(123, "Y"), (36, 20), (122, utc_timestamp(-1))], seq=1, poss_dup=True)
+    client.send("4", [(122, utc_timestamp(-1)), (123, "Y"), (36, 20)], seq=1, poss_dup=True)
     client.send("1", [(112, "two")], seq=2)
     assert field(await client.expect("0", skip=()), 112) == "two"
 
@@ -149,7 +151,7 @@ async def test_possdup_without_orig_sending_time_is_rejected(client: FixTestClie
 async def test_possdup_with_orig_sending_time_after_sending_time_is_logged_out(client: FixTestClient) -> None:
     client.send("0")
     client.send("0", [(122, utc_timestamp(10))], seq=2, poss_dup=True)
-    reject, logout = await client.expect_closed()
+    reject, logout = await client.confirm_logout()
     assert _fields(reject, 35, 373) == ["3", "10"]
     assert field(logout, 35) == "5"
 
@@ -160,7 +162,7 @@ async def test_logon_with_a_high_seqnum_is_answered_then_resend_requested(connec
     logon = await client.expect("A", skip=())
     resend = await client.expect("2", skip=())
     assert [field(logon, 34), *_fields(resend, 34, 7, 16)] == ["1", "2", "1", "0"]
-    client.send("4", [(123, "Y"), (36, 6), (122, utc_timestamp(-1))], seq=1, poss_dup=True)
+    client.send("4", [(122, utc_timestamp(-1)), (123, "Y"), (36, 6)], seq=1, poss_dup=True)
     client.send("1", [(112, "six")], seq=6)
     assert field(await client.expect("0", skip=()), 112) == "six"
 

@@ -156,6 +156,19 @@ class FixTestClient:
                 messages.append(message)
         return messages
 
+    async def confirm_logout(self) -> list[simplefix.FixMessage]:
+        """Read up to the venue's Logout, answer it with a Logout, wait for the venue to close.
+
+        Returns what arrived, the Logout last. The venue waits for the answer (its logout
+        timeout is longer than the wait here in the tests that use this).
+        """
+        messages = [await self.expect_any()]
+        while messages[-1].get(35) != b"5":
+            messages.append(await self.expect_any())
+        self.send("5")
+        assert await self.expect_closed() == [], "the venue sent more after its Logout"
+        return messages
+
     async def logon(self, heartbeat_s: int = 30, *, reset: bool = True) -> simplefix.FixMessage:
         fields: list[tuple[int, FieldValue]] = [(98, 0), (108, heartbeat_s)]
         if reset:
@@ -184,7 +197,8 @@ class FixTestClient:
         self.send("D", fields)
 
     def cancel(self, cl_ord_id: str, orig_cl_ord_id: str, *, side: int = 1, qty: int = 10) -> None:
-        self.send("F", [(11, cl_ord_id), (41, orig_cl_ord_id), (55, "BTC-USD"), (54, side), (38, qty)])
+        fields: list[tuple[int, FieldValue]] = [(11, cl_ord_id), (41, orig_cl_ord_id), (55, "BTC-USD")]
+        self.send("F", [*fields, (54, side), (60, utc_timestamp()), (38, qty)])
 
     async def close(self) -> None:
         self._writer.close()
@@ -256,6 +270,20 @@ async def logged_on(port: int, sender_comp_id: str = "OMS-A") -> AsyncIterator[F
         yield client
     finally:
         await client.close()
+
+
+def raw_frame(fields: Iterable[tuple[int | str, FieldValue]], begin_string: str = "FIX.4.4") -> bytes:
+    """``fields`` framed exactly in the order given (BodyLength and CheckSum computed here).
+
+    For messages simplefix would reorder (it always moves MsgType to the front).
+    """
+    body = b"".join(b"%s=%s\x01" % (str(tag).encode(), _encode_value(value)) for tag, value in fields)
+    head = b"8=%s\x019=%d\x01" % (begin_string.encode(), len(body))
+    return b"%s%s10=%03d\x01" % (head, body, sum(head + body) % 256)
+
+
+def _encode_value(value: FieldValue) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
 
 
 def utc_timestamp(offset_s: float = 0.0) -> str:
