@@ -1,16 +1,15 @@
 """The Toxiproxy HTTP API, routed exactly as Toxiproxy's router does.
 
-The HTTP side runs in a thread of its own (:mod:`gameday.proxy.apithread`), so a loop busy with
-thousands of proxied connections does not queue API requests behind its data. Reads are answered
-there from a :class:`RegistryView`, a snapshot the proxy loop publishes after every change;
-changes run in the proxy loop (the registry's own), one hop each.
+The API runs in a thread of its own (:mod:`gameday.proxy.apithread`), which owns the registry:
+reads answer from it directly, and changes are decided there and reach the data loop as
+data-plane operations (:mod:`gameday.proxy.dataplane`), so a loop busy with thousands of proxied
+connections does not queue API requests behind its data.
 
 Unknown paths, trailing slashes and wrong methods get Toxiproxy's 404 and 405 answers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gameday.proxy import errors, gojson, metrics
-from gameday.proxy.proxy import Proxy
 from gameday.proxy.server import PopulateError, ProxyRegistry
 
 logger = logging.getLogger(__name__)
@@ -43,31 +41,6 @@ class Reply:
     content_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RegistryView:
-    """The registry as JSON, taken in the proxy loop after a change; read in the API thread."""
-
-    proxies: dict[str, dict[str, Any]]
-    objects: tuple[Proxy, ...]  # for the live byte counters of /metrics
-
-    @classmethod
-    def of(cls, registry: ProxyRegistry) -> RegistryView:
-        proxies = registry.all()
-        return cls({proxy.name: proxy.to_json() for proxy in proxies}, tuple(proxies))
-
-    def proxy(self, name: str) -> dict[str, Any]:
-        try:
-            return self.proxies[name]
-        except KeyError:
-            raise errors.NotFound(errors.PROXY_NOT_FOUND) from None
-
-    def toxic(self, proxy: str, name: str) -> dict[str, Any]:
-        for toxic in self.proxy(proxy)["toxics"]:
-            if toxic["name"] == name:
-                return dict(toxic)
-        raise errors.NotFound(errors.TOXIC_NOT_FOUND)
-
-
 def _json(value: Any, status: int = 200) -> Reply:
     return Reply(status, gojson.dumps(value), JSON)
 
@@ -76,35 +49,35 @@ def _error(status: int, message: str, extra: dict[str, Any] | None = None) -> Re
     return Reply(status, gojson.dumps({"error": message, "status": status, **(extra or {})}) + "\n", TEXT)
 
 
-# -- reads: the API thread, from the view --------------------------------------------------------
-Read = Callable[[RegistryView, dict[str, str]], Reply]
+# -- reads ---------------------------------------------------------------------------------------
+Read = Callable[[ProxyRegistry, dict[str, str]], Reply]
 
 
-def _version(view: RegistryView, args: dict[str, str]) -> Reply:
+def _version(registry: ProxyRegistry, args: dict[str, str]) -> Reply:
     return _json({"version": VERSION})
 
 
-def _proxy_index(view: RegistryView, args: dict[str, str]) -> Reply:
-    return _json(view.proxies)
+def _proxy_index(registry: ProxyRegistry, args: dict[str, str]) -> Reply:
+    return _json({proxy.name: proxy.to_json() for proxy in registry.all()})
 
 
-def _proxy_show(view: RegistryView, args: dict[str, str]) -> Reply:
-    return _json(view.proxy(args["proxy"]))
+def _proxy_show(registry: ProxyRegistry, args: dict[str, str]) -> Reply:
+    return _json(registry.get(args["proxy"]).to_json())
 
 
-def _toxic_index(view: RegistryView, args: dict[str, str]) -> Reply:
-    return _json(view.proxy(args["proxy"])["toxics"])
+def _toxic_index(registry: ProxyRegistry, args: dict[str, str]) -> Reply:
+    return _json([entry.to_json() for entry in registry.get(args["proxy"]).toxics.entries()])
 
 
-def _toxic_show(view: RegistryView, args: dict[str, str]) -> Reply:
-    return _json(view.toxic(args["proxy"], args["toxic"]))
+def _toxic_show(registry: ProxyRegistry, args: dict[str, str]) -> Reply:
+    return _json(registry.get(args["proxy"]).toxics.get(args["toxic"]).to_json())
 
 
-def _metrics(view: RegistryView, args: dict[str, str]) -> Reply:
-    return Reply(200, metrics.render(view.objects), TEXT)
+def _metrics(registry: ProxyRegistry, args: dict[str, str]) -> Reply:
+    return Reply(200, metrics.render(registry.all()), TEXT)
 
 
-# -- changes: the proxy loop, on the registry ----------------------------------------------------
+# -- changes -------------------------------------------------------------------------------------
 Change = Callable[[ProxyRegistry, bytes, dict[str, str]], Awaitable[Reply]]
 
 
@@ -178,15 +151,12 @@ ROUTES = [
 
 
 class Api:
-    """Answers :class:`ApiRequest` s: reads from the current view, changes in the proxy loop."""
+    """Answers :class:`ApiRequest` s in the API thread, which owns ``registry``."""
 
-    def __init__(self, registry: ProxyRegistry, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, registry: ProxyRegistry) -> None:
         self._registry = registry
-        self._loop = loop  # the registry's loop
-        self._view = RegistryView.of(registry)
 
     async def answer(self, request: ApiRequest) -> Reply:
-        """Called in the API thread."""
         if request.user_agent.startswith("Mozilla/"):
             return Reply(403, "User agent not allowed\n", TEXT)
         for route in ROUTES:
@@ -196,16 +166,14 @@ class Api:
             args = match.groupdict()
             read = route.reads.get(request.method)
             if read is not None:
-                return _guarded_read(read, self._view, args)
+                return _guarded_read(read, self._registry, args)
             change = route.changes.get(request.method)
             if change is None:
                 return Reply(405)
-            future = asyncio.run_coroutine_threadsafe(self._change(change, request.body, args), self._loop)
-            return await asyncio.wrap_future(future)
+            return await self._change(change, request.body, args)
         return Reply(404, "404 page not found\n", TEXT)
 
     async def _change(self, handler: Change, body: bytes, args: dict[str, str]) -> Reply:
-        """Runs in the proxy loop; publishes the new view before answering."""
         try:
             return await handler(self._registry, body, args)
         except errors.ApiError as exc:
@@ -215,12 +183,10 @@ class Api:
         except Exception:
             logger.exception("API change failed")
             return _error(500, "internal error")
-        finally:
-            self._view = RegistryView.of(self._registry)
 
 
-def _guarded_read(handler: Read, view: RegistryView, args: dict[str, str]) -> Reply:
+def _guarded_read(handler: Read, registry: ProxyRegistry, args: dict[str, str]) -> Reply:
     try:
-        return handler(view, args)
+        return handler(registry, args)
     except errors.ApiError as exc:
         return _error(exc.status, exc.message)

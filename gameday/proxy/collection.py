@@ -1,14 +1,20 @@
-"""The toxics of one proxy, and how each change reaches the links of its open connections."""
+"""The toxics of one proxy (API thread), and how each change reaches its open connections.
+
+Every change is validated here, then applied in the data loop by one operation on the proxy's
+:class:`~gameday.proxy.relay.Relay`. Adding a toxic answers only once the fast lane forwards
+none of the proxy's bytes any more, so whatever a client sends after the answer meets the toxic.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from gameday.proxy import errors, gojson
-from gameday.proxy.link import Direction, Link
+from gameday.proxy.dataplane import DataPlane
+from gameday.proxy.link import Direction
+from gameday.proxy.relay import Relay
 from gameday.proxy.toxics import TOXIC_TYPES, InvalidAttribute, Toxic, build_toxic
 
 _CREATE_FIELDS: dict[str, type] = {
@@ -40,28 +46,17 @@ class ToxicEntry:
         }
 
 
-LinksOf = Callable[[Direction], Iterable[Link]]
-BeforeAdd = Callable[[], Awaitable[None]]
-
-
 class ToxicCollection:
     """Toxics per stream in insertion order; changes are serialised and applied to live links."""
 
-    def __init__(self, links_of: LinksOf, before_add: BeforeAdd) -> None:
-        self._links_of = links_of
-        self._before_add = before_add  # brings every open connection to the links
+    def __init__(self, relay: Relay, plane: DataPlane) -> None:
+        self._relay = relay
+        self._plane = plane
         self._by_stream: dict[Direction, list[ToxicEntry]] = {d: [] for d in Direction}
         self._lock = asyncio.Lock()
 
-    def changing(self) -> bool:
-        """A change is being applied (new connections must not take the fast lane)."""
-        return self._lock.locked()
-
     def entries(self) -> list[ToxicEntry]:
         return [*self._by_stream[Direction.UPSTREAM], *self._by_stream[Direction.DOWNSTREAM]]
-
-    def chain(self, direction: Direction) -> list[tuple[Toxic[Any], float]]:
-        return [(entry.toxic, entry.toxicity) for entry in self._by_stream[direction]]
 
     def get(self, name: str) -> ToxicEntry:
         for entry in self.entries():
@@ -75,10 +70,11 @@ class ToxicCollection:
     async def add_json(self, body: bytes) -> ToxicEntry:
         async with self._lock:
             entry = self._parse_new(body)
-            await self._before_add()
+            relay = self._relay
+            released = await self._plane.call(relay.add_toxic, entry.stream, entry.toxic, entry.toxicity)
+            if released is not None:
+                await asyncio.wrap_future(released)
             self._by_stream[entry.stream].append(entry)
-            for link in self._links_of(entry.stream):
-                link.add_toxic(entry.toxic, entry.toxicity)
             return entry
 
     def _parse_new(self, body: bytes) -> ToxicEntry:
@@ -111,10 +107,8 @@ class ToxicCollection:
                 )
             except (gojson.DecodeError, InvalidAttribute) as exc:
                 raise errors.bad_body(str(exc)) from None
-            entry.toxic.attrs = attrs
             entry.toxicity = fields.get("toxicity", entry.toxicity)
-            for link in self._links_of(entry.stream):
-                link.update_toxic(entry.toxic, entry.toxicity)
+            await self._plane.call(self._relay.update_toxic, entry.stream, entry.toxic, attrs, entry.toxicity)
             return entry
 
     async def remove(self, name: str) -> None:
@@ -129,5 +123,4 @@ class ToxicCollection:
 
     async def _remove(self, entry: ToxicEntry) -> None:
         self._by_stream[entry.stream].remove(entry)
-        links = list(self._links_of(entry.stream))
-        await asyncio.gather(*(link.remove_toxic(entry.toxic) for link in links))
+        await self._plane.call(self._relay.remove_toxic, entry.stream, entry.toxic)

@@ -5,6 +5,12 @@ A connection lives in one of two places. While its proxy has no toxics, the fast
 lets it go, asyncio protocols carry them: ``data_received`` hands each read to the link of that
 direction, with flow control from ``pause_writing``/``resume_writing``. The lane's leftovers
 (bytes read but not yet written) are written first, so the move loses and reorders nothing.
+
+When the proxy has no toxics any more, the connection *returns* to the lane: once its links are
+bare (every byte a toxic held has been written) and both transports' write buffers are empty,
+it gives the transports up, keeping duplicates of the sockets, and the lane adopts those. While
+it waits for the buffers to drain, a write the destination does not take at once pauses the
+source of that direction only, so the other direction keeps flowing.
 """
 
 from __future__ import annotations
@@ -35,9 +41,11 @@ class ConnectionOwner(Protocol):
 
     @property
     def lane(self) -> FastLane | None:
-        """The lane to use while ``lane_allowed()``; None: never."""
+        """The lane to use while ``lane_open``; None: never."""
 
-    def lane_allowed(self) -> bool: ...
+    @property
+    def lane_open(self) -> bool:
+        """The proxy has no toxics: connections belong in the lane."""
 
     def chain(self, direction: Direction) -> list[tuple[Toxic, float]]: ...
 
@@ -49,12 +57,15 @@ class ConnectionOwner(Protocol):
 
     def detach(self, connection: Connection) -> None: ...
 
+    def poll_control(self) -> None: ...
+
 
 class _Endpoint(asyncio.Protocol):
     """One socket of a connection; ``outgoing`` reads from it, ``incoming`` writes to it."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.attached = True  # False once the connection gave the transport up
         self.transport: asyncio.Transport | None = None
         self.outgoing: Link | None = None
         self.incoming: Link | None = None
@@ -65,6 +76,7 @@ class _Endpoint(asyncio.Protocol):
         transport.pause_reading()  # until both links are installed
 
     def data_received(self, data: bytes) -> None:
+        self.connection.poll_control()
         if self.outgoing is not None:
             self.outgoing.feed(data)
 
@@ -74,7 +86,8 @@ class _Endpoint(asyncio.Protocol):
         return True  # keep the socket until the chain has flushed
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.connection.close()
+        if self.attached:
+            self.connection.close()
 
     def pause_writing(self) -> None:
         if self.incoming is not None:
@@ -83,13 +96,23 @@ class _Endpoint(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self.incoming is not None:
             self.incoming.set_dest_full(False)
+        if self.attached:
+            self.connection.dest_drained()
+
+    def give_up(self) -> None:
+        """Drop the transport without closing the connection (its socket lives on as a dup)."""
+        self.attached = False
+        if self.transport is not None:
+            self.transport.abort()
 
 
-class _Stage(Enum):
+class ConnectionState(Enum):
     DIALING = auto()  # the client socket is accepted, the upstream is being dialled
     LANE = auto()  # the fast lane owns both sockets
+    LEAVING = auto()  # links built (they take toxic changes), the lane asked to let go
     MOVING = auto()  # both sockets are becoming asyncio transports
     LOOP = auto()  # transports and links carry the bytes
+    RETURNING = auto()  # in the loop, going back to the lane once the write buffers are empty
 
 
 class Connection:
@@ -99,16 +122,27 @@ class Connection:
         self._owner = owner
         self._rng = owner.connection_rng()
         self._sockets = [client]
-        self._stage = _Stage.DIALING
-        self.client = _Endpoint(self)
-        self.server = _Endpoint(self)
+        self._state = ConnectionState.DIALING
+        self._ends: tuple[_Endpoint, _Endpoint] | None = None  # (client, server) while in the loop
         self.links: dict[Direction, Link] = {}
         self.closed = False
         self._task: asyncio.Task[None] | None = None
 
     @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
     def in_lane(self) -> bool:
-        return self._stage is _Stage.LANE
+        return self._state is ConnectionState.LANE
+
+    @property
+    def buffered(self) -> int:
+        """Bytes the loop's transports hold for the sockets (their write buffers)."""
+        return sum(transport.get_write_buffer_size() for transport in self._transports())
+
+    def poll_control(self) -> None:
+        self._owner.poll_control()
 
     def start(self) -> None:
         self._owner.attach(self)
@@ -120,14 +154,26 @@ class Connection:
         except (OSError, ValueError):
             self.close()
             return
-        lane = self._owner.lane
-        if lane is not None and self._owner.lane_allowed():
-            self._stage = _Stage.LANE
-            client, server = self._sockets
-            up, down = (self._owner.traffic(direction, in_lane=True) for direction in Direction)
-            lane.adopt(self, client, server, up, down)
+        if self._owner.lane is not None and self._owner.lane_open:
+            self._enter_lane()
         else:
             await self._move_to_loop(Release())
+
+    # -- the fast lane -----------------------------------------------------------------------
+    def _enter_lane(self) -> None:
+        lane = self._owner.lane
+        assert lane is not None
+        self._state = ConnectionState.LANE
+        client, server = self._sockets
+        up, down = (self._owner.traffic(direction, in_lane=True) for direction in Direction)
+        lane.adopt(self, client, server, up, down)
+
+    def leave_lane(self) -> None:
+        """A toxic was added: build the links now (they take this and later changes at once);
+        the caller asks the lane to let the sockets go."""
+        if self._state is ConnectionState.LANE and not self.closed:
+            self._state = ConnectionState.LEAVING
+            self._build_links()
 
     def lane_released(self, release: Release) -> None:
         """The fast lane let the connection go (called in the loop)."""
@@ -136,20 +182,24 @@ class Connection:
         else:
             self._task = asyncio.get_running_loop().create_task(self._move_to_loop(release))
 
+    # -- into the loop -----------------------------------------------------------------------
     async def _move_to_loop(self, release: Release) -> None:
-        self._stage = _Stage.MOVING
+        if not self.links:
+            self._build_links()
+        self._state = ConnectionState.MOVING
         loop = asyncio.get_running_loop()
+        client_end, server_end = self._ends = (_Endpoint(self), _Endpoint(self))
         client, server = self._sockets
-        await loop.connect_accepted_socket(lambda: self.client, client)
-        await loop.connect_accepted_socket(lambda: self.server, server)
-        self._stage = _Stage.LOOP
+        await loop.connect_accepted_socket(lambda: client_end, client)
+        await loop.connect_accepted_socket(lambda: server_end, server)
+        self._state = ConnectionState.LOOP
         if self.closed:
             self._close_transports(flush=False)
             return
-        self._install_links()
-        for endpoint in (self.client, self.server):
-            assert endpoint.transport is not None
-            endpoint.transport.resume_reading()  # nothing is read before the next loop iteration
+        self._attach_links(client_end, server_end)
+        for end in self._ends:
+            assert end.transport is not None
+            end.transport.resume_reading()  # nothing is read before the next loop iteration
         # after resuming: a full destination pauses its source again
         self.links[Direction.UPSTREAM].write_through(release.to_server)
         self.links[Direction.DOWNSTREAM].write_through(release.to_client)
@@ -158,22 +208,77 @@ class Connection:
         elif release.eof_from is not None:
             direction = Direction.UPSTREAM if release.eof_from is Side.CLIENT else Direction.DOWNSTREAM
             self.links[direction].feed_eof()
+        elif release.asked and self._owner.lane_open:
+            self.return_to_lane()  # the toxic that asked for it is already gone again
 
-    def _install_links(self) -> None:
-        client, server = self.client.transport, self.server.transport
+    def _build_links(self) -> None:
+        """Links with the proxy's current chains (in this order: the rolls follow it)."""
+        self.links = {}
+        for direction in Direction:
+            link = Link(self._owner.traffic(direction), self._link_rng(), self)
+            link.build(self._owner.chain(direction))
+            self.links[direction] = link
+
+    def _attach_links(self, client_end: _Endpoint, server_end: _Endpoint) -> None:
+        client, server = client_end.transport, server_end.transport
         assert client is not None
         assert server is not None
-        up = Link(client, server, self._owner.traffic(Direction.UPSTREAM), self._link_rng(), self)
-        down = Link(server, client, self._owner.traffic(Direction.DOWNSTREAM), self._link_rng(), self)
-        up.build(self._owner.chain(Direction.UPSTREAM))
-        down.build(self._owner.chain(Direction.DOWNSTREAM))
-        self.links = {Direction.UPSTREAM: up, Direction.DOWNSTREAM: down}
-        self.client.outgoing = self.server.incoming = up
-        self.server.outgoing = self.client.incoming = down
+        up, down = self.links[Direction.UPSTREAM], self.links[Direction.DOWNSTREAM]
+        up.attach(client, server)
+        down.attach(server, client)
+        client_end.outgoing = server_end.incoming = up
+        server_end.outgoing = client_end.incoming = down
 
     def _link_rng(self) -> random.Random:
         return random.Random(self._rng.getrandbits(64))
 
+    # -- back to the lane --------------------------------------------------------------------
+    def return_to_lane(self) -> None:
+        """Go back to the fast lane once nothing is left in the loop (the proxy has no toxics)."""
+        if self._state is not ConnectionState.LOOP or self.closed or not self._owner.lane_open:
+            return
+        if not all(link.bare for link in self.links.values()):
+            return  # a toxic is still being taken out; its removal calls again
+        self._state = ConnectionState.RETURNING
+        for transport in self._transports():
+            transport.set_write_buffer_limits(high=0)  # any backlog pauses its source
+        asyncio.get_running_loop().call_soon(self._finish_return)
+
+    def dest_drained(self) -> None:
+        """A transport's write buffer went (back) under its low-water mark."""
+        if self._state is ConnectionState.RETURNING:
+            # not from inside the transport's own write callback: the transport is given up
+            asyncio.get_running_loop().call_soon(self._finish_return)
+
+    def stay_in_loop(self) -> None:
+        """A toxic was added while the connection was returning: it carries on in the loop."""
+        if self._state is ConnectionState.RETURNING:
+            self._state = ConnectionState.LOOP
+            for transport in self._transports():
+                transport.set_write_buffer_limits()
+
+    def _finish_return(self) -> None:
+        if self._state is not ConnectionState.RETURNING or self.closed:
+            return
+        if not self._owner.lane_open:
+            self.stay_in_loop()
+            return
+        if any(transport.get_write_buffer_size() for transport in self._transports()):
+            return  # resume_writing calls again
+        try:
+            dups = [sock.dup() for sock in self._sockets]
+        except OSError:  # out of descriptors: stay in the loop
+            self.stay_in_loop()
+            return
+        assert self._ends is not None
+        for end in self._ends:
+            end.give_up()
+        for link in self.links.values():
+            link.close()
+        self.links, self._ends, self._sockets = {}, None, dups
+        self._enter_lane()
+
+    # -- the end -----------------------------------------------------------------------------
     def close(self, flush: bool = True) -> None:
         """Close both sockets and forget the connection.
 
@@ -184,26 +289,23 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        if self._stage is _Stage.DIALING:
+        for link in self.links.values():
+            link.close()
+        if self._state is ConnectionState.DIALING:
             if self._task is not None and self._task is not asyncio.current_task():
                 self._task.cancel()
             self._close_sockets()
-        elif self._stage is _Stage.LANE:
+        elif self._state in (ConnectionState.LANE, ConnectionState.LEAVING):
             lane = self._owner.lane
             assert lane is not None
             lane.release_soon(self)
-        elif self._stage is _Stage.LOOP:
-            for link in self.links.values():
-                link.close()
+        elif self._state in (ConnectionState.LOOP, ConnectionState.RETURNING):
             self._close_transports(flush)
         self._owner.detach(self)
 
     def reset(self) -> None:
         """Close both sockets with a TCP RST (SO_LINGER 0): peers read ECONNRESET."""
-        for endpoint in (self.client, self.server):
-            transport = endpoint.transport
-            if transport is None:
-                continue
+        for transport in self._transports():
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 with contextlib.suppress(OSError):
@@ -211,14 +313,17 @@ class Connection:
             transport.abort()
         self.close()
 
+    def _transports(self) -> list[asyncio.Transport]:
+        ends = self._ends or ()
+        return [end.transport for end in ends if end.transport is not None]
+
     def _close_sockets(self) -> None:
         for sock in self._sockets:
             sock.close()
 
     def _close_transports(self, flush: bool) -> None:
-        for endpoint in (self.client, self.server):
-            if endpoint.transport is not None:
-                if flush:
-                    endpoint.transport.close()
-                else:
-                    endpoint.transport.abort()
+        for transport in self._transports():
+            if flush:
+                transport.close()
+            else:
+                transport.abort()

@@ -5,20 +5,25 @@ waits in epoll and moves bytes with ``recv_into``/``send`` costs a fraction of t
 connection of a proxy without toxics is *adopted* by the lane. The moment it needs the event
 loop (a toxic is added, the proxy stops, a socket reaches EOF or fails) the lane *releases* it:
 it stops reading both sockets and hands back, in a :class:`Release`, what it had read but not
-yet written, so the connection goes on in the loop without losing or reordering a byte.
+yet written, so the connection goes on in the loop without losing or reordering a byte. Once
+its proxy has no toxics again, the connection is adopted again (see
+:meth:`gameday.proxy.connection.Connection.return_to_lane`).
 
 After a burst of events the lane polls without blocking for ``SPIN`` seconds before it sleeps in
 epoll: the answer to a request usually arrives within that time, and catching it without a
 wake-up saves the tens of µs an idle vCPU takes to wake (what Go's runtime does for Toxiproxy).
 
 Threading: the lane's state is touched only by its thread. The loop thread talks to it through
-a command queue and an eventfd; the lane answers with ``loop.call_soon_threadsafe``, in order.
+a command queue and an eventfd; the lane hands connections back with
+``loop.call_soon_threadsafe``, in order, and resolves the futures of requests itself (so a
+thread other than the loop's may wait for a release).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -54,6 +59,7 @@ class Release:
     to_client: bytes = b""  # read from the server, not yet written to the client
     eof_from: Side | None = None  # the side whose read reached end of stream
     failed: bool = False  # a socket error: the connection must close
+    asked: bool = False  # released on request, not because of the sockets
 
 
 class LaneUser(Protocol):
@@ -95,7 +101,7 @@ class _Request:
     command: _Command
     adopted: _Adopted | None = None
     users: tuple[LaneUser, ...] = ()
-    done: asyncio.Future[None] | None = None  # resolved, in the loop, once the request is done
+    done: concurrent.futures.Future[None] | None = None  # resolved by the lane once served
 
 
 class FastLane:
@@ -132,7 +138,7 @@ class FastLane:
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        await self._call(_Command.STOP)
+        await asyncio.wrap_future(self._call(_Command.STOP))
         await asyncio.to_thread(thread.join)
         assert self._epoll is not None
         self._epoll.close()
@@ -147,9 +153,10 @@ class FastLane:
         )
         self._post(_Request(_Command.ADOPT, adopted=adopted))
 
-    async def release(self, users: list[LaneUser]) -> None:
-        """Release those of ``users`` still in the lane; returns once every release is delivered."""
-        await self._call(_Command.RELEASE, tuple(users))
+    def release(self, users: list[LaneUser]) -> concurrent.futures.Future[None]:
+        """Release those of ``users`` still in the lane; the future is resolved once the lane has
+        stopped forwarding for them (their releases are then on their way to the loop)."""
+        return self._call(_Command.RELEASE, tuple(users))
 
     def release_soon(self, user: LaneUser) -> None:
         self._post(_Request(_Command.RELEASE, users=(user,)))
@@ -158,11 +165,10 @@ class FastLane:
         self._requests.append(request)
         os.eventfd_write(self._wake, 1)
 
-    async def _call(self, command: _Command, users: tuple[LaneUser, ...] = ()) -> None:
-        assert self._loop is not None
-        done = self._loop.create_future()
+    def _call(self, command: _Command, users: tuple[LaneUser, ...] = ()) -> concurrent.futures.Future[None]:
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._post(_Request(command, users=users, done=done))
-        await done
+        return done
 
     # -- the lane thread -------------------------------------------------------------------------
     def _run(self) -> None:
@@ -195,9 +201,9 @@ class FastLane:
             for user in users:
                 adopted = self._by_user.get(user)
                 if adopted is not None:
-                    self._hand_back(adopted)
+                    self._hand_back(adopted, asked=True)
             if request.done is not None:
-                self._answer(_set_done, request.done)
+                request.done.set_result(None)
             if request.command is _Command.STOP:
                 return False
         return True
@@ -213,7 +219,9 @@ class FastLane:
             self._by_fd[flow.src.fileno()] = (adopted, flow, other)
             self._epoll.register(flow.src.fileno(), _READ)
 
-    def _hand_back(self, adopted: _Adopted, eof_from: Side | None = None, failed: bool = False) -> None:
+    def _hand_back(
+        self, adopted: _Adopted, eof_from: Side | None = None, failed: bool = False, asked: bool = False
+    ) -> None:
         """Stop watching the connection and give it, with what it holds, to the loop."""
         assert self._epoll is not None
         self._by_user.pop(adopted.user, None)
@@ -222,7 +230,7 @@ class FastLane:
             if self._by_fd.pop(fd, None) is not None:
                 with contextlib.suppress(OSError):  # not registered: the adoption failed half way
                     self._epoll.unregister(fd)
-        release = Release(bytes(adopted.up.pending), bytes(adopted.down.pending), eof_from, failed)
+        release = Release(bytes(adopted.up.pending), bytes(adopted.down.pending), eof_from, failed, asked)
         self._holding -= bool(adopted.up.pending) + bool(adopted.down.pending)
         self._answer(adopted.user.lane_released, release)
 
@@ -292,8 +300,3 @@ class FastLane:
         self._epoll.modify(src_fd, (0 if holding else _READ) | (select.EPOLLOUT if into_src.pending else 0))
         _, from_dst, _ = self._by_fd[dst_fd]
         self._epoll.modify(dst_fd, (0 if from_dst.pending else _READ) | (select.EPOLLOUT if holding else 0))
-
-
-def _set_done(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)

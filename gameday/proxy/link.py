@@ -2,9 +2,9 @@
 
 With no toxics a link writes what it reads straight to the destination (the fast path: no
 allocation, no task switch). With toxics, reads are cut into chunks of at most 32 KiB stamped
-with their read time and pushed into the first stage; each stage is a
-:class:`~gameday.proxy.stub.ToxicStub` whose output is the next stage's pipe, and the last
-stage's output is the link itself (``put`` writes to the destination).
+with their read time and put into the first stage; each :class:`~gameday.proxy.stub.Stage`
+delivers to the next one's input, and the last stage's output is the link itself (``put``
+writes to the destination).
 
 Flow control: reading from the source pauses while the destination's write buffer is full or
 more than ``HIGH_WATER`` bytes are inside the chain, and resumes under ``LOW_WATER``.
@@ -16,9 +16,9 @@ import asyncio
 import random
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from gameday.proxy.stub import Chunk, Item, Pipe, Sink, ToxicStub
+from gameday.proxy.stub import Chunk, Item, Sink, Stage
 
 if TYPE_CHECKING:
     from gameday.proxy.toxics import Toxic
@@ -46,34 +46,53 @@ class ConnectionControl(Protocol):
 
     def reset(self) -> None: ...
 
+    def poll_control(self) -> None: ...
+
+
+class _Unattached(asyncio.Transport):
+    """Where a link's transports will be: the connection is still leaving the fast lane."""
+
+    def is_closing(self) -> bool:
+        return True  # nothing to pause or resume yet
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        raise AssertionError("a link writes only once attached: its data comes from its source")
+
 
 class Link:
-    """Moves one direction of a connection through its toxics."""
+    """Moves one direction of a connection through its toxics.
 
-    def __init__(
-        self,
-        source: asyncio.Transport,
-        dest: asyncio.Transport,
-        traffic: Traffic,
-        rng: random.Random,
-        connection: ConnectionControl,
-    ) -> None:
-        self._source = source
-        self._dest = dest
+    A link exists, and takes toxic changes, from the moment its connection leaves the fast lane;
+    it carries bytes once ``attach`` gives it the source and destination transports.
+    """
+
+    def __init__(self, traffic: Traffic, rng: random.Random, connection: ConnectionControl) -> None:
+        self._source: asyncio.Transport = _Unattached()
+        self._dest: asyncio.Transport = _Unattached()
         self._traffic = traffic
         self._rng = rng
         self._connection = connection
         self._loop = asyncio.get_running_loop()
         self._head: Sink = self
-        self._stubs: list[ToxicStub] = []
+        self._stages: list[Stage] = []
         self._in_chain = 0  # bytes fed into the chain and not yet written or dropped
         self._chain_full = False
         self._dest_full = False
         self._reading_paused = False
         self._closed = False
 
+    def attach(self, source: asyncio.Transport, dest: asyncio.Transport) -> None:
+        self._source, self._dest = source, dest
+
+    @property
+    def bare(self) -> bool:
+        """No toxics: what is read is written straight through."""
+        return not self._stages
+
     # -- data from the source ---------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        if self._closed:
+            return
         size = len(data)
         self._traffic.received += size
         head = self._head
@@ -99,7 +118,8 @@ class Link:
             self._dest.write(data)
 
     def feed_eof(self) -> None:
-        self._head.put(None)
+        if not self._closed:
+            self._head.put(None)
 
     # -- the end of the chain ---------------------------------------------------------------
     def put(self, item: Item) -> None:
@@ -141,61 +161,63 @@ class Link:
     def reset_connection(self) -> None:
         self._connection.reset()
 
+    def poll_control(self) -> None:
+        self._connection.poll_control()
+
     # -- changing the chain -----------------------------------------------------------------
-    def build(self, chain: list[tuple[Toxic, float]]) -> None:
+    def build(self, chain: list[tuple[Toxic[Any], float]]) -> None:
         """Install the initial chain of a new connection."""
         for toxic, toxicity in chain:
             self._append(toxic, toxicity)
 
-    def add_toxic(self, toxic: Toxic, toxicity: float) -> None:
+    def add_toxic(self, toxic: Toxic[Any], toxicity: float) -> None:
         """Append a toxic; data already in the chain passes through it too."""
         if self._closed:
             return
-        if self._stubs:
-            self._stubs[-1].restart()  # a neighbour changed: re-roll
+        if self._stages:
+            self._stages[-1].restart()  # a neighbour changed: re-roll
         self._append(toxic, toxicity)
 
-    def _append(self, toxic: Toxic, toxicity: float) -> None:
-        pipe_in = Pipe()
-        stub = ToxicStub(toxic, toxicity, pipe_in, self, self, random.Random(self._rng.getrandbits(64)))
-        if self._stubs:
-            self._stubs[-1].output = pipe_in
+    def _append(self, toxic: Toxic[Any], toxicity: float) -> None:
+        stage = toxic.new_stage(toxicity, self, self, random.Random(self._rng.getrandbits(64)))
+        if self._stages:
+            self._stages[-1].output = stage.input
         else:
-            self._head = pipe_in
-        self._stubs.append(stub)
-        stub.start()
+            self._head = stage.input
+        self._stages.append(stage)
+        stage.start()
 
-    def update_toxic(self, toxic: Toxic, toxicity: float) -> None:
+    def update_toxic(self, toxic: Toxic[Any], toxicity: float) -> None:
         """The toxic's attributes or toxicity changed: restart it with a fresh roll."""
-        for stub in self._stubs:
-            if stub.toxic is toxic:
-                stub.toxicity = toxicity
-                stub.restart()
+        for stage in self._stages:
+            if stage.toxic is toxic:
+                stage.toxicity = toxicity
+                stage.restart()
 
-    async def remove_toxic(self, toxic: Toxic) -> None:
+    async def remove_toxic(self, toxic: Toxic[Any]) -> None:
         """Take a toxic out; what it held or had queued moves on, in order."""
-        stub = next((s for s in self._stubs if s.toxic is toxic), None)
-        if stub is None or self._closed:
+        stage = next((s for s in self._stages if s.toxic is toxic), None)
+        if stage is None or self._closed:
             return
-        await stub.stop()
+        await stage.stop()
         if self._closed:
             return
-        index = self._stubs.index(stub)
-        del self._stubs[index]
+        index = self._stages.index(stage)
+        del self._stages[index]
         if index == 0:
-            self._head = stub.output
+            self._head = stage.output
         else:
-            self._stubs[index - 1].output = stub.output
-        while stub.input.items:
-            stub.output.put(stub.input.items.popleft())
-        if stub.running_toxic:
-            toxic.on_removed(stub)
+            self._stages[index - 1].output = stage.output
+        for item in stage.leftovers():
+            stage.output.put(item)
+        if stage.running_toxic:
+            toxic.on_removed(stage)
         if index > 0:
-            self._stubs[index - 1].restart()
+            self._stages[index - 1].restart()
 
     def close(self) -> None:
         """Abandon the chain (the connection is closing)."""
         self._closed = True
-        for stub in self._stubs:
-            stub.cancel()
-        self._stubs.clear()
+        for stage in self._stages:
+            stage.cancel()
+        self._stages.clear()

@@ -2,6 +2,11 @@
 
 ``async with ToxiproxyServer("127.0.0.1", 0, seed=7) as server:`` serves the API on
 ``server.port`` (the bound port) until the block exits, then closes every listener and connection.
+
+Three threads: the API thread serves HTTP and owns the registry (every change is decided
+there); the caller's event loop is the data loop, carrying the proxied bytes of connections
+with toxics; the fast lane forwards those of connections without. Changes reach the data loop
+through a :class:`~gameday.proxy.dataplane.DataPlane`, so the API never waits behind the data.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from types import TracebackType
 from typing import Any
 
 from gameday.proxy import errors, gojson
+from gameday.proxy.dataplane import DataPlane
 from gameday.proxy.fastlane import FastLane
 from gameday.proxy.net import bind_listener
 from gameday.proxy.proxy import Proxy
+from gameday.proxy.relay import Relay
 
 _PROXY_FIELDS: dict[str, type] = {"name": str, "listen": str, "upstream": str, "enabled": bool}
 
@@ -45,10 +52,11 @@ def _parse(body: bytes) -> Any:
 
 
 class ProxyRegistry:
-    """Every proxy by name. Mutations are serialised; reads never wait."""
+    """Every proxy by name, in the API thread. Mutations are serialised; reads never wait."""
 
-    def __init__(self, seed: int, lane: FastLane | None = None) -> None:
+    def __init__(self, seed: int, plane: DataPlane, lane: FastLane | None = None) -> None:
         self._rng = random.Random(seed)
+        self._plane = plane
         self._lane = lane
         self._proxies: dict[str, Proxy] = {}
         self._lock = asyncio.Lock()
@@ -63,8 +71,8 @@ class ProxyRegistry:
             raise errors.NotFound(errors.PROXY_NOT_FOUND) from None
 
     def _new_proxy(self, fields: dict[str, Any]) -> Proxy:
-        rng = random.Random(self._rng.getrandbits(64))
-        return Proxy(fields["name"], fields.get("listen", ""), fields["upstream"], rng, self._lane)
+        relay = Relay(random.Random(self._rng.getrandbits(64)), self._lane, self._plane)
+        return Proxy(fields["name"], fields.get("listen", ""), fields["upstream"], relay, self._plane)
 
     async def create_json(self, body: bytes) -> Proxy:
         fields = _decode_proxy(_parse(body))
@@ -137,10 +145,10 @@ class ProxyRegistry:
             result.append(proxy)
         return result
 
-    async def close(self) -> None:
-        """Stop every proxy: listeners and connections closed."""
+    def close(self) -> None:
+        """Stop every proxy's listener and connections: in the data loop, once the API has stopped."""
         for proxy in self.all():
-            await proxy.stop()
+            proxy.relay.stop()
 
 
 class _State(Enum):
@@ -154,8 +162,9 @@ class ToxiproxyServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8474, seed: int = 0) -> None:
         self.host = host
+        self._seed = seed
         self._lane = FastLane()
-        self.registry = ProxyRegistry(seed, self._lane)
+        self._registry: ProxyRegistry | None = None
         self._requested_port = port
         self._port: int | None = None
         self._state = _State.UNOPENED
@@ -171,6 +180,13 @@ class ToxiproxyServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def registry(self) -> ProxyRegistry:
+        """The proxies; the API thread's to change while the server is open."""
+        if self._registry is None:
+            raise RuntimeError("server is not open")
+        return self._registry
+
     async def open(self) -> None:
         from gameday.proxy.api import Api  # the API modules import this one
         from gameday.proxy.apithread import ApiThread
@@ -181,10 +197,13 @@ class ToxiproxyServer:
         async with AsyncExitStack() as stack:
             self._lane.start()
             stack.push_async_callback(self._lane.stop)
-            stack.push_async_callback(self.registry.close)
+            registry = self._registry = ProxyRegistry(
+                self._seed, DataPlane(asyncio.get_running_loop()), self._lane
+            )
+            stack.callback(registry.close)
             sock = await bind_listener(f"{self.host}:{self._requested_port}")
             self._port = sock.getsockname()[1]
-            api_thread = ApiThread(Api(self.registry, asyncio.get_running_loop()), sock)
+            api_thread = ApiThread(Api(registry), sock)
             stack.push_async_callback(api_thread.stop)
             await api_thread.start()
             self._stack = stack.pop_all()

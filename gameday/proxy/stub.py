@@ -1,10 +1,13 @@
-"""The runtime of one toxic on one link: its input pipe, its output, its clock and its rolls.
+"""The runtime of one toxic on one link: a *stage* of the link's chain.
 
-A toxic's ``pipe`` coroutine talks only to a :class:`ToxicStub`. The contract that keeps bytes
-whole and in order when the chain changes under a live connection: whenever ``recv`` raises
-:class:`Interrupted` or ``sleep_until`` returns ``False``, the toxic puts back whatever it holds
-but has not sent (``unrecv``) and returns. The link then restarts it (update, re-roll) or moves
-its input on to the next stage (removal).
+A :class:`Stage` takes items on its ``input`` and delivers them to its ``output`` (the next
+stage's input, or the link). Most toxics run as a :class:`ToxicStub`: their ``pipe`` coroutine
+talks only to the stub. The contract that keeps bytes whole and in order when the chain changes
+under a live connection: whenever ``recv`` raises :class:`Interrupted` or ``sleep_until``
+returns ``False``, the toxic puts back whatever it holds but has not sent (``unrecv``) and
+returns. The link then restarts it (update, re-roll) or moves its leftovers on to the next stage
+(removal). The latency toxic, the common case under load, has a stage of its own driven by a
+loop timer (:mod:`gameday.proxy.latency`).
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from gameday.proxy.toxics import Toxic
+    from gameday.proxy.toxics import PipedToxic, Toxic
 
 
 @dataclass(slots=True)
@@ -50,13 +53,47 @@ class Sink(Protocol):
 
 
 class LinkControl(Protocol):
-    """What a stub may ask of the link that owns it."""
+    """What a stage may ask of the link that owns it."""
 
     def discard(self, nbytes: int) -> None: ...
 
     def close_connection(self) -> None: ...
 
     def reset_connection(self) -> None: ...
+
+    def poll_control(self) -> None:
+        """Run the API's queued operations (see :mod:`gameday.proxy.dataplane`)."""
+
+
+class Stage(Protocol):
+    """One toxic on one link, as the link drives it."""
+
+    toxicity: float
+    output: Sink
+    running_toxic: bool  # the toxicity roll of the current run
+
+    @property
+    def toxic(self) -> Toxic[Any]: ...
+
+    @property
+    def link(self) -> LinkControl: ...
+
+    @property
+    def input(self) -> Sink: ...
+
+    def start(self) -> None: ...
+
+    def restart(self) -> None:
+        """Run again with the current attributes and a fresh roll."""
+
+    async def stop(self) -> None:
+        """Stop for good; what it still holds is in ``leftovers``."""
+
+    def leftovers(self) -> list[Item]:
+        """After ``stop``: the items taken in but not delivered, in order (emptied)."""
+
+    def cancel(self) -> None:
+        """Abandon the stage (the connection is closing)."""
 
 
 class Pipe:
@@ -100,7 +137,7 @@ class ToxicStub:
 
     def __init__(
         self,
-        toxic: Toxic,
+        toxic: PipedToxic[Any],
         toxicity: float,
         pipe_in: Pipe,
         output: Sink,
@@ -201,6 +238,11 @@ class ToxicStub:
         self._interrupt()
         if self._task is not None:
             await asyncio.shield(self._task)
+
+    def leftovers(self) -> list[Item]:
+        items = list(self.input.items)
+        self.input.items.clear()
+        return items
 
     def cancel(self) -> None:
         """Abandon the toxic (the connection is closing; buffered data does not matter)."""

@@ -3,7 +3,7 @@
 - :func:`echo_server`: an upstream that echoes every byte back;
 - :func:`upstream_server`: an upstream whose accepted connections the caller plays itself;
 - :class:`ApiClient`: a thin async client of the Toxiproxy API (any 3xx/4xx/5xx is an error);
-- :func:`served_api`: an in-process server and an :class:`ApiClient` of it.
+- :func:`served`, :func:`served_api`: an in-process server and an :class:`ApiClient` of it.
 """
 
 from __future__ import annotations
@@ -128,10 +128,17 @@ class ApiClient:
 
 
 @asynccontextmanager
-async def served_api(seed: int) -> AsyncIterator[ApiClient]:
+async def served(seed: int) -> AsyncIterator[tuple[ToxiproxyServer, ApiClient]]:
     """An in-process server on a free loopback port, and a client of its API."""
     async with ToxiproxyServer("127.0.0.1", 0, seed) as server, aiohttp.ClientSession() as session:
-        yield ApiClient(server.url, session)
+        yield server, ApiClient(server.url, session)
+
+
+@asynccontextmanager
+async def served_api(seed: int) -> AsyncIterator[ApiClient]:
+    """:func:`served`, for tests that need only the API."""
+    async with served(seed) as (_, api):
+        yield api
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -1,8 +1,10 @@
 """Toxic types: one small class per type, each with a typed, validated attribute model.
 
-A toxic is the configuration shared by every link of a proxy; ``pipe`` runs it on one link
-through a :class:`~gameday.proxy.stub.ToxicStub` (see there for the interruption contract).
-Attributes are read afresh for every chunk, so an update applies to open connections at once.
+A toxic is the configuration shared by every link of a proxy; ``new_stage`` makes the
+:class:`~gameday.proxy.stub.Stage` that runs it on one link. Most toxics are a ``pipe``
+coroutine run by a :class:`~gameday.proxy.stub.ToxicStub` (see there for the interruption
+contract); latency has a timer-driven stage (:mod:`gameday.proxy.latency`). Attributes are read
+afresh for every chunk, so an update applies to open connections at once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, Generic, Self, TypeVar, get_type_hints
 
 from gameday.proxy import gojson
-from gameday.proxy.stub import Chunk, TimedOut, ToxicStub, passthrough
+from gameday.proxy.latency import LatencyStage
+from gameday.proxy.stub import Chunk, LinkControl, Pipe, Sink, Stage, TimedOut, ToxicStub, passthrough
 
 
 class InvalidAttribute(ValueError):
@@ -93,7 +96,7 @@ A = TypeVar("A", bound=Attrs)
 
 
 class Toxic(ABC, Generic[A]):
-    """One toxic's configuration; ``pipe`` applies it to the stream of one link."""
+    """One toxic's configuration; ``new_stage`` applies it to the stream of one link."""
 
     type_name: ClassVar[str]
     attrs_type: ClassVar[type[Attrs]]
@@ -103,15 +106,26 @@ class Toxic(ABC, Generic[A]):
         self.attrs = attrs
 
     @abstractmethod
+    def new_stage(self, toxicity: float, output: Sink, link: LinkControl, rng: random.Random) -> Stage:
+        """The toxic on one link, delivering to ``output``; the link starts it."""
+
+    def on_removed(self, stage: Stage) -> None:
+        """Called for each link that was running this toxic when it is removed."""
+
+
+class PipedToxic(Toxic[A]):
+    """A toxic whose ``pipe`` coroutine runs in a task per link (a :class:`ToxicStub`)."""
+
+    def new_stage(self, toxicity: float, output: Sink, link: LinkControl, rng: random.Random) -> Stage:
+        return ToxicStub(self, toxicity, Pipe(), output, link, rng)
+
+    @abstractmethod
     async def pipe(self, stub: ToxicStub) -> None:
         """Move items from ``stub`` input to output until the stream ends or an interruption."""
 
     def new_state(self) -> Any:
         """Per-link state that survives updates and restarts (``None`` if the toxic has none)."""
         return None
-
-    def on_removed(self, stub: ToxicStub) -> None:
-        """Called for each link that was running this toxic when it is removed."""
 
 
 class LatencyToxic(Toxic[LatencyAttrs]):
@@ -121,27 +135,17 @@ class LatencyToxic(Toxic[LatencyAttrs]):
     attrs_type = LatencyAttrs
     struct_name = "LatencyToxic"
 
+    def new_stage(self, toxicity: float, output: Sink, link: LinkControl, rng: random.Random) -> Stage:
+        return LatencyStage(self, toxicity, output, link, rng)
+
     def delay(self, rng: random.Random) -> float:
         delay_ms = self.attrs.latency
         if self.attrs.jitter > 0:
             delay_ms += rng.randint(-self.attrs.jitter, self.attrs.jitter - 1)
         return delay_ms / 1000
 
-    async def pipe(self, stub: ToxicStub) -> None:
-        while True:
-            chunk = await stub.recv()
-            if chunk is None:
-                stub.close()
-                return
-            release = chunk.ts + self.delay(stub.rng)
-            if not await stub.sleep_until(release):
-                stub.unrecv(chunk)
-                return
-            chunk.ts = release  # stacked latencies add up from the ideal release time
-            stub.send(chunk)
 
-
-class BandwidthToxic(Toxic[BandwidthAttrs]):
+class BandwidthToxic(PipedToxic[BandwidthAttrs]):
     """Limits throughput to ``rate`` KB/s; big chunks go out in 100 ms slices; rate 0 stalls."""
 
     type_name = "bandwidth"
@@ -183,7 +187,7 @@ class BandwidthToxic(Toxic[BandwidthAttrs]):
         return owed - (stub.loop_time() - loop_time)
 
 
-class SlowCloseToxic(Toxic[SlowCloseAttrs]):
+class SlowCloseToxic(PipedToxic[SlowCloseAttrs]):
     """Delays the end of the stream by ``delay`` ms."""
 
     type_name = "slow_close"
@@ -203,7 +207,7 @@ class SlowCloseToxic(Toxic[SlowCloseAttrs]):
             return
 
 
-class TimeoutToxic(Toxic[TimeoutAttrs]):
+class TimeoutToxic(PipedToxic[TimeoutAttrs]):
     """Drops all data; closes after ``timeout`` ms without data (0: never). Removal closes too."""
 
     type_name = "timeout"
@@ -219,11 +223,11 @@ class TimeoutToxic(Toxic[TimeoutAttrs]):
                 return
             stub.drop(item)
 
-    def on_removed(self, stub: ToxicStub) -> None:
-        stub.link.close_connection()
+    def on_removed(self, stage: Stage) -> None:
+        stage.link.close_connection()
 
 
-class ResetPeerToxic(Toxic[TimeoutAttrs]):
+class ResetPeerToxic(PipedToxic[TimeoutAttrs]):
     """On the first chunk (or EOF), waits ``timeout`` ms, then resets the connection (RST)."""
 
     type_name = "reset_peer"
@@ -241,7 +245,7 @@ class ResetPeerToxic(Toxic[TimeoutAttrs]):
         await stub.sleep_until(math.inf)  # the link is torn down; wait to be cancelled
 
 
-class SlicerToxic(Toxic[SlicerAttrs]):
+class SlicerToxic(PipedToxic[SlicerAttrs]):
     """Splits chunks into pieces of about ``average_size`` bytes, ``delay`` µs apart."""
 
     type_name = "slicer"
@@ -277,7 +281,7 @@ class LimitDataState:
     transmitted: int = 0
 
 
-class LimitDataToxic(Toxic[LimitDataAttrs]):
+class LimitDataToxic(PipedToxic[LimitDataAttrs]):
     """Forwards up to ``bytes`` bytes in total (across updates), then closes the connection."""
 
     type_name = "limit_data"
@@ -306,7 +310,7 @@ class LimitDataToxic(Toxic[LimitDataAttrs]):
                 return
 
 
-class NoopToxic(Toxic[NoAttrs]):
+class NoopToxic(PipedToxic[NoAttrs]):
     type_name = "noop"
     attrs_type = NoAttrs
     struct_name = "NoopToxic"

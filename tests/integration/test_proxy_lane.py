@@ -1,8 +1,8 @@
 """Connections moving between the fast lane and the event loop keep every byte, in order.
 
 A toxic-free connection is forwarded by the fast lane's thread; adding a toxic moves it to the
-event loop. These tests make the move happen while the proxy holds bytes a slow reader has not
-taken yet, and while a stream ends.
+event loop, and removing the last toxic moves it back. These tests make the moves happen while
+the proxy holds bytes (in a toxic, or for a slow reader), and while a stream ends.
 """
 
 from __future__ import annotations
@@ -10,26 +10,54 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections.abc import AsyncIterator
+import struct
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import pytest
 
-from gameday.proxy.testing import ApiClient, Stream, UpstreamServer, served_api, upstream_server
+from gameday.proxy import ToxiproxyServer
+from gameday.proxy.connection import Connection, ConnectionState
+from gameday.proxy.testing import ApiClient, Stream, UpstreamServer, served, upstream_server
 
 pytestmark = pytest.mark.integration
 
 PROXY = "lane"
 PAYLOAD_SIZE = 16 * 1024 * 1024  # more than the socket buffers on the way hold
 DEADLINE = 10.0  # s
-POLL = 0.01  # s
+POLL = 0.005  # s
 DOWNSTREAM_COUNTER = re.compile(r'toxiproxy_proxy_(\w+)_bytes_total\{direction="downstream"[^}]*\} (\d+)')
 
 
+@dataclass
+class Rig:
+    server: ToxiproxyServer
+    api: ApiClient
+    upstream: UpstreamServer
+
+    def connection(self) -> Connection:
+        """The proxy's only open connection."""
+        (connection,) = self.server.registry.get(PROXY).relay.connections
+        return connection
+
+    async def wait_until(self, condition: Callable[[Connection], bool]) -> Connection:
+        async with asyncio.timeout(DEADLINE):
+            while True:
+                connection = self.connection()
+                if condition(connection):
+                    return connection
+                await asyncio.sleep(POLL)
+
+    async def wait_for(self, state: ConnectionState) -> Connection:
+        return await self.wait_until(lambda connection: connection.state is state)
+
+
 @pytest.fixture
-async def served() -> AsyncIterator[tuple[ApiClient, UpstreamServer]]:
-    async with served_api(seed=3) as api, upstream_server() as upstream:
-        yield api, upstream
+async def rig() -> AsyncIterator[Rig]:
+    async with served(seed=3) as (server, api), upstream_server() as upstream:
+        yield Rig(server, api, upstream)
 
 
 async def held_downstream(api: ApiClient) -> int:
@@ -49,34 +77,95 @@ async def wait_until_held(api: ApiClient) -> None:
 
 
 @asynccontextmanager
-async def stalled(
-    served: tuple[ApiClient, UpstreamServer], seed: int
-) -> AsyncIterator[tuple[Stream, Stream, bytes]]:
-    """A client that does not read yet, and an upstream that has written a payload to it."""
-    api, upstream = served
-    payload = random.Random(seed).randbytes(PAYLOAD_SIZE)
-    port = await api.create_proxy(PROXY, upstream.port)
+async def connected(rig: Rig) -> AsyncIterator[tuple[Stream, Stream]]:
+    """A client connected through the proxy, and the upstream's end of it."""
+    port = await rig.api.create_proxy(PROXY, rig.upstream.port)
     client = await asyncio.open_connection("127.0.0.1", port)
     try:
-        server = await upstream.accept()
-        server[1].write(payload)
-        await wait_until_held(api)
-        yield client, server, payload
+        yield client, await rig.upstream.accept()
     finally:
         client[1].close()
 
 
-async def test_bytes_held_for_a_slow_reader_survive_adding_a_toxic(
-    served: tuple[ApiClient, UpstreamServer],
-) -> None:
-    async with stalled(served, seed=7) as (client, _, payload):
-        await asyncio.wait_for(served[0].add_toxic(PROXY, "latency", attributes={"latency": 1}), 1)
-        assert await asyncio.wait_for(client[0].readexactly(PAYLOAD_SIZE), DEADLINE) == payload
+@asynccontextmanager
+async def stalled(rig: Rig, seed: int) -> AsyncIterator[tuple[Stream, Stream, bytes]]:
+    """A client that does not read yet, and an upstream that has written a payload to it."""
+    payload = random.Random(seed).randbytes(PAYLOAD_SIZE)
+    async with connected(rig) as (client, server):
+        server[1].write(payload)
+        await wait_until_held(rig.api)
+        yield client, server, payload
 
 
-async def test_a_stream_that_ends_while_bytes_are_held_arrives_whole_then_ends(
-    served: tuple[ApiClient, UpstreamServer],
-) -> None:
-    async with stalled(served, seed=8) as (client, server, payload):
+def numbered(first: int, count: int) -> bytes:
+    return b"".join(struct.pack(">I", seq) for seq in range(first, first + count))
+
+
+def numbers(data: bytes) -> list[int]:
+    return [seq for (seq,) in struct.iter_unpack(">I", data)]
+
+
+async def read_exactly(stream: Stream, size: int) -> bytes:
+    return await asyncio.wait_for(stream[0].readexactly(size), DEADLINE)
+
+
+# -- out of the lane -----------------------------------------------------------------------------
+async def test_bytes_held_for_a_slow_reader_survive_adding_a_toxic(rig: Rig) -> None:
+    async with stalled(rig, seed=7) as (client, _, payload):
+        await asyncio.wait_for(rig.api.add_toxic(PROXY, "latency", attributes={"latency": 1}), 1)
+        assert await read_exactly(client, PAYLOAD_SIZE) == payload
+
+
+async def test_a_stream_that_ends_while_bytes_are_held_arrives_whole_then_ends(rig: Rig) -> None:
+    async with stalled(rig, seed=8) as (client, server, payload):
         server[1].write_eof()
         assert await asyncio.wait_for(client[0].read(), DEADLINE) == payload
+
+
+# -- back into the lane --------------------------------------------------------------------------
+async def test_a_healed_connection_returns_to_the_lane_after_the_bytes_a_toxic_held(rig: Rig) -> None:
+    async with connected(rig) as (client, server):
+        await rig.wait_for(ConnectionState.LANE)
+        await rig.api.add_toxic(PROXY, "latency", name="lag", attributes={"latency": 300})
+        server[1].write(numbered(0, 4000))
+        await wait_until_held(rig.api)
+        await rig.api.remove_toxic(PROXY, "lag")
+        await rig.wait_for(ConnectionState.LANE)
+        server[1].write(numbered(4000, 4000))
+        client[1].write(b"ping")
+        assert await read_exactly(server, 4) == b"ping"
+        assert numbers(await read_exactly(client, 4 * 8000)) == list(range(8000))
+
+
+@asynccontextmanager
+async def returning(rig: Rig, seed: int) -> AsyncIterator[tuple[Stream, Stream, bytes]]:
+    """A connection healed (its only toxic removed) while its client is not reading: it waits
+    in the loop for the client to take the backlog before it returns to the lane."""
+    async with connected(rig) as (client, server):
+        await rig.api.add_toxic(PROXY, "latency", name="lag", attributes={"latency": 1})
+        payload = random.Random(seed).randbytes(PAYLOAD_SIZE)
+        server[1].write(payload)
+        await rig.wait_until(lambda connection: connection.buffered > 0)
+        await rig.api.remove_toxic(PROXY, "lag")
+        await rig.wait_for(ConnectionState.RETURNING)
+        yield client, server, payload
+
+
+async def test_a_returning_connection_waits_for_a_slow_reader_while_the_other_way_flows(rig: Rig) -> None:
+    async with returning(rig, seed=9) as (client, server, payload):
+        client[1].write(b"still flowing")
+        assert await read_exactly(server, 13) == b"still flowing"
+        assert rig.connection().state is ConnectionState.RETURNING
+        assert await read_exactly(client, PAYLOAD_SIZE) == payload
+        await rig.wait_for(ConnectionState.LANE)
+
+
+async def test_a_toxic_added_while_returning_keeps_the_connection_and_applies(rig: Rig) -> None:
+    async with returning(rig, seed=10) as (client, server, payload):
+        await rig.api.add_toxic(PROXY, "latency", name="lag_again", attributes={"latency": 200})
+        assert rig.connection().state is ConnectionState.LOOP
+        assert await read_exactly(client, PAYLOAD_SIZE) == payload
+        started = time.monotonic()
+        server[1].write(b"late")
+        assert await read_exactly(client, 4) == b"late"
+        assert time.monotonic() - started >= 0.2
