@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from trading_stack.deploy.positions import Position, VenueFill, apply_fill
@@ -10,6 +11,7 @@ from trading_stack.deploy.versions import BookedFill, OmsVersion, PositionKeeper
 from trading_stack.models import ExecType, ExecutionReport, Fill, Order, OrderStatus, OrdType, Side
 
 UNNAMED_VENUE = "-"  # a trade report without LastMkt(30): the one venue the session talks to
+JOURNAL_SIZE = 10_000  # fills remembered for reconciliations racing live reports
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,20 @@ def costed_positions_from_reports(reports: Iterable[ExecutionReport]) -> dict[st
     return positions
 
 
+def venue_positions(
+    reports: Sequence[ExecutionReport], booked_meanwhile: Iterable[Fill]
+) -> dict[str, Position]:
+    """Positions from a mass status, plus the fills booked while it was answered that it does not
+    count yet (a fill counts when the report's CumQty for its order has reached the fill's)."""
+    positions = costed_positions_from_reports(reports)
+    counted = {r.cl_ord_id: r.cum_qty for r in reports}
+    for fill in booked_meanwhile:
+        if fill.cum_qty > counted.get(fill.order_id, 0):
+            held = positions.get(fill.symbol, Position(fill.symbol))
+            positions[fill.symbol] = apply_fill(held, fill.side.sign * fill.qty, fill.price)
+    return positions
+
+
 def fill_to_venue_fill(fill: Fill) -> VenueFill:
     """The trade report as both OMS builds receive it (unknown quantities read as this trade's)."""
     cum_qty = max(fill.cum_qty, fill.qty)
@@ -82,6 +98,18 @@ class Book:
         self._cancel_origin: dict[str, str] = {}
         self._keeper = PositionKeeper(build_for(version))
         self._fill_count = 0
+        self._journal: deque[Fill] = deque(maxlen=JOURNAL_SIZE)
+        self._booked = 0
+
+    @property
+    def booked(self) -> int:
+        """How many fills this book has booked (a mark for :meth:`booked_since`)."""
+        return self._booked
+
+    def booked_since(self, mark: int) -> list[Fill]:
+        """The fills booked after ``mark`` (as many as the journal still holds)."""
+        count = min(self._booked - mark, len(self._journal))
+        return list(self._journal)[len(self._journal) - count:] if count > 0 else []
 
     @property
     def version(self) -> OmsVersion:
@@ -145,6 +173,8 @@ class Book:
         booked = self._keeper.apply(fill_to_venue_fill(fill))
         if booked is not None:
             self._fill_count += 1
+            self._booked += 1
+            self._journal.append(fill)
         return booked
 
     def resolve(self, report: ExecutionReport) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from trading_stack.book import Book, costed_positions_from_reports
+from trading_stack.book import Book, venue_positions
 from trading_stack.checkpoints import Checkpoint, load_checkpoint, load_positions
 from trading_stack.config import Defect, OmsConfig
 from trading_stack.db_sync import load_out_of_band_state
@@ -122,6 +122,7 @@ class VenueSync:
                  len(state.risk_limits), len(adopted))
 
     async def reconcile(self, source: SyncSource, checkpoint: Checkpoint | None = None) -> None:
+        mark = self._book.booked
         reports = await self.mass_status()
         mirror_positions = self._book.positions if Defect.NO_FILL_RECONCILE in self._defects else None
         plan = plan_reconciliation(reports, self._book.known_orders(), self._instance, mirror_positions,
@@ -137,10 +138,11 @@ class VenueSync:
         if failed:
             self._spawn(self._cancel_until_done(failed), "ghost-cancels")
         if plan.to_cancel and mirror_positions is None:
+            mark = self._book.booked
             venue_orders = real_reports(await self.mass_status())
             self._gateway.import_reports(venue_orders)
         if mirror_positions is None:
-            self._book.replace_costed_positions(costed_positions_from_reports(venue_orders))
+            self._book.replace_costed_positions(venue_positions(venue_orders, self._book.booked_since(mark)))
         else:
             self._book.replace_positions(mirror_positions)
         if checkpoint is not None and checkpoint.lots() != self._book.positions:
@@ -168,13 +170,14 @@ class VenueSync:
 
     async def resync(self) -> None:
         """After a reconnect the venue does not replay missed reports: re-read its truth."""
+        mark = self._book.booked
         try:
             reports = real_reports(await self.mass_status())
         except NotSent:
             return
         self._gateway.import_reports(reports)
         if Defect.NO_FILL_RECONCILE not in self._defects:
-            self._book.replace_costed_positions(costed_positions_from_reports(reports))
+            self._book.replace_costed_positions(venue_positions(reports, self._book.booked_since(mark)))
 
     async def load_checkpoint(self) -> Checkpoint | None:
         try:
@@ -190,6 +193,7 @@ class VenueSync:
         except DB_ERRORS as err:
             log.error("positions not loaded from the database: %s", err)
             stored = None
+        mark = self._book.booked
         try:
             async with asyncio.timeout(max(2.0, 3 * self._config.order_ack_timeout_s)):
                 reports: list[ExecutionReport] | None = real_reports(await self.mass_status())
@@ -202,7 +206,7 @@ class VenueSync:
             self._book.replace_costed_positions(stored)
             return Restored(self._book.positions, "database")
         self._gateway.import_reports(reports)
-        venue = costed_positions_from_reports(reports)
+        venue = venue_positions(reports, self._book.booked_since(mark))
         if stored is not None and lots(stored) != lots(venue):
             self._alert(RESTORE_MISMATCH, {"db": lots(stored), "venue": lots(venue)})
         self._book.replace_costed_positions(venue)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from trading_stack.book import Book, costed_positions_from_reports, fill_to_venue_fill
+from trading_stack.book import Book, costed_positions_from_reports, fill_to_venue_fill, venue_positions
 from trading_stack.deploy.versions import OmsVersion
 from trading_stack.models import ExecType, ExecutionReport, Fill, OrderStatus, Side
 
@@ -148,3 +150,22 @@ def test_venue_positions_carry_the_average_price_of_each_order() -> None:
     )
     btc = positions["BTC-USD"]
     assert (btc.qty, btc.avg_price, btc.realized_pnl) == (8, 105.0, 30.0)
+
+
+def test_a_fill_booked_while_the_mass_status_was_answered_is_not_lost() -> None:
+    book = Book()
+    book.apply_report(trade("E1", 3, 3, None), "a", 1)
+    mark = book.booked
+    late = book.apply_report(trade("E2", 2, 5, None), "a", 2).fill  # after the venue took its snapshot
+    assert late is not None
+    assert book.booked_since(mark) == [late]
+    snapshot = ExecutionReport(
+        exec_type=ExecType.ORDER_STATUS, ord_status=OrderStatus.PARTIALLY_FILLED, cl_ord_id="a-1-1",
+        orig_cl_ord_id=None, order_id="X1", exec_id=None, symbol="BTC-USD", side=Side.BUY, qty=5, price=None,
+        cum_qty=3, leaves_qty=2, last_qty=0, last_px=None, text=None, owner_sub_id="a", avg_px=100.0,
+    )
+    assert venue_positions([snapshot], book.booked_since(mark))["BTC-USD"].qty == 5
+    counted = dataclasses.replace(snapshot, cum_qty=5)  # a snapshot that already counts it
+    assert venue_positions([counted], book.booked_since(mark))["BTC-USD"].qty == 5
+    assert venue_positions([counted], [])["BTC-USD"].qty == 5
+    assert book.booked_since(book.booked) == []
