@@ -8,6 +8,7 @@ import signal
 import sys
 
 from gameday.proxy.server import ToxiproxyServer
+from gameday.proxy.timing import precise_event_loop
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,7 +32,8 @@ async def serve(host: str, port: int, seed: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        asyncio.run(serve(args.host, args.port, args.seed))
+        with asyncio.Runner(loop_factory=precise_event_loop) as runner:
+            runner.run(serve(args.host, args.port, args.seed))
     except OSError as exc:
         print(f"gameday.proxy: {exc}", file=sys.stderr)
         return 1

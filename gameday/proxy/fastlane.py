@@ -1,7 +1,8 @@
 """The fast lane: toxic-free connections forwarded by one thread, off the event loop.
 
 A round trip through the asyncio loop costs ~100 µs on this kind of machine; one thread that
-waits in epoll and moves bytes with ``recv_into``/``send`` costs a fraction of that. A new
+waits in epoll and moves bytes (with ``splice``, see :mod:`gameday.proxy.movers`) costs a
+fraction of that. A new
 connection of a proxy without toxics is *adopted* by the lane. The moment it needs the event
 loop (a toxic is added, the proxy stops, a socket reaches EOF or fails) the lane *releases* it:
 it stops reading both sockets and hands back, in a :class:`Release`, what it had read but not
@@ -9,9 +10,11 @@ yet written, so the connection goes on in the loop without losing or reordering 
 its proxy has no toxics again, the connection is adopted again (see
 :meth:`gameday.proxy.connection.Connection.return_to_lane`).
 
-After a burst of events the lane polls without blocking for ``SPIN`` seconds before it sleeps in
-epoll: the answer to a request usually arrives within that time, and catching it without a
-wake-up saves the tens of µs an idle vCPU takes to wake (what Go's runtime does for Toxiproxy).
+After a burst of events with a small read (a request or an answer) the lane polls without
+blocking for ``SPIN`` seconds before it sleeps in epoll: the answer to a request usually arrives
+within that time, and catching it without a wake-up saves the tens of µs an idle vCPU takes to
+wake (what Go's runtime does for Toxiproxy). A bulk transfer reads big blocks and does not spin:
+the CPU is better left to the processes at both ends.
 
 Threading: the lane's state is touched only by its thread. The loop thread talks to it through
 a command queue and an eventfd; the lane hands connections back with
@@ -37,11 +40,12 @@ from enum import Enum
 from typing import Protocol, TypeVar
 
 from gameday.proxy.link import Traffic
+from gameday.proxy.movers import Mover, new_mover, send_counted
 
 logger = logging.getLogger(__name__)
 
 SPIN = 200e-6  # s of non-blocking polls after the last event
-BUFFER_SIZE = 256 * 1024
+SPIN_READ = 16 * 1024  # a read at most this big (a message, not a block) makes the lane spin
 _READ = select.EPOLLIN | select.EPOLLRDHUP
 _T = TypeVar("_T")
 
@@ -117,8 +121,8 @@ class FastLane:
         self._by_fd: dict[int, tuple[_Adopted, _Flow, _Flow]] = {}  # fd -> (conn, reads fd, writes fd)
         self._by_user: dict[LaneUser, _Adopted] = {}
         self._holding = 0  # flows holding bytes their destination refused
-        self._buffer = bytearray(BUFFER_SIZE)
-        self._view = memoryview(self._buffer)
+        self._small_read = False  # in the current burst of events
+        self._mover: Mover | None = None
 
     @property
     def running(self) -> bool:
@@ -128,6 +132,7 @@ class FastLane:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._epoll = select.epoll()
+        self._mover = new_mover()
         self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._epoll.register(self._wake, select.EPOLLIN)
         self._thread = threading.Thread(target=self._run, name="gameday-proxy-fastlane", daemon=True)
@@ -141,7 +146,9 @@ class FastLane:
         await asyncio.wrap_future(self._call(_Command.STOP))
         await asyncio.to_thread(thread.join)
         assert self._epoll is not None
+        assert self._mover is not None
         self._epoll.close()
+        self._mover.close()
         os.close(self._wake)
 
     def adopt(
@@ -180,12 +187,14 @@ class FastLane:
             events = poll(0 if not self._holding and clock() < busy_until else -1)
             if not events:
                 continue
+            self._small_read = False
             for fd, mask in events:
                 if fd != self._wake:
                     self._on_event(fd, mask)
                 elif not self._serve_requests():
                     return
-            busy_until = clock() + SPIN
+            if self._small_read:
+                busy_until = clock() + SPIN
 
     def _serve_requests(self) -> bool:
         """Serve queued requests; False once told to stop."""
@@ -255,41 +264,24 @@ class FastLane:
                 self._hand_back(adopted, failed=True)
 
     def _pump(self, adopted: _Adopted, flow: _Flow) -> None:
-        try:
-            size = flow.src.recv_into(self._buffer)
-        except (BlockingIOError, InterruptedError):
+        assert self._mover is not None
+        moved = self._mover.move(flow.src, flow.dst, flow.traffic)
+        if moved is None:
             return
-        if size == 0:
+        self._small_read |= moved.read <= SPIN_READ
+        if moved.read == 0:
             self._hand_back(adopted, eof_from=flow.side)
-            return
-        flow.traffic.received += size
-        data = self._view[:size]
-        sent = self._send(flow, data)
-        if sent < size:
-            flow.pending = memoryview(bytes(data[sent:]))
+        elif moved.refused:
+            flow.pending = memoryview(moved.refused)
             self._holding += 1
             self._watch(flow)
 
     def _flush(self, flow: _Flow) -> None:
-        sent = self._send(flow, flow.pending)
+        sent = send_counted(flow.dst, flow.pending, flow.traffic)
         flow.pending = flow.pending[sent:]
         if not flow.pending:
             self._holding -= 1
             self._watch(flow)
-
-    @staticmethod
-    def _send(flow: _Flow, data: memoryview) -> int:
-        """Bytes of ``data`` the destination took; counted before the call, as the peer may
-        read them before ``send`` returns."""
-        flow.traffic.sent += len(data)
-        sent = 0
-        try:
-            sent = flow.dst.send(data)
-        except (BlockingIOError, InterruptedError):
-            pass
-        finally:
-            flow.traffic.sent -= len(data) - sent
-        return sent
 
     def _watch(self, flow: _Flow) -> None:
         """While ``flow`` holds bytes, stop reading its source and wait for its destination."""
