@@ -120,7 +120,10 @@ class Connection:
 
     def __init__(self, owner: ConnectionOwner, client: socket.socket) -> None:
         self._owner = owner
-        self._rng = owner.connection_rng()
+        rng = owner.connection_rng()
+        # one per direction for the connection's life: moving between the lane and the loop
+        # rebuilds the links but draws no extra rolls, so the rolls do not depend on timing
+        self._link_rngs = {direction: random.Random(rng.getrandbits(64)) for direction in Direction}
         self._sockets = [client]
         self._state = ConnectionState.DIALING
         self._ends: tuple[_Endpoint, _Endpoint] | None = None  # (client, server) while in the loop
@@ -215,7 +218,7 @@ class Connection:
         """Links with the proxy's current chains (in this order: the rolls follow it)."""
         self.links = {}
         for direction in Direction:
-            link = Link(self._owner.traffic(direction), self._link_rng(), self)
+            link = Link(self._owner.traffic(direction), self._link_rngs[direction], self)
             link.build(self._owner.chain(direction))
             self.links[direction] = link
 
@@ -228,9 +231,6 @@ class Connection:
         down.attach(server, client)
         client_end.outgoing = server_end.incoming = up
         server_end.outgoing = client_end.incoming = down
-
-    def _link_rng(self) -> random.Random:
-        return random.Random(self._rng.getrandbits(64))
 
     # -- back to the lane --------------------------------------------------------------------
     def return_to_lane(self) -> None:

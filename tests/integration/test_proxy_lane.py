@@ -20,7 +20,7 @@ import pytest
 
 from gameday.proxy import ToxiproxyServer
 from gameday.proxy.connection import Connection, ConnectionState
-from gameday.proxy.testing import ApiClient, Stream, UpstreamServer, served, upstream_server
+from gameday.proxy.testing import ApiClient, Stream, UpstreamServer, echo_server, served, upstream_server
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ class Rig:
 
     def connection(self) -> Connection:
         """The proxy's only open connection."""
-        (connection,) = self.server.registry.get(PROXY).relay.connections
+        (connection,) = connections(self.server)
         return connection
 
     async def wait_until(self, condition: Callable[[Connection], bool]) -> Connection:
@@ -52,6 +52,18 @@ class Rig:
 
     async def wait_for(self, state: ConnectionState) -> Connection:
         return await self.wait_until(lambda connection: connection.state is state)
+
+
+def connections(server: ToxiproxyServer) -> frozenset[Connection]:
+    return server.registry.get(PROXY).relay.connections
+
+
+async def wait_until_all(server: ToxiproxyServer, condition: Callable[[Connection], bool]) -> None:
+    async with asyncio.timeout(DEADLINE):
+        while True:
+            if all(condition(connection) for connection in connections(server)):
+                return
+            await asyncio.sleep(POLL)
 
 
 @pytest.fixture
@@ -107,6 +119,14 @@ def numbers(data: bytes) -> list[int]:
 
 async def read_exactly(stream: Stream, size: int) -> bytes:
     return await asyncio.wait_for(stream[0].readexactly(size), DEADLINE)
+
+
+async def round_trip(stream: Stream) -> float:
+    """Seconds for one byte to the echo upstream and back."""
+    started = time.monotonic()
+    stream[1].write(b"x")
+    assert await read_exactly(stream, 1) == b"x"
+    return time.monotonic() - started
 
 
 # -- out of the lane -----------------------------------------------------------------------------
@@ -169,3 +189,33 @@ async def test_a_toxic_added_while_returning_keeps_the_connection_and_applies(ri
         server[1].write(b"late")
         assert await read_exactly(client, 4) == b"late"
         assert time.monotonic() - started >= 0.2
+
+
+async def test_the_rolls_do_not_depend_on_a_connection_having_returned_to_the_lane() -> None:
+    """Same seed, same toxics on the downstream: the rolls are the same whether the connections
+    went back to the lane between two toxics or stayed in the loop (kept there by an upstream
+    noop), so they do not depend on how fast a heal completes."""
+
+    async def delayed_pattern(keep_in_loop: bool) -> list[bool]:
+        async with served(seed=42) as (server, api), echo_server() as echo:
+            port = await api.create_proxy(PROXY, echo.port)
+            streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(16)]
+            try:
+                for stream in streams:
+                    await round_trip(stream)
+                if keep_in_loop:
+                    await api.add_toxic(PROXY, "noop", stream="upstream")
+                await api.add_toxic(PROXY, "latency", name="first", toxicity=0.5, attributes={"latency": 80})
+                await api.remove_toxic(PROXY, "first")
+                expected = ConnectionState.LOOP if keep_in_loop else ConnectionState.LANE
+                await wait_until_all(server, lambda connection: connection.state is expected)
+                await api.add_toxic(PROXY, "latency", name="second", toxicity=0.5, attributes={"latency": 80})
+                return [await round_trip(stream) >= 0.08 for stream in streams]
+            finally:
+                for _, writer in streams:
+                    writer.close()
+
+    in_loop = await delayed_pattern(keep_in_loop=True)
+    assert await delayed_pattern(keep_in_loop=False) == in_loop
+    assert True in in_loop
+    assert False in in_loop
