@@ -207,7 +207,7 @@ class BlueGreenStack(LocalStack):
         fresh = await starter()
         await self._repoint(service, f"127.0.0.1:{fresh.ports['http']}")
         return {"exit_code": code, "killed_after_grace": forced, "stopped_s": stopped_s,
-                "restarted_s": round(time.monotonic() - began, 3)}
+                "restarted_s": round(time.monotonic() - began, 3), "pid": fresh.pid}
 
     async def _repoint(self, service: str, address: str) -> None:
         assert self.toxiproxy is not None

@@ -44,11 +44,14 @@ def _evidence(outcome: RunOutcome, name: str) -> dict[str, Any]:
     return next(e.evidence for e in outcome.result.expectations if e.name == name)
 
 
-def _services_stopped(outcome: RunOutcome) -> list[int]:
-    start = next(
-        op for op in read_history(outcome.run_dir / HISTORY_FILE) if op.kind == OpKind.RUN and op.f == "start"
-    )
-    return [service["pid"] for service in start.value["services"].values() if alive(service["pid"])]
+def _services_left_running(outcome: RunOutcome) -> list[int]:
+    """The run's processes still alive: every service it started, and every new boot of a restart."""
+    ops = read_history(outcome.run_dir / HISTORY_FILE)
+    start = next(op for op in ops if op.kind == OpKind.RUN and op.f == "start")
+    pids = [service["pid"] for service in start.value["services"].values()]
+    restarts = [op for op in ops if op.kind == OpKind.ACTION and op.f == "restart"]
+    pids += [op.value["pid"] for op in restarts if "pid" in op.value]
+    return [pid for pid in pids if alive(pid)]
 
 
 CORRECT_EVIDENCE: dict[str, Callable[[RunOutcome], None]] = {
@@ -93,8 +96,8 @@ async def test_the_game_day_passes_correct_and_fails_for_its_reason_when_defecti
     assert defective.error is None
     failing = {e.name for e in defective.result.expectations if e.verdict is Verdict.FAIL}
     assert set(scenario.known_defect.fails) <= failing, defective.result.model_dump_json(indent=1)
-    assert _services_stopped(correct) == []
-    assert _services_stopped(defective) == []
+    assert _services_left_running(correct) == []
+    assert _services_left_running(defective) == []
     assert (correct.run_dir / "timeline.svg").is_file()
 
 
@@ -131,6 +134,7 @@ async def test_the_blue_green_stack_starts_green_dormant_and_restarts_a_service_
 
         assert restarted["exit_code"] == 0
         assert not restarted["killed_after_grace"]
+        assert stack.processes[GREEN].pid == restarted["pid"] != old_pid
         assert stack.endpoints.oms[GREEN] != old_url
         assert not alive(old_pid)
         proxy = (await stack.toxiproxy.proxies())[f"front-door->{GREEN}"]  # type: ignore[union-attr]
