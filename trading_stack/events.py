@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +23,9 @@ from trading_stack.models import Fill, Order
 from trading_stack.roles import Role
 
 log = logging.getLogger(__name__)
+
+PUBLISH_WINDOW = 256  # acknowledgements outstanding at once (a publish round trip each, else)
+ACK_TIMEOUT_S = 2.0
 
 
 async def connect_nats(url: str, name: str, attempts_timeout_s: float = 2.0) -> NatsClient:
@@ -130,20 +134,46 @@ class EventPublisher:
         return self._queue.qsize()
 
     async def run(self) -> None:
+        """Publish in queue order with up to ``PUBLISH_WINDOW`` acknowledgements outstanding.
+
+        Messages go on the wire in order; a message whose acknowledgement fails is sent again on
+        its own until the stream takes it (only then can a later message overtake it).
+        """
+        outstanding: deque[tuple[str, bytes, asyncio.Future[Any]]] = deque()
         while True:
+            if outstanding and (len(outstanding) >= PUBLISH_WINDOW or self._queue.empty()):
+                await self._settle(*outstanding.popleft())
+                continue
             subject, data = await self._queue.get()
-            delay = 0.05
-            while True:
-                try:
-                    async with asyncio.timeout(2.0):
-                        await self._js.publish(subject, data)
-                    self.published += 1
-                    break
-                except (TimeoutError, nats.errors.Error) as err:
-                    log.warning("publish %s failed (%s); retrying", subject, err)
-                    await asyncio.sleep(delay)
-                    delay = min(1.0, delay * 2)
-            self._queue.task_done()
+            try:
+                ack = await self._js.publish_async(subject, data)
+            except nats.errors.Error as err:
+                log.warning("publish %s not sent (%s)", subject, err)
+                ack = asyncio.get_running_loop().create_future()
+                ack.set_exception(err)
+            outstanding.append((subject, data, ack))
+
+    async def _settle(self, subject: str, data: bytes, ack: asyncio.Future[Any]) -> None:
+        try:
+            async with asyncio.timeout(ACK_TIMEOUT_S):
+                await ack
+        except (TimeoutError, nats.errors.Error) as err:
+            log.warning("publish %s not acknowledged (%s); sending it again", subject, err)
+            await self._publish_until_acked(subject, data)
+        self.published += 1
+        self._queue.task_done()
+
+    async def _publish_until_acked(self, subject: str, data: bytes) -> None:
+        delay = 0.05
+        while True:
+            try:
+                async with asyncio.timeout(ACK_TIMEOUT_S):
+                    await self._js.publish(subject, data)
+                return
+            except (TimeoutError, nats.errors.Error) as err:
+                log.warning("publish %s failed (%s); retrying", subject, err)
+                await asyncio.sleep(delay)
+                delay = min(1.0, delay * 2)
 
     async def flush(self, timeout_s: float) -> None:
         with contextlib.suppress(TimeoutError):
