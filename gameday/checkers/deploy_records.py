@@ -67,6 +67,7 @@ class Milestone(StrEnum):
     """The deploy timeline reasons the checkers single out; a deployer emits others too."""
 
     CUTOVER_STARTED = "cutover-started"
+    SPLIT_STARTED = "split-started"
     CUTOVER_DONE = "cutover-done"
     REJECTS_EXCEEDED = "rejects-exceeded"
     ROLLBACK_DONE = "rollback-done"

@@ -1,7 +1,8 @@
 """The dark-launch verifier's verdicts graded against the truth the outputs themselves tell.
 
 - ``verifier.false_clean``: ``clean`` verdicts issued while green trailed blue by more than 5 s, or
-  after blue's and green's outputs for one event had differed by more than 1 bp.
+  after blue's and green's outputs for one event had differed by more than 1 bp; only verdicts
+  issued while green was a shadow count (before a cutover or split started).
 - ``verifier.divergence_caught``: a ``diverged`` verdict before any cutover started.
 
 The truth pairs ``oms.outputs`` (the active instance) with ``oms.shadow.outputs`` (green) by event
@@ -37,6 +38,7 @@ DELIVERY_ALLOWANCE_NS = 1_000_000_000
 MAX_LISTED = 10
 _NUMERIC = ("position", "avg_price", "realized_pnl")
 _EXACT = ("order_status", "cum_qty")
+_SHADOW_ENDS = frozenset({Milestone.CUTOVER_STARTED, Milestone.SPLIT_STARTED})
 
 
 def _bps(blue: float, green: float) -> float:
@@ -96,6 +98,12 @@ def _verdicts(ops: Sequence[Op]) -> list[VerdictEvent]:
     return sorted(published(ops, Subject.DEPLOY_VERDICTS, VerdictEvent), key=lambda event: event.t_ns)
 
 
+def _shadow_ends_ns(ops: Sequence[Op]) -> int | None:
+    """When green stopped being a shadow (a cutover or a split started); verdicts after do not decide."""
+    ends = [event.t_ns for event in phases(ops) if event.reason in _SHADOW_ENDS]
+    return min(ends, default=None)
+
+
 def _misjudged(verdict: VerdictEvent, truth: ShadowTruth, ref: Reference) -> dict[str, Any] | None:
     known_ns = verdict.t_ns - DELIVERY_ALLOWANCE_NS
     lag = truth.lag_ns(known_ns)
@@ -109,6 +117,15 @@ def _misjudged(verdict: VerdictEvent, truth: ShadowTruth, ref: Reference) -> dic
     return {"why": why, "true_lag_s": seconds(lag), "reported_lag_s": reported, **ref.instant(verdict.t_ns)}
 
 
+def _outputs(ops: Sequence[Op]) -> tuple[list[OutputEvent], list[OutputEvent]]:
+    """Blue's outputs (an instance that never published shadow outputs) and green's."""
+    green = published(ops, Subject.SHADOW_OUTPUTS, OutputEvent)
+    shadows = {output.instance for output in green}
+    blue = [output for output in published(ops, Subject.OMS_OUTPUTS, OutputEvent)
+            if output.instance is None or output.instance not in shadows]
+    return blue, green
+
+
 class FalseClean:
     name = "verifier.false_clean"
     unit = Unit.COUNT
@@ -118,9 +135,10 @@ class FalseClean:
         verdicts = _verdicts(ops)
         if not verdicts:
             return Observation.absent(self.unit, "no deploy.verdicts event recorded")
-        clean = [verdict for verdict in verdicts if verdict.verdict == VerifierVerdict.CLEAN]
-        blue = published(ops, Subject.OMS_OUTPUTS, OutputEvent)
-        green = published(ops, Subject.SHADOW_OUTPUTS, OutputEvent)
+        until = _shadow_ends_ns(ops)
+        clean = [verdict for verdict in verdicts if verdict.verdict == VerifierVerdict.CLEAN
+                 and (until is None or verdict.t_ns < until)]
+        blue, green = _outputs(ops)
         if clean and not (blue or green):
             return Observation.absent(self.unit, "clean verdicts, but no oms.outputs / oms.shadow.outputs "
                                                  "to judge them by")
@@ -129,6 +147,7 @@ class FalseClean:
         wrong = [entry for entry in judged if entry is not None]
         evidence: dict[str, Any] = {
             "reference": ref.describe(), "verdicts": len(verdicts), "clean": len(clean),
+            "judged_until": None if until is None else ref.instant(until),
             "events": truth.events, "paired": truth.paired, "false_clean": wrong[:MAX_LISTED],
         }
         if truth.first_difference is not None:

@@ -135,3 +135,20 @@ def test_a_divergence_only_after_the_cutover_started_is_not_caught() -> None:
 def test_no_divergence_reported_is_zero_and_no_deployer_is_unknown() -> None:
     assert DivergenceCaught().check(verdict(HistoryBuilder(), "clean", at=5.0).ops).value == 0
     assert DivergenceCaught().check(HistoryBuilder().ops).value is None
+
+
+def test_only_verdicts_while_green_is_a_shadow_are_judged() -> None:
+    history = _outputs(_history(), green_delay_s=0.05, events=10)
+    verdict(history, "clean", at=4.0)
+    phase(history, "cutting-over", "cutover-started", at=5.0)
+    for n in range(10, 30):  # green, now active, publishes on oms.outputs: no shadow twin any more
+        t = 6.0 + n * 0.5
+        publish(history, "oms.outputs", {"instance": GREEN, **_output(f"e{n}", t)}, at=t)
+    verdict(history, "clean", at=25.0)
+
+    observation = FalseClean().check(history.ops)
+
+    assert observation.value == 0
+    assert observation.evidence["clean"] == 1
+    assert observation.evidence["judged_until"]["after_s"] == 5.0
+    assert observation.evidence["events"] == 10  # green's own outputs are not blue's
