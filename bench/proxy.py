@@ -9,8 +9,8 @@ Processes (the machine has 2 cores; they share them, nothing is pinned):
   (one connection at a time, so at most the client, the proxy and the upstream are busy: three
   processes on two cores); the latency-toxic and 1,000-connection figures use this event loop;
 - while the 1,000 connections run, the API is polled by one more process (``POLLER``, blocking
-  ``http.client``: a read and an unchanged update each time), so the load generator does not delay
-  the poller: four busy processes then.
+  ``http.client``; the calls of ``PROBES`` each time), so the load generator does not delay the
+  poller: four busy processes then.
 
 Figures:
 
@@ -18,9 +18,11 @@ Figures:
    same on a long-lived connection *healed*: a latency toxic added, used and removed first;
 2. throughput through one connection, no toxics: ``THROUGHPUT_BYTES`` per run to the sink, and
    the proxy process's CPU time per GiB forwarded (steadier than GiB/s on a shared machine);
-3. latency toxic 100 ms: error of the observed delay against 100 ms + the toxic-free round trip;
+3. latency toxic 100 ms: error of the observed delay against 100 ms + the toxic-free round trip
+   of the same client (median);
 4. 1,000 concurrent connections with a 100 ms latency toxic: every byte back and equal, API
-   round trips while loaded, of a read (``GET``) and of a change (``POST`` ``enabled``);
+   round trips while loaded: a read, a change of another proxy (a toxic added, then removed: each
+   a data-plane operation) and a change of the loaded proxy (its toxic updated on every link);
 5. adding then removing a toxic while a client does not read its side (its socket buffers full):
    API round trips of the POST and the DELETE.
 
@@ -314,29 +316,37 @@ async def _echo_client(port: int, index: int) -> int:
     return lost
 
 
-# The API poller process: every interval, one read (GET read_path) then one change (POST an
-# unchanged ``enabled`` to change_path), until SIGTERM (or a count); then one JSON line of the
-# round trips (s) of each. A process of its own, so the load in this one does not delay it.
+# The API calls of each poll while the 1,000 connections run: (kind, method, path, body).
+PROBES = [
+    ("read", "GET", "/proxies/bench_load", None),
+    ("change", "POST", "/proxies/bench_sink/toxics", {"name": "probe", "type": "noop"}),
+    ("change", "DELETE", "/proxies/bench_sink/toxics/probe", None),
+    ("change_loaded", "POST", f"/proxies/bench_load/toxics/{LATENCY_TOXIC['name']}",
+     {"attributes": LATENCY_TOXIC["attributes"]}),
+]
+
+# The API poller process: every interval, the calls of PROBES (argv[2], JSON), until SIGTERM (or
+# a count); then one JSON line of the round trips (s) of each kind. A process of its own, so the
+# load in this one does not delay it.
 POLLER = r"""
 import http.client, json, signal, sys, time
-port, read_path, change_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-interval, count = float(sys.argv[4]), int(sys.argv[5])
+port, probes = int(sys.argv[1]), json.loads(sys.argv[2])
+interval, count = float(sys.argv[3]), int(sys.argv[4])
 stop = []
 signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-samples = {"read": [], "change": []}
+samples = {kind: [] for kind, *_ in probes}
 print("READY", flush=True)
 for _ in range(count):
     if stop:
         break
-    for kind, method, path, body in (("read", "GET", read_path, None),
-                                     ("change", "POST", change_path, '{"enabled": true}')):
+    for kind, method, path, body in probes:
         started = time.perf_counter()
-        conn.request(method, path, body=body)
+        conn.request(method, path, body=None if body is None else json.dumps(body))
         response = conn.getresponse()
         response.read()
         samples[kind].append(time.perf_counter() - started)
-        if response.status != 200:
+        if response.status >= 300:
             raise SystemExit(f"{method} {path}: {response.status}")
     time.sleep(interval)
 conn.close()
@@ -345,12 +355,10 @@ print(json.dumps(samples), flush=True)
 
 
 @contextlib.contextmanager
-def _api_poller(
-    port: int, read_path: str, change_path: str, samples: dict[str, list[float]]
-) -> Iterator[None]:
-    """Poll the API (a read and a change) every API_INTERVAL from a separate process."""
+def _api_poller(port: int, samples: dict[str, list[float]]) -> Iterator[None]:
+    """Make the calls of PROBES every API_INTERVAL from a separate process."""
     count = str(int(RUN_TIMEOUT / API_INTERVAL))
-    args = [sys.executable, "-c", POLLER, str(port), read_path, change_path, str(API_INTERVAL), count]
+    args = [sys.executable, "-c", POLLER, str(port), json.dumps(PROBES), str(API_INTERVAL), count]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     try:
         if _readline_within(proc, START_TIMEOUT) != "READY":
@@ -430,9 +438,10 @@ async def main(repeat: int) -> list[dict[str, Any]]:
                 proxy_bps.append(await asyncio.to_thread(_throughput, sink_via))
                 cpu_per_gib.append((_cpu_seconds(proxy_process) - cpu_before) / (THROUGHPUT_BYTES / 1024**3))
 
-            # 3. latency toxic precision (downstream, 100 ms)
+            # 3. latency toxic precision (downstream, 100 ms), against the same client's round trip
+            # without the toxic
+            baseline = statistics.median(await _precision(echo_via))
             api.call("POST", "/proxies/bench_echo/toxics", LATENCY_TOXIC)
-            baseline = statistics.median(proxy_rt)
             errors: list[float] = []
             for _ in range(repeat):
                 for rtt in await _precision(echo_via):
@@ -446,7 +455,7 @@ async def main(repeat: int) -> list[dict[str, Any]]:
             lost = 0
             load_seconds: list[float] = []
             for _ in range(repeat):
-                with _api_poller(api_port, "/proxies/bench_load", "/proxies/bench_sink", loaded_api):
+                with _api_poller(api_port, loaded_api):
                     started = time.perf_counter()
                     results = await asyncio.wait_for(
                         asyncio.gather(*(_echo_client(load_via, i) for i in range(CONCURRENT))), RUN_TIMEOUT)
