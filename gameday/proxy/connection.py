@@ -211,8 +211,8 @@ class Connection:
         elif release.eof_from is not None:
             direction = Direction.UPSTREAM if release.eof_from is Side.CLIENT else Direction.DOWNSTREAM
             self.links[direction].feed_eof()
-        elif release.asked and self._owner.lane_open:
-            self.return_to_lane()  # the toxic that asked for it is already gone again
+        elif not release.hangup and self._owner.lane_open:
+            self.return_to_lane()  # the toxics were removed while it moved
 
     def _build_links(self) -> None:
         """Links with the proxy's current chains (in this order: the rolls follow it)."""

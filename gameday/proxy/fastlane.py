@@ -63,7 +63,7 @@ class Release:
     to_client: bytes = b""  # read from the server, not yet written to the client
     eof_from: Side | None = None  # the side whose read reached end of stream
     failed: bool = False  # a socket error: the connection must close
-    asked: bool = False  # released on request, not because of the sockets
+    hangup: bool = False  # a socket hung up or failed while bytes were held: the end is near
 
 
 class LaneUser(Protocol):
@@ -210,7 +210,7 @@ class FastLane:
             for user in users:
                 adopted = self._by_user.get(user)
                 if adopted is not None:
-                    self._hand_back(adopted, asked=True)
+                    self._hand_back(adopted)
             if request.done is not None:
                 request.done.set_result(None)
             if request.command is _Command.STOP:
@@ -229,7 +229,7 @@ class FastLane:
             self._epoll.register(flow.src.fileno(), _READ)
 
     def _hand_back(
-        self, adopted: _Adopted, eof_from: Side | None = None, failed: bool = False, asked: bool = False
+        self, adopted: _Adopted, eof_from: Side | None = None, failed: bool = False, hangup: bool = False
     ) -> None:
         """Stop watching the connection and give it, with what it holds, to the loop."""
         assert self._epoll is not None
@@ -239,7 +239,7 @@ class FastLane:
             if self._by_fd.pop(fd, None) is not None:
                 with contextlib.suppress(OSError):  # not registered: the adoption failed half way
                     self._epoll.unregister(fd)
-        release = Release(bytes(adopted.up.pending), bytes(adopted.down.pending), eof_from, failed, asked)
+        release = Release(bytes(adopted.up.pending), bytes(adopted.down.pending), eof_from, failed, hangup)
         self._holding -= bool(adopted.up.pending) + bool(adopted.down.pending)
         self._answer(adopted.user.lane_released, release)
 
@@ -256,7 +256,7 @@ class FastLane:
             if not reading.pending:
                 self._pump(adopted, reading)
             elif mask & (select.EPOLLHUP | select.EPOLLERR):
-                self._hand_back(adopted)  # the loop delivers what is held, then sees the end
+                self._hand_back(adopted, hangup=True)  # the loop delivers what is held, sees the end
         except Exception as exc:  # a socket error, or a bug that must not stop the lane
             if not isinstance(exc, OSError):
                 logger.exception("fast lane: connection closed after an unexpected error")
