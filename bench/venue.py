@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import resource
 import socket
 import statistics
@@ -57,15 +58,20 @@ READY_TIMEOUT_S = 20.0
 
 
 @contextlib.contextmanager
-def venue_process(root: Path) -> Iterator[int]:
-    """A venue child process; yields its FIX port and stops it (SIGTERM, then kill) after."""
+def venue_process(root: Path, source: Path | None = None) -> Iterator[int]:
+    """A venue child process; yields its FIX port and stops it (SIGTERM, then kill) after.
+
+    ``source``: a directory holding another ``mock_exchange`` to run instead of this one.
+    """
     config = _bench_config(root / f"ledger-{time.monotonic_ns()}.jsonl").model_copy(
         update={"fill_probability": 0.0}
     )
     config_path = root / "venue.json"
-    config_path.write_text(config.model_dump_json(), encoding="utf-8")
+    # only what differs from the defaults, so an older venue's config model reads it too
+    config_path.write_text(config.model_dump_json(exclude_defaults=True), encoding="utf-8")
     command = [sys.executable, "-m", "mock_exchange", "--config", str(config_path), "--log-level", "WARNING"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    environment = None if source is None else {**os.environ, "PYTHONPATH": str(source)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
     try:
         yield _ready_fix_port(process)
     finally:
@@ -160,7 +166,7 @@ def logged_on(port: int) -> Iterator[socket.socket]:
 # -- 1. throughput -----------------------------------------------------------------------------
 
 
-def _throughput_run(port: int, run: int) -> float:
+def throughput_run(port: int, run: int) -> float:
     orders = new_orders(2, THROUGHPUT_ORDERS, f"t{run}")
     window = threading.Semaphore(WINDOW)
     with logged_on(port) as sock:
@@ -264,7 +270,7 @@ async def throughput(repeat: int) -> list[dict[str, Any]]:
         root = Path(directory)
         for run in range(repeat):
             with venue_process(root) as port:
-                over_fix.append(_throughput_run(port, run))
+                over_fix.append(throughput_run(port, run))
             orders = new_orders(2, THROUGHPUT_ORDERS, f"c{run}")
             codec.append(_codec_loop_rate(orders))
             in_process.append(_in_process_rate(root, orders))
@@ -292,7 +298,7 @@ def _rate_figure(name: str, rates: list[float], goal: str | None = None) -> dict
 # -- 2. latency --------------------------------------------------------------------------------
 
 
-def _latency_run(port: int, run: int) -> list[float]:
+def latency_run(port: int, run: int) -> list[float]:
     orders = new_orders(2, LATENCY_ORDERS, f"l{run}")
     latencies: list[float] = []
     with logged_on(port) as sock:
@@ -320,7 +326,7 @@ async def latency(repeat: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="gameday-bench-venue-") as directory:
         for run in range(repeat):
             with venue_process(Path(directory)) as port:
-                run_latencies = _latency_run(port, run)
+                run_latencies = latency_run(port, run)
             every += run_latencies
             p50s.append(statistics.median(run_latencies))
     every.sort()

@@ -22,6 +22,8 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from enum import Enum
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -151,26 +153,9 @@ class Ledger:
 
     def record_order(self, order: Order, *, text: str | None = None) -> Order:
         """Record a received order with its acceptance status (``new`` or ``rejected``)."""
-        event: Event = {
-            "kind": "order",
-            "t_ns": order.received_ns,
-            "order_id": order.order_id,
-            "cl_ord_id": order.cl_ord_id,
-            "sender_comp_id": order.sender_comp_id,
-            "sender_sub_id": order.sender_sub_id,
-            "instance": order.instance,
-            "symbol": order.symbol,
-            "side": order.side.value,
-            "ord_type": order.ord_type.value,
-            "tif": order.tif.value,
-            "price": order.price,
-            "qty": order.qty,
-            "status": order.status.value,
-            "exec_id": self._next_exec_id(),
-            "text": text,
-        }
-        self._append(event)
-        self._index_order(order, event)  # the order as built: the same values a replay reads
+        exec_id = self._next_exec_id()
+        self._append_line(_order_line(order, exec_id, text))
+        self._index_order(order, order.received_ns, exec_id, text)  # the same values a replay reads
         return order
 
     def record_fill(self, order: Order, *, qty: int, price: float, t_ns: int) -> Fill:
@@ -265,10 +250,13 @@ class Ledger:
         self._apply(event)
 
     def _append(self, event: Event) -> None:
-        """The event as one line in the file, flushed to the OS."""
+        self._append_line(_ENCODER.encode(event) + "\n")
+
+    def _append_line(self, line: str) -> None:
+        """One event's line in the file, flushed to the OS."""
         if self._file is None:
             raise LedgerError("ledger is not open")
-        self._file.write(_ENCODER.encode(event) + "\n")
+        self._file.write(line)
         if not self._deferring:
             self._file.flush()
 
@@ -311,12 +299,12 @@ class Ledger:
             received_ns=event["t_ns"],
             status=OrderStatus(event["status"]),
         )
-        self._index_order(order, event)
+        self._index_order(order, event["t_ns"], event["exec_id"], event["text"])
 
-    def _index_order(self, order: Order, event: Event) -> None:
+    def _index_order(self, order: Order, t_ns: int, exec_id: str, text: str | None) -> None:
         status = order.status
         exec_type = ExecType.NEW if status is OrderStatus.NEW else ExecType.REJECTED
-        order.events.append(OrderEvent(event["t_ns"], status, exec_type, event["exec_id"], event["text"]))
+        order.events.append(OrderEvent(t_ns, status, exec_type, exec_id, text))
         self._order_count += 1
         self._exec_count += 1
         self.orders[order.order_id] = order
@@ -384,6 +372,43 @@ class Ledger:
             record.logged_on = False
         else:
             record.connected = record.logged_on = False
+
+
+_ORDER_LINE = (
+    '{"kind":"order","t_ns":%d,"order_id":%s,"cl_ord_id":%s,"sender_comp_id":%s,"sender_sub_id":%s,'
+    '"instance":%s,"symbol":%s,"side":%s,"ord_type":%s,"tif":%s,"price":%s,"qty":%d,"status":%s,'
+    '"exec_id":%s,"text":%s}\n'
+)
+_JSON_ENUMS: dict[Enum, str] = {
+    member: _ENCODER.encode(member.value)
+    for kind in (Side, OrdType, TimeInForce, OrderStatus)
+    for member in kind
+}
+
+
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring_ascii(value)
+
+
+def _order_line(order: Order, exec_id: str, text: str | None) -> str:
+    """The ``order`` event's line, as ``json`` would write it (one template, no dict on the hot path)."""
+    return _ORDER_LINE % (
+        order.received_ns,
+        encode_basestring_ascii(order.order_id),
+        encode_basestring_ascii(order.cl_ord_id),
+        encode_basestring_ascii(order.sender_comp_id),
+        _json_text(order.sender_sub_id),
+        _json_text(order.instance),
+        encode_basestring_ascii(order.symbol),
+        _JSON_ENUMS[order.side],
+        _JSON_ENUMS[order.ord_type],
+        _JSON_ENUMS[order.tif],
+        _ENCODER.encode(order.price),
+        order.qty,
+        _JSON_ENUMS[order.status],
+        encode_basestring_ascii(exec_id),
+        _json_text(text),
+    )
 
 
 class _DeferredFlush:

@@ -40,7 +40,7 @@ from mock_exchange.fix.fields import (
     ORD_STATUS_CODES,
     SIDE_CODES,
     InvalidFieldError,
-    execution_report_fields,
+    execution_report_body,
     new_order_request,
     replace_request,
     required,
@@ -91,16 +91,15 @@ class FixOrderEntry:
         }
 
     def on_app_message(self, session: FixSession, message: FixMessage) -> None:
-        seq = int(message.get(tags.MSG_SEQ_NUM) or b"0")
         handler = self._handlers.get(message.msg_type)
         if handler is None:
-            self._unsupported(session, message, seq)
+            self._unsupported(session, message, _seq(message))
             return
         try:
             handler(session, message)
         except InvalidFieldError as error:
             send_session_reject(
-                session, message, seq, reason=error.reason, text=error.text, ref_tag=error.tag
+                session, message, _seq(message), reason=error.reason, text=error.text, ref_tag=error.tag
             )
 
     @staticmethod
@@ -123,18 +122,20 @@ class FixOrderEntry:
         """Send each execution's ExecutionReport to the sessions it concerns."""
         for execution in executions:
             order = execution.order
-            fields = execution_report_fields(execution)
+            body = execution_report_body(execution)
             for session in self._recipients(order, execution.requested_by):
-                self._deliver(session, fields, order.sender_sub_id)
+                self._deliver(session, body, order.sender_sub_id)
 
-    def _deliver(self, session: FixSession, fields: list[Field], target_sub_id: str | None) -> None:
+    def _deliver(self, session: FixSession, body: bytes, target_sub_id: str | None) -> None:
         """Send one ExecutionReport, as an armed execution-report fault lets it through."""
         faults = self._engine.faults
         fault = faults.report_fault(session.sender_comp_id) if faults.armed else None
         if fault is None:
-            session.send(MsgType.EXECUTION_REPORT, fields, target_sub_id=target_sub_id)
+            session.send_body(MsgType.EXECUTION_REPORT, body, target_sub_id=target_sub_id)
             return
-        send = functools.partial(session.send, MsgType.EXECUTION_REPORT, fields, target_sub_id=target_sub_id)
+        send = functools.partial(
+            session.send_body, MsgType.EXECUTION_REPORT, body, target_sub_id=target_sub_id
+        )
         if fault.mode is ReportFaultMode.DUPLICATE:
             send()
             send()
@@ -284,3 +285,7 @@ class FixOrderEntry:
 
     def _on_mass_status_request(self, session: FixSession, message: FixMessage) -> None:
         answer_mass_status(session, message, list(self._ledger.orders.values()))
+
+
+def _seq(message: FixMessage) -> int:
+    return int(message.get(tags.MSG_SEQ_NUM) or b"0")

@@ -114,46 +114,56 @@ def send_business_reject(session: FixSession, message: FixMessage, ref_seq: int,
     )
 
 
-class _DayCache:
-    """Epoch seconds of 00:00 UTC for the last date seen, so most parses skip the calendar."""
+class _SecondCache:
+    """Epoch seconds of the last ``YYYYMMDD-HH:MM:SS`` seen, so most parses skip the calendar."""
 
-    __slots__ = ("_date", "_midnight")
+    __slots__ = ("_epoch", "_head")
 
     def __init__(self) -> None:
-        self._date = b""
-        self._midnight = 0
+        self._head = b""
+        self._epoch = 0
 
-    def midnight(self, date: bytes) -> int:
-        if date != self._date:
-            parsed = time.strptime(date.decode("ascii"), "%Y%m%d")
-            self._midnight = calendar.timegm(parsed)
-            self._date = date
-        return self._midnight
-
-
-_days = _DayCache()
+    def epoch(self, head: bytes) -> int | None:
+        if head != self._head:
+            epoch = _parse_whole_seconds(head)
+            if epoch is None:
+                return None
+            self._head, self._epoch = head, epoch
+        return self._epoch
 
 
-def parse_utc_timestamp(value: bytes) -> float | None:
-    """Epoch seconds of a ``YYYYMMDD-HH:MM:SS[.fff...]`` UTCTimestamp; ``None`` if malformed."""
-    if len(value) < 17 or value[8:9] != b"-" or value[11:12] != b":" or value[14:15] != b":":
+def _parse_whole_seconds(head: bytes) -> int | None:
+    if head[8:9] != b"-" or head[11:12] != b":" or head[14:15] != b":":
         return None
-    date, hours, minutes, seconds = value[:8], value[9:11], value[12:14], value[15:17]
-    fraction = value[18:] if len(value) > 17 else b"0"
-    if len(value) > 17 and value[17:18] != b".":
-        return None
-    if not (
-        date.isdigit() and hours.isdigit() and minutes.isdigit() and seconds.isdigit() and fraction.isdigit()
-    ):
+    date, hours, minutes, seconds = head[:8], head[9:11], head[12:14], head[15:17]
+    if not (date.isdigit() and hours.isdigit() and minutes.isdigit() and seconds.isdigit()):
         return None
     hour, minute, second = int(hours), int(minutes), int(seconds)
     if hour > 23 or minute > 59 or second > 60:
         return None
     try:
-        midnight = _days.midnight(date)
+        midnight = calendar.timegm(time.strptime(date.decode("ascii"), "%Y%m%d"))
     except ValueError:
         return None
-    return midnight + hour * 3600 + minute * 60 + second + int(fraction) / 10 ** len(fraction)
+    return midnight + hour * 3600 + minute * 60 + second
+
+
+_seconds = _SecondCache()
+
+
+def parse_utc_timestamp(value: bytes) -> float | None:
+    """Epoch seconds of a ``YYYYMMDD-HH:MM:SS[.fff...]`` UTCTimestamp; ``None`` if malformed."""
+    if len(value) < 17:
+        return None
+    epoch = _seconds.epoch(value[:17])
+    if epoch is None:
+        return None
+    if len(value) == 17:
+        return float(epoch)
+    fraction = value[18:]
+    if value[17] != 0x2E or not fraction.isdigit():  # b"."
+        return None
+    return epoch + int(fraction) / 10 ** len(fraction)
 
 
 def sending_time_is_accurate(message: FixMessage, now: float | None = None) -> bool:

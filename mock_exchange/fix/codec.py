@@ -10,6 +10,7 @@ layer to answer.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 
@@ -31,6 +32,7 @@ _GARBAGE = -2
 _ADLER_CHUNK = 256  # 1 + 255 * 256 < 65521: Adler-32's sum component does not wrap
 _TAG_CACHE_LIMIT = 4096
 _TAG_NUMBERS: dict[bytes, int] = {}
+_FIELD_PAIRS = re.compile(rb"([^=\x01]*)=([^\x01]*)\x01").findall
 
 Field = tuple[int, bytes]
 
@@ -130,17 +132,23 @@ def _tag_number(tag: bytes) -> int | None:
 
 def parse_body(body: bytes) -> list[Field] | None:
     """Split an encoded body (ending in SOH) into fields; ``None`` when it is malformed."""
+    pairs = _FIELD_PAIRS(body)
+    if len(pairs) == body.count(SOH):  # every field matched: nothing skipped between them
+        try:
+            return [(_TAG_NUMBERS[tag], value) for tag, value in pairs]
+        except KeyError:
+            pass  # a tag number not seen before (or not a number)
+    return _parse_body_checked(body)
+
+
+def _parse_body_checked(body: bytes) -> list[Field] | None:
     fields: list[Field] = []
-    append = fields.append
-    cached = _TAG_NUMBERS.get
     for item in body[:-1].split(SOH):
-        tag, _, value = item.partition(b"=")
-        number = cached(tag)
-        if number is None:
-            number = _tag_number(tag)
-            if number is None:
-                return None
-        append((number, value))
+        tag, equals, value = item.partition(b"=")
+        number = _tag_number(tag)
+        if number is None or not equals:
+            return None
+        fields.append((number, value))
     return fields
 
 

@@ -44,7 +44,7 @@ from mock_exchange.fix.session import (
     Transport,
     send_refusal,
 )
-from mock_exchange.fix.tags import MsgType
+from mock_exchange.fix.tags import ADMIN_MSG_TYPES, MsgType
 from mock_exchange.fix.validation import Problem, fix44_validator, poss_dup_problem
 
 log = logging.getLogger(__name__)
@@ -405,9 +405,9 @@ class AcceptorConnection:
         if self._logout_deadline is not None and msg_type not in _AFTER_LOGOUT:
             log.info("ignoring MsgType %r from %s after Logout", msg_type, session.sender_comp_id)
             return
-        if msg_type == MsgType.HEARTBEAT or msg_type == MsgType.REJECT:
-            return
-        if msg_type == MsgType.TEST_REQUEST:
+        if msg_type not in ADMIN_MSG_TYPES:
+            self._dispatch_application(session, message, seq)
+        elif msg_type == MsgType.TEST_REQUEST:
             answer_test_request(session, message)
         elif msg_type == MsgType.RESEND_REQUEST:
             answer_resend(session, message, seq)
@@ -419,8 +419,7 @@ class AcceptorConnection:
             self._on_logout(session)
         elif msg_type == MsgType.LOGON:
             self.logout("Logon received on a session that is already logged on")
-        else:
-            self._dispatch_application(session, message, seq)
+        # Heartbeat and Reject need nothing more
 
     def _dispatch_application(self, session: FixSession, message: FixMessage, seq: int) -> None:
         try:

@@ -76,10 +76,9 @@ class FieldSpec:
         """:meth:`accepts` as the cheapest callable that gives the same answers."""
         if self.values is not None and not self.multiple:
             return self.values.__contains__  # an allowed value is non-empty and well formed
-        if self.values is None and self.format_check is None:
-            return bool
-        if self.values is None and self.format_check is _UNSIGNED:
-            return _UNSIGNED
+        if self.values is None:
+            # every format check refuses an empty value
+            return bool if self.format_check is None else self.format_check
         return self.accepts
 
     def well_formed(self, value: bytes) -> bool:

@@ -12,7 +12,7 @@ from typing import TypeVar
 from mock_exchange.executions import Execution, NewOrderRequest, ReplaceRequest
 from mock_exchange.fix import tags
 from mock_exchange.fix.checks import RejectReason
-from mock_exchange.fix.codec import Field, FixMessage
+from mock_exchange.fix.codec import Field, FixMessage, encode_fields
 from mock_exchange.fix.session import utc_timestamps
 from mock_exchange.model import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce
 
@@ -54,9 +54,20 @@ class InvalidFieldError(Exception):
         self.text = text
 
 
+_PRICE_TEXTS: dict[float, bytes] = {}
+_PRICE_TEXTS_LIMIT = 4096
+
+
 def format_price(price: float) -> bytes:
-    text = f"{price:.8f}".rstrip("0").rstrip(".")
-    return text.encode() if text else b"0"
+    """``price`` to 8 decimals without trailing zeros (the texts of recent prices are kept)."""
+    text = _PRICE_TEXTS.get(price)
+    if text is None:
+        digits = f"{price:.8f}".rstrip("0").rstrip(".")
+        text = digits.encode() if digits else b"0"
+        if len(_PRICE_TEXTS) >= _PRICE_TEXTS_LIMIT:
+            _PRICE_TEXTS.clear()
+        _PRICE_TEXTS[price] = text
+    return text
 
 
 # -- inbound -----------------------------------------------------------------------------------
@@ -147,23 +158,50 @@ def enum_field(message: FixMessage, tag: int, values: dict[bytes, T], default: T
 # -- outbound ----------------------------------------------------------------------------------
 
 
-def execution_report_fields(execution: Execution) -> list[Field]:
+_REPORT_HEAD = (
+    b"37=%s\x0111=%s\x0117=%s\x01150=%s\x0139=%s\x0155=%s\x0154=%s\x0138=%d\x0140=%s\x0159=%s"
+    b"\x0114=%d\x01151=%d\x016=%s\x0160=%s\x01"
+)
+
+
+def execution_report_body(execution: Execution) -> bytes:
+    """The encoded body of the ExecutionReport of ``execution`` (the fields of
+    :func:`order_fields`, then OrigClOrdID, LastPx/LastQty and Text when they apply).
+
+    One template rather than a field list: this runs once per order on the hot path.
+    """
     order = execution.order
-    fields = order_fields(order, exec_id=execution.exec_id.encode())
-    fields[3] = (tags.EXEC_TYPE, EXEC_TYPE_CODES[execution.exec_type])
-    if execution.exec_type is ExecType.EXPIRED:
-        fields[4] = (tags.ORD_STATUS, ORD_STATUS_EXPIRED)
-    if execution.cancel_cl_ord_id is not None:
-        fields[1] = (tags.CL_ORD_ID, execution.cancel_cl_ord_id.encode())
-        fields.append((tags.ORIG_CL_ORD_ID, order.cl_ord_id.encode()))
+    exec_type = execution.exec_type
+    cancel_cl_ord_id = execution.cancel_cl_ord_id
+    body = _REPORT_HEAD % (
+        order.order_id.encode(),
+        (order.cl_ord_id if cancel_cl_ord_id is None else cancel_cl_ord_id).encode(),
+        execution.exec_id.encode(),
+        EXEC_TYPE_CODES[exec_type],
+        ORD_STATUS_EXPIRED if exec_type is ExecType.EXPIRED else ORD_STATUS_CODES[order.status],
+        order.symbol.encode(),
+        SIDE_CODES[order.side],
+        order.qty,
+        ORD_TYPE_CODES[order.ord_type],
+        TIF_CODES[order.tif],
+        order.cum_qty,
+        order.leaves_qty,
+        format_price(order.avg_px),
+        utc_timestamps.now(),
+    )
+    extra: list[Field] = []
+    if order.price is not None:
+        extra.append((tags.PRICE, format_price(order.price)))
+    if cancel_cl_ord_id is not None:
+        extra.append((tags.ORIG_CL_ORD_ID, order.cl_ord_id.encode()))
     elif execution.orig_cl_ord_id is not None:
-        fields.append((tags.ORIG_CL_ORD_ID, execution.orig_cl_ord_id.encode()))
-    if execution.exec_type is ExecType.TRADE:
-        fields.append((tags.LAST_PX, format_price(execution.last_px)))
-        fields.append((tags.LAST_QTY, b"%d" % execution.last_qty))
+        extra.append((tags.ORIG_CL_ORD_ID, execution.orig_cl_ord_id.encode()))
+    if exec_type is ExecType.TRADE:
+        extra.append((tags.LAST_PX, format_price(execution.last_px)))
+        extra.append((tags.LAST_QTY, b"%d" % execution.last_qty))
     if execution.text:
-        fields.append((tags.TEXT, execution.text.encode()))
-    return fields
+        extra.append((tags.TEXT, execution.text.encode()))
+    return body + encode_fields(extra) if extra else body
 
 
 def order_fields(order: Order, *, exec_id: bytes) -> list[Field]:

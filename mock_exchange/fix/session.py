@@ -58,21 +58,24 @@ class CoalescingTransport:
 
 
 class _UtcTimestamps:
-    """``YYYYMMDD-HH:MM:SS.sss`` UTC SendingTime values, formatting the seconds once each."""
+    """``YYYYMMDD-HH:MM:SS.sss`` UTC SendingTime values, formatting each millisecond once."""
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ("_millisecond", "_prefix", "_second", "_value")
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = b""
+        self._second = self._millisecond = -1
+        self._prefix = self._value = b""
 
     def now(self) -> bytes:
-        wall = time.time()
-        second = int(wall)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second)).encode()
-        return b"%s.%03d" % (self._prefix, int((wall - second) * 1000))
+        millisecond = int(time.time() * 1000)
+        if millisecond != self._millisecond:
+            self._millisecond = millisecond
+            second, fraction = divmod(millisecond, 1000)
+            if second != self._second:
+                self._second = second
+                self._prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second)).encode()
+            self._value = b"%s.%03d" % (self._prefix, fraction)
+        return self._value
 
 
 utc_timestamps = _UtcTimestamps()
@@ -139,13 +142,18 @@ class FixSession:
 
         ``route``: encoded routing header fields (DeliverTo*, OnBehalfOf*) to carry as well.
         """
+        return self.send_body(msg_type, encode_fields(fields), target_sub_id=target_sub_id, route=route)
+
+    def send_body(
+        self, msg_type: bytes, body: bytes, *, target_sub_id: str | None = None, route: bytes = b""
+    ) -> bool:
+        """:meth:`send` of a body already encoded."""
         transport = self.transport
         if transport is None or not self.logged_on:
             return False
         seq = self.next_out_seq
         self.next_out_seq = seq + 1
         sending_time = utc_timestamps.now()
-        body = encode_fields(fields)
         if target_sub_id:
             body = b"57=%s\x01%s" % (target_sub_id.encode(), body)
         if route:

@@ -166,3 +166,49 @@ def test_deferred_flush_reaches_the_file_when_the_batch_ends(tmp_path: Path) -> 
         assert lines == ["oms-a-1-1", "oms-a-1-2"]
         _order(ledger, "oms-a-1-3")
         assert len(path.read_text().splitlines()) == 3, "outside a batch every event is flushed"
+
+
+@pytest.mark.parametrize(
+    ("cl_ord_id", "sub_id", "price", "text"),
+    [("oms-a-1-1", "oms-a", 100.25, None), ('quote"\\é-1', None, None, "rejected: ünknown\n")],
+)
+def test_order_line_is_what_json_writes(
+    tmp_path: Path, cl_ord_id: str, sub_id: str | None, price: float | None, text: str | None
+) -> None:
+    order = Order(
+        order_id="O1",
+        cl_ord_id=cl_ord_id,
+        sender_comp_id="OMS-A",
+        sender_sub_id=sub_id,
+        instance=attribute_instance(sub_id, cl_ord_id),
+        symbol="BTC-USD",
+        side=Side.SELL,
+        ord_type=OrdType.MARKET if price is None else OrdType.LIMIT,
+        tif=TimeInForce.IOC,
+        price=price,
+        qty=7,
+        received_ns=123,
+        status=OrderStatus.REJECTED if text else OrderStatus.NEW,
+    )
+    with Ledger.open(tmp_path / "ledger.jsonl") as ledger:
+        ledger.record_order(order, text=text)
+    expected = {
+        "kind": "order",
+        "t_ns": 123,
+        "order_id": "O1",
+        "cl_ord_id": cl_ord_id,
+        "sender_comp_id": "OMS-A",
+        "sender_sub_id": sub_id,
+        "instance": order.instance,
+        "symbol": "BTC-USD",
+        "side": "sell",
+        "ord_type": order.ord_type.value,
+        "tif": "ioc",
+        "price": price,
+        "qty": 7,
+        "status": order.status.value,
+        "exec_id": "E1",
+        "text": text,
+    }
+    line = (tmp_path / "ledger.jsonl").read_text(encoding="utf-8")
+    assert line == json.dumps(expected, separators=(",", ":")) + "\n"

@@ -1,0 +1,83 @@
+"""The venue at a git revision against the working tree, side by side (issue 3 benchmarks).
+
+``python -m bench.venue_compare REV [--repeat N]``: extracts ``mock_exchange`` as it was at REV
+(``git archive``, read-only) and alternates runs of both venues, each a fresh process, so both
+see the same load on a shared machine: NewOrderSingle -> ack throughput over one FIX session and
+ack latency at 1,000 orders/s, as in :mod:`bench.venue`. Prints one JSON line per figure with
+the medians, the ratio current/baseline and the load averages before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.venue import latency_run, throughput_run, venue_process
+
+LABELS = ("baseline", "current")
+
+
+def _extract(revision: str, directory: Path) -> Path:
+    archive = directory / "baseline.tar"
+    with archive.open("wb") as output:
+        subprocess.run(["git", "archive", revision, "mock_exchange"], stdout=output, check=True)
+    target = directory / "baseline"
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def compare(revision: str, repeat: int) -> list[dict[str, Any]]:
+    rates: dict[str, list[float]] = {label: [] for label in LABELS}
+    p50s: dict[str, list[float]] = {label: [] for label in LABELS}
+    p99s: dict[str, list[float]] = {label: [] for label in LABELS}
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="gameday-bench-compare-") as directory:
+        root = Path(directory)
+        sources = {"baseline": _extract(revision, root), "current": None}
+        for run in range(repeat):
+            order = LABELS if run % 2 == 0 else LABELS[::-1]
+            for label in order:
+                with venue_process(root, sources[label]) as port:
+                    rates[label].append(throughput_run(port, run))
+                with venue_process(root, sources[label]) as port:
+                    latencies = sorted(latency_run(port, run))
+                p50s[label].append(statistics.median(latencies) * 1e6)
+                p99s[label].append(latencies[int(len(latencies) * 0.99)] * 1e6)
+    common = {"baseline": revision, "runs": repeat, "load_before": load_before, "load_after": os.getloadavg()}
+    return [
+        _figure("NewOrderSingle -> ack over one FIX session (orders/s)", rates, common),
+        _figure("ack latency p50 at 1,000 orders/s (us)", p50s, common),
+        _figure("ack latency p99 at 1,000 orders/s (us)", p99s, common),
+    ]
+
+
+def _figure(name: str, values: dict[str, list[float]], common: dict[str, Any]) -> dict[str, Any]:
+    medians = {label: statistics.median(values[label]) for label in LABELS}
+    return {
+        "figure": name,
+        **{f"{label}_median": round(medians[label], 1) for label in LABELS},
+        **{f"{label}_runs": [round(value, 1) for value in values[label]] for label in LABELS},
+        "ratio_current_to_baseline": round(medians["current"] / medians["baseline"], 2),
+        **common,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.venue_compare")
+    parser.add_argument("revision", help="git revision of the baseline venue, e.g. HEAD~3")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    for figure in compare(args.revision, args.repeat):
+        print(json.dumps(figure), flush=True)
+
+
+if __name__ == "__main__":
+    main()
