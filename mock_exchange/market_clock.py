@@ -1,8 +1,8 @@
 """The venue's market clock: exchange-local time in a real timezone, and the market phase.
 
 The clock starts at ``start`` (exchange-local wall time) when the venue starts and runs at
-``rate`` exchange seconds per real second. Phases by exchange-local time of day: pre-open
-before 09:30, open 09:30-16:00, closed from 16:00 (weekends are not special).
+``rate`` exchange seconds per real second. Phases by exchange-local time: on weekdays
+pre-open before 09:30, open 09:30-16:00, closed from 16:00; closed all Saturday and Sunday.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 OPEN_AT = time_of_day(9, 30)
 CLOSE_AT = time_of_day(16, 0)
+SATURDAY = 5  # datetime.weekday(): Saturday and Sunday are 5 and 6
 
 
 class MarketPhase(StrEnum):
@@ -54,6 +55,8 @@ class MarketClockConfig(BaseModel):
 
 def phase_at(local: datetime) -> MarketPhase:
     """The phase at an exchange-local time."""
+    if local.weekday() >= SATURDAY:
+        return MarketPhase.CLOSED
     now = local.time()
     if now < OPEN_AT:
         return MarketPhase.PRE_OPEN

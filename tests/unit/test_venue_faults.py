@@ -18,7 +18,7 @@ from mock_exchange.faults import (
     ReportFaultMode,
     parse_fault,
 )
-from mock_exchange.market_clock import MarketClock, MarketClockConfig, MarketPhase
+from mock_exchange.market_clock import MarketClock, MarketClockConfig, MarketPhase, phase_at
 
 
 class FakeClock:
@@ -102,13 +102,30 @@ def test_market_clock_phases_follow_exchange_time_across_dst() -> None:
     config = MarketClockConfig(start=datetime(2026, 3, 8, 1, 59), rate=60.0)
     market = MarketClock(config, monotonic=clock)
     assert market.now().isoformat() == "2026-03-08T01:59:00-05:00"
-    clock.now += 2.0  # two exchange minutes: across the spring-forward gap
+    clock.now += 2.0  # two exchange minutes: across the spring-forward gap (a Sunday)
     assert market.now().isoformat() == "2026-03-08T03:01:00-04:00"
-    assert market.phase() is MarketPhase.PRE_OPEN
-    clock.now += 390.0  # exchange minutes at rate 60
+    assert market.phase() is MarketPhase.CLOSED
+    clock.now += 21 * 60.0  # to Monday 00:01
+    assert (market.now().isoformat(), market.phase()) == ("2026-03-09T00:01:00-04:00", MarketPhase.PRE_OPEN)
+    clock.now += 570.0  # exchange minutes at rate 60
     assert (market.now().time().isoformat(), market.phase()) == ("09:31:00", MarketPhase.OPEN)
     clock.now += 389.0
     assert (market.now().time().isoformat(), market.phase()) == ("16:00:00", MarketPhase.CLOSED)
+
+
+@pytest.mark.parametrize(
+    ("local", "phase"),
+    [
+        ("2026-11-20T10:00:00", MarketPhase.OPEN),  # a Friday
+        ("2026-11-20T16:00:00", MarketPhase.CLOSED),
+        ("2026-11-21T10:00:00", MarketPhase.CLOSED),  # Saturday
+        ("2026-11-22T10:00:00", MarketPhase.CLOSED),  # Sunday
+        ("2026-11-23T09:29:59", MarketPhase.PRE_OPEN),  # Monday
+        ("2026-11-23T09:30:00", MarketPhase.OPEN),
+    ],
+)
+def test_market_is_closed_on_weekends(local: str, phase: MarketPhase) -> None:
+    assert phase_at(datetime.fromisoformat(local)) is phase
 
 
 @pytest.mark.parametrize(
