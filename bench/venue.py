@@ -20,6 +20,7 @@ Figures:
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import resource
@@ -36,6 +37,7 @@ from typing import Any
 
 from bench.machine import machine
 from mock_exchange.book import MatchingEngine
+from mock_exchange.cli import tune_garbage_collector
 from mock_exchange.config import SessionConfig, VenueConfig
 from mock_exchange.fix.codec import FixMessage, FixStreamParser, encode
 from mock_exchange.fix.connection import AcceptorConnection
@@ -239,7 +241,17 @@ def _codec_loop_rate(orders: list[bytes]) -> float:
 
 
 def _in_process_rate(root: Path, orders: list[bytes]) -> float:
-    """The whole order-entry path without sockets or an event loop."""
+    """The whole order-entry path without sockets or an event loop (collector tuned as the venue's)."""
+    thresholds = gc.get_threshold()
+    tune_garbage_collector()
+    try:
+        return _order_entry_rate(root, orders)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
+def _order_entry_rate(root: Path, orders: list[bytes]) -> float:
     config = _bench_config(root / f"in-process-{time.monotonic_ns()}.jsonl")
     with Ledger.open(config.ledger_path) as ledger:
         registry = SessionRegistry(config)

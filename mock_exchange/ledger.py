@@ -403,7 +403,7 @@ def _order_line(order: Order, exec_id: str, text: str | None) -> str:
         _JSON_ENUMS[order.side],
         _JSON_ENUMS[order.ord_type],
         _JSON_ENUMS[order.tif],
-        _ENCODER.encode(order.price),
+        "null" if order.price is None else repr(float(order.price)),  # as json writes a finite float
         order.qty,
         _JSON_ENUMS[order.status],
         encode_basestring_ascii(exec_id),
