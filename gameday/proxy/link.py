@@ -97,16 +97,15 @@ class Link:
         self._traffic.received += size
         head = self._head
         if head is self:  # fast path: no toxics
-            self._traffic.sent += size
-            self._dest.write(data)
+            self._write(data)
             return
+        self._in_chain += size  # first: a stage may deliver at once
         now = self._loop.time()
         if size <= CHUNK_SIZE:
             head.put(Chunk(data, now))
         else:
             for offset in range(0, size, CHUNK_SIZE):
                 head.put(Chunk(data[offset : offset + CHUNK_SIZE], now))
-        self._in_chain += size
         if self._in_chain > HIGH_WATER and not self._chain_full:
             self._chain_full = True
             self._update_reading()
@@ -114,6 +113,10 @@ class Link:
     def write_through(self, data: bytes) -> None:
         """Write bytes that are already past the toxics (the fast lane's leftovers)."""
         if data:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        if not self._dest.is_closing():  # else the connection is ending: the bytes go nowhere
             self._traffic.sent += len(data)
             self._dest.write(data)
 
@@ -128,10 +131,8 @@ class Link:
         if item is None:
             self._connection.close()
             return
-        size = len(item.data)
-        self._traffic.sent += size
-        self._dest.write(item.data)
-        self.discard(size)
+        self._write(item.data)
+        self.discard(len(item.data))
 
     def discard(self, nbytes: int) -> None:
         self._in_chain -= nbytes
