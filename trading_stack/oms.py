@@ -55,6 +55,7 @@ READY_CHECKS: dict[Role, tuple[str, ...]] = {
     Role.SHADOW: ("exchange_session", "nats", "positions_restored", "caught_up"),
     Role.PARKED: ("nats",),
 }
+ADOPTED_RESYNC_INTERVAL_S = 0.5
 SYNC_SOURCES = {Promotion.STARTUP: SyncSource.STARTUP, Promotion.FAILOVER: SyncSource.PROMOTION,
                 Promotion.CUTOVER: SyncSource.CUTOVER}
 
@@ -460,6 +461,19 @@ class Oms:
         self._publish_role(f"promoted ({reason})")
         if self._publisher is not None:
             self._publisher.positions(self.book.positions, self.book.fill_count)
+        if kind is Promotion.FAILOVER:
+            self._spawn(self._watch_adopted_orders(), "adopted-orders")
+
+    async def _watch_adopted_orders(self) -> None:
+        """Re-read the venue while orders taken over from the predecessor are open.
+
+        A predecessor that is slow rather than dead still holds its venue session, and the venue
+        sends the reports of its orders there, not here: only the venue's own state tells.
+        """
+        while self.roles.role is Role.ACTIVE and self.sync.adopted_open():
+            await asyncio.sleep(ADOPTED_RESYNC_INTERVAL_S)
+            if self.roles.role is Role.ACTIVE:
+                await self._resync_after_reconnect()
 
     async def _take_lease(self) -> None:
         await self._acquire_lease()

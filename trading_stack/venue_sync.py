@@ -168,6 +168,10 @@ class VenueSync:
             await asyncio.gather(*(self._gateway.cancel(o) for o in still_open))
         log.error("gave up cancelling %s", order_ids)
 
+    def adopted_open(self) -> bool:
+        """Whether an order this instance took over from another instance is still open."""
+        return any(order.instance != self._instance for order in self._book.open_orders())
+
     async def resync(self) -> None:
         """After a reconnect the venue does not replay missed reports: re-read its truth."""
         mark = self._book.booked
