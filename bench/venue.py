@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,20 @@ READY_TIMEOUT_S = 20.0
 # -- the venue process -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class VenueChild:
+    port: int
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the venue process has used so far (Linux ``/proc``)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def venue_process(root: Path, source: Path | None = None) -> Iterator[int]:
-    """A venue child process; yields its FIX port and stops it (SIGTERM, then kill) after.
+def venue_process(root: Path, source: Path | None = None) -> Iterator[VenueChild]:
+    """A venue child process (its FIX port and pid); stopped (SIGTERM, then kill) after.
 
     ``source``: a directory holding another ``mock_exchange`` to run instead of this one.
     """
@@ -75,7 +87,7 @@ def venue_process(root: Path, source: Path | None = None) -> Iterator[int]:
     environment = None if source is None else {**os.environ, "PYTHONPATH": str(source)}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
     try:
-        yield _ready_fix_port(process)
+        yield VenueChild(_ready_fix_port(process), process.pid)
     finally:
         process.terminate()
         try:
@@ -281,8 +293,8 @@ async def throughput(repeat: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="gameday-bench-venue-") as directory:
         root = Path(directory)
         for run in range(repeat):
-            with venue_process(root) as port:
-                over_fix.append(throughput_run(port, run))
+            with venue_process(root) as venue:
+                over_fix.append(throughput_run(venue.port, run))
             orders = new_orders(2, THROUGHPUT_ORDERS, f"c{run}")
             codec.append(_codec_loop_rate(orders))
             in_process.append(_in_process_rate(root, orders))
@@ -337,8 +349,8 @@ async def latency(repeat: int) -> list[dict[str, Any]]:
     p50s: list[float] = []
     with tempfile.TemporaryDirectory(prefix="gameday-bench-venue-") as directory:
         for run in range(repeat):
-            with venue_process(Path(directory)) as port:
-                run_latencies = latency_run(port, run)
+            with venue_process(Path(directory)) as venue:
+                run_latencies = latency_run(venue.port, run)
             every += run_latencies
             p50s.append(statistics.median(run_latencies))
     every.sort()

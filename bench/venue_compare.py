@@ -2,8 +2,9 @@
 
 ``python -m bench.venue_compare REV [--repeat N]``: extracts ``mock_exchange`` as it was at REV
 (``git archive``, read-only) and alternates runs of both venues, each a fresh process, so both
-see the same load on a shared machine: NewOrderSingle -> ack throughput over one FIX session and
-ack latency at 1,000 orders/s, as in :mod:`bench.venue`. Prints one JSON line per figure with
+see the same load on a shared machine: NewOrderSingle -> ack throughput over one FIX session (with
+the venue process's CPU time per order, which load from other processes barely moves) and ack
+latency at 1,000 orders/s, as in :mod:`bench.venue`. Prints one JSON line per figure with
 the medians, the ratio current/baseline and the load averages before and after.
 """
 
@@ -19,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.venue import latency_run, throughput_run, venue_process
+from bench.venue import THROUGHPUT_ORDERS, latency_run, throughput_run, venue_process
 
 LABELS = ("baseline", "current")
 
@@ -36,6 +37,7 @@ def _extract(revision: str, directory: Path) -> Path:
 
 def compare(revision: str, repeat: int) -> list[dict[str, Any]]:
     rates: dict[str, list[float]] = {label: [] for label in LABELS}
+    cpu_us: dict[str, list[float]] = {label: [] for label in LABELS}
     p50s: dict[str, list[float]] = {label: [] for label in LABELS}
     p99s: dict[str, list[float]] = {label: [] for label in LABELS}
     load_before = os.getloadavg()
@@ -45,15 +47,18 @@ def compare(revision: str, repeat: int) -> list[dict[str, Any]]:
         for run in range(repeat):
             order = LABELS if run % 2 == 0 else LABELS[::-1]
             for label in order:
-                with venue_process(root, sources[label]) as port:
-                    rates[label].append(throughput_run(port, run))
-                with venue_process(root, sources[label]) as port:
-                    latencies = sorted(latency_run(port, run))
+                with venue_process(root, sources[label]) as venue:
+                    cpu_before = venue.cpu_seconds()
+                    rates[label].append(throughput_run(venue.port, run))
+                    cpu_us[label].append((venue.cpu_seconds() - cpu_before) / THROUGHPUT_ORDERS * 1e6)
+                with venue_process(root, sources[label]) as venue:
+                    latencies = sorted(latency_run(venue.port, run))
                 p50s[label].append(statistics.median(latencies) * 1e6)
                 p99s[label].append(latencies[int(len(latencies) * 0.99)] * 1e6)
     common = {"baseline": revision, "runs": repeat, "load_before": load_before, "load_after": os.getloadavg()}
     return [
         _figure("NewOrderSingle -> ack over one FIX session (orders/s)", rates, common),
+        _figure("venue CPU per order in that run (us; its 1-core limit is 1e6 / this)", cpu_us, common),
         _figure("ack latency p50 at 1,000 orders/s (us)", p50s, common),
         _figure("ack latency p99 at 1,000 orders/s (us)", p99s, common),
     ]

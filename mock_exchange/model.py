@@ -32,7 +32,10 @@ class OrderStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+        return self in _OPEN_STATUSES
+
+
+_OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 
 
 class ExecType(StrEnum):
