@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,31 +24,56 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 PER_RUN_BUDGET_S = 90
+WORKERS = 2
+
+
+def _run_matrices(tmp_path: Path) -> tuple[list[dict[str, Any]], str]:
+    """Two `gameday matrix` processes over alternate scenarios (the suite's time budget), merged in order."""
+    parts = [SCENARIOS[worker::WORKERS] for worker in range(WORKERS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "from gameday.cli import main; main()", "matrix",
+             "--reports", str(tmp_path / f"worker-{worker}"), *map(str, part)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        for worker, part in enumerate(parts)
+    ]
+    outputs = []
+    try:
+        for proc, part in zip(procs, parts, strict=True):
+            output, _ = proc.communicate(timeout=PER_RUN_BUDGET_S * 2 * len(part))
+            outputs.append(f"exit {proc.returncode}\n{output[-3000:]}")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    by_name: dict[str, dict[str, Any]] = {}
+    for worker in range(WORKERS):
+        for row in json.loads((tmp_path / f"worker-{worker}" / "matrix.json").read_text())["rows"]:
+            by_name[row["scenario"]] = row
+    assert all(proc.returncode in (0, 1) for proc in procs), outputs
+    return [by_name[load_scenario(path).name] for path in SCENARIOS], "\n".join(outputs)
 
 
 def test_every_scenario_passes_correct_and_fails_for_its_named_reason_when_defective(tmp_path: Path) -> None:
     assert len(SCENARIOS) >= 10
-    budget = PER_RUN_BUDGET_S * 2 * len(SCENARIOS)
-    result = subprocess.run(
-        [sys.executable, "-c", "from gameday.cli import main; main()", "matrix", "--reports", str(tmp_path),
-         *map(str, SCENARIOS)],
-        cwd=ROOT, capture_output=True, text=True, timeout=budget, check=False,
-        env={**os.environ, "COLUMNS": "200"},
-    )
 
-    matrix = json.loads((tmp_path / "matrix.json").read_text())
+    rows, output = _run_matrices(tmp_path)
+
     not_as_expected = [(row["scenario"], [r["verdict"] for r in row["correct"]],
                         [r["failing"] for r in row["defect"]])
-                       for row in matrix["rows"] if not row["as_expected"]]
-    assert not_as_expected == [], result.stdout[-4000:]
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert [row["scenario"] for row in matrix["rows"]] == [load_scenario(p).name for p in SCENARIOS]
-    for row in matrix["rows"]:
+                       for row in rows if not row["as_expected"]]
+    assert not_as_expected == [], output
+    for row in rows:
         (correct,), (defect,) = row["correct"], row["defect"]
         assert correct["verdict"] == "pass"
         assert defect["verdict"] == "fail"
         assert set(row["must_fail"]) <= set(defect["failing"])
-    assert (tmp_path / "matrix.md").read_text().count("| as expected |") == len(SCENARIOS)
+    for worker in range(WORKERS):
+        markdown = (tmp_path / f"worker-{worker}" / "matrix.md").read_text()
+        assert markdown.count("| as expected |") == len(SCENARIOS[worker::WORKERS])
     assert _processes_mentioning(tmp_path) == []
 
 
