@@ -99,10 +99,10 @@ class _Routes:
         except ValueError:
             raise BadRequestError("the body must be a JSON object of fault parameters") from None
         try:
-            fault = parse_fault(kind, params)
+            stored = self._source.faults.arm(parse_fault(kind, params))
         except FaultParamsError as error:
             raise BadRequestError(f"{kind.value}: {error}") from None
-        return web.json_response(self._source.faults.arm(fault).model_dump(mode="json"))
+        return web.json_response(stored.model_dump(mode="json"))
 
     async def heal(self, request: web.Request) -> web.Response:
         _allow_params(request)

@@ -3,6 +3,7 @@
 On every step each marketable open order (market, buy limit >= ask, sell limit <= bid) fills
 with probability ``fill_probability`` a seeded random part of its leaves, at its limit price
 (market orders: at the touch). IOC orders get one attempt on arrival; the rest is canceled.
+A trade may be reported in pieces at several markets (:mod:`mock_exchange.trades`).
 
 Exchange faults that are not FIX-specific live here, so every protocol gets them: halts,
 reject-all, rate limits, market phases (with DAY expiry at the close) and cancel failures.
@@ -26,12 +27,13 @@ from mock_exchange.executions import (
     ReplaceRequest,
 )
 from mock_exchange.fault_board import FaultBoard
-from mock_exchange.faults import CancelFailureMode, Fault, FaultKind
+from mock_exchange.faults import CancelFailureMode, Fault, FaultKind, PricePath
 from mock_exchange.ledger import Ledger
 from mock_exchange.market_clock import MarketClock, MarketPhase, refusal_text
 from mock_exchange.model import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce, attribute_instance
 from mock_exchange.prices import PriceProcess, derive_seed
 from mock_exchange.resting import RestingOrders
+from mock_exchange.trades import TradeRecorder
 
 __all__ = [
     "CancelRejectReason",
@@ -72,8 +74,10 @@ class MatchingEngine:
         self._ledger = ledger
         self._fill_probability = config.fill_probability
         self._rng = random.Random(derive_seed(config.seed, "fills"))
+        self._trades = TradeRecorder.for_venue(config, ledger)
         self.prices = {symbol.symbol: PriceProcess(symbol, config.seed) for symbol in config.symbols}
         self.faults = faults if faults is not None else FaultBoard(seed=derive_seed(config.seed, "faults"))
+        self.faults.add_check(self._fault_problem)
         self.faults.subscribe(self._on_fault_change)
         self.market = MarketClock(config.market_clock) if config.market_clock is not None else None
         self._last_phase: MarketPhase | None = None
@@ -113,9 +117,7 @@ class MatchingEngine:
         if not order.is_open:
             return executions
         if order.tif is TimeInForce.IOC:
-            fill = self._try_fill(order)
-            if fill is not None:
-                executions.append(fill)
+            executions += self._try_fill(order)
             if order.is_open:
                 executions.append(self._cancel(order, text="IOC remainder canceled"))
         else:
@@ -209,8 +211,18 @@ class MatchingEngine:
             if wanted(order)
         ]
 
+    def _fault_problem(self, fault: Fault) -> str | None:
+        if isinstance(fault, PricePath) and fault.symbol not in self.prices:
+            return f"symbol: unknown symbol {fault.symbol!r}; known: {', '.join(self.prices)}"
+        return None
+
     def _on_fault_change(self, kind: FaultKind, fault: Fault | None) -> None:
         self._ledger.record_fault(kind.value, fault.model_dump(mode="json") if fault else None)
+        if kind is FaultKind.PRICE_PATH:
+            for process in self.prices.values():
+                process.release()
+            if isinstance(fault, PricePath):
+                self.prices[fault.symbol].follow(fault.move_pct, fault.over_s)
         if kind is FaultKind.CANCEL_FAILURE and self._held_cancels:
             held, self._held_cancels = self._held_cancels, []
             for cancel in held:
@@ -280,18 +292,18 @@ class MatchingEngine:
             for order in self._resting.marketable(symbol, quote.bid, quote.ask):
                 if faults is not None and faults.is_halted(symbol, order.sender_comp_id):
                     continue
-                fill = self._try_fill(order)
-                if fill is not None:
-                    executions.append(fill)
+                executions += self._try_fill(order)
         return executions
 
-    def _try_fill(self, order: Order) -> Execution | None:
+    def _try_fill(self, order: Order) -> list[Execution]:
         price = self._marketable_price(order)
         if price is None or self._rng.random() >= self._fill_probability:
-            return None
+            return []
         qty = self._rng.randint(1, order.leaves_qty)
+        if self._trades is not None:
+            return self._trades.record(order, qty=qty, price=price, t_ns=time.monotonic_ns())
         fill = self._ledger.record_fill(order, qty=qty, price=price, t_ns=time.monotonic_ns())
-        return Execution(order, ExecType.TRADE, fill.exec_id, last_qty=qty, last_px=price)
+        return [Execution(order, ExecType.TRADE, fill.exec_id, last_qty=qty, last_px=price)]
 
     def _marketable_price(self, order: Order) -> float | None:
         process = self.prices.get(order.symbol)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from mock_exchange.market_clock import MarketClockConfig
 
 VENUE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+MARKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+DEFAULT_MARKETS: tuple[str, ...] = ("MOCKEX",)
 
 
 class _Model(BaseModel):
@@ -75,6 +78,19 @@ class VenueConfig(_Model):
     )
     ws_port: int | None = Field(default=None, ge=0, le=65535, description="WebSocket API; None = off")
     ws_accounts: tuple[WsAccountConfig, ...] = ()
+    markets: tuple[Annotated[str, Field(pattern=MARKET_PATTERN)], ...] = Field(
+        default=DEFAULT_MARKETS,
+        min_length=1,
+        description="where an order's trades are reported, in turn (LastMkt, tag 30); the default names none",
+    )
+    max_fill_lots: int | None = Field(
+        default=None, gt=0, description="a trade above this many lots is reported in pieces; None = whole"
+    )
+
+    @property
+    def reports_market(self) -> bool:
+        """Whether trades name their market: only when ``markets`` is not the default."""
+        return self.markets != DEFAULT_MARKETS
 
     @field_validator("ws_accounts")
     @classmethod

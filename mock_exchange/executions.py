@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from mock_exchange.model import ExecType, Order, OrdType, Side, TimeInForce
+from mock_exchange.model import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +39,23 @@ class ReplaceRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderState:
+    """An order's fill state right after one execution, for a report built after later ones."""
+
+    status: OrderStatus
+    cum_qty: int
+    leaves_qty: int
+    avg_px: float
+
+    @classmethod
+    def of(cls, order: Order) -> OrderState:
+        return cls(order.status, order.cum_qty, order.leaves_qty, order.avg_px)
+
+
+@dataclass(frozen=True, slots=True)
 class Execution:
-    """One change of an order to report (the order is read when the report is built)."""
+    """One change of an order to report (the order is read when the report is built, unless
+    ``state`` holds its state as of this change: one trade reported in several pieces)."""
 
     order: Order
     exec_type: ExecType
@@ -51,6 +66,8 @@ class Execution:
     cancel_cl_ord_id: str | None = None
     requested_by: str | None = None
     orig_cl_ord_id: str | None = None  # a replace: the ClOrdID the order had before
+    last_mkt: str | None = None
+    state: OrderState | None = None
 
 
 class CancelRejectReason(IntEnum):

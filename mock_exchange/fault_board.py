@@ -21,6 +21,7 @@ from mock_exchange.faults import (
     ExecutionReports,
     Fault,
     FaultKind,
+    FaultParamsError,
     Halt,
     RateLimit,
     ReconnectCooldown,
@@ -28,6 +29,8 @@ from mock_exchange.faults import (
 )
 
 FaultListener = Callable[[FaultKind, Fault | None], None]
+# Why a fault cannot be armed at this venue (e.g. an unknown symbol), or None.
+FaultCheck = Callable[[Fault], str | None]
 
 
 class FaultBoard:
@@ -37,6 +40,7 @@ class FaultBoard:
         self._clock = clock
         self._faults: dict[FaultKind, Fault] = {}
         self._listeners: list[FaultListener] = []
+        self._checks: list[FaultCheck] = []
         self._rng = random.Random(seed)
         self._rate_limiter = _RateLimiter()
         self._cooldowns = _Cooldowns()
@@ -47,7 +51,16 @@ class FaultBoard:
         """Call ``listener(kind, fault)`` after every change (``fault`` is ``None`` on a heal)."""
         self._listeners.append(listener)
 
+    def add_check(self, check: FaultCheck) -> None:
+        """Refuse to arm a fault ``check`` finds a problem with (:meth:`arm` raises)."""
+        self._checks.append(check)
+
     def arm(self, fault: Fault) -> Fault:
+        """Arm ``fault``; :class:`FaultParamsError` when a check refuses it (nothing changes)."""
+        for check in self._checks:
+            problem = check(fault)
+            if problem is not None:
+                raise FaultParamsError(problem)
         self._faults[fault.kind] = fault
         if isinstance(fault, RateLimit):
             self._rate_limiter.clear()

@@ -1,8 +1,9 @@
 """Exchange faults the admin API switches at run time: their kinds and parameters.
 
 Each fault is a frozen model; ``session`` (a SenderCompID) scopes it to one session, absent
-means every session. :func:`parse_fault` turns an admin request body into one, or raises
-:class:`FaultParamsError` naming the field. The live state is in :mod:`mock_exchange.fault_board`.
+means every session (a price path takes none: it moves the price every session trades at).
+:func:`parse_fault` turns an admin request body into one, or raises :class:`FaultParamsError`
+naming the field. The live state is in :mod:`mock_exchange.fault_board`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 RATE_LIMIT_TEXT = "Rate limit exceeded"
 HALT_TEXT = "Trading halted"
@@ -23,6 +24,7 @@ class FaultKind(StrEnum):
     RECONNECT_COOLDOWN = "reconnect_cooldown"
     EXECUTION_REPORTS = "execution_reports"
     HALT = "halt"
+    PRICE_PATH = "price_path"
 
 
 class CancelFailureMode(StrEnum):
@@ -95,7 +97,23 @@ class Halt(_Fault):
     symbols: tuple[str, ...] = Field(min_length=1)
 
 
-Fault = CancelFailure | RejectNewOrders | RateLimit | ReconnectCooldown | ExecutionReports | Halt
+class PricePath(_Fault):
+    """The symbol's price moves ``move_pct`` percent, linearly over ``over_s`` (0: at once), then
+    holds; healing lets the seeded walk resume from where the price is."""
+
+    kind: Literal[FaultKind.PRICE_PATH] = FaultKind.PRICE_PATH
+    symbol: str = Field(min_length=1)
+    move_pct: float = Field(gt=-100, allow_inf_nan=False)
+    over_s: float = Field(ge=0, allow_inf_nan=False)
+
+    @field_validator("session")
+    @classmethod
+    def _moves_every_session(cls, session: str | None) -> None:
+        if session is not None:
+            raise ValueError("a price path moves the price for every session; leave session out")
+
+
+Fault = CancelFailure | RejectNewOrders | RateLimit | ReconnectCooldown | ExecutionReports | Halt | PricePath
 
 FAULT_MODELS: dict[FaultKind, type[Fault]] = {
     FaultKind.CANCEL_FAILURE: CancelFailure,
@@ -104,6 +122,7 @@ FAULT_MODELS: dict[FaultKind, type[Fault]] = {
     FaultKind.RECONNECT_COOLDOWN: ReconnectCooldown,
     FaultKind.EXECUTION_REPORTS: ExecutionReports,
     FaultKind.HALT: Halt,
+    FaultKind.PRICE_PATH: PricePath,
 }
 
 

@@ -7,7 +7,8 @@ So the state after a restart is, by construction, the state before it.
 Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
 
 - ``order``: an order received and its acceptance (``status`` ``new`` or ``rejected``);
-- ``fill``: one execution against an order (its state change is derived from it);
+- ``fill``: one execution against an order (its state change is derived from it); ``market``
+  names where it traded when the venue reports markets (``VenueConfig.markets``);
 - ``cancel``: an order canceled (by request, IOC remainder, cancel-on-disconnect, mass
   cancel) or expired (``expired``: a DAY order at the market close; its status is canceled);
 - ``replace``: an open order's ClOrdID, quantity and price changed (OrderCancelReplaceRequest);
@@ -158,7 +159,9 @@ class Ledger:
         self._index_order(order, order.received_ns, exec_id, text)  # the same values a replay reads
         return order
 
-    def record_fill(self, order: Order, *, qty: int, price: float, t_ns: int) -> Fill:
+    def record_fill(
+        self, order: Order, *, qty: int, price: float, t_ns: int, market: str | None = None
+    ) -> Fill:
         event: Event = {
             "kind": "fill",
             "t_ns": t_ns,
@@ -167,6 +170,8 @@ class Ledger:
             "qty": qty,
             "price": price,
         }
+        if market is not None:
+            event["market"] = market
         self._write(event)
         return self.fills[-1]
 
@@ -318,6 +323,7 @@ class Ledger:
         price: float = event["price"]
         order.cum_qty += qty
         order.notional += qty * price
+        order.fill_count += 1
         order.status = OrderStatus.FILLED if order.cum_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
         order.events.append(OrderEvent(event["t_ns"], order.status, ExecType.TRADE, event["exec_id"]))
         self._exec_count += 1
@@ -334,6 +340,7 @@ class Ledger:
                 qty=qty,
                 price=price,
                 t_ns=event["t_ns"],
+                market=event.get("market"),
             )
         )
 

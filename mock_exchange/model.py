@@ -91,6 +91,7 @@ class Order:
     status: OrderStatus = OrderStatus.NEW
     cum_qty: int = 0
     notional: float = 0.0
+    fill_count: int = 0
     events: list[OrderEvent] = field(default_factory=list)
 
     @property
@@ -138,9 +139,10 @@ class Fill:
     qty: int
     price: float
     t_ns: int
+    market: str | None = None  # LastMkt; None when the venue names no market
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        view: dict[str, Any] = {
             "exec_id": self.exec_id,
             "order_id": self.order_id,
             "cl_ord_id": self.cl_ord_id,
@@ -151,6 +153,9 @@ class Fill:
             "price": self.price,
             "t_ns": self.t_ns,
         }
+        if self.market is not None:
+            view["market"] = self.market
+        return view
 
 
 @dataclass(slots=True)

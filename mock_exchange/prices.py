@@ -1,10 +1,12 @@
-"""Seeded price process per symbol: a geometric random walk on the symbol's tick."""
+"""Seeded price process per symbol: a geometric random walk on the symbol's tick, or a path."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mock_exchange.config import SymbolConfig
@@ -22,24 +24,69 @@ class Quote:
     ask: float
 
 
-class PriceProcess:
-    """Mid price of one symbol, stepped by a seeded random walk; bid/ask around it."""
+@dataclass(frozen=True, slots=True)
+class LinearPath:
+    """A mid price moving in a straight line from ``start_mid`` at ``start_t`` to ``end_mid``
+    ``over_s`` seconds later (at once when ``over_s`` is 0), then staying there."""
 
-    def __init__(self, config: SymbolConfig, seed: int) -> None:
+    start_mid: float
+    end_mid: float
+    start_t: float
+    over_s: float
+
+    def mid_at(self, t: float) -> float:
+        elapsed = t - self.start_t
+        if elapsed >= self.over_s:
+            return self.end_mid
+        return self.start_mid + (self.end_mid - self.start_mid) * max(elapsed, 0.0) / self.over_s
+
+
+class PriceProcess:
+    """Mid price of one symbol, stepped by a seeded random walk; bid/ask around it.
+
+    While it follows a :class:`LinearPath` the walk pauses (its seeded draws are not spent) and
+    each step reads the path at ``clock()``; released, the walk resumes from where the path got.
+    """
+
+    def __init__(
+        self, config: SymbolConfig, seed: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.symbol = config.symbol
         self._tick = config.tick
         self._step_sigma = config.volatility_bps / 10_000.0
         self._half_spread = config.spread_ticks * config.tick / 2.0
         self._rng = random.Random(derive_seed(seed, f"price:{config.symbol}"))
+        self._clock = clock
+        self._path: LinearPath | None = None
         self.mid = config.start_price
         self.quote = self._quote()
 
     def step(self) -> Quote:
-        if self._step_sigma:
+        if self._path is not None:
+            self.mid = self._path.mid_at(self._clock())
+        elif self._step_sigma:
             moved = self.mid * math.exp(self._rng.gauss(0.0, self._step_sigma))
-            self.mid = max(moved, self._tick * 10)
+            self.mid = max(moved, self._floor)
         self.quote = self._quote()
         return self.quote
+
+    @property
+    def _floor(self) -> float:
+        return self._tick * 10
+
+    def follow(self, move_pct: float, over_s: float) -> LinearPath:
+        """Move the mid ``move_pct`` percent from where it is now, linearly over ``over_s``."""
+        self.release()
+        end_mid = max(self.mid * (1.0 + move_pct / 100.0), self._floor)
+        self._path = LinearPath(self.mid, end_mid, self._clock(), over_s)
+        return self._path
+
+    def release(self) -> None:
+        """Stop following a path: the mid is where the path is now, and the walk goes on from it."""
+        if self._path is not None:
+            self.mid = self._path.mid_at(self._clock())
+            self._path = None
+            self.quote = self._quote()
 
     def _quote(self) -> Quote:
         bid = self.round_to_tick(self.mid - self._half_spread)

@@ -28,12 +28,13 @@ ORD_STATUS = {
     "2": OrderStatus.FILLED,
     "4": OrderStatus.CANCELED,
     "8": OrderStatus.REJECTED,
+    "C": OrderStatus.CANCELED,  # Expired (a DAY order at the close): done, booked as canceled
 }
 SIDE_CODE = {Side.BUY: "1", Side.SELL: "2"}
 SIDE_FROM_CODE = {"1": Side.BUY, "2": Side.SELL}
 ORD_TYPE_CODE = {OrdType.MARKET: "1", OrdType.LIMIT: "2"}
 TIF_CODE = {TimeInForce.DAY: "0", TimeInForce.GTC: "1", TimeInForce.IOC: "3"}
-EXEC_TYPES = {e.value: e for e in ExecType}
+EXEC_TYPES = {e.value: e for e in ExecType} | {"C": ExecType.CANCELED}  # C = Expired
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TypeVar
 
-from mock_exchange.executions import Execution, NewOrderRequest, ReplaceRequest
+from mock_exchange.executions import Execution, NewOrderRequest, OrderState, ReplaceRequest
 from mock_exchange.fix import tags
 from mock_exchange.fix.checks import RejectReason
 from mock_exchange.fix.codec import Field, FixMessage, encode_fields
@@ -166,11 +166,12 @@ _REPORT_HEAD = (
 
 def execution_report_body(execution: Execution) -> bytes:
     """The encoded body of the ExecutionReport of ``execution`` (the fields of
-    :func:`order_fields`, then OrigClOrdID, LastPx/LastQty and Text when they apply).
+    :func:`order_fields`, then OrigClOrdID, LastPx/LastQty/LastMkt and Text when they apply).
 
     One template rather than a field list: this runs once per order on the hot path.
     """
     order = execution.order
+    state: Order | OrderState = execution.state or order
     exec_type = execution.exec_type
     cancel_cl_ord_id = execution.cancel_cl_ord_id
     body = _REPORT_HEAD % (
@@ -178,15 +179,15 @@ def execution_report_body(execution: Execution) -> bytes:
         (order.cl_ord_id if cancel_cl_ord_id is None else cancel_cl_ord_id).encode(),
         execution.exec_id.encode(),
         EXEC_TYPE_CODES[exec_type],
-        ORD_STATUS_EXPIRED if exec_type is ExecType.EXPIRED else ORD_STATUS_CODES[order.status],
+        ORD_STATUS_EXPIRED if exec_type is ExecType.EXPIRED else ORD_STATUS_CODES[state.status],
         order.symbol.encode(),
         SIDE_CODES[order.side],
         order.qty,
         ORD_TYPE_CODES[order.ord_type],
         TIF_CODES[order.tif],
-        order.cum_qty,
-        order.leaves_qty,
-        format_price(order.avg_px),
+        state.cum_qty,
+        state.leaves_qty,
+        format_price(state.avg_px),
         utc_timestamps.now(),
     )
     extra: list[Field] = []
@@ -199,6 +200,8 @@ def execution_report_body(execution: Execution) -> bytes:
     if exec_type is ExecType.TRADE:
         extra.append((tags.LAST_PX, format_price(execution.last_px)))
         extra.append((tags.LAST_QTY, b"%d" % execution.last_qty))
+        if execution.last_mkt is not None:
+            extra.append((tags.LAST_MKT, execution.last_mkt.encode()))
     if execution.text:
         extra.append((tags.TEXT, execution.text.encode()))
     return body + encode_fields(extra) if extra else body

@@ -42,6 +42,7 @@ AVG_PX: Final = 6
 CL_ORD_ID: Final = 11
 CUM_QTY: Final = 14
 EXEC_ID: Final = 17
+LAST_MKT: Final = 30
 LAST_PX: Final = 31
 LAST_QTY: Final = 32
 ORDER_ID: Final = 37

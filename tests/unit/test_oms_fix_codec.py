@@ -5,8 +5,9 @@ from __future__ import annotations
 import simplefix
 
 from trading_stack import fix_codec
+from trading_stack.book import Book
 from trading_stack.fix_codec import CompIds
-from trading_stack.models import ExecType, OrderStatus, OrdType, Side, TimeInForce
+from trading_stack.models import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce
 
 
 def parse(data: bytes) -> simplefix.FixMessage:
@@ -113,3 +114,19 @@ def test_a_trade_report_parses_its_market_and_average_price() -> None:
     without = [(tag, value) for tag, value in body if tag not in (30, 6)]
     report = fix_codec.parse_execution_report(parse(fix_codec.encode("8", 5, ids, without)))
     assert (report.last_mkt, report.avg_px) == (None, None)
+
+
+def test_an_expired_day_order_is_booked_as_canceled_and_leaves_the_open_orders() -> None:
+    ids = CompIds("MOCKEX", "OMS-A")
+    book = Book()
+    book.add_order(
+        Order(order_id="a-1-1", symbol="BTC-USD", side=Side.BUY, qty=5, status=OrderStatus.NEW, instance="a")
+    )
+    expired = [(37, "O1"), (11, "a-1-1"), (17, "E7"), (150, "C"), (39, "C"), (55, "BTC-USD"), (54, "1"),
+               (38, "5"), (14, "2"), (151, "0"), (6, "100"), (58, "DAY order expired at the market close")]
+    report = fix_codec.parse_execution_report(parse(fix_codec.encode("8", 6, ids, expired)))
+    assert (report.exec_type, report.ord_status) == (ExecType.CANCELED, OrderStatus.CANCELED)
+    update = book.apply_report(report, "a", 1)
+    assert update.order is not None
+    assert (update.order.status, update.order.cum_qty, update.fill) == (OrderStatus.CANCELED, 2, None)
+    assert book.open_orders() == []
