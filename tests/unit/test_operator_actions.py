@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gameday.history import History, OpKind, OpType
-from gameday.operator import Operator, OperatorEndpoints
+from gameday.operator import Operator, OperatorEndpoints, operator_endpoints
 from gameday.scenario.actions import (
     DeployAction,
     KillSwitchAction,
@@ -24,6 +25,10 @@ from gameday.scenario.actions import (
 )
 from gameday.scenario.duration import Duration
 from gameday.scenario.faults import KillSignal
+from gameday.scenario.presets import StackPreset
+from gameday.stack.blue_green import BlueGreenStack
+from gameday.stack.local import LocalStack, StackSettings
+from gameday.stack.rundir import RunDir
 from trading_stack.deploy.versions import OmsVersion
 
 TOKEN = "t0ken"
@@ -174,3 +179,17 @@ async def test_deploy_actions_fail_cleanly_on_a_stack_without_a_deployer(fake: t
     failures = [op.value["error"] for op in history.ops if op.type is OpType.FAIL]
     assert failures == ["this stack has no deployer",
                         "no OMS instance 'oms-blue' in this stack (oms-primary)"]
+
+
+def test_the_operator_follows_the_stacks_live_endpoints(tmp_path: Path) -> None:
+    blue_green = BlueGreenStack(StackSettings(run_dir=RunDir(tmp_path, "s"), seed=1,
+                                              preset=StackPreset.BLUE_GREEN))
+    failover = LocalStack(StackSettings(run_dir=RunDir(tmp_path, "s"), seed=1))
+
+    endpoints = operator_endpoints(blue_green)
+    blue_green.endpoints.oms["oms-blue"] = "http://127.0.0.1:1"  # a restart moved it
+
+    assert endpoints.services is blue_green
+    assert endpoints.oms["oms-blue"] == "http://127.0.0.1:1"
+    assert operator_endpoints(failover).services is None
+    assert list(tmp_path.iterdir()) == []  # building a stack starts and writes nothing
