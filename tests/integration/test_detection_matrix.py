@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,29 @@ ROOT = Path(__file__).parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 PER_RUN_BUDGET_S = 90
 WORKERS = 2
+
+
+CORRECT_EVIDENCE: dict[str, Callable[[dict[str, dict[str, Any]]], None]] = {
+    "bluegreen-clean-cutover":
+        lambda ev: _equal(ev["deploy.cutover_gap"]["first_after"]["instance"], "oms-green"),
+    "canary-position-split": lambda ev: _equal(ev["deploy.live_versions"]["together"], []),
+    "cron-timezone-deploy": lambda ev: _equal(ev["deploy.in_market_hours"]["actions"], []),
+    "rollback-stale-blue": lambda ev: _equal(ev["positions.mismatch_bps"]["active"], "oms-blue"),
+    "failover-primary-crash": lambda ev: _equal(ev["rto.failover"]["recovered_instance"], "oms-dr"),
+    "wan-congestion-no-false-failover": lambda ev: _equal(ev["failovers.count"]["promotions"], []),
+    "postgres-primary-loss": lambda ev: (_equal(ev["db.write_recovery"]["fault"]["affected"], ["postgres"]),
+                                         _equal(len(ev["db.write_recovery"]["promoted"]), 1)),
+}
+"""What a correct run's evidence must show beyond its verdicts."""
+
+
+def _equal(found: object, expected: object) -> None:
+    assert found == expected
+
+
+def _evidence(run_dir: Path) -> dict[str, dict[str, Any]]:
+    results = json.loads((run_dir / "results.json").read_text())
+    return {expectation["name"]: expectation["evidence"] for expectation in results["expectations"]}
 
 
 def _run_matrices(tmp_path: Path) -> tuple[list[dict[str, Any]], str]:
@@ -71,6 +95,12 @@ def test_every_scenario_passes_correct_and_fails_for_its_named_reason_when_defec
         assert correct["verdict"] == "pass"
         assert defect["verdict"] == "fail"
         assert set(row["must_fail"]) <= set(defect["failing"])
+    for row in rows:
+        run_dir = Path(row["correct"][0]["run_dir"])
+        assert (run_dir / "timeline.svg").is_file()
+        check = CORRECT_EVIDENCE.get(row["scenario"])
+        if check is not None:
+            check(_evidence(run_dir))
     for worker in range(WORKERS):
         markdown = (tmp_path / f"worker-{worker}" / "matrix.md").read_text()
         assert markdown.count("| as expected |") == len(SCENARIOS[worker::WORKERS])

@@ -15,7 +15,6 @@ from gameday.scenario import load_scenario
 from gameday.scenario.presets import StackPreset, topology
 from gameday.verdict import Verdict
 from tests.integration.processes import alive
-from trading_stack.config import Defect
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "failover-primary-crash.yaml"
 
@@ -58,16 +57,3 @@ async def test_primary_crash_passes_against_the_correct_stack(tmp_path: Path) ->
 
     regraded = analyze_run(outcome.run_dir)
     assert [e.verdict for e in regraded.expectations] == [e.verdict for e in outcome.result.expectations]
-
-
-async def test_no_promotion_defect_fails_the_rto_and_only_the_rto(tmp_path: Path) -> None:
-    scenario = load_scenario(SCENARIO)
-    settings = RunSettings(reports_root=tmp_path, extra_defects=(Defect.NO_PROMOTION,))
-    outcome = await run_scenario(scenario, SCENARIO, settings)
-
-    assert outcome.error is None
-    verdicts = _verdicts(outcome)
-    assert verdicts["rto.failover"] == Verdict.FAIL, outcome.result.model_dump_json(indent=1)
-    assert [name for name, verdict in verdicts.items() if verdict == Verdict.FAIL] == ["rto.failover"]
-    assert outcome.result.exit_code == 1
-    _assert_nothing_left(outcome, tmp_path)
