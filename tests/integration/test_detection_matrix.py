@@ -81,6 +81,7 @@ def _run_matrices(tmp_path: Path) -> tuple[list[dict[str, Any]], str]:
     return [by_name[load_scenario(path).name] for path in SCENARIOS], "\n".join(outputs)
 
 
+@pytest.mark.timeout(PER_RUN_BUDGET_S * 2 * len(SCENARIOS) // WORKERS + 120)
 def test_every_scenario_passes_correct_and_fails_for_its_named_reason_when_defective(tmp_path: Path) -> None:
     assert len(SCENARIOS) >= 10
 
