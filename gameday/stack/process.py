@@ -95,8 +95,8 @@ class ManagedProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
         if self._stdout_drain is not None:
             self._stdout_drain.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._stdout_drain
+            # gather, not suppress(CancelledError): a cancellation of the caller must still propagate
+            await asyncio.gather(self._stdout_drain, return_exceptions=True)
         return self.proc.returncode
 
 

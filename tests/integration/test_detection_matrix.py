@@ -72,7 +72,7 @@ def _run_matrices(tmp_path: Path) -> tuple[list[dict[str, Any]], str]:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
-                proc.wait()
+            proc.communicate()  # reaps it and closes its pipe
     by_name: dict[str, dict[str, Any]] = {}
     for worker in range(WORKERS):
         for row in json.loads((tmp_path / f"worker-{worker}" / "matrix.json").read_text())["rows"]:
