@@ -186,6 +186,9 @@ COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "analyze": _cmd_analyze,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    # a shell starts background jobs with SIGINT ignored, and children inherit that; the harness
+    # must stop its stack on SIGINT however it was started
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = _parser().parse_args(argv)
     console = Console(highlight=False)
     try:

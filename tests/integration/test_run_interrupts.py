@@ -23,12 +23,18 @@ pytestmark = pytest.mark.integration
 
 
 
+def _as_a_background_job() -> None:
+    """A shell starts background jobs with SIGINT ignored; the harness must still honour it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _start_run(reports: Path) -> tuple[subprocess.Popen[str], list[int], Path]:
     """Start ``gameday run`` and wait until its registry lists the whole stack."""
     harness = subprocess.Popen(
         [sys.executable, "-c", "from gameday.cli import main; main()", "run", str(SCENARIO),
          "--reports", str(reports)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_as_a_background_job)
     active = reports / ".active"
 
     def whole_stack_registered() -> bool:
