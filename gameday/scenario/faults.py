@@ -10,9 +10,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from gameday.scenario.duration import Duration
+from gameday.scenario.invalid import invalid
+from mock_exchange.faults import FaultKind as ExchangeFaultKind
+from mock_exchange.faults import FaultParamsError, parse_fault
 
 __all__ = [
     "BandwidthFault",
@@ -61,19 +64,6 @@ class FaultKind(StrEnum):
     SLICER = "slicer"
     LIMIT_DATA = "limit_data"
     EXCHANGE = "exchange"
-
-
-class ExchangeFaultKind(StrEnum):
-    """The venue's admin-API faults (docs/contracts.md, venue admin API)."""
-
-    CANCEL_FAILURE = "cancel_failure"
-    REJECT_NEW_ORDERS = "reject_new_orders"
-    RATE_LIMIT = "rate_limit"
-    RECONNECT_COOLDOWN = "reconnect_cooldown"
-    EXECUTION_REPORTS = "execution_reports"
-    HALT = "halt"
-    PRICE_PATH = "price_path"
-    """the price walks linearly by ``move_pct`` over ``over_s`` (docs/deploy.md §5)"""
 
 
 class KillSignal(StrEnum):
@@ -208,12 +198,25 @@ ExchangeParam = str | int | float | bool | list[str]
 
 
 class ExchangeFault(FaultBase):
-    """Switch on a venue misbehaviour through its admin API; ``params`` go to the venue as they are."""
+    """Switch on a venue misbehaviour through its admin API; ``params`` go to the venue as they are,
+    checked at load time by the venue's own fault models."""
 
     fault: Literal[FaultKind.EXCHANGE] = FaultKind.EXCHANGE
     kind: ExchangeFaultKind
     params: dict[str, ExchangeParam] = {}
     duration: PositiveDuration | None = Field(default=None, alias="for")
+
+    @field_validator("params")
+    @classmethod
+    def _params_the_venue_accepts(cls, params: dict[str, ExchangeParam], info: ValidationInfo,
+                                  ) -> dict[str, ExchangeParam]:
+        kind = info.data.get("kind")
+        if kind is not None:
+            try:
+                parse_fault(kind, params)
+            except FaultParamsError as error:
+                raise invalid("exchange_params", f"the venue would refuse {kind.value}: {error}") from None
+        return params
 
 
 Fault = Annotated[

@@ -131,3 +131,11 @@ def test_bursts_merge_into_the_flow_in_time_order_and_are_seeded() -> None:
     assert sum(order.request.type == "market" for order in in_burst) >= 100
     assert flow == workload_flow(5, 10, 20, ["BTC-USD"], 0.3, bursts)
     assert flow != workload_flow(6, 10, 20, ["BTC-USD"], 0.3, bursts)
+
+
+def test_exchange_fault_parameters_the_venue_would_refuse_are_located_at_load() -> None:
+    path, message = _problem(rest="timeline:\n  - {at: 1s, fault: exchange, kind: reconnect_cooldown, "
+                                  "params: {unclean_s: -3}}\n")
+    assert path == "timeline[0].params"
+    assert "the venue would refuse reconnect_cooldown" in message
+    assert "unclean_s" in message
