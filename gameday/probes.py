@@ -12,6 +12,9 @@ import asyncpg
 from gameday.history import History, OpKind, OpType
 from gameday.workload import FrontDoor, OrderRequest, reference_price
 
+QUIET_WINDOW_S = 0.25
+"""How long the venue must stay unchanged before the OMS's view of it is read (in-region stacks)."""
+
 
 async def _every(interval_s: float, tick: Any) -> None:
     """Call ``tick`` on a fixed grid; a slow tick skips the grid points it overran."""
@@ -75,25 +78,29 @@ async def health_probe(session: aiohttp.ClientSession, oms_urls: dict[str, str],
     await _every(interval_s, tick)
 
 
-def _ledger_fingerprint(ledger: dict[str, Any]) -> tuple[int, tuple[str, ...]]:
-    open_ids = sorted(o["cl_ord_id"] for o in ledger.get("orders", [])
-                      if o.get("status") in ("new", "partially_filled"))
-    return len(ledger.get("fills", [])), tuple(open_ids)
+def _ledger_fingerprint(ledger: dict[str, Any]) -> tuple[int, int, int]:
+    """Orders, order events (every state change) and fills: equal fingerprints, nothing happened."""
+    orders = ledger.get("orders", [])
+    events = sum(len(order.get("events", [])) for order in orders)
+    return len(orders), events, len(ledger.get("fills", []))
 
 
 async def capture_final_state(
     session: aiohttp.ClientSession, oms_urls: dict[str, str], venue_admin_url: str, history: History,
-    *, settle_timeout_s: float = 10.0,
+    *, quiet_s: float = QUIET_WINDOW_S, settle_timeout_s: float = 10.0,
 ) -> None:
     """Record what the OMS believes and what the venue saw, bracketed so they agree in time.
 
-    Reads ledger, then every instance, then the ledger again; the pair is ``stable`` only when
-    the two ledger reads are the same (no fill or order change while the OMS was read). Retries
+    Reads the ledger, waits ``quiet_s``, reads every instance, then the ledger again. The pair is
+    ``stable`` only when the two ledger reads are the same: then the venue's last change happened
+    at least ``quiet_s`` before the OMS was read, long enough for its reports to arrive when
+    ``quiet_s`` exceeds the one-way delivery time (a cross-region stack's WAN latency). Retries
     until stable or the settle timeout, and records the last attempt either way.
     """
     deadline = time.monotonic() + settle_timeout_s
+    _, before = await _get_json(session, f"{venue_admin_url}/ledger", timeout_s=5.0)
     while True:
-        _, before = await _get_json(session, f"{venue_admin_url}/ledger", timeout_s=5.0)
+        await asyncio.sleep(quiet_s)
         instances: dict[str, dict[str, Any]] = {}
         for name, url in oms_urls.items():
             _, role = await _get_json(session, f"{url}/role")
@@ -111,11 +118,11 @@ async def capture_final_state(
         if stable or time.monotonic() >= deadline:
             history.append(OpKind.PROBE, OpType.OK, "probe-final", "final-state",
                            {"active": active[0] if active else None, "active_all": active,
-                            "instances": instances, "stable": stable})
+                            "instances": instances, "stable": stable, "quiet_s": quiet_s})
             history.append(OpKind.LEDGER, OpType.OK if isinstance(after, dict) else OpType.FAIL, "venue",
                            "snapshot", after if isinstance(after, dict) else {"error": str(after)})
             return
-        await asyncio.sleep(0.1)
+        before = after
 
 
 async def wait_for_active(

@@ -22,7 +22,14 @@ from gameday.faults.nemesis import Nemesis
 from gameday.faults.schedule import plan
 from gameday.history import History, OpKind, OpType, read_history
 from gameday.operator import Operator, operator_endpoints
-from gameday.probes import capture_database, capture_final_state, health_probe, trade_probe, wait_for_active
+from gameday.probes import (
+    QUIET_WINDOW_S,
+    capture_database,
+    capture_final_state,
+    health_probe,
+    trade_probe,
+    wait_for_active,
+)
 from gameday.proxied_door import ProxiedDoor
 from gameday.recorder import NatsRecorder
 from gameday.report.files import write_reports
@@ -105,7 +112,10 @@ async def _play(scenario: Scenario, stack: LocalStack, history: History, session
             probe.cancel()
         await asyncio.gather(*probes, return_exceptions=True)
     progress(f"final state (active instance: {active or 'none'})")
-    await capture_final_state(session, stack.endpoints.oms, stack.endpoints.venue_admin, history)
+    # Reports cross the WAN to a DR in another region: the venue must stay quiet for a round trip more.
+    quiet_s = QUIET_WINDOW_S + stack.settings.cross_region_rtt_ms / 1000
+    await capture_final_state(session, stack.endpoints.oms, stack.endpoints.venue_admin, history,
+                              quiet_s=quiet_s)
     await capture_database(stack.endpoints.database_dsn, history)
 
 
