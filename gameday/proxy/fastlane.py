@@ -40,7 +40,7 @@ from enum import Enum
 from typing import Protocol, TypeVar
 
 from gameday.proxy.link import Traffic
-from gameday.proxy.movers import Mover, new_mover, send_counted
+from gameday.proxy.movers import BUFFER_SIZE, Mover, new_mover
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +75,14 @@ class LaneUser(Protocol):
 class _Flow:
     """One direction of an adopted connection."""
 
-    __slots__ = ("dst", "pending", "side", "src", "traffic")
+    __slots__ = ("dst", "mover", "side", "src", "traffic")
 
     def __init__(self, src: socket.socket, dst: socket.socket, side: Side, traffic: Traffic) -> None:
         self.src = src
         self.dst = dst
         self.side = side  # the side ``src`` belongs to
         self.traffic = traffic
-        self.pending = memoryview(b"")  # read from src, refused by dst so far
+        self.mover: Mover | None = None  # given by the lane on adoption; holds what dst refused
 
 
 class _Adopted:
@@ -122,7 +122,7 @@ class FastLane:
         self._by_user: dict[LaneUser, _Adopted] = {}
         self._holding = 0  # flows holding bytes their destination refused
         self._small_read = False  # in the current burst of events
-        self._mover: Mover | None = None
+        self._buffer = bytearray(BUFFER_SIZE)  # for flows that copy
 
     @property
     def running(self) -> bool:
@@ -132,7 +132,6 @@ class FastLane:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._epoll = select.epoll()
-        self._mover = new_mover()
         self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._epoll.register(self._wake, select.EPOLLIN)
         self._thread = threading.Thread(target=self._run, name="gameday-proxy-fastlane", daemon=True)
@@ -146,9 +145,7 @@ class FastLane:
         await asyncio.wrap_future(self._call(_Command.STOP))
         await asyncio.to_thread(thread.join)
         assert self._epoll is not None
-        assert self._mover is not None
         self._epoll.close()
-        self._mover.close()
         os.close(self._wake)
 
     def adopt(
@@ -225,6 +222,7 @@ class FastLane:
         assert self._epoll is not None
         self._by_user[adopted.user] = adopted
         for flow, other in ((adopted.up, adopted.down), (adopted.down, adopted.up)):
+            flow.mover = new_mover(self._buffer)
             self._by_fd[flow.src.fileno()] = (adopted, flow, other)
             self._epoll.register(flow.src.fileno(), _READ)
 
@@ -239,8 +237,8 @@ class FastLane:
             if self._by_fd.pop(fd, None) is not None:
                 with contextlib.suppress(OSError):  # not registered: the adoption failed half way
                     self._epoll.unregister(fd)
-        release = Release(bytes(adopted.up.pending), bytes(adopted.down.pending), eof_from, failed, hangup)
-        self._holding -= bool(adopted.up.pending) + bool(adopted.down.pending)
+        self._holding -= _held(adopted.up) + _held(adopted.down)
+        release = Release(_take(adopted.up), _take(adopted.down), eof_from, failed, hangup)
         self._answer(adopted.user.lane_released, release)
 
     def _on_event(self, fd: int, mask: int) -> None:
@@ -249,11 +247,11 @@ class FastLane:
             return  # handed back earlier in this batch
         adopted, reading, writing = entry
         try:
-            if mask & select.EPOLLOUT and writing.pending:
+            if mask & select.EPOLLOUT and _held(writing):
                 self._flush(writing)
             if not mask & ~select.EPOLLOUT:
                 return
-            if not reading.pending:
+            if not _held(reading):
                 self._pump(adopted, reading)
             elif mask & (select.EPOLLHUP | select.EPOLLERR):
                 self._hand_back(adopted, hangup=True)  # the loop delivers what is held, sees the end
@@ -264,31 +262,44 @@ class FastLane:
                 self._hand_back(adopted, failed=True)
 
     def _pump(self, adopted: _Adopted, flow: _Flow) -> None:
-        assert self._mover is not None
-        moved = self._mover.move(flow.src, flow.dst, flow.traffic)
+        assert flow.mover is not None
+        moved = flow.mover.move(flow.src, flow.dst, flow.traffic)
         if moved is None:
             return
         self._small_read |= moved.read <= SPIN_READ
         if moved.read == 0:
             self._hand_back(adopted, eof_from=flow.side)
-        elif moved.refused:
-            flow.pending = memoryview(moved.refused)
+        elif moved.held:
             self._holding += 1
             self._watch(flow)
 
     def _flush(self, flow: _Flow) -> None:
-        sent = send_counted(flow.dst, flow.pending, flow.traffic)
-        flow.pending = flow.pending[sent:]
-        if not flow.pending:
+        assert flow.mover is not None
+        if not flow.mover.flush(flow.dst, flow.traffic):
             self._holding -= 1
             self._watch(flow)
 
     def _watch(self, flow: _Flow) -> None:
         """While ``flow`` holds bytes, stop reading its source and wait for its destination."""
         assert self._epoll is not None
-        holding = bool(flow.pending)
+        holding = _held(flow)
         src_fd, dst_fd = flow.src.fileno(), flow.dst.fileno()
         _, _, into_src = self._by_fd[src_fd]
-        self._epoll.modify(src_fd, (0 if holding else _READ) | (select.EPOLLOUT if into_src.pending else 0))
+        self._epoll.modify(src_fd, (0 if holding else _READ) | (select.EPOLLOUT if _held(into_src) else 0))
         _, from_dst, _ = self._by_fd[dst_fd]
-        self._epoll.modify(dst_fd, (0 if from_dst.pending else _READ) | (select.EPOLLOUT if holding else 0))
+        self._epoll.modify(dst_fd, (0 if _held(from_dst) else _READ) | (select.EPOLLOUT if holding else 0))
+
+
+def _held(flow: _Flow) -> bool:
+    return flow.mover is not None and flow.mover.held > 0
+
+
+def _take(flow: _Flow) -> bytes:
+    """What the flow holds, and its mover closed."""
+    mover, flow.mover = flow.mover, None
+    if mover is None:
+        return b""
+    try:
+        return mover.take()
+    finally:
+        mover.close()

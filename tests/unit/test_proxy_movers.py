@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import time
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from gameday.proxy.link import Traffic
-from gameday.proxy.movers import CopyMover, Mover, SpliceMover
+from gameday.proxy.movers import CopyMover, Moved, Mover, SpliceMover
 
 DEADLINE = 5.0  # s
 Pairs = list[tuple[socket.socket, socket.socket]]
@@ -46,7 +47,7 @@ def move_when_readable(mover: Mover, src: socket.socket, dst: socket.socket, tra
     deadline = time.monotonic() + DEADLINE
     while (moved := mover.move(src, dst, traffic)) is None:
         assert time.monotonic() < deadline, "nothing to read"
-    assert moved.refused == b""
+    assert moved.held == 0
     return moved.read
 
 
@@ -95,21 +96,47 @@ def test_the_end_of_a_stream_reads_zero(mover: Mover, pairs: Pairs) -> None:
     assert move_when_readable(mover, src, dst, Traffic()) == 0
 
 
-def test_a_full_destination_hands_the_bytes_back_and_the_next_move_is_clean(
-    mover: Mover, pairs: Pairs
-) -> None:
-    (client, src), (full, _), (dst, server) = pairs
+def _refused_by_a_full_destination(mover: Mover, pairs: Pairs, traffic: Traffic) -> None:
+    (client, src), (full, _), _ = pairs
     fill(full)
     client.setblocking(True)
     client.sendall(b"refused bytes")
-    traffic = Traffic()
     deadline = time.monotonic() + DEADLINE
     while (moved := mover.move(src, full, traffic)) is None:
         assert time.monotonic() < deadline
-    assert moved.refused == b"refused bytes"
+    assert moved == Moved(read=13, held=13)
+    assert mover.held == 13
     assert traffic == Traffic(received=13, sent=0)
+
+
+def test_a_full_destination_leaves_the_bytes_held_and_take_hands_them_over(
+    mover: Mover, pairs: Pairs
+) -> None:
+    (client, src), _, (dst, server) = pairs
+    traffic = Traffic()
+    _refused_by_a_full_destination(mover, pairs, traffic)
+    assert mover.take() == b"refused bytes"
+    assert mover.held == 0
     client.sendall(b"next")
     assert move_when_readable(mover, src, dst, Traffic()) == 4
     assert recv_exactly(server, 4) == b"next"
     with pytest.raises(BlockingIOError):
         server.recv(1)
+
+
+def test_held_bytes_are_flushed_in_order_once_the_destination_reads(mover: Mover, pairs: Pairs) -> None:
+    _, (full, drained), _ = pairs
+    traffic = Traffic()
+    _refused_by_a_full_destination(mover, pairs, traffic)
+    backlog = bytearray()
+    deadline = time.monotonic() + DEADLINE
+    while mover.flush(full, traffic):
+        assert time.monotonic() < deadline, "the destination never took the held bytes"
+        with contextlib.suppress(BlockingIOError):
+            backlog += drained.recv(1 << 20)
+    assert traffic == Traffic(received=13, sent=13)
+    while not backlog.endswith(b"refused bytes"):
+        assert time.monotonic() < deadline, "the held bytes never arrived"
+        with contextlib.suppress(BlockingIOError):
+            backlog += drained.recv(1 << 20)
+    assert backlog.strip(b"\0") == b"refused bytes"
