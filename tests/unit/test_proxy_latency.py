@@ -136,3 +136,19 @@ async def test_a_stopped_stage_hands_over_what_it_holds_in_order() -> None:
     assert held.leftovers() == [first, second, None, late]
     assert held.leftovers() == []
     assert recorder.items == []
+
+
+async def test_a_long_wait_wakes_early_once_then_releases_at_the_due_time_not_before() -> None:
+    recorder = Recorder(expected=1)
+    link = FakeLink()
+    held = stage(latency(latency=200), recorder, link=link)
+    read_at = now()
+    held.put(Chunk(b"a", read_at))
+    await asyncio.wait_for(recorder.complete, 5)
+    ((arrived, chunk),) = recorder.items
+    assert chunk is not None
+    assert chunk.ts == read_at + 0.200
+    assert arrived >= chunk.ts - CLOCK_RESOLUTION
+    # woken 2 ms early (a long poll may overshoot), then at the due time: one wake-up only when the
+    # loop itself ran more than 2 ms late
+    assert link.polls == (2 if arrived < chunk.ts + 0.002 else 1)
