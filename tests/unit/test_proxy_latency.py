@@ -39,6 +39,7 @@ class Recorder:
 class FakeLink:
     def __init__(self) -> None:
         self.polls = 0
+        self.poll_times: list[float] = []
 
     def discard(self, nbytes: int) -> None:
         raise AssertionError("latency drops nothing")
@@ -51,6 +52,7 @@ class FakeLink:
 
     def poll_control(self) -> None:
         self.polls += 1
+        self.poll_times.append(asyncio.get_running_loop().time())
 
 
 def latency(**attributes: Any) -> LatencyToxic:
@@ -138,7 +140,7 @@ async def test_a_stopped_stage_hands_over_what_it_holds_in_order() -> None:
     assert recorder.items == []
 
 
-async def test_a_long_wait_wakes_early_once_then_releases_at_the_due_time_not_before() -> None:
+async def test_a_long_wait_wakes_at_most_one_percent_early_and_releases_at_the_due_time() -> None:
     recorder = Recorder(expected=1)
     link = FakeLink()
     held = stage(latency(latency=200), recorder, link=link)
@@ -149,6 +151,5 @@ async def test_a_long_wait_wakes_early_once_then_releases_at_the_due_time_not_be
     assert chunk is not None
     assert chunk.ts == read_at + 0.200
     assert arrived >= chunk.ts - CLOCK_RESOLUTION
-    # woken 2 ms early (a long poll may overshoot), then at the due time: one wake-up only when the
-    # loop itself ran more than 2 ms late
-    assert link.polls == (2 if arrived < chunk.ts + 0.002 else 1)
+    assert link.poll_times[0] >= chunk.ts - 0.002 - CLOCK_RESOLUTION  # 1 % of the 200 ms wait
+    assert len(link.poll_times) <= 2  # the early wake-up, then the due time
