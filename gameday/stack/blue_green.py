@@ -17,13 +17,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gameday.faults.toxiproxy_client import ToxiproxyClient
 from gameday.probes import sample_roles
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.presets import StackPreset
 from gameday.stack.errors import StackError
 from gameday.stack.local import LocalStack, StackSettings, _comp_id, _gather_cancelling
-from gameday.stack.postgres import ensure_postgres_template, start_postgres
+from gameday.stack.postgres import start_postgres
 from gameday.stack.process import ManagedProcess, wait_until
 from gameday.stack.services import start_nats, start_python_service, write_config
 from mock_exchange.config import VenueConfig
@@ -59,9 +58,7 @@ class BlueGreenStack(LocalStack):
     async def _start(self) -> None:
         assert self._session is not None
         run = self.settings.run_dir
-        run.create()
-        cache_dir = self.settings.cache_dir or run.reports_root / ".cache"
-        template = await asyncio.to_thread(ensure_postgres_template, cache_dir)
+        template = await self._postgres_template()
         self.anchor_ns = time.monotonic_ns()
         nats, database, _, toxiproxy_url = await _gather_cancelling(
             start_nats(run.scratch / "nats", self._session, self._track),
@@ -69,10 +66,7 @@ class BlueGreenStack(LocalStack):
             self._start_venue(),
             self._start_toxiproxy(),
         )
-        self.endpoints.nats = nats.url
-        self.endpoints.database_dsn = database.dsn
-        self.toxiproxy = ToxiproxyClient(toxiproxy_url, self._session)
-        self.endpoints.toxiproxy = toxiproxy_url
+        self._attach(nats.url, database.dsn, toxiproxy_url)
         await self._proxy_to({"exchange": f"127.0.0.1:{self.processes['exchange'].ports['fix']}",
                               "nats": nats.url.removeprefix("nats://"), "postgres": database.address})
         await _gather_cancelling(*(self._start_restartable(instance, self._oms_starter(instance))

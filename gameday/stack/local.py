@@ -127,22 +127,31 @@ class LocalStack:
 
     # --- start-up -----------------------------------------------------------------------------
 
-    async def _start(self) -> None:
-        assert self._session is not None
+    async def _postgres_template(self) -> Path:
+        """The run directory created, and the cached Postgres template every run copies."""
         run = self.settings.run_dir
         run.create()
         cache_dir = self.settings.cache_dir or run.reports_root / ".cache"
-        template = await asyncio.to_thread(ensure_postgres_template, cache_dir)
+        return await asyncio.to_thread(ensure_postgres_template, cache_dir)
+
+    def _attach(self, nats_url: str, database_dsn: str, toxiproxy_url: str) -> None:
+        assert self._session is not None
+        self.endpoints.nats = nats_url
+        self.endpoints.database_dsn = database_dsn
+        self.toxiproxy = ToxiproxyClient(toxiproxy_url, self._session)
+        self.endpoints.toxiproxy = toxiproxy_url
+
+    async def _start(self) -> None:
+        assert self._session is not None
+        run = self.settings.run_dir
+        template = await self._postgres_template()
         nats, database, venue, toxiproxy_url = await _gather_cancelling(
             start_nats(run.scratch / "nats", self._session, self._track),
             start_database_pair(run.scratch, run.stack, template, self._track),
             self._start_venue(),
             self._start_toxiproxy(),
         )
-        self.endpoints.nats = nats.url
-        self.endpoints.database_dsn = database.dsn
-        self.toxiproxy = ToxiproxyClient(toxiproxy_url, self._session)
-        self.endpoints.toxiproxy = toxiproxy_url
+        self._attach(nats.url, database.dsn, toxiproxy_url)
         upstreams = {
             "exchange": f"127.0.0.1:{venue.ports['fix']}",
             "nats": nats.url.removeprefix("nats://"),
