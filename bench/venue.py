@@ -85,7 +85,9 @@ def venue_process(root: Path, source: Path | None = None) -> Iterator[VenueChild
     config_path.write_text(config.model_dump_json(exclude_defaults=True), encoding="utf-8")
     command = [sys.executable, "-m", "mock_exchange", "--config", str(config_path), "--log-level", "WARNING"]
     environment = None if source is None else {**os.environ, "PYTHONPATH": str(source)}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
+    # ``-m`` puts the working directory first on sys.path, before PYTHONPATH: run from ``source``
+    # so its mock_exchange is the one imported, not this checkout's
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment, cwd=source)
     try:
         yield VenueChild(_ready_fix_port(process), process.pid)
     finally:

@@ -1,7 +1,8 @@
 """What the matching engine takes in and gives back: requests, executions, cancel rejections.
 
 Protocol-neutral values: the FIX order entry and a WebSocket gateway both build the requests
-and turn the results into their own messages.
+and turn the results into their own messages. The ones made for every order are typed named
+tuples: immutable like frozen dataclasses, and several times cheaper to build.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from mock_exchange.model import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce
 
 
-@dataclass(frozen=True, slots=True)
-class NewOrderRequest:
+class NewOrderRequest(NamedTuple):
     cl_ord_id: str
     sender_comp_id: str
     sender_sub_id: str | None
@@ -26,8 +27,7 @@ class NewOrderRequest:
     qty: int
 
 
-@dataclass(frozen=True, slots=True)
-class ReplaceRequest:
+class ReplaceRequest(NamedTuple):
     """Change the quantity and/or limit price of an open order (OrderCancelReplaceRequest)."""
 
     orig_cl_ord_id: str
@@ -38,8 +38,7 @@ class ReplaceRequest:
     price: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class OrderState:
+class OrderState(NamedTuple):
     """An order's fill state right after one execution, for a report built after later ones."""
 
     status: OrderStatus
@@ -52,8 +51,7 @@ class OrderState:
         return cls(order.status, order.cum_qty, order.leaves_qty, order.avg_px)
 
 
-@dataclass(frozen=True, slots=True)
-class Execution:
+class Execution(NamedTuple):
     """One change of an order to report (the order is read when the report is built, unless
     ``state`` holds its state as of this change: one trade reported in several pieces)."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 SOH = b"\x01"
 BEGIN_STRING = b"FIX.4.4"
@@ -38,38 +39,56 @@ Field = tuple[int, bytes]
 
 
 class FixMessage:
-    """One FIX message: its body fields (MsgType first), without 8, 9 and 10."""
+    """One FIX message: its body fields (MsgType first), without 8, 9 and 10.
 
-    __slots__ = ("_index", "begin_string", "fields")
+    Built from a field list, or (:meth:`of_shape`) from the tags of a known layout and the
+    values a match of it found: the field list is then only made when asked for.
+    """
+
+    __slots__ = ("_fields", "_index", "_tags", "_values", "begin_string", "msg_type", "prevalidated")
 
     def __init__(self, fields: list[Field], begin_string: bytes = BEGIN_STRING) -> None:
-        self.fields = fields
+        self._fields: list[Field] | None = fields
+        self._tags: tuple[int, ...] = ()
+        self._values: tuple[bytes, ...] = ()
         self.begin_string = begin_string
-        self._index: dict[int, bytes] | None = None
+        # built from the end, so a repeated tag keeps its first value
+        self._index = dict(reversed(fields))
+        self.msg_type: bytes = self._index.get(35) or b""
+        self.prevalidated = False  # True: known to pass the FIX 4.4 dictionary's checks
+
+    @classmethod
+    def of_shape(cls, tags: tuple[int, ...], values: tuple[bytes, ...]) -> FixMessage:
+        """A FIX.4.4 message of distinct ``tags`` (MsgType first) that a validated layout matched."""
+        message = cls.__new__(cls)
+        message._fields = None
+        message._tags = tags
+        message._values = values
+        message.begin_string = BEGIN_STRING
+        message._index = dict(zip(tags, values, strict=True))
+        message.msg_type = values[0]
+        message.prevalidated = True
+        return message
+
+    @property
+    def fields(self) -> list[Field]:
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = list(zip(self._tags, self._values, strict=True))
+        return fields
 
     def get(self, tag: int, default: bytes | None = None) -> bytes | None:
         """Value of the first occurrence of ``tag``, else ``default``."""
-        index = self._index
-        if index is None:
-            # built from the end, so a repeated tag keeps its first value
-            index = self._index = dict(reversed(self.fields))
-        return index.get(tag, default)
+        return self._index.get(tag, default)
 
     @property
     def index(self) -> dict[int, bytes]:
         """Each tag's first value (do not modify)."""
-        index = self._index
-        if index is None:
-            index = self._index = dict(reversed(self.fields))
-        return index
+        return self._index
 
     def get_str(self, tag: int) -> str | None:
         value = self.get(tag)
         return None if value is None else value.decode("latin-1")
-
-    @property
-    def msg_type(self) -> bytes:
-        return self.get(35) or b""
 
     def encode(self) -> bytes:
         return encode(self.fields)
@@ -152,14 +171,23 @@ def _parse_body_checked(body: bytes) -> list[Field] | None:
     return fields
 
 
+class BodyShapes(Protocol):
+    """Parses the bodies of known layouts faster than field by field (None: not one of them)."""
+
+    def parse(self, body: bytes) -> FixMessage | None: ...
+
+
 class FixStreamParser:
     """Incremental framer/parser for a byte stream of FIX 4.4 messages."""
 
-    __slots__ = ("_max_body_length", "_pending", "discarded_bytes", "discarded_frames")
+    __slots__ = ("_max_body_length", "_pending", "_shapes", "discarded_bytes", "discarded_frames")
 
-    def __init__(self, max_body_length: int = DEFAULT_MAX_BODY_LENGTH) -> None:
+    def __init__(
+        self, max_body_length: int = DEFAULT_MAX_BODY_LENGTH, shapes: BodyShapes | None = None
+    ) -> None:
         self._pending = b""
         self._max_body_length = max_body_length
+        self._shapes = shapes
         self.discarded_bytes = 0
         self.discarded_frames = 0
 
@@ -234,7 +262,12 @@ class FixStreamParser:
         checksum_digits = data[body_end + 3 : frame_end - 1]
         if not checksum_digits.isdigit() or int(checksum_digits) != checksum(data[start:body_end]):
             return _GARBAGE
-        fields = parse_body(data[body_start:body_end])
+        body = data[body_start:body_end]
+        shaped = None if self._shapes is None or begin_string != BEGIN_STRING else self._shapes.parse(body)
+        if shaped is not None:
+            messages.append(shaped)
+            return frame_end
+        fields = parse_body(body)
         if not fields or fields[0][0] != 35:
             return _GARBAGE
         messages.append(FixMessage(fields, begin_string))

@@ -44,6 +44,7 @@ from mock_exchange.fix.session import (
     Transport,
     send_refusal,
 )
+from mock_exchange.fix.shapes import MessageShapes
 from mock_exchange.fix.tags import ADMIN_MSG_TYPES, MsgType
 from mock_exchange.fix.validation import Problem, fix44_validator, poss_dup_problem
 
@@ -104,7 +105,8 @@ class AcceptorConnection:
         self._logout_timeout_s = logout_timeout_s
         self._timers_changed = timers_changed
         self._clock = clock
-        self._parser = FixStreamParser()
+        self._shapes = MessageShapes()
+        self._parser = FixStreamParser(shapes=self._shapes)
         self._opened_at = self._last_received = clock()
         self._test_request_pending = False
         self._resend_requested_until = 0
@@ -265,6 +267,7 @@ class AcceptorConnection:
         if problem is not None:
             self._reject_invalid(session, message, seq, problem)
             return
+        self._shapes.learn(message)
         assert seq is not None  # MsgSeqNum is a required SEQNUM: validated
         if not self._passes_identity_checks(session, message, seq):
             return

@@ -7,6 +7,7 @@ the tags it may carry, the tags it must carry and its repeating groups.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -25,37 +26,29 @@ def _pattern(expression: bytes) -> FormatCheck:
     return lambda value: matcher(value) is not None
 
 
-_INT = _pattern(rb"-?[0-9]+")
-_UNSIGNED = bytes.isdigit
-_FLOAT = _pattern(rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
-_DATE = _pattern(rb"[0-9]{8}")
-_TIME_ONLY = _pattern(rb"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?")
-_MONTH_YEAR = _pattern(rb"[0-9]{6}(?:[0-9]{2}|w[0-9])?")
-
-FORMAT_CHECKS: Mapping[str, FormatCheck] = {
-    "INT": _INT,
-    "DAYOFMONTH": _UNSIGNED,
-    "LENGTH": _UNSIGNED,
-    "NUMINGROUP": _UNSIGNED,
-    "SEQNUM": _UNSIGNED,
-    "TAGNUM": _UNSIGNED,
-    "FLOAT": _FLOAT,
-    "QTY": _FLOAT,
-    "PRICE": _FLOAT,
-    "PRICEOFFSET": _FLOAT,
-    "AMT": _FLOAT,
-    "PERCENTAGE": _FLOAT,
-    "CHAR": lambda value: len(value) == 1,
-    "BOOLEAN": lambda value: value in (b"Y", b"N"),
-    "UTCTIMESTAMP": _pattern(
+# What a well-formed value of each type looks like; a type not named here takes any non-empty value.
+FORMAT_PATTERNS: Mapping[str, bytes] = {
+    "INT": rb"-?[0-9]+",
+    **dict.fromkeys(["DAYOFMONTH", "LENGTH", "NUMINGROUP", "SEQNUM", "TAGNUM"], rb"[0-9]+"),
+    **dict.fromkeys(
+        ["FLOAT", "QTY", "PRICE", "PRICEOFFSET", "AMT", "PERCENTAGE"], rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
+    ),
+    "CHAR": rb"[^\x01]",  # one byte: a value never holds SOH
+    "BOOLEAN": rb"[YN]",
+    "UTCTIMESTAMP": (
         rb"[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])-(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)"
         rb"(?:\.[0-9]+)?"
     ),
-    "UTCTIMEONLY": _TIME_ONLY,
-    "UTCDATEONLY": _DATE,
-    "UTCDATE": _DATE,
-    "LOCALMKTDATE": _DATE,
-    "MONTHYEAR": _MONTH_YEAR,
+    "UTCTIMEONLY": rb"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?",
+    **dict.fromkeys(["UTCDATEONLY", "UTCDATE", "LOCALMKTDATE"], rb"[0-9]{8}"),
+    "MONTHYEAR": rb"[0-9]{6}(?:[0-9]{2}|w[0-9])?",
+}
+ANY_VALUE = rb"[^\x01]+"
+# Length-prefixed values that may hold SOH: no pattern of their own can delimit them.
+DATA_TYPES = frozenset({"DATA"})
+
+FORMAT_CHECKS: Mapping[str, FormatCheck] = {
+    name: _pattern(pattern) for name, pattern in FORMAT_PATTERNS.items()
 }
 
 
@@ -67,6 +60,7 @@ class FieldSpec:
     format_check: FormatCheck | None  # None: any non-empty value
     values: frozenset[bytes] | None  # None: not enumerated
     multiple: bool  # MULTIPLEVALUESTRING: space-separated enumerated values
+    pattern: bytes | None = None  # a regex of the values it accepts; None: none fits (data fields)
 
     def accepts(self, value: bytes) -> bool:
         """Non-empty, well formed and allowed: the one check the common case needs."""
@@ -128,12 +122,31 @@ def _section(data: dict[str, Any]) -> SectionSpec:
 
 def _field(tag: int, data: dict[str, Any]) -> FieldSpec:
     values = data.get("values")
-    return FieldSpec(
+    type_name = data["type"]
+    spec = FieldSpec(
         tag=tag,
-        format_check=FORMAT_CHECKS.get(data["type"]),
+        format_check=FORMAT_CHECKS.get(type_name),
         values=None if values is None else frozenset(value.encode() for value in values),
-        multiple=data["type"] == "MULTIPLEVALUESTRING",
+        multiple=type_name == "MULTIPLEVALUESTRING",
     )
+    if type_name in DATA_TYPES:
+        return spec
+    return dataclasses.replace(spec, pattern=_value_pattern(spec, FORMAT_PATTERNS.get(type_name, ANY_VALUE)))
+
+
+def _value_pattern(spec: FieldSpec, format_pattern: bytes) -> bytes | None:
+    """A regex matching exactly the values ``spec`` accepts (``None`` when it accepts none)."""
+    if spec.values is None:
+        return format_pattern
+    # longest first, so the regex tries them in that order; a value not well formed is never allowed
+    allowed = sorted(
+        (value for value in spec.values if value and spec.well_formed(value)),
+        key=lambda value: (len(value), value),
+    )
+    if not allowed:
+        return None
+    choice = b"(?:%s)" % b"|".join(re.escape(value) for value in reversed(allowed))
+    return b"%s(?: %s)*" % (choice, choice) if spec.multiple else choice
 
 
 def parse_dictionary(data: dict[str, Any]) -> Dictionary:

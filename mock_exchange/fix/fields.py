@@ -74,17 +74,20 @@ def format_price(price: float) -> bytes:
 
 
 def new_order_request(sender_comp_id: str, message: FixMessage) -> NewOrderRequest:
+    """The order a NewOrderSingle enters (its tags checked in the order the Reject names them)."""
     ord_type = enum_field(message, tags.ORD_TYPE, _ORD_TYPES)
+    cl_ord_id = required_str(message, tags.CL_ORD_ID)
+    sender_sub_id = message.get(tags.SENDER_SUB_ID)
     return NewOrderRequest(
-        cl_ord_id=required_str(message, tags.CL_ORD_ID),
-        sender_comp_id=sender_comp_id,
-        sender_sub_id=message.get_str(tags.SENDER_SUB_ID),
-        symbol=required_str(message, tags.SYMBOL),
-        side=enum_field(message, tags.SIDE, _SIDES),
-        ord_type=ord_type,
-        tif=enum_field(message, tags.TIME_IN_FORCE, _TIFS, default=TimeInForce.DAY),
-        price=_price(message, ord_type),
-        qty=quantity(message, tags.ORDER_QTY),
+        cl_ord_id,
+        sender_comp_id,
+        None if sender_sub_id is None else sender_sub_id.decode("latin-1"),
+        required_str(message, tags.SYMBOL),
+        enum_field(message, tags.SIDE, _SIDES),
+        ord_type,
+        enum_field(message, tags.TIME_IN_FORCE, _TIFS, default=TimeInForce.DAY),
+        _price(message, ord_type),
+        quantity(message, tags.ORDER_QTY),
     )
 
 
@@ -162,6 +165,7 @@ _REPORT_HEAD = (
     b"37=%s\x0111=%s\x0117=%s\x01150=%s\x0139=%s\x0155=%s\x0154=%s\x0138=%d\x0140=%s\x0159=%s"
     b"\x0114=%d\x01151=%d\x016=%s\x0160=%s\x01"
 )
+_PRICED_REPORT_HEAD = _REPORT_HEAD + b"44=%s\x01"
 
 
 def execution_report_body(execution: Execution) -> bytes:
@@ -174,7 +178,7 @@ def execution_report_body(execution: Execution) -> bytes:
     state: Order | OrderState = execution.state or order
     exec_type = execution.exec_type
     cancel_cl_ord_id = execution.cancel_cl_ord_id
-    body = _REPORT_HEAD % (
+    values = (
         order.order_id.encode(),
         (order.cl_ord_id if cancel_cl_ord_id is None else cancel_cl_ord_id).encode(),
         execution.exec_id.encode(),
@@ -190,9 +194,11 @@ def execution_report_body(execution: Execution) -> bytes:
         format_price(state.avg_px),
         utc_timestamps.now(),
     )
+    if order.price is None:
+        body = _REPORT_HEAD % values
+    else:
+        body = _PRICED_REPORT_HEAD % (*values, format_price(order.price))
     extra: list[Field] = []
-    if order.price is not None:
-        extra.append((tags.PRICE, format_price(order.price)))
     if cancel_cl_ord_id is not None:
         extra.append((tags.ORIG_CL_ORD_ID, order.cl_ord_id.encode()))
     elif execution.orig_cl_ord_id is not None:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from mock_exchange.config import VenueConfig
 from mock_exchange.fix import tags
@@ -81,8 +80,7 @@ class _UtcTimestamps:
 utc_timestamps = _UtcTimestamps()
 
 
-@dataclass(slots=True, frozen=True)
-class StoredMessage:
+class StoredMessage(NamedTuple):
     """An application message as sent, kept to answer ResendRequest."""
 
     msg_type: bytes

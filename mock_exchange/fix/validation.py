@@ -37,12 +37,19 @@ class MessageValidator:
         self._trailer_tags = _all_tags(dictionary.trailer)
         self._checks = {tag: spec.fast_check() for tag, spec in dictionary.fields.items()}
         self._plain = {
-            msg_type: _PlainLayout(dictionary, body) for msg_type, body in dictionary.messages.items()
+            msg_type: PlainLayout(dictionary, body) for msg_type, body in dictionary.messages.items()
         }
+
+    @property
+    def dictionary(self) -> Dictionary:
+        return self._dictionary
+
+    def plain_layout(self, msg_type: bytes) -> PlainLayout | None:
+        return self._plain.get(msg_type)
 
     def validate(self, message: FixMessage) -> Problem | None:
         """The first problem of ``message``, or ``None`` when it is valid."""
-        if self._plainly_valid(message):
+        if message.prevalidated or self._plainly_valid(message):
             return None
         return self._first_problem(message)
 
@@ -199,8 +206,12 @@ def poss_dup_problem(message: FixMessage) -> Problem | None:
 _FRAMING_TAGS = frozenset({8, 9, 10})  # checked by the framing itself
 
 
-class _PlainLayout:
-    """A message type's header, body and trailer tags outside repeating groups, and its required tags."""
+class PlainLayout:
+    """A message type's header, body and trailer tags outside repeating groups, and its required tags.
+
+    A message is *plain* when its tags are distinct, come in this order (header, body, trailer)
+    from these sets, and include the required ones: then only its values can be wrong.
+    """
 
     __slots__ = ("required", "sections")
 
@@ -210,6 +221,17 @@ class _PlainLayout:
         self.required = tuple(
             tag for section in sections for tag in section.required if tag not in _FRAMING_TAGS
         )
+
+    def holds(self, tags: tuple[int, ...]) -> bool:
+        """Whether a message of these tags (MsgType first) is plain in this layout."""
+        if len(set(tags)) != len(tags):
+            return False
+        index, size = 1, len(tags)
+        for section in self.sections:
+            while index < size and tags[index] in section:
+                index += 1
+        present = set(tags)
+        return index == size and all(tag in present for tag in self.required)
 
 
 def _allowed(tag: int, section: SectionSpec) -> Problem | None:
