@@ -40,11 +40,11 @@ from bench.machine import machine
 from mock_exchange.book import MatchingEngine
 from mock_exchange.cli import tune_garbage_collector
 from mock_exchange.config import SessionConfig, VenueConfig
-from mock_exchange.fix.codec import FixMessage, FixStreamParser, encode
+from mock_exchange.fix.codec import FixStreamParser, encode
 from mock_exchange.fix.connection import AcceptorConnection
 from mock_exchange.fix.session import FixSession, SessionRegistry, utc_timestamps
 from mock_exchange.ledger import Ledger
-from mock_exchange.order_entry import FixOrderEntry
+from mock_exchange.order_entry import FixOrderEntry, OrderEntryListener
 
 HOST = "127.0.0.1"
 SENDER = "BENCH"
@@ -215,24 +215,6 @@ class _NullTransport:
         pass
 
 
-class _OrderEntryListener:
-    """Session events to the order entry only (what the venue does, minus the ledger lines)."""
-
-    def __init__(self, entry: FixOrderEntry) -> None:
-        self._entry = entry
-
-    def on_logon(self, session: FixSession) -> None: ...
-
-    def on_logon_refused(self, sender_comp_id: str, text: str) -> None: ...
-
-    def on_logout(self, session: FixSession, text: str) -> None: ...
-
-    def on_disconnect(self, session: FixSession, text: str) -> None: ...
-
-    def on_app_message(self, session: FixSession, message: FixMessage) -> None:
-        self._entry.on_app_message(session, message)
-
-
 def _bench_config(ledger_path: Path) -> VenueConfig:
     return VenueConfig(
         fix_port=0, admin_port=0, sessions=(SessionConfig(sender_comp_id=SENDER),), ledger_path=ledger_path
@@ -275,7 +257,7 @@ def _order_entry_rate(root: Path, orders: list[bytes]) -> float:
         connection = AcceptorConnection(
             _NullTransport(),
             registry,
-            _OrderEntryListener(entry),
+            OrderEntryListener(entry),
             default_heartbeat_s=30,
             logon_timeout_s=10,
             batch=ledger.deferred_flush,

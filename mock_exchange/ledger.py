@@ -26,9 +26,9 @@ from collections.abc import Callable
 from enum import Enum
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from types import TracebackType
-from typing import Any, TextIO
+from typing import Any
 
+from mock_exchange.ledger_file import LedgerFile
 from mock_exchange.model import (
     ExecType,
     Fill,
@@ -69,9 +69,7 @@ class Ledger:
         self._by_cl_ord_id: dict[str, Order] = {}
         self._order_count = 0
         self._exec_count = 0
-        self._file: TextIO | None = None
-        self._deferring = 0
-        self._deferred = _DeferredFlush(self)
+        self._file: LedgerFile | None = None
         self._appliers: dict[str, Callable[[Event], None]] = {
             "order": self._apply_order,
             "fill": self._apply_fill,
@@ -88,7 +86,7 @@ class Ledger:
         """Open (creating if needed) the ledger at ``path``, replaying what it holds."""
         ledger = cls(path)
         ledger._replay()
-        ledger._file = path.open("a", encoding="utf-8", newline="\n")
+        ledger._file = LedgerFile(path)
         return ledger
 
     def close(self) -> None:
@@ -258,25 +256,25 @@ class Ledger:
         self._append_line(_ENCODER.encode(event) + "\n")
 
     def _append_line(self, line: str) -> None:
-        """One event's line in the file, flushed to the OS."""
+        """One event's line in the file, handed to the OS (at the latest when the batch ends)."""
         if self._file is None:
             raise LedgerError("ledger is not open")
         self._file.write(line)
-        if not self._deferring:
-            self._file.flush()
 
-    def deferred_flush(self) -> _DeferredFlush:
-        """Flush once when the ``with`` block ends instead of after every event.
+    def deferred_flush(self) -> LedgerFile:
+        """Write once when the ``with`` block ends instead of once per event.
 
         For a batch whose answers are held until after the block (the FIX acceptor holds its
         writes while it handles one read's worth of messages): the ledger still reaches the OS
         before the counterparty hears anything.
         """
-        return self._deferred
+        if self._file is None:
+            raise LedgerError("ledger is not open")
+        return self._file
 
-    def _end_deferral(self) -> None:
-        self._deferring -= 1
-        if not self._deferring and self._file is not None:
+    def flush(self) -> None:
+        """Hand what the current batch holds to the OS now (before anything else is sent)."""
+        if self._file is not None:
             self._file.flush()
 
     # -- replay / apply --------------------------------------------------------------------
@@ -416,23 +414,3 @@ def _order_line(order: Order, exec_id: str, text: str | None) -> str:
         encode_basestring_ascii(exec_id),
         _json_text(text),
     )
-
-
-class _DeferredFlush:
-    """``with ledger.deferred_flush():`` (a plain class: it runs once per read on the hot path)."""
-
-    __slots__ = ("_ledger",)
-
-    def __init__(self, ledger: Ledger) -> None:
-        self._ledger = ledger
-
-    def __enter__(self) -> None:
-        self._ledger._deferring += 1
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._ledger._end_deferral()

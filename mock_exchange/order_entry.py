@@ -289,3 +289,22 @@ class FixOrderEntry:
 
 def _seq(message: FixMessage) -> int:
     return int(message.get(tags.MSG_SEQ_NUM) or b"0")
+
+
+class OrderEntryListener:
+    """Session events to the order entry only: an acceptor without the venue's ledger lines
+    for logons and disconnects (benchmarks and tests of the FIX path in one process)."""
+
+    def __init__(self, order_entry: FixOrderEntry) -> None:
+        self._order_entry = order_entry
+
+    def on_logon(self, session: FixSession) -> None: ...
+
+    def on_logon_refused(self, sender_comp_id: str, text: str) -> None: ...
+
+    def on_logout(self, session: FixSession, text: str) -> None: ...
+
+    def on_disconnect(self, session: FixSession, text: str) -> None: ...
+
+    def on_app_message(self, session: FixSession, message: FixMessage) -> None:
+        self._order_entry.on_app_message(session, message)

@@ -106,6 +106,7 @@ class Venue:
             logout_timeout_s=config.logout_timeout_s,
             faults=self._engine.faults,
             batch=self._ledger.deferred_flush,
+            before_send=self._ledger.flush,
         )
         self._fix_port = await self._fix_server.start(config.host, config.fix_port)
         self._admin_runner = web.AppRunner(create_admin_app(self), access_log=None)

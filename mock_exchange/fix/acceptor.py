@@ -74,11 +74,13 @@ class FixServer:
         logout_timeout_s: float = 2.0,
         faults: FaultBoard | None = None,
         batch: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
+        before_send: Callable[[], None] = lambda: None,
     ) -> None:
         self._registry = registry
         self._listener = listener
         self._faults = faults
         self._batch = batch
+        self._before_send = before_send
         self._default_heartbeat_s = default_heartbeat_s
         self._logon_timeout_s = logon_timeout_s
         self._logout_timeout_s = logout_timeout_s
@@ -96,6 +98,7 @@ class FixServer:
             timers_changed=timers_changed,
             faults=self._faults,
             batch=self._batch,
+            before_send=self._before_send,
         )
 
     async def start(self, host: str, port: int) -> int:

@@ -92,9 +92,10 @@ class AcceptorConnection:
         batch: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
         timers_changed: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
+        before_send: Callable[[], None] = lambda: None,
     ) -> None:
         self._batch = batch
-        self._transport = CoalescingTransport(transport)
+        self._transport = CoalescingTransport(transport, before_send)
         self._registry = registry
         self._listener = listener
         self._faults = faults if faults is not None else FaultBoard()

@@ -8,7 +8,7 @@ messages live in :mod:`mock_exchange.fix.acceptor`; order logic lives elsewhere 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple, Protocol
 
 from mock_exchange.config import VenueConfig
@@ -26,12 +26,18 @@ class Transport(Protocol):
 
 
 class CoalescingTransport:
-    """Holds writes while a batch of inbound messages is handled, then sends them as one."""
+    """Holds writes while a batch of inbound messages is handled, then sends them as one.
 
-    __slots__ = ("_held", "_holding", "_transport")
+    ``before_send`` runs before any byte goes out (the venue hands its pending ledger lines to
+    the OS there: a report to another session can leave while some other connection's batch,
+    which recorded it, is still running).
+    """
 
-    def __init__(self, transport: Transport) -> None:
+    __slots__ = ("_before_send", "_held", "_holding", "_transport")
+
+    def __init__(self, transport: Transport, before_send: Callable[[], None] = lambda: None) -> None:
         self._transport = transport
+        self._before_send = before_send
         self._held: list[bytes] = []
         self._holding = False
 
@@ -43,12 +49,14 @@ class CoalescingTransport:
         if self._held:
             data = b"".join(self._held)
             self._held.clear()
+            self._before_send()
             self._transport.write(data)
 
     def write(self, data: bytes) -> None:
         if self._holding:
             self._held.append(data)
         else:
+            self._before_send()
             self._transport.write(data)
 
     def close(self) -> None:

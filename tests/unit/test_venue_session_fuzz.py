@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from mock_exchange.book import MatchingEngine
 from mock_exchange.config import SessionConfig, VenueConfig
-from mock_exchange.fix.codec import FixMessage, FixStreamParser, encode
+from mock_exchange.fix.codec import FixStreamParser, encode
 from mock_exchange.fix.connection import AcceptorConnection
-from mock_exchange.fix.session import FixSession, SessionRegistry, utc_timestamps
+from mock_exchange.fix.session import SessionRegistry, utc_timestamps
 from mock_exchange.ledger import Ledger
-from mock_exchange.order_entry import FixOrderEntry
+from mock_exchange.order_entry import FixOrderEntry, OrderEntryListener
 
 MSG_TYPES = [b"0", b"1", b"2", b"3", b"4", b"5", b"A", b"D", b"F", b"G", b"H", b"q", b"AF", b"R", b"ZZ", b""]
 TAGS = [7, 11, 16, 36, 37, 38, 40, 41, 43, 44, 54, 55, 59, 112, 122, 123, 141, 584, 585, 9999]
@@ -35,22 +35,6 @@ class RecordingTransport:
 
     def close(self) -> None:
         self.closed = True
-
-
-class Listener:
-    def __init__(self, order_entry: FixOrderEntry) -> None:
-        self._order_entry = order_entry
-
-    def on_logon(self, session: FixSession) -> None: ...
-
-    def on_logon_refused(self, sender_comp_id: str, text: str) -> None: ...
-
-    def on_logout(self, session: FixSession, text: str) -> None: ...
-
-    def on_disconnect(self, session: FixSession, text: str) -> None: ...
-
-    def on_app_message(self, session: FixSession, message: FixMessage) -> None:
-        self._order_entry.on_app_message(session, message)
 
 
 message_strategy = st.tuples(
@@ -91,7 +75,11 @@ def test_fuzzed_messages_never_crash_the_acceptor(
             )
             transport = RecordingTransport()
             connection = AcceptorConnection(
-                transport, registry, Listener(order_entry), default_heartbeat_s=30, logon_timeout_s=10
+                transport,
+                registry,
+                OrderEntryListener(order_entry),
+                default_heartbeat_s=30,
+                logon_timeout_s=10,
             )
             stream = _message(b"A", 1, True, [(98, b"0"), (108, b"30"), (141, b"Y")])
             stream += b"".join(_message(*message) for message in messages)
