@@ -91,11 +91,14 @@ class Venue:
         config = self.config
         self._ledger = Ledger.open(config.ledger_path)
         self._engine = MatchingEngine(config, self._ledger)
+        if config.ws_port is not None:
+            self._ws = WsGateway(config, self._engine, self._ledger)
         self._order_entry = FixOrderEntry(
             self._engine,
             self._ledger,
             self.sessions,
             route_orphan_reports_to_firm=config.route_orphan_reports_to_firm,
+            other_owners=self._ws.sessions.deliver if self._ws is not None else lambda execution: False,
         )
         self._close_sessions_left_open()
         self._fix_server = FixServer(
@@ -114,8 +117,7 @@ class Venue:
         site = web.TCPSite(self._admin_runner, config.host, config.admin_port)
         await site.start()
         self._admin_port = _bound_port(self._admin_runner)
-        if config.ws_port is not None:
-            self._ws = WsGateway(config, self._engine, self._ledger)
+        if self._ws is not None and config.ws_port is not None:
             self._ws_port = await self._ws.start(config.host, config.ws_port)
         self._matching_task = asyncio.create_task(self._run_matching(), name="venue-matching")
         log.info("venue %s ready: fix=%d admin=%d", config.comp_id, self._fix_port, self._admin_port)
@@ -194,8 +196,6 @@ class Venue:
 
     def report(self, executions: Iterable[Execution]) -> None:
         """Send each execution over the protocol its order came in by (WebSocket account or FIX)."""
-        if self._ws is not None:
-            executions = self._ws.report_own(executions)
         self.order_entry.report(executions)
 
     async def _run_matching(self) -> None:

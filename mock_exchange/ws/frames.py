@@ -37,7 +37,8 @@ def order_view(order: Order) -> Frame:
 
 
 def fill_view(fill: Fill) -> Frame:
-    return {
+    """A fill; with ``market`` (where it traded) when the venue names markets, as the admin API."""
+    view: Frame = {
         "exec_id": fill.exec_id,
         "order_id": fill.order_id,
         "client_order_id": fill.cl_ord_id,
@@ -47,6 +48,9 @@ def fill_view(fill: Fill) -> Frame:
         "price": fill.price,
         "t_ns": fill.t_ns,
     }
+    if fill.market is not None:
+        view["market"] = fill.market
+    return view
 
 
 def result_frame(op: Op, request_id: RequestId | None, **body: Any) -> Frame:
@@ -67,6 +71,7 @@ def execution_frame(execution: Execution) -> Frame:
         "status": _status_after(order, execution.exec_id).value,
         "last_qty": execution.last_qty,
         "last_px": execution.last_px,
+        "market": execution.last_mkt,  # a trade's LastMkt when the venue names markets, else null
         "text": execution.text,
         "order": order_view(order),
     }

@@ -11,11 +11,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
 
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
-from mock_exchange.book import Execution, MatchingEngine
+from mock_exchange.book import MatchingEngine
 from mock_exchange.config import VenueConfig
 from mock_exchange.ledger import Ledger
 from mock_exchange.ws.connection import WsConnection
@@ -80,16 +79,6 @@ class WsGateway:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    def report_own(self, executions: Iterable[Execution]) -> list[Execution]:
-        """Send the executions of WebSocket accounts' orders; return the others (FIX's)."""
-        others = []
-        for execution in executions:
-            if self.sessions.owns(execution.order.sender_comp_id):
-                self.sessions.report([execution])
-            else:
-                others.append(execution)
-        return others
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(

@@ -86,6 +86,13 @@ class WsSessions:
             if connection is not None:
                 connection.publish(execution)
 
+    def deliver(self, execution: Execution) -> bool:
+        """Send ``execution`` to its order's account if it is one's; whether it is."""
+        if execution.order.sender_comp_id not in self._accounts:
+            return False
+        self.report([execution])
+        return True
+
     def live_view(self, session: str) -> dict[str, Any] | None:
         """Sequence numbers of an account's live session (``None``: not connected here)."""
         connection = self._live.get(session)
