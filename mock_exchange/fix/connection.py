@@ -56,8 +56,11 @@ MAX_QUEUED = 100_000  # messages held behind a gap; beyond that the session is l
 INCORRECT_BEGIN_STRING = "Incorrect BeginString"
 # a rejected message still uses up its MsgSeqNum, except these (as FIX engines do)
 _REJECTED_KEEP_SEQ = frozenset({MsgType.LOGON, MsgType.SEQUENCE_RESET})
-# while the venue waits for the Logout it asked for, only these are acted on
-_AFTER_LOGOUT = frozenset({MsgType.LOGOUT, MsgType.RESEND_REQUEST, MsgType.SEQUENCE_RESET})
+# while the venue waits for the Logout it asked for, only these are acted on (a TestRequest is
+# answered: the counterparty may be checking the link before it answers the Logout)
+_AFTER_LOGOUT = frozenset(
+    {MsgType.LOGOUT, MsgType.RESEND_REQUEST, MsgType.SEQUENCE_RESET, MsgType.TEST_REQUEST}
+)
 
 
 class SessionListener(Protocol):

@@ -191,6 +191,19 @@ async def test_messages_after_the_venue_logout_are_not_acted_on(client: FixTestC
     assert await client.expect_closed() == [], "an order after the venue's Logout was acknowledged"
 
 
+async def test_a_test_request_is_answered_while_the_venue_awaits_the_logout_reply(
+    client: FixTestClient,
+) -> None:
+    client.send_raw(raw_frame([*_header(client, "1", 2), (112, "id")], begin_string="FIX.4.3"))
+    await client.expect("5", skip=())
+    client.next_seq = 3
+    client.send("1", [(112, "still-there")])
+    heartbeat = await client.expect_any()
+    assert _values(heartbeat, 35, 112) == ["0", "still-there"]
+    client.send("5")
+    assert await client.expect_closed() == []
+
+
 async def test_logon_with_a_wrong_begin_string_is_disconnected_unanswered(
     venue: Venue, connect: Connect
 ) -> None:
