@@ -10,12 +10,12 @@ layer to answer.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-SOH = b"\x01"
+from mock_exchange.fix.body import SOH, Field, in_data_value, parse_body
+
 BEGIN_STRING = b"FIX.4.4"
 FRAME_PREFIX = b"8=FIX.4.4\x019="
 RESYNC_MARKER = b"8=FIX"
@@ -31,11 +31,6 @@ _MIN_BODY_LENGTH = 5  # b"35=0\x01"
 _INCOMPLETE = -1
 _GARBAGE = -2
 _ADLER_CHUNK = 256  # 1 + 255 * 256 < 65521: Adler-32's sum component does not wrap
-_TAG_CACHE_LIMIT = 4096
-_TAG_NUMBERS: dict[bytes, int] = {}
-_FIELD_PAIRS = re.compile(rb"([^=\x01]*)=([^\x01]*)\x01").findall
-
-Field = tuple[int, bytes]
 
 
 class FixMessage:
@@ -138,39 +133,6 @@ def checksum(data: bytes | bytearray | memoryview) -> int:
     return byte_sum(data) & 0xFF
 
 
-def _tag_number(tag: bytes) -> int | None:
-    number = _TAG_NUMBERS.get(tag)
-    if number is None:
-        if not tag.isdigit() and not (tag[:1] == b"-" and tag[1:].isdigit()):
-            return None  # a negative number is still a tag number (an invalid one, rejected later)
-        number = int(tag)
-        if len(_TAG_NUMBERS) < _TAG_CACHE_LIMIT:
-            _TAG_NUMBERS[tag] = number
-    return number
-
-
-def parse_body(body: bytes) -> list[Field] | None:
-    """Split an encoded body (ending in SOH) into fields; ``None`` when it is malformed."""
-    pairs = _FIELD_PAIRS(body)
-    if len(pairs) == body.count(SOH):  # every field matched: nothing skipped between them
-        try:
-            return [(_TAG_NUMBERS[tag], value) for tag, value in pairs]
-        except KeyError:
-            pass  # a tag number not seen before (or not a number)
-    return _parse_body_checked(body)
-
-
-def _parse_body_checked(body: bytes) -> list[Field] | None:
-    fields: list[Field] = []
-    for item in body[:-1].split(SOH):
-        tag, equals, value = item.partition(b"=")
-        number = _tag_number(tag)
-        if number is None or not equals:
-            return None
-        fields.append((number, value))
-    return fields
-
-
 class BodyShapes(Protocol):
     """Parses the bodies of known layouts faster than field by field (None: not one of them)."""
 
@@ -247,13 +209,8 @@ class FixStreamParser:
             return _GARBAGE
         body_start = length_end + 1
         body_end = body_start + body_length
-        if data.find(_INNER_HEADER, length_end, min(size, body_end + 1)) >= 0:
+        if _holds_another_frame(data, length_end, body_end):
             return _GARBAGE
-        inner_trailer = data.find(_INNER_TRAILER, length_end, min(size, body_end + 3))
-        if 0 <= inner_trailer < body_end - 1:
-            return _GARBAGE
-        if data.find(FRAME_PREFIX, digits_start, min(size, body_end)) >= 0:
-            return _GARBAGE  # the claimed body would swallow the next frame
         frame_end = body_end + _TRAILER_LENGTH
         if size < frame_end:
             return _INCOMPLETE
@@ -277,6 +234,24 @@ class FixStreamParser:
         self.discarded_bytes += count
         if frame_bad:
             self.discarded_frames += 1
+
+
+def _holds_another_frame(data: bytes, length_end: int, body_end: int) -> bool:
+    """Whether the claimed body (after BodyLength's SOH at ``length_end``) holds a header or a
+    trailer outside its data fields' values: a bad BodyLength that would swallow the next frame."""
+    stop = min(len(data), body_end + 3)
+    body_start = length_end + 1
+    for needle, last in (
+        (_INNER_HEADER, body_end),
+        (FRAME_PREFIX, body_end - 1),
+        (_INNER_TRAILER, body_end - 2),
+    ):
+        found = data.find(needle, length_end, stop)
+        while 0 <= found <= last:
+            if not in_data_value(data, body_start, found, body_end):
+                return True
+            found = data.find(needle, found + 1, stop)
+    return False
 
 
 def _other_begin_string(data: bytes, start: int) -> tuple[bytes, int]:
