@@ -40,10 +40,14 @@ from bench.machine import machine
 from mock_exchange.book import MatchingEngine
 from mock_exchange.cli import tune_garbage_collector
 from mock_exchange.config import SessionConfig, VenueConfig
+from mock_exchange.executions import Execution
 from mock_exchange.fix.codec import FixStreamParser, encode
 from mock_exchange.fix.connection import AcceptorConnection
+from mock_exchange.fix.fields import execution_report_body, status_report_fields
 from mock_exchange.fix.session import FixSession, SessionRegistry, utc_timestamps
+from mock_exchange.fix.shapes import MessageShapes
 from mock_exchange.ledger import Ledger
+from mock_exchange.model import ExecType, Order, OrdType, Side, TimeInForce
 from mock_exchange.order_entry import FixOrderEntry, OrderEntryListener
 
 HOST = "127.0.0.1"
@@ -221,19 +225,52 @@ def _bench_config(ledger_path: Path) -> VenueConfig:
     )
 
 
-def _codec_loop_rate(orders: list[bytes]) -> float:
-    """Parse every NewOrderSingle and encode one ExecutionReport each: the codec's limit."""
+def _codec_loop_rate(orders: list[bytes], *, shaped: bool) -> float:
+    """Parse every NewOrderSingle and encode one ExecutionReport each: the codec's limit.
+
+    ``shaped``: as the venue does it, the layout learned from the first message (one regex match
+    per message) and the report from its template; else every message split field by field and
+    the report encoded from a field list.
+    """
     session = FixSession(SENDER, "MOCKEX", cancel_on_disconnect=False)
     session.transport, session.logged_on = _NullTransport(), True
-    report = [(37, b"O1"), (11, b"t-1"), (17, b"E1"), (150, b"0"), (39, b"0"), (55, b"BTC-USD"), (54, b"1")]
-    report += [(38, b"1"), (40, b"2"), (59, b"1"), (14, b"0"), (151, b"1"), (6, b"0"), (60, b"x"), (44, b"1")]
+    shapes = MessageShapes()
+    if shaped:
+        (first,) = FixStreamParser().feed(orders[0])
+        shapes.learn(first)
+    parser = FixStreamParser(shapes=shapes if shaped else None)
+    execution = _report_execution()
     stream = b"".join(orders)
-    parser = FixStreamParser()
     started = time.perf_counter()
     for start in range(0, len(stream), 65536):
         for _ in parser.feed(stream[start : start + 65536]):
-            session.send(b"8", report, target_sub_id="bench")
+            if shaped:
+                session.send_body(b"8", execution_report_body(execution), target_sub_id="bench")
+            else:
+                session.send(b"8", status_report_fields(execution.order, b"E1"), target_sub_id="bench")
     return len(orders) / (time.perf_counter() - started)
+
+
+def _report_execution() -> Execution:
+    return Execution(bench_order("O1", "t-1", received_ns=0), ExecType.NEW, "E1")
+
+
+def bench_order(order_id: str, cl_ord_id: str, *, received_ns: int) -> Order:
+    """A resting one-lot buy of the bench session."""
+    return Order(
+        order_id=order_id,
+        cl_ord_id=cl_ord_id,
+        sender_comp_id=SENDER,
+        sender_sub_id="bench",
+        instance="bench",
+        symbol="BTC-USD",
+        side=Side.BUY,
+        ord_type=OrdType.LIMIT,
+        tif=TimeInForce.GTC,
+        price=1.0,
+        qty=1,
+        received_ns=received_ns,
+    )
 
 
 def _in_process_rate(root: Path, orders: list[bytes]) -> float:
@@ -273,6 +310,7 @@ def _order_entry_rate(root: Path, orders: list[bytes]) -> float:
 async def throughput(repeat: int) -> list[dict[str, Any]]:
     over_fix: list[float] = []
     codec: list[float] = []
+    general_codec: list[float] = []
     in_process: list[float] = []
     with tempfile.TemporaryDirectory(prefix="gameday-bench-venue-") as directory:
         root = Path(directory)
@@ -280,11 +318,13 @@ async def throughput(repeat: int) -> list[dict[str, Any]]:
             with venue_process(root) as venue:
                 over_fix.append(throughput_run(venue.port, run))
             orders = new_orders(2, THROUGHPUT_ORDERS, f"c{run}")
-            codec.append(_codec_loop_rate(orders))
+            codec.append(_codec_loop_rate(orders, shaped=True))
+            general_codec.append(_codec_loop_rate(orders, shaped=False))
             in_process.append(_in_process_rate(root, orders))
     return [
         _rate_figure("NewOrderSingle -> ack over one FIX session (orders/s)", over_fix, goal=">= 20000"),
-        _rate_figure("bare codec loop: parse NOS + encode ER, no sockets (msgs/s)", codec),
+        _rate_figure("bare codec loop: parse NOS + encode ER as the venue does, no sockets (msgs/s)", codec),
+        _rate_figure("bare codec loop, general parser: field by field (msgs/s)", general_codec),
         _rate_figure("order entry in process: session + engine + ledger + encode (orders/s)", in_process),
     ]
 
@@ -356,27 +396,11 @@ async def latency(repeat: int) -> list[dict[str, Any]]:
 
 
 def _ledger_child(path: str, count: int, results: Any) -> None:
-    from mock_exchange.ledger import Ledger
-    from mock_exchange.model import Order, OrdType, Side, TimeInForce
-
     baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     with Ledger.open(Path(path)) as ledger:
         for number in range(count):
-            order = Order(
-                order_id=ledger.next_order_id(),
-                cl_ord_id=f"bench-1-{number}",
-                sender_comp_id=SENDER,
-                sender_sub_id="bench",
-                instance="bench",
-                symbol="BTC-USD",
-                side=Side.BUY,
-                ord_type=OrdType.LIMIT,
-                tif=TimeInForce.GTC,
-                price=1.0,
-                qty=1,
-                received_ns=time.monotonic_ns(),
-            )
+            order = bench_order(ledger.next_order_id(), f"bench-1-{number}", received_ns=time.monotonic_ns())
             ledger.record_order(order)
     record_s = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -6,23 +6,34 @@ see the same load on a shared machine: NewOrderSingle -> ack throughput over one
 the venue process's CPU time per order, which load from other processes barely moves) and ack
 latency at 1,000 orders/s, as in :mod:`bench.venue`. Prints one JSON line per figure with
 the medians, the ratio current/baseline and the load averages before and after.
+
+Beside them, the latency floor: the same client against a do-nothing asyncio server that
+answers every NewOrderSingle with a fixed ack (what the loopback, the event loop and the
+client cost by themselves on this machine, at this load).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bench.venue import THROUGHPUT_ORDERS, latency_run, throughput_run, venue_process
+from mock_exchange.fix.codec import encode
 
 LABELS = ("baseline", "current")
+FLOOR_LOGON = encode([(35, b"A"), (98, b"0"), (108, b"30")])
+FLOOR_ACK = encode([(35, b"8"), (150, b"0"), (39, b"0")])
 
 
 def _extract(revision: str, directory: Path) -> Path:
@@ -40,6 +51,7 @@ def compare(revision: str, repeat: int) -> list[dict[str, Any]]:
     cpu_us: dict[str, list[float]] = {label: [] for label in LABELS}
     p50s: dict[str, list[float]] = {label: [] for label in LABELS}
     p99s: dict[str, list[float]] = {label: [] for label in LABELS}
+    floor: tuple[list[float], list[float]] = ([], [])  # p50s, p99s
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="gameday-bench-compare-") as directory:
         root = Path(directory)
@@ -53,15 +65,68 @@ def compare(revision: str, repeat: int) -> list[dict[str, Any]]:
                     cpu_us[label].append((venue.cpu_seconds() - cpu_before) / THROUGHPUT_ORDERS * 1e6)
                 with venue_process(root, sources[label]) as venue:
                     latencies = sorted(latency_run(venue.port, run))
-                p50s[label].append(statistics.median(latencies) * 1e6)
-                p99s[label].append(latencies[int(len(latencies) * 0.99)] * 1e6)
+                p50s[label].append(_percentile(latencies, 0.5))
+                p99s[label].append(_percentile(latencies, 0.99))
+            with floor_process() as port:
+                latencies = sorted(latency_run(port, run))
+            floor[0].append(_percentile(latencies, 0.5))
+            floor[1].append(_percentile(latencies, 0.99))
     common = {"baseline": revision, "runs": repeat, "load_before": load_before, "load_after": os.getloadavg()}
     return [
         _figure("NewOrderSingle -> ack over one FIX session (orders/s)", rates, common),
         _figure("venue CPU per order in that run (us; its 1-core limit is 1e6 / this)", cpu_us, common),
         _figure("ack latency p50 at 1,000 orders/s (us)", p50s, common),
         _figure("ack latency p99 at 1,000 orders/s (us)", p99s, common),
+        {
+            "figure": "the floor: ack latency of a do-nothing asyncio server, same client (us)",
+            "p50_median": round(statistics.median(floor[0]), 1),
+            "p99_median": round(statistics.median(floor[1]), 1),
+            "p50_runs": [round(value, 1) for value in floor[0]],
+            **common,
+        },
     ]
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    """The ``fraction`` percentile of ascending seconds, in microseconds."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1e6
+
+
+@contextlib.contextmanager
+def floor_process() -> Iterator[int]:
+    """A do-nothing FIX-shaped server in its own process (its port); stopped after."""
+    context = multiprocessing.get_context("spawn")
+    ports: multiprocessing.Queue[int] = context.Queue()
+    server = context.Process(target=_serve_floor, args=(ports,), daemon=True)
+    server.start()
+    try:
+        yield ports.get(timeout=20)
+    finally:
+        server.terminate()
+        server.join(timeout=10)
+
+
+def _serve_floor(ports: multiprocessing.Queue[int]) -> None:
+    asyncio.run(_floor(ports))
+
+
+async def _floor(ports: multiprocessing.Queue[int]) -> None:
+    server = await asyncio.get_running_loop().create_server(_FloorProtocol, "127.0.0.1", 0)
+    ports.put(server.sockets[0].getsockname()[1])
+    await server.serve_forever()
+
+
+class _FloorProtocol(asyncio.Protocol):
+    """Answers a Logon with a Logon and each NewOrderSingle with a fixed ack, nothing else."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if b"\x0135=A\x01" in data:
+            self._transport.write(FLOOR_LOGON)
+        self._transport.write(FLOOR_ACK * data.count(b"\x0135=D\x01"))
 
 
 def _figure(name: str, values: dict[str, list[float]], common: dict[str, Any]) -> dict[str, Any]:
