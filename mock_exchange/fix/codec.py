@@ -31,46 +31,25 @@ _MIN_BODY_LENGTH = 5  # b"35=0\x01"
 _INCOMPLETE = -1
 _GARBAGE = -2
 _ADLER_CHUNK = 256  # 1 + 255 * 256 < 65521: Adler-32's sum component does not wrap
+_ASCII_ADLER_CHUNK = 515  # 1 + 127 * 515 < 65521: nor for ASCII text this long (most FIX messages)
 
 
 class FixMessage:
-    """One FIX message: its body fields (MsgType first), without 8, 9 and 10.
+    """One FIX message: its body fields (MsgType first), without 8, 9 and 10."""
 
-    Built from a field list, or (:meth:`of_shape`) from the tags of a known layout and the
-    values a match of it found: the field list is then only made when asked for.
-    """
-
-    __slots__ = ("_fields", "_index", "_tags", "_values", "begin_string", "msg_type", "prevalidated")
+    __slots__ = ("_fields", "_index", "begin_string", "msg_type", "prevalidated")
 
     def __init__(self, fields: list[Field], begin_string: bytes = BEGIN_STRING) -> None:
-        self._fields: list[Field] | None = fields
-        self._tags: tuple[int, ...] = ()
-        self._values: tuple[bytes, ...] = ()
+        self._fields = fields
         self.begin_string = begin_string
         # built from the end, so a repeated tag keeps its first value
         self._index = dict(reversed(fields))
         self.msg_type: bytes = self._index.get(35) or b""
         self.prevalidated = False  # True: known to pass the FIX 4.4 dictionary's checks
 
-    @classmethod
-    def of_shape(cls, tags: tuple[int, ...], values: tuple[bytes, ...]) -> FixMessage:
-        """A FIX.4.4 message of distinct ``tags`` (MsgType first) that a validated layout matched."""
-        message = cls.__new__(cls)
-        message._fields = None
-        message._tags = tags
-        message._values = values
-        message.begin_string = BEGIN_STRING
-        message._index = dict(zip(tags, values, strict=True))
-        message.msg_type = values[0]
-        message.prevalidated = True
-        return message
-
     @property
     def fields(self) -> list[Field]:
-        fields = self._fields
-        if fields is None:
-            fields = self._fields = list(zip(self._tags, self._values, strict=True))
-        return fields
+        return self._fields
 
     def get(self, tag: int, default: bytes | None = None) -> bytes | None:
         """Value of the first occurrence of ``tag``, else ``default``."""
@@ -119,7 +98,8 @@ def encode(fields: Iterable[Field]) -> bytes:
 
 def byte_sum(data: bytes | bytearray | memoryview) -> int:
     """Sum of all bytes, computed in C via Adler-32's first component (exact per 256-byte chunk)."""
-    if len(data) <= _ADLER_CHUNK:
+    size = len(data)
+    if size <= _ADLER_CHUNK or (size <= _ASCII_ADLER_CHUNK and isinstance(data, bytes) and data.isascii()):
         return (zlib.adler32(data) & 0xFFFF) - 1
     view = memoryview(data)
     total = 0
@@ -240,6 +220,13 @@ def _holds_another_frame(data: bytes, length_end: int, body_end: int) -> bool:
     """Whether the claimed body (after BodyLength's SOH at ``length_end``) holds a header or a
     trailer outside its data fields' values: a bad BodyLength that would swallow the next frame."""
     stop = min(len(data), body_end + 3)
+    trailer = data.find(_INNER_TRAILER, length_end, stop)
+    if (
+        (trailer < 0 or trailer > body_end - 2)
+        and data.find(_INNER_HEADER, length_end, stop) < 0
+        and data.find(FRAME_PREFIX, length_end, stop) < 0
+    ):
+        return False  # the common case: nothing to look at more closely
     body_start = length_end + 1
     for needle, last in (
         (_INNER_HEADER, body_end),

@@ -19,7 +19,7 @@ import functools
 import re
 from collections.abc import Callable
 
-from mock_exchange.fix.codec import SOH, FixMessage
+from mock_exchange.fix.codec import BEGIN_STRING, SOH, Field, FixMessage
 from mock_exchange.fix.validation import MessageValidator, fix44_validator
 
 MAX_SHAPES = 1024  # compiled layouts kept per validator (the cache starts again beyond)
@@ -27,13 +27,43 @@ SHAPES_PER_MSG_TYPE = 4  # layouts of one MsgType a connection tries, the latest
 
 
 class Shape:
-    """One compiled layout: its tags and the matcher of a whole body of that layout."""
+    """One compiled layout: its tags, where each is, and the matcher of a whole body of it."""
 
-    __slots__ = ("match", "tags")
+    __slots__ = ("match", "positions", "tags")
 
     def __init__(self, tags: tuple[int, ...], pattern: bytes) -> None:
         self.tags = tags
+        self.positions = {tag: position for position, tag in enumerate(tags)}
         self.match: Callable[[bytes], re.Match[bytes] | None] = re.compile(pattern).fullmatch
+
+
+class ShapedMessage(FixMessage):
+    """A FIX.4.4 message a shape matched: valid, its values by position in the shape.
+
+    The field list and the index are made only when asked for (the hot path only ``get``s).
+    """
+
+    __slots__ = ("_shape", "_values")
+
+    def __init__(self, shape: Shape, values: tuple[bytes, ...]) -> None:
+        # not the base's: its field list and index are what this class does without
+        self._shape = shape
+        self._values = values
+        self.begin_string = BEGIN_STRING
+        self.msg_type = values[0]
+        self.prevalidated = True
+
+    @property
+    def fields(self) -> list[Field]:
+        return list(zip(self._shape.tags, self._values, strict=True))
+
+    def get(self, tag: int, default: bytes | None = None) -> bytes | None:
+        position = self._shape.positions.get(tag)
+        return default if position is None else self._values[position]
+
+    @property
+    def index(self) -> dict[int, bytes]:
+        return dict(zip(self._shape.tags, self._values, strict=True))
 
 
 class ShapeCompiler:
@@ -92,7 +122,7 @@ class MessageShapes:
             for shape in shapes:
                 match = shape.match(body)
                 if match is not None:
-                    return FixMessage.of_shape(shape.tags, match.groups())
+                    return ShapedMessage(shape, match.groups())
         return None
 
     def learn(self, message: FixMessage) -> None:

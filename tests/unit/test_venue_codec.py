@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mock_exchange.fix.body import DATA_LENGTH_TAGS
-from mock_exchange.fix.codec import FixMessage, FixStreamParser, checksum, encode
+from mock_exchange.fix.codec import FixMessage, FixStreamParser, byte_sum, checksum, encode
 from mock_exchange.fix.dictionary import fix44
 
 ORDER_FIELDS = [
@@ -227,3 +227,11 @@ def test_every_fix44_data_field_is_read_by_a_length_field() -> None:
     data_tags = {tag for tag, spec in dictionary.fields.items() if spec.pattern is None}
     assert set(DATA_LENGTH_TAGS) == data_tags
     assert all(dictionary.fields[length].pattern == rb"[0-9]+" for length in DATA_LENGTH_TAGS.values())
+
+
+@pytest.mark.parametrize("size", [255, 256, 257, 514, 515, 516, 5000])
+@pytest.mark.parametrize("top", [0x7F, 0xFF])
+def test_byte_sums_are_exact_at_every_chunk_boundary(size: int, top: int) -> None:
+    data = bytes([top]) * size
+    assert byte_sum(data) == top * size
+    assert checksum(data) == (top * size) % 256
