@@ -7,6 +7,7 @@ tag); outbound helpers build the field lists of ExecutionReports.
 from __future__ import annotations
 
 import math
+import re
 from typing import TypeVar
 
 from mock_exchange.executions import Execution, NewOrderRequest, OrderState, ReplaceRequest
@@ -40,6 +41,9 @@ ORD_STATUS_EXPIRED = b"C"  # the ledger keeps an expired order as canceled
 EXEC_TYPE_ORDER_STATUS = b"I"
 
 _SIDES = {code: side for side, code in SIDE_CODES.items()}
+# plain decimals (finite, no exponent, no sign): the common price and quantity, read in one go
+_PLAIN_NUMBER = re.compile(rb"[0-9]{1,15}(?:\.[0-9]{0,15})?").fullmatch
+_PLAIN_LOTS = re.compile(rb"[0-9]{1,15}").fullmatch
 _ORD_TYPES = {code: ord_type for ord_type, code in ORD_TYPE_CODES.items()}
 _TIFS = {code: tif for tif, code in TIF_CODES.items()}
 
@@ -74,7 +78,36 @@ def format_price(price: float) -> bytes:
 
 
 def new_order_request(sender_comp_id: str, message: FixMessage) -> NewOrderRequest:
-    """The order a NewOrderSingle enters (its tags checked in the order the Reject names them)."""
+    """The order a NewOrderSingle enters (its tags checked in the order the Reject names them).
+
+    The common order (every field there, a whole quantity, a plain price) is read in one go;
+    anything else takes the field-by-field checks, which name the first wrong field.
+    """
+    get = message.get
+    ord_type = _ORD_TYPES.get(get(tags.ORD_TYPE) or b"")
+    cl_ord_id, symbol, qty = get(tags.CL_ORD_ID), get(tags.SYMBOL), get(tags.ORDER_QTY) or b""
+    side = _SIDES.get(get(tags.SIDE) or b"")
+    tif_code = get(tags.TIME_IN_FORCE)
+    tif = TimeInForce.DAY if tif_code is None else _TIFS.get(tif_code)
+    price = get(tags.PRICE)
+    plain_price = _PLAIN_NUMBER(price) is not None if price is not None else ord_type is OrdType.MARKET
+    if ord_type and cl_ord_id and symbol and side and tif and _PLAIN_LOTS(qty) and plain_price:
+        sender_sub_id = get(tags.SENDER_SUB_ID)
+        return NewOrderRequest(
+            cl_ord_id.decode("latin-1"),
+            sender_comp_id,
+            None if sender_sub_id is None else sender_sub_id.decode("latin-1"),
+            symbol.decode("latin-1"),
+            side,
+            ord_type,
+            tif,
+            None if price is None else float(price),
+            int(qty),
+        )
+    return _checked_new_order_request(sender_comp_id, message)
+
+
+def _checked_new_order_request(sender_comp_id: str, message: FixMessage) -> NewOrderRequest:
     ord_type = enum_field(message, tags.ORD_TYPE, _ORD_TYPES)
     cl_ord_id = required_str(message, tags.CL_ORD_ID)
     sender_sub_id = message.get(tags.SENDER_SUB_ID)
