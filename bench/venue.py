@@ -237,7 +237,8 @@ def _codec_loop_rate(orders: list[bytes], *, shaped: bool) -> float:
     shapes = MessageShapes()
     if shaped:
         (first,) = FixStreamParser().feed(orders[0])
-        shapes.learn(first)
+        for _ in range(2):  # as the venue: the layout is compiled the second time it is seen
+            shapes.learn(first)
     parser = FixStreamParser(shapes=shapes if shaped else None)
     execution = _report_execution()
     stream = b"".join(orders)

@@ -67,19 +67,30 @@ class ShapedMessage(FixMessage):
 
 
 class ShapeCompiler:
-    """Compiles (and keeps) the shape of each plain layout of a dictionary's messages."""
+    """Compiles (and keeps) the shape of each plain layout of a dictionary's messages.
+
+    A layout is compiled the second time it is seen: a counterparty that never repeats one
+    (every message laid out differently) costs a set entry per message, not a compilation.
+    """
 
     def __init__(self, validator: MessageValidator) -> None:
         self._validator = validator
         self._shapes: dict[tuple[bytes, tuple[int, ...]], Shape | None] = {}
+        self._seen_once: set[tuple[bytes, tuple[int, ...]]] = set()
 
     def shape(self, tags: tuple[int, ...], msg_type: bytes) -> Shape | None:
-        """The shape of messages of ``tags`` (MsgType first); ``None`` when the layout is not plain."""
+        """The shape of messages of ``tags`` (MsgType first); ``None`` when the layout is not plain
+        (or seen for the first time)."""
         key = (msg_type, tags)
         try:
             return self._shapes[key]
         except KeyError:
             pass
+        if key not in self._seen_once:
+            if len(self._seen_once) >= MAX_SHAPES:
+                self._seen_once.clear()
+            self._seen_once.add(key)
+            return None
         shape = self._compile(tags, msg_type)
         if len(self._shapes) >= MAX_SHAPES:
             self._shapes.clear()

@@ -7,7 +7,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from mock_exchange.fix.codec import FixMessage, FixStreamParser, encode
-from mock_exchange.fix.shapes import SHAPES_PER_MSG_TYPE, MessageShapes
+from mock_exchange.fix.shapes import SHAPES_PER_MSG_TYPE, MessageShapes, ShapeCompiler
 from mock_exchange.fix.validation import fix44_validator
 
 NOW = b"20260102-03:04:05.678"
@@ -47,14 +47,28 @@ def _general(frame: bytes) -> FixMessage:
     return message
 
 
+def _shapes() -> MessageShapes:
+    return MessageShapes(ShapeCompiler(fix44_validator()))  # nothing compiled yet
+
+
 def _learned(shapes: MessageShapes, fields: list[tuple[int, bytes]]) -> None:
+    """``fields`` learned as a valid message's layout, seen twice (so it is compiled)."""
     message = _general(_frame(fields))
     assert fix44_validator().validate(message) is None
     shapes.learn(message)
+    shapes.learn(message)
+
+
+def test_a_layout_seen_once_is_not_compiled() -> None:
+    shapes = _shapes()
+    fields = [(35, b"D"), *HEADER, *ORDER]
+    shapes.learn(_general(_frame(fields)))
+    (message,) = FixStreamParser(shapes=shapes).feed(_frame(fields))
+    assert not message.prevalidated
 
 
 def test_a_learned_layout_parses_the_next_message_of_that_layout_in_one_match() -> None:
-    shapes = MessageShapes()
+    shapes = _shapes()
     _learned(shapes, [(35, b"D"), *HEADER, *ORDER])
     other = [(35, b"D"), *HEADER[:2], (34, b"3"), HEADER[3], (11, b"c-2"), *ORDER[1:]]
     (message,) = FixStreamParser(shapes=shapes).feed(_frame(other))
@@ -65,7 +79,7 @@ def test_a_learned_layout_parses_the_next_message_of_that_layout_in_one_match() 
 
 
 def test_a_value_the_dictionary_refuses_takes_the_general_path() -> None:
-    shapes = MessageShapes()
+    shapes = _shapes()
     _learned(shapes, [(35, b"D"), *HEADER, *ORDER])
     bad_side = [(35, b"D"), *HEADER, *[(tag, b"Z" if tag == 54 else value) for tag, value in ORDER]]
     (message,) = FixStreamParser(shapes=shapes).feed(_frame(bad_side))
@@ -74,7 +88,7 @@ def test_a_value_the_dictionary_refuses_takes_the_general_path() -> None:
 
 
 def test_layouts_with_a_group_or_a_data_field_are_not_shaped() -> None:
-    shapes = MessageShapes()
+    shapes = _shapes()
     grouped = [(35, b"D"), *HEADER, *ORDER, (453, b"1"), (448, b"P1"), (452, b"1")]
     with_data = [(35, b"D"), *HEADER, (90, b"3"), (91, b"abc"), *ORDER]
     for fields in (grouped, with_data):
@@ -84,7 +98,7 @@ def test_layouts_with_a_group_or_a_data_field_are_not_shaped() -> None:
 
 
 def test_a_connection_keeps_the_latest_layouts_of_each_msg_type() -> None:
-    shapes = MessageShapes()
+    shapes = _shapes()
     tails = [[], [(59, b"1")], [(1, b"ACC")], [(58, b"x")], [(21, b"1")]]
     layouts = [[(35, b"D"), *HEADER, *ORDER, *tail] for tail in tails]
     for fields in layouts:
@@ -123,9 +137,10 @@ def test_a_shape_accepts_exactly_what_the_full_validation_accepts(
     layout: tuple[list[int], list[bytes], list[bytes]],
 ) -> None:
     tags, first, second = layout
-    shapes = MessageShapes()
+    shapes = _shapes()
     learned = _general(_frame([(35, b"D"), *zip(tags, first, strict=True)]))
     if fix44_validator().validate(learned) is None:
+        shapes.learn(learned)
         shapes.learn(learned)
     fields = [(35, b"D"), *zip(tags, second, strict=True)]
     (shaped,) = FixStreamParser(shapes=shapes).feed(_frame(fields))
