@@ -267,11 +267,12 @@ class AcceptorConnection:
             self._consume(session, seq)
             self.logout(INCORRECT_BEGIN_STRING)
             return
-        problem = self._validator.validate(message)
-        if problem is not None:
-            self._reject_invalid(session, message, seq, problem)
-            return
-        self._shapes.learn(message)
+        if not message.prevalidated:  # else a shape of a valid layout matched it
+            problem = self._validator.validate(message)
+            if problem is not None:
+                self._reject_invalid(session, message, seq, problem)
+                return
+            self._shapes.learn(message)
         assert seq is not None  # MsgSeqNum is a required SEQNUM: validated
         if not self._passes_identity_checks(session, message, seq):
             return
