@@ -10,8 +10,8 @@ import contextlib
 from collections.abc import Callable
 
 from mock_exchange.fault_board import FaultBoard
-from mock_exchange.fix.connection import AcceptorConnection, SessionListener
-from mock_exchange.fix.session import SessionRegistry, Transport
+from mock_exchange.fix.connection import AcceptorConnection
+from mock_exchange.fix.session import SessionListener, SessionRegistry, Transport
 
 __all__ = ["AcceptorConnection", "FixServer", "SessionListener"]
 

@@ -4,9 +4,9 @@
 Logout (a venue Logout waits for the counterparty's), Heartbeat/TestRequest timers, the
 BeginString, field-level validation against the FIX 4.4 dictionary, SendingTime and CompID
 checks, inbound sequencing (gaps queue messages and trigger one ResendRequest; the queue
-drains in order once filled), SequenceReset in both modes, ResendRequest, and a Logon with
-ResetSeqNumFlag in session. Application messages go to a :class:`SessionListener`; it never
-sees session-level traffic.
+drains in order once filled: :mod:`mock_exchange.fix.sequencing`), SequenceReset in both
+modes, ResendRequest, and a Logon with ResetSeqNumFlag in session. Application messages go
+to a :class:`SessionListener`; it never sees session-level traffic.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.fix import tags
@@ -37,9 +36,11 @@ from mock_exchange.fix.checks import (
 )
 from mock_exchange.fix.codec import BEGIN_STRING, FixMessage, FixStreamParser
 from mock_exchange.fix.logon import judge_logon, resets_on_logon
+from mock_exchange.fix.sequencing import InboundSequence
 from mock_exchange.fix.session import (
     CoalescingTransport,
     FixSession,
+    SessionListener,
     SessionRegistry,
     Transport,
     send_refusal,
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 
 TEST_REQUEST_AFTER = 1.2  # x HeartBtInt of inbound silence
 DISCONNECT_AFTER = 2.4  # x HeartBtInt of inbound silence
-MAX_QUEUED = 100_000  # messages held behind a gap; beyond that the session is logged out
 INCORRECT_BEGIN_STRING = "Incorrect BeginString"
 # a rejected message still uses up its MsgSeqNum, except these (as FIX engines do)
 _REJECTED_KEEP_SEQ = frozenset({MsgType.LOGON, MsgType.SEQUENCE_RESET})
@@ -61,20 +61,6 @@ _REJECTED_KEEP_SEQ = frozenset({MsgType.LOGON, MsgType.SEQUENCE_RESET})
 _AFTER_LOGOUT = frozenset(
     {MsgType.LOGOUT, MsgType.RESEND_REQUEST, MsgType.SEQUENCE_RESET, MsgType.TEST_REQUEST}
 )
-
-
-class SessionListener(Protocol):
-    """What the venue does on session events; each call happens before the venue answers."""
-
-    def on_logon(self, session: FixSession) -> None: ...
-
-    def on_logon_refused(self, sender_comp_id: str, text: str) -> None: ...
-
-    def on_logout(self, session: FixSession, text: str) -> None: ...
-
-    def on_disconnect(self, session: FixSession, text: str) -> None: ...
-
-    def on_app_message(self, session: FixSession, message: FixMessage) -> None: ...
 
 
 class AcceptorConnection:
@@ -113,8 +99,11 @@ class AcceptorConnection:
         self._parser = FixStreamParser(shapes=self._shapes)
         self._opened_at = self._last_received = clock()
         self._test_request_pending = False
-        self._resend_requested_until = 0
-        self._queued: dict[int, FixMessage | None] = {}  # seq -> message (None: already handled)
+        self._sequence = InboundSequence(
+            self._dispatch,
+            overflow=lambda text: self.logout(text, await_reply=False),
+            closing=lambda: self._closing,
+        )
         self._closing = False
         self._logout_deadline: float | None = None  # set while waiting for the Logout reply
         self._logged_out = False
@@ -244,15 +233,13 @@ class AcceptorConnection:
         send_logon_reply(session, reset=reset)
         self._timers_changed()
         if gap:
-            self._queued[seq] = None  # the Logon itself is done; only its number counts
-            self._request_resend(session, seq)
+            self._sequence.hold(session, seq, None)  # the Logon itself is done; only its number counts
 
     def _on_reset_logon(self, session: FixSession, seq: int) -> None:
         """A Logon with ResetSeqNumFlag(141)=Y in session: both sides start again at 1."""
         session.reset_sequence_numbers()
         session.next_in_seq = seq + 1
-        self._queued.clear()
-        self._resend_requested_until = 0
+        self._sequence.restart()
         self._listener.on_logon(session)
         send_logon_reply(session, reset=True)
 
@@ -264,7 +251,7 @@ class AcceptorConnection:
             if message.msg_type == MsgType.LOGOUT:
                 self._on_logout(session)
                 return
-            self._consume(session, seq)
+            self._sequence.consume(session, seq)
             self.logout(INCORRECT_BEGIN_STRING)
             return
         if not message.prevalidated:  # else a shape of a valid layout matched it
@@ -289,7 +276,7 @@ class AcceptorConnection:
         elif seq < expected:
             self._on_too_low(session, message, seq, expected)
         else:
-            self._accept(session, message, seq)
+            self._sequence.accept(session, message, seq)
 
     def _passes_identity_checks(self, session: FixSession, message: FixMessage, seq: int) -> bool:
         """SendingTime within the tolerance and the CompIDs of the session; else Reject, Logout."""
@@ -323,32 +310,7 @@ class AcceptorConnection:
             ref_tag=problem.tag,
         )
         if message.msg_type not in _REJECTED_KEEP_SEQ:
-            self._consume(session, seq)
-
-    def _consume(self, session: FixSession, seq: int | None) -> None:
-        """Count ``seq`` as received although its message is not acted on."""
-        if seq is None:
-            return
-        if seq == session.next_in_seq:
-            self._accept(session, None, seq)
-        elif seq > session.next_in_seq:
-            self._queue(session, seq, None)
-
-    def _accept(self, session: FixSession, message: FixMessage | None, seq: int) -> None:
-        """Process the expected message, then whatever the queue holds right behind it."""
-        session.next_in_seq = seq + 1
-        if message is not None:
-            self._dispatch(session, message, seq)
-        while not self._closing and self._queued:
-            for stale in [queued for queued in self._queued if queued < session.next_in_seq]:
-                del self._queued[stale]
-            if session.next_in_seq not in self._queued:
-                return
-            seq = session.next_in_seq
-            queued = self._queued.pop(seq)
-            session.next_in_seq = seq + 1
-            if queued is not None:
-                self._dispatch(session, queued, seq)
+            self._sequence.consume(session, seq)
 
     def _on_too_high(self, session: FixSession, message: FixMessage, seq: int) -> None:
         msg_type = message.msg_type
@@ -357,18 +319,9 @@ class AcceptorConnection:
             return
         if msg_type == MsgType.RESEND_REQUEST:
             answer_resend(session, message, seq)
-            self._queue(session, seq, None)
+            self._sequence.hold(session, seq, None)
         else:
-            self._queue(session, seq, message)
-
-    def _queue(self, session: FixSession, seq: int, message: FixMessage | None) -> None:
-        """Hold a message from beyond a gap; ask for the gap to be resent once."""
-        if len(self._queued) >= MAX_QUEUED:
-            self.logout(f"more than {MAX_QUEUED} messages behind a sequence gap", await_reply=False)
-            return
-        self._queued[seq] = message
-        if session.next_in_seq > self._resend_requested_until:
-            self._request_resend(session, seq)
+            self._sequence.hold(session, seq, message)
 
     def _on_too_low(self, session: FixSession, message: FixMessage, seq: int, expected: int) -> None:
         if message.get(tags.POSS_DUP_FLAG) != b"Y":
@@ -390,21 +343,12 @@ class AcceptorConnection:
         if problem.reason is RejectReason.SENDING_TIME_ACCURACY:
             self.logout(None)
 
-    def _request_resend(self, session: FixSession, seen_seq: int) -> None:
-        self._resend_requested_until = seen_seq
-        session.send(
-            MsgType.RESEND_REQUEST,
-            [(tags.BEGIN_SEQ_NO, b"%d" % session.next_in_seq), (tags.END_SEQ_NO, b"0")],
-        )
-
     def _on_sequence_reset(self, session: FixSession, message: FixMessage, seq: int) -> None:
         """SequenceReset-Reset: its own MsgSeqNum is ignored; NewSeqNo must not go back."""
         new_seq = new_seq_no(session, message, seq, gap_fill=False)
         if new_seq is None:
             return
-        session.next_in_seq = new_seq
-        if new_seq in self._queued:
-            self._accept(session, self._queued.pop(new_seq), new_seq)
+        self._sequence.jump_to(session, new_seq)
 
     # -- logged on: dispatch ---------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import NamedTuple, Protocol
 
 from mock_exchange.config import VenueConfig
 from mock_exchange.fix import tags
-from mock_exchange.fix.codec import Field, encode_fields, frame
+from mock_exchange.fix.codec import Field, FixMessage, encode_fields, frame
 from mock_exchange.fix.tags import ADMIN_MSG_TYPES, MsgType
 
 
@@ -23,6 +23,20 @@ class Transport(Protocol):
     def write(self, data: bytes) -> None: ...
 
     def close(self) -> None: ...
+
+
+class SessionListener(Protocol):
+    """What the venue does on session events; each call happens before the venue answers."""
+
+    def on_logon(self, session: FixSession) -> None: ...
+
+    def on_logon_refused(self, sender_comp_id: str, text: str) -> None: ...
+
+    def on_logout(self, session: FixSession, text: str) -> None: ...
+
+    def on_disconnect(self, session: FixSession, text: str) -> None: ...
+
+    def on_app_message(self, session: FixSession, message: FixMessage) -> None: ...
 
 
 class CoalescingTransport:

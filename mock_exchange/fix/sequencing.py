@@ -1,0 +1,88 @@
+"""Inbound MsgSeqNum order of one connection (FIX 4.4 session layer).
+
+The expected message is processed, then whatever waits right behind it. A message beyond a
+gap waits (queued by its MsgSeqNum) and the gap is asked for once with a ResendRequest
+(7 = the expected number, 16 = 0, "everything from there"); another is only sent for a gap
+that opens after that one was filled. A number can be used up without a message to process
+(a rejected message, a ResendRequest answered at once): it is queued as ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mock_exchange.fix import tags
+from mock_exchange.fix.codec import FixMessage
+from mock_exchange.fix.session import FixSession
+from mock_exchange.fix.tags import MsgType
+
+MAX_QUEUED = 100_000  # messages held behind a gap; beyond that the session is logged out
+
+Process = Callable[[FixSession, FixMessage, int], None]
+
+
+class InboundSequence:
+    """The gap queue of one connection and what it asked to have resent."""
+
+    __slots__ = ("_closing", "_overflow", "_process", "_queued", "_resend_requested_until")
+
+    def __init__(
+        self, process: Process, *, overflow: Callable[[str], None], closing: Callable[[], bool]
+    ) -> None:
+        """``process``: handle a message in order; ``overflow``: log out (too much queued);
+        ``closing``: whether the connection is closing (nothing more is processed then)."""
+        self._process = process
+        self._overflow = overflow
+        self._closing = closing
+        self._queued: dict[int, FixMessage | None] = {}  # seq -> message (None: already handled)
+        self._resend_requested_until = 0
+
+    def accept(self, session: FixSession, message: FixMessage | None, seq: int) -> None:
+        """Process the expected message, then whatever the queue holds right behind it."""
+        session.next_in_seq = seq + 1
+        if message is not None:
+            self._process(session, message, seq)
+        queued_messages = self._queued
+        while queued_messages and not self._closing():
+            for stale in [queued for queued in queued_messages if queued < session.next_in_seq]:
+                del queued_messages[stale]
+            if session.next_in_seq not in queued_messages:
+                return
+            seq = session.next_in_seq
+            queued = queued_messages.pop(seq)
+            session.next_in_seq = seq + 1
+            if queued is not None:
+                self._process(session, queued, seq)
+
+    def consume(self, session: FixSession, seq: int | None) -> None:
+        """Count ``seq`` as received although its message is not acted on."""
+        if seq is None:
+            return
+        if seq == session.next_in_seq:
+            self.accept(session, None, seq)
+        elif seq > session.next_in_seq:
+            self.hold(session, seq, None)
+
+    def hold(self, session: FixSession, seq: int, message: FixMessage | None) -> None:
+        """Keep a message from beyond a gap; ask for the gap to be resent once."""
+        if len(self._queued) >= MAX_QUEUED:
+            self._overflow(f"more than {MAX_QUEUED} messages behind a sequence gap")
+            return
+        self._queued[seq] = message
+        if session.next_in_seq > self._resend_requested_until:
+            self._resend_requested_until = seq
+            session.send(
+                MsgType.RESEND_REQUEST,
+                [(tags.BEGIN_SEQ_NO, b"%d" % session.next_in_seq), (tags.END_SEQ_NO, b"0")],
+            )
+
+    def jump_to(self, session: FixSession, new_seq: int) -> None:
+        """SequenceReset-Reset: ``new_seq`` is expected next (and processed if it waits already)."""
+        session.next_in_seq = new_seq
+        if new_seq in self._queued:
+            self.accept(session, self._queued.pop(new_seq), new_seq)
+
+    def restart(self) -> None:
+        """Both sides start again at 1 (a Logon with ResetSeqNumFlag): nothing waits any more."""
+        self._queued.clear()
+        self._resend_requested_until = 0
