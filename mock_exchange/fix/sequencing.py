@@ -24,13 +24,19 @@ Process = Callable[[FixSession, FixMessage, int], None]
 class InboundSequence:
     """The gap queue of one connection and what it asked to have resent."""
 
-    __slots__ = ("_closing", "_overflow", "_process", "_queued", "_resend_requested_until")
+    __slots__ = ("_closing", "_limit", "_overflow", "_process", "_queued", "_resend_requested_until")
 
     def __init__(
-        self, process: Process, *, overflow: Callable[[str], None], closing: Callable[[], bool]
+        self,
+        process: Process,
+        *,
+        overflow: Callable[[str], None],
+        closing: Callable[[], bool],
+        limit: int = MAX_QUEUED,
     ) -> None:
-        """``process``: handle a message in order; ``overflow``: log out (too much queued);
-        ``closing``: whether the connection is closing (nothing more is processed then)."""
+        """``process``: handle a message in order; ``overflow``: log out (more than ``limit``
+        queued); ``closing``: whether the connection is closing (nothing more is processed then)."""
+        self._limit = limit
         self._process = process
         self._overflow = overflow
         self._closing = closing
@@ -65,8 +71,8 @@ class InboundSequence:
 
     def hold(self, session: FixSession, seq: int, message: FixMessage | None) -> None:
         """Keep a message from beyond a gap; ask for the gap to be resent once."""
-        if len(self._queued) >= MAX_QUEUED:
-            self._overflow(f"more than {MAX_QUEUED} messages behind a sequence gap")
+        if len(self._queued) >= self._limit:
+            self._overflow(f"more than {self._limit} messages behind a sequence gap")
             return
         self._queued[seq] = message
         if session.next_in_seq > self._resend_requested_until:
