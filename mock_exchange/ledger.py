@@ -23,12 +23,11 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from enum import Enum
-from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
 from mock_exchange.ledger_file import LedgerFile
+from mock_exchange.ledger_lines import event_line, order_line
 from mock_exchange.model import (
     ExecType,
     Fill,
@@ -45,7 +44,6 @@ from mock_exchange.model import (
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 class LedgerError(Exception):
@@ -153,7 +151,7 @@ class Ledger:
     def record_order(self, order: Order, *, text: str | None = None) -> Order:
         """Record a received order with its acceptance status (``new`` or ``rejected``)."""
         exec_id = self._next_exec_id()
-        self._append_line(_order_line(order, exec_id, text))
+        self._append_line(order_line(order, exec_id, text))
         self._index_order(order, order.received_ns, exec_id, text)  # the same values a replay reads
         return order
 
@@ -253,7 +251,7 @@ class Ledger:
         self._apply(event)
 
     def _append(self, event: Event) -> None:
-        self._append_line(_ENCODER.encode(event) + "\n")
+        self._append_line(event_line(event))
 
     def _append_line(self, line: str) -> None:
         """One event's line in the file, handed to the OS (at the latest when the batch ends)."""
@@ -377,40 +375,3 @@ class Ledger:
             record.logged_on = False
         else:
             record.connected = record.logged_on = False
-
-
-_ORDER_LINE = (
-    '{"kind":"order","t_ns":%d,"order_id":%s,"cl_ord_id":%s,"sender_comp_id":%s,"sender_sub_id":%s,'
-    '"instance":%s,"symbol":%s,"side":%s,"ord_type":%s,"tif":%s,"price":%s,"qty":%d,"status":%s,'
-    '"exec_id":%s,"text":%s}\n'
-)
-_JSON_ENUMS: dict[Enum, str] = {
-    member: _ENCODER.encode(member.value)
-    for kind in (Side, OrdType, TimeInForce, OrderStatus)
-    for member in kind
-}
-
-
-def _json_text(value: str | None) -> str:
-    return "null" if value is None else encode_basestring_ascii(value)
-
-
-def _order_line(order: Order, exec_id: str, text: str | None) -> str:
-    """The ``order`` event's line, as ``json`` would write it (one template, no dict on the hot path)."""
-    return _ORDER_LINE % (
-        order.received_ns,
-        encode_basestring_ascii(order.order_id),
-        encode_basestring_ascii(order.cl_ord_id),
-        encode_basestring_ascii(order.sender_comp_id),
-        _json_text(order.sender_sub_id),
-        _json_text(order.instance),
-        encode_basestring_ascii(order.symbol),
-        _JSON_ENUMS[order.side],
-        _JSON_ENUMS[order.ord_type],
-        _JSON_ENUMS[order.tif],
-        "null" if order.price is None else repr(float(order.price)),  # as json writes a finite float
-        order.qty,
-        _JSON_ENUMS[order.status],
-        encode_basestring_ascii(exec_id),
-        _json_text(text),
-    )
