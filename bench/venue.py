@@ -10,9 +10,13 @@ Figures:
    one session, at most ``WINDOW`` unacknowledged (a sender and a receiver thread); orders/s
    from the first send to the last ack. Beside it, in this process and without sockets: the
    bare codec loop (parse the same NewOrderSingle bytes + encode one ExecutionReport each),
-   and the whole order-entry path (session rules, order entry, engine, ledger, encode).
+   as the venue runs it (the layout learned, one regex match per message; the report from its
+   template) and with the general parser (field by field); and the whole order-entry path
+   (session rules, order entry, engine, ledger, encode).
 2. ``venue-latency``: one order every 1 ms (1,000 orders/s) for ``LATENCY_ORDERS`` orders; ack
-   latency = send to ack received, p50/p99/max.
+   latency = send to ack received, p50/p99/max. On 2 vCPUs it depends on where the scheduler
+   puts the two processes: on one core (a local wake-up) or on two (the venue's core wakes
+   from idle for every order); ``bench.venue_compare`` measures the floor beside it.
 3. ``venue-ledger``: 1,000,000 orders recorded through ``Ledger.record_order`` in a fresh
    process (time, peak RSS), then the same file replayed as a restarted venue would.
 """
