@@ -10,6 +10,10 @@ the medians, the ratio current/baseline and the load averages before and after.
 Beside them, the latency floor: the same client against a do-nothing asyncio server that
 answers every NewOrderSingle with a fixed ack (what the loopback, the event loop and the
 client cost by themselves on this machine, at this load).
+
+``--pin shared|apart`` places the latency runs' client and server on one CPU or on two
+(``none``, the default, lets the scheduler choose, as ``bench.venue`` does): on a small VM a
+wake-up across CPUs costs tens of microseconds, so an unpinned latency figure is bimodal.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,14 @@ from bench.venue import THROUGHPUT_ORDERS, latency_run, throughput_run, venue_pr
 from mock_exchange.fix.codec import encode
 
 LABELS = ("baseline", "current")
+
+
+class Placement(StrEnum):
+    NONE = "none"  # the scheduler decides
+    SHARED = "shared"  # client and server on CPU 0
+    APART = "apart"  # client on CPU 0, server on CPU 1
+
+
 FLOOR_LOGON = encode([(35, b"A"), (98, b"0"), (108, b"30")])
 FLOOR_ACK = encode([(35, b"8"), (150, b"0"), (39, b"0")])
 
@@ -46,7 +59,7 @@ def _extract(revision: str, directory: Path) -> Path:
     return target
 
 
-def compare(revision: str, repeat: int) -> list[dict[str, Any]]:
+def compare(revision: str, repeat: int, placement: Placement = Placement.NONE) -> list[dict[str, Any]]:
     rates: dict[str, list[float]] = {label: [] for label in LABELS}
     cpu_us: dict[str, list[float]] = {label: [] for label in LABELS}
     p50s: dict[str, list[float]] = {label: [] for label in LABELS}
@@ -63,15 +76,21 @@ def compare(revision: str, repeat: int) -> list[dict[str, Any]]:
                     cpu_before = venue.cpu_seconds()
                     rates[label].append(throughput_run(venue.port, run))
                     cpu_us[label].append((venue.cpu_seconds() - cpu_before) / THROUGHPUT_ORDERS * 1e6)
-                with venue_process(root, sources[label]) as venue:
+                with venue_process(root, sources[label]) as venue, placed(placement, venue.pid):
                     latencies = sorted(latency_run(venue.port, run))
                 p50s[label].append(_percentile(latencies, 0.5))
                 p99s[label].append(_percentile(latencies, 0.99))
-            with floor_process() as port:
+            with floor_process() as (port, pid), placed(placement, pid):
                 latencies = sorted(latency_run(port, run))
             floor[0].append(_percentile(latencies, 0.5))
             floor[1].append(_percentile(latencies, 0.99))
-    common = {"baseline": revision, "runs": repeat, "load_before": load_before, "load_after": os.getloadavg()}
+    common = {
+        "baseline": revision,
+        "runs": repeat,
+        "latency_placement": placement.value,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }
     return [
         _figure("NewOrderSingle -> ack over one FIX session (orders/s)", rates, common),
         _figure("venue CPU per order in that run (us; its 1-core limit is 1e6 / this)", cpu_us, common),
@@ -93,14 +112,30 @@ def _percentile(ordered: list[float], fraction: float) -> float:
 
 
 @contextlib.contextmanager
-def floor_process() -> Iterator[int]:
-    """A do-nothing FIX-shaped server in its own process (its port); stopped after."""
+def placed(placement: Placement, server_pid: int) -> Iterator[None]:
+    """This process (the client) and the server on the CPUs ``placement`` names, for the block."""
+    if placement is Placement.NONE:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    os.sched_setaffinity(server_pid, {0 if placement is Placement.SHARED else 1})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+@contextlib.contextmanager
+def floor_process() -> Iterator[tuple[int, int]]:
+    """A do-nothing FIX-shaped server in its own process (its port and pid); stopped after."""
     context = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[int] = context.Queue()
     server = context.Process(target=_serve_floor, args=(ports,), daemon=True)
     server.start()
     try:
-        yield ports.get(timeout=20)
+        assert server.pid is not None
+        yield ports.get(timeout=20), server.pid
     finally:
         server.terminate()
         server.join(timeout=10)
@@ -144,8 +179,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.venue_compare")
     parser.add_argument("revision", help="git revision of the baseline venue, e.g. HEAD~3")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--pin",
+        type=Placement,
+        choices=list(Placement),
+        default=Placement.NONE,
+        help="latency runs: client and server on one CPU (shared), on two (apart), or unpinned",
+    )
     args = parser.parse_args()
-    for figure in compare(args.revision, args.repeat):
+    for figure in compare(args.revision, args.repeat, args.pin):
         print(json.dumps(figure), flush=True)
 
 
