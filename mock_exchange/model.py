@@ -96,11 +96,11 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return self.status.is_open
+        return self.status in _OPEN_STATUSES  # OrderStatus.is_open, one call less: read per order
 
     @property
     def leaves_qty(self) -> int:
-        return self.qty - self.cum_qty if self.status.is_open else 0
+        return self.qty - self.cum_qty if self.status in _OPEN_STATUSES else 0
 
     @property
     def avg_px(self) -> float:
