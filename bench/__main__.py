@@ -10,11 +10,12 @@ import asyncio
 import json
 import sys
 
-from bench import cold_start, proxy, rto, venue
+from bench import cold_start, proxy, proxy_floor, rto, venue
 
 BENCHES = {
     "cold-start": cold_start.main,
     "proxy": proxy.main,
+    "proxy-floor": proxy_floor.main,
     "rto": rto.main,
     "venue-throughput": venue.throughput,
     "venue-latency": venue.latency,
