@@ -14,6 +14,8 @@ from gameday.workload import FrontDoor, OrderRequest, reference_price
 
 QUIET_WINDOW_S = 0.25
 """How long the venue must stay unchanged before the OMS's view of it is read (in-region stacks)."""
+DATABASE_QUIET_S = 1.0
+"""How long the database's fills must stay unchanged before an incomplete capture is recorded."""
 
 
 async def _every(interval_s: float, tick: Any) -> None:
@@ -183,23 +185,31 @@ def _ledger_exec_ids(history: History) -> set[str]:
     return {str(fill.get("exec_id")) for fill in fills if isinstance(fill, dict)}
 
 
-async def capture_database(dsn: str, history: History, *, settle_timeout_s: float = 5.0) -> None:
+async def capture_database(dsn: str, history: History, *, settle_timeout_s: float = 5.0,
+                           quiet_s: float = DATABASE_QUIET_S) -> None:
     """Record the OMS's database (whichever server is the primary now) after the ledger snapshot.
 
     Waits, bounded, until it holds every fill of that snapshot (an OMS may still be writing the
-    last ones); ``complete`` says whether it did. Unreachable: a ``fail`` op with the error.
+    last ones), or until its fills have not changed for ``quiet_s`` (nobody is writing the rest:
+    after a crash some fills never reach the database, which is for ``fills.lost`` to grade);
+    ``complete`` says whether it holds them all. Unreachable: a ``fail`` op with the error.
     """
     expected = _ledger_exec_ids(history)
-    started = time.monotonic()
+    started = last_change = time.monotonic()
+    previous: set[str] | None = None
     while True:
         try:
             snapshot = await read_database(dsn)
         except _DATABASE_ERRORS as error:
             snapshot = {"error": f"{type(error).__name__}: {error}"}
         stored = {fill["exec_id"] for fill in snapshot.get("fills", [])}
+        now = time.monotonic()
+        if stored != previous:
+            previous, last_change = stored, now
         complete = "error" not in snapshot and expected <= stored
-        waited_s = round(time.monotonic() - started, 3)
-        if complete or waited_s >= settle_timeout_s:
+        waited_s = round(now - started, 3)
+        quiet = "error" not in snapshot and now - last_change >= quiet_s
+        if complete or quiet or waited_s >= settle_timeout_s:
             outcome = OpType.FAIL if "error" in snapshot else OpType.OK
             history.append(OpKind.PROBE, outcome, "probe-database", "database",
                            {**snapshot, "complete": complete, "waited_s": waited_s})

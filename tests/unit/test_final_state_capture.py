@@ -1,4 +1,5 @@
-"""The final-state bracket: the OMS is read only after the venue has been quiet for the delivery time."""
+"""The end-of-run captures: the OMS read after the venue has been quiet for the delivery time; the
+database read until it holds every ledger fill or stops changing."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
-from gameday.history import History, OpKind, read_history
+from gameday import probes
+from gameday.history import History, OpKind, OpType, read_history
 from gameday.probes import capture_final_state
 
 DELIVERY_S = 0.3  # how long the fake venue's reports take to reach the fake OMS (a WAN hop)
@@ -84,3 +87,49 @@ async def test_a_quiet_window_shorter_than_the_delivery_time_reads_the_oms_too_e
     value = await _capture(tmp_path, quiet_s=0.0)
 
     assert value["instances"]["oms-dr"]["positions"] == {}
+
+
+class GrowingDatabase:
+    """A database read that gains one of the ledger's fills per read until it holds ``final``."""
+
+    def __init__(self, final: int) -> None:
+        self.final = final
+        self.reads = 0
+
+    async def read(self, _dsn: str) -> dict[str, Any]:
+        self.reads += 1
+        held = min(self.reads, self.final)
+        return {"fills": [{"exec_id": f"E{n}"} for n in range(held)], "orders": []}
+
+
+def _history_with_ledger(tmp_path: Path, fills: int) -> History:
+    history = History(tmp_path / "db-history.jsonl")
+    history.append(OpKind.LEDGER, OpType.OK, "venue", "snapshot",
+                   {"fills": [{"exec_id": f"E{n}"} for n in range(fills)], "orders": []})
+    return history
+
+
+async def _capture_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_fills: int,
+                            database_fills: int) -> dict[str, Any]:
+    database = GrowingDatabase(database_fills)
+    monkeypatch.setattr(probes, "read_database", database.read)
+    history = _history_with_ledger(tmp_path, ledger_fills)
+    await probes.capture_database("postgresql://unused", history, settle_timeout_s=5.0, quiet_s=0.3)
+    history.close()
+    (captured,) = [op for op in history.ops if op.f == "database"]
+    return captured.value
+
+
+async def test_the_database_capture_waits_for_the_last_fills_being_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    value = await _capture_database(tmp_path, monkeypatch, ledger_fills=5, database_fills=5)
+    assert value["complete"] is True
+    assert len(value["fills"]) == 5
+
+
+async def test_a_database_that_stopped_changing_is_recorded_incomplete_without_waiting_out_the_bound(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    value = await _capture_database(tmp_path, monkeypatch, ledger_fills=5, database_fills=3)
+    assert value["complete"] is False
+    assert len(value["fills"]) == 3
+    assert 0.3 <= value["waited_s"] < 5.0
