@@ -252,24 +252,24 @@ class TinyVenue:
             if f[40] == "1":
                 self.fill(order.order_id, order.qty)
         elif kind == "F":
-            order = next((o for o in self.orders.values() if o.cl_ord_id == f[41]), None)
-            if order is None or not order.open:
+            canceled = next((o for o in self.orders.values() if o.cl_ord_id == f[41]), None)
+            if canceled is None or not canceled.open:
                 self._send(
                     conn,
                     "9",
                     [
-                        (37, order.order_id if order else "NONE"),
+                        (37, canceled.order_id if canceled else "NONE"),
                         (11, f[11]),
                         (41, f[41]),
-                        (39, order.status if order else "8"),
+                        (39, canceled.status if canceled else "8"),
                         (434, 1),
                         (102, 1),
                         (58, "too late to cancel"),
                     ],
                 )
                 return
-            order.status = "4"
-            self._report(conn, order, "4", cl_ord_id=f[11], orig=order.cl_ord_id)
+            canceled.status = "4"
+            self._report(conn, canceled, "4", cl_ord_id=f[11], orig=canceled.cl_ord_id)
         elif kind == "AF":
             reports = list(self.orders.values())
             if not reports:

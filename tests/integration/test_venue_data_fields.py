@@ -61,7 +61,8 @@ async def test_xml_data_holding_a_frame_is_read_whole(client: FixTestClient) -> 
 
 
 async def test_an_order_carrying_xml_data_is_acknowledged(client: FixTestClient) -> None:
-    order = [(11, "oms-a-1-1"), (55, "BTC-USD"), (54, 1), (38, 1), (40, 2), (44, 1), (60, utc_timestamp())]
+    order: list[tuple[int | str, FieldValue]] = [
+        (11, "oms-a-1-1"), (55, "BTC-USD"), (54, 1), (38, 1), (40, 2), (44, 1), (60, utc_timestamp())]
     client.send_raw(raw_frame([*_header("D", 2), *_xml(), *order]))
     report = await client.expect("8")
     assert [field(report, tag) for tag in (150, 11)] == ["0", "oms-a-1-1"]

@@ -56,7 +56,7 @@ def _order_body(*, ord_type: FieldValue = 1, qty: FieldValue = "10") -> RawField
 
 
 def _values(message: object, *tags: int) -> list[str | None]:
-    return [field(message, tag) for tag in tags]  # type: ignore[arg-type]
+    return [field(message, tag) for tag in tags]
 
 
 async def _assert_seq_used_up(client: FixTestClient, seq: int) -> None:

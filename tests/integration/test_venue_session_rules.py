@@ -40,7 +40,7 @@ async def client(connect: Connect) -> FixTestClient:
 
 
 def _fields(message: object, *tags: int) -> list[str | None]:
-    return [field(message, tag) for tag in tags]  # type: ignore[arg-type]
+    return [field(message, tag) for tag in tags]
 
 
 @pytest.mark.parametrize("offset_s", [-121.0, 121.0])

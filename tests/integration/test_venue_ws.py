@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import simplefix
 
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import FixTestClient, field, get_json, wait_until
@@ -231,7 +232,7 @@ async def test_ws_and_fix_orders_are_reported_each_on_their_own_protocol(venue: 
         await client.request("place", **_place("a-1", qty=50, price=FAR_ABOVE))
         fix.new_order("oms-a-1-1", qty=50, price=FAR_ABOVE)
         await client.events_until(_filled)
-        fix_reports = []
+        fix_reports: list[simplefix.FixMessage] = []
         while not fix_reports or field(fix_reports[-1], 39) != "2":
             fix_reports.append(await fix.expect("8"))
         fix.send("1", [(112, "after-fills")])

@@ -252,7 +252,7 @@ async def answers_in_order(client: FixTestClient, marker: str) -> list[simplefix
     empty list proves it sent nothing for them (yet).
     """
     client.send("1", [(112, marker)])
-    before = []
+    before: list[simplefix.FixMessage] = []
     while True:
         message = await client.expect_any()
         if message.get(35) == b"0" and message.get(112) == marker.encode():

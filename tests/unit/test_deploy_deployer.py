@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -323,7 +324,7 @@ async def test_an_executor_that_raises_fails_its_action() -> None:
 
 # -- canary and non-atomic (defects) ---------------------------------------------------
 @pytest.mark.parametrize("config", [{"mode": DeployMode.CANARY}, {"defects": (Defect.CANARY_DEPLOY,)}])
-async def test_canary_sends_ten_percent_of_the_flow_to_a_live_green(config: dict[str, object]) -> None:
+async def test_canary_sends_ten_percent_of_the_flow_to_a_live_green(config: dict[str, Any]) -> None:
     run = Run(**config)
     await run.deploy()
 

@@ -154,7 +154,7 @@ async def test_pnl_is_published_at_most_every_100ms_and_always_at_a_trip() -> No
 
 async def test_breaker_disabled_never_trips_on_a_drawdown_but_the_kill_switch_still_works() -> None:
     oms = FakeOms()
-    breaker = runtime(oms, BreakerConfig(max_drawdown=10, defects=("breaker-disabled",)))  # type: ignore[arg-type]
+    breaker = runtime(oms, BreakerConfig(max_drawdown=10, defects=("breaker-disabled",)))  # type: ignore[arg-type,unused-ignore]
     breaker.on_fill(oms.book("BTC-USD", 10, 100.0))
     breaker.on_fill(oms.book("BTC-USD", 1, 50.0))
     assert breaker.trip is None

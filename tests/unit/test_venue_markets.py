@@ -51,6 +51,7 @@ def test_defaults_need_no_recorder_and_bad_settings_are_refused(tmp_path: Path) 
         assert TradeRecorder.for_venue(default, ledger) is None
         assert TradeRecorder.for_venue(_config(tmp_path, max_fill_lots=1), ledger) is not None
     assert _config(tmp_path, markets=["XNAS"]).reports_market
+    bad: dict[str, Any]
     for bad in ({"markets": []}, {"markets": ["X=1"]}, {"markets": ["A\x01"]}, {"max_fill_lots": 0}):
         with pytest.raises(ValidationError):
             _config(tmp_path, **bad)
