@@ -125,14 +125,20 @@ class Lease:
         return self._revision is not None and self.trust.valid()
 
     async def try_acquire(self) -> bool:
-        """One ``create`` attempt; False while someone else's key is alive."""
+        """One ``create`` attempt; False while someone else's key is alive.
+
+        nats-py's ``create`` answers a refused create by reading the key, to tell a live
+        key from a deleted one. When the key expires between the two requests, that read
+        raises ``KeyNotFoundError``: the key was alive when we asked, so this attempt lost
+        and the next one may win.
+        """
         sent = self._clock()
         epoch = await self._next_epoch()
         value = LeaseValue(self._instance, epoch, sent).encode()
         try:
             async with asyncio.timeout(self._timeout_s):
                 revision = await self._kv.create(LEASE_KEY, value)
-        except nats.js.errors.KeyWrongLastSequenceError:
+        except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError):
             return False
         self._revision = int(revision)
         self._epoch = max(epoch, self._revision)

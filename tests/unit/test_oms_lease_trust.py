@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import nats.errors
+import nats.js.errors
 import pytest
 
-from trading_stack.lease import LeaseTrust
+from trading_stack.lease import Lease, LeaseTrust
 
 S = 1_000_000_000
 
@@ -53,3 +57,28 @@ def test_an_older_renewal_never_shortens_trust_and_revoke_ends_it() -> None:
 def test_margin_must_be_shorter_than_ttl() -> None:
     with pytest.raises(ValueError, match="safety margin"):
         LeaseTrust(1.0, 1.0, FakeClock())
+
+
+class KeyExpiringDuringCreate:
+    """A bucket whose key expires between nats-py's refused create and its follow-up read."""
+
+    def __init__(self) -> None:
+        self.creates = 0
+
+    async def status(self) -> Any:
+        raise nats.errors.TimeoutError
+
+    async def create(self, key: str, value: bytes) -> int:
+        self.creates += 1
+        if self.creates == 1:
+            raise nats.js.errors.KeyNotFoundError
+        return 7
+
+
+async def test_a_key_expiring_during_create_loses_this_attempt_not_the_acquire_loop() -> None:
+    kv = KeyExpiringDuringCreate()
+    lease = Lease(kv, "b", ttl_s=1.0, safety_margin_s=0.3)
+    assert not await lease.try_acquire()
+    assert not lease.held
+    assert await lease.try_acquire()
+    assert lease.held and lease.epoch == 7
