@@ -81,4 +81,5 @@ async def test_a_key_expiring_during_create_loses_this_attempt_not_the_acquire_l
     assert not await lease.try_acquire()
     assert not lease.held
     assert await lease.try_acquire()
-    assert lease.held and lease.epoch == 7
+    assert lease.held
+    assert lease.epoch == 7
