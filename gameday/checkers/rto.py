@@ -36,6 +36,15 @@ def affected_services(fault: Op) -> frozenset[str]:
     return frozenset()
 
 
+def _last_trading_instance_before(ops: Sequence[Op], fault: Op) -> str | None:
+    trades = [
+        op for op in ops
+        if op.process == _TRADE_PROBE and op.f == "trade" and op.type == OpType.OK and op.index < fault.index
+    ]
+    instance = trades[-1].value.get("instance") if trades else None
+    return instance if isinstance(instance, str) else None
+
+
 def _trade_completions_after(ops: Sequence[Op], fault: Op) -> list[Op]:
     return [
         op for op in ops
@@ -61,6 +70,15 @@ class FailoverRto:
             "fault_t_ns": fault.t_ns,
             "fault_wall": fault.wall,
         }
+        trading_before = _last_trading_instance_before(ops, fault)
+        if trading_before is not None and trading_before not in affected:
+            return Observation.absent(
+                self.unit,
+                f"the outage took out {', '.join(sorted(affected))}, not {trading_before}, "
+                "which was trading: there was no failover to time",
+                **fault_evidence,
+                trading_before=trading_before,
+            )
         completions = _trade_completions_after(ops, fault)
         if not completions:
             return Observation.absent(self.unit, "no trade probe completed after the fault", **fault_evidence)

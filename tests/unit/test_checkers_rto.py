@@ -91,3 +91,16 @@ def test_partition_of_a_hop_counts_recovery_only_off_both_ends() -> None:
 
     assert observation.value == 3.0
     assert observation.evidence["affected"] == ["nats", "oms-primary"]
+
+
+def test_an_outage_of_a_service_the_trading_instance_survives_has_no_failover_to_time() -> None:
+    history = HistoryBuilder().run_start().trade(at=7.9, instance="oms-primary")
+    history.fault("kill", at=8.0, target="postgres").trade(at=8.1, instance="oms-primary")
+
+    observation = RTO.check(history.ops)
+
+    assert observation.value is None
+    assert not observation.unbounded
+    assert observation.evidence["trading_before"] == "oms-primary"
+    assert "no failover to time" in observation.note
+    assert grade(MaxBound(max=10), observation) is Verdict.UNKNOWN
