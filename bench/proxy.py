@@ -132,7 +132,7 @@ asyncio.run(main())
 
 # -- processes ---------------------------------------------------------------------------------
 @contextlib.contextmanager
-def _process(args: list[str]) -> Iterator[tuple[subprocess.Popen[str], dict[str, int]]]:
+def ready_process(args: list[str]) -> Iterator[tuple[subprocess.Popen[str], dict[str, int]]]:
     """Start a process that prints ``READY k=v ...``; yield it and the ports; stop it at exit."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
@@ -190,7 +190,7 @@ class Api:
         self._conn.close()
 
 
-def _create_proxy(api: Api, name: str, upstream_port: int) -> int:
+def create_proxy(api: Api, name: str, upstream_port: int) -> int:
     _, body, _ = api.call("POST", "/proxies", {"name": name, "listen": f"{HOST}:0",
                                                "upstream": f"{HOST}:{upstream_port}"})
     return int(body["listen"].rsplit(":", 1)[1])
@@ -224,7 +224,7 @@ def _ping(sock: socket.socket) -> float:
     return time.perf_counter() - started
 
 
-def _round_trips(
+def round_trips(
     direct_port: int, proxy_port: int, prepare: Callable[[socket.socket], None] | None = None
 ) -> tuple[list[float], list[float]]:
     """Seconds per 64-byte echo round trip, direct and proxied: ``PINGS`` of each after a warm-up,
@@ -393,10 +393,13 @@ def _ms(seconds: float) -> float:
 
 
 @contextlib.asynccontextmanager
-async def _stack() -> AsyncIterator[tuple[dict[str, int], int, psutil.Process]]:
+async def upstream_and_proxy() -> AsyncIterator[tuple[dict[str, int], int, psutil.Process]]:
     """The upstream ports, the proxy's API port and the proxy process."""
     proxy_args = [sys.executable, "-m", "gameday.proxy", "--host", HOST, "--port", "0", "--seed", "1"]
-    with _process([sys.executable, "-c", UPSTREAM]) as (_, upstream), _process(proxy_args) as (proc, proxy):
+    with (
+        ready_process([sys.executable, "-c", UPSTREAM]) as (_, upstream),
+        ready_process(proxy_args) as (proc, proxy),
+    ):
         yield upstream, proxy["api"], psutil.Process(proc.pid)
 
 
@@ -407,19 +410,19 @@ def _cpu_seconds(process: psutil.Process) -> float:
 
 async def main(repeat: int) -> list[dict[str, Any]]:
     host = machine()
-    async with _stack() as (upstream, api_port, proxy_process):
+    async with upstream_and_proxy() as (upstream, api_port, proxy_process):
         api = Api(api_port)
         try:
-            echo_via = _create_proxy(api, "bench_echo", upstream["echo"])
-            sink_via = _create_proxy(api, "bench_sink", upstream["sink"])
-            load_via = _create_proxy(api, "bench_load", upstream["echo"])
+            echo_via = create_proxy(api, "bench_echo", upstream["echo"])
+            sink_via = create_proxy(api, "bench_sink", upstream["sink"])
+            load_via = create_proxy(api, "bench_load", upstream["echo"])
 
             # 1. round trips, direct and proxied alternating in batches
             direct_rt: list[float] = []
             proxy_rt: list[float] = []
             run_added: list[float] = []
             for _ in range(repeat):
-                d, p = await asyncio.to_thread(_round_trips, upstream["echo"], echo_via)
+                d, p = await asyncio.to_thread(round_trips, upstream["echo"], echo_via)
                 direct_rt += d
                 proxy_rt += p
                 run_added.append(statistics.median(p) - statistics.median(d))
@@ -427,7 +430,7 @@ async def main(repeat: int) -> list[dict[str, Any]]:
             healed_proxy: list[float] = []
             for _ in range(repeat):
                 heal = _healer(api, "bench_echo")
-                d, p = await asyncio.to_thread(_round_trips, upstream["echo"], echo_via, heal)
+                d, p = await asyncio.to_thread(round_trips, upstream["echo"], echo_via, heal)
                 healed_direct += d
                 healed_proxy += p
 

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from bench.machine import machine
-from bench.proxy import Api, _create_proxy, _process, _round_trips, _stack
+from bench.proxy import Api, create_proxy, ready_process, round_trips, upstream_and_proxy
 
 FORWARDER = r"""
 import select, socket, sys, time
@@ -59,15 +59,15 @@ def _us(seconds: float) -> float:
 
 
 async def main(repeat: int) -> list[dict[str, Any]]:
-    async with _stack() as (upstream, api_port, _):
-        via_proxy = _create_proxy(Api(api_port), "floor_echo", upstream["echo"])
-        with _process([sys.executable, "-c", FORWARDER, str(upstream["echo"])]) as (_, forwarder):
+    async with upstream_and_proxy() as (upstream, api_port, _):
+        via_proxy = create_proxy(Api(api_port), "floor_echo", upstream["echo"])
+        with ready_process([sys.executable, "-c", FORWARDER, str(upstream["echo"])]) as (_, forwarder):
             direct: list[float] = []
             floor: list[float] = []
             proxied: list[float] = []
             for _ in range(repeat):
-                d, f = _round_trips(upstream["echo"], forwarder["port"])
-                d2, p = _round_trips(upstream["echo"], via_proxy)
+                d, f = round_trips(upstream["echo"], forwarder["port"])
+                d2, p = round_trips(upstream["echo"], via_proxy)
                 direct += d + d2
                 floor += f
                 proxied += p
