@@ -6,7 +6,8 @@ Reports go to the session that entered the order (and to the session that asked,
 cancel or replace). When the owning session is down, they go to the firm's logged-on sessions
 instead (``route_orphan_reports_to_firm``) so a promoted OMS hears about the orders it took over.
 An order entered over another protocol (a WebSocket account's) is reported to its owner there
-(``other_owners``), and over FIX only to the session that asked.
+(``deliver_elsewhere`` hands it over and says whether it did), and over FIX only to the
+session that asked.
 An armed execution-report fault may delay, drop or duplicate each report.
 """
 
@@ -66,7 +67,7 @@ MASS_CANCEL_OTHER = b"99"
 
 Handler = Callable[[FixSession, FixMessage], None]
 # Sends an execution to its order's owner when that is not a FIX session; whether it was not.
-OtherOwners = Callable[[Execution], bool]
+DeliverElsewhere = Callable[[Execution], bool]
 
 
 class FixOrderEntry:
@@ -79,13 +80,13 @@ class FixOrderEntry:
         sessions: SessionRegistry,
         *,
         route_orphan_reports_to_firm: bool,
-        other_owners: OtherOwners = lambda execution: False,
+        deliver_elsewhere: DeliverElsewhere = lambda execution: False,
     ) -> None:
         self._engine = engine
         self._ledger = ledger
         self._sessions = sessions
         self._route_orphans = route_orphan_reports_to_firm
-        self._other_owners = other_owners
+        self._deliver_elsewhere = deliver_elsewhere
         self._mass_cancel_ids = itertools.count(1)
         self._handlers: dict[bytes, Handler] = {
             MsgType.NEW_ORDER_SINGLE: self._on_new_order,
@@ -128,8 +129,10 @@ class FixOrderEntry:
         """Send each execution's ExecutionReport to the sessions it concerns."""
         for execution in executions:
             order = execution.order
-            owned_elsewhere = self._other_owners(execution)
-            recipients = self._recipients(order, execution.requested_by, owned_elsewhere=owned_elsewhere)
+            delivered_elsewhere = self._deliver_elsewhere(execution)
+            recipients = self._recipients(
+                order, execution.requested_by, delivered_elsewhere=delivered_elsewhere
+            )
             if recipients:
                 body = execution_report_body(execution)
                 for session in recipients:
@@ -154,13 +157,13 @@ class FixOrderEntry:
             log.info("execution-report fault: dropping a report to %s", session.sender_comp_id)
 
     def _recipients(
-        self, order: Order, requested_by: str | None, *, owned_elsewhere: bool
+        self, order: Order, requested_by: str | None, *, delivered_elsewhere: bool
     ) -> list[FixSession]:
         recipients: list[FixSession] = []
         requester = self._sessions.get(requested_by) if requested_by else None
         if requester is not None and requester.logged_on:
             recipients.append(requester)
-        if owned_elsewhere:
+        if delivered_elsewhere:
             return recipients
         owner = self._sessions.get(order.sender_comp_id)
         if owner is not None and owner.logged_on:

@@ -98,7 +98,7 @@ class Venue:
             self._ledger,
             self.sessions,
             route_orphan_reports_to_firm=config.route_orphan_reports_to_firm,
-            other_owners=self._ws.sessions.deliver if self._ws is not None else lambda execution: False,
+            deliver_elsewhere=self._ws.sessions.deliver if self._ws is not None else lambda execution: False,
         )
         self._close_sessions_left_open()
         self._fix_server = FixServer(
