@@ -108,6 +108,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     from gameday.matrix import RunRequest, RunSummary, run_matrix, write_matrix
+    from gameday.report.matrix_junit import matrix_junit_xml
     from gameday.report.matrix_table import matrix_markdown, matrix_table
     from gameday.runner import RunSettings, run_scenario
     from gameday.verdict import RunResult
@@ -144,6 +145,9 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     markdown = reports / "matrix.md"
     markdown.write_text(matrix_markdown(matrix), encoding="utf-8")
     console.print(f"  as Markdown: {markdown}", highlight=False)
+    junit = reports / "matrix.xml"
+    junit.write_text(matrix_junit_xml(matrix), encoding="utf-8")
+    console.print(f"  as JUnit: {junit}", highlight=False)
     return 0 if matrix.as_expected else 1
 
 

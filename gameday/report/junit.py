@@ -19,7 +19,7 @@ __all__ = ["junit_xml"]
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def _xml_text(text: str) -> str:
+def xml_text(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
@@ -28,13 +28,13 @@ def _evidence_text(result: ExpectationResult) -> str:
     if result.error:
         lines.append(f"error: {result.error}")
     lines.append("evidence: " + json.dumps(result.evidence, indent=2, sort_keys=True, default=str))
-    return _xml_text("\n".join(lines))
+    return xml_text("\n".join(lines))
 
 
 def _failure(case: ET.Element, result: ExpectationResult) -> None:
     element = ET.SubElement(case, "failure", {
         "type": "fail",
-        "message": _xml_text(f"observed {result.observed_text}, expected {result.bound_text}"),
+        "message": xml_text(f"observed {result.observed_text}, expected {result.bound_text}"),
     })
     element.text = _evidence_text(result)
 
@@ -43,7 +43,7 @@ def _unknown(case: ET.Element, result: ExpectationResult) -> None:
     reason = result.error or result.note or "no evidence"
     element = ET.SubElement(case, "error", {
         "type": "unknown",
-        "message": _xml_text(f"unknown: {reason} (expected {result.bound_text})"),
+        "message": xml_text(f"unknown: {reason} (expected {result.bound_text})"),
     })
     element.text = _evidence_text(result)
 
@@ -51,7 +51,7 @@ def _unknown(case: ET.Element, result: ExpectationResult) -> None:
 def _passed(case: ET.Element, result: ExpectationResult) -> None:
     out = ET.SubElement(case, "system-out")
     summary = f"observed {result.observed_text}, expected {result.bound_text}. {result.note}"
-    out.text = _xml_text(summary.strip())
+    out.text = xml_text(summary.strip())
 
 
 _OUTCOME: dict[Verdict, Callable[[ET.Element, ExpectationResult], None]] = {
@@ -70,7 +70,7 @@ def _properties(suite: ET.Element, result: RunResult) -> None:
         "verdict": str(result.verdict),
     }
     for name, value in values.items():
-        ET.SubElement(properties, "property", {"name": name, "value": _xml_text(value)})
+        ET.SubElement(properties, "property", {"name": name, "value": xml_text(value)})
 
 
 def junit_xml(result: RunResult) -> str:

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,11 @@ def _run_matrices(reports: Path, scenarios: list[Path]) -> tuple[list[dict[str, 
             by_name[row["scenario"]] = row
         assert (matrix_dir / "matrix.md").read_text().count("| as expected |") == sum(
             row["as_expected"] for row in json.loads((matrix_dir / "matrix.json").read_text())["rows"])
+        junit = ET.parse(matrix_dir / "matrix.xml").getroot()
+        rows_here = json.loads((matrix_dir / "matrix.json").read_text())["rows"]
+        runs_here = [run for row in rows_here for run in row["correct"] + row["defect"]]
+        runs_not_as_expected = sum(not run["as_expected"] for run in runs_here)
+        assert int(junit.attrib["failures"]) + int(junit.attrib["errors"]) == runs_not_as_expected
     assert all(proc.returncode in (0, 1) for proc in procs), outputs
     return [by_name[load_scenario(path).name] for path in scenarios], "\n".join(outputs)
 
