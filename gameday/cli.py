@@ -106,6 +106,9 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     return worst
 
 
+MATRIX_LOG_WIDTH = 180
+
+
 def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     from gameday.matrix import RunRequest, RunSummary, run_matrix, write_matrix
     from gameday.report.matrix_junit import matrix_junit_xml
@@ -140,7 +143,9 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
 
     matrix = asyncio.run(_with_sigterm(run_matrix(list(zip(paths, scenarios, strict=True)), run_one,
                                                   args.repeat, on_run)))
-    console.print(matrix_table(matrix))
+    # a log file has no width to fit: print the matrix wide enough to keep every name whole
+    width = console.width if console.is_terminal else max(console.width, MATRIX_LOG_WIDTH)
+    console.print(matrix_table(matrix, width), width=width)
     console.print(f"  matrix: {write_matrix(matrix, reports)}", highlight=False)
     markdown = reports / "matrix.md"
     markdown.write_text(matrix_markdown(matrix), encoding="utf-8")

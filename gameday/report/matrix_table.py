@@ -30,14 +30,38 @@ def _defect_label(row: MatrixRow) -> str:
     return ", ".join(d.value for d in row.defects) or "none declared"
 
 
-def matrix_table(matrix: Matrix) -> Table:
-    table = Table(title=f"detection matrix ({matrix.repeats} run(s) each)", show_lines=False)
-    for column in ("scenario", "correct stack", "defect", "defective stack", "must fail", "reads"):
-        table.add_column(column)
+WIDE_TABLE_MIN_WIDTH = 140
+
+
+def _reads_markup(row: MatrixRow) -> str:
+    return "[green]as expected[/]" if row.as_expected else "[bold red]NOT as expected[/]"
+
+
+def _narrow_table(matrix: Matrix) -> Table:
+    table = Table(title=f"detection matrix ({matrix.repeats} run(s) each)", show_lines=True)
+    table.add_column("scenario / reads", no_wrap=True)
+    table.add_column("runs")
     for row in matrix.rows:
-        reads = "[green]as expected[/]" if row.as_expected else "[bold red]NOT as expected[/]"
+        runs = (f"correct: {_runs_text(row.correct, defect=False)}\n"
+                f"{_defect_label(row)}: {_runs_text(row.defect, defect=True)}\n"
+                f"must fail: {', '.join(row.must_fail) or '—'}")
+        table.add_row(f"{row.scenario}\n{_reads_markup(row)}", runs)
+    return table
+
+
+def matrix_table(matrix: Matrix, width: int = WIDE_TABLE_MIN_WIDTH) -> Table:
+    """One column per fact when ``width`` allows; narrower, two columns so names stay whole."""
+    if width < WIDE_TABLE_MIN_WIDTH:
+        return _narrow_table(matrix)
+    table = Table(title=f"detection matrix ({matrix.repeats} run(s) each)", show_lines=False)
+    table.add_column("scenario", no_wrap=True)
+    for column in ("correct stack", "defect", "defective stack", "must fail"):
+        table.add_column(column)
+    table.add_column("reads", no_wrap=True)
+    for row in matrix.rows:
         table.add_row(row.scenario, _runs_text(row.correct, defect=False), _defect_label(row),
-                      _runs_text(row.defect, defect=True), ", ".join(row.must_fail) or "—", reads)
+                      _runs_text(row.defect, defect=True), ", ".join(row.must_fail) or "—",
+                      _reads_markup(row))
     return table
 
 

@@ -143,3 +143,21 @@ def test_known_defect_must_fail_a_declared_expectation(tmp_path: Path, fails: li
 
     with pytest.raises(ScenarioError, match=r"orders\.ghost"):
         load_scenario(path)
+
+
+async def test_the_console_table_keeps_scenario_names_whole_on_a_narrow_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    scenario = load_scenario(CRASH)
+    run_one = _runner(lambda r: (_graded(scenario, recovered=r.variant is Variant.CORRECT), "dir", None))
+    matrix = await run_matrix([(CRASH, scenario)], run_one, repeats=1)  # type: ignore[arg-type]
+    buffer = io.StringIO()
+
+    Console(file=buffer, width=80).print(matrix_table(matrix, 80))
+
+    shown = buffer.getvalue()
+    assert "failover-primary-crash" in shown
+    assert "as expected" in shown
+    assert "no-promotion: fail (rto.failover) x1" in shown
