@@ -110,7 +110,7 @@ MATRIX_LOG_WIDTH = 180
 
 
 def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
-    from gameday.matrix import RunRequest, RunSummary, run_matrix, write_matrix
+    from gameday.matrix import Matrix, RunRequest, RunSummary, run_matrix, write_matrix
     from gameday.report.matrix_junit import matrix_junit_xml
     from gameday.report.matrix_table import matrix_markdown, matrix_table
     from gameday.runner import RunSettings, run_scenario
@@ -141,18 +141,22 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {request.scenario.name} [{request.variant.value} #{request.repeat + 1}] "
                       f"{summary.verdict.value}{failing} — {mark}", highlight=False)
 
+    def write_reports(matrix: Matrix) -> tuple[Path, Path, Path]:
+        """matrix.json, matrix.md and matrix.xml; rewritten after each row, so an interrupted
+        matrix leaves the rows it finished (marked incomplete)."""
+        markdown, junit = reports / "matrix.md", reports / "matrix.xml"
+        json_path = write_matrix(matrix, reports)
+        markdown.write_text(matrix_markdown(matrix), encoding="utf-8")
+        junit.write_text(matrix_junit_xml(matrix), encoding="utf-8")
+        return json_path, markdown, junit
+
     matrix = asyncio.run(_with_sigterm(run_matrix(list(zip(paths, scenarios, strict=True)), run_one,
-                                                  args.repeat, on_run)))
+                                                  args.repeat, on_run, on_row=write_reports)))
     # a log file has no width to fit: print the matrix wide enough to keep every name whole
     width = console.width if console.is_terminal else max(console.width, MATRIX_LOG_WIDTH)
     console.print(matrix_table(matrix, width), width=width)
-    console.print(f"  matrix: {write_matrix(matrix, reports)}", highlight=False)
-    markdown = reports / "matrix.md"
-    markdown.write_text(matrix_markdown(matrix), encoding="utf-8")
-    console.print(f"  as Markdown: {markdown}", highlight=False)
-    junit = reports / "matrix.xml"
-    junit.write_text(matrix_junit_xml(matrix), encoding="utf-8")
-    console.print(f"  as JUnit: {junit}", highlight=False)
+    json_path, markdown, junit = write_reports(matrix)
+    console.print(f"  matrix: {json_path}\n  as Markdown: {markdown}\n  as JUnit: {junit}", highlight=False)
     return 0 if matrix.as_expected else 1
 
 

@@ -67,15 +67,22 @@ class Matrix(BaseModel):
     generated: str
     repeats: int
     rows: tuple[MatrixRow, ...]
+    scenarios_planned: int
+
+    @property
+    def complete(self) -> bool:
+        """Every planned scenario has its row (false while running, or after an interruption)."""
+        return len(self.rows) == self.scenarios_planned
 
     @property
     def as_expected(self) -> bool:
-        return bool(self.rows) and all(row.as_expected for row in self.rows)
+        return self.complete and bool(self.rows) and all(row.as_expected for row in self.rows)
 
     def to_json(self) -> dict[str, Any]:
         body = self.model_dump(mode="json")
         for row, dumped in zip(self.rows, body["rows"], strict=True):
             dumped["as_expected"] = row.as_expected
+        body["complete"] = self.complete
         body["as_expected"] = self.as_expected
         return body
 
@@ -108,8 +115,11 @@ def summarize(result: RunResult, variant: Variant, must_fail: Sequence[str], run
 
 async def run_matrix(scenarios: Sequence[tuple[Path, Scenario]], run_one: RunOne, repeats: int = 1,
                      on_run: Callable[[RunRequest, RunSummary], None] = lambda request, summary: None,
+                     on_row: Callable[[Matrix], object] = lambda matrix_so_far: None,
                      ) -> Matrix:
-    rows = []
+    """Each scenario's row in turn; ``on_row`` gets the matrix so far after each row."""
+    rows: list[MatrixRow] = []
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     for path, scenario in scenarios:
         known = scenario.known_defect
         must_fail = known.fails if known else ()
@@ -125,12 +135,15 @@ async def run_matrix(scenarios: Sequence[tuple[Path, Scenario]], run_one: RunOne
                 on_run(request, summary)
         rows.append(MatrixRow(scenario=scenario.name, path=str(path), defects=defects, must_fail=must_fail,
                               correct=tuple(runs[Variant.CORRECT]), defect=tuple(runs[Variant.DEFECT])))
+        on_row(Matrix(generated=started, repeats=repeats, rows=tuple(rows), scenarios_planned=len(scenarios)))
     return Matrix(generated=datetime.now(UTC).isoformat(timespec="seconds"), repeats=repeats,
-                  rows=tuple(rows))
+                  rows=tuple(rows), scenarios_planned=len(scenarios))
 
 
 def write_matrix(matrix: Matrix, reports_root: Path) -> Path:
     reports_root.mkdir(parents=True, exist_ok=True)
     path = reports_root / MATRIX_FILE
-    path.write_text(json.dumps(matrix.to_json(), indent=1) + "\n", encoding="utf-8")
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(matrix.to_json(), indent=1) + "\n", encoding="utf-8")
+    partial.replace(path)
     return path

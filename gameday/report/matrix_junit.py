@@ -64,8 +64,25 @@ def _totals(rows: list[MatrixRow]) -> dict[str, str]:
             "skipped": "0"}
 
 
+def _incomplete_suite(root: ET.Element, matrix: Matrix) -> None:
+    suite = ET.SubElement(root, "testsuite", {
+        "name": "matrix", "timestamp": matrix.generated, "tests": "1", "failures": "0", "errors": "1",
+        "skipped": "0",
+    })
+    case = ET.SubElement(suite, "testcase", {"name": "matrix.complete", "classname": "gameday.matrix"})
+    ET.SubElement(case, "error", {
+        "type": "incomplete",
+        "message": f"{len(matrix.rows)} of {matrix.scenarios_planned} scenarios ran (stopped or interrupted)",
+    })
+
+
 def matrix_junit_xml(matrix: Matrix) -> str:
-    root = ET.Element("testsuites", {"name": "gameday.matrix", **_totals(list(matrix.rows))})
+    totals = _totals(list(matrix.rows))
+    if not matrix.complete:
+        totals = {**totals, "tests": str(int(totals["tests"]) + 1), "errors": str(int(totals["errors"]) + 1)}
+    root = ET.Element("testsuites", {"name": "gameday.matrix", **totals})
+    if not matrix.complete:
+        _incomplete_suite(root, matrix)
     for row in matrix.rows:
         suite = ET.SubElement(root, "testsuite", {
             "name": row.scenario, "timestamp": matrix.generated, **_totals([row]),

@@ -38,7 +38,7 @@ def _reads_markup(row: MatrixRow) -> str:
 
 
 def _narrow_table(matrix: Matrix) -> Table:
-    table = Table(title=f"detection matrix ({matrix.repeats} run(s) each)", show_lines=True)
+    table = Table(title=_title(matrix), show_lines=True)
     table.add_column("scenario / reads", no_wrap=True)
     table.add_column("runs")
     for row in matrix.rows:
@@ -49,11 +49,18 @@ def _narrow_table(matrix: Matrix) -> Table:
     return table
 
 
+def _title(matrix: Matrix) -> str:
+    title = f"detection matrix ({matrix.repeats} run(s) each)"
+    if not matrix.complete:
+        title += f" — INCOMPLETE: {len(matrix.rows)} of {matrix.scenarios_planned} scenarios"
+    return title
+
+
 def matrix_table(matrix: Matrix, width: int = WIDE_TABLE_MIN_WIDTH) -> Table:
     """One column per fact when ``width`` allows; narrower, two columns so names stay whole."""
     if width < WIDE_TABLE_MIN_WIDTH:
         return _narrow_table(matrix)
-    table = Table(title=f"detection matrix ({matrix.repeats} run(s) each)", show_lines=False)
+    table = Table(title=_title(matrix), show_lines=False)
     table.add_column("scenario", no_wrap=True)
     for column in ("correct stack", "defect", "defective stack", "must fail"):
         table.add_column(column)
@@ -81,4 +88,6 @@ def matrix_markdown(matrix: Matrix) -> str:
         lines.append(f"| {row.scenario} | {_runs_text(row.correct, defect=False)} | {_rto_text(row)} | "
                      f"`{_defect_label(row)}` | {_runs_text(row.defect, defect=True)} | "
                      f"{'as expected' if row.as_expected else '**NOT as expected**'} |")
+    if not matrix.complete:
+        lines.append(f"\n**Incomplete:** {len(matrix.rows)} of {matrix.scenarios_planned} scenarios ran.")
     return "\n".join(lines) + "\n"

@@ -115,6 +115,7 @@ async def test_matrix_json_and_tables(tmp_path: Path) -> None:
     body = json.loads(path.read_text())
     assert path.name == MATRIX_FILE
     assert body["as_expected"] is True
+    assert body["complete"] is True
     assert body["rows"][0]["scenario"] == "failover-primary-crash"
     assert body["rows"][0]["defect"][0]["failing"] == ["rto.failover"]
     assert body["rows"][0]["as_expected"] is True

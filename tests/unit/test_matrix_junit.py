@@ -3,7 +3,9 @@
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from gameday.matrix import RunRequest, Variant, run_matrix
+import pytest
+
+from gameday.matrix import Matrix, RunRequest, Variant, run_matrix
 from gameday.report.matrix_junit import matrix_junit_xml
 from gameday.scenario import load_scenario
 from gameday.verdict import grade_run
@@ -67,3 +69,27 @@ async def test_a_scenario_without_a_known_defect_is_a_failing_case() -> None:
     assert (root.attrib["tests"], root.attrib["failures"]) == ("2", "1")
     (failure,) = root.iter("failure")
     assert "no known_defect" in failure.attrib["message"]
+
+
+async def test_rows_are_reported_as_they_finish_and_an_interrupted_matrix_says_it_is_incomplete() -> None:
+    second = CRASH.with_name("second.yaml")
+    seen: list[ET.Element] = []
+
+    async def run_one(request: RunRequest) -> tuple[object, str | None, str | None]:
+        if request.path == second:
+            raise KeyboardInterrupt
+        correct = request.variant is Variant.CORRECT
+        return grade_run(SCENARIO, failover_history(recovered=correct).ops), "dir", None
+
+    def on_row(matrix_so_far: Matrix) -> None:
+        assert not matrix_so_far.as_expected
+        seen.append(ET.fromstring(matrix_junit_xml(matrix_so_far)))
+
+    with pytest.raises(KeyboardInterrupt):
+        await run_matrix([(CRASH, SCENARIO), (second, SCENARIO)], run_one,  # type: ignore[arg-type]
+                         on_row=on_row)
+
+    (partial,) = seen
+    assert (partial.attrib["tests"], partial.attrib["failures"], partial.attrib["errors"]) == ("3", "0", "1")
+    (error,) = partial.iter("error")
+    assert error.attrib["message"].startswith("1 of 2 scenarios ran")
