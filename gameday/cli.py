@@ -141,6 +141,8 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {request.scenario.name} [{request.variant.value} #{request.repeat + 1}] "
                       f"{summary.verdict.value}{failing} — {mark}", highlight=False)
 
+    written: list[Matrix] = []
+
     def write_reports(matrix: Matrix) -> tuple[Path, Path, Path]:
         """matrix.json, matrix.md and matrix.xml; rewritten after each row, so an interrupted
         matrix leaves the rows it finished (marked incomplete)."""
@@ -148,10 +150,18 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
         json_path = write_matrix(matrix, reports)
         markdown.write_text(matrix_markdown(matrix), encoding="utf-8")
         junit.write_text(matrix_junit_xml(matrix), encoding="utf-8")
+        written[:] = [matrix]
         return json_path, markdown, junit
 
-    matrix = asyncio.run(_with_sigterm(run_matrix(list(zip(paths, scenarios, strict=True)), run_one,
-                                                  args.repeat, on_run, on_row=write_reports)))
+    try:
+        matrix = asyncio.run(_with_sigterm(run_matrix(list(zip(paths, scenarios, strict=True)), run_one,
+                                                      args.repeat, on_run, on_row=write_reports)))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        if written:
+            finished = f"{len(written[0].rows)} of {len(paths)} rows finished"
+            console.print(f"  {finished}: {reports / 'matrix.json'} (and .md, .xml), marked incomplete",
+                          highlight=False)
+        raise
     # a log file has no width to fit: print the matrix wide enough to keep every name whole
     width = console.width if console.is_terminal else max(console.width, MATRIX_LOG_WIDTH)
     console.print(matrix_table(matrix, width), width=width)
