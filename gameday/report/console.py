@@ -17,10 +17,10 @@ VERDICT_STYLES = {Verdict.PASS: "bold green", Verdict.FAIL: "bold red", Verdict.
 
 def expectations_table(result: RunResult) -> Table:
     table = Table(title=f"{result.scenario} (seed {result.seed})", title_justify="left")
-    table.add_column("expectation")
+    table.add_column("expectation", no_wrap=True)
     table.add_column("bound")
     table.add_column("observed", justify="right")
-    table.add_column("verdict")
+    table.add_column("verdict", no_wrap=True)
     table.add_column("note", overflow="fold")
     for expectation in result.expectations:
         note = expectation.error or expectation.note

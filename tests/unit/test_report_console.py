@@ -45,3 +45,11 @@ def test_colour_marks_the_verdicts() -> None:
     text = console_text(grade_run(SCENARIO, failover_history().ops), color=True)
 
     assert "\x1b[1;32mPASS" in text
+
+
+def test_expectation_names_and_verdicts_stay_whole_at_80_columns() -> None:
+    text = console_text(grade_run(SCENARIO, failover_history(old_primary_keeps_sending=True).ops), width=80)
+
+    writers_row = next(line for line in text.splitlines() if "writers.concurrent_active" in line)
+    assert "FAIL" in writers_row
+    assert "positions.mismatch_bps" in text
