@@ -10,13 +10,14 @@ import asyncio
 import json
 import sys
 
-from bench import cold_start, proxy, proxy_floor, rto, venue
+from bench import cold_start, proxy, proxy_floor, rto, stress_matrix, venue
 
 BENCHES = {
     "cold-start": cold_start.main,
     "proxy": proxy.main,
     "proxy-floor": proxy_floor.main,
     "rto": rto.main,
+    "stress-matrix": stress_matrix.main,
     "venue-throughput": venue.throughput,
     "venue-latency": venue.latency,
     "venue-ledger": venue.ledger,

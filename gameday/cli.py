@@ -1,7 +1,9 @@
 """``gameday``: run, validate and re-grade game days; serve the fault proxy and the venue.
 
 Exit codes: 0 every expectation passed; 1 one failed; 3 none failed but one could not be
-graded (unknown); 2 bad input (an invalid scenario, a bad flag); 130 interrupted.
+graded (unknown); 4 the run aborted (the reason is in results.json and junit.xml); 2 bad input
+(an invalid scenario, a bad flag); 130 interrupted. Of several runs, a failure outranks an
+aborted run, which outranks an unknown one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +23,7 @@ from rich.console import Console
 from gameday.errors import GamedayError
 from gameday.report.console import console_report
 from gameday.scenario import Scenario, load_scenario
+from gameday.stress import stress_level
 from mock_exchange.cli import add_arguments as add_exchange_arguments
 from trading_stack.config import Defect
 
@@ -38,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--defect", action="append", default=[], choices=[d.value for d in Defect],
                      help="switch on a known defect of the reference stack (repeatable)")
     run.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
+    run.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
+                     help="run beside N CPU-burning processes ('cores': one per core; default 0)")
 
     matrix = commands.add_parser(
         "matrix", help="run each scenario against the correct stack and against its known defect")
@@ -45,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="scenario files (default: every scenarios/*.yaml)")
     matrix.add_argument("--repeat", type=int, default=1, help="runs of each variant (default 1)")
     matrix.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
+    matrix.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
+                        help="run the matrix beside N CPU-burning processes ('cores': one per core; "
+                             "default 0); the level and the load average go into the matrix report")
 
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("scenarios", nargs="+", type=Path)
@@ -86,18 +95,20 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from gameday.runner import RunSettings, run_scenario  # the runner pulls in the whole stack
+    from gameday.stress import under_stress
 
     scenarios = _load_all(args.scenarios, console)
     if scenarios is None:
         return EXIT_INVALID
     settings = RunSettings(reports_root=args.reports.resolve(),
                            extra_defects=tuple(Defect(d) for d in args.defect),
-                           toxiproxy_url=os.environ.get("TOXIPROXY_URL") or None)
+                           toxiproxy_url=os.environ.get("TOXIPROXY_URL") or None, stress=args.stress)
     worst = 0
     for path, scenario in zip(args.scenarios, scenarios, strict=True):
         console.rule(f"{scenario.name}")
-        outcome = asyncio.run(_with_sigterm(run_scenario(
-            scenario, path, settings, progress=lambda line: console.print(f"  {line}", highlight=False))))
+        outcome = asyncio.run(_with_sigterm(under_stress(args.stress, settings.reports_root, partial(
+            run_scenario, scenario, path, settings,
+            progress=lambda line: console.print(f"  {line}", highlight=False)))))
         if outcome.error:
             console.print(f"[bold red]run aborted:[/] {outcome.error}", highlight=False)
         console.print(console_report(outcome.result))
@@ -112,8 +123,10 @@ MATRIX_LOG_WIDTH = 180
 def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     from gameday.matrix import Matrix, RunRequest, RunSummary, run_matrix, write_matrix
     from gameday.report.matrix_junit import matrix_junit_xml
-    from gameday.report.matrix_table import matrix_markdown, matrix_table
+    from gameday.report.matrix_table import load_text, matrix_markdown, matrix_table
     from gameday.runner import RunSettings, run_scenario
+    from gameday.starvation import LoadMeter
+    from gameday.stress import Burners
     from gameday.verdict import RunResult
 
     paths = args.scenarios or sorted(Path("scenarios").glob("*.yaml"))
@@ -131,15 +144,16 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
 
     async def run_one(request: RunRequest) -> tuple[RunResult, str | None, str | None]:
         settings = RunSettings(reports_root=reports / "matrix", extra_defects=request.defects,
-                               toxiproxy_url=toxiproxy_url)
+                               toxiproxy_url=toxiproxy_url, stress=args.stress)
         outcome = await run_scenario(request.scenario, request.path, settings)
         return outcome.result, str(outcome.run_dir), outcome.error
 
     def on_run(request: RunRequest, summary: RunSummary) -> None:
         mark = "[green]as expected[/]" if summary.as_expected else "[bold red]NOT as expected[/]"
         failing = f" failing: {', '.join(summary.failing)}" if summary.failing else ""
+        starved = " [magenta](starved)[/]" if summary.starved else ""
         console.print(f"  {request.scenario.name} [{request.variant.value} #{request.repeat + 1}] "
-                      f"{summary.verdict.value}{failing} — {mark}", highlight=False)
+                      f"{summary.verdict.value}{failing} — {mark}{starved}", highlight=False)
 
     written: list[Matrix] = []
 
@@ -153,9 +167,17 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
         written[:] = [matrix]
         return json_path, markdown, junit
 
+    async def matrix_under_stress() -> Matrix:
+        """The burners start before the first row and are stopped and reaped however it ends."""
+        async with Burners(args.stress, reports / "matrix") as burners, LoadMeter() as meter:
+            if burners.count:
+                console.print(f"  stress: {burners.count} CPU burner(s), pids {list(burners.pids)}",
+                              highlight=False)
+            return await run_matrix(list(zip(paths, scenarios, strict=True)), run_one, args.repeat, on_run,
+                                    on_row=write_reports, stress=args.stress, load=meter.summary)
+
     try:
-        matrix = asyncio.run(_with_sigterm(run_matrix(list(zip(paths, scenarios, strict=True)), run_one,
-                                                      args.repeat, on_run, on_row=write_reports)))
+        matrix = asyncio.run(_with_sigterm(matrix_under_stress()))
     except (KeyboardInterrupt, asyncio.CancelledError):
         if written:
             finished = f"{len(written[0].rows)} of {len(paths)} rows finished"
@@ -165,6 +187,7 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     # a log file has no width to fit: print the matrix wide enough to keep every name whole
     width = console.width if console.is_terminal else max(console.width, MATRIX_LOG_WIDTH)
     console.print(matrix_table(matrix, width), width=width)
+    console.print(f"  {load_text(matrix)}", highlight=False)
     json_path, markdown, junit = write_reports(matrix)
     console.print(f"  matrix: {json_path}\n  as Markdown: {markdown}\n  as JUnit: {junit}", highlight=False)
     return 0 if matrix.as_expected else 1
@@ -176,6 +199,8 @@ def _cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     worst = 0
     for run_dir in args.run_dirs:
         result = analyze_run(run_dir)
+        if result.abort_reason:
+            console.print(f"[bold red]run aborted:[/] {result.abort_reason}", highlight=False)
         console.print(console_report(result))
         worst = max(worst, result.exit_code, key=lambda code: (code == 1, code))
     return worst

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from gameday.scenario import Scenario
+from gameday.starvation import LoadAverage, StarvationSummary
 from gameday.verdict import RunResult, Verdict
 from trading_stack.config import Defect
 
@@ -43,6 +44,11 @@ class RunSummary(BaseModel):
     run_dir: str | None
     error: str | None = None
     as_expected: bool
+    starvation: StarvationSummary | None = None  # informs only: never part of ``as_expected``
+
+    @property
+    def starved(self) -> bool:
+        return self.starvation is not None and self.starvation.starved
 
 
 class MatrixRow(BaseModel):
@@ -68,6 +74,14 @@ class Matrix(BaseModel):
     repeats: int
     rows: tuple[MatrixRow, ...]
     scenarios_planned: int
+    stress: int = 0
+    """CPU-burning processes that ran beside the matrix (``--stress``)."""
+    load_average: LoadAverage | None = None
+    """The machine's 1-minute load average over the matrix so far."""
+
+    @property
+    def starved_runs(self) -> int:
+        return sum(run.starved for row in self.rows for run in (*row.correct, *row.defect))
 
     @property
     def complete(self) -> bool:
@@ -84,6 +98,7 @@ class Matrix(BaseModel):
             dumped["as_expected"] = row.as_expected
         body["complete"] = self.complete
         body["as_expected"] = self.as_expected
+        body["starved_runs"] = self.starved_runs
         return body
 
 
@@ -110,14 +125,19 @@ def summarize(result: RunResult, variant: Variant, must_fail: Sequence[str], run
         as_expected = error is None and bool(must_fail) and set(must_fail) <= set(failing)
     return RunSummary(verdict=result.verdict, failing=failing, unknown=unknown,
                       observed={e.name: e.observed for e in result.expectations},
-                      run_dir=run_dir, error=error, as_expected=as_expected)
+                      run_dir=run_dir, error=error, as_expected=as_expected, starvation=result.starvation)
 
 
 async def run_matrix(scenarios: Sequence[tuple[Path, Scenario]], run_one: RunOne, repeats: int = 1,
                      on_run: Callable[[RunRequest, RunSummary], None] = lambda request, summary: None,
                      on_row: Callable[[Matrix], object] = lambda matrix_so_far: None,
+                     *, stress: int = 0, load: Callable[[], LoadAverage | None] = lambda: None,
                      ) -> Matrix:
-    """Each scenario's row in turn; ``on_row`` gets the matrix so far after each row."""
+    """Each scenario's row in turn; ``on_row`` gets the matrix so far after each row.
+
+    ``stress`` and ``load`` (the load average so far) are recorded in the matrix; the caller runs
+    the burners and the meter around this call (:mod:`gameday.stress`, :mod:`gameday.starvation`).
+    """
     rows: list[MatrixRow] = []
     started = datetime.now(UTC).isoformat(timespec="seconds")
     for path, scenario in scenarios:
@@ -135,9 +155,10 @@ async def run_matrix(scenarios: Sequence[tuple[Path, Scenario]], run_one: RunOne
                 on_run(request, summary)
         rows.append(MatrixRow(scenario=scenario.name, path=str(path), defects=defects, must_fail=must_fail,
                               correct=tuple(runs[Variant.CORRECT]), defect=tuple(runs[Variant.DEFECT])))
-        on_row(Matrix(generated=started, repeats=repeats, rows=tuple(rows), scenarios_planned=len(scenarios)))
+        on_row(Matrix(generated=started, repeats=repeats, rows=tuple(rows), scenarios_planned=len(scenarios),
+                      stress=stress, load_average=load()))
     return Matrix(generated=datetime.now(UTC).isoformat(timespec="seconds"), repeats=repeats,
-                  rows=tuple(rows), scenarios_planned=len(scenarios))
+                  rows=tuple(rows), scenarios_planned=len(scenarios), stress=stress, load_average=load())
 
 
 def write_matrix(matrix: Matrix, reports_root: Path) -> Path:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -28,24 +30,33 @@ async def _every(interval_s: float, tick: Any) -> None:
         await asyncio.sleep(max(0.0, start + n * interval_s - time.monotonic()))
 
 
-async def trade_probe(door: FrontDoor, history: History, symbol: str, interval_s: float) -> None:
-    """"Can we trade?": a tiny order far from the market, acknowledged then cancelled."""
-    far_price = round(reference_price(symbol) * 0.5, 2)
-    request = OrderRequest(symbol, "buy", 1, "limit", far_price)
+async def trade_probe(door: FrontDoor, history: History, symbols: str | Sequence[str],
+                      interval_s: float) -> None:
+    """"Can we trade?": a tiny order far from the market, acknowledged then cancelled.
+
+    Each tick probes the next of ``symbols`` in turn and records the symbol on the invoke and the
+    completion, so a venue halt of one symbol reads as the venue's state, not as an outage.
+    """
+    probed = (symbols,) if isinstance(symbols, str) else tuple(symbols)
+    requests = {symbol: OrderRequest(symbol, "buy", 1, "limit", round(reference_price(symbol) * 0.5, 2))
+                for symbol in probed}
+    rotation = itertools.cycle(probed)
 
     async def tick() -> None:
+        symbol = next(rotation)
         history.append(OpKind.PROBE, OpType.INVOKE, "probe-trade", "trade", {"symbol": symbol})
         started = time.monotonic_ns()
-        placement = await door.place(request)
+        placement = await door.place(requests[symbol])
         latency_ms = (time.monotonic_ns() - started) / 1e6
         if placement.status == "ok" and placement.instance is not None:
             history.append(OpKind.PROBE, OpType.OK, "probe-trade", "trade", {
-                "instance": placement.instance, "order_id": placement.body.get("order_id"),
+                "instance": placement.instance, "symbol": symbol, "order_id": placement.body.get("order_id"),
                 "exchange_order_id": placement.body.get("exchange_order_id"), "latency_ms": latency_ms})
             await door.cancel(placement.instance, str(placement.body.get("order_id")))
         else:
             history.append(OpKind.PROBE, OpType(placement.status), "probe-trade", "trade",
-                           {**placement.body, "tried": placement.tried, "latency_ms": latency_ms})
+                           {**placement.body, "symbol": symbol, "tried": placement.tried,
+                            "latency_ms": latency_ms})
 
     await _every(interval_s, tick)
 

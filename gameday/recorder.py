@@ -1,4 +1,10 @@
-"""Records the system under test's own events (NATS ``<prefix>.>``) into the history."""
+"""Records the system under test's own events (NATS ``<prefix>.>``) into the history.
+
+Every message becomes a ``sut``/``info`` op: ``process`` is the subject, ``f`` its last token
+(``oms.failover`` -> ``failover``, ``oms.looplag`` -> ``looplag``), ``value`` the JSON body. The
+runner hands the recorder to the stack (``LocalStack.observe_nats``), which starts it as soon as
+NATS is ready and before any OMS or daemon starts, so their first messages are not missed.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,20 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from gameday.history import History, OpKind, OpType
+from gameday.history import History, Op, OpKind, OpType
+
+__all__ = ["NatsRecorder", "record_message"]
+
+
+def record_message(history: History, subject: str, data: bytes) -> Op:
+    """One SUT message as a history op; a body that is not a JSON object is kept, wrapped."""
+    try:
+        value: Any = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        value = {"raw": data.decode(errors="replace")}
+    if not isinstance(value, dict):
+        value = {"value": value}
+    return history.append(OpKind.SUT, OpType.INFO, subject, subject.rsplit(".", 1)[-1], value)
 
 
 class NatsRecorder:
@@ -29,17 +48,11 @@ class NatsRecorder:
                                           reconnect_time_wait=0.2)
         for subject in self._subjects:
             await self._client.subscribe(subject, cb=self._record)
-        await self._client.flush()
+        await self._client.flush()  # the server has every subscription before anyone publishes
         return self
 
     async def _record(self, msg: Msg) -> None:
-        try:
-            value: Any = json.loads(msg.data)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            value = {"raw": msg.data.decode(errors="replace")}
-        if not isinstance(value, dict):
-            value = {"value": value}
-        self._history.append(OpKind.SUT, OpType.INFO, msg.subject, msg.subject.rsplit(".", 1)[-1], value)
+        record_message(self._history, msg.subject, msg.data)
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:

@@ -40,6 +40,7 @@ from gameday.scenario.model import Routing
 from gameday.stack.blue_green import stack_for
 from gameday.stack.local import LocalStack, StackSettings
 from gameday.stack.rundir import RunDir, reap_stale_runs
+from gameday.starvation import StarvationSampler
 from gameday.verdict import RunResult, RunStatus, grade_run
 from gameday.workload import Burst, FrontDoor, drive_workload, workload_flow
 from trading_stack.config import Defect
@@ -59,6 +60,7 @@ class RunSettings:
     settle_timeout_s: float = 15.0
     lead_in_s: float = 0.2
     run_timeout_margin_s: float = 120.0
+    stress: int = 0  # CPU burners beside the run (started by the caller; recorded in the history)
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ async def _play(scenario: Scenario, stack: LocalStack, history: History, session
              f"{len(scenario.actions)} action(s)")
     probes = [
         asyncio.create_task(trade_probe(_client_door(workload.routing, stack, session, probe=True), history,
-                                        workload.symbols[0], scenario.probes.trade_interval.seconds)),
+                                        workload.symbols, scenario.probes.trade_interval.seconds)),
         asyncio.create_task(health_probe(session, stack.endpoints.oms, history,
                                          scenario.probes.health_interval.seconds)),
     ]
@@ -143,9 +145,11 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     budget_s = scenario.workload.duration.seconds + settings.run_timeout_margin_s
     progress(f"run {run.run_id} (seed {scenario.seed}) in {run.path}")
     try:
-        async with asyncio.timeout(budget_s), stack_for(stack_settings) as stack, \
-                aiohttp.ClientSession() as session, \
-                NatsRecorder(stack.endpoints.nats, history, extra_prefixes=RECORDED_PREFIXES):
+        stack = stack_for(stack_settings)
+        # recording starts once NATS is up, before the OMS and daemons publish their first state
+        stack.observe_nats(lambda url: NatsRecorder(url, history, extra_prefixes=RECORDED_PREFIXES))
+        async with StarvationSampler(history, stress=settings.stress), asyncio.timeout(budget_s), stack, \
+                aiohttp.ClientSession() as session:
             progress(f"stack healthy in {stack.started_in_s:.2f}s")
             history.append(OpKind.RUN, OpType.INFO, "runner", "start", {
                 "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,

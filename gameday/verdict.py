@@ -2,6 +2,8 @@
 
 Three-valued: ``pass``, ``fail``, and ``unknown`` when the evidence is absent or the checker
 crashed. A run fails if any expectation fails, else is unknown if any is unknown, else passes.
+A run that aborted (the stack did not come up, the run exceeded its budget, ...) exits with its
+own code whatever its expectations read: they were graded on a partial history.
 """
 
 from __future__ import annotations
@@ -14,12 +16,23 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from gameday.checkers import DEFAULT_CHECKERS, CheckerRegistry, Observation, Unit, observe
+from gameday.checkers import (
+    DEFAULT_CHECKERS,
+    CheckerRegistry,
+    GradingContext,
+    Observation,
+    ScheduledFault,
+    Unit,
+    observe,
+)
+from gameday.faults.schedule import fault_id
 from gameday.history import Op, OpKind, OpType
 from gameday.scenario import Bound, EqualsBound, Expectation, MaxBound, MinBound, RangeBound, Scenario
+from gameday.starvation import StarvationSummary, summarize_starvation
 from trading_stack.config import Defect
 
 __all__ = [
+    "EXIT_ABORTED",
     "Expectation",
     "ExpectationResult",
     "RunResult",
@@ -32,6 +45,7 @@ __all__ = [
     "grade",
     "grade_expectation",
     "grade_run",
+    "grading_context",
     "overall_verdict",
 ]
 
@@ -50,10 +64,13 @@ class RunStatus(StrEnum):
 
 
 _EXIT_CODES = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.UNKNOWN: 3}
+EXIT_ABORTED = 4
 
 
-def exit_code(verdict: Verdict) -> int:
-    """0 pass, 1 fail, 3 unknown (nothing failed, but something could not be graded)."""
+def exit_code(verdict: Verdict, run_status: RunStatus | None = None) -> int:
+    """0 pass, 1 fail, 3 unknown (nothing failed, but something could not be graded), 4 the run aborted."""
+    if run_status is RunStatus.ABORTED:
+        return EXIT_ABORTED
     return _EXIT_CODES[verdict]
 
 
@@ -121,6 +138,8 @@ def _describe_range(bound: RangeBound, unit: Unit) -> str:
 def grade(bound: Bound, observation: Observation) -> Verdict:
     if observation.error is not None:
         return Verdict.UNKNOWN
+    if observation.violated:
+        return Verdict.FAIL
     if observation.value is None:
         if not observation.unbounded:
             return Verdict.UNKNOWN
@@ -166,12 +185,14 @@ class RunResult(BaseModel):
     started_wall: str | None = None
     ended_wall: str | None = None
     run_status: RunStatus | None = None
+    abort_reason: str | None = None
     verdict: Verdict
     expectations: tuple[ExpectationResult, ...]
+    starvation: StarvationSummary | None = None  # informs only: never part of the verdict
 
     @property
     def exit_code(self) -> int:
-        return exit_code(self.verdict)
+        return exit_code(self.verdict, self.run_status)
 
     @property
     def counts(self) -> dict[Verdict, int]:
@@ -180,18 +201,33 @@ class RunResult(BaseModel):
         return {verdict: verdicts.count(verdict) for verdict in Verdict}
 
 
+def grading_context(scenario: Scenario, expectation: Expectation | None = None) -> GradingContext:
+    """The scenario's timeline under the ids the history records, and one expectation's options."""
+    faults = tuple(ScheduledFault(fault_id(index, fault), fault.fault.value, fault.at.ns, fault.id)
+                   for index, fault in enumerate(scenario.timeline))
+    if expectation is None:
+        return GradingContext(faults=faults)
+    anchor = next((fault.fault_id for fault in faults if expectation.from_ is not None
+                   and fault.name == expectation.from_), None)
+    return GradingContext(faults=faults, anchor=anchor,
+                          hold_ns=None if expectation.hold is None else expectation.hold.ns)
+
+
 def grade_expectation(expectation: Expectation, ops: Sequence[Op],
-                      checkers: CheckerRegistry = DEFAULT_CHECKERS) -> ExpectationResult:
+                      checkers: CheckerRegistry = DEFAULT_CHECKERS,
+                      context: GradingContext | None = None) -> ExpectationResult:
     checker = checkers.get(expectation.name)
     if checker is None:
         observation = Observation(value=None, unit=Unit.COUNT, note="not graded",
                                   error=f"no checker named {expectation.name!r}")
     else:
-        observation = observe(checker, ops)
+        observation = observe(checker, ops, context)
     verdict = grade(expectation.bound, observation)
     observed_text = format_quantity(observation.value, observation.unit)
     if observation.value is None and observation.unbounded:
         observed_text = "never"
+    elif observation.violated:
+        observed_text = "none"
     return ExpectationResult(
         name=expectation.name,
         bound=expectation.bound,
@@ -221,6 +257,13 @@ def _defects(start: Op | None, scenario: Scenario) -> tuple[Defect, ...]:
         return scenario.stack.defects
 
 
+def _abort_reason(end: Op | None, status: RunStatus | None) -> str | None:
+    if status is not RunStatus.ABORTED or end is None:
+        return None
+    error = end.value.get("error")
+    return str(error) if error else "the run aborted (no reason recorded)"
+
+
 def _run_status(end: Op | None) -> RunStatus | None:
     status = None if end is None else end.value.get("status")
     try:
@@ -232,7 +275,8 @@ def _run_status(end: Op | None) -> RunStatus | None:
 def grade_run(scenario: Scenario, ops: Sequence[Op],
               checkers: CheckerRegistry = DEFAULT_CHECKERS) -> RunResult:
     """Grade every expectation of ``scenario`` against a history; never raises for bad evidence."""
-    results = tuple(grade_expectation(expectation, ops, checkers) for expectation in scenario.expectations)
+    results = tuple(grade_expectation(expectation, ops, checkers, grading_context(scenario, expectation))
+                    for expectation in scenario.expectations)
     start, end = _first_run_op(ops, "start"), _first_run_op(ops, "end")
     run_id = None if start is None else start.value.get("run_id")
     seed = start.value.get("seed") if start is not None else None
@@ -244,6 +288,8 @@ def grade_run(scenario: Scenario, ops: Sequence[Op],
         started_wall=None if start is None else start.wall,
         ended_wall=None if end is None else end.wall,
         run_status=_run_status(end),
+        abort_reason=_abort_reason(end, _run_status(end)),
         verdict=overall_verdict(result.verdict for result in results),
         expectations=results,
+        starvation=summarize_starvation(ops),
     )

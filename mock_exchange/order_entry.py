@@ -1,6 +1,7 @@
 """Order entry over FIX (contracts §2): NewOrderSingle, OrderCancelRequest,
-OrderCancelReplaceRequest, OrderMassCancelRequest, OrderStatusRequest and
-OrderMassStatusRequest in; ExecutionReport, OrderCancelReject and OrderMassCancelReport out.
+OrderCancelReplaceRequest, OrderMassCancelRequest, OrderStatusRequest,
+OrderMassStatusRequest and TradeCaptureReportRequest in; ExecutionReport, OrderCancelReject,
+OrderMassCancelReport and the trade capture answers (:mod:`mock_exchange.fix.trade_capture`) out.
 
 Reports go to the session that entered the order (and to the session that asked, for a
 cancel or replace). When the owning session is down, they go to the firm's logged-on sessions
@@ -52,6 +53,7 @@ from mock_exchange.fix.fields import (
 from mock_exchange.fix.queries import answer_mass_status, answer_order_status
 from mock_exchange.fix.session import FixSession, SessionRegistry, utc_timestamps
 from mock_exchange.fix.tags import FIX44_MSG_TYPES, MsgType
+from mock_exchange.fix.trade_capture import TradeCaptureDesk
 from mock_exchange.ledger import Ledger
 from mock_exchange.model import ExecType, Order, OrderStatus
 
@@ -88,6 +90,7 @@ class FixOrderEntry:
         self._route_orphans = route_orphan_reports_to_firm
         self._deliver_elsewhere = deliver_elsewhere
         self._mass_cancel_ids = itertools.count(1)
+        self._trade_capture = TradeCaptureDesk(ledger, sessions)
         self._handlers: dict[bytes, Handler] = {
             MsgType.NEW_ORDER_SINGLE: self._on_new_order,
             MsgType.ORDER_CANCEL_REQUEST: self._on_cancel_request,
@@ -95,6 +98,7 @@ class FixOrderEntry:
             MsgType.ORDER_MASS_CANCEL_REQUEST: self._on_mass_cancel_request,
             MsgType.ORDER_STATUS_REQUEST: self._on_status_request,
             MsgType.ORDER_MASS_STATUS_REQUEST: self._on_mass_status_request,
+            MsgType.TRADE_CAPTURE_REPORT_REQUEST: self._trade_capture.answer,
         }
 
     def on_app_message(self, session: FixSession, message: FixMessage) -> None:

@@ -1,13 +1,14 @@
 """Positions in Postgres: the shutdown checkpoint, and positions rebuilt from the fills table.
 
 Short-lived connections of their own (as in :mod:`trading_stack.db_sync`), so they work whatever
-the order-path store is doing. A checkpoint is what a gracefully stopped instance knew when it
-stopped; the fills table is what every active instance booked, which is what a rollback restores.
+the order-path store is doing, each to the writable primary of the multi-host DSN (each host asked
+with its own connect bound: :mod:`trading_stack.pg_connect`). A checkpoint is what a gracefully
+stopped instance knew when it stopped; the fills table is what every active instance booked,
+which is what a rollback restores.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping, Sequence
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from trading_stack.deploy.positions import Position, apply_fill
 from trading_stack.models import Order, Side
+from trading_stack.pg_connect import PrimaryPolicy, on_primary
 
 CHECKPOINT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS oms_checkpoints (
@@ -28,7 +30,10 @@ CREATE TABLE IF NOT EXISTS oms_checkpoints (
 )
 """
 
-SAVE = "INSERT INTO oms_checkpoints (instance, t_ns, positions, open_orders) VALUES ($1, $2, $3, $4)"
+SAVE = """
+INSERT INTO oms_checkpoints (instance, t_ns, positions, open_orders) VALUES ($1, $2, $3, $4)
+ON CONFLICT (instance, t_ns) DO NOTHING
+"""
 LATEST = """
 SELECT t_ns, positions, open_orders FROM oms_checkpoints WHERE instance = $1 ORDER BY t_ns DESC LIMIT 1
 """
@@ -71,26 +76,25 @@ class Checkpoint(BaseModel):
 async def save_checkpoint(dsn: str, checkpoint: Checkpoint, timeout_s: float) -> None:
     positions = {symbol: p.model_dump() for symbol, p in checkpoint.positions.items()}
     orders = [order.model_dump(mode="json") for order in checkpoint.open_orders]
-    async with asyncio.timeout(timeout_s):
-        connection = await asyncpg.connect(dsn)
-        try:
-            await connection.execute(CHECKPOINT_SCHEMA)
-            await connection.execute(SAVE, checkpoint.instance, checkpoint.t_ns, json.dumps(positions),
-                                     json.dumps(orders))
-        finally:
-            await connection.close()
+
+    async def save(connection: asyncpg.Connection) -> None:
+        await connection.execute(CHECKPOINT_SCHEMA)
+        await connection.execute(SAVE, checkpoint.instance, checkpoint.t_ns, json.dumps(positions),
+                                 json.dumps(orders))
+
+    await on_primary(dsn, save, PrimaryPolicy(deadline_s=timeout_s))
 
 
 async def load_checkpoint(dsn: str, instance: str, timeout_s: float) -> Checkpoint | None:
     """The latest checkpoint of ``instance``, or None when it never saved one."""
-    async with asyncio.timeout(timeout_s):
-        connection = await asyncpg.connect(dsn)
-        try:
-            if not await connection.fetchval("SELECT to_regclass('oms_checkpoints') IS NOT NULL"):
-                return None
-            row = await connection.fetchrow(LATEST, instance)
-        finally:
-            await connection.close()
+
+    async def latest(connection: asyncpg.Connection) -> asyncpg.Record | None:
+        if not await connection.fetchval("SELECT to_regclass('oms_checkpoints') IS NOT NULL"):
+            return None
+        record: asyncpg.Record | None = await connection.fetchrow(LATEST, instance)
+        return record
+
+    row = await on_primary(dsn, latest, PrimaryPolicy(deadline_s=timeout_s))
     if row is None:
         return None
     return Checkpoint(instance=instance, t_ns=row["t_ns"], positions=json.loads(row["positions"]),
@@ -108,12 +112,11 @@ def positions_from_fills(rows: Sequence[tuple[str, str, int, float]]) -> dict[st
 
 async def load_positions(dsn: str, timeout_s: float) -> dict[str, Position]:
     """Every fill the active instances stored, booked in order: the database's positions."""
-    async with asyncio.timeout(timeout_s):
-        connection = await asyncpg.connect(dsn)
-        try:
-            if not await connection.fetchval("SELECT to_regclass('oms_fills') IS NOT NULL"):
-                return {}
-            rows = await connection.fetch(FILLS_IN_ORDER)
-        finally:
-            await connection.close()
+
+    async def fills(connection: asyncpg.Connection) -> list[asyncpg.Record]:
+        if not await connection.fetchval("SELECT to_regclass('oms_fills') IS NOT NULL"):
+            return []
+        return list(await connection.fetch(FILLS_IN_ORDER))
+
+    rows = await on_primary(dsn, fills, PrimaryPolicy(deadline_s=timeout_s))
     return positions_from_fills([(r["symbol"], r["side"], r["qty"], r["price"]) for r in rows])

@@ -49,6 +49,10 @@ class OmsConfig(_Model):
     lease_safety_margin_s: float = 0.5
     # Postgres (through the fault proxy)
     database_dsn: str
+    db_connect_timeout_s: float = Field(default=1.0, gt=0, description="per host of the DSN, per attempt")
+    db_sync_deadline_s: float = Field(
+        default=6.0, gt=0, description="promotion: the database sync is retried until then, else no trading"
+    )
     # deployment (docs/deploy.md §2)
     version: OmsVersion = OmsVersion.V1_4_2
     breaker: BreakerConfig | None = None
@@ -66,6 +70,10 @@ class FailoverConfig(_Model):
         min_length=1, description="deep-health URL per vantage point"
     )
     dr_admin_url: str
+    candidate_admin_urls: tuple[str, ...] = Field(
+        default=(), description="instances that may be promoted again when none is active "
+        "after a failover, in order of preference (default: the DR alone)"
+    )
     admin_token: str
     nats_url: str
     subject_prefix: str = "oms"

@@ -1,16 +1,17 @@
 """Out-of-band state in Postgres: risk limits, and the open orders a promoted DR must adopt.
 
-Short-lived connections of their own, so they work whatever the order-path store is doing.
+Short-lived connections of their own, so they work whatever the order-path store is doing; each
+goes to the writable primary of the multi-host DSN (:mod:`trading_stack.pg_connect`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 import asyncpg
 
 from trading_stack.models import Order, OrderStatus
+from trading_stack.pg_connect import PrimaryPolicy, on_primary
 
 RISK_SCHEMA = """
 CREATE TABLE IF NOT EXISTS oms_risk_limits (
@@ -42,34 +43,34 @@ class OutOfBandState:
 
 
 async def save_risk_limit(dsn: str, symbol: str, max_order_qty: int, set_by: str, timeout_s: float) -> None:
-    async with asyncio.timeout(timeout_s):
-        connection = await asyncpg.connect(dsn)
-        try:
-            await connection.execute(RISK_SCHEMA)
-            await connection.execute(SAVE_RISK_LIMIT, symbol, max_order_qty, set_by)
-        finally:
-            await connection.close()
+    async def save(connection: asyncpg.Connection) -> None:
+        await connection.execute(RISK_SCHEMA)
+        await connection.execute(SAVE_RISK_LIMIT, symbol, max_order_qty, set_by)  # an upsert: retry-safe
+
+    await on_primary(dsn, save, PrimaryPolicy(deadline_s=timeout_s))
 
 
 async def _table_exists(connection: asyncpg.Connection, table: str) -> bool:
     return bool(await connection.fetchval("SELECT to_regclass($1) IS NOT NULL", table))
 
 
-async def load_out_of_band_state(dsn: str, timeout_s: float) -> OutOfBandState:
-    async with asyncio.timeout(timeout_s):
-        connection = await asyncpg.connect(dsn)
-        try:
-            limits: dict[str, int] = {}
-            if await _table_exists(connection, "oms_risk_limits"):
-                rows = await connection.fetch("SELECT symbol, max_order_qty FROM oms_risk_limits")
-                limits = {row["symbol"]: int(row["max_order_qty"]) for row in rows}
-            orders: tuple[Order, ...] = ()
-            if await _table_exists(connection, "oms_orders"):
-                rows = await connection.fetch(OPEN_ORDERS, OPEN_STATUSES)
-                orders = tuple(Order(order_id=row["cl_ord_id"], exchange_order_id=row["exchange_order_id"],
-                                     instance=row["instance"], symbol=row["symbol"], side=row["side"],
-                                     ord_type=row["ord_type"], qty=row["qty"], cum_qty=row["cum_qty"],
-                                     price=row["price"], status=row["status"]) for row in rows)
-            return OutOfBandState(limits, orders)
-        finally:
-            await connection.close()
+async def _read_state(connection: asyncpg.Connection) -> OutOfBandState:
+    limits: dict[str, int] = {}
+    if await _table_exists(connection, "oms_risk_limits"):
+        rows = await connection.fetch("SELECT symbol, max_order_qty FROM oms_risk_limits")
+        limits = {row["symbol"]: int(row["max_order_qty"]) for row in rows}
+    orders: tuple[Order, ...] = ()
+    if await _table_exists(connection, "oms_orders"):
+        rows = await connection.fetch(OPEN_ORDERS, OPEN_STATUSES)
+        orders = tuple(Order(order_id=row["cl_ord_id"], exchange_order_id=row["exchange_order_id"],
+                             instance=row["instance"], symbol=row["symbol"], side=row["side"],
+                             ord_type=row["ord_type"], qty=row["qty"], cum_qty=row["cum_qty"],
+                             price=row["price"], status=row["status"]) for row in rows)
+    return OutOfBandState(limits, orders)
+
+
+async def load_out_of_band_state(dsn: str, policy: PrimaryPolicy) -> OutOfBandState:
+    """Read from the writable primary (a replica may not have the latest limit yet), each host of
+    the DSN asked with its own connect bound, as ``policy`` says (a promotion retries until its
+    deadline); :class:`~trading_stack.pg_connect.PrimaryUnavailable` when none served in time."""
+    return await on_primary(dsn, _read_state, policy)

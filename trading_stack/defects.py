@@ -27,3 +27,4 @@ class Defect(StrEnum):
     NO_MARKET_HOURS_GUARD = "no-market-hours-guard"
     BREAKER_DISABLED = "breaker-disabled"
     NO_AUTO_ROLLBACK = "no-auto-rollback"
+    DEPLOY_IGNORES_BLUE_HEALTH = "deploy-ignores-blue-health"

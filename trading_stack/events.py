@@ -21,6 +21,7 @@ from trading_stack.book import Book
 from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.models import Fill, Order
 from trading_stack.roles import Role
+from trading_stack.store import StoreBacklog
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +113,17 @@ class EventPublisher:
             {"instance": self._instance, "lag_ms": lag_ms, "backlog": backlog, "t_ns": self._clock()},
         )
 
+    def store_backlog(self, backlog: StoreBacklog) -> None:
+        """The database writer's backlog (``<prefix>.store_backlog``), while there is one."""
+        self._put("store_backlog", {"instance": self._instance, **backlog.as_dict(), "t_ns": self._clock()})
+
     def output(self, suffix: str, body: Mapping[str, Any]) -> None:
         """What this instance computed for one input event (``outputs`` / ``shadow.outputs``)."""
         self._put(suffix, body)
+
+    def loop_lag(self, summary: Mapping[str, float | int]) -> None:
+        """How late this process's event loop ran over the last window (``<prefix>.looplag``)."""
+        self._put("looplag", {"instance": self._instance, **summary, "t_ns": self._clock()})
 
     def pnl(self, pnl: float, peak: float) -> None:
         self._put("pnl", {"instance": self._instance, "pnl": pnl, "peak": peak, "t_ns": self._clock()})

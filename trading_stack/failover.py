@@ -2,7 +2,12 @@
 
 Probes the primary's deep health from every vantage URL, confirms failure per
 ``FailoverDetector``, then POSTs ``/admin/promote`` to the DR (retrying until 202) and keeps
-watching. Every decision change is published on ``<prefix>.failover``.
+watching. Every decision change is published on ``<prefix>.failover``, and the current state
+once a second as a heartbeat (``"heartbeat": true``), so a quiet run has evidence too.
+
+Nobody waits forever: after a failover, when no candidate instance has said it is active for
+``confirmation_count`` checks in a row (the promoted one fenced itself, say), the first
+candidate that says it is promotable is promoted again (``LeaderlessWatch``).
 """
 
 from __future__ import annotations
@@ -23,10 +28,26 @@ from nats.aio.client import Client as NatsClient
 from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.config import Defect, FailoverConfig
 from trading_stack.events import connect_nats
-from trading_stack.failover_logic import Decision, FailoverDetector, Verdict
+from trading_stack.failover_logic import Decision, FailoverDetector, LeaderlessWatch, Verdict
 from trading_stack.runtime import announce_ready, run_daemon, service_main, status_app
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL_S = 1.0
+
+
+async def read_role(session: aiohttp.ClientSession, admin_url: str,
+                    timeout_s: float) -> dict[str, Any] | None:
+    """A candidate's ``GET /role`` (None when it does not answer in time)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with session.get(admin_url.rstrip("/") + "/role") as response:
+                if response.status != 200:
+                    return None
+                body = await response.json()
+                return body if isinstance(body, dict) else None
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
+        return None
 
 
 async def probe(session: aiohttp.ClientSession, url: str, timeout_s: float) -> bool:
@@ -56,12 +77,18 @@ class FailoverDaemon:
         self.decisions: deque[dict[str, Any]] = deque(maxlen=100)
         self._nc: NatsClient | None = None
         self._promotion: asyncio.Task[None] | None = None
+        self._promotions = 0
+        self._candidates = config.candidate_admin_urls or (config.dr_admin_url,)
+        self.leaderless = LeaderlessWatch(len(self._candidates), config.confirmation_count)
+        self._last_heartbeat = 0.0
+        self._connected = asyncio.Event()
 
     # -- NATS --------------------------------------------------------------------------
     async def _connect(self) -> None:
         self._nc = await connect_nats(self.config.nats_url, name=f"failover-{self.config.daemon_id}")
+        self._connected.set()
 
-    async def _publish(self, verdict: Verdict) -> None:
+    async def _publish(self, verdict: Verdict, heartbeat: bool = False) -> None:
         event = {
             "daemon": self.config.daemon_id,
             "decision": verdict.decision.value,
@@ -70,13 +97,21 @@ class FailoverDaemon:
                 "failures": list(verdict.failures),
                 "vantages": list(self.config.primary_health_urls),
             },
+            "heartbeat": heartbeat,
+            "promotions": self._promotions,
             "t_ns": self._clock(),
         }
-        self.decisions.append(event)
-        log.info("decision %s: %s %s", verdict.decision, verdict.reason, verdict.failures)
+        if not heartbeat:
+            self.decisions.append(event)
+            log.info("decision %s: %s %s", verdict.decision, verdict.reason, verdict.failures)
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.publish(f"{self.config.subject_prefix}.failover", json.dumps(event).encode())
+
+    async def _announce_start(self) -> None:
+        """The first decision, once NATS is connected (it connects while the checks already run)."""
+        await self._connected.wait()
+        await self._publish(Verdict(self.state, self.detector.failures, "daemon started"))
 
     # -- loop --------------------------------------------------------------------------
     async def _tick(self, session: aiohttp.ClientSession) -> None:
@@ -85,16 +120,37 @@ class FailoverDaemon:
         )
         self.checks += 1
         await self._apply(self.detector.observe(results), session)
+        if self.detector.confirmed and self._promotion is not None and self._promotion.done():
+            await self._watch_for_no_leader(session)
+        now = asyncio.get_running_loop().time()
+        if now - self._last_heartbeat >= HEARTBEAT_INTERVAL_S:
+            self._last_heartbeat = now
+            await self._publish(Verdict(self.state, self.detector.failures, "heartbeat"), heartbeat=True)
+
+    async def _watch_for_no_leader(self, session: aiohttp.ClientSession) -> None:
+        roles = await asyncio.gather(
+            *(read_role(session, url, self.config.health_timeout_s) for url in self._candidates)
+        )
+        choice = self.leaderless.observe(roles)
+        if choice is None:
+            return
+        url = self._candidates[choice]
+        chosen = roles[choice] or {}
+        reason = (f"no instance active for {self.config.confirmation_count} consecutive checks; "
+                  f"promoting {chosen.get('instance', url)}")
+        await self._publish(Verdict(Decision.PROMOTE, self.detector.failures, reason))
+        self._promotion = asyncio.create_task(self._promote(session, url), name="re-promote")
 
     async def _apply(self, verdict: Verdict, session: aiohttp.ClientSession) -> None:
         if verdict.decision is not self.state:
             self.state = verdict.decision
             await self._publish(verdict)
         if verdict.decision is Decision.PROMOTE and self._promotion is None:
-            self._promotion = asyncio.create_task(self._promote(session), name="promote")
+            self._promotion = asyncio.create_task(self._promote(session, self.config.dr_admin_url),
+                                                  name="promote")
 
-    async def _promote(self, session: aiohttp.ClientSession) -> None:
-        url = self.config.dr_admin_url.rstrip("/") + "/admin/promote"
+    async def _promote(self, session: aiohttp.ClientSession, admin_url: str) -> None:
+        url = admin_url.rstrip("/") + "/admin/promote"
         headers = {"Authorization": f"Bearer {self.config.admin_token}"}
         delay = self.config.check_interval_s
         while True:
@@ -110,6 +166,7 @@ class FailoverDaemon:
             await asyncio.sleep(delay)
             delay = min(1.0, delay * 2)
         self.detector.promoted()
+        self._promotions += 1
         self.state = Decision.PROMOTED
         await self._publish(
             Verdict(Decision.PROMOTED, self.detector.failures, f"DR accepted promotion at {url}")
@@ -140,6 +197,8 @@ class FailoverDaemon:
             "checks": self.checks,
             "consecutive_failures": list(self.detector.failures),
             "confirmation_count": self.config.confirmation_count,
+            "promotions": self._promotions,
+            "leaderless_checks": self.leaderless.checks_without_leader,
             "vantages": list(self.config.primary_health_urls),
             "defects": [d.value for d in self.config.defects],
             "decisions": list(self.decisions),
@@ -150,8 +209,12 @@ class FailoverDaemon:
 
     async def run(self, stop: asyncio.Event, on_ready: Callable[[int], None] = announce_ready) -> None:
         async def work() -> None:
-            await self._publish(Verdict(Decision.HEALTHY, self.detector.failures, "daemon started"))
-            await self.watch(stop)
+            announce = asyncio.create_task(self._announce_start(), name="announce")
+            try:
+                await self.watch(stop)
+            finally:
+                announce.cancel()
+                await asyncio.gather(announce, return_exceptions=True)
 
         await run_daemon(self.app(), self.config.host, self.config.http_port, self._connect(),
                          lambda: self._nc, work, on_ready)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Decision(StrEnum):
@@ -76,3 +77,37 @@ class FailoverDetector:
         if any(count > 0 for count in self._failures):
             return Verdict(Decision.SUSPECT, failures, "some checks failing")
         return Verdict(Decision.HEALTHY, failures, "all vantages healthy")
+
+
+class LeaderlessWatch:
+    """After a failover: promote again when no candidate has been active for a while.
+
+    Each check passes every candidate's ``/role`` body (None: it did not answer). A check in
+    which no candidate said ``active`` counts; one that did resets the count. After
+    ``confirmation_count`` such checks in a row, the first candidate (in configured order) that
+    says ``promotable`` is chosen and the count starts again, so a promotion gets as long to
+    take effect as the first failover did. One that did not answer is not known to be active,
+    but is never chosen either.
+    """
+
+    def __init__(self, candidates: int, confirmation_count: int) -> None:
+        if candidates < 1 or confirmation_count < 1:
+            raise ValueError("need at least one candidate and a confirmation count >= 1")
+        self._candidates = candidates
+        self._needed = confirmation_count
+        self.checks_without_leader = 0
+
+    def observe(self, roles: Sequence[Mapping[str, Any] | None]) -> int | None:
+        if len(roles) != self._candidates:
+            raise ValueError("one role per candidate expected")
+        if any(role is not None and role.get("role") == "active" for role in roles):
+            self.checks_without_leader = 0
+            return None
+        self.checks_without_leader += 1
+        if self.checks_without_leader < self._needed:
+            return None
+        for index, role in enumerate(roles):
+            if role is not None and role.get("promotable") is True:
+                self.checks_without_leader = 0
+                return index
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import simplefix
 
@@ -16,6 +17,7 @@ from trading_stack.models import (
     Side,
     TimeInForce,
 )
+from trading_stack.trade_capture import TradeCapture, TradeCaptureAck
 
 BEGIN_STRING = "FIX.4.4"
 SOH = b"\x01"
@@ -154,6 +156,28 @@ def mass_status_body(*, sub_id: str, req_id: str) -> list[Field]:
     return [(50, sub_id), (584, req_id), (585, "7")]
 
 
+def order_status_body(
+    *, sub_id: str, req_id: str, cl_ord_id: str, order_id: str | None, symbol: str, side: Side
+) -> list[Field]:
+    """OrderStatusRequest (H) of one order; the answer echoes OrdStatusReqID(790)."""
+    body: list[Field] = [(50, sub_id)]
+    if order_id:
+        body.append((37, order_id))
+    return [*body, (11, cl_ord_id), (790, req_id), (55, symbol), (54, SIDE_CODE[side])]
+
+
+def trade_capture_request_body(
+    *, sub_id: str, req_id: str, since: datetime, until: datetime | None = None
+) -> list[Field]:
+    """TradeCaptureReportRequest (AD): all trades (569=0), a snapshot (263=0), since ``since``
+    (and up to ``until``) in the TrdCapDtGrp group, each instance TradeDate(75) + TransactTime(60)."""
+    instants = [since] if until is None else [since, until]
+    body: list[Field] = [(50, sub_id), (568, req_id), (569, "0"), (263, "0"), (580, str(len(instants)))]
+    for instant in instants:
+        body += [(75, instant.astimezone(UTC).strftime("%Y%m%d")), (60, format_utc(instant))]
+    return body
+
+
 # -- parsing ----------------------------------------------------------------------------
 def parse_execution_report(msg: simplefix.FixMessage) -> ExecutionReport:
     side_code = text(msg, 54)
@@ -182,6 +206,42 @@ def parse_execution_report(msg: simplefix.FixMessage) -> ExecutionReport:
     )
 
 
+def parse_trade_capture(msg: simplefix.FixMessage) -> TradeCapture:
+    """A TradeCaptureReport (AE); ValueError when it lacks what booking the trade needs."""
+    side = SIDE_FROM_CODE.get(text(msg, 54) or "")
+    transact_time = parse_utc(text(msg, 60) or "")
+    exec_id, order_id, price = text(msg, 17), text(msg, 37), number(msg, 31)
+    if side is None or transact_time is None or not exec_id or not order_id or price is None:
+        raise ValueError(f"incomplete TradeCaptureReport {text(msg, 571)}")
+    owner = text(msg, 448) if text(msg, 452) == "11" else None
+    return TradeCapture(
+        exec_id=exec_id,
+        order_id=order_id,
+        cl_ord_id=text(msg, 11) or "",
+        symbol=text(msg, 55) or "",
+        side=side,
+        last_qty=integer(msg, 32),
+        last_px=price,
+        transact_time=transact_time,
+        owner=owner or text(msg, 57),
+        order_qty=integer(msg, 38),
+        last_mkt=text(msg, 30) or None,
+        request_id=text(msg, 568),
+        total=integer(msg, 748) if msg.get(748) is not None else None,
+        last=text(msg, 912) == "Y",
+    )
+
+
+def parse_trade_capture_ack(msg: simplefix.FixMessage) -> TradeCaptureAck:
+    return TradeCaptureAck(
+        request_id=text(msg, 568) or "",
+        total=integer(msg, 748) if msg.get(748) is not None else None,
+        result=integer(msg, 749, default=99),
+        status=integer(msg, 750),
+        text=text(msg, 58),
+    )
+
+
 def parse_cancel_reject(msg: simplefix.FixMessage) -> CancelReject:
     return CancelReject(
         cl_ord_id=text(msg, 11) or "",
@@ -190,6 +250,26 @@ def parse_cancel_reject(msg: simplefix.FixMessage) -> CancelReject:
         ord_status=ORD_STATUS.get(text(msg, 39) or ""),
         text=text(msg, 58),
     )
+
+
+def format_utc(instant: datetime) -> str:
+    """A FIX UTCTimestamp of ``instant`` (naive means UTC), the millisecond truncated."""
+    moment = instant.astimezone(UTC) if instant.tzinfo is not None else instant
+    return moment.strftime("%Y%m%d-%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def parse_utc(value: str) -> datetime | None:
+    """A FIX UTCTimestamp (seconds, or a fraction of up to 6 digits kept) as an aware UTC datetime."""
+    head, _, fraction = value.partition(".")
+    try:
+        moment = datetime.strptime(head, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    if fraction:
+        if not fraction.isdigit():
+            return None
+        moment = moment.replace(microsecond=int(fraction[:6].ljust(6, "0")))
+    return moment
 
 
 def utc_timestamp() -> str:

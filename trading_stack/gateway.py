@@ -1,7 +1,8 @@
 """Order gateway: turns API intents into FIX messages and execution reports into book updates.
 
-It owns the book, the pending acknowledgements and mass-status collectors, and writes to
-the venue only through a FixSession whose gate is the lease check.
+It owns the book, the pending acknowledgements and the collectors of queries (mass status,
+order status, trade capture), and writes to the venue only through a FixSession whose gate is
+the lease check.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 import simplefix
@@ -28,6 +30,7 @@ from trading_stack.models import (
     Order,
     OrderStatus,
 )
+from trading_stack.trade_capture import TradeCapture, TradeCaptureCollector, TradeCaptureRefused
 
 log = logging.getLogger(__name__)
 _Answer = TypeVar("_Answer", ExecutionReport, ExecutionReport | CancelReject)
@@ -101,6 +104,9 @@ class OrderGateway:
         self._cancels: dict[str, asyncio.Future[ExecutionReport | CancelReject]] = {}
         self._mass: dict[str, _MassStatus] = {}
         self._mass_counter = itertools.count(1)
+        self._statuses: dict[str, asyncio.Future[ExecutionReport | None]] = {}
+        self._trade_captures: dict[str, TradeCaptureCollector] = {}
+        self._booked_before_live: int | None = None
 
     @property
     def book(self) -> Book:
@@ -108,6 +114,14 @@ class OrderGateway:
 
     def attach(self, session: FixSession | None) -> None:
         self._session = session
+        self._booked_before_live = None
+
+    @property
+    def booked_before_live(self) -> int | None:
+        """The book's fill count (:attr:`Book.booked`) before the first fill a report on the current
+        session booked; None while it booked none: the fills before it came from elsewhere (the
+        stream a standby mirrored), not from this session."""
+        return self._booked_before_live
 
     @property
     def session_up(self) -> bool:
@@ -225,15 +239,95 @@ class OrderGateway:
         finally:
             self._mass.pop(req_id, None)
 
+    async def order_status(self, order: Order, timeout_s: float) -> ExecutionReport | None:
+        """OrderStatusRequest (H) of one order: its status report, or None when the venue did not
+        answer in time or does not serve the request (raises NotSent)."""
+        req_id = f"{self._ids.next()}-os"
+        future: asyncio.Future[ExecutionReport | None] = asyncio.get_running_loop().create_future()
+        self._statuses[req_id] = future
+        try:
+            self._send("H", fix_codec.order_status_body(
+                sub_id=self._instance, req_id=req_id, cl_ord_id=order.order_id,
+                order_id=order.exchange_order_id, symbol=order.symbol, side=order.side))
+            async with asyncio.timeout(timeout_s):
+                return await future
+        except TimeoutError:
+            return None
+        finally:
+            self._statuses.pop(req_id, None)
+
+    async def executions_since(
+        self, since: datetime, timeout_s: float, until: datetime | None = None
+    ) -> list[TradeCapture]:
+        """TradeCaptureReportRequest (AD): every execution of the firm since ``since`` (and up to
+        ``until``), in the venue's order. Raises NotSent, TradeCaptureRefused, or TimeoutError when
+        the venue did not take the request within the ack timeout or answer it within ``timeout_s``."""
+        req_id = f"{self._ids.next()}-tc"
+        collector = self._trade_captures[req_id] = TradeCaptureCollector.create()
+        try:
+            self._send("AD", fix_codec.trade_capture_request_body(
+                sub_id=self._instance, req_id=req_id, since=since, until=until))
+            return await collector.wait(min(self._ack_timeout_s, timeout_s), timeout_s)
+        finally:
+            self._trade_captures.pop(req_id, None)
+
+    def book_recovered(self, fill: Fill, *, counted: bool) -> bool:
+        """Book an execution learnt from trade capture as a live fill is booked (the book, then the
+        sink: database and stream). ``counted``: the positions hold it already (a mass status
+        counted it in its order's CumQty), so they stay as they are. False: booked before."""
+        before = self._book.position(fill.symbol)
+        if self._book.apply_fill(fill) is None:
+            return False
+        if counted:
+            positions = self._book.costed_positions()
+            positions[fill.symbol] = before
+            self._book.replace_costed_positions(positions)
+        self._sink.filled(fill, self._book.positions, self._book.fill_count)
+        return True
+
     # -- receiving ---------------------------------------------------------------------
     def on_app(self, msg: simplefix.FixMessage) -> None:
         kind = fix_codec.msg_type(msg)
         if kind == "8":
-            self.on_execution_report(fix_codec.parse_execution_report(msg))
+            report = fix_codec.parse_execution_report(msg)
+            status = self._statuses.get(fix_codec.text(msg, 790) or "")
+            if status is not None and report.exec_type is ExecType.ORDER_STATUS:
+                if not status.done():
+                    status.set_result(report)
+                return
+            self.on_execution_report(report)
         elif kind == "9":
             self.on_cancel_reject(fix_codec.parse_cancel_reject(msg))
+        elif kind in ("AE", "AQ"):
+            self._on_trade_capture(kind, msg)
+        elif kind == "j":
+            self._on_business_reject(msg)
         else:
             log.warning("unhandled application message %s: %s", kind, fix_codec.text(msg, 58))
+
+    def _on_trade_capture(self, kind: str, msg: simplefix.FixMessage) -> None:
+        collector = self._trade_captures.get(fix_codec.text(msg, 568) or "")
+        if collector is None:
+            return
+        if kind == "AQ":
+            collector.on_ack(fix_codec.parse_trade_capture_ack(msg))
+            return
+        try:
+            collector.on_report(fix_codec.parse_trade_capture(msg))
+        except ValueError as err:
+            collector.fail(err)
+
+    def _on_business_reject(self, msg: simplefix.FixMessage) -> None:
+        """A venue that does not serve a query answers BusinessMessageReject (j) naming its MsgType."""
+        ref_type, reason = fix_codec.text(msg, 372), fix_codec.text(msg, 58)
+        log.warning("venue rejected a %s: %s", ref_type, reason)
+        if ref_type == "AD":
+            for collector in self._trade_captures.values():
+                collector.fail(TradeCaptureRefused(f"venue does not serve trade capture: {reason}"))
+        elif ref_type == "H":
+            for future in self._statuses.values():
+                if not future.done():
+                    future.set_result(None)
 
     def on_execution_report(self, report: ExecutionReport) -> None:
         if report.exec_type is ExecType.ORDER_STATUS:
@@ -245,6 +339,8 @@ class OrderGateway:
         if update.order is not None and update.order_changed:
             self._sink.order_changed(update.order)
         if update.fill is not None:
+            if self._booked_before_live is None:
+                self._booked_before_live = self._book.booked - 1
             self._sink.filled(update.fill, self._book.positions, self._book.fill_count)
         ack = self._acks.get(report.cl_ord_id)
         if ack is not None and not ack.done():

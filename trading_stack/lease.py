@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,10 @@ class Lease:
         self.trust = LeaseTrust(ttl_s, safety_margin_s, clock)
         self._revision: int | None = None
         self._epoch = 0
+        # the renewer runs on a thread of its own (LeaseKeeper): a renewal in flight when the
+        # lease is given up locally must not bring it back
+        self._state_lock = threading.Lock()
+        self._generation = 0
 
     @property
     def epoch(self) -> int:
@@ -124,7 +129,15 @@ class Lease:
     def valid(self) -> bool:
         return self._revision is not None and self.trust.valid()
 
-    async def try_acquire(self) -> bool:
+    def _commit(self, generation: int, revision: int, sent_ns: int) -> bool:
+        with self._state_lock:
+            if generation != self._generation:
+                return False
+            self._revision = revision
+            self.trust.renewed(sent_ns)
+            return True
+
+    async def try_acquire(self, kv: Any = None) -> bool:
         """One ``create`` attempt; False while someone else's key is alive.
 
         nats-py's ``create`` answers a refused create by reading the key, to tell a live
@@ -132,35 +145,43 @@ class Lease:
         raises ``KeyNotFoundError``: the key was alive when we asked, so this attempt lost
         and the next one may win.
         """
+        kv = kv if kv is not None else self._kv
+        generation = self._generation
         sent = self._clock()
-        epoch = await self._next_epoch()
+        epoch = await self._next_epoch(kv)
         value = LeaseValue(self._instance, epoch, sent).encode()
         try:
             async with asyncio.timeout(self._timeout_s):
-                revision = await self._kv.create(LEASE_KEY, value)
+                revision = await kv.create(LEASE_KEY, value)
         except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError):
             return False
-        self._revision = int(revision)
-        self._epoch = max(epoch, self._revision)
-        self.trust.renewed(sent)
+        self._epoch = max(epoch, int(revision))
+        if not self._commit(generation, int(revision), sent):
+            return False
         log.info("lease acquired epoch=%d revision=%d", self._epoch, self._revision)
         return True
 
-    async def renew(self) -> None:
-        """``update(last=revision)``; raises LeaseLost on any failure."""
-        if self._revision is None:
+    async def renew(self, kv: Any = None) -> None:
+        """``update(last=revision)``; raises LeaseLost on any failure.
+
+        ``kv``: the bucket bound on the caller's own connection (the keeper's thread).
+        A renewal that succeeds after the lease was released locally is not taken.
+        """
+        kv = kv if kv is not None else self._kv
+        generation, last = self._generation, self._revision
+        if last is None:
             raise LeaseLost("lease not held")
         sent = self._clock()
         value = LeaseValue(self._instance, self._epoch, sent).encode()
         timeout = max(0.05, min(self._timeout_s, self.trust.remaining_s()))
         try:
             async with asyncio.timeout(timeout):
-                revision = await self._kv.update(LEASE_KEY, value, last=self._revision)
+                revision = await kv.update(LEASE_KEY, value, last=last)
         except (TimeoutError, nats.errors.Error) as err:
             self.release_local()
             raise LeaseLost(f"renewal failed: {type(err).__name__}: {err}") from err
-        self._revision = int(revision)
-        self.trust.renewed(sent)
+        if not self._commit(generation, int(revision), sent):
+            raise LeaseLost("released locally while a renewal was in flight")
 
     async def release(self) -> None:
         """Delete the key if it is still our revision (clean shutdown)."""
@@ -172,8 +193,10 @@ class Lease:
 
     def release_local(self) -> None:
         """Forget the lease locally (fencing); the key expires by TTL."""
-        self._revision = None
-        self.trust.revoke()
+        with self._state_lock:
+            self._generation += 1
+            self._revision = None
+            self.trust.revoke()
 
     async def current_holder(self) -> LeaseValue | None:
         try:
@@ -201,7 +224,7 @@ class Lease:
         requester = json.loads(entry.value).get("instance")
         return str(requester) if requester else None
 
-    async def _next_epoch(self) -> int:
+    async def _next_epoch(self, kv: Any) -> int:
         """Epoch = the revision our create will get (the bucket stream's last seq + 1).
 
         The stream sequence survives expiry, so epochs strictly increase across holders;
@@ -209,7 +232,7 @@ class Lease:
         """
         try:
             async with asyncio.timeout(self._timeout_s):
-                status = await self._kv.status()
+                status = await kv.status()
             return int(status.stream_info.state.last_seq) + 1
         except (TimeoutError, nats.errors.Error, AttributeError):
             return self._epoch + 1

@@ -33,14 +33,16 @@ from trading_stack.events import EventPublisher, Mirror, connect_nats, ensure_st
 from trading_stack.fix_client import FixSession, SessionSettings, SessionState
 from trading_stack.gateway import OrderGateway, PlaceResult
 from trading_stack.http_api import ApiResult
-from trading_stack.lease import LEASE_KEY, Lease, LeaseLost, lease_bucket
+from trading_stack.lease import LEASE_KEY, Lease, lease_bucket
+from trading_stack.lease_keeper import LeaseKeeper
+from trading_stack.loop_lag import LoopLagMonitor
 from trading_stack.models import Fill, NewOrderRequest, Order, OrdType, Side
 from trading_stack.risk import RiskLimits
 from trading_stack.roles import Promotion, Role, RoleMachine, SendPolicy
 from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
 from trading_stack.shadow import ShadowFeed
 from trading_stack.shutdown import drain
-from trading_stack.store import Store
+from trading_stack.store import STORE_ROWS_NOT_WRITTEN, Store, publish_backlog
 from trading_stack.venue_sync import DB_TIMEOUT_S, SyncSource, VenueSync
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,8 @@ class Oms:
         self._mirror: Mirror | None = None
         self._shadow: ShadowFeed | None = None
         self._lease: Lease | None = None
+        self._keeper: LeaseKeeper | None = None
+        self.loop_lag = LoopLagMonitor(self._publish_loop_lag)
         self._session: FixSession | None = None
         self._session_task: asyncio.Task[None] | None = None
         self._promotion: asyncio.Task[None] | None = None
@@ -130,6 +134,10 @@ class Oms:
     def _note_epoch(self, epoch: int) -> None:
         self._seen_epoch = max(self._seen_epoch, epoch)
 
+    def _publish_loop_lag(self, summary: Mapping[str, float | int]) -> None:
+        if self._publisher is not None:
+            self._publisher.loop_lag(summary)
+
     def _publish_role(self, reason: str) -> None:
         log.info("role %s epoch=%d (%s)", self.roles.role, self.epoch, reason)
         if self._publisher is not None:
@@ -143,6 +151,7 @@ class Oms:
     def _ensure_store(self) -> None:
         if self._store_task is None:
             self._store_task = self._spawn(self.store.run(), "store")
+            self._spawn(publish_backlog(self.store, lambda: self._publisher), "store-backlog")
 
     # -- BookSink ----------------------------------------------------------------------
     def order_changed(self, order: Order) -> None:
@@ -201,6 +210,7 @@ class Oms:
     # -- lifecycle ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, on_ready: Callable[[int], None] = announce_ready) -> None:
         self._stop_requested = stop
+        self._spawn(self.loop_lag.run(), "loop-lag")
         from trading_stack.oms_api import OmsService  # the API adapter depends on this class
 
         runner, port = await start_http(OmsService(self).app(), self.config.host, self.config.http_port)
@@ -241,6 +251,10 @@ class Oms:
                 log.warning("NATS setup failed (%s); retrying", err)
                 await asyncio.sleep(0.5)
         self._lease = Lease(kv, self.instance, config.lease_ttl_s, config.lease_safety_margin_s, self._clock)
+        self._keeper = LeaseKeeper(self._lease, config.nats_url, self._lease_bucket, config.lease_ttl_s,
+                                   config.lease_renew_interval_s, self.fence, asyncio.get_running_loop(),
+                                   self.instance, keep_acquiring=self._has(Defect.NO_FENCING))
+        self._keeper.start()
         self._publisher = EventPublisher(js, config.subject_prefix, self.instance, self._clock)
         self._spawn(self._publisher.run(), "publisher")
         self._mirror = Mirror(js, config.stream, config.subject_prefix, self.book, on_epoch=self._note_epoch,
@@ -292,11 +306,15 @@ class Oms:
             if task is not None:
                 task.cancel()
         await self._close_session()
+        if self._keeper is not None:
+            await self._keeper.stop()
         await self._release_lease()
         await self._stop_feeds()
+        not_written = await self.store.close(1.0)
+        if not_written:
+            self.alert(STORE_ROWS_NOT_WRITTEN, {"rows": not_written, **self.store.backlog_stats().as_dict()})
         if self._publisher is not None:
             await self._publisher.flush(1.0)
-        await self.store.flush(1.0)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -379,31 +397,16 @@ class Oms:
         self._publish_role(f"fenced: {reason}")
         self._spawn(self._start_mirror(), "mirror-after-fence")
 
-    async def _renew_loop(self) -> None:
+    async def _watch_stepdown(self) -> None:
+        """While active: hand the lease over when a DR asks and this instance cannot trade.
+
+        Renewal itself runs on the lease keeper's thread (trading_stack.lease_keeper).
+        """
         lease = self._lease
         assert lease is not None
-        interval = self.config.lease_renew_interval_s
         while True:
-            if not lease.held:  # only reachable with the no-fencing defect
-                await asyncio.sleep(interval)
-                with contextlib.suppress(Exception):
-                    await lease.try_acquire()
-                continue
-            await asyncio.sleep(max(0.0, min(interval, lease.trust.remaining_s())))
-            if not lease.trust.valid():
-                lease.release_local()
-                self.fence("lease expired before it could be renewed")
-                if not self._has(Defect.NO_FENCING):
-                    return
-                continue
-            try:
-                await lease.renew()
-            except LeaseLost as err:
-                self.fence(str(err))
-                if not self._has(Defect.NO_FENCING):
-                    return
-                continue
-            if await self._step_down_if_asked(lease):
+            await asyncio.sleep(self.config.lease_renew_interval_s)
+            if lease.held and await self._step_down_if_asked(lease):
                 return
 
     async def _step_down_if_asked(self, lease: Lease) -> bool:
@@ -446,13 +449,18 @@ class Oms:
         if kind is Promotion.STARTUP and self._has(Defect.NO_STARTUP_RECONCILE):
             await self._trust_checkpoint()
         elif kind is not Promotion.RESUME:  # a parked instance resumes with its book as it is
+            taking_over = kind is not Promotion.STARTUP  # a start goes on without the state (alerted)
             if not self._has(Defect.NO_DB_SYNC_ON_PROMOTION):
-                await self.sync.sync_out_of_band_state(adopt_orders=kind is not Promotion.STARTUP)
+                synced = await self.sync.sync_out_of_band_state(adopt_orders=taking_over, retry=taking_over)
+                if not synced and taking_over:
+                    await self._abandon_promotion("risk limits and resting orders not synced")
+                    return
             if not await self._log_on():
                 log.error("promotion stalled: no venue session (logon retry disabled)")
                 return
             checkpoint = await self.sync.load_checkpoint() if kind is Promotion.STARTUP else None
             await self.sync.reconcile(SYNC_SOURCES[kind], checkpoint)
+            await self.sync.recover_executions(SYNC_SOURCES[kind])
         if not await self._log_on() or not self.may_send():
             return
         assert self._lease is not None
@@ -464,21 +472,37 @@ class Oms:
         if kind is Promotion.FAILOVER:
             self._spawn(self._watch_adopted_orders(), "adopted-orders")
 
+    async def _abandon_promotion(self, reason: str) -> None:
+        """CP: not knowing its risk limits and resting orders, this instance does not trade. It hands
+        the lease back (a successor need not wait for the TTL), says why, and stays promotable."""
+        log.error("promotion abandoned: %s", reason)
+        if self._renewer is not None:
+            self._renewer.cancel()
+        await self._release_lease()
+        if self._lease is not None:
+            self._lease.release_local()
+        self.roles.fence()  # False when it was fenced already: fenced it stays
+        self._publish_role(f"promotion abandoned: {reason}")
+        self._spawn(self._start_mirror(), "mirror-after-abandon")
+
     async def _watch_adopted_orders(self) -> None:
         """Re-read the venue while orders taken over from the predecessor are open.
 
         A predecessor that is slow rather than dead still holds its venue session, and the venue
-        sends the reports of its orders there, not here: only the venue's own state tells.
+        sends the reports of its orders there, not here: only the venue's own state tells. Each
+        look costs what changed (their status, the executions since the last), not a mass status.
         """
         while self.roles.role is Role.ACTIVE and self.sync.adopted_open():
             await asyncio.sleep(ADOPTED_RESYNC_INTERVAL_S)
             if self.roles.role is Role.ACTIVE:
-                await self._resync_after_reconnect()
+                await self.sync.follow_adopted()
+                if self._publisher is not None:
+                    self._publisher.positions(self.book.positions, self.book.fill_count)
 
     async def _take_lease(self) -> None:
         await self._acquire_lease()
         self._policy = SendPolicy.LEASE
-        self._renewer = self._spawn(self._renew_loop(), "lease-renewer")
+        self._renewer = self._spawn(self._watch_stepdown(), "lease-stepdown")
         await self._stop_feeds()
 
     async def _trust_checkpoint(self) -> None:
@@ -611,6 +635,19 @@ class Oms:
             return checks["nats"] and mirror_ok and not self._promotion_running()
         required = READY_CHECKS.get(role)
         return required is not None and all(checks[name] for name in required)
+
+    def keeper_status(self) -> dict[str, Any]:
+        keeper = self._keeper
+        if keeper is None:
+            return {"connected": False, "renewals": 0, "worst_renewal_ms": 0.0}
+        return {"connected": keeper.connected, "renewals": keeper.renewals,
+                "worst_renewal_ms": round(keeper.worst_renewal_ms, 3)}
+
+    def promotable(self) -> bool:
+        """Whether a promotion could start now: a standby or fenced instance, caught up, not stopping."""
+        mirror = self._mirror
+        return self.roles.role in (Role.STANDBY, Role.FENCED) and not self._promotion_running() \
+            and not self._stopping and mirror is not None and mirror.caught_up
 
     def refusal(self) -> ApiResult | None:
         """Why this instance may not send an order now (not active, fenced, draining, no session)."""

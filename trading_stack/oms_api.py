@@ -56,13 +56,14 @@ class OmsService:
     def role_info(self) -> dict[str, Any]:
         oms = self._oms
         return {"instance": oms.instance, "role": oms.roles.role.value, "epoch": oms.epoch,
-                "version": oms.book.version.value}
+                "version": oms.book.version.value, "promotable": oms.promotable()}
 
     def deep_health(self) -> ApiResult:
         oms = self._oms
         checks = oms.checks()
         ready = oms.ready(checks) or oms.has_shallow_health
-        body = {"role": oms.roles.role.value, "ready": ready, "checks": checks}
+        body = {"role": oms.roles.role.value, "ready": ready, "checks": checks,
+                "loop_lag_ms": oms.loop_lag.summary().as_dict(), "store": oms.store.backlog_stats().as_dict()}
         return ApiResult(200 if ready else 503, body)
 
     def positions_body(self) -> dict[str, Any]:

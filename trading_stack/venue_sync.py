@@ -3,7 +3,12 @@
 - :meth:`VenueSync.reconcile`: on a promotion, a start as active or a cutover — mass status,
   open orders nobody here knows are alerted ``UnknownOpenOrder`` (``source`` says when) and
   cancelled (resent in the background until the venue confirms), positions from the venue.
-- :meth:`VenueSync.resync`: after a reconnect, re-read the venue's truth.
+- :meth:`VenueSync.recover_executions`: on a promotion, after the reconciliation, book the
+  executions the book never heard of (the venue's trade capture; ``ExecutionsRecovered``).
+- :meth:`VenueSync.resync`: after a reconnect, re-read the venue's truth (mass status once), then
+  book the executions missed meanwhile.
+- :meth:`VenueSync.follow_adopted`: while orders taken over from a predecessor are open, what
+  changed since the last look (their order status, the executions since the last one seen).
 - :meth:`VenueSync.sync_out_of_band_state`: risk limits (and, on a promotion, open orders) from
   Postgres (seed 002's out-of-band state).
 - :meth:`VenueSync.restore_positions`: a rollback's restore — positions from the database,
@@ -26,11 +31,14 @@ from trading_stack.checkpoints import Checkpoint, load_checkpoint, load_position
 from trading_stack.config import Defect, OmsConfig
 from trading_stack.db_sync import load_out_of_band_state
 from trading_stack.deploy.positions import Position
+from trading_stack.execution_recovery import ExecutionRecovery
 from trading_stack.fix_client import FixSession
 from trading_stack.gateway import NotSent, OrderGateway
-from trading_stack.models import ExecutionReport
+from trading_stack.models import ExecutionReport, OrderStatus
+from trading_stack.pg_connect import PrimaryPolicy
 from trading_stack.reconcile import plan_reconciliation, real_reports
 from trading_stack.risk import RiskLimits
+from trading_stack.trade_capture import TradeCaptureRefused
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,9 @@ PROMOTION_RECONCILED = "PromotionReconciled"
 OUT_OF_BAND_SYNC_FAILED = "OutOfBandSyncFailed"
 CHECKPOINT_MISMATCH = "CheckpointMismatch"
 RESTORE_MISMATCH = "RestoreMismatch"
+EXECUTIONS_RECOVERED = "ExecutionsRecovered"
+EXECUTION_RECOVERY_FAILED = "ExecutionRecoveryFailed"
+RECOVERY_ERRORS = (TimeoutError, NotSent, TradeCaptureRefused)
 DB_TIMEOUT_S = 3.0
 DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError)
 GHOST_CANCEL_RETRY_S = 0.5
@@ -80,7 +91,8 @@ def lots(positions: Mapping[str, Position]) -> dict[str, int]:
 
 class VenueSync:
     def __init__(self, config: OmsConfig, book: Book, gateway: OrderGateway, risk: RiskLimits, alert: Alert,
-                 spawn: Spawn, session: Callable[[], FixSession | None]) -> None:
+                 spawn: Spawn, session: Callable[[], FixSession | None],
+                 recovery: ExecutionRecovery | None = None) -> None:
         self._config = config
         self._instance = config.instance_id
         self._defects = frozenset(config.defects)
@@ -90,6 +102,8 @@ class VenueSync:
         self._alert = alert
         self._spawn = spawn
         self._session = session
+        self._recovery = recovery or ExecutionRecovery(book, gateway, self._instance)
+        self._venue_reads = asyncio.Lock()  # a mass status that sets positions, and trade capture windows
 
     async def mass_status(self) -> list[ExecutionReport]:
         """Mass status, retried until the venue answers (waits for the session if it dropped)."""
@@ -106,20 +120,30 @@ class VenueSync:
                 log.warning("mass status failed (%s); retrying", err)
                 await asyncio.sleep(self._config.logon_retry_initial_s)
 
-    async def sync_out_of_band_state(self, adopt_orders: bool) -> None:
-        """Adopt what the stream does not carry: risk limits (and resting orders) from the database."""
+    async def sync_out_of_band_state(self, adopt_orders: bool, retry: bool = True) -> bool:
+        """Adopt what the stream does not carry: risk limits (and resting orders) from the database.
+
+        Each host of the DSN is asked with its own connect bound for the writable primary;
+        ``retry``: until ``db_sync_deadline_s`` (else one pass). False (alert
+        ``OutOfBandSyncFailed``) when no primary answered: nothing was adopted.
+        """
+        config = self._config
+        policy = PrimaryPolicy(connect_timeout_s=config.db_connect_timeout_s, retry=retry,
+                               deadline_s=config.db_sync_deadline_s if retry else DB_TIMEOUT_S)
         try:
-            state = await load_out_of_band_state(self._config.database_dsn, DB_TIMEOUT_S)
+            state = await load_out_of_band_state(config.database_dsn, policy)
         except DB_ERRORS as err:
             log.error("out-of-band state sync failed: %s", err)
-            self._alert(OUT_OF_BAND_SYNC_FAILED, {"error": f"{type(err).__name__}: {err}"})
-            return
+            self._alert(OUT_OF_BAND_SYNC_FAILED, {"error": f"{type(err).__name__}: {err}",
+                                                  "deadline_s": policy.deadline_s})
+            return False
         self._risk.replace(state.risk_limits)
         adopted = [o for o in state.open_orders if adopt_orders and not self._book.knows(o.order_id)]
         for order in adopted:
             self._book.add_order(order)
         log.info("synced %d risk limit(s) and adopted %d open order(s) from the database",
                  len(state.risk_limits), len(adopted))
+        return True
 
     async def reconcile(self, source: SyncSource, checkpoint: Checkpoint | None = None) -> None:
         mark = self._book.booked
@@ -143,6 +167,7 @@ class VenueSync:
             self._gateway.import_reports(venue_orders)
         if mirror_positions is None:
             self._book.replace_costed_positions(venue_positions(venue_orders, self._book.booked_since(mark)))
+            self._recovery.arm(venue_orders)
         else:
             self._book.replace_positions(mirror_positions)
         if checkpoint is not None and checkpoint.lots() != self._book.positions:
@@ -172,16 +197,69 @@ class VenueSync:
         """Whether an order this instance took over from another instance is still open."""
         return any(order.instance != self._instance for order in self._book.open_orders())
 
-    async def resync(self) -> None:
-        """After a reconnect the venue does not replay missed reports: re-read its truth."""
-        mark = self._book.booked
-        try:
-            reports = real_reports(await self.mass_status())
-        except NotSent:
+    async def recover_executions(self, source: SyncSource) -> None:
+        """After a promotion's reconciliation: book every execution of the firm the book never heard
+        of (filled while no instance was logged on, or reported to a predecessor's session) as a live
+        fill, so it reaches the database and the stream; the positions count each one once.
+
+        Not at a start (nothing mirrored to compare with), nor with ``no-fill-reconcile`` (its
+        positions are the mirror's, and the defect is that the venue's fills are never read).
+        """
+        if source is SyncSource.STARTUP or Defect.NO_FILL_RECONCILE in self._defects:
             return
-        self._gateway.import_reports(reports)
-        if Defect.NO_FILL_RECONCILE not in self._defects:
-            self._book.replace_costed_positions(venue_positions(reports, self._book.booked_since(mark)))
+        async with self._venue_reads:
+            await self._recover(source.value, always_alert=True)
+
+    async def _recover(self, reason: str, *, always_alert: bool) -> bool:
+        """One trade capture window, booked; False (logged, alerted on a promotion) when it failed."""
+        try:
+            recovered = await self._recovery.recover(2 * max(2.0, 3 * self._config.order_ack_timeout_s))
+        except RECOVERY_ERRORS as err:
+            error = f"{type(err).__name__}: {err}"
+            log.log(logging.ERROR if always_alert else logging.WARNING, "executions not recovered (%s): %s",
+                    reason, error)
+            if always_alert:
+                self._alert(EXECUTION_RECOVERY_FAILED, {"error": error, "reason": reason})
+            return False
+        if recovered.booked:
+            log.info("recovered %d execution(s) (%s)", len(recovered.booked), reason)
+        if recovered.booked or always_alert:
+            self._alert(EXECUTIONS_RECOVERED, {**recovered.detail(), "reason": reason,
+                                               "positions": self._book.positions})
+        return True
+
+    async def resync(self) -> None:
+        """After a reconnect the venue does not replay missed reports: re-read its truth once (mass
+        status: orders and positions), then book the executions missed meanwhile."""
+        async with self._venue_reads:
+            mark = self._book.booked
+            try:
+                reports = real_reports(await self.mass_status())
+            except NotSent:
+                return
+            self._gateway.import_reports(reports)
+            if Defect.NO_FILL_RECONCILE not in self._defects:
+                self._book.replace_costed_positions(venue_positions(reports, self._book.booked_since(mark)))
+                self._recovery.arm(reports)
+                await self._recover("reconnect", always_alert=False)
+
+    async def follow_adopted(self) -> None:
+        """What changed for the orders taken over from a predecessor, at the cost of what changed:
+        an OrderStatusRequest per such order still open, then the executions since the last one seen
+        (a predecessor that is slow rather than dead still gets their reports). Never a mass status.
+
+        The status first: an order it shows done has no execution after the trade capture window.
+        """
+        async with self._venue_reads:
+            adopted = [o for o in self._book.open_orders() if o.instance != self._instance]
+            answers = await asyncio.gather(
+                *(self._gateway.order_status(o, self._config.order_ack_timeout_s) for o in adopted),
+                return_exceptions=True)
+            known = [a for a in answers if isinstance(a, ExecutionReport) and a.ord_status is not None
+                     and a.ord_status is not OrderStatus.REJECTED]  # 39=8 here: the venue lost the order
+            self._gateway.import_reports(known)
+            if Defect.NO_FILL_RECONCILE not in self._defects:
+                await self._recover("adopted orders", always_alert=False)
 
     async def load_checkpoint(self) -> Checkpoint | None:
         try:
@@ -214,4 +292,5 @@ class VenueSync:
         if stored is not None and lots(stored) != lots(venue):
             self._alert(RESTORE_MISMATCH, {"db": lots(stored), "venue": lots(venue)})
         self._book.replace_costed_positions(venue)
+        self._recovery.arm(reports)
         return Restored(self._book.positions, "venue")

@@ -22,7 +22,7 @@ from gameday.history import Op, OpKind
 __all__ = ["AlertTotal", "UnknownOpenOrders"]
 
 MAX_LISTED_ALERTS = 20
-_INFORMATIONAL = frozenset({Alert.PROMOTION_RECONCILED})
+_INFORMATIONAL = frozenset({Alert.PROMOTION_RECONCILED, Alert.EXECUTIONS_RECOVERED})
 
 
 def _unknown_order(alert: AlertEvent, ref: Reference) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -10,7 +11,16 @@ from pydantic import BaseModel, ConfigDict
 
 from gameday.history import Op
 
-__all__ = ["Checker", "NoopChecker", "Observation", "Unit", "observe"]
+__all__ = [
+    "Checker",
+    "ContextualChecker",
+    "GradingContext",
+    "NoopChecker",
+    "Observation",
+    "ScheduledFault",
+    "Unit",
+    "observe",
+]
 
 
 class Unit(StrEnum):
@@ -24,8 +34,10 @@ class Observation(BaseModel):
 
     ``value`` is ``None`` when the evidence needed is absent (graded ``unknown``), unless
     ``unbounded`` says the quantity never completed within the history (e.g. the stack never
-    recovered): that is graded as +infinity, so a ``max`` bound fails. ``error`` is set when
-    the checker itself raised.
+    recovered): that is graded as +infinity, so a ``max`` bound fails. ``violated`` says the
+    history itself shows the expectation cannot hold whatever its bound (e.g. no instance was
+    active at the end to hold the positions being graded): graded ``fail``, with the reason in
+    ``note``. ``error`` is set when the checker itself raised.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -35,12 +47,44 @@ class Observation(BaseModel):
     evidence: dict[str, Any] = {}
     note: str = ""
     unbounded: bool = False
+    violated: bool = False
     error: str | None = None
 
     @classmethod
     def absent(cls, unit: Unit, note: str, **evidence: Any) -> Observation:
         """The evidence needed is not in the history."""
         return cls(value=None, unit=unit, note=note, evidence=evidence)
+
+    @classmethod
+    def violation(cls, unit: Unit, note: str, **evidence: Any) -> Observation:
+        """The history shows the expectation cannot be met, whatever its bound."""
+        return cls(value=None, unit=unit, note=note, evidence=evidence, violated=True)
+
+
+@dataclass(frozen=True)
+class ScheduledFault:
+    """A fault of the scenario's timeline, under the ``fault_id`` the history records it with."""
+
+    fault_id: str
+    kind: str
+    at_ns: int
+    name: str | None = None
+    """The scenario's own ``id`` for it, when it gives one."""
+
+
+@dataclass(frozen=True)
+class GradingContext:
+    """What grading knows besides the history: the scenario's timeline and one expectation's options.
+
+    ``anchor`` is the history ``fault_id`` an expectation's ``from`` names; ``hold_ns`` its ``hold``.
+    """
+
+    faults: tuple[ScheduledFault, ...] = ()
+    anchor: str | None = None
+    hold_ns: int | None = None
+
+    def scheduled(self, fault_id: object) -> ScheduledFault | None:
+        return next((fault for fault in self.faults if fault.fault_id == fault_id), None)
 
 
 @runtime_checkable
@@ -59,6 +103,17 @@ class Checker(Protocol):
     def check(self, ops: Sequence[Op]) -> Observation: ...
 
 
+@runtime_checkable
+class ContextualChecker(Checker, Protocol):
+    """A checker that also reads the grading context; ``options`` are the expectation keys it takes
+    beside the bound (e.g. ``from``, ``hold``)."""
+
+    @property
+    def options(self) -> frozenset[str]: ...
+
+    def check_in(self, ops: Sequence[Op], context: GradingContext) -> Observation: ...
+
+
 class NoopChecker:
     """Observes nothing; always ``unknown``. Useful as a placeholder and in tests."""
 
@@ -71,9 +126,11 @@ class NoopChecker:
         return Observation.absent(self.unit, "the noop checker observes nothing")
 
 
-def observe(checker: Checker, ops: Sequence[Op]) -> Observation:
+def observe(checker: Checker, ops: Sequence[Op], context: GradingContext | None = None) -> Observation:
     """Run a checker; a checker that raises yields an ``unknown`` observation with the error."""
     try:
+        if context is not None and isinstance(checker, ContextualChecker):
+            return checker.check_in(ops, context)
         return checker.check(ops)
     except Exception as error:  # a crashing checker must never crash the run
         text = f"{type(error).__name__}: {error}"

@@ -14,21 +14,28 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from gameday.checkers.base import Observation, Unit
+from gameday.checkers.trade_probes import attempts, counted
 from gameday.errors import CheckerError
 from gameday.history import Op, OpKind, OpType
 
 __all__ = [
+    "TRADING_STOPPED",
+    "ActiveAtEnd",
     "FinalState",
     "InstanceState",
     "LedgerFill",
     "LedgerOrder",
     "LedgerSnapshot",
+    "Missing",
     "OmsOrder",
     "OrderStatus",
     "Side",
+    "active_at_end",
     "final_state",
     "last_op",
     "ledger_snapshot",
+    "trading_stopped",
 ]
 
 
@@ -158,19 +165,58 @@ class ActiveAtEnd:
     stable: bool
 
 
-def active_at_end(ops: Sequence[Op]) -> ActiveAtEnd | str:
-    """The final evidence about the active instance, or the reason it is absent."""
+TRADING_STOPPED = "no instance was active at the end: trading had stopped"
+
+
+def trading_stopped(ops: Sequence[Op]) -> str | None:
+    """Why the history shows trading had stopped at the end, or ``None`` when it does not.
+
+    Stopped = the final state names no active instance *and* the last trade probe failed: one
+    observation alone (a role read that timed out, a probe that got lucky) is not enough.
+    """
+    state = final_state(ops)
+    if state is None or state.active is not None:
+        return None
+    found = counted(attempts(ops))
+    if not found or found[-1].ok:
+        return None
+    return TRADING_STOPPED
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Why there is no active instance to grade; ``violated`` when that absence is itself the finding."""
+
+    reason: str
+    violated: bool = False
+
+    def observation(self, unit: Unit) -> Observation:
+        if self.violated:
+            return Observation.violation(unit, self.reason)
+        return Observation.absent(unit, self.reason)
+
+
+def active_at_end(ops: Sequence[Op]) -> ActiveAtEnd | Missing:
+    """The final evidence about the active instance, or why it is missing.
+
+    A run that ended with no active instance while trade probes failed *fails* what needs one
+    (positions, ghost orders): that trading had stopped is the observation, not a lack of one.
+    """
     state = final_state(ops)
     if state is None:
-        return "no final-state probe in the history"
+        return Missing("no final-state probe in the history")
+    if state.active is None:
+        stopped = trading_stopped(ops)
+        if stopped is not None:
+            return Missing(stopped, violated=True)
+        return Missing("no instance reported active at the end of the run, yet the last trade probe did not "
+                       "fail (or there was none): the two do not agree that trading had stopped")
     ledger = ledger_snapshot(ops)
     if ledger is None:
-        return "no ledger snapshot in the history"
-    if state.active is None:
-        return "no instance was active at the end of the run"
+        return Missing("no ledger snapshot in the history")
     active = state.instances.get(state.active)
     if active is None:
-        return f"the active instance {state.active} was not sampled"
+        return Missing(f"the active instance {state.active} was not sampled")
     if active.positions is None or active.open_orders is None:
-        return f"the active instance {state.active} did not report its positions and open orders"
+        return Missing(f"the active instance {state.active} did not report its positions and open orders")
     return ActiveAtEnd(state.active, active.positions, active.open_orders, ledger, state.stable)

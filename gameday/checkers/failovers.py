@@ -45,10 +45,11 @@ class FailoverCount:
                             "(decision promote; suppressed ones listed apart)")
 
     def check(self, ops: Sequence[Op]) -> Observation:
-        events = [event for event in sut_events(ops, "failover", FailoverEvent)
-                  if event.daemon == self.daemon]
-        if not events:
+        published = [event for event in sut_events(ops, "failover", FailoverEvent)
+                     if event.daemon == self.daemon]
+        if not published:
             return Observation.absent(self.unit, f"the {self.daemon} daemon published no decision")
+        events = [event for event in published if not event.heartbeat] or published[-1:]
         ref = reference(ops)
         promotions = [_confirmation(event, ref) for event in events if event.decision is Decision.PROMOTE]
         suppressed = [_confirmation(event, ref) for event in events if event.decision is Decision.SUPPRESSED]

@@ -148,7 +148,7 @@ def _written(row: DatabaseFill | DatabaseOrder, ref: Reference) -> dict[str, Any
 
 
 def _promotions(ops: Sequence[Op], daemon: str, ref: Reference) -> list[dict[str, Any]]:
-    events = sut_events(ops, "failover", FailoverEvent)
+    events = [event for event in sut_events(ops, "failover", FailoverEvent) if not event.heartbeat]
     return [ref.instant(event.t_ns) for event in events
             if event.daemon == daemon and event.decision is Decision.PROMOTED]
 

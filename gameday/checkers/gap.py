@@ -8,6 +8,7 @@ from itertools import pairwise
 
 from gameday.checkers.base import Observation, Unit
 from gameday.checkers.records import Reference, TradeOk, parse, reference, seconds
+from gameday.checkers.trade_probes import venue_halted
 from gameday.history import Op, OpKind, OpType
 
 __all__ = ["TradingGap"]
@@ -34,8 +35,18 @@ class _Gap:
 
 
 def _trade_probes(ops: Sequence[Op]) -> list[Op]:
+    """Trade probe ops in time order, without the attempts the venue refused on a halted symbol
+    (a venue state, not an outage of the OMS: see :mod:`gameday.checkers.trade_probes`)."""
     probes = [op for op in ops if op.kind == OpKind.PROBE and op.process == _TRADE_PROBE and op.f == "trade"]
-    return sorted(probes, key=lambda op: (op.t_ns, op.index))
+    kept: list[Op] = []
+    for op in sorted(probes, key=lambda op: (op.t_ns, op.index)):
+        symbol = op.value.get("symbol")
+        if venue_halted(op, symbol if isinstance(symbol, str) else None):
+            if kept and kept[-1].type == OpType.INVOKE:
+                kept.pop()  # the halted attempt's own invoke
+            continue
+        kept.append(op)
+    return kept
 
 
 def _gaps(probes: Sequence[Op], successes: Sequence[_Edge]) -> list[_Gap]:

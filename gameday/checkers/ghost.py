@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gameday.checkers.base import Observation, Unit
-from gameday.checkers.evidence import active_at_end
+from gameday.checkers.evidence import Missing, active_at_end
 from gameday.history import Op
 
 __all__ = ["GhostOrders"]
@@ -18,8 +18,8 @@ class GhostOrders:
 
     def check(self, ops: Sequence[Op]) -> Observation:
         evidence = active_at_end(ops)
-        if isinstance(evidence, str):
-            return Observation.absent(self.unit, evidence)
+        if isinstance(evidence, Missing):
+            return evidence.observation(self.unit)
         active, ledger = evidence, evidence.ledger
         known = {order.order_id for order in active.open_orders}
         venue_open = [order for order in ledger.orders if order.status.is_open]

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from gameday.checkers.base import Observation, Unit
-from gameday.checkers.evidence import LedgerSnapshot, active_at_end
+from gameday.checkers.evidence import LedgerSnapshot, Missing, active_at_end
 from gameday.history import Op
 
 __all__ = ["PositionMismatch"]
@@ -31,8 +31,8 @@ class PositionMismatch:
 
     def check(self, ops: Sequence[Op]) -> Observation:
         evidence = active_at_end(ops)
-        if isinstance(evidence, str):
-            return Observation.absent(self.unit, evidence)
+        if isinstance(evidence, Missing):
+            return evidence.observation(self.unit)
         active, ledger = evidence, evidence.ledger
         venue_net, venue_gross = ledger_positions(ledger)
         per_symbol: dict[str, dict[str, float | int]] = {}

@@ -91,6 +91,7 @@ class FailoverEvent(SutEvent):
     daemon: str
     decision: Decision
     detail: FailoverDetail
+    heartbeat: bool = False  # the daemon's periodic "still here, in this state": not a decision
 
 
 class Alert(StrEnum):
@@ -98,6 +99,7 @@ class Alert(StrEnum):
 
     UNKNOWN_OPEN_ORDER = "UnknownOpenOrder"
     PROMOTION_RECONCILED = "PromotionReconciled"
+    EXECUTIONS_RECOVERED = "ExecutionsRecovered"
 
 
 class AlertEvent(SutEvent):

@@ -6,13 +6,16 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from gameday.checkers.alerts import AlertTotal, UnknownOpenOrders
+from gameday.checkers.availability import AvailableAtEnd, TradingUnavailable
 from gameday.checkers.base import Checker
+from gameday.checkers.booked import DuplicateBooked
 from gameday.checkers.client import ClientOutcomeCount
 from gameday.checkers.deployment import deployment_checkers
 from gameday.checkers.failovers import FailoverCount
 from gameday.checkers.fills import DatabaseWriteRecovery, LostFills
 from gameday.checkers.gap import TradingGap
 from gameday.checkers.ghost import GhostOrders
+from gameday.checkers.lease import SentWithoutLease
 from gameday.checkers.positions import PositionMismatch
 from gameday.checkers.replication import ReplicationLag
 from gameday.checkers.risk import RestingOrdersCancelled, RiskLimitBreaches
@@ -47,6 +50,10 @@ def default_checkers() -> tuple[Checker, ...]:
         FailoverCount(),
         FailoverCount("failovers.database", daemon="db-failover"),
         TradingGap(),
+        TradingUnavailable(),
+        AvailableAtEnd(),
+        SentWithoutLease(),
+        DuplicateBooked(),
         UnknownOpenOrders(),
         AlertTotal(),
         ReplicationLag(),

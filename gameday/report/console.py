@@ -8,9 +8,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from gameday.starvation import StarvationSummary
 from gameday.verdict import RunResult, Verdict
 
-__all__ = ["console_report", "console_text", "expectations_table", "summary_line"]
+__all__ = ["console_report", "console_text", "expectations_table", "starvation_line", "summary_line"]
 
 VERDICT_STYLES = {Verdict.PASS: "bold green", Verdict.FAIL: "bold red", Verdict.UNKNOWN: "bold yellow"}
 
@@ -47,9 +48,39 @@ def summary_line(result: RunResult) -> Text:
     return line
 
 
+def _figures(starvation: StarvationSummary) -> str:
+    parts = []
+    lag = starvation.harness_loop_lag
+    if lag is not None:
+        parts.append(f"harness loop lag p50 {lag.p50_ms:.0f} / p99 {lag.p99_ms:.0f} / "
+                     f"max {lag.max_ms:.0f} ms")
+    load = starvation.load_average
+    if load is not None:
+        parts.append(f"load average max {load.max_1m:.2f}, mean {load.mean_1m:.2f} on {load.cores} cores")
+    if starvation.sut_loop_lag:
+        worst = ", ".join(f"{sut.instance} {sut.max_ms:.0f}" for sut in starvation.sut_loop_lag)
+        parts.append(f"SUT loop lag max (ms): {worst}")
+    if starvation.stress:
+        parts.append(f"{starvation.stress} CPU burner(s)")
+    return "; ".join(parts)
+
+
+def starvation_line(result: RunResult) -> Text | None:
+    """One line when the run was starved of CPU (its timings may say more about the machine than
+    about the system under test); ``None`` otherwise. It never changes the verdict."""
+    starvation = result.starvation
+    if starvation is None or not starvation.starved:
+        return None
+    line = Text()
+    line.append("STARVED", style="bold magenta")
+    line.append(f" ({', '.join(starvation.reasons)}): {_figures(starvation)}; the verdict is unchanged")
+    return line
+
+
 def console_report(result: RunResult) -> Group:
     """What the CLI prints: ``Console().print(console_report(result))``."""
-    return Group(expectations_table(result), summary_line(result))
+    starved = starvation_line(result)
+    return Group(expectations_table(result), summary_line(result), *([starved] if starved else []))
 
 
 def console_text(result: RunResult, *, width: int = 120, color: bool = False) -> str:

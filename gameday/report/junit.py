@@ -1,7 +1,8 @@
 """``junit.xml``: one testsuite per scenario, one testcase per expectation.
 
 A failed expectation is a ``<failure>``; an unknown one is an ``<error type="unknown">`` so that
-CI never counts it as passed.
+CI never counts it as passed. An aborted run adds a testcase ``<scenario>.run`` with an
+``<error type="aborted">`` carrying the reason.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
-from gameday.verdict import ExpectationResult, RunResult, Verdict
+from gameday.verdict import ExpectationResult, RunResult, RunStatus, Verdict
 
 __all__ = ["junit_xml"]
 
@@ -73,12 +74,22 @@ def _properties(suite: ET.Element, result: RunResult) -> None:
         ET.SubElement(properties, "property", {"name": name, "value": xml_text(value)})
 
 
+def _aborted(suite: ET.Element, result: RunResult) -> None:
+    case = ET.SubElement(suite, "testcase", {"name": f"{result.scenario}.run",
+                                             "classname": f"gameday.{result.scenario}"})
+    reason = result.abort_reason or "no reason recorded"
+    element = ET.SubElement(case, "error", {"type": "aborted", "message": xml_text(f"run aborted: {reason}")})
+    element.text = xml_text(f"the run aborted before it completed; its expectations were graded on a partial "
+                            f"history.\nreason: {reason}")
+
+
 def junit_xml(result: RunResult) -> str:
     counts = result.counts
+    aborted = result.run_status is RunStatus.ABORTED
     totals = {
-        "tests": str(len(result.expectations)),
+        "tests": str(len(result.expectations) + aborted),
         "failures": str(counts[Verdict.FAIL]),
-        "errors": str(counts[Verdict.UNKNOWN]),
+        "errors": str(counts[Verdict.UNKNOWN] + aborted),
         "skipped": "0",
     }
     root = ET.Element("testsuites", {"name": "gameday", **totals})
@@ -86,6 +97,8 @@ def junit_xml(result: RunResult) -> str:
     if result.started_wall:
         suite.set("timestamp", result.started_wall)
     _properties(suite, result)
+    if aborted:
+        _aborted(suite, result)
     for expectation in result.expectations:
         case = ET.SubElement(suite, "testcase", {
             "name": f"{result.scenario}.{expectation.name}",

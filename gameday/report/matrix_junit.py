@@ -27,6 +27,8 @@ def _observed_text(run: RunSummary) -> str:
         text += f"; failing: {', '.join(run.failing)}"
     if run.unknown:
         text += f"; unknown: {', '.join(run.unknown)}"
+    if run.starvation is not None and run.starvation.starved:
+        text += f"; starved: {', '.join(run.starvation.reasons)}"
     return text
 
 
@@ -64,6 +66,16 @@ def _totals(rows: list[MatrixRow]) -> dict[str, str]:
             "skipped": "0"}
 
 
+def _load_properties(matrix: Matrix) -> list[tuple[str, str]]:
+    """The stress level and the load average over the matrix, on every suite."""
+    properties = [("stress", str(matrix.stress))]
+    load = matrix.load_average
+    if load is not None:
+        properties += [("load_average_max", f"{load.max_1m:g}"), ("load_average_mean", f"{load.mean_1m:g}"),
+                       ("cores", str(load.cores))]
+    return properties
+
+
 def _incomplete_suite(root: ET.Element, matrix: Matrix) -> None:
     suite = ET.SubElement(root, "testsuite", {
         "name": "matrix", "timestamp": matrix.generated, "tests": "1", "failures": "0", "errors": "1",
@@ -89,7 +101,8 @@ def matrix_junit_xml(matrix: Matrix) -> str:
         })
         properties = ET.SubElement(suite, "properties")
         for name, value in (("path", row.path), ("defects", ",".join(row.defects)),
-                            ("must_fail", ",".join(row.must_fail)), ("repeats", str(matrix.repeats))):
+                            ("must_fail", ",".join(row.must_fail)), ("repeats", str(matrix.repeats)),
+                            *_load_properties(matrix)):
             ET.SubElement(properties, "property", {"name": name, "value": xml_text(value)})
         for variant, runs in ((Variant.CORRECT, row.correct), (Variant.DEFECT, row.defect)):
             for number, run in enumerate(runs, start=1):

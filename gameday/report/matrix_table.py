@@ -6,7 +6,7 @@ from rich.table import Table
 
 from gameday.matrix import Matrix, MatrixRow, RunSummary
 
-__all__ = ["matrix_markdown", "matrix_table"]
+__all__ = ["load_text", "matrix_markdown", "matrix_table"]
 
 
 def _runs_text(runs: tuple[RunSummary, ...], *, defect: bool) -> str:
@@ -21,6 +21,8 @@ def _runs_text(runs: tuple[RunSummary, ...], *, defect: bool) -> str:
             text += f" ({', '.join(run.failing)} failed)"
         if run.error:
             text += f" [aborted: {run.error}]"
+        if run.starved:
+            text += " [starved]"
         parts.append(text)
     distinct = list(dict.fromkeys(parts))
     return f"{distinct[0]} x{len(parts)}" if len(distinct) == 1 else " / ".join(parts)
@@ -51,9 +53,21 @@ def _narrow_table(matrix: Matrix) -> Table:
 
 def _title(matrix: Matrix) -> str:
     title = f"detection matrix ({matrix.repeats} run(s) each)"
+    if matrix.stress:
+        title += f" under stress: {matrix.stress} CPU burner(s)"
     if not matrix.complete:
         title += f" — INCOMPLETE: {len(matrix.rows)} of {matrix.scenarios_planned} scenarios"
     return title
+
+
+def load_text(matrix: Matrix) -> str:
+    """The stress level, the load average over the matrix and how many runs were starved."""
+    runs = sum(len(row.correct) + len(row.defect) for row in matrix.rows)
+    text = f"stress: {matrix.stress} CPU burner(s)"
+    load = matrix.load_average
+    if load is not None:
+        text += f"; load average max {load.max_1m:.2f}, mean {load.mean_1m:.2f} on {load.cores} cores"
+    return text + f"; {matrix.starved_runs} of {runs} runs starved"
 
 
 def matrix_table(matrix: Matrix, width: int = WIDE_TABLE_MIN_WIDTH) -> Table:
@@ -90,4 +104,6 @@ def matrix_markdown(matrix: Matrix) -> str:
                      f"{'as expected' if row.as_expected else '**NOT as expected**'} |")
     if not matrix.complete:
         lines.append(f"\n**Incomplete:** {len(matrix.rows)} of {matrix.scenarios_planned} scenarios ran.")
+    if matrix.stress or matrix.load_average is not None:
+        lines.append(f"\n{load_text(matrix)}.")
     return "\n".join(lines) + "\n"

@@ -2,6 +2,8 @@
 
 A scenario writes ``name: {max: 15s}``, ``{min: 1}``, ``{equals: 0}``, ``{min: 1, max: 5}`` or a
 bare scalar (equals). Limits are in the checker's unit; for a seconds unit they are durations.
+A checker that reads options beside the bound (a :class:`ContextualChecker`) names them; the
+only ones today are ``rto.failover``'s ``from: <fault id>`` and ``hold: <duration>``.
 """
 
 from __future__ import annotations
@@ -9,10 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from gameday.checkers import DEFAULT_CHECKERS, CheckerRegistry, Unit
-from gameday.scenario.duration import parse_duration
+from gameday.checkers import DEFAULT_CHECKERS, CheckerRegistry, ContextualChecker, Unit
+from gameday.scenario.duration import Duration, parse_duration
 from gameday.scenario.invalid import invalid
 
 __all__ = [
@@ -96,13 +106,17 @@ class Expectation(BaseModel):
     ``name`` comes from the key the expectation is written under, not from the YAML mapping.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    yaml_keys: ClassVar[tuple[str, ...]] = ("max", "min", "equals")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    yaml_keys: ClassVar[tuple[str, ...]] = ("max", "min", "equals", "from", "hold")
 
     name: str
     max: float | None = None
     min: float | None = None
     equals: float | None = None
+    from_: str | None = Field(default=None, alias="from", min_length=1)
+    """The ``id`` of the timeline fault the quantity is measured from (checked against the timeline)."""
+    hold: Duration | None = None
+    """How long a recovery must last to count (``rto.failover``)."""
 
     @field_validator("max", "min", "equals", mode="before")
     @classmethod
@@ -121,6 +135,27 @@ class Expectation(BaseModel):
         if self.max is not None and self.min is not None and self.min > self.max:
             raise invalid("bound", f"expected min <= max, got min {self.min:g} > max {self.max:g}")
         return self
+
+    @model_validator(mode="after")
+    def _options_the_checker_takes(self, info: ValidationInfo) -> Expectation:
+        given = [key for key, value in (("from", self.from_), ("hold", self.hold)) if value is not None]
+        if not given:
+            return self
+        checker = checkers_in(info.context).get(self.name)
+        if checker is None:
+            return self  # an unknown name is reported as such
+        takes = checker.options if isinstance(checker, ContextualChecker) else frozenset()
+        refused = [key for key in given if key not in takes]
+        if refused:
+            accepted = ", ".join(sorted(takes)) or "no option besides its bound (max, min, equals)"
+            raise invalid("option", f"{self.name} does not take {', '.join(refused)}; it takes {accepted}")
+        return self
+
+    @property
+    def options(self) -> dict[str, object]:
+        """The options given beside the bound, by their YAML key."""
+        given = {"from": self.from_, "hold": self.hold}
+        return {key: value for key, value in given.items() if value is not None}
 
     @property
     def bound(self) -> Bound:

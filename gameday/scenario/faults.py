@@ -2,11 +2,13 @@
 
 Each fault starts ``at`` a time after the workload starts; those with ``for`` are healed after it,
 the others at the run's final heal. Network faults are toxics on a named proxied hop; exchange
-faults are switched on through the venue's admin API.
+faults are switched on through the venue's admin API. Any fault may carry an ``id`` (a slug) that
+expectations name it by (``rto.failover: {from: <id>}``).
 """
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -23,6 +25,7 @@ __all__ = [
     "ExchangeFaultKind",
     "Fault",
     "FaultBase",
+    "FaultId",
     "FaultKind",
     "KillFault",
     "KillSignal",
@@ -48,6 +51,17 @@ def _positive(duration: Duration) -> Duration:
 
 
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+_FAULT_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def _fault_id(name: str) -> str:
+    if not _FAULT_ID.match(name):
+        raise invalid("fault_id", "expected an id of lowercase letters, digits and '-'")
+    return name
+
+
+FaultId = Annotated[str, AfterValidator(_fault_id)]
+"""A fault's own name in its scenario, unique there (checked by the scenario)."""
 ServiceName = Annotated[str, Field(min_length=1)]
 """A service of the stack's preset (checked against the preset by the scenario)."""
 ProxyName = Annotated[str, Field(min_length=1)]
@@ -90,6 +104,7 @@ class FaultBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     at: Duration
+    id: FaultId | None = None
 
     @property
     def heal_after(self) -> Duration | None:

@@ -30,7 +30,7 @@ from gameday.scenario.deploy_spec import (
 )
 from gameday.scenario.duration import Duration
 from gameday.scenario.expectations import Expectation, ExpectationName, expectation_input
-from gameday.scenario.faults import ExchangeFault, Fault, KillFault, PauseFault, PositiveDuration
+from gameday.scenario.faults import ExchangeFault, Fault, FaultKind, KillFault, PauseFault, PositiveDuration
 from gameday.scenario.invalid import invalid
 from gameday.scenario.presets import Region, StackPreset, region_rtt_ms, topology
 from trading_stack.config import Defect, InitialRole
@@ -205,6 +205,33 @@ def _timeline_problems(timeline: tuple[Fault, ...], stack: StackSpec, workload: 
     return problems
 
 
+OUTAGE_FAULTS = (FaultKind.KILL, FaultKind.PAUSE, FaultKind.PARTITION)
+"""The faults an RTO can be measured from: they take a service out."""
+
+
+def _fault_id_problems(timeline: tuple[Fault, ...], expect: dict[str, Expectation]) -> list[InitErrorDetails]:
+    """Fault ids are unique; an expectation's ``from`` names an outage fault of the timeline."""
+    problems = []
+    seen: dict[str, int] = {}
+    for index, fault in enumerate(timeline):
+        if fault.id is None:
+            continue
+        if fault.id in seen:
+            problems.append(_problem(("timeline", index, "id"), "fault_id_repeated",
+                                     f"fault id {fault.id!r} already names timeline[{seen[fault.id]}]; "
+                                     "expected each id once", fault.id))
+        seen.setdefault(fault.id, index)
+    outages = {fault.id: fault for fault in timeline if fault.id is not None and fault.fault in OUTAGE_FAULTS}
+    for name, expectation in expect.items():
+        if expectation.from_ is None or expectation.from_ in outages:
+            continue
+        known = ", ".join(sorted(outages)) or "none: give a kill, pause or partition fault an id"
+        problems.append(_problem(("expect", name, "from"), "unknown_fault_id",
+                                 f"expected the id of a kill, pause or partition fault of the timeline "
+                                 f"({known})", expectation.from_))
+    return problems
+
+
 class KnownDefect(_Spec):
     """The defect of the reference stack this scenario must catch, and the expectations that must fail."""
 
@@ -287,6 +314,13 @@ class Scenario(_Spec):
         if undeclared:
             raise invalid("known_defect", f"known_defect.fails names {', '.join(undeclared)}, "
                                           f"which expect does not declare")
+        return self
+
+    @model_validator(mode="after")
+    def _fault_ids_unique_and_named_right(self) -> Scenario:
+        problems = _fault_id_problems(self.timeline, self.expect)
+        if problems:
+            raise ValidationError.from_exception_data("scenario", problems)
         return self
 
     @property

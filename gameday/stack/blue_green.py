@@ -67,6 +67,7 @@ class BlueGreenStack(LocalStack):
             self._start_toxiproxy(),
         )
         self._attach(nats.url, database.dsn, toxiproxy_url)
+        await self._nats_ready()
         await self._proxy_to({"exchange": f"127.0.0.1:{self.processes['exchange'].ports['fix']}",
                               "nats": nats.url.removeprefix("nats://"), "postgres": database.address})
         await _gather_cancelling(*(self._start_restartable(instance, self._oms_starter(instance))

@@ -13,8 +13,8 @@ import contextlib
 import shutil
 import signal
 import time
-from collections.abc import Collection
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Collection
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +45,8 @@ from trading_stack.config import Defect, FailoverConfig, InitialRole, OmsConfig
 OMS_INSTANCES = {"oms-primary": InitialRole.ACTIVE, "oms-dr": InitialRole.STANDBY}
 DR_REGION_SERVICES = frozenset({"oms-dr"})
 """With regions, these run in the DR region and everything else in the primary region."""
+NatsObserver = Callable[[str], AbstractAsyncContextManager[object]]
+"""Given the NATS URL, what to enter once NATS is ready (e.g. the history's recorder)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,12 @@ class LocalStack:
         self._session: aiohttp.ClientSession | None = None
         self.toxiproxy: ToxiproxyClient | None = None
         self._hops = topology(settings.preset).hops
+        self._nats_observers: list[NatsObserver] = []
+
+    def observe_nats(self, observer: NatsObserver) -> None:
+        """Enter ``observer(nats_url)`` as soon as NATS is ready, before any OMS or daemon starts
+        (so their first messages are seen); it is exited before any process is stopped."""
+        self._nats_observers.append(observer)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -152,6 +160,7 @@ class LocalStack:
             self._start_toxiproxy(),
         )
         self._attach(nats.url, database.dsn, toxiproxy_url)
+        await self._nats_ready()
         upstreams = {
             "exchange": f"127.0.0.1:{venue.ports['fix']}",
             "nats": nats.url.removeprefix("nats://"),
@@ -172,6 +181,11 @@ class LocalStack:
                                  for hop in self._hops if hop.destination in self.endpoints.oms})
         await self._start_failover()
         await self._wait_for_trading()
+
+    async def _nats_ready(self) -> None:
+        """Enter the NATS observers (exited LIFO, so before ``_stop_all`` stops NATS)."""
+        for observer in self._nats_observers:
+            await self._exit.enter_async_context(observer(self.endpoints.nats))
 
     async def _wait_for_trading(self) -> None:
         """Healthy = one instance active and deep-healthy, every configured standby deep-healthy.
@@ -293,6 +307,7 @@ class LocalStack:
             http_port=0,
             primary_health_urls=vantages,
             dr_admin_url=f"http://{dr}",
+            candidate_admin_urls=(f"http://{dr}", f"http://{self.endpoints.proxies['failover->oms-primary']}"),
             admin_token=self.settings.admin_token,
             nats_url=f"nats://{nats_host}:{nats_port}",
             defects=self.settings.defects,

@@ -18,6 +18,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from tests.integration.pg_single import pg_template, postgres
 from tests.integration.test_oms_support import (
     ADMIN,
     Service,
@@ -32,6 +33,7 @@ from tests.integration.test_oms_support import (
 )
 
 pytestmark = pytest.mark.integration
+__all__ = ["pg_template"]
 
 LEASE = {"lease_ttl_s": 1.5, "lease_renew_interval_s": 0.25, "lease_safety_margin_s": 0.4}
 
@@ -44,9 +46,11 @@ class Stack:
     http: aiohttp.ClientSession
     events: list[tuple[str, dict[str, Any]]]
     exit: contextlib.AsyncExitStack
+    database_dsn: str
 
     async def oms(self, name: str, role: str, **extra: Any) -> Service:
-        config = oms_config(name, role, self.venue.port, self.nats_url, **{**LEASE, **extra})
+        config = oms_config(name, role, self.venue.port, self.nats_url,
+                            **{**LEASE, "database_dsn": self.database_dsn, **extra})
         svc = await self.exit.enter_async_context(service("trading_stack.oms", name, config, self.tmp))
         await wait_until(lambda: deep_ok(self.http, svc), 15, f"{name} deep health")
         return svc
@@ -61,8 +65,9 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path, pg_template: Path) -> AsyncIterator[Stack]:
     async with contextlib.AsyncExitStack() as exit_stack:
+        pg = await exit_stack.enter_async_context(postgres(tmp_path, pg_template))  # promotions sync from it
         url = await exit_stack.enter_async_context(nats_server(tmp_path))
         venue = await exit_stack.enter_async_context(TinyVenue())
         http = await exit_stack.enter_async_context(aiohttp.ClientSession())
@@ -74,7 +79,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             events.append((msg.subject, json.loads(msg.data)))
 
         await nc.subscribe("oms.>", cb=record)
-        yield Stack(tmp_path, url, venue, http, events, exit_stack)
+        yield Stack(tmp_path, url, venue, http, events, exit_stack, pg.dsn)
 
 
 async def test_active_trades_and_standby_mirrors_positions(stack: Stack) -> None:
@@ -331,7 +336,7 @@ async def test_failover_daemon_promotes_dr_when_all_vantages_fail(stack: Stack) 
         return await role_of(stack.http, dr) == "active" and await deep_ok(stack.http, dr)
 
     await wait_until(dr_active, 15, "the daemon-promoted DR to be active and ready")
-    decisions = [e["decision"] for e in stack.subjects("failover")]
+    decisions = [e["decision"] for e in stack.subjects("failover") if not e["heartbeat"]]
     assert decisions[-2:] == ["promote", "promoted"]
     daemon.proc.send_signal(signal.SIGTERM)
     async with asyncio.timeout(10):

@@ -54,21 +54,30 @@ class HistoryBuilder:
         return self.add(OpKind.RUN, OpType.INFO, "runner", "end", {"status": status}, at=at)
 
     def fault(self, f: str, *, at: float, target: str | None = None, proxy: str | None = None,
-              outcome: OpType = OpType.OK) -> HistoryBuilder:
-        value: dict[str, Any] = {"fault_id": f"{f}-0"}
+              outcome: OpType = OpType.OK, fault_id: str | None = None) -> HistoryBuilder:
+        value: dict[str, Any] = {"fault_id": fault_id or f"{f}-0"}
         value.update({"target": target} if target else {"proxy": proxy})
         self.add(OpKind.FAULT, OpType.INVOKE, "nemesis", f, value, at=at)
         return self.add(OpKind.FAULT, outcome, "nemesis", f, value, at=at + 0.001)
 
     def trade(self, *, at: float, instance: str | None = None, error: str = "connection refused",
-              outcome: OpType | None = None) -> HistoryBuilder:
-        """A trade probe completing ``at``: ok on ``instance``, else failed with ``error``."""
-        self.add(OpKind.PROBE, OpType.INVOKE, "probe-trade", "trade", {}, at=at - 0.005)
+              outcome: OpType | None = None, symbol: str | None = None,
+              rejected: str | None = None) -> HistoryBuilder:
+        """A trade probe completing ``at``: ok on ``instance``, else failed with ``error``.
+
+        ``symbol`` is recorded on the invoke only (as an older harness did not on the completion);
+        ``rejected`` makes the failure the OMS's 502 with the venue's reject text.
+        """
+        self.add(OpKind.PROBE, OpType.INVOKE, "probe-trade", "trade", {"symbol": symbol} if symbol else {},
+                 at=at - 0.005)
         result = outcome or (OpType.OK if instance else OpType.FAIL)
         value: dict[str, Any] = (
             {"instance": instance, "order_id": "p", "exchange_order_id": "x", "latency_ms": 5}
             if result == OpType.OK else {"error": error, "tried": ["oms-primary", "oms-dr"]}
         )
+        if rejected is not None:
+            value = {"status": 502, "error": "venue rejected the order", "text": rejected,
+                     "tried": ["oms-dr"]}
         return self.add(OpKind.PROBE, result, "probe-trade", "trade", value, at=at)
 
     def place(self, *, at: float, outcome: OpType, error: str = "venue did not answer") -> HistoryBuilder:
@@ -100,6 +109,16 @@ class HistoryBuilder:
         detail = {"reason": reason, "failures": list(failures), "vantages": list(VANTAGES[:len(failures)])}
         return self.sut("failover", {"daemon": daemon, "decision": decision, "detail": detail},
                         at=at, happened=happened)
+
+    def role(self, instance: str, role: str, *, epoch: int, at: float, reason: str = "") -> HistoryBuilder:
+        """An ``oms.roles`` event: ``instance`` says it is ``role`` under lease ``epoch``."""
+        return self.sut("roles", {"instance": instance, "role": role, "epoch": epoch, "reason": reason,
+                                  "version": "1.4.2"}, at=at)
+
+    def health(self, roles: dict[str, str | None], *, at: float) -> HistoryBuilder:
+        """A ``probe-health`` sample: each instance's role (``None``: it did not answer)."""
+        instances = {name: {"role": role, "deep_ok": role is not None} for name, role in roles.items()}
+        return self.add(OpKind.PROBE, OpType.OK, "probe-health", "health", {"instances": instances}, at=at)
 
     def alert(self, alert: str, *, at: float, instance: str = "oms-dr", **detail: Any) -> HistoryBuilder:
         return self.sut("alerts", {"instance": instance, "alert": alert, "detail": detail}, at=at)
@@ -134,15 +153,19 @@ def failover_history(*, recovered: bool = True, old_primary_keeps_sending: bool 
     """A whole run of the failover scenario: kill oms-primary at 10 s, oms-dr trades from 13 s."""
     defects = ("no-fencing",) if old_primary_keeps_sending else ()
     history = HistoryBuilder().run_start(run_id="run-42", defects=defects)
+    history.health({"oms-primary": "active", "oms-dr": "standby"}, at=0.5)
     history.place(at=1.0, outcome=OpType.OK).trade(at=5.0, instance="oms-primary")
     history.fault("kill", at=10.0, target="oms-primary")
     history.trade(at=11.0).trade(at=12.0)
     if recovered:
-        history.trade(at=13.001, instance="oms-dr")
+        history.role("oms-dr", "active", epoch=2, at=12.9, reason="promoted (admin)")
+        history.trade(at=13.001, instance="oms-dr").trade(at=14.0, instance="oms-dr")
+        history.trade(at=15.5, instance="oms-dr")
     primary_times = (1.0, 5.0, 14.0) if old_primary_keeps_sending else (1.0, 5.0)
     orders = [ledger_order(f"oms-primary-1-{n}", "oms-primary", t, status="filled")
               for n, t in enumerate(primary_times)]
-    orders.append(ledger_order("oms-dr-1-0", "oms-dr", 13.0, status="filled"))
+    if recovered:
+        orders.append(ledger_order("oms-dr-1-0", "oms-dr", 13.0, status="filled"))
     fills = [ledger_fill("e1", "oms-primary", "BTC-USD", "buy", 1),
              ledger_fill("e2", "oms-dr", "BTC-USD", "buy", 1)]
     history.final_state(active="oms-dr" if recovered else None, instances={

@@ -49,11 +49,17 @@ def test_done_orders_are_never_ghosts() -> None:
     assert CHECKER.check(_history([]).ops).value == 3
 
 
-def test_no_active_instance_is_unknown() -> None:
-    observation = CHECKER.check(_history([], active=None).ops)
+def test_no_active_instance_is_unknown_unless_the_probes_show_trading_had_stopped() -> None:
+    stopped = _history([], active=None).trade(at=39.0, instance="oms-dr").trade(at=39.5)
 
-    assert observation.value is None
-    assert grade(EqualsBound(equals=0), observation) is Verdict.UNKNOWN
+    unknown = CHECKER.check(_history([], active=None).ops)
+    failed = CHECKER.check(stopped.ops)
+
+    assert unknown.value is None
+    assert grade(EqualsBound(equals=0), unknown) is Verdict.UNKNOWN
+    assert failed.violated
+    assert grade(EqualsBound(equals=0), failed) is Verdict.FAIL
+    assert "trading had stopped" in failed.note
 
 
 def test_an_active_instance_that_was_not_sampled_is_unknown() -> None:

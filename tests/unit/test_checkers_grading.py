@@ -8,6 +8,7 @@ from gameday.checkers import NoopChecker, Observation, Unit, build_registry
 from gameday.history import Op
 from gameday.scenario import EqualsBound, MaxBound, MinBound, RangeBound, load_scenario
 from gameday.verdict import (
+    EXIT_ABORTED,
     RunStatus,
     Verdict,
     admits,
@@ -73,6 +74,7 @@ def test_a_clean_failover_passes_every_expectation() -> None:
     assert {case.name: case.verdict for case in result.expectations} == {
         "rto.failover": Verdict.PASS, "positions.mismatch_bps": Verdict.PASS,
         "orders.ghost": Verdict.PASS, "writers.concurrent_active": Verdict.PASS,
+        "trading.available_at_end": Verdict.PASS, "orders.sent_without_lease": Verdict.PASS,
     }
     assert result.verdict is Verdict.PASS
     assert result.exit_code == 0
@@ -92,14 +94,49 @@ def test_an_old_primary_writing_after_the_promotion_fails_the_run() -> None:
     assert result.defects == (Defect.NO_FENCING,)
 
 
-def test_never_recovering_fails_rto_and_leaves_the_rest_unknown() -> None:
+def test_a_dead_stack_fails_rto_availability_and_what_needs_an_active_instance() -> None:
     result = grade_run(SCENARIO, failover_history(recovered=False).ops)
 
     verdicts = {case.name: case.verdict for case in result.expectations}
-    assert verdicts["rto.failover"] is Verdict.FAIL
-    assert verdicts["orders.ghost"] is Verdict.UNKNOWN
+    assert verdicts == {
+        "rto.failover": Verdict.FAIL, "positions.mismatch_bps": Verdict.FAIL, "orders.ghost": Verdict.FAIL,
+        "writers.concurrent_active": Verdict.PASS, "trading.available_at_end": Verdict.FAIL,
+        "orders.sent_without_lease": Verdict.PASS,
+    }
+    ghost = next(case for case in result.expectations if case.name == "orders.ghost")
+    assert ghost.observed_text == "none"
+    assert ghost.note == "no instance was active at the end: trading had stopped"
     assert result.expectations[0].observed_text == "never"
     assert result.verdict is Verdict.FAIL
+    assert result.exit_code == 1
+
+
+def test_a_dead_stack_never_reads_better_than_a_live_one() -> None:
+    rank = {Verdict.PASS: 0, Verdict.UNKNOWN: 1, Verdict.FAIL: 2}
+    live = {case.name: case.verdict for case in grade_run(SCENARIO, failover_history().ops).expectations}
+    dead = grade_run(SCENARIO, failover_history(recovered=False).ops).expectations
+
+    assert all(rank[case.verdict] >= rank[live[case.name]] for case in dead)
+
+
+def test_a_violation_fails_whatever_the_bound() -> None:
+    violated = Observation.violation(Unit.BPS, "no instance was active at the end: trading had stopped")
+
+    assert grade(MaxBound(max=1e9), violated) is Verdict.FAIL
+    assert grade(MinBound(min=0), violated) is Verdict.FAIL
+
+
+def test_an_aborted_run_exits_4_with_its_reason_whatever_its_expectations_read() -> None:
+    ops = failover_history().ops
+    end = ops[-1].model_copy(update={"value": {"status": "aborted", "error": "RuntimeError: nats died"}})
+
+    result = grade_run(SCENARIO, [*ops[:-1], end])
+
+    assert result.verdict is Verdict.PASS
+    assert (result.run_status, result.abort_reason) == (RunStatus.ABORTED, "RuntimeError: nats died")
+    assert result.exit_code == EXIT_ABORTED == 4
+    assert exit_code(Verdict.UNKNOWN, RunStatus.ABORTED) == 4
+    assert grade_run(SCENARIO, ops).abort_reason is None
 
 
 def test_missing_evidence_without_failures_is_unknown_with_exit_code_3() -> None:

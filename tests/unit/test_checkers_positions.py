@@ -59,12 +59,28 @@ def test_the_whole_positions_body_is_accepted_too() -> None:
     assert CHECKER.check(_history(body).ops).value == 0  # type: ignore[arg-type]
 
 
-def test_no_active_instance_at_the_end_is_unknown() -> None:
-    observation = CHECKER.check(_history({"BTC-USD": 9}, active=None).ops)
+def test_no_active_instance_at_the_end_without_failing_probes_is_unknown() -> None:
+    history = _history({"BTC-USD": 9}, active=None)
+    history.trade(at=41.0, instance="oms-dr")  # a probe that still traded: the two observations disagree
+
+    for ops in (_history({"BTC-USD": 9}, active=None).ops, history.ops):
+        observation = CHECKER.check(ops)
+        assert observation.value is None
+        assert not observation.violated
+        assert grade(MaxBound(max=0), observation) is Verdict.UNKNOWN
+        assert "no instance reported active" in observation.note
+
+
+def test_no_active_instance_at_the_end_while_trading_had_stopped_fails() -> None:
+    history = _history({"BTC-USD": 9}, active=None)
+    history.trade(at=38.0, instance="oms-primary").trade(at=39.0).trade(at=39.5, error="503 not active")
+
+    observation = CHECKER.check(history.ops)
 
     assert observation.value is None
-    assert grade(MaxBound(max=0), observation) is Verdict.UNKNOWN
-    assert "no instance was active" in observation.note
+    assert observation.violated
+    assert observation.note == "no instance was active at the end: trading had stopped"
+    assert grade(MaxBound(max=0), observation) is Verdict.FAIL
 
 
 def test_no_final_state_or_no_ledger_is_unknown() -> None:

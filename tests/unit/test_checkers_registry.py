@@ -5,6 +5,7 @@ import pytest
 from gameday.checkers import (
     DEFAULT_CHECKERS,
     Checker,
+    ContextualChecker,
     NoopChecker,
     Observation,
     Unit,
@@ -30,16 +31,20 @@ def test_the_default_registry_holds_every_checker_by_its_name() -> None:
         "db.write_recovery",
         "deploy.cutover_done", "deploy.cutover_gap", "deploy.in_market_hours", "deploy.live_versions",
         "deploy.rollback_time",
-        "failovers.count", "failovers.database", "fills.lost",
+        "failovers.count", "failovers.database", "fills.duplicate_booked", "fills.lost",
         "orders.client_failed", "orders.client_unknown", "orders.ghost", "orders.resting_cancelled",
+        "orders.sent_without_lease",
         "positions.divergence_bps", "positions.mismatch_bps", "replication.lag", "risk.limit_breaches",
-        "rto.failover", "trading.gap",
+        "rto.failover", "trading.available_at_end", "trading.gap", "trading.unavailable_s",
         "verifier.divergence_caught", "verifier.false_clean",
         "writers.concurrent_active",
     ]
     assert all(checker.name == name for name, checker in DEFAULT_CHECKERS.items())
     assert all(isinstance(checker, Checker) for checker in DEFAULT_CHECKERS.values())
     assert DEFAULT_CHECKERS["rto.failover"].unit is Unit.SECONDS
+    contextual = sorted(name for name, checker in DEFAULT_CHECKERS.items()
+                        if isinstance(checker, ContextualChecker))
+    assert contextual == ["rto.failover"]
 
 
 def test_two_checkers_with_one_name_are_refused() -> None:

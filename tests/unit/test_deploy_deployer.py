@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from tests.unit.deploy_run import BLUE, GREEN, Run, S, blue_report, only, verification
 from trading_stack.config import Defect
 from trading_stack.deploy.actions import (
     ActionKind,
@@ -17,7 +17,6 @@ from trading_stack.deploy.actions import (
     InstanceRole,
     Launch,
     NoopExecutor,
-    RecordingExecutor,
     RestorePositions,
     SetRole,
     SetUpstreams,
@@ -30,8 +29,6 @@ from trading_stack.deploy.driver import DeployDriver, run_batch
 from trading_stack.deploy.timeline import (
     BatchDone,
     Blocker,
-    DeployEvent,
-    DeployInput,
     DeployPhase,
     DeployReason,
     DeployRequested,
@@ -41,64 +38,10 @@ from trading_stack.deploy.timeline import (
     Tick,
     VerifierReport,
 )
-from trading_stack.deploy.verifier import Verdict, Verification
+from trading_stack.deploy.verifier import Verdict
 from trading_stack.deploy.versions import OmsVersion
 
-S = 1_000_000_000
-BLUE, GREEN = "oms-blue", "oms-green"
 Phase = DeployPhase
-
-
-def only(instance: str) -> SetUpstreams:
-    return SetUpstreams(upstreams=(Upstream(instance=instance, weight=100),))
-
-
-def verification(verdict: Verdict, t_ns: int) -> Verification:
-    return Verification(verdict=verdict, t_ns=t_ns, compared=10, pending=0, lag_ns=0, lag_checked=True,
-                        overflowed=False, critical=0, warnings=0, discrepancies=())
-
-
-class Run:
-    """A deployer, a recording executor and a clock the test moves."""
-
-    def __init__(self, *defects: Defect, fail: Callable[[DeployAction], str | None] = lambda a: None,
-                 **config: object) -> None:
-        self.now = 0
-        self.executor = RecordingExecutor(fail)
-        self.deployer = Deployer(DeployConfig.model_validate({"defects": defects, **config}))
-        self.events: list[DeployEvent] = []
-        self.driver = DeployDriver(self.deployer, self.executor, lambda: self.now, self.events.append)
-
-    async def feed(self, event: DeployInput) -> list[DeployEvent]:
-        self.now = max(self.now, event.t_ns)
-        return await self.driver.feed(event)
-
-    async def at(self, seconds: float, verdict: Verdict | None = Verdict.CLEAN, healthy: bool | None = True,
-                 ) -> None:
-        t_ns = int(seconds * S)
-        if verdict is not None:
-            await self.feed(VerifierReport(t_ns=t_ns, verification=verification(verdict, t_ns)))
-        if healthy is not None:
-            await self.feed(HealthReport(t_ns=t_ns, instance=GREEN, deep_ok=healthy))
-        await self.feed(Tick(t_ns=t_ns))
-
-    async def deploy(self, version: OmsVersion = OmsVersion.V1_4_3) -> None:
-        await self.feed(DeployRequested(t_ns=self.now, version=version))
-
-    async def live(self) -> None:
-        await self.deploy()
-        await self.at(10)
-        assert self.deployer.phase is Phase.LIVE
-
-    @property
-    def phase(self) -> DeployPhase:
-        return self.deployer.phase
-
-    def reasons(self) -> list[DeployReason]:
-        return [e.reason for e in self.events]
-
-    def upstream_sets(self) -> list[tuple[str, ...]]:
-        return [a.instances for a in self.executor.executed if isinstance(a, SetUpstreams)]
 
 
 # -- blue-green ------------------------------------------------------------------------
@@ -198,7 +141,8 @@ async def test_reports_older_than_the_max_age_do_not_allow_a_cutover() -> None:
     await run.feed(Tick(t_ns=10 * S + 1))
 
     assert run.phase is Phase.VERIFYING
-    assert run.events[-1].blockers == (Blocker.VERDICT_OUTDATED, Blocker.HEALTH_OUTDATED)
+    assert run.events[-1].blockers == (Blocker.VERDICT_OUTDATED, Blocker.HEALTH_OUTDATED,
+                                       Blocker.BLUE_HEALTH_OUTDATED)
 
 
 async def test_a_divergence_aborts_at_once_and_green_never_takes_traffic() -> None:
@@ -384,6 +328,7 @@ async def test_the_noop_executor_drives_a_deploy_to_live() -> None:
 
     await driver.feed(DeployRequested(t_ns=0, version=OmsVersion.V1_4_2))
     await driver.feed(HealthReport(t_ns=10 * S, instance=GREEN, deep_ok=True))
+    await driver.feed(blue_report(10 * S, "alive"))
     await driver.feed(VerifierReport(t_ns=10 * S, verification=verification(Verdict.CLEAN, 10 * S)))
     assert deployer.phase is Phase.VERIFYING
 

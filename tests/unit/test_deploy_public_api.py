@@ -9,8 +9,9 @@ import pytest
 import trading_stack.deploy as package
 
 SUBMODULES = [
-    "actions", "breaker", "config", "deployer", "driver", "http_executor", "market_clock", "outputs", "plans",
-    "positions", "scheduler", "service", "service_api", "service_config", "timeline", "verifier", "versions",
+    "actions", "breaker", "config", "deployer", "driver", "gate", "http_executor", "market_clock", "outputs",
+    "plans", "positions", "scheduler", "service", "service_api", "service_config", "timeline", "verifier",
+    "versions",
 ]
 
 

@@ -199,3 +199,71 @@ def test_stale_exactly_while_green_trails_by_more_than_the_bound(events: list[tu
     assert result.lag_ns == true_lag
     assert (result.verdict is Verdict.STALE) == (true_lag > 5 * S)
     assert result.verdict is not Verdict.DIVERGED
+
+
+# -- no evidence -------------------------------------------------------------------------
+def test_silence_on_both_sides_for_longer_than_the_window_is_no_evidence_never_clean() -> None:
+    verifier = Verifier()
+    pair(verifier, out("e1", 0), out("e1", S))
+
+    assert verifier.verdict(6 * S).verdict is Verdict.CLEAN
+    verdicts = {verifier.verdict(6 * S + 1 + n * S // 2).verdict for n in range(40)}  # blue died at 1 s
+
+    assert verdicts == {Verdict.NO_EVIDENCE}
+    result = verifier.verdict(30 * S)
+    assert (result.last_blue_ns, result.last_green_ns, result.evidence_window_ns) == (0, S, 5 * S)
+
+
+def test_a_verifier_that_has_seen_nothing_says_no_evidence() -> None:
+    result = Verifier().verdict(S)
+
+    assert (result.verdict, result.last_blue_ns, result.last_green_ns) == (Verdict.NO_EVIDENCE, None, None)
+
+
+def test_recent_outputs_from_one_side_are_evidence_and_each_side_is_reported() -> None:
+    verifier = Verifier()
+    pair(verifier, out("e1", 0), out("e1", 0))
+    verifier.observe(Color.GREEN, out("replayed", 9 * S))
+
+    result = verifier.verdict(10 * S)
+
+    assert result.verdict is Verdict.CLEAN
+    assert not result.has_evidence(Color.BLUE, 10 * S)
+    assert result.has_evidence(Color.GREEN, 10 * S)
+
+
+def test_a_divergence_or_a_lagging_green_is_reported_before_the_silence() -> None:
+    diverged, stale = Verifier(), Verifier()
+    pair(diverged, out("e1", 0, 10), out("e1", 0, 20))
+    pair(stale, out("e0", 0), out("e0", 0))
+    stale.observe(Color.BLUE, out("e1", 0))
+
+    assert diverged.verdict(60 * S).verdict is Verdict.DIVERGED
+    assert stale.verdict(60 * S).verdict is Verdict.STALE
+
+
+def test_the_evidence_window_is_the_staleness_bound() -> None:
+    verifier = Verifier(VerifierConfig(max_lag_s=1.0))
+    pair(verifier, out("e1", 0), out("e1", 0))
+
+    assert verifier.verdict(S).verdict is Verdict.CLEAN
+    assert verifier.verdict(S + 1).verdict is Verdict.NO_EVIDENCE
+
+
+def test_defect_deploy_ignores_blue_health_calls_silence_clean() -> None:
+    verifier = Verifier(VerifierConfig(defects=(Defect.DEPLOY_IGNORES_BLUE_HEALTH,)))
+    pair(verifier, out("e1", 0), out("e1", 0))
+
+    assert verifier.verdict(60 * S).verdict is Verdict.CLEAN
+
+
+@given(st.lists(st.integers(0, 20 * S), min_size=1, max_size=20), st.integers(0, 10 * S))
+def test_agreeing_outputs_are_clean_exactly_while_the_newest_is_within_the_window(times: list[int],
+                                                                                   after: int) -> None:
+    verifier = Verifier()
+    for n, t_ns in enumerate(sorted(times)):
+        pair(verifier, out(f"e{n}", t_ns), out(f"e{n}", t_ns))
+    now = max(times) + after
+
+    expected = Verdict.CLEAN if after <= 5 * S else Verdict.NO_EVIDENCE
+    assert verifier.verdict(now).verdict is expected

@@ -26,10 +26,10 @@ def test_a_passing_run_has_one_passing_testcase_per_expectation() -> None:
     suite = _suite(grade_run(SCENARIO, failover_history().ops))
 
     assert suite.get("name") == "failover-primary-crash"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "0", "0")
-    assert len(suite.findall("testcase")) == 4
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("6", "0", "0")
+    assert len(suite.findall("testcase")) == 6
     outcomes = [child.tag for case in suite.findall("testcase") for child in case]
-    assert outcomes == ["system-out"] * 4
+    assert outcomes == ["system-out"] * 6
     properties = {prop.get("name"): prop.get("value") for prop in suite.iterfind("properties/property")}
     assert (properties["seed"], properties["run_id"]) == ("7", "run-42")
 
@@ -42,20 +42,47 @@ def test_a_failed_expectation_is_a_failure_with_observed_expected_and_evidence()
     assert failure.get("message") == "observed 2, expected max 1"
     assert failure.text is not None
     assert "oms-primary-1-2" in failure.text
-    assert suite.get("failures") == "1"
+    assert suite.get("failures") == "2"  # and orders.sent_without_lease
 
 
 def test_unknown_is_an_error_never_a_pass() -> None:
-    suite = _suite(grade_run(SCENARIO, failover_history(recovered=False).ops))
+    no_final_state = [op for op in failover_history().ops if op.f not in ("final-state", "snapshot")]
+    suite = _suite(grade_run(SCENARIO, no_final_state))
 
     error = _case(suite, "orders.ghost").find("error")
     assert error is not None
     assert error.get("type") == "unknown"
-    assert "no instance was active" in (error.get("message") or "")
-    assert (suite.get("failures"), suite.get("errors")) == ("1", "2")
+    assert "no final-state probe" in (error.get("message") or "")
+    assert (suite.get("failures"), suite.get("errors")) == ("0", "5")
+
+
+def test_a_stack_that_stopped_trading_fails_what_needs_an_active_instance() -> None:
+    suite = _suite(grade_run(SCENARIO, failover_history(recovered=False).ops))
+
+    ghost = _case(suite, "orders.ghost").find("failure")
+    assert ghost is not None
+    assert ghost.text is not None
+    assert "no instance was active at the end: trading had stopped" in ghost.text
+    assert (suite.get("failures"), suite.get("errors")) == ("4", "0")
     never = _case(suite, "rto.failover").find("failure")
     assert never is not None
     assert never.get("message") == "observed never, expected max 10s"
+
+
+def test_an_aborted_run_is_an_error_with_its_reason() -> None:
+    ops = failover_history().ops
+    aborted = {"status": "aborted", "error": "the run exceeded its budget of 140s"}
+    end = ops[-1].model_copy(update={"value": aborted})
+    result = grade_run(SCENARIO, [*ops[:-1], end])
+
+    suite = _suite(result)
+
+    error = _case(suite, "run").find("error")
+    assert error is not None
+    assert error.get("type") == "aborted"
+    assert error.get("message") == "run aborted: the run exceeded its budget of 140s"
+    assert (suite.get("tests"), suite.get("errors")) == ("7", "1")
+    assert (result.abort_reason, result.exit_code) == ("the run exceeded its budget of 140s", 4)
 
 
 def test_text_xml_cannot_carry_is_replaced_so_the_document_stays_valid() -> None:

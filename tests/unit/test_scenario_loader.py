@@ -59,7 +59,8 @@ def test_the_shipped_failover_scenario_loads() -> None:
     assert scenario.workload.symbols == ("BTC-USD", "ETH-USD")
     assert scenario.expect["rto.failover"].max == 10.0
     assert sorted(scenario.expect) == [
-        "orders.ghost", "positions.mismatch_bps", "rto.failover", "writers.concurrent_active"]
+        "orders.ghost", "orders.sent_without_lease", "positions.mismatch_bps", "rto.failover",
+        "trading.available_at_end", "writers.concurrent_active"]
     assert scenario.postmortem is not None
     assert "Seed 002" in scenario.postmortem
 
@@ -118,7 +119,7 @@ def test_unknown_expectation_lists_the_checker_names() -> None:
 
     assert (problem.line, problem.yaml_path) == (15, 'expect["orders.ghosts"]')
     assert "unknown expectation" in problem.message
-    assert "orders.resting_cancelled, positions.divergence_bps, positions.mismatch_bps" in problem.message
+    assert "orders.sent_without_lease, positions.divergence_bps, positions.mismatch_bps" in problem.message
 
 
 def test_a_bound_in_the_wrong_unit_names_the_bound() -> None:

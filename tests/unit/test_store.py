@@ -1,6 +1,7 @@
 """The OMS store against an in-memory database that can die and come back: writes are queued,
-applied in order, kept until acknowledged, and survive a reconnect — unless the store carries the
-``no-db-reconnect`` defect, which gives up after the first lost connection.
+applied in order in batches, kept until acknowledged, and survive a reconnect — unless the store
+carries the ``no-db-reconnect`` defect, which gives up after the first lost connection. The
+backlog is visible, and a close counts what it could not write.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from typing import Any
 import pytest
 
 from trading_stack.models import Fill, Order, OrderStatus, OrdType, Side
-from trading_stack.store import INSERT_FILL, SCHEMA, UPSERT_ORDER, DbConnection, Store
+from trading_stack.store import DbConnection, Store, StoreBacklog, publish_backlog, worth_publishing
+from trading_stack.store_batch import FILL_COLUMNS, ORDER_COLUMNS, SCHEMA, WRITE_BATCH, Table
 
 
 class FakeDatabase:
-    """Applied statements in order; ``down`` refuses connections and breaks the open ones."""
+    """Applied rows in order; ``down`` refuses connections and breaks the open ones."""
 
     def __init__(self) -> None:
-        self.applied: list[tuple[str, tuple[Any, ...]]] = []
+        self.applied: list[tuple[Table, tuple[Any, ...]]] = []
+        self.statements = 0
         self.down = False
         self.connects = 0
         self.refused = 0
@@ -43,8 +46,15 @@ class FakeDatabase:
         if self.down or epoch != self._epoch:
             raise ConnectionResetError("connection lost")
 
+    def apply_batch(self, columns: tuple[list[Any], ...]) -> None:
+        orders, fills = columns[:len(ORDER_COLUMNS)], columns[len(ORDER_COLUMNS):]
+        assert len(fills) == len(FILL_COLUMNS)
+        self.applied += [(Table.ORDERS, row) for row in zip(*orders, strict=True)]
+        self.applied += [(Table.FILLS, row) for row in zip(*fills, strict=True)]
+        self.statements += 1
+
     def fill_ids(self) -> list[str]:
-        return [str(args[0]) for sql, args in self.applied if sql == INSERT_FILL]
+        return [str(values[0]) for table, values in self.applied if table is Table.FILLS]
 
 
 class FakeConnection:
@@ -54,18 +64,20 @@ class FakeConnection:
 
     async def execute(self, query: str, *args: Any) -> str:
         self._db.check(self._epoch)
-        if query == SCHEMA:
-            return "CREATE TABLE"
+        assert query == SCHEMA
+        return "CREATE TABLE"
+
+    async def fetchval(self, query: str, *args: Any) -> int:
+        self._db.check(self._epoch)
+        if query == "SELECT 1":
+            return 1
+        assert query == WRITE_BATCH
         if self._db.fail_next_write:  # the connection dies while the write is in flight
             self._db.fail_next_write = False
             self._db.kill()
             self._db.check(self._epoch)
-        self._db.applied.append((query, args))
-        return "INSERT 0 1"
-
-    async def fetchval(self, query: str, *args: Any) -> int:
-        self._db.check(self._epoch)
-        return 1
+        self._db.apply_batch(args)
+        return 1000 + self._db.statements  # the batch's transaction id
 
     def terminate(self) -> None:
         self._epoch = -1
@@ -100,9 +112,11 @@ async def running(store: Store) -> AsyncIterator[asyncio.Task[None]]:
         await asyncio.gather(task, return_exceptions=True)
 
 
-def make_store(database: FakeDatabase, *, reconnect: bool = True) -> Store:
+def make_store(database: FakeDatabase, *, reconnect: bool = True, batch_max: int = 1000,
+               clock: Callable[[], float] = time.monotonic) -> Store:
     return Store("postgresql://p:1,r:2/postgres?target_session_attrs=read-write", reconnect=reconnect,
-                 retry_max_s=0.02, ping_interval_s=0.01, connect=database.connect)
+                 retry_max_s=0.02, ping_interval_s=0.01, batch_max=batch_max, connect=database.connect,
+                 clock=clock)
 
 
 async def test_writes_are_applied_in_order_once_connected() -> None:
@@ -116,9 +130,23 @@ async def test_writes_are_applied_in_order_once_connected() -> None:
         assert store.backlog == 2
         database.down = False
         await until(lambda: store.backlog == 0, "the queue to drain")
-    assert [sql for sql, _ in database.applied] == [UPSERT_ORDER, INSERT_FILL]
+    assert [table for table, _ in database.applied] == [Table.ORDERS, Table.FILLS]
     assert database.applied[1][1][:2] == ("E1", "oms-primary-1-1")
-    assert store.written == 2
+    assert (store.written, database.statements) == (2, 1)
+
+
+async def test_a_backlog_is_written_in_batches_of_at_most_batch_max_rows() -> None:
+    database = FakeDatabase()
+    database.down = True
+    store = make_store(database, batch_max=40)
+    for n in range(100):
+        store.save_fill(fill(n))
+    async with running(store):
+        await until(lambda: database.refused >= 1, "a refused connection")
+        database.down = False
+        await until(lambda: store.backlog == 0, "the queue to drain")
+    assert database.fill_ids() == [f"E{n}" for n in range(100)]
+    assert (store.written, store.batches, database.statements) == (100, 3, 3)
 
 
 async def test_fills_queued_during_an_outage_are_written_after_the_reconnect() -> None:
@@ -139,18 +167,19 @@ async def test_fills_queued_during_an_outage_are_written_after_the_reconnect() -
     assert store.connections == 2
 
 
-async def test_a_write_in_flight_when_the_connection_dies_is_retried() -> None:
+async def test_a_batch_in_flight_when_the_connection_dies_is_retried_whole() -> None:
     database = FakeDatabase()
     store = make_store(database)
     async with running(store):
         await until(lambda: store.connected, "the first connection")
         database.fail_next_write = True
         store.save_fill(fill(1))
+        store.save_fill(fill(2))
         await until(lambda: not store.connected, "the loss")
-        assert store.backlog == 1
+        assert (store.backlog, store.backlog_stats().in_flight) == (2, 0)
         database.down = False
-        await until(lambda: database.fill_ids() == ["E1"], "the retried fill")
-    assert store.backlog == 0
+        await until(lambda: database.fill_ids() == ["E1", "E2"], "the retried batch")
+    assert (store.backlog, store.written) == (0, 2)
 
 
 async def test_no_db_reconnect_defect_gives_up_after_the_first_loss() -> None:
@@ -183,10 +212,113 @@ async def test_the_defect_still_retries_the_first_connection() -> None:
     assert not store.gave_up
 
 
-@pytest.mark.parametrize("reconnect", [True, False])
-async def test_flush_returns_at_once_when_not_connected(reconnect: bool) -> None:
-    store = make_store(FakeDatabase(), reconnect=reconnect)
+async def test_flush_returns_at_once_when_no_writer_can_apply_the_rows() -> None:
+    database = FakeDatabase()
+    store = make_store(database, reconnect=False)
     store.save_fill(fill(1))
     async with asyncio.timeout(0.5):
-        await store.flush(10.0)
-    assert store.backlog == 1
+        assert await store.flush(10.0) == 1  # no writer running
+    async with running(store) as task:
+        await until(lambda: database.fill_ids() == ["E1"], "the first fill")
+        database.kill()
+        store.save_fill(fill(2))
+        await asyncio.wait_for(task, 5.0)  # the defect: gave up
+        async with asyncio.timeout(0.5):
+            assert await store.flush(10.0) == 1
+
+
+async def test_flush_waits_within_its_bound_for_a_reconnect() -> None:
+    database = FakeDatabase()
+    database.down = True
+    store = make_store(database)
+    store.save_fill(fill(1))
+    async with running(store):
+        await until(lambda: database.refused >= 1, "a refused connection")
+        flushing = asyncio.create_task(store.flush(10.0))
+        await until(lambda: database.refused >= 2, "another refused connection")
+        assert not flushing.done()
+        database.down = False
+        async with asyncio.timeout(5.0):
+            assert await flushing == 0
+    assert database.fill_ids() == ["E1"]
+
+
+async def test_close_counts_the_rows_it_could_not_write_and_drops_later_ones() -> None:
+    database = FakeDatabase()
+    database.down = True
+    store = make_store(database)
+    store.save_order(order(1))
+    store.save_fill(fill(1))
+    async with running(store):
+        await until(lambda: database.refused >= 1, "a refused connection")
+        started = time.monotonic()
+        assert await store.close(0.2) == 2
+        assert time.monotonic() - started >= 0.2  # it did wait for a reconnect, within the bound
+        store.save_fill(fill(2))
+    stats = store.backlog_stats()
+    assert (stats.queued, stats.written, stats.dropped) == (2, 0, 3)
+    assert database.applied == []
+
+
+async def test_backlog_stats_report_the_age_of_the_oldest_row() -> None:
+    now = [100.0]
+    database = FakeDatabase()
+    database.down = True
+    store = make_store(database, clock=lambda: now[0])
+    assert store.backlog_stats() == StoreBacklog(0, 0, 0.0, 0, 0, False)
+    store.save_fill(fill(1))
+    now[0] = 102.5
+    store.save_fill(fill(2))
+    now[0] = 103.0
+    assert store.backlog_stats() == StoreBacklog(queued=2, in_flight=0, oldest_age_s=3.0, written=0,
+                                                 dropped=0, connected=False)
+    async with running(store):
+        database.down = False
+        await until(lambda: store.backlog == 0, "the queue to drain")
+        stats = store.backlog_stats()
+    assert (stats.queued, stats.oldest_age_s, stats.written, stats.connected) == (0, 0.0, 2, True)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.published: list[StoreBacklog] = []
+
+    def store_backlog(self, backlog: StoreBacklog) -> None:
+        self.published.append(backlog)
+
+
+@pytest.mark.parametrize("with_sink", [True, False])
+async def test_the_backlog_is_published_while_there_is_one_and_after_it_drained(with_sink: bool) -> None:
+    database = FakeDatabase()
+    database.down = True
+    store = make_store(database)
+    sink = Sink()
+    publisher = asyncio.create_task(publish_backlog(store, lambda: sink if with_sink else None, 0.01))
+    try:
+        store.save_fill(fill(1))
+        async with running(store):
+            await until(lambda: database.refused >= 2, "refused connections")
+            if with_sink:
+                await until(lambda: len(sink.published) >= 2, "two samples of the backlog")
+            database.down = False
+            await until(lambda: store.backlog == 0, "the queue to drain")
+            if with_sink:
+                await until(lambda: sink.published[-1].queued == 0, "a sample after the drain")
+    finally:
+        publisher.cancel()
+        await asyncio.gather(publisher, return_exceptions=True)
+    if with_sink:
+        assert [s.queued for s in sink.published[:2]] == [1, 1]
+        assert sink.published[-1].written == 1
+    else:
+        assert sink.published == []
+
+
+def test_an_idle_store_is_published_once_per_change() -> None:
+    idle = StoreBacklog(queued=0, in_flight=0, oldest_age_s=0.0, written=5, dropped=0, connected=True)
+    busy = StoreBacklog(queued=3, in_flight=3, oldest_age_s=0.2, written=5, dropped=0, connected=True)
+    assert worth_publishing(idle, None)
+    assert not worth_publishing(idle, idle)
+    assert worth_publishing(busy, busy)  # a backlog is published every interval
+    assert worth_publishing(idle, busy)
+    assert worth_publishing(StoreBacklog(0, 0, 0.0, 5, 0, False), idle)

@@ -1,11 +1,14 @@
 """The deployer as a pure state machine: inputs in, timeline events and action batches out.
 
 Blue-green: green is launched in shadow; after the verification window, the cutover waits
-for a clean, fresh verifier verdict and a fresh deep-healthy green, then moves all traffic in
-one batch (see :func:`~trading_stack.deploy.plans.cutover_plan`). Blue stays parked for the
-rollback window; a rollback (asked, or automatic when green's rejects exceed the bound)
-restores blue's positions from the database before blue takes traffic. A divergence, or no
-clean verdict by the deadline, aborts. At most one batch is in flight; inputs that arrive
+for the gate of :mod:`~trading_stack.deploy.gate` on both sides (a clean, fresh verdict, a fresh
+deep-healthy green, a blue that answers deep-healthy and active, recent outputs from both), then
+moves all traffic in one batch (see :func:`~trading_stack.deploy.plans.cutover_plan`). Blue stays
+parked for the rollback window; a rollback (asked, or automatic when green's rejects exceed the
+bound) restores blue's positions from the database before blue takes traffic. A divergence, or
+no open gate by the deadline, aborts; with blue not fit the abort touches nothing (green stays in
+shadow, blue as it is), and a cutover that fails before green was asked to take over resumes blue
+instead of parking anyone. At most one batch is in flight; inputs that arrive
 meanwhile are recorded. Decisions are taken on a :class:`Tick` (the deployer process ticks a few
 times a second), except that green's rejects can trigger a rollback as they are reported.
 One deployment per machine.
@@ -19,8 +22,9 @@ from dataclasses import dataclass
 
 from trading_stack.defects import Defect
 from trading_stack.deploy import plans
-from trading_stack.deploy.actions import ActionKind, DeployAction
+from trading_stack.deploy.actions import ActionKind, DeployAction, InstanceRole, SetRole
 from trading_stack.deploy.config import DeployConfig, DeployMode
+from trading_stack.deploy.gate import CutoverGate, describe
 from trading_stack.deploy.timeline import (
     BatchDone,
     Blocker,
@@ -45,11 +49,6 @@ NS_PER_S = 1_000_000_000
 Phase = DeployPhase
 Reason = DeployReason
 
-_VERDICT_BLOCKERS = {
-    Verdict.STALE: Blocker.VERIFIER_STALE,
-    Verdict.INSUFFICIENT: Blocker.VERIFIER_INSUFFICIENT,
-    Verdict.DIVERGED: Blocker.VERIFIER_DIVERGED,
-}
 # phase of the batch in flight -> (phase, reason) when it succeeds
 _ON_SUCCESS = {
     Phase.CUTTING_OVER: (Phase.LIVE, Reason.CUTOVER_DONE),
@@ -68,6 +67,7 @@ class _Detail:
     rejects: int | None = None
     failed_action: ActionKind | None = None
     error: str | None = None
+    note: str | None = None
 
 
 def _ns(seconds: float) -> int:
@@ -86,6 +86,9 @@ class Deployer:
         self._verification: VerifierReport | None = None
         self._rejects: deque[tuple[int, int]] = deque()
         self._blockers: tuple[Blocker, ...] = ()
+        self._plan: tuple[DeployAction, ...] = ()
+        self._gate = CutoverGate(_ns(self.config.report_max_age_s),
+                                 blue_side=not self.config.has(Defect.DEPLOY_IGNORES_BLUE_HEALTH))
 
     # -- inputs ------------------------------------------------------------------------
     def handle(self, event: DeployInput) -> Step:
@@ -119,7 +122,9 @@ class Deployer:
         if self.phase in (Phase.LIVE, Phase.CANARY):
             return self._move(event.t_ns, Phase.ROLLING_BACK, Reason.ROLLBACK_REQUESTED,
                               plans.rollback_plan(self.config))
-        if self.phase in (Phase.VERIFYING, Phase.SPLIT):
+        if self.phase is Phase.VERIFYING:
+            return self._abort(event.t_ns, Reason.ROLLBACK_REQUESTED)
+        if self.phase is Phase.SPLIT:
             return self._move(event.t_ns, Phase.ABORTING, Reason.ROLLBACK_REQUESTED,
                               plans.abort_plan(self.config))
         return self._refuse(event.t_ns)
@@ -155,6 +160,11 @@ class Deployer:
             return self._move(t_ns, Phase.ABORTING, Reason.LAUNCH_FAILED if self.phase is Phase.LAUNCHING
                               else Reason.CUTOVER_FAILED, plans.abort_plan(self.config), detail)
         if self.phase is Phase.CUTTING_OVER:
+            if self._green_untouched(failure.index):
+                note = "cutover failed before green was asked to take over: resuming blue, parking nobody"
+                resume = plans.resume_blue_plan(self.config)
+                return self._move(t_ns, Phase.ABORTING, Reason.CUTOVER_FAILED, resume,
+                                  _Detail(failed_action=detail.failed_action, error=detail.error, note=note))
             return self._move(t_ns, Phase.ROLLING_BACK, Reason.CUTOVER_FAILED,
                               plans.rollback_plan(self.config), detail)
         if self.phase is Phase.COMPLETING:
@@ -180,29 +190,39 @@ class Deployer:
 
     def blockers(self, now_ns: int) -> tuple[Blocker, ...]:
         """Why green may not take traffic at ``now_ns`` (empty: it may)."""
-        max_age = _ns(self.config.report_max_age_s)
-        found: list[Blocker] = []
+        return self._gate.blockers(now_ns, self._verification, self._health.get(self.config.green),
+                                   self._health.get(self.config.blue))
+
+    def blue_fit(self, now_ns: int) -> bool:
+        """Blue answered lately, deep-healthy and active (always, with ``deploy-ignores-blue-health``)."""
+        return self._gate.blue_fit(now_ns, self._health.get(self.config.blue))
+
+    def _describe(self, blockers: tuple[Blocker, ...]) -> str:
         report = self._verification
-        if report is None:
-            found.append(Blocker.NO_VERDICT)
-        elif now_ns - report.t_ns > max_age:
-            found.append(Blocker.VERDICT_OUTDATED)
-        elif report.verification.verdict is not Verdict.CLEAN:
-            found.append(_VERDICT_BLOCKERS[report.verification.verdict])
-        health = self._health.get(self.config.green)
-        if health is None:
-            found.append(Blocker.NO_HEALTH)
-        elif now_ns - health.t_ns > max_age:
-            found.append(Blocker.HEALTH_OUTDATED)
-        elif not health.deep_ok:
-            found.append(Blocker.GREEN_UNHEALTHY)
-        return tuple(found)
+        return describe(blockers, report.verification.evidence_window_ns if report is not None else None)
+
+    def _green_untouched(self, failed_index: int) -> bool:
+        """The atomic cutover failed before green was asked to become active (so it is still a shadow)."""
+        if not self._gate.blue_side or self._plan != plans.cutover_plan(self.config):
+            return False
+        green_active = SetRole(instance=self.config.green, role=InstanceRole.ACTIVE)
+        return green_active not in self._plan[: failed_index + 1]
+
+    def _abort(self, now_ns: int, reason: Reason, detail: _Detail | None = None) -> Step:
+        """Abort while green is a shadow; with blue not fit, touch nothing (green stays in shadow)."""
+        detail = detail or _Detail()
+        if self.blue_fit(now_ns):
+            return self._move(now_ns, Phase.ABORTING, reason, plans.abort_plan(self.config), detail)
+        note = (f"{reason.value}; {self._describe(self.blockers(now_ns))}: aborted without actions, "
+                "green left in shadow and blue as it is")
+        return self._move(now_ns, Phase.ABORTED, reason, (), _Detail(
+            blockers=detail.blockers or self.blockers(now_ns), verdict=detail.verdict, note=note))
 
     def _gate_cutover(self, now_ns: int) -> Step:
         report = self._verification
         if report is not None and report.verification.verdict is Verdict.DIVERGED:
-            return self._move(now_ns, Phase.ABORTING, Reason.VERIFIER_DIVERGED, plans.abort_plan(self.config),
-                              _Detail(verdict=Verdict.DIVERGED, blockers=(Blocker.VERIFIER_DIVERGED,)))
+            return self._abort(now_ns, Reason.VERIFIER_DIVERGED,
+                               _Detail(verdict=Verdict.DIVERGED, blockers=(Blocker.VERIFIER_DIVERGED,)))
         if not self._elapsed(now_ns, self.config.verification_window_s):
             return Step()
         blockers = self.blockers(now_ns)
@@ -214,12 +234,12 @@ class Deployer:
             return self._move(now_ns, Phase.CUTTING_OVER, Reason.CUTOVER_STARTED,
                               plans.cutover_plan(self.config), clean)
         if self._elapsed(now_ns, self.config.verification_deadline_s):
-            return self._move(now_ns, Phase.ABORTING, Reason.VERIFICATION_TIMED_OUT,
-                              plans.abort_plan(self.config), _Detail(blockers=blockers))
+            return self._abort(now_ns, Reason.VERIFICATION_TIMED_OUT, _Detail(blockers=blockers))
         if blockers == self._blockers:
             return Step()
         self._blockers = blockers
-        return self._move(now_ns, self.phase, Reason.CUTOVER_BLOCKED, (), _Detail(blockers=blockers))
+        blocked = _Detail(blockers=blockers, note=f"cutover blocked: {self._describe(blockers)}")
+        return self._move(now_ns, self.phase, Reason.CUTOVER_BLOCKED, (), blocked)
 
     def _finish_split(self, now_ns: int) -> Step:
         if not self._elapsed(now_ns, self.config.split_window_s):
@@ -273,10 +293,11 @@ class Deployer:
         if actions:
             self._batches += 1
             batch = self._in_flight = self._batches
+            self._plan = actions
         detail = detail or _Detail()
         event = DeployEvent(
             t_ns=t_ns, phase=phase, previous=previous, reason=reason, version=self.version, batch=batch,
             blockers=detail.blockers, verdict=detail.verdict, rejects=detail.rejects,
-            failed_action=detail.failed_action, error=detail.error,
+            failed_action=detail.failed_action, error=detail.error, note=detail.note,
         )
         return Step(events=(event,), batch=batch, actions=actions)

@@ -24,6 +24,7 @@ __all__ = [
     "cutover_plan",
     "finish_split_plan",
     "launch_plan",
+    "resume_blue_plan",
     "rollback_plan",
     "split_plan",
 ]
@@ -100,6 +101,17 @@ def abort_plan(config: DeployConfig) -> Plan:
         StopInstance(instance=config.green),
         SetRole(instance=config.blue, role=InstanceRole.ACTIVE),
         _only(config.blue),
+    )
+
+
+def resume_blue_plan(config: DeployConfig) -> Plan:
+    """A cutover that failed before green was asked to take over: blue keeps (or takes back) the
+    traffic, and only once it has is green stopped. Nothing is parked: if blue cannot be resumed
+    (it died), the batch ends there and green is left in shadow."""
+    return (
+        SetRole(instance=config.blue, role=InstanceRole.ACTIVE),
+        _only(config.blue),
+        StopInstance(instance=config.green),
     )
 
 

@@ -4,10 +4,11 @@
 
 One :class:`~trading_stack.deploy.driver.DeployDriver` is fed by: the verifier (blue's
 ``<prefix>.outputs`` and green's ``<prefix>.shadow.outputs``, read from the start of the stream),
-a tick, green's deep health, the front door's order outcomes, and — with a schedule — the
-scheduler, guarded by the market clock and the traded volume. Its actions are HTTP calls
-(:class:`~trading_stack.deploy.http_executor.HttpExecutor`). Everything it decides is published
-on ``deploy.phases``, ``deploy.verdicts``, ``deploy.actions`` and ``deploy.schedule``.
+a tick, blue's and green's deep health (and the role each answers with), the front door's order
+outcomes, and — with a schedule — the scheduler, guarded by the market clock and the traded
+volume. Its actions are HTTP calls (:class:`~trading_stack.deploy.http_executor.HttpExecutor`).
+Everything it decides is published on ``deploy.phases``, ``deploy.verdicts``, ``deploy.actions``
+and ``deploy.schedule``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from trading_stack.deploy.timeline import (
 from trading_stack.deploy.verifier import Color, Verdict, Verifier
 from trading_stack.deploy.versions import OmsVersion
 from trading_stack.events import connect_nats
+from trading_stack.roles import Role
 from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
 
 __all__ = ["DeployerService", "PublishingExecutor", "main"]
@@ -166,17 +168,25 @@ class DeployerService:
         if decision.act:
             await self.feed(DeployRequested(t_ns=now, version=self.config.scheduled_version))
 
-    async def _watch_health(self, http: aiohttp.ClientSession) -> None:
-        green = self.config.deploy.green
-        url = f"{str(self.config.oms_admin_urls.green).rstrip('/')}/health/deep"
+    async def _probe(self, http: aiohttp.ClientSession, instance: str, base_url: str) -> HealthReport:
+        """``GET /health/deep``: ready (200) or not, and the role the body names; no answer: not reachable."""
         timeout = aiohttp.ClientTimeout(total=min(1.0, self.config.health_interval_s * 4))
+        try:
+            async with http.get(f"{base_url.rstrip('/')}/health/deep", timeout=timeout) as response:
+                deep_ok = response.status == 200
+                body = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError):
+            return HealthReport(t_ns=self.clock(), instance=instance, deep_ok=False, reachable=False)
+        except ValueError:
+            body = None
+        role: Role | None = None
+        with contextlib.suppress(TypeError, KeyError, ValueError):
+            role = Role(body["role"])
+        return HealthReport(t_ns=self.clock(), instance=instance, deep_ok=deep_ok, role=role)
+
+    async def _watch_health(self, http: aiohttp.ClientSession, instance: str, base_url: str) -> None:
         while True:
-            try:
-                async with http.get(url, timeout=timeout) as response:
-                    deep_ok = response.status == 200
-            except (aiohttp.ClientError, TimeoutError):
-                deep_ok = False
-            await self.feed(HealthReport(t_ns=self.clock(), instance=green, deep_ok=deep_ok))
+            await self.feed(await self._probe(http, instance, base_url))
             await asyncio.sleep(self.config.health_interval_s)
 
     async def _on_output(self, msg: Msg) -> None:
@@ -235,7 +245,8 @@ class DeployerService:
             self._nc = await connect_nats(config.nats_url, name="deployer")
             stack.push_async_callback(self._close_nats)
             await self._subscribe(self._nc)
-            loops = [asyncio.create_task(self._tick()), asyncio.create_task(self._watch_health(http))]
+            probes = [asyncio.create_task(self._watch_health(http, name, url)) for name, url in urls.items()]
+            loops = [asyncio.create_task(self._tick()), *probes]
             try:
                 on_ready(port)
                 await stop.wait()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from trading_stack.deploy.actions import ActionKind, DeployAction
 from trading_stack.deploy.verifier import Verdict, Verification
 from trading_stack.deploy.versions import OmsVersion
+from trading_stack.roles import Role
 
 __all__ = [
     "ActionFailure",
@@ -83,16 +84,24 @@ class DeployReason(StrEnum):
 
 
 class Blocker(StrEnum):
-    """Why a cutover may not happen yet."""
+    """Why a cutover may not happen yet (``no-health`` / ``health-outdated`` are green's)."""
 
     NO_VERDICT = "no-verdict"
     VERDICT_OUTDATED = "verdict-outdated"
     VERIFIER_STALE = "verifier-stale"
     VERIFIER_INSUFFICIENT = "verifier-insufficient"
     VERIFIER_DIVERGED = "verifier-diverged"
+    VERIFIER_NO_EVIDENCE = "verifier-no-evidence"
+    BLUE_NO_EVIDENCE = "blue-no-evidence"
+    GREEN_NO_EVIDENCE = "green-no-evidence"
     NO_HEALTH = "no-health"
     HEALTH_OUTDATED = "health-outdated"
     GREEN_UNHEALTHY = "green-unhealthy"
+    BLUE_NO_HEALTH = "blue-no-health"
+    BLUE_HEALTH_OUTDATED = "blue-health-outdated"
+    BLUE_NOT_ALIVE = "blue-not-alive"
+    BLUE_UNHEALTHY = "blue-unhealthy"
+    BLUE_NOT_ACTIVE = "blue-not-active"
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -103,10 +112,14 @@ class DeployRequested(_Frozen):
 
 
 class HealthReport(_Frozen):
+    """One deep-health probe of an instance: did it answer, was it ready, in which role."""
+
     input: Literal["health"] = "health"
     t_ns: int
     instance: str
     deep_ok: bool
+    reachable: bool = True
+    role: Role | None = Field(default=None, description="the role it answered with; None: unknown")
 
 
 class VerifierReport(_Frozen):
@@ -170,6 +183,7 @@ class DeployEvent(_Frozen):
     rejects: int | None = None
     failed_action: ActionKind | None = None
     error: str | None = None
+    note: str | None = Field(default=None, description="the decision in words, for people")
 
 
 class Step(_Frozen):

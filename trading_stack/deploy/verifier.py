@@ -4,7 +4,10 @@ Each OMS instance emits one :class:`EventOutput` per input event (key: the event
 fill's exec id). Numeric outputs may differ by ``tolerance_bps``; a different direction
 (long / short / flat), order status or cumulative quantity is always critical. Shadow lag is
 how far green's processing trails blue's for the same events; while it exceeds
-``max_lag_s`` the verdict is ``stale``, never ``clean``.
+``max_lag_s`` the verdict is ``stale``, never ``clean``. Silence is not agreement: when neither
+side produced an output within the last ``max_lag_s`` (by the instances' ``processed_ns``) the
+verdict is ``no-evidence``, never ``clean`` (defect ``deploy-ignores-blue-health`` restores the
+old reading, in which nothing to contradict a verdict made it clean).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class Verdict(StrEnum):
     DIVERGED = "diverged"
     STALE = "stale"
     INSUFFICIENT = "insufficient"
+    NO_EVIDENCE = "no-evidence"  # no output from either side within the evidence window
 
 
 class Severity(StrEnum):
@@ -111,7 +115,7 @@ class Discrepancy(_Frozen):
 class VerifierConfig(_Frozen):
     tolerance_bps: float = Field(default=1.0, ge=0)
     critical_bps: float = Field(default=100.0, ge=0, description="numeric differences above are critical")
-    max_lag_s: float = Field(default=5.0, gt=0)
+    max_lag_s: float = Field(default=5.0, gt=0, description="staleness bound; also the evidence window")
     min_events: int = Field(default=1, ge=1, description="compared events needed before a clean verdict")
     max_pending: int = Field(default=100_000, ge=1)
     evidence_limit: int = Field(default=20, ge=1)
@@ -120,7 +124,11 @@ class VerifierConfig(_Frozen):
 
 
 class Verification(_Frozen):
-    """A verdict at ``t_ns`` and the evidence for it."""
+    """A verdict at ``t_ns`` and the evidence for it.
+
+    ``last_blue_ns`` / ``last_green_ns``: the newest ``processed_ns`` seen from each side (None:
+    nothing yet); an output older than ``evidence_window_ns`` at ``t_ns`` is no evidence of now.
+    """
 
     verdict: Verdict
     t_ns: int
@@ -132,6 +140,17 @@ class Verification(_Frozen):
     critical: int
     warnings: int
     discrepancies: tuple[Discrepancy, ...]
+    last_blue_ns: int | None = None
+    last_green_ns: int | None = None
+    evidence_window_ns: int = Field(ge=0)
+
+    def last_seen(self, color: Color) -> int | None:
+        return self.last_blue_ns if color is Color.BLUE else self.last_green_ns
+
+    def has_evidence(self, color: Color, now_ns: int) -> bool:
+        """An output from ``color`` processed within the evidence window before ``now_ns``."""
+        last = self.last_seen(color)
+        return last is not None and now_ns - last <= self.evidence_window_ns
 
 
 def _relative_bps(blue: float, green: float, epsilon: float) -> float:
@@ -186,13 +205,24 @@ class Verifier:
         self._evidence: list[Discrepancy] = []
         self._last_lag_ns = 0
         self._overflowed = False
+        self._last_ns: dict[Color, int | None] = dict.fromkeys(Color)
 
     @property
     def checks_lag(self) -> bool:
         return Defect.VERIFIER_IGNORES_LAG not in self.config.defects
 
+    @property
+    def checks_evidence(self) -> bool:
+        return Defect.DEPLOY_IGNORES_BLUE_HEALTH not in self.config.defects
+
+    @property
+    def evidence_window_ns(self) -> int:
+        return int(self.config.max_lag_s * NS_PER_S)
+
     def observe(self, color: Color, output: EventOutput) -> list[Discrepancy]:
         """Record one instance's output; returns the discrepancies if it completed a pair."""
+        last = self._last_ns[color]
+        self._last_ns[color] = output.processed_ns if last is None else max(last, output.processed_ns)
         other = Color.GREEN if color is Color.BLUE else Color.BLUE
         counterpart = self._pending[other].pop(output.event_id, None)
         if counterpart is None:
@@ -229,17 +259,23 @@ class Verifier:
 
     def verdict(self, now_ns: int) -> Verification:
         lag = self.lag_ns(now_ns)
+        result = Verification(
+            verdict=Verdict.CLEAN, t_ns=now_ns, compared=self._compared,
+            pending=len(self._pending[Color.BLUE]), lag_ns=lag, lag_checked=self.checks_lag,
+            overflowed=self._overflowed,
+            critical=self._critical, warnings=self._warnings, discrepancies=tuple(self._evidence),
+            last_blue_ns=self._last_ns[Color.BLUE], last_green_ns=self._last_ns[Color.GREEN],
+            evidence_window_ns=self.evidence_window_ns,
+        )
+        silent = not any(result.has_evidence(color, now_ns) for color in Color)
         if self._critical or self._warnings:
             verdict = Verdict.DIVERGED
         elif self.checks_lag and (self._overflowed or lag > self.config.max_lag_s * NS_PER_S):
             verdict = Verdict.STALE
+        elif self.checks_evidence and silent:
+            verdict = Verdict.NO_EVIDENCE
         elif self._compared < self.config.min_events:
             verdict = Verdict.INSUFFICIENT
         else:
-            verdict = Verdict.CLEAN
-        return Verification(
-            verdict=verdict, t_ns=now_ns, compared=self._compared,
-            pending=len(self._pending[Color.BLUE]), lag_ns=lag, lag_checked=self.checks_lag,
-            overflowed=self._overflowed,
-            critical=self._critical, warnings=self._warnings, discrepancies=tuple(self._evidence),
-        )
+            return result
+        return result.model_copy(update={"verdict": verdict})

@@ -1,0 +1,59 @@
+"""docs/scenario-format.md's examples are scenarios the loader accepts (the page cannot drift)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gameday.scenario import parse_scenario
+
+DOC = (Path(__file__).parents[2] / "docs" / "scenario-format.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC, flags=re.DOTALL)
+
+
+def _scenario(preset: str, body: str) -> str:
+    return (f"name: doc-example\ndescription: an example of the reference page\nseed: 1\n"
+            f"stack: {{preset: {preset}}}\n"
+            f"workload: {{orders_per_second: 10, symbols: [BTC-USD, ETH-USD], duration: 20s}}\n"
+            f"{body}")
+
+
+def _block(starting: str) -> list[str]:
+    return [block for block in BLOCKS if block.lstrip().startswith(starting)]
+
+
+def test_every_fault_example_loads() -> None:
+    faults, venue = _block("timeline:")[0], _block("- {at: 5s, fault: exchange")[0]
+    expect = "expect:\n  rto.failover: {max: 10s, from: primary-crash}\n"
+    text = _scenario("active-passive", faults + venue + expect)
+
+    scenario = parse_scenario(text, file="scenario-format.md")
+
+    kinds = [fault.fault.value for fault in scenario.timeline]
+    assert kinds[:9] == ["kill", "pause", "partition", "latency", "bandwidth", "reset_peer", "slicer",
+                         "limit_data", "exchange"]
+    assert len(scenario.timeline) == 16
+    assert scenario.timeline[0].id == "primary-crash"
+
+
+def test_every_action_example_loads() -> None:
+    text = _scenario("blue-green", _block("actions:")[0] + "expect:\n  orders.ghost: 0\n")
+
+    scenario = parse_scenario(text, file="scenario-format.md")
+
+    assert [action.action.value for action in scenario.actions] == [
+        "risk-limit", "resting-orders", "deploy", "rollback", "kill-switch", "restart", "position"]
+
+
+@pytest.mark.parametrize("starting", ["expect:", "known_defect:"])
+def test_the_expect_and_known_defect_examples_load(starting: str) -> None:
+    expect = _block("expect:")[0]
+    timeline = "timeline:\n  - {at: 8s, fault: kill, target: oms-primary, id: primary-crash}\n"
+    known = _block("known_defect:")[0] if starting == "known_defect:" else ""
+
+    text = _scenario("active-passive", timeline + expect + known)
+
+    scenario = parse_scenario(text, file="scenario-format.md")
+
+    assert scenario.expect["rto.failover"].from_ == "primary-crash"
+    assert "trading.available_at_end" in scenario.expect
