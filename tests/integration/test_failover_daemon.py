@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.pg_single import pg_template  # noqa: F401  (fixture)
 from tests.integration.test_oms_failover import LEASE, Stack, stack  # noqa: F401  (fixture)
 from tests.integration.test_oms_support import Service, deep_ok, role_of, service, wait_until
 
