@@ -25,7 +25,7 @@ from gameday.checkers import (
     Unit,
     observe,
 )
-from gameday.faults.schedule import fault_id
+from gameday.faults.schedule import occurrences
 from gameday.history import Op, OpKind, OpType
 from gameday.scenario import Bound, EqualsBound, Expectation, MaxBound, MinBound, RangeBound, Scenario
 from gameday.starvation import StarvationSummary, summarize_starvation
@@ -203,12 +203,13 @@ class RunResult(BaseModel):
 
 def grading_context(scenario: Scenario, expectation: Expectation | None = None) -> GradingContext:
     """The scenario's timeline under the ids the history records, and one expectation's options."""
-    faults = tuple(ScheduledFault(fault_id(index, fault), fault.fault.value, fault.at.ns, fault.id)
-                   for index, fault in enumerate(scenario.timeline))
+    found = occurrences(scenario.timeline)
+    faults = tuple(ScheduledFault(occurrence.fault_id, occurrence.fault.fault.value, occurrence.fault.at.ns,
+                                  occurrence.name) for occurrence in found)
     if expectation is None:
         return GradingContext(faults=faults)
-    anchor = next((fault.fault_id for fault in faults if expectation.from_ is not None
-                   and fault.name == expectation.from_), None)
+    anchor = next((occurrence.fault_id for occurrence in found if expectation.from_ is not None
+                   and occurrence.answers_to(expectation.from_)), None)
     return GradingContext(faults=faults, anchor=anchor,
                           hold_ns=None if expectation.hold is None else expectation.hold.ns)
 

@@ -12,9 +12,11 @@ The engine knows nothing of FIX: it returns :class:`Execution` values to route.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
 from mock_exchange.config import VenueConfig
 from mock_exchange.executions import (
@@ -27,7 +29,7 @@ from mock_exchange.executions import (
     ReplaceRequest,
 )
 from mock_exchange.fault_board import FaultBoard
-from mock_exchange.faults import CancelFailureMode, Fault, FaultKind, PricePath
+from mock_exchange.faults import CancelFailureMode, CountedRequest, Fault, FaultKind, PricePath
 from mock_exchange.ledger import Ledger
 from mock_exchange.market_clock import MarketClock, MarketPhase, refusal_text
 from mock_exchange.model import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce, attribute_instance
@@ -44,27 +46,22 @@ __all__ = [
     "ReplaceRequest",
 ]
 
+log = logging.getLogger(__name__)
+
 DAY_EXPIRY_TEXT = "DAY order expired at the market close"
 
 
+@dataclass(frozen=True, slots=True)
 class _HeldCancel:
-    """A cancel a hanging cancel-failure fault keeps unanswered until it is healed."""
+    """A cancel a hanging cancel-failure fault keeps unanswered until it is healed (or replaced)."""
 
-    __slots__ = ("cancel_cl_ord_id", "on_release", "order_id", "orig_cl_ord_id", "requested_by")
-
-    def __init__(
-        self,
-        orig_cl_ord_id: str,
-        order_id: str | None,
-        cancel_cl_ord_id: str,
-        requested_by: str,
-        on_release: OnCancelReleased,
-    ) -> None:
-        self.orig_cl_ord_id = orig_cl_ord_id
-        self.order_id = order_id
-        self.cancel_cl_ord_id = cancel_cl_ord_id
-        self.requested_by = requested_by
-        self.on_release = on_release
+    orig_cl_ord_id: str
+    order_id: str | None
+    cancel_cl_ord_id: str
+    requested_by: str
+    on_release: OnCancelReleased
+    dropped_on_heal: bool
+    """the fault that held it says ``on_heal: drop``: discarded, never answered"""
 
 
 class MatchingEngine:
@@ -141,8 +138,14 @@ class MatchingEngine:
             refusal_text(self.phase)
             or self.faults.order_refusal(request.sender_comp_id, request.symbol)
             or self._validate(request.symbol, request.qty, request.ord_type, request.price)
-            or self.faults.admit_order(request.sender_comp_id)
+            or self.faults.admit(request.sender_comp_id, CountedRequest.NEW)
         )
+
+    def _rate_limited(self, requested_by: str, request: CountedRequest, order: Order | None,
+                      ) -> CancelRejection | None:
+        """A cancel or replace beyond an armed rate limit that counts it, refused before anything else."""
+        refusal = self.faults.admit(requested_by, request) if self.faults.armed else None
+        return None if refusal is None else CancelRejection(CancelRejectReason.BROKER_OPTION, refusal, order)
 
     # -- cancels ---------------------------------------------------------------------------
 
@@ -158,17 +161,26 @@ class MatchingEngine:
         """Cancel an order of the firm by OrigClOrdID (or OrderID when that is all that matches).
 
         ``None`` means no answer now: a cancel-failure fault drops the request, or holds it
-        until the fault is healed and then calls ``on_release`` with the outcome.
+        until the fault is healed and then calls ``on_release`` with the outcome (or, with
+        ``on_heal: drop``, never). A rate limit that counts cancels refuses it first.
         """
+        order = self.find_order(orig_cl_ord_id, order_id)
+        limited = self._rate_limited(requested_by, CountedRequest.CANCEL, order)
+        if limited is not None:
+            return limited
+        return self._cancel_request(orig_cl_ord_id, order_id, cancel_cl_ord_id, requested_by, on_release)
+
+    def _cancel_request(self, orig_cl_ord_id: str, order_id: str | None, cancel_cl_ord_id: str,
+                        requested_by: str, on_release: OnCancelReleased | None) -> CancelOutcome | None:
         order = self.find_order(orig_cl_ord_id, order_id)
         failure = self.faults.cancel_failure(requested_by, order.symbol if order else "")
         if failure is not None and (order is not None or failure.symbol is None):
             if failure.mode is CancelFailureMode.REJECT:
                 return CancelRejection(CancelRejectReason.BROKER_OPTION, failure.reason, order)
             if failure.mode is CancelFailureMode.HANG and on_release is not None:
-                self._held_cancels.append(
-                    _HeldCancel(orig_cl_ord_id, order_id, cancel_cl_ord_id, requested_by, on_release)
-                )
+                held = _HeldCancel(orig_cl_ord_id, order_id, cancel_cl_ord_id, requested_by, on_release,
+                                   failure.drops_held_cancels)
+                self._held_cancels.append(held)
             return None
         if order is None:
             return CancelRejection(CancelRejectReason.UNKNOWN_ORDER, "unknown order", None)
@@ -224,23 +236,31 @@ class MatchingEngine:
             if isinstance(fault, PricePath):
                 self.prices[fault.symbol].follow(fault.move_pct, fault.over_s)
         if kind is FaultKind.CANCEL_FAILURE and self._held_cancels:
-            held, self._held_cancels = self._held_cancels, []
-            for cancel in held:
-                outcome = self.cancel(
-                    cancel.orig_cl_ord_id,
-                    order_id=cancel.order_id,
-                    cancel_cl_ord_id=cancel.cancel_cl_ord_id,
-                    requested_by=cancel.requested_by,
-                    on_release=cancel.on_release,
-                )
-                if outcome is not None:
-                    cancel.on_release(outcome)
+            self._end_hang()
+
+    def _end_hang(self) -> None:
+        """The hanging fault was healed or replaced: each held cancel is dropped or processed now
+        (against whatever cancel failure is armed now)."""
+        held, self._held_cancels = self._held_cancels, []
+        dropped = [cancel for cancel in held if cancel.dropped_on_heal]
+        if dropped:
+            log.info("cancel-failure heal: dropping %d held cancel(s)", len(dropped))
+        for cancel in held:
+            if cancel.dropped_on_heal:
+                continue
+            outcome = self._cancel_request(cancel.orig_cl_ord_id, cancel.order_id, cancel.cancel_cl_ord_id,
+                                           cancel.requested_by, cancel.on_release)
+            if outcome is not None:
+                cancel.on_release(outcome)
 
     # -- replaces --------------------------------------------------------------------------
 
     def replace(self, request: ReplaceRequest) -> CancelOutcome:
         """Change an open order's quantity and/or price (its ClOrdID becomes the request's)."""
         order = self.find_order(request.orig_cl_ord_id, request.order_id)
+        limited = self._rate_limited(request.requested_by, CountedRequest.REPLACE, order)
+        if limited is not None:
+            return limited
         if order is None:
             return CancelRejection(CancelRejectReason.UNKNOWN_ORDER, "unknown order", None)
         if not order.is_open:

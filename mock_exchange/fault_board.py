@@ -2,7 +2,8 @@
 
 Protocol-neutral: the matching engine asks it about orders and cancels, the FIX layer about
 logons and execution reports; a WebSocket gateway asks the same questions. Listeners hear
-every change (the engine records it in the ledger and releases held cancels on a heal).
+every change (the engine records it in the ledger and, on a heal, releases or drops held
+cancels).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mock_exchange.faults import (
     RATE_LIMIT_TEXT,
     CancelFailure,
     CooldownScope,
+    CountedRequest,
     ExecutionReports,
     Fault,
     FaultKind,
@@ -101,10 +103,11 @@ class FaultBoard:
             return reject.reason
         return None
 
-    def admit_order(self, session: str) -> str | None:
-        """Count an order against the rate limit: the refusal text, or ``None`` (admitted)."""
+    def admit(self, session: str, request: CountedRequest = CountedRequest.NEW) -> str | None:
+        """Count a request against the rate limit (when it counts ``request``): the refusal text,
+        or ``None`` (admitted)."""
         limit = self._faults.get(FaultKind.RATE_LIMIT)
-        if not isinstance(limit, RateLimit) or not limit.applies_to(session):
+        if not isinstance(limit, RateLimit) or not limit.applies_to(session) or request not in limit.counts:
             return None
         return self._rate_limiter.admit(session, limit, self._clock())
 
@@ -121,10 +124,13 @@ class FaultBoard:
             return None
         return failure
 
-    def report_fault(self, session: str) -> ExecutionReports | None:
-        """The execution-report fault for one report to ``session``, after its seeded roll."""
+    def report_fault(self, session: str, *, fill: bool) -> ExecutionReports | None:
+        """The execution-report fault for one report to ``session`` (``fill``: a trade report),
+        after its seeded roll; reports the fault does not select spend no roll."""
         fault = self._faults.get(FaultKind.EXECUTION_REPORTS)
         if not isinstance(fault, ExecutionReports) or not fault.applies_to(session):
+            return None
+        if not fault.selects(fill=fill):
             return None
         return fault if self._rng.random() < fault.probability else None
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 RATE_LIMIT_TEXT = "Rate limit exceeded"
 HALT_TEXT = "Trading halted"
@@ -31,6 +39,30 @@ class CancelFailureMode(StrEnum):
     REJECT = "reject"
     HANG = "hang"
     DROP = "drop"
+
+
+class HeldCancelFate(StrEnum):
+    """What becomes of the cancels a hanging cancel failure holds when it is healed (or replaced)."""
+
+    RELEASE = "release"
+    """processed then, as if they had just arrived"""
+    DROP = "drop"
+    """discarded: only a cancel sent again cancels the order"""
+
+
+class CountedRequest(StrEnum):
+    """The order-entry requests a rate limit counts."""
+
+    NEW = "new"
+    CANCEL = "cancel"
+    REPLACE = "replace"
+
+
+class ReportSelection(StrEnum):
+    """Which execution reports an execution-report fault applies to."""
+
+    ALL = "all"
+    FILLS = "fills"
 
 
 class ReportFaultMode(StrEnum):
@@ -58,6 +90,29 @@ class CancelFailure(_Fault):
     mode: CancelFailureMode
     reason: str = Field(default="Cancel rejected by venue", min_length=1)
     symbol: str | None = None
+    on_heal: HeldCancelFate | None = None
+    """mode hang only (default release): the fate of the held cancels when the fault ends."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_hang_releases_by_default(cls, data: Any) -> Any:
+        hang = isinstance(data, dict) and data.get("mode") == CancelFailureMode.HANG
+        if hang and data.get("on_heal") is None:
+            return {**data, "on_heal": HeldCancelFate.RELEASE}
+        return data
+
+    @field_validator("on_heal")
+    @classmethod
+    def _only_a_hang_holds_cancels(cls, fate: HeldCancelFate | None, info: ValidationInfo,
+                                   ) -> HeldCancelFate | None:
+        mode = info.data.get("mode")
+        if fate is not None and mode is not None and mode is not CancelFailureMode.HANG:
+            raise ValueError(f"applies to mode hang only; mode {mode} holds no cancel")
+        return fate
+
+    @property
+    def drops_held_cancels(self) -> bool:
+        return self.on_heal is HeldCancelFate.DROP
 
 
 class RejectNewOrders(_Fault):
@@ -70,6 +125,16 @@ class RateLimit(_Fault):
     max_orders: int = Field(gt=0)
     window_s: float = Field(gt=0)
     ban_s: float = Field(default=0.0, ge=0)
+    counts: tuple[CountedRequest, ...] = (CountedRequest.NEW,)
+    """the requests that count against (and are refused beyond) the limit, in one window"""
+
+    @field_validator("counts")
+    @classmethod
+    def _some_each_once(cls, counts: tuple[CountedRequest, ...]) -> tuple[CountedRequest, ...]:
+        if not counts or len(set(counts)) != len(counts):
+            kinds = ", ".join(kind.value for kind in CountedRequest)
+            raise ValueError(f"expected a list of request kinds, each at most once, of: {kinds}")
+        return counts
 
 
 class ReconnectCooldown(_Fault):
@@ -84,6 +149,11 @@ class ExecutionReports(_Fault):
     mode: ReportFaultMode
     delay_s: float = Field(default=0.0, ge=0)
     probability: float = Field(default=1.0, ge=0, le=1)
+    only: ReportSelection = ReportSelection.ALL
+    """``fills``: only trade reports are delayed, dropped or duplicated (acks, cancels pass)"""
+
+    def selects(self, *, fill: bool) -> bool:
+        return fill or self.only is ReportSelection.ALL
 
     @model_validator(mode="after")
     def _delay_needs_a_duration(self) -> ExecutionReports:

@@ -9,7 +9,7 @@ instead (``route_orphan_reports_to_firm``) so a promoted OMS hears about the ord
 An order entered over another protocol (a WebSocket account's) is reported to its owner there
 (``deliver_elsewhere`` hands it over and says whether it did), and over FIX only to the
 session that asked.
-An armed execution-report fault may delay, drop or duplicate each report.
+An armed execution-report fault may delay, drop or duplicate each report (or each fill's).
 """
 
 from __future__ import annotations
@@ -139,13 +139,15 @@ class FixOrderEntry:
             )
             if recipients:
                 body = execution_report_body(execution)
+                fill = execution.exec_type is ExecType.TRADE
                 for session in recipients:
-                    self._deliver(session, body, order.sender_sub_id)
+                    self._deliver(session, body, order.sender_sub_id, fill=fill)
 
-    def _deliver(self, session: FixSession, body: bytes, target_sub_id: str | None) -> None:
-        """Send one ExecutionReport, as an armed execution-report fault lets it through."""
+    def _deliver(self, session: FixSession, body: bytes, target_sub_id: str | None, *, fill: bool) -> None:
+        """Send one ExecutionReport (``fill``: a trade's), as an armed execution-report fault lets it
+        through."""
         faults = self._engine.faults
-        fault = faults.report_fault(session.sender_comp_id) if faults.armed else None
+        fault = faults.report_fault(session.sender_comp_id, fill=fill) if faults.armed else None
         if fault is None:
             session.send_body(MsgType.EXECUTION_REPORT, body, target_sub_id=target_sub_id)
             return

@@ -36,6 +36,8 @@ from trading_stack.runtime import announce_ready, run_daemon, service_main, stat
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_INTERVAL_S = 1.0
+
 FENCE = (
     "ALTER SYSTEM SET default_transaction_read_only = on",
     "SELECT pg_reload_conf()",
@@ -56,6 +58,7 @@ class DbFailoverDaemon:
         self.detector = FailoverDetector(1, config.confirmation_count)
         self.state = Decision.HEALTHY
         self.checks = 0
+        self._last_heartbeat = 0.0
         self.decisions: deque[dict[str, Any]] = deque(maxlen=100)
         self.fenced_ns: int | None = None
         self._primary: Any = None  # an open asyncpg connection to the primary, reused across checks
@@ -131,17 +134,19 @@ class DbFailoverDaemon:
     async def _connect_nats(self) -> None:
         self._nc = await connect_nats(self.config.nats_url, name=self.config.daemon_id)
 
-    async def _publish(self, verdict: Verdict, **detail: Any) -> None:
+    async def _publish(self, verdict: Verdict, heartbeat: bool = False, **detail: Any) -> None:
         event = {
             "daemon": self.config.daemon_id,
             "decision": verdict.decision.value,
             "detail": {"reason": verdict.reason, "failures": list(verdict.failures),
                        "vantages": [server_of(self.config.primary_dsn)],
                        "replica": server_of(self.config.replica_dsn), **detail},
+            "heartbeat": heartbeat,
             "t_ns": self._clock(),
         }
-        self.decisions.append(event)
-        log.info("decision %s: %s", verdict.decision, verdict.reason)
+        if not heartbeat:
+            self.decisions.append(event)
+            log.info("decision %s: %s", verdict.decision, verdict.reason)
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.publish(f"{self.config.subject_prefix}.failover", json.dumps(event).encode())
@@ -150,6 +155,10 @@ class DbFailoverDaemon:
     async def tick(self) -> None:
         healthy = await self.check_primary()
         self.checks += 1
+        now = asyncio.get_running_loop().time()
+        if now - self._last_heartbeat >= HEARTBEAT_INTERVAL_S:  # "still here, in this state"
+            self._last_heartbeat = now
+            await self._publish(Verdict(self.state, self.detector.failures, "heartbeat"), heartbeat=True)
         if self.state is Decision.PROMOTED:
             if healthy:
                 await self.fence_old_primary()

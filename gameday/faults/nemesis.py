@@ -27,6 +27,7 @@ from gameday.scenario.faults import (
     Stream,
     ToxicFault,
 )
+from gameday.scenario.repeat import OCCURRENCE_MARK
 
 
 class FaultTarget(Protocol):
@@ -43,6 +44,11 @@ class FaultTarget(Protocol):
 
 def _streams(stream: Stream) -> tuple[str, ...]:
     return ("upstream", "downstream") if stream == Stream.BOTH else (stream.value,)
+
+
+def _toxic_name(ident: str, stream: str) -> str:
+    """A toxic's name: the fault id (an occurrence's ``#`` made URL-safe) and the stream."""
+    return f"{ident}-{stream}".replace(OCCURRENCE_MARK, "-")
 
 
 def _proxy_client(target: FaultTarget) -> ToxiproxyClient:
@@ -88,7 +94,7 @@ async def _(fault: PauseFault, target: FaultTarget, ident: str) -> dict[str, Any
 async def _(fault: ToxicFault, target: FaultTarget, ident: str) -> dict[str, Any]:
     client = _proxy_client(target)
     for stream in _streams(fault.stream):
-        await client.add_toxic(fault.proxy, fault.toxic_type, name=f"{ident}-{stream}", stream=stream,
+        await client.add_toxic(fault.proxy, fault.toxic_type, name=_toxic_name(ident, stream), stream=stream,
                                attributes=fault.attributes())
     return {"proxy": fault.proxy, "toxic": fault.toxic_type, "attributes": fault.attributes(),
             "stream": fault.stream.value, "for_s": fault.duration.seconds}
@@ -98,7 +104,7 @@ async def _(fault: ToxicFault, target: FaultTarget, ident: str) -> dict[str, Any
 async def _(fault: ToxicFault, target: FaultTarget, ident: str) -> dict[str, Any]:
     client = _proxy_client(target)
     for stream in _streams(fault.stream):
-        await client.remove_toxic(fault.proxy, f"{ident}-{stream}")
+        await client.remove_toxic(fault.proxy, _toxic_name(ident, stream))
     return {"proxy": fault.proxy}
 
 
@@ -122,7 +128,7 @@ async def _(fault: PartitionFault, target: FaultTarget, ident: str) -> dict[str,
         await client.set_enabled(fault.proxy, False)
     else:
         for stream in ("upstream", "downstream"):
-            await client.add_toxic(fault.proxy, "timeout", name=f"{ident}-{stream}", stream=stream,
+            await client.add_toxic(fault.proxy, "timeout", name=_toxic_name(ident, stream), stream=stream,
                                    attributes={"timeout": 0})
     return {"proxy": fault.proxy, "mode": fault.mode.value, "for_s": fault.duration.seconds}
 
@@ -134,7 +140,7 @@ async def _(fault: PartitionFault, target: FaultTarget, ident: str) -> dict[str,
         await client.set_enabled(fault.proxy, True)
     else:
         for stream in ("upstream", "downstream"):
-            await client.remove_toxic(fault.proxy, f"{ident}-{stream}")
+            await client.remove_toxic(fault.proxy, _toxic_name(ident, stream))
     return {"proxy": fault.proxy}
 
 

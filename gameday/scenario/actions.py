@@ -17,7 +17,7 @@ from pydantic_core import InitErrorDetails
 from gameday.scenario.duration import Duration
 from gameday.scenario.faults import KillSignal, PositiveDuration, ServiceName
 from gameday.scenario.invalid import invalid
-from gameday.scenario.presets import StackTopology
+from gameday.scenario.presets import PRESETS, StackPreset, topology
 from trading_stack.deploy.versions import OmsVersion
 
 __all__ = [
@@ -124,18 +124,30 @@ Action = Annotated[
 
 DEPLOYER_ACTIONS = frozenset({ActionKind.DEPLOY, ActionKind.ROLLBACK})
 """Actions only a stack with a deployer can carry out."""
-OMS_TARGETED_ACTIONS = frozenset({ActionKind.KILL_SWITCH, ActionKind.RESTART})
-"""Actions whose ``target`` must be an OMS instance of the stack."""
+OMS_TARGETED_ACTIONS = frozenset({ActionKind.KILL_SWITCH})
+"""Actions whose ``target`` must be an OMS instance of the stack (a ``restart``'s must be a service
+the preset can restart)."""
 
 
 def _problem(index: int, field: str, kind: str, message: str, value: object) -> InitErrorDetails:
     return InitErrorDetails(type=invalid(kind, message), loc=(index, field), input=value)
 
 
-def action_problems(actions: Sequence[Action], stack: StackTopology,
+def _cannot_restart(preset: StackPreset) -> str:
+    restartable = topology(preset).restartable
+    if not restartable:
+        restarting = " or ".join(name for name, other in PRESETS.items() if other.restartable)
+        return (f"preset {preset} cannot restart any service; expected no restart action here "
+                f"(restart needs preset {restarting})")
+    return f"expected a service preset {preset} can restart, one of: {', '.join(restartable)}"
+
+
+def action_problems(actions: Sequence[Action], preset: StackPreset,
                     symbols: Sequence[str]) -> list[InitErrorDetails]:
-    """Cross-field checks: actions name the stack's OMS instances, a position a symbol the venue
-    lists (the workload's), and only a stack with a deployer deploys."""
+    """Cross-field checks: actions name the stack's OMS instances (a restart one the preset's stack
+    can restart), a position a symbol the venue lists (the workload's), and only a stack with a
+    deployer deploys."""
+    stack = topology(preset)
     problems = []
     for index, action in enumerate(actions):
         kind = action.action
@@ -147,6 +159,9 @@ def action_problems(actions: Sequence[Action], stack: StackTopology,
             problems.append(_problem(index, "target", "unknown_oms_instance",
                                      f"expected an OMS instance of the stack, one of: "
                                      f"{', '.join(stack.oms_instances)}", target))
+        if isinstance(action, RestartAction) and action.target not in stack.restartable:
+            problems.append(_problem(index, "target", "not_restartable", _cannot_restart(preset),
+                                     action.target))
         if isinstance(action, PositionAction) and action.symbol not in symbols:
             problems.append(_problem(index, "symbol", "unknown_symbol",
                                      f"expected a symbol the workload trades, one of: {', '.join(symbols)}",

@@ -1,7 +1,8 @@
 """Faults on a scenario's timeline, discriminated by their ``fault`` key.
 
 Each fault starts ``at`` a time after the workload starts; those with ``for`` are healed after it,
-the others at the run's final heal. Network faults are toxics on a named proxied hop; exchange
+the others at the run's final heal. A fault with ``for`` may repeat (``every`` with ``count`` or
+``until``, :mod:`gameday.scenario.repeat`). Network faults are toxics on a named proxied hop; exchange
 faults are switched on through the venue's admin API. Any fault may carry an ``id`` (a slug) that
 expectations name it by (``rto.failover: {from: <id>}``).
 """
@@ -10,12 +11,22 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gameday.scenario.duration import Duration
 from gameday.scenario.invalid import invalid
+from gameday.scenario.repeat import Repeat
 from mock_exchange.faults import FaultKind as ExchangeFaultKind
 from mock_exchange.faults import FaultParamsError, parse_fault
 
@@ -41,6 +52,7 @@ __all__ = [
     "SlicerFault",
     "Stream",
     "ToxicFault",
+    "occurrences_of",
 ]
 
 
@@ -51,6 +63,7 @@ def _positive(duration: Duration) -> Duration:
 
 
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+AnyFault = TypeVar("AnyFault", bound="FaultBase")
 _FAULT_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -99,18 +112,34 @@ class PartitionMode(StrEnum):
 
 
 class FaultBase(BaseModel):
-    """What every timeline fault has."""
+    """What every timeline fault has: its start, an optional id, and optional repeat keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     at: Duration
     id: FaultId | None = None
+    every: PositiveDuration | None = None
+    """repeat: start again this long after each start (see :mod:`gameday.scenario.repeat`)"""
+    count: int | None = Field(default=None, ge=1)
+    until: Duration | None = None
 
     @property
     def heal_after(self) -> Duration | None:
         """How long after ``at`` the fault is healed; ``None``: at the run's final heal."""
         duration: Duration | None = getattr(self, "duration", None)
         return duration
+
+    @property
+    def repeat(self) -> Repeat:
+        kind = str(getattr(self, "fault", ""))
+        return Repeat(self.at, self.every, self.count, self.until, self.heal_after, kind)
+
+    @model_validator(mode="after")
+    def _repeats_without_overlap(self) -> Self:
+        problems = self.repeat.problems()
+        if problems:
+            raise ValidationError.from_exception_data("fault", problems)
+        return self
 
 
 class KillFault(FaultBase):
@@ -232,6 +261,15 @@ class ExchangeFault(FaultBase):
             except FaultParamsError as error:
                 raise invalid("exchange_params", f"the venue would refuse {kind.value}: {error}") from None
         return params
+
+
+def occurrences_of(fault: AnyFault) -> tuple[AnyFault, ...]:
+    """``fault`` once per occurrence, each with its own ``at`` and no repeat keys (``(fault,)`` when
+    it does not repeat)."""
+    if fault.every is None:
+        return (fault,)
+    return tuple(fault.model_copy(update={"at": start, "every": None, "count": None, "until": None})
+                 for start in fault.repeat.starts())
 
 
 Fault = Annotated[

@@ -33,6 +33,7 @@ from gameday.scenario.expectations import Expectation, ExpectationName, expectat
 from gameday.scenario.faults import ExchangeFault, Fault, FaultKind, KillFault, PauseFault, PositiveDuration
 from gameday.scenario.invalid import invalid
 from gameday.scenario.presets import Region, StackPreset, region_rtt_ms, topology
+from gameday.scenario.repeat import occurrence_id
 from trading_stack.config import Defect, InitialRole
 from trading_stack.deploy.breaker import BreakerConfig
 from trading_stack.deploy.config import DeployConfig
@@ -180,7 +181,8 @@ def _problem(loc: tuple[int | str, ...], kind: str, message: str, value: Any) ->
 
 def _timeline_problems(timeline: tuple[Fault, ...], stack: StackSpec, workload: WorkloadSpec,
                        ) -> list[InitErrorDetails]:
-    """Cross-field checks: faults start within the workload and name the preset's services and hops."""
+    """Cross-field checks: faults (every occurrence of a repeating one) start within the workload and
+    name the preset's services and hops."""
     preset = topology(stack.preset)
     problems = []
     for index, fault in enumerate(timeline):
@@ -189,6 +191,8 @@ def _timeline_problems(timeline: tuple[Fault, ...], stack: StackSpec, workload: 
                 (index, "at"), "after_workload",
                 f"expected a time before the end of the workload ({workload.duration}), got {fault.at}",
                 str(fault.at)))
+        problems += [{**problem, "loc": (index, *problem["loc"])}
+                     for problem in fault.repeat.workload_problems(workload.duration)]
         if isinstance(fault, ExchangeFault):
             continue
         if isinstance(fault, KillFault | PauseFault):
@@ -221,15 +225,33 @@ def _fault_id_problems(timeline: tuple[Fault, ...], expect: dict[str, Expectatio
                                      f"fault id {fault.id!r} already names timeline[{seen[fault.id]}]; "
                                      "expected each id once", fault.id))
         seen.setdefault(fault.id, index)
-    outages = {fault.id: fault for fault in timeline if fault.id is not None and fault.fault in OUTAGE_FAULTS}
+    outages = [fault for fault in timeline if fault.id is not None and fault.fault in OUTAGE_FAULTS]
+    names = {name for fault in outages for name in _names(fault)}
     for name, expectation in expect.items():
-        if expectation.from_ is None or expectation.from_ in outages:
+        if expectation.from_ is None or expectation.from_ in names:
             continue
-        known = ", ".join(sorted(outages)) or "none: give a kill, pause or partition fault an id"
+        known = ", ".join(sorted(_described_names(fault) for fault in outages)) or \
+            "none: give a kill, pause or partition fault an id"
         problems.append(_problem(("expect", name, "from"), "unknown_fault_id",
                                  f"expected the id of a kill, pause or partition fault of the timeline "
                                  f"({known})", expectation.from_))
     return problems
+
+
+def _names(fault: Fault) -> list[str]:
+    """What ``from`` may name a fault by: its id, and for a repeat each occurrence's (``stall#2``)."""
+    assert fault.id is not None
+    if fault.every is None:
+        return [fault.id]
+    return [fault.id, *(occurrence_id(fault.id, number) for number in range(1, fault.repeat.occurrences + 1))]
+
+
+def _described_names(fault: Fault) -> str:
+    assert fault.id is not None
+    if fault.every is None:
+        return fault.id
+    last = occurrence_id(fault.id, fault.repeat.occurrences)
+    return f"{fault.id} (its first occurrence; or {occurrence_id(fault.id, 1)} … {last})"
 
 
 class KnownDefect(_Spec):
@@ -291,7 +313,7 @@ class Scenario(_Spec):
             for index, action in enumerate(actions) if action.at >= workload.duration
         ]
         if stack is not None:
-            problems += action_problems(actions, topology(stack.preset), workload.symbols)
+            problems += action_problems(actions, stack.preset, workload.symbols)
         if problems:
             raise ValidationError.from_exception_data("actions", problems)
         return actions

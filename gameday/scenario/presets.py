@@ -65,6 +65,8 @@ class StackTopology:
     """Health-check paths that are not services (a second path to the primary)."""
     oms_instances: tuple[str, ...] = ()
     """The services that are OMS instances."""
+    restartable: tuple[str, ...] = ()
+    """The services the preset's stack can stop and start again (the ``restart`` action)."""
 
     @property
     def has_deployer(self) -> bool:
@@ -115,6 +117,7 @@ PRESETS: dict[StackPreset, StackTopology] = {
             Hop("deployer", "nats"),
         ),
         oms_instances=("oms-blue", "oms-green"),
+        restartable=("oms-blue", "oms-green"),
     ),
 }
 

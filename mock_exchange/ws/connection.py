@@ -18,6 +18,7 @@ from mock_exchange.book import Execution
 from mock_exchange.config import WsAccountConfig
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.faults import ReportFaultMode
+from mock_exchange.model import ExecType
 from mock_exchange.ws.frames import Frame, execution_frame
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ class WsConnection:
         """Queue an execution event with the session's next ``seq``, through the report faults."""
         event = execution_frame(execution)
         text = self._numbered(event)
-        fault = self._faults.report_fault(self.account_name or "")
+        fill = execution.exec_type is ExecType.TRADE
+        fault = self._faults.report_fault(self.account_name or "", fill=fill)
         if fault is None:
             self._enqueue(text)
         elif fault.mode is ReportFaultMode.DUPLICATE:

@@ -44,7 +44,7 @@ class Bed:
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def decisions(self) -> list[str]:
-        return [event["decision"] for event in self.events]
+        return [event["decision"] for event in self.events if not event.get("heartbeat")]
 
 
 async def _proxied_dsn(pair: ReplicatedPostgres, toxiproxy_url: str, session: aiohttp.ClientSession) -> str:

@@ -63,6 +63,7 @@ async def test_faults_are_armed_listed_replaced_and_healed(venue: Venue) -> None
         "mode": "reject",
         "reason": "venue busy",
         "symbol": None,
+        "on_heal": None,
         "session": None,
     }
     await arm_fault(port, "halt", symbols=["ETH-USD"], session="OMS-A")

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from gameday.scenario import parse_scenario
+from gameday.faults.schedule import StepAction, plan
+from gameday.scenario import ExchangeFault, parse_scenario
 
 DOC = (Path(__file__).parents[2] / "docs" / "scenario-format.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC, flags=re.DOTALL)
@@ -57,3 +58,28 @@ def test_the_expect_and_known_defect_examples_load(starting: str) -> None:
 
     assert scenario.expect["rto.failover"].from_ == "primary-crash"
     assert "trading.available_at_end" in scenario.expect
+
+
+def test_the_venue_fault_option_examples_load() -> None:
+    options = _block("- {at: 3s, fault: exchange, kind: rate_limit, params: {max_orders: 5")[0]
+    text = _scenario("active-passive", "timeline:\n" + options + "expect:\n  orders.ghost: 0\n")
+
+    scenario = parse_scenario(text, file="scenario-format.md")
+
+    params = [fault.params for fault in scenario.timeline if isinstance(fault, ExchangeFault)]
+    assert [sorted(p) for p in params] == [["counts", "max_orders", "window_s"], ["mode", "only"],
+                                           ["mode", "on_heal"]]
+
+
+def test_the_repeating_fault_example_loads_into_the_occurrences_it_describes() -> None:
+    [repeats] = [block for block in BLOCKS if "every:" in block]
+    text = _scenario("active-passive", repeats)
+
+    scenario = parse_scenario(text, file="scenario-format.md")
+
+    starts: dict[str, list[float]] = {}
+    for step in plan(scenario.timeline):
+        if step.action is StepAction.START:
+            starts.setdefault(step.fault_id.split("#")[0], []).append(step.at_ns / 1e9)
+    assert starts == {"f1-pause": [5, 9, 13, 17], "f2-partition": [2, 5, 8, 11], "f3-exchange": [1, 7, 13]}
+    assert scenario.expect["rto.failover"].from_ == "stalls#2"

@@ -10,12 +10,15 @@ from mock_exchange.fault_board import FaultBoard
 from mock_exchange.faults import (
     CancelFailure,
     CancelFailureMode,
+    CountedRequest,
     ExecutionReports,
     FaultKind,
     FaultParamsError,
+    HeldCancelFate,
     RateLimit,
     ReconnectCooldown,
     ReportFaultMode,
+    ReportSelection,
     parse_fault,
 )
 from mock_exchange.market_clock import MarketClock, MarketClockConfig, MarketPhase, phase_at
@@ -42,24 +45,24 @@ def test_rate_limit_window_slides_and_ban_expires() -> None:
     clock = FakeClock()
     board = FaultBoard(clock=clock)
     board.arm(RateLimit(max_orders=2, window_s=1.0, ban_s=5.0))
-    assert [board.admit_order("A"), board.admit_order("A")] == [None, None]
-    assert board.admit_order("A") == "Rate limit exceeded"
-    assert board.admit_order("B") is None, "limits are per session"
+    assert [board.admit("A"), board.admit("A")] == [None, None]
+    assert board.admit("A") == "Rate limit exceeded"
+    assert board.admit("B") is None, "limits are per session"
     clock.now += 4.0
-    assert board.admit_order("A") == "Rate limit exceeded: banned for another 1.0 s"
+    assert board.admit("A") == "Rate limit exceeded: banned for another 1.0 s"
     clock.now += 1.0
-    assert board.admit_order("A") is None
+    assert board.admit("A") is None
 
 
 def test_rate_limit_without_ban_admits_again_once_the_window_moves() -> None:
     clock = FakeClock()
     board = FaultBoard(clock=clock)
     board.arm(RateLimit(max_orders=1, window_s=1.0))
-    assert board.admit_order("A") is None
+    assert board.admit("A") is None
     clock.now += 0.5
-    assert board.admit_order("A") == "Rate limit exceeded"
+    assert board.admit("A") == "Rate limit exceeded"
     clock.now += 0.6
-    assert board.admit_order("A") is None
+    assert board.admit("A") is None
 
 
 def test_cooldown_counts_from_each_end_with_the_current_params() -> None:
@@ -80,7 +83,7 @@ def test_report_fault_rolls_are_seeded() -> None:
     def rolls(seed: int) -> list[bool]:
         board = FaultBoard(seed=seed)
         board.arm(ExecutionReports(mode=ReportFaultMode.DROP, probability=0.5))
-        return [board.report_fault("A") is not None for _ in range(200)]
+        return [board.report_fault("A", fill=False) is not None for _ in range(200)]
 
     assert rolls(1) == rolls(1)
     assert rolls(1) != rolls(2)
@@ -139,3 +142,59 @@ def test_market_is_closed_on_weekends(local: str, phase: MarketPhase) -> None:
 def test_market_clock_config_is_validated(values: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         MarketClockConfig.model_validate(values)
+
+
+def test_rate_limit_counts_only_the_requests_it_names_in_one_window() -> None:
+    clock = FakeClock()
+    board = FaultBoard(clock=clock)
+    board.arm(RateLimit(max_orders=2, window_s=1.0, counts=(CountedRequest.CANCEL, CountedRequest.REPLACE)))
+    assert [board.admit("A", CountedRequest.NEW) for _ in range(5)] == [None] * 5, "new orders not counted"
+    assert board.admit("A", CountedRequest.CANCEL) is None
+    assert board.admit("A", CountedRequest.REPLACE) is None
+    assert board.admit("A", CountedRequest.CANCEL) == "Rate limit exceeded"
+    assert board.admit("A", CountedRequest.NEW) is None
+
+
+def test_rate_limit_counts_new_orders_only_by_default() -> None:
+    board = FaultBoard(clock=FakeClock())
+    stored = board.arm(parse_fault(FaultKind.RATE_LIMIT, {"max_orders": 1, "window_s": 1}))
+    assert isinstance(stored, RateLimit)
+    assert stored.counts == (CountedRequest.NEW,)
+    assert [board.admit("A", CountedRequest.CANCEL) for _ in range(3)] == [None] * 3
+    assert [board.admit("A"), board.admit("A")] == [None, "Rate limit exceeded"]
+
+
+@pytest.mark.parametrize(("only", "selected"), [(ReportSelection.FILLS, [False, True]),
+                                                (ReportSelection.ALL, [True, True])])
+def test_report_fault_selects_fills_only_when_asked(only: ReportSelection, selected: list[bool]) -> None:
+    board = FaultBoard()
+    board.arm(ExecutionReports(mode=ReportFaultMode.DROP, only=only))
+    assert [board.report_fault("A", fill=fill) is not None for fill in (False, True)] == selected
+
+
+def test_reports_a_fills_only_fault_passes_spend_no_roll() -> None:
+    def fill_rolls(acks_between: int) -> list[bool]:
+        board = FaultBoard(seed=3)
+        board.arm(ExecutionReports(mode=ReportFaultMode.DUPLICATE, probability=0.5,
+                                   only=ReportSelection.FILLS))
+        rolls = []
+        for _ in range(50):
+            for _ in range(acks_between):
+                assert board.report_fault("A", fill=False) is None
+            rolls.append(board.report_fault("A", fill=True) is not None)
+        return rolls
+
+    assert fill_rolls(0) == fill_rolls(3)
+    assert 10 < sum(fill_rolls(0)) < 40
+
+
+def test_a_hang_releases_held_cancels_on_heal_unless_told_to_drop_them() -> None:
+    hanging = parse_fault(FaultKind.CANCEL_FAILURE, {"mode": "hang"})
+    assert hanging.model_dump(mode="json")["on_heal"] == "release"
+    dropping = parse_fault(FaultKind.CANCEL_FAILURE, {"mode": "hang", "on_heal": "drop"})
+    assert isinstance(dropping, CancelFailure)
+    assert dropping.on_heal is HeldCancelFate.DROP
+    assert dropping.drops_held_cancels
+    assert parse_fault(FaultKind.CANCEL_FAILURE, {"mode": "drop"}).model_dump(mode="json")["on_heal"] is None
+    with pytest.raises(FaultParamsError, match=r"on_heal: .*applies to mode hang only; mode reject"):
+        parse_fault(FaultKind.CANCEL_FAILURE, {"mode": "reject", "on_heal": "release"})
