@@ -18,6 +18,9 @@ class Defect(StrEnum):
     SINGLE_VANTAGE_HEALTH = "single-vantage-health"
     NO_DB_SYNC_ON_PROMOTION = "no-db-sync-on-promotion"
     NO_DB_RECONNECT = "no-db-reconnect"
+    # verdicts that hold (issue 10)
+    NO_REPROMOTION = "no-repromotion"  # the failover daemon never promotes again after its first failover
+    NO_EXECUTION_RECOVERY = "no-execution-recovery"  # a promotion never asks for the executions it missed
     # deployment game days (issue 5)
     CANARY_DEPLOY = "canary-deploy"
     NON_ATOMIC_CUTOVER = "non-atomic-cutover"

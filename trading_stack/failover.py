@@ -78,6 +78,7 @@ class FailoverDaemon:
         self._nc: NatsClient | None = None
         self._promotion: asyncio.Task[None] | None = None
         self._promotions = 0
+        self._repromote = Defect.NO_REPROMOTION not in defects
         self._candidates = config.candidate_admin_urls or (config.dr_admin_url,)
         self.leaderless = LeaderlessWatch(len(self._candidates), config.confirmation_count)
         self._last_heartbeat = 0.0
@@ -120,7 +121,8 @@ class FailoverDaemon:
         )
         self.checks += 1
         await self._apply(self.detector.observe(results), session)
-        if self.detector.confirmed and self._promotion is not None and self._promotion.done():
+        if self._repromote and self.detector.confirmed and self._promotion is not None \
+                and self._promotion.done():
             await self._watch_for_no_leader(session)
         now = asyncio.get_running_loop().time()
         if now - self._last_heartbeat >= HEARTBEAT_INTERVAL_S:

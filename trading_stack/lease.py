@@ -67,6 +67,10 @@ class LeaseLost(RuntimeError):
     """A renewal failed: another holder, a timeout, or NATS unreachable."""
 
 
+class LeaseGivenUp(LeaseLost):
+    """The holder gave the lease up (released or fenced) while a renewal was in flight: not a loss."""
+
+
 @dataclass(frozen=True)
 class LeaseValue:
     instance: str
@@ -178,18 +182,25 @@ class Lease:
             async with asyncio.timeout(timeout):
                 revision = await kv.update(LEASE_KEY, value, last=last)
         except (TimeoutError, nats.errors.Error) as err:
+            if generation != self._generation:
+                raise LeaseGivenUp("given up while a renewal was in flight") from err
             self.release_local()
             raise LeaseLost(f"renewal failed: {type(err).__name__}: {err}") from err
         if not self._commit(generation, int(revision), sent):
-            raise LeaseLost("released locally while a renewal was in flight")
+            raise LeaseGivenUp("given up while a renewal was in flight")
 
     async def release(self) -> None:
-        """Delete the key if it is still our revision (clean shutdown)."""
-        if self._revision is None:
+        """Delete the key if it is still our revision (clean shutdown, a step-down, a park).
+
+        Trust ends first: nothing is sent under a lease being given up, and a renewal in flight
+        meanwhile is not mistaken for a lost lease.
+        """
+        revision = self._revision
+        if revision is None:
             return
-        async with asyncio.timeout(self._timeout_s):
-            await self._kv.delete(LEASE_KEY, last=self._revision)
         self.release_local()
+        async with asyncio.timeout(self._timeout_s):
+            await self._kv.delete(LEASE_KEY, last=revision)
 
     def release_local(self) -> None:
         """Forget the lease locally (fencing); the key expires by TTL."""

@@ -18,7 +18,7 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 
 from trading_stack.events import connect_nats
-from trading_stack.lease import Lease, LeaseLost, lease_bucket
+from trading_stack.lease import Lease, LeaseGivenUp, LeaseLost, lease_bucket
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,8 @@ class LeaseKeeper:
                 self.renewals += 1
                 took_ms = (asyncio.get_running_loop().time() - started) * 1e3
                 self.worst_renewal_ms = max(self.worst_renewal_ms, took_ms)
+            except LeaseGivenUp:
+                continue
             except LeaseLost as err:
                 self._lost(str(err))
 

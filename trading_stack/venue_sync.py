@@ -205,7 +205,8 @@ class VenueSync:
         Not at a start (nothing mirrored to compare with), nor with ``no-fill-reconcile`` (its
         positions are the mirror's, and the defect is that the venue's fills are never read).
         """
-        if source is SyncSource.STARTUP or Defect.NO_FILL_RECONCILE in self._defects:
+        skipped_by = {Defect.NO_FILL_RECONCILE, Defect.NO_EXECUTION_RECOVERY}
+        if source is SyncSource.STARTUP or self._defects & skipped_by:
             return
         async with self._venue_reads:
             await self._recover(source.value, always_alert=True)
@@ -243,13 +244,28 @@ class VenueSync:
                 self._recovery.arm(reports)
                 await self._recover("reconnect", always_alert=False)
 
+    async def _positions_from_mass_status(self) -> None:
+        async with self._venue_reads:
+            mark = self._book.booked
+            try:
+                reports = real_reports(await self.mass_status())
+            except NotSent:
+                return
+            self._gateway.import_reports(reports)
+            self._book.replace_costed_positions(venue_positions(reports, self._book.booked_since(mark)))
+
     async def follow_adopted(self) -> None:
         """What changed for the orders taken over from a predecessor, at the cost of what changed:
         an OrderStatusRequest per such order still open, then the executions since the last one seen
         (a predecessor that is slow rather than dead still gets their reports). Never a mass status.
 
         The status first: an order it shows done has no execution after the trade capture window.
+        Defect ``no-execution-recovery``: the old way, the whole day's mass status each time, its
+        positions taken and no execution booked.
         """
+        if Defect.NO_EXECUTION_RECOVERY in self._defects:
+            await self._positions_from_mass_status()
+            return
         async with self._venue_reads:
             adopted = [o for o in self._book.open_orders() if o.instance != self._instance]
             answers = await asyncio.gather(

@@ -25,11 +25,14 @@ __all__ = [
     "AlertEvent",
     "Decision",
     "FailoverEvent",
+    "ReconciledDetail",
     "Reference",
     "ReplicationSample",
     "RestingOrder",
     "RestingOrders",
     "RiskLimit",
+    "RowsNotWrittenDetail",
+    "StoreBacklogSample",
     "SutEvent",
     "TradeOk",
     "UnknownOrderDetail",
@@ -100,6 +103,8 @@ class Alert(StrEnum):
     UNKNOWN_OPEN_ORDER = "UnknownOpenOrder"
     PROMOTION_RECONCILED = "PromotionReconciled"
     EXECUTIONS_RECOVERED = "ExecutionsRecovered"
+    STORE_ROWS_NOT_WRITTEN = "StoreRowsNotWritten"
+    SHUTDOWN_COMPLETE = "ShutdownComplete"
 
 
 class AlertEvent(SutEvent):
@@ -115,6 +120,32 @@ class UnknownOrderDetail(_Recorded):
     exchange_order_id: str | None = None
     symbol: str | None = None
     qty: int | None = None
+
+
+class ReconciledDetail(_Recorded):
+    """The detail of ``PromotionReconciled``: the open venue orders the instance did not know."""
+
+    unknown_open_orders: list[str] = []
+
+
+class RowsNotWrittenDetail(_Recorded):
+    """The detail of ``StoreRowsNotWritten``: rows a shutdown left unwritten (``dropped``: all rows
+    the store gave up on, these included, when the stack says)."""
+
+    rows: int = Field(ge=0)
+    dropped: int | None = Field(default=None, ge=0)
+
+
+class StoreBacklogSample(SutEvent):
+    """The database writer's backlog of one instance (``oms.store_backlog``)."""
+
+    instance: str
+    queued: int = Field(ge=0)
+    in_flight: int = Field(default=0, ge=0)
+    oldest_age_s: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    written: int = Field(default=0, ge=0)
+    dropped: int = Field(default=0, ge=0)
+    connected: bool | None = None
 
 
 class ReplicationSample(SutEvent):

@@ -10,16 +10,20 @@ from gameday.checkers.availability import AvailableAtEnd, TradingUnavailable
 from gameday.checkers.base import Checker
 from gameday.checkers.booked import DuplicateBooked
 from gameday.checkers.client import ClientOutcomeCount
+from gameday.checkers.cutover_evidence import CutoverOnStaleEvidence
+from gameday.checkers.deploy_start import LocalStartTime
 from gameday.checkers.deployment import deployment_checkers
 from gameday.checkers.failovers import FailoverCount
 from gameday.checkers.fills import DatabaseWriteRecovery, LostFills
 from gameday.checkers.gap import TradingGap
 from gameday.checkers.ghost import GhostOrders
+from gameday.checkers.ghost_alerts import OrdersBeforeGhostsAlerted
 from gameday.checkers.lease import SentWithoutLease
 from gameday.checkers.positions import PositionMismatch
 from gameday.checkers.replication import ReplicationLag
 from gameday.checkers.risk import RestingOrdersCancelled, RiskLimitBreaches
 from gameday.checkers.rto import FailoverRto
+from gameday.checkers.store_backlog import StoreBacklogAtEnd, StoreRowsLost
 from gameday.checkers.writers import ConcurrentWriters
 from gameday.history import OpType
 
@@ -55,13 +59,18 @@ def default_checkers() -> tuple[Checker, ...]:
         SentWithoutLease(),
         DuplicateBooked(),
         UnknownOpenOrders(),
+        OrdersBeforeGhostsAlerted(),
         AlertTotal(),
         ReplicationLag(),
         RiskLimitBreaches(),
         RestingOrdersCancelled(),
         *deployment_checkers(),
+        CutoverOnStaleEvidence(),
+        LocalStartTime(),
         LostFills(),
         DatabaseWriteRecovery(),
+        StoreRowsLost(),
+        StoreBacklogAtEnd(),
     )
 
 

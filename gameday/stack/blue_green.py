@@ -221,6 +221,8 @@ class BlueGreenStack(LocalStack):
             described["clock"] = {**spec.clock.model_dump(mode="json"), "anchor_ns": self.anchor_ns}
         if spec.breaker is not None:
             described["breaker"] = spec.breaker.model_dump(mode="json", exclude={"defects"})
+        if spec.schedule is not None:  # the declared deploy window: deploy.local_start_time grades against it
+            described["schedule"] = spec.schedule.model_dump(mode="json", exclude={"defects"})
         return described
 
 

@@ -30,6 +30,18 @@ def ledger_fill(exec_id: str, instance: str, symbol: str, side: str, qty: int,
             "instance": instance, "symbol": symbol, "side": side, "qty": qty, "price": 100.0, "t_ns": ns(t_s)}
 
 
+def database_fill(fill: dict[str, Any], *, delay_s: float = 0.005) -> dict[str, Any]:
+    """The OMS's ``oms_fills`` row for a ledger fill, committed ``delay_s`` after the venue filled it."""
+    return {"exec_id": fill["exec_id"], "cl_ord_id": fill["cl_ord_id"], "symbol": fill["symbol"],
+            "written_ns": fill["t_ns"] + round(delay_s * 1e9)}
+
+
+def database_order(order: dict[str, Any], *, delay_s: float = 0.005) -> dict[str, Any]:
+    """The OMS's ``oms_orders`` row for a ledger order, last written ``delay_s`` after the venue got it."""
+    return {"cl_ord_id": order["cl_ord_id"], "status": order["status"],
+            "written_ns": order["received_ns"] + round(delay_s * 1e9)}
+
+
 def oms_order(order_id: str, instance: str, symbol: str = "BTC-USD") -> dict[str, Any]:
     return {"order_id": order_id, "exchange_order_id": f"X-{order_id}", "symbol": symbol, "side": "buy",
             "qty": 1, "cum_qty": 0, "status": "new", "instance": instance, "price": 100.0}
@@ -97,6 +109,17 @@ class HistoryBuilder:
         value = {"orders": list(orders), "fills": list(fills), "sessions": [], "now_ns": ns(at)}
         return self.add(OpKind.LEDGER, OpType.OK, "venue", "snapshot", value, at=at)
 
+    def database(self, *, fills: Sequence[dict[str, Any]] = (), orders: Sequence[dict[str, Any]] = (),
+                 complete: bool = True, waited_s: float = 0.0, at: float = 40.2) -> HistoryBuilder:
+        """The ``probe-database`` capture the runner records after the ledger snapshot.
+
+        ``fills`` and ``orders`` are rows as :func:`database_fill` and :func:`database_order` make
+        them; ``complete`` says whether the database held every fill of the last ledger snapshot.
+        """
+        value = {"server_port": 5432, "in_recovery": False, "fills": list(fills), "orders": list(orders),
+                 "complete": complete, "waited_s": waited_s}
+        return self.add(OpKind.PROBE, OpType.OK, "probe-database", "database", value, at=at)
+
     def sut(self, f: str, value: dict[str, Any], *, at: float,
             happened: float | None = None) -> HistoryBuilder:
         """A SUT event on ``oms.<f>`` recorded ``at``; its own ``t_ns`` says ``happened`` (default ``at``)."""
@@ -105,10 +128,10 @@ class HistoryBuilder:
 
     def failover_decision(self, decision: str, *, at: float, daemon: str = "failover",
                           failures: Sequence[int] = (0, 0), reason: str = "all vantages healthy",
-                          happened: float | None = None) -> HistoryBuilder:
+                          happened: float | None = None, heartbeat: bool = False) -> HistoryBuilder:
         detail = {"reason": reason, "failures": list(failures), "vantages": list(VANTAGES[:len(failures)])}
-        return self.sut("failover", {"daemon": daemon, "decision": decision, "detail": detail},
-                        at=at, happened=happened)
+        return self.sut("failover", {"daemon": daemon, "decision": decision, "detail": detail,
+                                     "heartbeat": heartbeat}, at=at, happened=happened)
 
     def role(self, instance: str, role: str, *, epoch: int, at: float, reason: str = "") -> HistoryBuilder:
         """An ``oms.roles`` event: ``instance`` says it is ``role`` under lease ``epoch``."""
@@ -149,8 +172,13 @@ def instance_state(role: str, positions: dict[str, int] | None = None,
     return {"role": role, "positions": positions or {}, "open_orders": open_orders or []}
 
 
-def failover_history(*, recovered: bool = True, old_primary_keeps_sending: bool = False) -> HistoryBuilder:
-    """A whole run of the failover scenario: kill oms-primary at 10 s, oms-dr trades from 13 s."""
+def failover_history(*, recovered: bool = True, old_primary_keeps_sending: bool = False,
+                     unpersisted: Sequence[str] = ()) -> HistoryBuilder:
+    """A whole run of the failover scenario: kill oms-primary at 10 s, oms-dr trades from 13 s.
+
+    The OMS's database holds every ledger fill and order at the end, but the fills whose exec ids
+    are ``unpersisted`` (the venue filled them; the OMS never committed them).
+    """
     defects = ("no-fencing",) if old_primary_keeps_sending else ()
     history = HistoryBuilder().run_start(run_id="run-42", defects=defects)
     history.health({"oms-primary": "active", "oms-dr": "standby"}, at=0.5)
@@ -172,4 +200,16 @@ def failover_history(*, recovered: bool = True, old_primary_keeps_sending: bool 
         "oms-dr": instance_state("active" if recovered else "standby", {"BTC-USD": 2}),
     })
     history.ledger(orders=orders, fills=fills)
+    stored = [database_fill(fill) for fill in fills if fill["exec_id"] not in unpersisted]
+    complete = len(stored) == len(fills)
+    history.database(fills=stored, orders=[database_order(order) for order in orders], complete=complete,
+                     waited_s=0.0 if complete else 1.0)
     return history.run_end(at=41.0)
+
+
+def store_backlog(history: HistoryBuilder, instance: str, queued: int, *, at: float, written: int = 0,
+                  dropped: int = 0, oldest_age_s: float = 0.0, connected: bool = True) -> HistoryBuilder:
+    """An ``oms.store_backlog`` sample: ``instance``'s database writer at ``at``."""
+    return history.sut("store_backlog", {"instance": instance, "queued": queued, "in_flight": min(queued, 5),
+                                         "oldest_age_s": oldest_age_s, "written": written, "dropped": dropped,
+                                         "connected": connected}, at=at)

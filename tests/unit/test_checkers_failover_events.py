@@ -179,3 +179,20 @@ def test_a_dr_that_forgot_the_risk_limit_fails_the_drill_naming_the_order() -> N
     assert [case.name for case in failed] == ["risk.limit_breaches"]
     assert failed[0].evidence["breaches"][0]["cl_ord_id"] == "oms-dr-1-1"
     assert result.verdict is Verdict.FAIL
+
+
+def test_a_quiet_run_with_only_heartbeats_has_evidence_of_no_failover() -> None:
+    history = HistoryBuilder().run_start()
+    for second in range(1, 6):
+        history.failover_decision("healthy", at=float(second), heartbeat=True)
+    observation = FailoverCount().check(history.ops)
+    assert observation.value == 0
+    assert observation.note == "no failover confirmed (decisions: healthy 1)"
+
+
+def test_heartbeats_in_a_promote_state_are_not_more_failovers() -> None:
+    history = _killed_primary().failover_decision("promote", at=12.0, failures=(3, 3), reason=CONFIRMED)
+    for at in (12.5, 13.0, 13.5):
+        history.failover_decision("promote", at=at, failures=(3, 3), heartbeat=True)
+    history.failover_decision("promoted", at=13.6, failures=(3, 3))
+    assert FailoverCount().check(history.ops).value == 1

@@ -75,6 +75,7 @@ def test_a_clean_failover_passes_every_expectation() -> None:
         "rto.failover": Verdict.PASS, "positions.mismatch_bps": Verdict.PASS,
         "orders.ghost": Verdict.PASS, "writers.concurrent_active": Verdict.PASS,
         "trading.available_at_end": Verdict.PASS, "orders.sent_without_lease": Verdict.PASS,
+        "fills.lost": Verdict.PASS,
     }
     assert result.verdict is Verdict.PASS
     assert result.exit_code == 0
@@ -101,7 +102,7 @@ def test_a_dead_stack_fails_rto_availability_and_what_needs_an_active_instance()
     assert verdicts == {
         "rto.failover": Verdict.FAIL, "positions.mismatch_bps": Verdict.FAIL, "orders.ghost": Verdict.FAIL,
         "writers.concurrent_active": Verdict.PASS, "trading.available_at_end": Verdict.FAIL,
-        "orders.sent_without_lease": Verdict.PASS,
+        "orders.sent_without_lease": Verdict.PASS, "fills.lost": Verdict.PASS,  # written before the kill
     }
     ghost = next(case for case in result.expectations if case.name == "orders.ghost")
     assert ghost.observed_text == "none"
@@ -109,6 +110,28 @@ def test_a_dead_stack_fails_rto_availability_and_what_needs_an_active_instance()
     assert result.expectations[0].observed_text == "never"
     assert result.verdict is Verdict.FAIL
     assert result.exit_code == 1
+
+
+def test_a_fill_the_oms_never_committed_fails_fills_lost_and_nothing_else() -> None:
+    result = grade_run(SCENARIO, failover_history(unpersisted=("e2",)).ops)
+
+    failing = [case for case in result.expectations if case.verdict is not Verdict.PASS]
+    assert [(case.name, case.verdict, case.observed) for case in failing] == [("fills.lost", Verdict.FAIL, 1)]
+    assert failing[0].note.startswith("1 of 2 ledger fills missing from the database (BTC-USD 1)")
+    assert [fill["exec_id"] for fill in failing[0].evidence["lost"]] == ["e2"]
+    assert result.verdict is Verdict.FAIL
+    assert result.exit_code == 1
+
+
+def test_without_the_database_capture_fills_lost_is_unknown() -> None:
+    ops = [op for op in failover_history().ops if op.process != "probe-database"]
+
+    result = grade_run(SCENARIO, ops)
+
+    lost = next(case for case in result.expectations if case.name == "fills.lost")
+    assert lost.verdict is Verdict.UNKNOWN
+    assert lost.note == "no database capture in the history"
+    assert result.verdict is Verdict.UNKNOWN
 
 
 def test_a_dead_stack_never_reads_better_than_a_live_one() -> None:

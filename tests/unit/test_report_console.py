@@ -14,7 +14,7 @@ def test_the_table_has_a_row_per_expectation() -> None:
     table = expectations_table(grade_run(SCENARIO, failover_history().ops))
 
     assert isinstance(table, Table)
-    assert table.row_count == 6
+    assert table.row_count == 7
     assert [column.header for column in table.columns][:4] == ["expectation", "bound", "observed", "verdict"]
 
 
@@ -27,7 +27,7 @@ def test_the_plain_text_report_shows_bounds_observations_and_verdicts() -> None:
     rto_row = next(line for line in text.splitlines() if "rto.failover" in line)
     assert "3s" in rto_row
     assert "PASS" in rto_row
-    assert "FAIL failover-primary-crash: 4 passed, 2 failed, 0 unknown" in text
+    assert "FAIL failover-primary-crash: 5 passed, 2 failed, 0 unknown" in text
     assert "\x1b[" not in text
 
 
@@ -36,8 +36,8 @@ def test_the_summary_line_names_defects_and_run() -> None:
     two_writers = grade_run(SCENARIO, failover_history(old_primary_keeps_sending=True).ops)
     split_brain = summary_line(two_writers).plain
 
-    assert never == "FAIL failover-primary-crash: 2 passed, 4 failed, 0 unknown (run run-42)"
-    assert split_brain == ("FAIL failover-primary-crash: 4 passed, 2 failed, 0 unknown "
+    assert never == "FAIL failover-primary-crash: 3 passed, 4 failed, 0 unknown (run run-42)"
+    assert split_brain == ("FAIL failover-primary-crash: 5 passed, 2 failed, 0 unknown "
                            "[defects: no-fencing] (run run-42)")
 
 

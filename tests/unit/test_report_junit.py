@@ -26,10 +26,10 @@ def test_a_passing_run_has_one_passing_testcase_per_expectation() -> None:
     suite = _suite(grade_run(SCENARIO, failover_history().ops))
 
     assert suite.get("name") == "failover-primary-crash"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("6", "0", "0")
-    assert len(suite.findall("testcase")) == 6
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("7", "0", "0")
+    assert len(suite.findall("testcase")) == 7
     outcomes = [child.tag for case in suite.findall("testcase") for child in case]
-    assert outcomes == ["system-out"] * 6
+    assert outcomes == ["system-out"] * 7
     properties = {prop.get("name"): prop.get("value") for prop in suite.iterfind("properties/property")}
     assert (properties["seed"], properties["run_id"]) == ("7", "run-42")
 
@@ -53,7 +53,7 @@ def test_unknown_is_an_error_never_a_pass() -> None:
     assert error is not None
     assert error.get("type") == "unknown"
     assert "no final-state probe" in (error.get("message") or "")
-    assert (suite.get("failures"), suite.get("errors")) == ("0", "5")
+    assert (suite.get("failures"), suite.get("errors")) == ("0", "6")  # fills.lost has no ledger either
 
 
 def test_a_stack_that_stopped_trading_fails_what_needs_an_active_instance() -> None:
@@ -81,7 +81,7 @@ def test_an_aborted_run_is_an_error_with_its_reason() -> None:
     assert error is not None
     assert error.get("type") == "aborted"
     assert error.get("message") == "run aborted: the run exceeded its budget of 140s"
-    assert (suite.get("tests"), suite.get("errors")) == ("7", "1")
+    assert (suite.get("tests"), suite.get("errors")) == ("8", "1")
     assert (result.abort_reason, result.exit_code) == ("the run exceeded its budget of 140s", 4)
 
 

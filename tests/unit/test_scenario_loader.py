@@ -59,7 +59,7 @@ def test_the_shipped_failover_scenario_loads() -> None:
     assert scenario.workload.symbols == ("BTC-USD", "ETH-USD")
     assert scenario.expect["rto.failover"].max == 10.0
     assert sorted(scenario.expect) == [
-        "orders.ghost", "orders.sent_without_lease", "positions.mismatch_bps", "rto.failover",
+        "fills.lost", "orders.ghost", "orders.sent_without_lease", "positions.mismatch_bps", "rto.failover",
         "trading.available_at_end", "writers.concurrent_active"]
     assert scenario.postmortem is not None
     assert "Seed 002" in scenario.postmortem
