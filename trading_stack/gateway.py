@@ -8,6 +8,7 @@ the lease check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable
@@ -228,14 +229,23 @@ class OrderGateway:
         return PlaceResult(200, order=current)
 
     async def mass_status(self, timeout_s: float) -> list[ExecutionReport]:
-        """OrderMassStatusRequest type 7; every order of the firm (raises NotSent/TimeoutError)."""
+        """OrderMassStatusRequest type 7; every order of the firm (raises NotSent/TimeoutError).
+
+        ``timeout_s`` bounds the silence, not the whole answer: a day of tens of thousands of
+        orders takes longer than any fixed bound to arrive, and gets it while reports keep coming.
+        """
         req_id = f"{self._ids.next()}-ms{next(self._mass_counter)}"
         collector = _MassStatus(asyncio.get_running_loop().create_future())
         self._mass[req_id] = collector
         try:
             self._send("AF", fix_codec.mass_status_body(sub_id=self._instance, req_id=req_id))
-            async with asyncio.timeout(timeout_s):
-                return await collector.future
+            received = -1
+            while received != len(collector.reports):
+                received = len(collector.reports)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout_s):
+                        return await asyncio.shield(collector.future)
+            raise TimeoutError(f"mass status: no report for {timeout_s}s after {received} report(s)")
         finally:
             self._mass.pop(req_id, None)
 

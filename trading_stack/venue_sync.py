@@ -34,7 +34,7 @@ from trading_stack.deploy.positions import Position
 from trading_stack.execution_recovery import ExecutionRecovery
 from trading_stack.fix_client import FixSession
 from trading_stack.gateway import NotSent, OrderGateway
-from trading_stack.models import ExecutionReport, OrderStatus
+from trading_stack.models import ExecutionReport, Order, OrderStatus
 from trading_stack.pg_connect import PrimaryPolicy
 from trading_stack.reconcile import plan_reconciliation, real_reports
 from trading_stack.risk import RiskLimits
@@ -54,6 +54,7 @@ DB_TIMEOUT_S = 3.0
 DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError)
 GHOST_CANCEL_RETRY_S = 0.5
 GHOST_CANCEL_ATTEMPTS = 60
+STATUS_REQUESTS_PER_LOOK = 32
 
 Alert = Callable[[str, Mapping[str, Any]], None]
 Spawn = Callable[..., "asyncio.Task[Any]"]
@@ -103,6 +104,7 @@ class VenueSync:
         self._spawn = spawn
         self._session = session
         self._recovery = recovery or ExecutionRecovery(book, gateway, self._instance)
+        self._last_asked = ""  # the last adopted order a look asked the status of
         self._venue_reads = asyncio.Lock()  # a mass status that sets positions, and trade capture windows
 
     async def mass_status(self) -> list[ExecutionReport]:
@@ -254,6 +256,20 @@ class VenueSync:
             self._gateway.import_reports(reports)
             self._book.replace_costed_positions(venue_positions(reports, self._book.booked_since(mark)))
 
+    def _next_adopted_to_ask(self) -> list[Order]:
+        """At most ``STATUS_REQUESTS_PER_LOOK`` open adopted orders, in turn: the work of one look is
+        bounded whatever the predecessor left open (fills on the others arrive by trade capture)."""
+        adopted = sorted((o for o in self._book.open_orders() if o.instance != self._instance),
+                         key=lambda order: order.order_id)
+        if len(adopted) <= STATUS_REQUESTS_PER_LOOK:
+            self._last_asked = ""
+            return adopted
+        turn = [o for o in adopted if o.order_id > self._last_asked]
+        turn += [o for o in adopted if o.order_id <= self._last_asked]
+        chosen = turn[:STATUS_REQUESTS_PER_LOOK]
+        self._last_asked = chosen[-1].order_id
+        return chosen
+
     async def follow_adopted(self) -> None:
         """What changed for the orders taken over from a predecessor, at the cost of what changed:
         an OrderStatusRequest per such order still open, then the executions since the last one seen
@@ -267,7 +283,7 @@ class VenueSync:
             await self._positions_from_mass_status()
             return
         async with self._venue_reads:
-            adopted = [o for o in self._book.open_orders() if o.instance != self._instance]
+            adopted = self._next_adopted_to_ask()
             answers = await asyncio.gather(
                 *(self._gateway.order_status(o, self._config.order_ack_timeout_s) for o in adopted),
                 return_exceptions=True)

@@ -22,7 +22,7 @@ from trading_stack.gateway import OrderGateway
 from trading_stack.models import ExecType, ExecutionReport, Fill, Order, OrderStatus, Side
 from trading_stack.risk import RiskLimits
 from trading_stack.trade_capture import TradeCaptureRefused
-from trading_stack.venue_sync import EXECUTIONS_RECOVERED, VenueSync
+from trading_stack.venue_sync import EXECUTIONS_RECOVERED, STATUS_REQUESTS_PER_LOOK, VenueSync
 
 NOW = datetime(2026, 3, 4, 12, 0, 0, tzinfo=UTC)
 MONO_NOW = 500 * 1_000_000_000
@@ -223,3 +223,16 @@ def _message(msg_type: str, fields: Mapping[int, Any]) -> simplefix.FixMessage:
 
 def _report(fields: Mapping[int, Any]) -> simplefix.FixMessage:
     return _message("8", fields)
+
+
+async def test_a_look_asks_the_status_of_a_bounded_number_of_adopted_orders_in_turn() -> None:
+    bed = Bed()
+    adopted = [bed.adopt(f"p-1-{n:03d}", f"O{n}") for n in range(STATUS_REQUESTS_PER_LOOK + 8)]
+    bed.venue.statuses = {order.order_id: ("0", 0) for order in adopted}
+    asked: list[str] = []
+    for _ in range(2):
+        await bed.sync.follow_adopted()
+        asked += [fields[11] for msg_type, fields in bed.venue.sent if msg_type == "H"][len(asked):]
+    assert len(asked) == 2 * STATUS_REQUESTS_PER_LOOK
+    assert asked[:STATUS_REQUESTS_PER_LOOK] == [o.order_id for o in adopted[:STATUS_REQUESTS_PER_LOOK]]
+    assert set(asked) == {o.order_id for o in adopted}  # the second look went on, then wrapped round
