@@ -146,9 +146,12 @@ class EventPublisher:
         """Publish in queue order with up to ``PUBLISH_WINDOW`` acknowledgements outstanding.
 
         Messages go on the wire in order; a message whose acknowledgement fails is sent again on
-        its own until the stream takes it (only then can a later message overtake it).
+        its own until the stream takes it (only then can a later message overtake it). Each
+        acknowledgement is awaited until ``ACK_TIMEOUT_S`` after *its* send: after a partition the
+        window's lost acknowledgements are given up together, not one timeout after another.
         """
-        outstanding: deque[tuple[str, bytes, asyncio.Future[Any]]] = deque()
+        loop = asyncio.get_running_loop()
+        outstanding: deque[tuple[str, bytes, asyncio.Future[Any], float]] = deque()
         while True:
             if outstanding and (len(outstanding) >= PUBLISH_WINDOW or self._queue.empty()):
                 await self._settle(*outstanding.popleft())
@@ -160,11 +163,11 @@ class EventPublisher:
                 log.warning("publish %s not sent (%s)", subject, err)
                 ack = asyncio.get_running_loop().create_future()
                 ack.set_exception(err)
-            outstanding.append((subject, data, ack))
+            outstanding.append((subject, data, ack, loop.time() + ACK_TIMEOUT_S))
 
-    async def _settle(self, subject: str, data: bytes, ack: asyncio.Future[Any]) -> None:
+    async def _settle(self, subject: str, data: bytes, ack: asyncio.Future[Any], deadline: float) -> None:
         try:
-            async with asyncio.timeout(ACK_TIMEOUT_S):
+            async with asyncio.timeout_at(deadline):
                 await ack
         except (TimeoutError, nats.errors.Error) as err:
             log.warning("publish %s not acknowledged (%s); sending it again", subject, err)

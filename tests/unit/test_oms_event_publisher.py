@@ -74,3 +74,23 @@ async def test_a_message_the_stream_refused_is_sent_again_before_flush_returns()
     assert events.published == 2
     assert [m["alert"] for m in js.resent] == ["first"]
     task.cancel()
+
+
+async def test_acknowledgements_lost_in_a_partition_are_given_up_together_not_one_timeout_each(
+        monkeypatch: Any) -> None:
+    monkeypatch.setattr("trading_stack.events.ACK_TIMEOUT_S", 0.2)
+    lost = 20
+    js = FakeJetStream(expect=lost)
+    events = publisher(js)
+    task = asyncio.create_task(events.run())
+    for n in range(lost):
+        events.alert("A", {"n": n})
+    await asyncio.wait_for(js.reached.wait(), 1.0)  # none of them is ever acknowledged
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await events.flush(3.0)
+    took = loop.time() - started
+    assert events.published == lost
+    assert [m["detail"]["n"] for m in js.resent] == list(range(lost))  # resent, in order
+    assert took < 0.2 * 3, f"{took:.2f}s: the lost acknowledgements were waited out one after another"
+    task.cancel()
