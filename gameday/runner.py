@@ -37,7 +37,7 @@ from gameday.report.timeline import write_timeline
 from gameday.scenario import Scenario, load_scenario
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
-from gameday.stack.blue_green import stack_for
+from gameday.stack.backends import stack_for
 from gameday.stack.local import LocalStack, StackSettings
 from gameday.stack.rundir import RunDir, reap_stale_runs
 from gameday.starvation import StarvationSampler

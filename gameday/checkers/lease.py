@@ -1,29 +1,42 @@
 """``orders.sent_without_lease``: orders the venue received from an instance that did not hold the lease.
 
-Who sent each order is the ledger's attribution (SenderSubID, else the ClOrdID prefix). Who held
-the lease when is read from the role changes the OMS publishes (``oms.roles``, each with its lease
-epoch): an instance holds the lease from the moment it says it is ``active`` until it says it is
-anything else, or another instance says it is ``active`` under an epoch at least as high (a claim
-under a lower epoch is stale and changes nothing). Before the first ``active`` event, the holder is
-the one instance the first health sample shows active, when there is exactly one (its start-up
-event may predate the recording).
+Who sent each order is the ledger's attribution (SenderSubID, else the ClOrdID prefix); an order
+counts as sent at the instant the venue received it (``received_ns``, the history's clock).
 
-Deliberately lenient where the history cannot tell: the lease changes hands a little before the new
-holder announces it, and an order counts as sent at the instant the venue received it.
+Who held the lease when is read, first, from the lease's own writes as the bucket stored them
+(``sut`` ops ``lease``; gameday.checkers.lease_writes): an instance holds it while the key's
+latest write is its own create or update and younger than the bucket TTL. An instance that lost
+its lease and keeps sending (it never says so) is caught there. Orders received before the first
+write recorded are not judged (``unjudged`` in the evidence).
+
+When no lease write was recorded (a stack that declares no lease bucket), from the role changes
+the OMS publishes (``oms.roles``, each with its lease epoch): an instance holds the lease from the
+moment it says it is ``active`` until it says it is anything else, or another instance says it is
+``active`` under an epoch at least as high (a claim under a lower epoch is stale and changes
+nothing). Before the first ``active`` event, the holder is the one instance the first health
+sample shows active, when there is exactly one (its start-up event may predate the recording).
+``evidence["lease_evidence"]`` says which was read.
+
+Deliberately lenient where the history cannot tell: with writes, a write's TTL counts from its
+receipt by the harness (the latest it can have been stored) and a write sent before an order may
+already have been stored; with roles, the lease changes hands a little before the new holder
+announces it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from gameday.checkers.base import Observation, Unit
 from gameday.checkers.evidence import LedgerOrder, ledger_snapshot
+from gameday.checkers.lease_writes import LeaseLog, lease_log
 from gameday.checkers.records import Reference, SutEvent, reference, sut_events
 from gameday.history import Op, OpKind, OpType
 
-__all__ = ["RoleEvent", "SentWithoutLease", "Tenure", "tenures"]
+__all__ = ["LeaseEvidence", "RoleEvent", "SentWithoutLease", "Tenure", "tenures"]
 
 ACTIVE = "active"
 MAX_LISTED_ORDERS = 20
@@ -103,6 +116,23 @@ def _holder_at(held: Sequence[Tenure], t_ns: int) -> Tenure | None:
     return next((tenure for tenure in held if tenure.covers(t_ns)), None)
 
 
+class LeaseEvidence(StrEnum):
+    """What the lease history was read from."""
+
+    WRITES = "lease writes"
+    ROLES = "oms.roles"
+
+
+@dataclass(frozen=True)
+class Offence:
+    """An order sent without the lease, and what the lease history says of that instant."""
+
+    order: LedgerOrder
+    holder: str | None
+    reason: str | None = None
+    own_last_write_ns: int | None = None
+
+
 class SentWithoutLease:
     name = "orders.sent_without_lease"
     unit = Unit.COUNT
@@ -112,35 +142,58 @@ class SentWithoutLease:
         ledger = ledger_snapshot(ops)
         if ledger is None:
             return Observation.absent(self.unit, "no ledger snapshot in the history")
-        attributed = [order for order in ledger.orders if order.instance is not None]
+        attributed = sorted((order for order in ledger.orders if order.instance is not None),
+                            key=lambda order: order.received_ns)
         if not attributed:
             return Observation.absent(self.unit, "the ledger holds no attributed orders")
+        ref = reference(ops)
+        common = {"reference": ref.describe(), "orders": len(attributed),
+                  "unattributed_orders": len(ledger.orders) - len(attributed)}
+        log = lease_log(ops)
+        if log is not None:
+            return self._from_writes(attributed, log, ref, common)
         held, stale = tenures(ops)
         if not held:
-            return Observation.absent(self.unit, "no lease history: no oms.roles event and no health sample "
-                                                 "showing one active instance")
-        ref = reference(ops)
-        offending = [(order, _holder_at(held, order.received_ns))
-                     for order in sorted(attributed, key=lambda order: order.received_ns)]
-        offending = [(order, holder) for order, holder in offending
-                     if holder is None or holder.instance != order.instance]
-        by_instance: dict[str, int] = {}
-        for order, _ in offending:
-            by_instance[str(order.instance)] = by_instance.get(str(order.instance), 0) + 1
-        evidence: dict[str, Any] = {
-            "reference": ref.describe(),
-            "tenures": [_tenure(tenure, ref) for tenure in held],
-            "stale_active_claims": [{"instance": event.instance, "epoch": event.epoch,
-                                     **ref.instant(event.t_ns)} for event in stale],
-            "orders": len(attributed),
-            "by_instance": by_instance,
-            "listed": [_order(order, holder, ref) for order, holder in offending[:MAX_LISTED_ORDERS]],
-            "unattributed_orders": len(ledger.orders) - len(attributed),
-        }
+            return Observation.absent(self.unit, "no lease history: no lease write recorded, no oms.roles "
+                                                 "event and no health sample showing one active instance")
+        holders_at = ((order, _holder_at(held, order.received_ns)) for order in attributed)
+        offending = [Offence(order, None if holder is None else holder.instance)
+                     for order, holder in holders_at if holder is None or holder.instance != order.instance]
+        evidence = {**common, "lease_evidence": LeaseEvidence.ROLES.value,
+                    "tenures": [_tenure(tenure, ref) for tenure in held],
+                    "stale_active_claims": [{"instance": event.instance, "epoch": event.epoch,
+                                             **ref.instant(event.t_ns)} for event in stale]}
         holders = " then ".join(tenure.instance for tenure in held)
+        return self._observe(offending, len(attributed), evidence, ref, holders)
+
+    def _from_writes(self, attributed: Sequence[LedgerOrder], log: LeaseLog, ref: Reference,
+                     common: dict[str, Any]) -> Observation:
+        offending: list[Offence] = []
+        unjudged = 0
+        for order in attributed:
+            judgement = log.judge(str(order.instance), order.received_ns)
+            if judgement is None:
+                unjudged += 1
+            elif not judgement.held:
+                own = judgement.own_last
+                offending.append(Offence(order, judgement.holder, None if judgement.loss is None
+                                         else judgement.loss.value, None if own is None else own.received_ns))
+        spans = log.spans(ref)
+        evidence = {**common, "lease_evidence": LeaseEvidence.WRITES.value, "lease": log.describe(),
+                    "holders": spans, "unjudged": unjudged}
+        holders = " then ".join(str(span["instance"]) for span in spans if "instance" in span)
+        return self._observe(offending, len(attributed), evidence, ref, holders or "none")
+
+    def _observe(self, offending: Sequence[Offence], orders: int, evidence: dict[str, Any], ref: Reference,
+                 holders: str) -> Observation:
+        by_instance: dict[str, int] = {}
+        for offence in offending:
+            by_instance[str(offence.order.instance)] = by_instance.get(str(offence.order.instance), 0) + 1
+        evidence = {**evidence, "by_instance": by_instance,
+                    "listed": [_offence(offence, ref) for offence in offending[:MAX_LISTED_ORDERS]]}
         note = f"every order came from the lease holder ({holders})"
         if offending:
-            note = (f"{len(offending)} of {len(attributed)} orders sent without the lease "
+            note = (f"{len(offending)} of {orders} orders sent without the lease "
                     f"({', '.join(f'{name}: {count}' for name, count in sorted(by_instance.items()))})")
         return Observation(value=len(offending), unit=self.unit, evidence=evidence, note=note)
 
@@ -151,7 +204,13 @@ def _tenure(tenure: Tenure, ref: Reference) -> dict[str, Any]:
             "to": None if tenure.end_ns is None else ref.instant(tenure.end_ns)}
 
 
-def _order(order: LedgerOrder, holder: Tenure | None, ref: Reference) -> dict[str, Any]:
-    return {"cl_ord_id": order.cl_ord_id, "instance": order.instance, "symbol": order.symbol,
-            "received": ref.instant(order.received_ns),
-            "holder": None if holder is None else holder.instance}
+def _offence(offence: Offence, ref: Reference) -> dict[str, Any]:
+    order = offence.order
+    listed: dict[str, Any] = {"cl_ord_id": order.cl_ord_id, "instance": order.instance,
+                              "symbol": order.symbol, "received": ref.instant(order.received_ns),
+                              "holder": offence.holder}
+    if offence.reason is not None:
+        listed["reason"] = offence.reason
+        listed["own_last_write"] = (None if offence.own_last_write_ns is None
+                                    else ref.instant(offence.own_last_write_ns))
+    return listed

@@ -25,6 +25,9 @@ __all__ = [
     "AlertEvent",
     "Decision",
     "FailoverEvent",
+    "LeaseDeclaration",
+    "LeaseOperation",
+    "LeaseWrite",
     "ReconciledDetail",
     "Reference",
     "ReplicationSample",
@@ -154,6 +157,38 @@ class ReplicationSample(SutEvent):
     instance: str
     lag_ms: float = Field(ge=0, allow_inf_nan=False)
     backlog: int = Field(ge=0)
+
+
+class LeaseOperation(StrEnum):
+    """What a stored write did to a lease key (the ``KV-Operation`` header; none on a put)."""
+
+    PUT = "PUT"
+    DEL = "DEL"
+    PURGE = "PURGE"
+
+
+class LeaseWrite(_Recorded):
+    """One write the lease bucket stored (a ``sut`` op ``lease``, gameday.recorder).
+
+    ``instance``, ``epoch`` and ``t_ns`` (the writer's send time) come from the written value and
+    are ``None`` on a delete; when the bucket stored it is the op's own time (its receipt) or before.
+    """
+
+    bucket: str
+    key: str
+    op: LeaseOperation
+    instance: str | None = None
+    epoch: int | None = None
+    t_ns: int | None = None
+    revision: int | None = None
+    ttl_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+
+class LeaseDeclaration(_Recorded):
+    """The lease bucket a stack declares (the run start op's ``lease``)."""
+
+    bucket: str
+    ttl_s: float = Field(gt=0, allow_inf_nan=False)
 
 
 class TradeOk(_Recorded):

@@ -17,7 +17,7 @@ from pydantic_core import InitErrorDetails
 from gameday.scenario.duration import Duration
 from gameday.scenario.faults import KillSignal, PositiveDuration, ServiceName
 from gameday.scenario.invalid import invalid
-from gameday.scenario.presets import PRESETS, StackPreset, topology
+from gameday.scenario.presets import PRESETS, StackPreset, presets_with_deployer, topology
 from trading_stack.deploy.versions import OmsVersion
 
 __all__ = [
@@ -153,7 +153,8 @@ def action_problems(actions: Sequence[Action], preset: StackPreset,
         kind = action.action
         if kind in DEPLOYER_ACTIONS and not stack.has_deployer:
             problems.append(_problem(index, "action", "needs_deployer",
-                                     f"{kind} needs a stack with a deployer (preset blue-green)", kind.value))
+                                     f"{kind} needs a stack with a deployer (preset "
+                                     f"{' or '.join(presets_with_deployer())})", kind.value))
         target = getattr(action, "target", None)
         if kind in OMS_TARGETED_ACTIONS and target not in stack.oms_instances:
             problems.append(_problem(index, "target", "unknown_oms_instance",

@@ -32,7 +32,7 @@ from gameday.scenario.duration import Duration
 from gameday.scenario.expectations import Expectation, ExpectationName, expectation_input
 from gameday.scenario.faults import ExchangeFault, Fault, FaultKind, KillFault, PauseFault, PositiveDuration
 from gameday.scenario.invalid import invalid
-from gameday.scenario.presets import Region, StackPreset, region_rtt_ms, topology
+from gameday.scenario.presets import Region, StackPreset, presets_with_deployer, region_rtt_ms, topology
 from gameday.scenario.repeat import occurrence_id
 from trading_stack.config import Defect, InitialRole
 from trading_stack.deploy.breaker import BreakerConfig
@@ -120,8 +120,9 @@ class StackSpec(_Spec):
     @model_validator(mode="after")
     def _deploy_fields_need_a_deployer(self) -> StackSpec:
         if not topology(self.preset).has_deployer:
+            deploying = ", ".join(presets_with_deployer())
             problems = [_problem((name,), "needs_deployer",
-                                 f"only a preset with a deployer ({StackPreset.BLUE_GREEN}) wires {name}; "
+                                 f"only a preset with a deployer ({deploying}) wires {name}; "
                                  f"preset {self.preset} has none", name)
                         for name in DEPLOY_STACK_FIELDS if getattr(self, name) is not None]
             if problems:

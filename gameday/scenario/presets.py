@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = ["PRESETS", "REGION_RTT_MS", "Hop", "Region", "StackPreset", "StackTopology", "hop_name",
-           "region_rtt_ms", "topology"]
+           "presets_with_deployer", "region_rtt_ms", "topology"]
 
 
 class StackPreset(StrEnum):
     ACTIVE_PASSIVE = "active-passive"
     BLUE_GREEN = "blue-green"
+    ACTIVE_PASSIVE_DEPLOY = "active-passive-deploy"
+    """active-passive plus a dormant green, the front door and the deployer (a dark launch beside a DR)"""
 
 
 class Region(StrEnum):
@@ -77,27 +79,29 @@ class StackTopology:
         return tuple(hop.name for hop in self.hops)
 
 
-PRESETS: dict[StackPreset, StackTopology] = {
-    StackPreset.ACTIVE_PASSIVE: StackTopology(
-        services=("nats", "postgres", "postgres-replica", "toxiproxy", "exchange", "oms-primary", "oms-dr",
-                  "failover", "db-failover"),
-        hops=(
-            Hop("oms-primary", "exchange"),
-            Hop("oms-dr", "exchange"),
-            Hop("oms-primary", "nats"),
-            Hop("oms-dr", "nats"),
-            Hop("oms-primary", "postgres"),
-            Hop("oms-dr", "postgres"),
-            Hop("oms-primary", "postgres-replica"),
-            Hop("oms-dr", "postgres-replica"),
-            Hop("failover", "oms-primary"),
-            Hop("witness", "oms-primary"),
-            Hop("failover", "oms-dr"),
-            Hop("failover", "nats"),
-        ),
-        vantages=("witness",),
-        oms_instances=("oms-primary", "oms-dr"),
+_ACTIVE_PASSIVE = StackTopology(
+    services=("nats", "postgres", "postgres-replica", "toxiproxy", "exchange", "oms-primary", "oms-dr",
+              "failover", "db-failover"),
+    hops=(
+        Hop("oms-primary", "exchange"),
+        Hop("oms-dr", "exchange"),
+        Hop("oms-primary", "nats"),
+        Hop("oms-dr", "nats"),
+        Hop("oms-primary", "postgres"),
+        Hop("oms-dr", "postgres"),
+        Hop("oms-primary", "postgres-replica"),
+        Hop("oms-dr", "postgres-replica"),
+        Hop("failover", "oms-primary"),
+        Hop("witness", "oms-primary"),
+        Hop("failover", "oms-dr"),
+        Hop("failover", "nats"),
     ),
+    vantages=("witness",),
+    oms_instances=("oms-primary", "oms-dr"),
+)
+
+PRESETS: dict[StackPreset, StackTopology] = {
+    StackPreset.ACTIVE_PASSIVE: _ACTIVE_PASSIVE,
     StackPreset.BLUE_GREEN: StackTopology(
         services=("nats", "postgres", "toxiproxy", "exchange", "oms-blue", "oms-green", "front-door",
                   "deployer"),
@@ -119,8 +123,35 @@ PRESETS: dict[StackPreset, StackTopology] = {
         oms_instances=("oms-blue", "oms-green"),
         restartable=("oms-blue", "oms-green"),
     ),
+    # The failover preset unchanged, plus a dormant green (the deployer's green; its blue is
+    # oms-primary), the front door and the deployer (gameday/stack/dark_launch.py).
+    StackPreset.ACTIVE_PASSIVE_DEPLOY: StackTopology(
+        services=(*_ACTIVE_PASSIVE.services, "oms-green", "front-door", "deployer"),
+        hops=(
+            *_ACTIVE_PASSIVE.hops,
+            Hop("oms-green", "exchange"),
+            Hop("oms-green", "nats"),
+            Hop("oms-green", "postgres"),
+            Hop("oms-green", "postgres-replica"),
+            Hop("front-door", "oms-primary"),
+            Hop("front-door", "oms-green"),
+            Hop("front-door", "nats"),
+            Hop("deployer", "oms-primary"),
+            Hop("deployer", "oms-green"),
+            Hop("deployer", "front-door"),
+            Hop("deployer", "nats"),
+        ),
+        vantages=_ACTIVE_PASSIVE.vantages,
+        oms_instances=(*_ACTIVE_PASSIVE.oms_instances, "oms-green"),
+        restartable=("oms-primary", "oms-dr", "oms-green"),
+    ),
 }
 
 
 def topology(preset: StackPreset) -> StackTopology:
     return PRESETS[preset]
+
+
+def presets_with_deployer() -> tuple[StackPreset, ...]:
+    """The presets whose stack runs a deployer (and a front door)."""
+    return tuple(preset for preset, stack in PRESETS.items() if stack.has_deployer)

@@ -13,17 +13,18 @@ import contextlib
 import shutil
 import signal
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import aiohttp
 
 from gameday.faults.toxiproxy_client import ToxiproxyClient
 from gameday.probes import sample_roles
+from gameday.recorder import LeaseBucket, LeaseWatcher
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.faults import ExchangeFaultKind
 from gameday.scenario.presets import StackPreset, topology
@@ -64,8 +65,8 @@ class StackSettings:
     cross_region_rtt_ms: int = 0  # baseline round trip on hops between the primary and DR regions
     initial_roles: dict[str, InitialRole] = field(default_factory=dict)
 
-    def initial_role(self, instance: str) -> InitialRole:
-        return self.initial_roles.get(instance, OMS_INSTANCES[instance])
+    def initial_role(self, instance: str, defaults: Mapping[str, InitialRole] = OMS_INSTANCES) -> InitialRole:
+        return self.initial_roles.get(instance, defaults[instance])
 
 
 @dataclass
@@ -81,6 +82,9 @@ class StackEndpoints:
 
 
 class LocalStack:
+    default_roles: ClassVar[Mapping[str, InitialRole]] = OMS_INSTANCES
+    """The OMS instances this stack starts and the role each starts in unless the scenario says otherwise."""
+
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
         self.endpoints = StackEndpoints()
@@ -170,22 +174,37 @@ class LocalStack:
         await self._add_proxies({hop.name: upstreams[hop.destination] for hop in self._hops
                                  if hop.destination in upstreams})
         oms_processes, _ = await _gather_cancelling(
-            _gather_cancelling(*(self._start_oms(instance, self.settings.initial_role(instance), nats)
-                                 for instance in OMS_INSTANCES)),
+            _gather_cancelling(*(self._start_oms(instance, self.initial_role(instance), nats)
+                                 for instance in self.default_roles)),
             start_db_failover(database, nats.url, run.stack, self._session, self._track,
                               self.settings.start_timeout_s),
         )
-        for instance, process in zip(OMS_INSTANCES, oms_processes, strict=True):
+        for instance, process in zip(self.default_roles, oms_processes, strict=True):
             self.endpoints.oms[instance] = f"http://127.0.0.1:{process.ports['http']}"
         await self._add_proxies({hop.name: self.endpoints.oms[hop.destination].removeprefix("http://")
                                  for hop in self._hops if hop.destination in self.endpoints.oms})
         await self._start_failover()
+        await self._start_control_plane()
         await self._wait_for_trading()
 
+    def initial_role(self, instance: str) -> InitialRole:
+        return self.settings.initial_role(instance, self.default_roles)
+
+    async def _start_control_plane(self) -> None:
+        """Services started once the failover daemon runs, before the readiness wait (none here)."""
+
     async def _nats_ready(self) -> None:
-        """Enter the NATS observers (exited LIFO, so before ``_stop_all`` stops NATS)."""
+        """Enter the NATS observers (exited LIFO, so before ``_stop_all`` stops NATS); one that can
+        record the lease bucket's writes is told which bucket."""
         for observer in self._nats_observers:
-            await self._exit.enter_async_context(observer(self.endpoints.nats))
+            entered = await self._exit.enter_async_context(observer(self.endpoints.nats))
+            if isinstance(entered, LeaseWatcher):
+                await entered.watch_lease(self.lease())
+
+    def lease(self) -> LeaseBucket:
+        """The lease bucket and TTL of every OMS this stack starts (its configs keep the defaults)."""
+        fields = OmsConfig.model_fields
+        return LeaseBucket(bucket=fields["lease_bucket"].default, ttl_s=fields["lease_ttl_s"].default)
 
     async def _wait_for_trading(self) -> None:
         """Healthy = one instance active and deep-healthy, every configured standby deep-healthy.
@@ -195,7 +214,7 @@ class LocalStack:
         """
         assert self._session is not None
         session = self._session
-        standbys = [name for name in OMS_INSTANCES if self.settings.initial_role(name) is InitialRole.STANDBY]
+        standbys = [name for name in self.default_roles if self.initial_role(name) is InitialRole.STANDBY]
 
         async def trading() -> bool:
             roles = await sample_roles(session, self.endpoints.oms)
@@ -274,9 +293,19 @@ class LocalStack:
     ) -> ManagedProcess:
         assert self._session is not None
         run = self.settings.run_dir
+        config = self._oms_config_of(instance, role)
+        path = write_config(run.stack / f"{instance}.json", config.model_dump_json(indent=1))
+        return await start_python_service(
+            instance, "trading_stack.oms", ["--config", str(path)], run.stack / f"{instance}.log",
+            ready_url="http://127.0.0.1:{http}/health", session=self._session,
+            on_spawn=self._track, timeout_s=self.settings.start_timeout_s,
+        )
+
+    def _oms_config_of(self, instance: str, role: InitialRole) -> OmsConfig:
+        """An OMS of the failover stack: every connection through its proxies, both database hosts."""
         fix_host, fix_port = self.proxy_address(f"{instance}->exchange")
         nats_host, nats_port = self.proxy_address(f"{instance}->nats")
-        config = OmsConfig(
+        return OmsConfig(
             instance_id=instance,
             initial_role=role,
             http_port=0,
@@ -288,12 +317,6 @@ class LocalStack:
             database_dsn=read_write_dsn([self.endpoints.proxies[f"{instance}->postgres"],
                                          self.endpoints.proxies[f"{instance}->postgres-replica"]]),
             defects=self.settings.defects,
-        )
-        path = write_config(run.stack / f"{instance}.json", config.model_dump_json(indent=1))
-        return await start_python_service(
-            instance, "trading_stack.oms", ["--config", str(path)], run.stack / f"{instance}.log",
-            ready_url="http://127.0.0.1:{http}/health", session=self._session,
-            on_spawn=self._track, timeout_s=self.settings.start_timeout_s,
         )
 
     async def _start_failover(self) -> ManagedProcess:
@@ -350,7 +373,8 @@ class LocalStack:
             "proxies": dict(self.endpoints.proxies),
             "started_in_s": self.started_in_s,
             "cross_region_rtt_ms": self.settings.cross_region_rtt_ms,
-            "initial_roles": {name: self.settings.initial_role(name).value for name in OMS_INSTANCES},
+            "initial_roles": {name: self.initial_role(name).value for name in self.default_roles},
+            "lease": self.lease().describe(),
         }
 
 

@@ -158,6 +158,32 @@ class HistoryBuilder:
         return self.add(OpKind.ACTION, outcome, "operator", f, value, at=at + 0.001)
 
 
+    def run_start_declaring_lease(self, *, bucket: str = "oms_lease", ttl_s: float = 2.0,
+                                  at: float = 0.0) -> HistoryBuilder:
+        """A run start whose stack declares its lease bucket (as ``LocalStack.describe`` does)."""
+        value = {"run_id": "run-1", "scenario": "s", "seed": 7, "defects": [], "services": {},
+                 "lease": {"bucket": bucket, "ttl_s": ttl_s}}
+        return self.add(OpKind.RUN, OpType.INFO, "runner", "start", value, at=at)
+
+    def lease_write(self, instance: str | None, *, at: float, sent: float | None = None, op: str = "PUT",
+                    epoch: int = 1, key: str = "active", bucket: str = "oms_lease",
+                    ttl_s: float | None = 2.0) -> HistoryBuilder:
+        """A write the lease bucket stored, received ``at``; a put says it was ``sent`` (default ``at``)."""
+        put = op == "PUT"
+        value = {"key": key, "op": op, "instance": instance if put else None, "epoch": epoch if put else None,
+                 "t_ns": ns(at if sent is None else sent) if put else None, "revision": len(self.ops) + 1,
+                 "bucket": bucket, "ttl_s": ttl_s}
+        return self.add(OpKind.SUT, OpType.INFO, f"$KV.{bucket}.{key}", "lease", value, at=at)
+
+    def lease_renewals(self, instance: str, *, start: float, end: float, every: float = 0.4,
+                       epoch: int = 1) -> HistoryBuilder:
+        """``instance`` creates the key at ``start`` and updates it every ``every`` s up to ``end``."""
+        steps = round((end - start) / every)
+        for step in range(steps + 1):
+            self.lease_write(instance, at=round(start + step * every, 6), epoch=epoch)
+        return self
+
+
 VANTAGES = ("http://vantage-a/health/deep", "http://vantage-b/health/deep", "http://vantage-c/health/deep")
 
 

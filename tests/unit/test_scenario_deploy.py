@@ -89,7 +89,7 @@ def test_deploy_settings_need_a_preset_with_a_deployer() -> None:
     problems = _problems(preset="active-passive", stack="  deploy: {hold_s: 1}\n  breaker: {max_loss: 10}")
 
     assert [(line, path) for line, path, _ in problems] == [(6, "stack.deploy"), (7, "stack.breaker")]
-    assert "only a preset with a deployer (blue-green) wires deploy" in problems[0][2]
+    assert "only a preset with a deployer (blue-green, active-passive-deploy) wires deploy" in problems[0][2]
 
 
 def test_deploy_actions_need_a_deployer_and_name_oms_instances() -> None:
