@@ -111,6 +111,7 @@ class NatsRecorder:
         self._subjects = [f"{prefix}.>" for prefix in (subject_prefix, *extra_prefixes)]
         self._client: Client | None = None
         self._binding: set[asyncio.Task[None]] = set()
+        self.lease_bound = asyncio.Event()  # the lease bucket's stream is being read
 
     async def __aenter__(self) -> NatsRecorder:
         self._client = await nats.connect(self._url, name="gameday-recorder", max_reconnect_attempts=-1,
@@ -147,6 +148,7 @@ class NatsRecorder:
         while True:
             try:  # every retained write first (at most one per key), then each new one as stored
                 await js.subscribe(lease.subject, stream=lease.stream, cb=record, ordered_consumer=True)
+                self.lease_bound.set()
                 return
             except (nats.errors.Error, TimeoutError):
                 await asyncio.sleep(BIND_RETRY_S)
