@@ -50,6 +50,7 @@ async def test_primary_crash_passes_against_the_correct_stack(tmp_path: Path) ->
         "writers.concurrent_active": Verdict.PASS,
         "trading.available_at_end": Verdict.PASS,
         "orders.sent_without_lease": Verdict.PASS,
+        "fills.lost": Verdict.PASS,
     }, outcome.result.model_dump_json(indent=1)
     rto = next(e for e in outcome.result.expectations if e.name == "rto.failover")
     assert rto.evidence["recovered_instance"] == "oms-dr"
