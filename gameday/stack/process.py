@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from gameday.stack.errors import ServiceStartError
 
 _PR_SET_PDEATHSIG = 1
@@ -81,18 +83,33 @@ class ManagedProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, sig)
 
+    def _descendants(self) -> list[psutil.Process]:
+        """Every process the service forked, in its group or not (Postgres backends lead sessions of
+        their own): taken before the leader stops, after which they would belong to init."""
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+
     async def stop(self) -> int | None:
+        descendants = self._descendants() if self.proc.returncode is None else []
         if self.proc.returncode is None:
             self.signal(signal.SIGCONT)  # a paused process cannot handle SIGTERM
+            for child in descendants:  # nor can a paused child outside the group, which would outlive it
+                with contextlib.suppress(psutil.Error):
+                    child.send_signal(signal.SIGCONT)
             self.signal(self.spec.stop_signal)
             try:
                 await asyncio.wait_for(self.proc.wait(), self.spec.stop_timeout_s)
             except TimeoutError:
                 self.signal(signal.SIGKILL)
                 await self.proc.wait()
-        # the group may hold children that outlived the leader
+        # the group may hold children that outlived the leader, and so may other sessions
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        for child in descendants:  # psutil refuses a pid that was reused meanwhile
+            with contextlib.suppress(psutil.Error):
+                child.kill()
         if self._stdout_drain is not None:
             self._stdout_drain.cancel()
             # gather, not suppress(CancelledError): a cancellation of the caller must still propagate

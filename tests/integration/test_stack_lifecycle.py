@@ -144,3 +144,21 @@ def test_run_dir_layout(tmp_path: Path) -> None:
     assert run.stack.is_dir()
     assert run.scratch.is_dir()
     assert run.registry_path == tmp_path / ".active" / "r1.json"
+
+
+async def test_a_paused_service_whose_child_left_the_group_leaves_nothing(tmp_path: Path) -> None:
+    # as a paused Postgres: the postmaster's children lead sessions of their own, and are stopped too
+    child_code = "import time; time.sleep(60)"
+    code = ("import os,subprocess,sys,time; "
+            f"c = subprocess.Popen([sys.executable, '-c', {child_code!r}], start_new_session=True); "
+            "print('READY child=%d' % c.pid, flush=True); time.sleep(60)")
+    spec = ProcessSpec(name="pg-like", argv=[sys.executable, "-c", code], log_path=tmp_path / "p.log",
+                       ready_line=True, stop_timeout_s=1.0)
+    process = await start_process(spec, on_spawn=lambda p: None)
+    child = process.ports["child"]
+    assert os.getpgid(child) != os.getpgid(process.pid)
+    os.kill(child, signal.SIGSTOP)
+    process.signal(signal.SIGSTOP)
+    await process.stop()
+    wait_for(lambda: not alive(child), 5, "the paused child outside the group to be gone")
+    assert not alive(process.pid)
