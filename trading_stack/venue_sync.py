@@ -234,6 +234,12 @@ class VenueSync:
     async def resync(self) -> None:
         """After a reconnect the venue does not replay missed reports: re-read its truth once (mass
         status: orders and positions), then book the executions missed meanwhile."""
+        fill_reconcile = Defect.NO_FILL_RECONCILE not in self._defects
+        await self._reread_venue(positions=fill_reconcile, recover=fill_reconcile)
+
+    async def _reread_venue(self, *, positions: bool, recover: bool) -> None:
+        """One mass status: every order's state; the positions it implies (``positions``); then the
+        executions missed meanwhile (``recover``)."""
         async with self._venue_reads:
             mark = self._book.booked
             try:
@@ -241,20 +247,11 @@ class VenueSync:
             except NotSent:
                 return
             self._gateway.import_reports(reports)
-            if Defect.NO_FILL_RECONCILE not in self._defects:
+            if positions:
                 self._book.replace_costed_positions(venue_positions(reports, self._book.booked_since(mark)))
+            if recover:
                 self._recovery.arm(reports)
                 await self._recover("reconnect", always_alert=False)
-
-    async def _positions_from_mass_status(self) -> None:
-        async with self._venue_reads:
-            mark = self._book.booked
-            try:
-                reports = real_reports(await self.mass_status())
-            except NotSent:
-                return
-            self._gateway.import_reports(reports)
-            self._book.replace_costed_positions(venue_positions(reports, self._book.booked_since(mark)))
 
     def _next_adopted_to_ask(self) -> list[Order]:
         """At most ``STATUS_REQUESTS_PER_LOOK`` open adopted orders, in turn: the work of one look is
@@ -280,7 +277,7 @@ class VenueSync:
         positions taken and no execution booked.
         """
         if Defect.NO_EXECUTION_RECOVERY in self._defects:
-            await self._positions_from_mass_status()
+            await self._reread_venue(positions=True, recover=False)
             return
         async with self._venue_reads:
             adopted = self._next_adopted_to_ask()
