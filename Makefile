@@ -23,6 +23,7 @@ gameday: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -p no:cacheprovider --durations=25
 
 bench: $(STAMP)

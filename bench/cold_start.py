@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import machine
-from gameday.stack.local import LocalStack, StackSettings
 from gameday.stack.rundir import RunDir
+from gameday.stack.settings import StackSettings
+from reference_target.local import LocalStack
 
 
 async def main(repeat: int) -> list[dict[str, Any]]:

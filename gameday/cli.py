@@ -24,8 +24,8 @@ from gameday.errors import GamedayError
 from gameday.report.console import console_report
 from gameday.scenario import Scenario, load_scenario
 from gameday.stress import stress_level
+from gameday.target import load_target
 from mock_exchange.cli import add_arguments as add_exchange_arguments
-from trading_stack.config import Defect
 
 T = TypeVar("T")
 EXIT_INVALID = 2
@@ -39,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run game days on the embedded local stack")
     run.add_argument("scenarios", nargs="+", type=Path)
-    run.add_argument("--defect", action="append", default=[], choices=[d.value for d in Defect],
-                     help="switch on a known defect of the reference stack (repeatable)")
+    run.add_argument("--defect", action="append", default=[], metavar="NAME",
+                     help="switch on a known defect of the target (repeatable; an unknown name lists them)")
     run.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
     run.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
                      help="run beside N CPU-burning processes ('cores': one per core; default 0)")
@@ -93,15 +93,24 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _known_defects(names: Sequence[str], console: Console) -> bool:
+    target = load_target()
+    unknown = [name for name in names if name not in target.defects]
+    if unknown:
+        console.print(f"[bold red]unknown defect[/] {', '.join(unknown)}: target {target.name!r} knows "
+                      f"{', '.join(sorted(target.defects)) or 'none'}", highlight=False)
+    return not unknown
+
+
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from gameday.runner import RunSettings, run_scenario  # the runner pulls in the whole stack
     from gameday.stress import under_stress
 
     scenarios = _load_all(args.scenarios, console)
-    if scenarios is None:
+    if scenarios is None or not _known_defects(args.defect, console):
         return EXIT_INVALID
     settings = RunSettings(reports_root=args.reports.resolve(),
-                           extra_defects=tuple(Defect(d) for d in args.defect),
+                           extra_defects=tuple(args.defect),
                            toxiproxy_url=os.environ.get("TOXIPROXY_URL") or None, stress=args.stress)
     worst = 0
     for path, scenario in zip(args.scenarios, scenarios, strict=True):

@@ -7,6 +7,7 @@ Every error a user can cause (a bad scenario file, a stack that does not come up
     ├── ScenarioError            a scenario file cannot be read or validated; lists every problem
     ├── CheckerError             a checker found the history malformed (graded ``unknown``)
     ├── StackError               a service of the stack did not start, or stopped, unexpectedly
+    ├── TargetError              no target of that name is installed, or it does not load
     └── RunError                 a run could not be carried out (aborted, interrupted)
 
 A checker never lets an exception escape into the run: :func:`gameday.checkers.observe`

@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict
 from gameday.scenario import Scenario
 from gameday.starvation import LoadAverage, StarvationSummary
 from gameday.verdict import RunResult, Verdict
-from trading_stack.config import Defect
 
 __all__ = ["MATRIX_FILE", "Matrix", "MatrixRow", "RunSummary", "Variant", "run_matrix", "write_matrix"]
 
@@ -56,7 +55,7 @@ class MatrixRow(BaseModel):
 
     scenario: str
     path: str
-    defects: tuple[Defect, ...]
+    defects: tuple[str, ...]
     must_fail: tuple[str, ...]
     correct: tuple[RunSummary, ...]
     defect: tuple[RunSummary, ...]
@@ -107,7 +106,7 @@ class RunRequest:
     scenario: Scenario
     path: Path
     variant: Variant
-    defects: tuple[Defect, ...]
+    defects: tuple[str, ...]
     repeat: int
 
 

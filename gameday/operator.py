@@ -28,7 +28,7 @@ from gameday.scenario.actions import (
     RiskLimitAction,
     RollbackAction,
 )
-from gameday.stack.local import LocalStack
+from gameday.stack.protocol import Stack
 from gameday.workload import reference_price
 
 __all__ = ["PROCESS", "ActionFailedError", "Operator", "OperatorEndpoints", "ServiceControl",
@@ -62,7 +62,7 @@ class OperatorEndpoints:
     services: ServiceControl | None = field(default=None, compare=False)
 
 
-def operator_endpoints(stack: LocalStack) -> OperatorEndpoints:
+def operator_endpoints(stack: Stack) -> OperatorEndpoints:
     """A stack's endpoints as the operator uses them (the live map: a restarted instance moves)."""
     endpoints = stack.endpoints
     services = stack if isinstance(stack, ServiceControl) else None
@@ -162,8 +162,8 @@ class Operator:
     @_apply.register
     async def _(self, action: DeployAction) -> dict[str, Any]:
         url = self._needs(self._endpoints.deployer, "deployer")
-        answer = await self._call("POST", f"{url}/deploy", {"version": action.version.value}, admin=True)
-        return {"version": action.version.value, "answer": answer}
+        answer = await self._call("POST", f"{url}/deploy", {"version": action.version}, admin=True)
+        return {"version": action.version, "answer": answer}
 
     @_apply.register
     async def _(self, action: RollbackAction) -> dict[str, Any]:

@@ -37,13 +37,13 @@ from gameday.report.timeline import write_timeline
 from gameday.scenario import Scenario, load_scenario
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
-from gameday.stack.backends import stack_for
-from gameday.stack.local import LocalStack, StackSettings
+from gameday.stack.protocol import Stack
 from gameday.stack.rundir import RunDir, reap_stale_runs
+from gameday.stack.settings import StackSettings
 from gameday.starvation import StarvationSampler
+from gameday.target import DEFAULT_TARGET, load_target
 from gameday.verdict import RunResult, RunStatus, grade_run
 from gameday.workload import Burst, FrontDoor, drive_workload, workload_flow
-from trading_stack.config import Defect
 
 Progress = Callable[[str], None]
 HISTORY_FILE = "history.jsonl"
@@ -55,12 +55,13 @@ SCENARIO_FILE = "scenario.yaml"
 @dataclass(frozen=True)
 class RunSettings:
     reports_root: Path
-    extra_defects: tuple[Defect, ...] = ()
+    extra_defects: tuple[str, ...] = ()
     toxiproxy_url: str | None = None
     settle_timeout_s: float = 15.0
     lead_in_s: float = 0.2
     run_timeout_margin_s: float = 120.0
     stress: int = 0  # CPU burners beside the run (started by the caller; recorded in the history)
+    target: str = DEFAULT_TARGET  # the installed target whose stack the run starts
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class RunOutcome:
     error: str | None = None
 
 
-def _client_door(routing: Routing, stack: LocalStack, session: aiohttp.ClientSession, *,
+def _client_door(routing: Routing, stack: Stack, session: aiohttp.ClientSession, *,
                  probe: bool = False) -> FrontDoor:
     """How clients reach the OMS: through the stack's front-door proxy, or picking an instance."""
     if routing is Routing.FRONT_DOOR and stack.endpoints.front_door is not None:
@@ -78,11 +79,11 @@ def _client_door(routing: Routing, stack: LocalStack, session: aiohttp.ClientSes
     return FrontDoor(stack.endpoints.oms, session, spread=routing is Routing.SPREAD and not probe)
 
 
-def _defects(scenario: Scenario, settings: RunSettings) -> tuple[Defect, ...]:
+def _defects(scenario: Scenario, settings: RunSettings) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*scenario.stack.defects, *settings.extra_defects)))
 
 
-async def _play(scenario: Scenario, stack: LocalStack, history: History, session: aiohttp.ClientSession,
+async def _play(scenario: Scenario, stack: Stack, history: History, session: aiohttp.ClientSession,
                 settings: RunSettings, progress: Progress) -> None:
     workload = scenario.workload
     door = _client_door(workload.routing, stack, session)
@@ -131,7 +132,7 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     shutil.copyfile(scenario_path, run.path / SCENARIO_FILE)
     (run.path / "run.json").write_text(json.dumps({
         "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
-        "defects": [d.value for d in defects], "argv": sys.argv,
+        "defects": list(defects), "argv": sys.argv,
     }, indent=1))
     history = History(run.path / HISTORY_FILE)
     error: str | None = None
@@ -145,7 +146,7 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     budget_s = scenario.workload.duration.seconds + settings.run_timeout_margin_s
     progress(f"run {run.run_id} (seed {scenario.seed}) in {run.path}")
     try:
-        stack = stack_for(stack_settings)
+        stack = load_target(settings.target).stack(stack_settings)
         # recording starts once NATS is up, before the OMS and daemons publish their first state
         stack.observe_nats(lambda url: NatsRecorder(url, history, extra_prefixes=RECORDED_PREFIXES))
         async with StarvationSampler(history, stress=settings.stress), asyncio.timeout(budget_s), stack, \
@@ -153,7 +154,7 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
             progress(f"stack healthy in {stack.started_in_s:.2f}s")
             history.append(OpKind.RUN, OpType.INFO, "runner", "start", {
                 "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
-                "defects": [d.value for d in defects], **stack.describe()})
+                "defects": list(defects), **stack.describe()})
             await _play(scenario, stack, history, session, settings, progress)
     except TimeoutError:
         status, error = RunStatus.ABORTED, f"the run exceeded its budget of {budget_s:.0f}s"

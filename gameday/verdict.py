@@ -29,7 +29,6 @@ from gameday.faults.schedule import occurrences
 from gameday.history import Op, OpKind, OpType
 from gameday.scenario import Bound, EqualsBound, Expectation, MaxBound, MinBound, RangeBound, Scenario
 from gameday.starvation import StarvationSummary, summarize_starvation
-from trading_stack.config import Defect
 
 __all__ = [
     "EXIT_ABORTED",
@@ -181,7 +180,7 @@ class RunResult(BaseModel):
     run_id: str | None
     scenario: str
     seed: int
-    defects: tuple[Defect, ...] = ()
+    defects: tuple[str, ...] = ()
     started_wall: str | None = None
     ended_wall: str | None = None
     run_status: RunStatus | None = None
@@ -247,13 +246,13 @@ def _first_run_op(ops: Sequence[Op], f: str) -> Op | None:
     return next((op for op in ops if op.kind == OpKind.RUN and op.f == f and op.type == OpType.INFO), None)
 
 
-def _defects(start: Op | None, scenario: Scenario) -> tuple[Defect, ...]:
+def _defects(start: Op | None, scenario: Scenario) -> tuple[str, ...]:
     """The defects the run actually had (the runner may add some on the command line)."""
     recorded = None if start is None else start.value.get("defects")
     if not isinstance(recorded, list):
         return scenario.stack.defects
     try:
-        return tuple(Defect(defect) for defect in recorded)
+        return tuple(str(defect) for defect in recorded)
     except ValueError:
         return scenario.stack.defects
 

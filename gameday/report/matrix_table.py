@@ -29,7 +29,7 @@ def _runs_text(runs: tuple[RunSummary, ...], *, defect: bool) -> str:
 
 
 def _defect_label(row: MatrixRow) -> str:
-    return ", ".join(d.value for d in row.defects) or "none declared"
+    return ", ".join(row.defects) or "none declared"
 
 
 WIDE_TABLE_MIN_WIDTH = 140

@@ -18,7 +18,7 @@ from gameday.scenario.duration import Duration
 from gameday.scenario.faults import KillSignal, PositiveDuration, ServiceName
 from gameday.scenario.invalid import invalid
 from gameday.scenario.presets import PRESETS, StackPreset, presets_with_deployer, topology
-from trading_stack.deploy.versions import OmsVersion
+from gameday.scenario.vocabulary import VersionName
 
 __all__ = [
     "DEPLOYER_ACTIONS",
@@ -80,7 +80,7 @@ class DeployAction(_Action):
     """Ask the deployer to deploy ``version`` (blue-green: a dark launch of green first)."""
 
     action: Literal[ActionKind.DEPLOY] = ActionKind.DEPLOY
-    version: OmsVersion
+    version: VersionName
 
 
 class RollbackAction(_Action):

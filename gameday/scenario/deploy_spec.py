@@ -1,8 +1,8 @@
 """What a scenario may say about a deployment stack: market clock, venue, OMS builds and limits.
 
 The deployer's settings (``stack.deploy``), deploy window (``stack.schedule``) and breaker limits
-(``stack.breaker``) are the reference stack's own models; this module adds the pieces the
-harness wires itself and the checks that span them (docs/deploy.md §5).
+(``stack.breaker``) are the target's own models (:mod:`gameday.scenario.vocabulary`); this module
+adds the pieces the harness wires itself and the checks that span them (docs/deploy.md §5).
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gameday.scenario.invalid import invalid
+from gameday.scenario.vocabulary import VersionName
 from gameday.zones import find_zone
-from trading_stack.deploy.breaker import BreakerConfig
-from trading_stack.deploy.config import DeployConfig
-from trading_stack.deploy.scheduler import DeploySchedule
-from trading_stack.deploy.versions import OmsVersion
 
 __all__ = ["DEPLOY_STACK_FIELDS", "STACK_OWNED_DEPLOY_KEYS", "ClockSpec", "DeploymentSpec", "OmsSpec",
            "VenueSpec", "quoted_times", "stack_owned_keys"]
@@ -64,7 +61,7 @@ class VenueSpec(_Spec):
 class OmsSpec(_Spec):
     """The build blue runs, and the bounds of its graceful shutdown (the OMS's defaults when absent)."""
 
-    version: OmsVersion = OmsVersion.V1_4_2
+    version: VersionName | None = None
     shutdown_cancel_timeout_s: float | None = Field(default=None, gt=0)
     shutdown_fill_wait_s: float | None = Field(default=None, ge=0)
 
@@ -73,9 +70,9 @@ class DeploymentSpec(_Spec):
     """A scenario's settings for a stack with a deployer, as the stack backend receives them."""
 
     clock: ClockSpec | None = None
-    deploy: DeployConfig | None = None
-    schedule: DeploySchedule | None = None
-    breaker: BreakerConfig | None = None
+    deploy: Any = None  # the target's models, validated by the scenario's StackSpec
+    schedule: Any = None
+    breaker: Any = None
     venue: VenueSpec | None = None
     oms: OmsSpec | None = None
 

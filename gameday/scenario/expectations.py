@@ -71,7 +71,7 @@ def expectation_input(name: str, spec: Any) -> Any:
 
 def checkers_in(context: Any) -> CheckerRegistry:
     """The checker registry to validate against: ``context["checkers"]`` or the default one."""
-    if isinstance(context, Mapping) and "checkers" in context:
+    if isinstance(context, Mapping) and context.get("checkers") is not None:
         registry: CheckerRegistry = context["checkers"]
         return registry
     return DEFAULT_CHECKERS

@@ -14,13 +14,15 @@ from gameday.errors import ScenarioError, ScenarioProblem
 from gameday.scenario.explain import problems_from_validation
 from gameday.scenario.locate import format_path, mapping_entries
 from gameday.scenario.model import Scenario
+from gameday.target import Target
 
 __all__ = ["load_scenario", "parse_scenario"]
 
 _TOP_LEVEL = "expected a mapping with name, description, seed, stack, workload, timeline and expect"
 
 
-def load_scenario(path: Path | str, *, checkers: CheckerRegistry | None = None) -> Scenario:
+def load_scenario(path: Path | str, *, checkers: CheckerRegistry | None = None,
+                  target: Target | None = None) -> Scenario:
     """Read and validate a scenario file; raises :class:`ScenarioError` on any user mistake."""
     file = str(path)
     try:
@@ -29,12 +31,13 @@ def load_scenario(path: Path | str, *, checkers: CheckerRegistry | None = None) 
         raise _whole_file_error(file, None, f"cannot read the file: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise _whole_file_error(file, None, f"expected UTF-8 text: {error.reason}") from None
-    return parse_scenario(text, file=file, checkers=checkers)
+    return parse_scenario(text, file=file, checkers=checkers, target=target)
 
 
-def parse_scenario(text: str, *, file: str = "<scenario>",
-                   checkers: CheckerRegistry | None = None) -> Scenario:
-    """Validate scenario YAML text; ``file`` is the name used in error messages."""
+def parse_scenario(text: str, *, file: str = "<scenario>", checkers: CheckerRegistry | None = None,
+                   target: Target | None = None) -> Scenario:
+    """Validate scenario YAML text; ``file`` is the name used in error messages. Defect names, builds
+    and the target's own stack sections are checked against ``target`` (default: the default target)."""
     root, data = _compose(text, file)
     if root is None:
         raise _whole_file_error(file, None, f"the file is empty; {_TOP_LEVEL}")
@@ -42,7 +45,7 @@ def parse_scenario(text: str, *, file: str = "<scenario>",
         found = "a list" if isinstance(root, yaml.SequenceNode) else f"{str(root.value)[:40]!r}"
         raise _whole_file_error(file, root.start_mark.line + 1, f"{_TOP_LEVEL}, got {found}")
     problems = _repeated_keys(root, file, [])
-    context = None if checkers is None else {"checkers": checkers}
+    context = {"checkers": checkers, "target": target}
     scenario: Scenario | None = None
     try:
         scenario = Scenario.model_validate(data, context=context)

@@ -32,12 +32,17 @@ from gameday.scenario.duration import Duration
 from gameday.scenario.expectations import Expectation, ExpectationName, expectation_input
 from gameday.scenario.faults import ExchangeFault, Fault, FaultKind, KillFault, PauseFault, PositiveDuration
 from gameday.scenario.invalid import invalid
-from gameday.scenario.presets import Region, StackPreset, presets_with_deployer, region_rtt_ms, topology
+from gameday.scenario.presets import (
+    InitialRole,
+    Region,
+    StackPreset,
+    presets_with_deployer,
+    region_rtt_ms,
+    topology,
+)
 from gameday.scenario.repeat import occurrence_id
-from trading_stack.config import Defect, InitialRole
-from trading_stack.deploy.breaker import BreakerConfig
-from trading_stack.deploy.config import DeployConfig
-from trading_stack.deploy.scheduler import DeploySchedule
+from gameday.scenario.vocabulary import DefectName, target_section
+from gameday.target import TARGET_SECTIONS
 
 __all__ = ["BurstSpec", "KnownDefect", "ProbeSpec", "RegionsSpec", "Routing", "Scenario", "StackSpec",
            "WorkloadSpec"]
@@ -85,14 +90,14 @@ class RegionsSpec(_Spec):
 
 class StackSpec(_Spec):
     preset: StackPreset
-    defects: tuple[Defect, ...] = ()
+    defects: tuple[DefectName, ...] = ()
     regions: RegionsSpec | None = None
     initial_roles: dict[str, InitialRole] = {}
-    # deployment stacks (docs/deploy.md §5)
+    # deployment stacks (docs/deploy.md §5); deploy, schedule and breaker are the target's own models
     clock: ClockSpec | None = None
-    deploy: DeployConfig | None = None
-    schedule: DeploySchedule | None = None
-    breaker: BreakerConfig | None = None
+    deploy: Any = None
+    schedule: Any = None
+    breaker: Any = None
     venue: VenueSpec | None = None
     oms: OmsSpec | None = None
 
@@ -106,6 +111,12 @@ class StackSpec(_Spec):
             raise invalid("oms_instance", f"expected OMS instances ({', '.join(instances)}), "
                                           f"got {', '.join(unknown)}")
         return roles
+
+    @field_validator(*TARGET_SECTIONS)
+    @classmethod
+    def _target_sections(cls, value: Any, info: ValidationInfo) -> Any:
+        assert info.field_name is not None
+        return target_section(info.field_name, value, info)
 
     @field_validator("schedule", mode="before")
     @classmethod
@@ -258,7 +269,7 @@ def _described_names(fault: Fault) -> str:
 class KnownDefect(_Spec):
     """The defect of the reference stack this scenario must catch, and the expectations that must fail."""
 
-    defects: tuple[Defect, ...] = Field(min_length=1)
+    defects: tuple[DefectName, ...] = Field(min_length=1)
     fails: tuple[str, ...] = Field(min_length=1)
 
 

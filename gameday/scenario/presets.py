@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["PRESETS", "REGION_RTT_MS", "Hop", "Region", "StackPreset", "StackTopology", "hop_name",
-           "presets_with_deployer", "region_rtt_ms", "topology"]
+__all__ = ["PRESETS", "REGION_RTT_MS", "Hop", "InitialRole", "Region", "StackPreset", "StackTopology",
+           "hop_name", "presets_with_deployer", "region_rtt_ms", "topology"]
 
 
 class StackPreset(StrEnum):
@@ -18,6 +18,16 @@ class StackPreset(StrEnum):
     BLUE_GREEN = "blue-green"
     ACTIVE_PASSIVE_DEPLOY = "active-passive-deploy"
     """active-passive plus a dormant green, the front door and the deployer (a dark launch beside a DR)"""
+
+
+class InitialRole(StrEnum):
+    """The role an OMS instance starts in (the SUT contract's roles, less ``fenced``)."""
+
+    ACTIVE = "active"
+    STANDBY = "standby"
+    SHADOW = "shadow"
+    DORMANT = "dormant"
+    """serves HTTP only until it is launched (a deploy's green)"""
 
 
 class Region(StrEnum):

@@ -23,7 +23,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 import psutil
 
@@ -36,8 +35,7 @@ from gameday.stack.process import (
     start_process,
     wait_until,
 )
-from gameday.stack.services import free_port, start_python_service, write_config
-from trading_stack.config import DbFailoverConfig
+from gameday.stack.services import free_port
 
 __all__ = [
     "POSTGRES_SYSTEM_USER",
@@ -51,7 +49,6 @@ __all__ = [
     "read_write_dsn",
     "signal_with_children",
     "start_database_pair",
-    "start_db_failover",
     "start_postgres",
     "start_replica",
     "wal_receiver_status",
@@ -338,17 +335,3 @@ async def start_database_pair(
     replica = await start_replica(primary, scratch / "pgdata-replica", logs / "postgres-replica.log",
                                   on_spawn, timeout_s)
     return DatabasePair(primary, replica)
-
-
-async def start_db_failover(
-    pair: DatabasePair, nats_url: str, logs: Path, session: aiohttp.ClientSession, on_spawn: SpawnHook,
-    timeout_s: float = 20.0,
-) -> ManagedProcess:
-    """The ``db-failover`` daemon, next to the databases (no fault proxy between them)."""
-    config = DbFailoverConfig(http_port=0, primary_dsn=pair.primary.dsn, replica_dsn=pair.replica.dsn,
-                              nats_url=nats_url)
-    path = write_config(logs / "db-failover.json", config.model_dump_json(indent=1))
-    return await start_python_service(
-        "db-failover", "trading_stack.db_failover", ["--config", str(path)], logs / "db-failover.log",
-        ready_url="http://127.0.0.1:{http}/health", session=session, on_spawn=on_spawn, timeout_s=timeout_s,
-    )

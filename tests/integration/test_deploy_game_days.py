@@ -13,9 +13,9 @@ import pytest
 
 from gameday.scenario.deploy_spec import ClockSpec, DeploymentSpec
 from gameday.scenario.presets import StackPreset
-from gameday.stack.blue_green import BLUE, GREEN, BlueGreenStack
-from gameday.stack.local import StackSettings
 from gameday.stack.rundir import RunDir
+from gameday.stack.settings import StackSettings
+from reference_target.blue_green import BLUE, GREEN, BlueGreenStack
 from tests.integration.processes import alive
 
 pytestmark = pytest.mark.integration

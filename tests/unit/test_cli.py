@@ -54,10 +54,13 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def test_an_unknown_defect_is_refused_by_the_parser() -> None:
-    result = _gameday("run", str(SCENARIOS / "failover-primary-crash.yaml"), "--defect", "no-such-defect")
+def test_an_unknown_defect_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    result = _gameday("run", str(SCENARIOS / "failover-primary-crash.yaml"), "--defect", "no-such-defect",
+                      "--reports", str(tmp_path))
     assert result.returncode == 2
-    assert "invalid choice" in result.stderr
+    assert "unknown defect no-such-defect" in result.stdout
+    assert "no-fencing" in result.stdout  # the target's defects are listed
+    assert not list(tmp_path.iterdir())  # no run was started
 
 
 def test_a_failure_inside_task_groups_is_described_by_its_leaves() -> None:

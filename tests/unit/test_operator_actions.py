@@ -26,9 +26,10 @@ from gameday.scenario.actions import (
 from gameday.scenario.duration import Duration
 from gameday.scenario.faults import KillSignal
 from gameday.scenario.presets import StackPreset
-from gameday.stack.blue_green import BlueGreenStack
-from gameday.stack.local import LocalStack, StackSettings
 from gameday.stack.rundir import RunDir
+from gameday.stack.settings import StackSettings
+from reference_target.blue_green import BlueGreenStack
+from reference_target.local import LocalStack
 from trading_stack.deploy.versions import OmsVersion
 
 TOKEN = "t0ken"

@@ -15,14 +15,15 @@ from pydantic import BaseModel
 from gameday.errors import ScenarioError
 from gameday.scenario import StackPreset, parse_scenario, topology
 from gameday.scenario.deploy_spec import DeploymentSpec, OmsSpec
-from gameday.scenario.presets import PRESETS, presets_with_deployer
-from gameday.stack.backends import DEPLOYING_STACKS, stack_for
-from gameday.stack.blue_green import BlueGreenStack
-from gameday.stack.dark_launch import INITIAL_ROLES, DarkLaunchStack
-from gameday.stack.deploying import DeployingStack
-from gameday.stack.local import LocalStack, StackSettings
+from gameday.scenario.presets import PRESETS, InitialRole, presets_with_deployer
 from gameday.stack.rundir import RunDir
-from trading_stack.config import Defect, InitialRole
+from gameday.stack.settings import StackSettings
+from reference_target.backends import DEPLOYING_STACKS, stack_for
+from reference_target.blue_green import BlueGreenStack
+from reference_target.dark_launch import INITIAL_ROLES, DarkLaunchStack
+from reference_target.deploying import DeployingStack
+from reference_target.local import LocalStack
+from trading_stack.config import Defect
 from trading_stack.deploy.breaker import BreakerConfig
 from trading_stack.deploy.config import DeployConfig
 from trading_stack.deploy.service_config import DeployerServiceConfig

@@ -10,8 +10,9 @@ from pathlib import Path
 from gameday.checkers.records import LeaseOperation, LeaseWrite, parse
 from gameday.history import History, OpKind
 from gameday.recorder import LeaseBucket, LeaseWatcher, NatsRecorder, record_lease_write
-from gameday.stack.local import LocalStack, StackSettings
 from gameday.stack.rundir import RunDir
+from gameday.stack.settings import StackSettings
+from reference_target.local import LocalStack
 
 LEASE = LeaseBucket(bucket="oms_lease", ttl_s=2.0)
 

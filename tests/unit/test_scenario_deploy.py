@@ -75,7 +75,7 @@ timeline:
     assert stack.oms.shutdown_cancel_timeout_s == 2
     deploy, position, kill, restart = scenario.actions
     assert isinstance(deploy, DeployAction)
-    assert deploy.version is OmsVersion.V1_4_3
+    assert deploy.version == OmsVersion.V1_4_3
     assert isinstance(position, PositionAction)
     assert position.side is Side.BUY
     assert isinstance(kill, KillSwitchAction)
@@ -110,8 +110,8 @@ def test_an_unknown_version_lists_the_builds() -> None:
     [(line, path, message)] = _problems(rest="actions:\n  - {at: 2s, action: deploy, version: 1.4.9}")
 
     assert (line, path) == (13, "actions[0].version")
-    assert "'1.4.2'" in message
-    assert "'1.4.3'" in message
+    assert "expected a build of target 'reference' (1.4.2, 1.4.3)" in message
+    assert "got '1.4.9'" in message
 
 
 def test_an_unquoted_wall_time_is_refused_not_read_as_minutes() -> None:

@@ -9,8 +9,8 @@ from gameday.scenario import ExchangeFault, ExchangeFaultKind, parse_scenario
 from gameday.scenario.actions import RestingOrdersAction, RiskLimitAction
 from gameday.scenario.faults import BandwidthFault, LimitDataFault, ResetPeerFault, SlicerFault
 from gameday.scenario.model import Routing
+from gameday.scenario.presets import InitialRole
 from gameday.workload import Burst, workload_flow
-from trading_stack.config import InitialRole
 
 HEAD = """\
 name: features

@@ -8,7 +8,7 @@ import pytest
 from gameday.errors import ScenarioError, ScenarioProblem
 from gameday.scenario import ExchangeFault, StackPreset, parse_scenario, topology
 from gameday.scenario.actions import RestartAction
-from gameday.stack.blue_green import INITIAL_ROLES
+from reference_target.blue_green import INITIAL_ROLES
 
 
 def _scenario(preset: str, body: str) -> str:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gameday.stack.local import LocalStack, StackSettings
 from gameday.stack.rundir import RunDir
+from gameday.stack.settings import StackSettings
+from reference_target.local import LocalStack
 
 
 class _ScriptedStack(LocalStack):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from gameday.scenario.presets import StackPreset
-from gameday.stack.blue_green import BlueGreenStack
-from gameday.stack.dark_launch import DarkLaunchStack
-from gameday.stack.deploying import DeployingStack
-from gameday.stack.local import LocalStack, StackSettings
+from reference_target.blue_green import BlueGreenStack
+from reference_target.dark_launch import DarkLaunchStack
+from reference_target.deploying import DeployingStack
+from reference_target.local import LocalStack, StackSettings
 
 __all__ = ["DEPLOYING_STACKS", "stack_for"]
 

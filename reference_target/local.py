@@ -13,9 +13,8 @@ import contextlib
 import shutil
 import signal
 import time
-from collections.abc import Callable, Collection, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -25,60 +24,28 @@ import aiohttp
 from gameday.faults.toxiproxy_client import ToxiproxyClient
 from gameday.probes import sample_roles
 from gameday.recorder import LeaseBucket, LeaseWatcher
-from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.faults import ExchangeFaultKind
-from gameday.scenario.presets import StackPreset, topology
+from gameday.scenario.presets import InitialRole, topology
 from gameday.stack.errors import StackError
 from gameday.stack.postgres import (
     ensure_postgres_template,
     read_write_dsn,
     signal_with_children,
     start_database_pair,
-    start_db_failover,
 )
 from gameday.stack.process import ManagedProcess, wait_until
-from gameday.stack.rundir import ProcessRegistry, RunDir
+from gameday.stack.protocol import NatsObserver
+from gameday.stack.rundir import ProcessRegistry
 from gameday.stack.services import NatsService, start_nats, start_python_service, write_config
+from gameday.stack.settings import StackEndpoints, StackSettings
 from gameday.workload import reference_price
 from mock_exchange.config import SessionConfig, SymbolConfig, VenueConfig
-from trading_stack.config import Defect, FailoverConfig, InitialRole, OmsConfig
+from reference_target.db_failover import start_db_failover
+from trading_stack.config import FailoverConfig, OmsConfig
 
 OMS_INSTANCES = {"oms-primary": InitialRole.ACTIVE, "oms-dr": InitialRole.STANDBY}
 DR_REGION_SERVICES = frozenset({"oms-dr"})
 """With regions, these run in the DR region and everything else in the primary region."""
-NatsObserver = Callable[[str], AbstractAsyncContextManager[object]]
-"""Given the NATS URL, what to enter once NATS is ready (e.g. the history's recorder)."""
-
-
-@dataclass(frozen=True)
-class StackSettings:
-    run_dir: RunDir
-    seed: int
-    preset: StackPreset = StackPreset.ACTIVE_PASSIVE
-    deployment: DeploymentSpec | None = None  # the blue-green preset's settings (gameday.stack.blue_green)
-    symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD")
-    defects: tuple[Defect, ...] = ()
-    admin_token: str = "gameday-admin"
-    toxiproxy_url: str | None = None  # a real toxiproxy-server; None starts our own
-    cache_dir: Path | None = None
-    start_timeout_s: float = 20.0
-    cross_region_rtt_ms: int = 0  # baseline round trip on hops between the primary and DR regions
-    initial_roles: dict[str, InitialRole] = field(default_factory=dict)
-
-    def initial_role(self, instance: str, defaults: Mapping[str, InitialRole] = OMS_INSTANCES) -> InitialRole:
-        return self.initial_roles.get(instance, defaults[instance])
-
-
-@dataclass
-class StackEndpoints:
-    oms: dict[str, str] = field(default_factory=dict)  # instance -> base URL (the front door)
-    venue_admin: str = ""
-    nats: str = ""
-    toxiproxy: str = ""
-    database_dsn: str = ""
-    proxies: dict[str, str] = field(default_factory=dict)  # hop -> listen address
-    front_door: str | None = None  # base URL of the front-door proxy, when the preset has one
-    deployer: str | None = None  # base URL of the deployer, when the preset has one
 
 
 class LocalStack:
@@ -307,7 +274,7 @@ class LocalStack:
         nats_host, nats_port = self.proxy_address(f"{instance}->nats")
         return OmsConfig(
             instance_id=instance,
-            initial_role=role,
+            initial_role=role.value,
             http_port=0,
             admin_token=self.settings.admin_token,
             fix_host=fix_host,

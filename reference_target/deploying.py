@@ -21,11 +21,11 @@ from pydantic import BaseModel
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.presets import StackPreset
 from gameday.stack.errors import StackError
-from gameday.stack.local import LocalStack, StackSettings
 from gameday.stack.process import ManagedProcess
 from gameday.stack.services import start_python_service, write_config
 from mock_exchange.config import VenueConfig
 from mock_exchange.market_clock import MarketClockConfig
+from reference_target.local import LocalStack, StackSettings
 from trading_stack.deploy.actions import Upstream
 from trading_stack.deploy.config import DeployConfig
 from trading_stack.deploy.service_config import ClockSpec as DeployerClock
@@ -80,7 +80,7 @@ class DeployingStack(LocalStack):
         spec, extra = self.deployment, {}
         if spec.oms is not None:
             extra = spec.oms.model_dump(exclude_none=True, exclude={"version"})
-            if instance != self.green_instance:
+            if instance != self.green_instance and spec.oms.version is not None:
                 extra["version"] = spec.oms.version
         if spec.breaker is not None:
             extra["breaker"] = spec.breaker.model_copy(update={"defects": self.settings.defects})

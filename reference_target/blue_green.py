@@ -3,7 +3,7 @@
 NATS, one Postgres, the fault proxy and the venue come up as in the failover preset; then
 ``oms-blue`` (active, the scenario's build) and ``oms-green`` (dormant until the deployer
 launches it), the front-door proxy the clients send to, and the deployer
-(:class:`~gameday.stack.deploying.DeployingStack`). Every hop between them is proxied, so a scenario
+(:class:`~reference_target.deploying.DeployingStack`). Every hop between them is proxied, so a scenario
 can slow green's event feed or cut green off the venue.
 """
 
@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 
 from gameday.probes import sample_roles
-from gameday.scenario.presets import StackPreset
-from gameday.stack.deploying import GREEN, DeployingStack, Starter
-from gameday.stack.local import _comp_id, _gather_cancelling
+from gameday.scenario.presets import InitialRole, StackPreset
 from gameday.stack.postgres import start_postgres
 from gameday.stack.process import ManagedProcess, wait_until
 from gameday.stack.services import start_nats
-from trading_stack.config import InitialRole, OmsConfig
+from reference_target.deploying import GREEN, DeployingStack, Starter
+from reference_target.local import _comp_id, _gather_cancelling
+from trading_stack.config import OmsConfig
 
 __all__ = ["BLUE", "GREEN", "INITIAL_ROLES", "BlueGreenStack"]
 

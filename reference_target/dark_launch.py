@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import time
 
-from gameday.scenario.presets import StackPreset
-from gameday.stack.deploying import GREEN, DeployingStack
-from gameday.stack.local import OMS_INSTANCES
+from gameday.scenario.presets import InitialRole, StackPreset
 from gameday.stack.process import ManagedProcess
 from gameday.stack.services import NatsService
-from trading_stack.config import InitialRole, OmsConfig
+from reference_target.deploying import GREEN, DeployingStack
+from reference_target.local import OMS_INSTANCES
+from trading_stack.config import OmsConfig
 
 __all__ = ["BLUE", "INITIAL_ROLES", "DarkLaunchStack"]
 

@@ -1,0 +1,44 @@
+"""What the runner tells a stack backend to start, and the endpoints a started stack exposes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gameday.scenario.deploy_spec import DeploymentSpec
+from gameday.scenario.presets import InitialRole, StackPreset
+from gameday.stack.rundir import RunDir
+
+__all__ = ["StackEndpoints", "StackSettings"]
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    run_dir: RunDir
+    seed: int
+    preset: StackPreset = StackPreset.ACTIVE_PASSIVE
+    deployment: DeploymentSpec | None = None  # the settings of a preset with a deployer
+    symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD")
+    defects: tuple[str, ...] = ()  # names of the target's known defects to switch on
+    admin_token: str = "gameday-admin"
+    toxiproxy_url: str | None = None  # a real toxiproxy-server; None starts our own
+    cache_dir: Path | None = None
+    start_timeout_s: float = 20.0
+    cross_region_rtt_ms: int = 0  # baseline round trip on hops between the primary and DR regions
+    initial_roles: dict[str, InitialRole] = field(default_factory=dict)
+
+    def initial_role(self, instance: str, defaults: Mapping[str, InitialRole]) -> InitialRole:
+        return self.initial_roles.get(instance, defaults[instance])
+
+
+@dataclass
+class StackEndpoints:
+    oms: dict[str, str] = field(default_factory=dict)  # instance -> base URL (the front door)
+    venue_admin: str = ""
+    nats: str = ""
+    toxiproxy: str = ""
+    database_dsn: str = ""
+    proxies: dict[str, str] = field(default_factory=dict)  # hop -> listen address
+    front_door: str | None = None  # base URL of the front-door proxy, when the preset has one
+    deployer: str | None = None  # base URL of the deployer, when the preset has one

@@ -1,0 +1,64 @@
+"""The reference target: its known defects, its builds, its deployer's scenario sections, its stacks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from gameday.stack.protocol import Stack
+from gameday.stack.settings import StackSettings
+from reference_target.backends import stack_for
+from trading_stack.defects import Defect
+from trading_stack.deploy.breaker import BreakerConfig
+from trading_stack.deploy.config import DeployConfig
+from trading_stack.deploy.scheduler import DeploySchedule
+from trading_stack.deploy.versions import OmsVersion
+
+__all__ = ["DEFECTS", "TARGET", "ReferenceTarget"]
+
+DEFECTS: Mapping[str, str] = {
+    Defect.NO_PROMOTION: "the failover daemon never promotes the DR",
+    Defect.NO_FENCING: "an instance keeps trading without the lease (two writers)",
+    Defect.SHALLOW_HEALTH: "health says ready as soon as the process answers",
+    Defect.NO_FILL_RECONCILE: "a promoted instance does not reconcile fills with the venue",
+    Defect.NO_LOGON_RETRY: "a refused FIX logon is never retried",
+    Defect.SINGLE_VANTAGE_HEALTH: "the failover daemon trusts one vantage point",
+    Defect.NO_DB_SYNC_ON_PROMOTION: "a promotion does not sync state out of band (stale risk limits)",
+    Defect.NO_DB_RECONNECT: "the OMS never reconnects to the database",
+    Defect.NO_REPROMOTION: "the failover daemon never promotes again after its first failover",
+    Defect.NO_EXECUTION_RECOVERY: "a promotion never asks the venue for the executions it missed",
+    Defect.CANARY_DEPLOY: "a deploy launches green as a canary taking live flow beside blue",
+    Defect.NON_ATOMIC_CUTOVER: "a cutover splits flow 50/50 between blue and green before it switches",
+    Defect.VERIFIER_IGNORES_LAG: "the dark-launch verifier ignores green's lag",
+    Defect.NO_STARTUP_RECONCILE: "an instance skips reconciliation on start (positions from its own store)",
+    Defect.ROLLBACK_WITHOUT_RESTORE: "a rollback resumes blue with the book it had when it was parked",
+    Defect.NO_MARKET_HOURS_GUARD: "the deployer deploys in market hours",
+    Defect.BREAKER_DISABLED: "the deploy's circuit breaker never trips",
+    Defect.NO_AUTO_ROLLBACK: "a tripped breaker does not roll the deploy back",
+    Defect.DEPLOY_IGNORES_BLUE_HEALTH: "the deployer cuts over without checking blue's health",
+}
+SECTIONS: Mapping[str, type[BaseModel]] = {
+    "deploy": DeployConfig,
+    "schedule": DeploySchedule,
+    "breaker": BreakerConfig,
+}
+
+
+class ReferenceTarget:
+    name = "reference"
+    defects: Mapping[str, str] = {str(defect): what for defect, what in DEFECTS.items()}
+    versions: tuple[str, ...] = tuple(version.value for version in OmsVersion)
+
+    def section(self, key: str, value: Any) -> Any:
+        model = SECTIONS.get(key)
+        if model is None:
+            raise ValueError(f"the reference target has no stack.{key} section")
+        return model.model_validate(value)
+
+    def stack(self, settings: StackSettings) -> Stack:
+        return stack_for(settings)
+
+
+TARGET = ReferenceTarget()
