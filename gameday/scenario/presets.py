@@ -134,7 +134,7 @@ PRESETS: dict[StackPreset, StackTopology] = {
         restartable=("oms-blue", "oms-green"),
     ),
     # The failover preset unchanged, plus a dormant green (the deployer's green; its blue is
-    # oms-primary), the front door and the deployer (gameday/stack/dark_launch.py).
+    # oms-primary), the front door and the deployer (reference_target/dark_launch.py).
     StackPreset.ACTIVE_PASSIVE_DEPLOY: StackTopology(
         services=(*_ACTIVE_PASSIVE.services, "oms-green", "front-door", "deployer"),
         hops=(

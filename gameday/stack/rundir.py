@@ -5,21 +5,36 @@ Every run lives in ``<reports>/<scenario>/<run-id>/``. While it runs, a registry
 start times (so a recycled PID is never mistaken for ours) and the scratch directories to remove.
 A run that ends cleanly deletes its registry file; a run killed with SIGKILL leaves it behind, and
 the next run's reaper stops what it lists and removes the scratch.
+
+The proxies a run creates on a Toxiproxy server are recorded in ``<reports>/.active/proxies/<run-id>.json``
+before they are created, with the harness's PID and start time; the reaper deletes those of a
+harness that is provably gone, from the server they were recorded on, and no other proxy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import shutil
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.client import HTTPException
 from pathlib import Path
+from typing import Any
+from urllib import error, request
+from urllib.parse import quote
 
 from gameday.stack.process import ManagedProcess, process_start_ticks
+
+logger = logging.getLogger(__name__)
+
+REAP_TIMEOUT_S = 2.0
+"""Bound on each request the reaper sends to a Toxiproxy server."""
 
 
 def new_run_id() -> str:
@@ -48,6 +63,10 @@ class RunDir:
     @property
     def registry_path(self) -> Path:
         return self.reports_root / ".active" / f"{self.run_id}.json"
+
+    @property
+    def proxy_record(self) -> ProxyRecord:
+        return ProxyRecord(self.reports_root / ".active" / "proxies" / f"{self.run_id}.json", self.path)
 
     def create(self) -> None:
         self.stack.mkdir(parents=True, exist_ok=True)
@@ -95,19 +114,156 @@ class ProcessRegistry:
         tmp.replace(path)
 
 
+def _harness() -> dict[str, int | None]:
+    pid = os.getpid()
+    return {"pid": pid, "start_ticks": process_start_ticks(pid)}
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class ProxyRecord:
+    """The Toxiproxy proxies a run owns, by server URL; the file is the truth, so any number of
+    records of one run agree. Written by the harness, which it names as their owner."""
+
+    path: Path
+    run_dir: Path
+
+    def owned(self) -> dict[str, list[str]]:
+        try:
+            proxies: dict[str, list[str]] = json.loads(self.path.read_text())["proxies"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+        return proxies
+
+    def add(self, base_url: str, names: Sequence[str]) -> None:
+        owned = self.owned()
+        owned[base_url] = list(dict.fromkeys([*owned.get(base_url, []), *names]))
+        self._write(owned)
+
+    def discard(self, base_url: str, names: Sequence[str]) -> None:
+        owned = self.owned()
+        remaining = [name for name in owned.get(base_url, []) if name not in set(names)]
+        if remaining:
+            owned[base_url] = remaining
+        else:
+            owned.pop(base_url, None)
+        self._write(owned)
+
+    def _write(self, owned: dict[str, list[str]]) -> None:
+        if owned:
+            _write_json(self.path, {"run_dir": str(self.run_dir), "harness": _harness(), "proxies": owned})
+        else:
+            self.path.unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class Reaped:
     run_dir: str
     killed: tuple[str, ...]
+    proxies: tuple[str, ...] = ()
 
 
 def _alive_as_recorded(pid: int, start_ticks: int | None) -> bool:
     return start_ticks is not None and process_start_ticks(pid) == start_ticks
 
 
+def _provably_gone(pid: int, start_ticks: int | None) -> bool:
+    """No such process, or one started at another time than recorded (its PID reused)."""
+    current = process_start_ticks(pid)
+    if current is not None:
+        return start_ticks is not None and current != start_ticks
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+_NO_PROXY = request.build_opener(request.ProxyHandler({}))
+
+
+def _delete_proxies(base_url: str, names: list[str]) -> tuple[list[str], list[str]]:
+    """The proxies deleted, and those to try again later (the server did not answer)."""
+    deleted: list[str] = []
+    for index, name in enumerate(names):
+        try:
+            _NO_PROXY.open(request.Request(f"{base_url}/proxies/{quote(name, safe='')}", method="DELETE"),
+                           timeout=REAP_TIMEOUT_S).close()
+        except error.HTTPError as exc:
+            if exc.code != 404:
+                logger.warning("could not delete proxy %s on %s: HTTP %s", name, base_url, exc.code)
+            continue
+        except (OSError, HTTPException, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, error.URLError) else exc
+            if isinstance(reason, ConnectionRefusedError | ValueError):
+                return deleted, []  # no server there: every proxy it held is gone with it
+            logger.warning("toxiproxy %s unreachable (%s): %d proxies left for a later run",
+                           base_url, reason, len(names) - index)
+            return deleted, names[index:]
+        deleted.append(name)
+    return deleted, []
+
+
+@dataclass(frozen=True)
+class _RecordedProxies:
+    run_dir: str
+    pid: int
+    start_ticks: int | None
+    owned: dict[str, list[str]]
+
+    @classmethod
+    def read(cls, path: Path) -> _RecordedProxies | None:
+        """``None`` if the file is not a record (it is written atomically, so never half-written)."""
+        try:
+            record = json.loads(path.read_text())
+            harness = record["harness"]
+            owned = {str(url): [str(name) for name in names] for url, names in record["proxies"].items()}
+            return cls(str(record.get("run_dir", "")), int(harness["pid"]), harness["start_ticks"], owned)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+
+def _reap_proxies(path: Path) -> Reaped | None:
+    """Delete the proxies in a record whose harness is gone; ``None`` if the harness may live."""
+    try:
+        record = _RecordedProxies.read(path)
+    except OSError:
+        return None
+    if record is None:
+        logger.warning("unreadable proxy record %s removed", path)
+        path.unlink(missing_ok=True)
+        return None
+    if not _provably_gone(record.pid, record.start_ticks):
+        return None
+    deleted: list[str] = []
+    left: dict[str, list[str]] = {}
+    for base_url, names in record.owned.items():
+        gone, kept = _delete_proxies(base_url, names)
+        deleted += gone
+        if kept:
+            left[base_url] = kept
+    if left:
+        harness = {"pid": record.pid, "start_ticks": record.start_ticks}
+        _write_json(path, {"run_dir": record.run_dir, "harness": harness, "proxies": left})
+    else:
+        path.unlink(missing_ok=True)
+    return Reaped(run_dir=record.run_dir, killed=(), proxies=tuple(deleted))
+
+
 def reap_stale_runs(reports_root: Path) -> list[Reaped]:
-    """Stop the processes and remove the scratch of runs whose harness is gone."""
+    """Delete the recorded proxies, stop the processes and remove the scratch of runs whose
+    harness is gone."""
     reaped: list[Reaped] = []
+    proxy_records = reports_root / ".active" / "proxies"
+    registries = {path.name for path in (reports_root / ".active").glob("*.json")}
     for registry_path in sorted((reports_root / ".active").glob("*.json")):
         try:
             record = json.loads(registry_path.read_text())
@@ -117,6 +273,7 @@ def reap_stale_runs(reports_root: Path) -> list[Reaped]:
         harness = record.get("harness", {})
         if _alive_as_recorded(int(harness.get("pid", 0)), harness.get("start_ticks")):
             continue  # a concurrent run, still alive
+        proxies = _reap_proxies(proxy_records / registry_path.name)
         killed = []
         for entry in record.get("processes", []):
             pid = int(entry["pid"])
@@ -127,5 +284,12 @@ def reap_stale_runs(reports_root: Path) -> list[Reaped]:
         for scratch in record.get("scratch", []):
             shutil.rmtree(scratch, ignore_errors=True)
         registry_path.unlink(missing_ok=True)
-        reaped.append(Reaped(run_dir=str(record.get("run_dir", "")), killed=tuple(killed)))
+        reaped.append(Reaped(run_dir=str(record.get("run_dir", "")), killed=tuple(killed),
+                             proxies=() if proxies is None else proxies.proxies))
+    for record_path in sorted(proxy_records.glob("*.json")):
+        if record_path.name in registries:
+            continue
+        orphan = _reap_proxies(record_path)
+        if orphan is not None and (orphan.proxies or not record_path.exists()):
+            reaped.append(orphan)
     return reaped
