@@ -5,6 +5,7 @@ Every error a user can cause (a bad scenario file, a stack that does not come up
 
     GamedayError                 base of everything gameday raises on purpose
     ├── ScenarioError            a scenario file cannot be read or validated; lists every problem
+    │   └── TargetFileError      a target file cannot, or cannot carry out a scenario
     ├── CheckerError             a checker found the history malformed (graded ``unknown``)
     ├── StackError               a service of the stack did not start, or stopped, unexpectedly
     ├── TargetError              no target of that name is installed, or it does not load
@@ -27,6 +28,7 @@ __all__ = [
     "ScenarioError",
     "ScenarioProblem",
     "StackError",
+    "TargetFileError",
 ]
 
 
@@ -55,6 +57,8 @@ class ScenarioProblem:
 class ScenarioError(GamedayError):
     """A scenario file could not be loaded; ``problems`` lists everything found wrong."""
 
+    kind = "scenario"
+
     def __init__(self, path: Path | str, problems: Sequence[ScenarioProblem]) -> None:
         self.path = str(path)
         self.problems: tuple[ScenarioProblem, ...] = tuple(problems)
@@ -62,10 +66,16 @@ class ScenarioError(GamedayError):
 
     def _describe(self) -> str:
         if len(self.problems) == 1:
-            return f"invalid scenario {self.problems[0]}"
-        lines = [f"invalid scenario {self.path}: {len(self.problems)} problems"]
+            return f"invalid {self.kind} {self.problems[0]}"
+        lines = [f"invalid {self.kind} {self.path}: {len(self.problems)} problems"]
         lines.extend(f"  {problem}" for problem in self.problems)
         return "\n".join(lines)
+
+
+class TargetFileError(ScenarioError):
+    """A target file could not be loaded, or it cannot carry out a scenario (each gap listed)."""
+
+    kind = "target file"
 
 
 class CheckerError(GamedayError):

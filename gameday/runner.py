@@ -125,7 +125,9 @@ async def _play(scenario: Scenario, stack: Stack, history: History, session: aio
 async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSettings,
                        progress: Progress = lambda line: None) -> RunOutcome:
     for reaped in reap_stale_runs(settings.reports_root):
-        progress(f"reaped a killed run {reaped.run_dir}: {', '.join(reaped.killed) or 'no live process'}")
+        killed = ", ".join(reaped.killed) or "no live process"
+        proxies = f"; {len(reaped.proxies)} of its proxies deleted" if reaped.proxies else ""
+        progress(f"reaped a killed run {reaped.run_dir}: {killed}{proxies}")
     run = RunDir(settings.reports_root, scenario.name)
     run.create()
     defects = _defects(scenario, settings)

@@ -79,6 +79,7 @@ class LocalStack:
         self._exit.callback(shutil.rmtree, self.settings.run_dir.scratch, True)
         try:
             self._session = await self._exit.enter_async_context(aiohttp.ClientSession())
+            self._exit.push_async_callback(self._delete_own_proxies)  # after every process stopped
             self._exit.push_async_callback(self._stop_all)
             await self._start()
         except BaseException:
@@ -100,6 +101,11 @@ class LocalStack:
                 await asyncio.shield(process.stop())
             self._registry.remove(name)
 
+    async def _delete_own_proxies(self) -> None:
+        if self.toxiproxy is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.toxiproxy.delete_own())
+
     def _track(self, process: ManagedProcess) -> None:
         self.processes[process.spec.name] = process
         self._registry.add(process)
@@ -117,7 +123,9 @@ class LocalStack:
         assert self._session is not None
         self.endpoints.nats = nats_url
         self.endpoints.database_dsn = database_dsn
-        self.toxiproxy = ToxiproxyClient(toxiproxy_url, self._session)
+        run = self.settings.run_dir
+        self.toxiproxy = ToxiproxyClient(toxiproxy_url, self._session, owner=run.run_id,
+                                         record=run.proxy_record)
         self.endpoints.toxiproxy = toxiproxy_url
 
     async def _start(self) -> None:

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 OWNED_PREFIX = "gd-"
 OWNER_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+REQUEST_TIMEOUT_S = 5.0
 
 
 class ToxiproxyError(Exception):
@@ -77,10 +78,12 @@ class ToxiproxyClient:
 
     @property
     def created(self) -> list[str]:
-        """The hops whose proxies this client created and has not deleted yet."""
+        """The hops whose proxies this client (with an owner) created and has not deleted yet."""
         return list(self._created.values())
 
     def _claim(self, hops: Iterable[str]) -> None:
+        if self.owner is None:
+            return  # a name without an owner may be another run's: never delete it
         claimed = {self.proxy_name(hop): hop for hop in hops}
         if self._record is not None:
             self._record.add(self.base_url, list(claimed))
@@ -95,7 +98,8 @@ class ToxiproxyClient:
 
     async def _call(self, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,)) -> Any:
         async with self._session.request(
-            method, URL(self.base_url + path, encoded=True), json=body, timeout=aiohttp.ClientTimeout(total=5)
+            method, URL(self.base_url + path, encoded=True), json=body,
+            timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
         ) as response:
             text = await response.text()
             if response.status not in expect:
@@ -168,12 +172,15 @@ class ToxiproxyClient:
                 await self._call("POST", proxy_path(name), {"enabled": True}, expect=(200, 404))
 
     async def delete_own(self) -> list[str]:
-        """Delete every proxy this client created; returns their hops.
+        """Delete every proxy this client created (none without an owner); returns the hops whose
+        proxies are gone.
 
-        One already gone counts as deleted. On an unreachable server it stops at the first failure:
-        what is left stays in :attr:`created` and in the record, for the reaper of a later run.
+        One already gone counts as deleted, and so does every one on a server that refuses the
+        connection (Toxiproxy holds proxies in memory only). On a server that fails otherwise it
+        stops at the first failure: what is left stays in :attr:`created` and in the record, for
+        the reaper of a later run.
         """
-        deleted: list[str] = []
+        gone: list[str] = []
         for name, hop in list(self._created.items()):
             try:
                 await self.delete_proxy(hop)
@@ -181,8 +188,21 @@ class ToxiproxyClient:
                 logger.warning("proxy %s left on %s: %s", name, self.base_url, exc)
                 continue
             except (aiohttp.ClientError, TimeoutError) as exc:
+                if _refused(exc):
+                    return gone + self._forget_all()
                 logger.warning("toxiproxy %s unreachable, %d own proxies left: %r",
                                self.base_url, len(self._created), exc)
-                break
-            deleted.append(hop)
-        return deleted
+                return gone
+            gone.append(hop)
+        return gone
+
+    def _forget_all(self) -> list[str]:
+        hops = self.created
+        if self._record is not None:
+            self._record.discard(self.base_url, list(self._created))
+        self._created.clear()
+        return hops
+
+
+def _refused(exc: BaseException) -> bool:
+    return isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, ConnectionRefusedError)

@@ -16,7 +16,7 @@ from gameday.scenario.locate import format_path, mapping_entries
 from gameday.scenario.model import Scenario
 from gameday.target import Target
 
-__all__ = ["load_scenario", "parse_scenario"]
+__all__ = ["compose_yaml", "load_scenario", "parse_scenario", "repeated_keys"]
 
 _TOP_LEVEL = "expected a mapping with name, description, seed, stack, workload, timeline and expect"
 
@@ -38,13 +38,13 @@ def parse_scenario(text: str, *, file: str = "<scenario>", checkers: CheckerRegi
                    target: Target | None = None) -> Scenario:
     """Validate scenario YAML text; ``file`` is the name used in error messages. Defect names, builds
     and the target's own stack sections are checked against ``target`` (default: the default target)."""
-    root, data = _compose(text, file)
+    root, data = compose_yaml(text, file)
     if root is None:
         raise _whole_file_error(file, None, f"the file is empty; {_TOP_LEVEL}")
     if not isinstance(root, yaml.MappingNode):
         found = "a list" if isinstance(root, yaml.SequenceNode) else f"{str(root.value)[:40]!r}"
         raise _whole_file_error(file, root.start_mark.line + 1, f"{_TOP_LEVEL}, got {found}")
-    problems = _repeated_keys(root, file, [])
+    problems = repeated_keys(root, file, [])
     context = {"checkers": checkers, "target": target}
     scenario: Scenario | None = None
     try:
@@ -60,24 +60,25 @@ def _whole_file_error(file: str, line: int | None, message: str) -> ScenarioErro
     return ScenarioError(file, [ScenarioProblem(file, line, "", message)])
 
 
-def _compose(text: str, file: str) -> tuple[yaml.Node | None, Any]:
+def compose_yaml(text: str, file: str, error: type[ScenarioError] = ScenarioError,
+                 ) -> tuple[yaml.Node | None, Any]:
     """The document's node tree (with line marks) and the Python data built from it."""
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
         return root, None if root is None else loader.construct_document(root)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
+    except yaml.MarkedYAMLError as marked:
+        mark = marked.problem_mark or marked.context_mark
         line = None if mark is None else mark.line + 1
-        what = " ".join(part for part in (error.context, error.problem) if part)
-        raise _whole_file_error(file, line, f"invalid YAML: {what}") from None
-    except yaml.YAMLError as error:
-        raise _whole_file_error(file, None, f"invalid YAML: {error}") from None
+        what = " ".join(part for part in (marked.context, marked.problem) if part)
+        raise error(file, [ScenarioProblem(file, line, "", f"invalid YAML: {what}")]) from None
+    except yaml.YAMLError as problem:
+        raise error(file, [ScenarioProblem(file, None, "", f"invalid YAML: {problem}")]) from None
     finally:
         loader.dispose()
 
 
-def _repeated_keys(node: yaml.Node, file: str, path: list[int | str]) -> list[ScenarioProblem]:
+def repeated_keys(node: yaml.Node, file: str, path: list[int | str]) -> list[ScenarioProblem]:
     """YAML lets a later key silently replace an earlier one; a scenario must not."""
     problems: list[ScenarioProblem] = []
     if isinstance(node, yaml.MappingNode):
@@ -89,8 +90,8 @@ def _repeated_keys(node: yaml.Node, file: str, path: list[int | str]) -> list[Sc
                     file, line, format_path([*path, key]),
                     f"key repeated (first on line {first_line[key]}); expected each key once"))
             first_line.setdefault(key, line)
-            problems.extend(_repeated_keys(value, file, [*path, key]))
+            problems.extend(repeated_keys(value, file, [*path, key]))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            problems.extend(_repeated_keys(item, file, [*path, index]))
+            problems.extend(repeated_keys(item, file, [*path, index]))
     return problems
