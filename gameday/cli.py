@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 from gameday.errors import GamedayError
 from gameday.report.console import console_report
@@ -44,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
     run.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
                      help="run beside N CPU-burning processes ('cores': one per core; default 0)")
+    run.add_argument("--target", type=Path, metavar="FILE",
+                     help="grade a stack that is already running, described by a target file "
+                          "(docs/targets.md); nothing is started")
+    run.add_argument("--allow-remote", action="store_true",
+                     help="let the target file name endpoints off loopback (recorded in the run)")
 
     matrix = commands.add_parser(
         "matrix", help="run each scenario against the correct stack and against its known defect")
@@ -78,7 +84,7 @@ def _load_all(paths: Sequence[Path], console: Console) -> list[Scenario] | None:
         try:
             scenarios.append(load_scenario(path))
         except GamedayError as error:
-            console.print(f"[bold red]invalid scenario[/] {error}", highlight=False, markup=True)
+            console.print(escape(str(error)), style="bold red", highlight=False)
             ok = False
     return scenarios if ok else None
 
@@ -102,6 +108,32 @@ def _known_defects(names: Sequence[str], console: Console) -> bool:
     return not unknown
 
 
+def _attach(args: argparse.Namespace, scenarios: Sequence[Scenario],
+            console: Console) -> dict[str, Any] | None:
+    """The run settings of ``--target FILE``, or ``None`` (after saying why) when it cannot carry out
+    every scenario."""
+    if args.target is None:
+        return {}
+    from gameday.stack.external import admin_token_of
+    from gameday.target_file import load_target_file, scenario_gaps
+
+    try:
+        target = load_target_file(args.target, allow_remote=args.allow_remote)
+        token = admin_token_of(target, dict(os.environ))
+    except GamedayError as error:
+        console.print(f"[bold red]{error}[/]", highlight=False, markup=False)
+        return None
+    gaps = [(path, gap) for path, scenario in zip(args.scenarios, scenarios, strict=True)
+            for gap in scenario_gaps(target, scenario)]
+    if args.defect:
+        gaps.append((args.target, "--defect: a stack reached through a target file runs as it is"))
+    for path, gap in gaps:
+        console.print(f"[bold red]cannot run[/] {path}: {gap}", highlight=False)
+    if gaps:
+        return None
+    return {"target_file": target, "allow_remote": args.allow_remote, "admin_token": token}
+
+
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from gameday.runner import RunSettings, run_scenario  # the runner pulls in the whole stack
     from gameday.stress import under_stress
@@ -109,9 +141,13 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     scenarios = _load_all(args.scenarios, console)
     if scenarios is None or not _known_defects(args.defect, console):
         return EXIT_INVALID
+    attached = _attach(args, scenarios, console)
+    if attached is None:
+        return EXIT_INVALID
     settings = RunSettings(reports_root=args.reports.resolve(),
                            extra_defects=tuple(args.defect),
-                           toxiproxy_url=os.environ.get("TOXIPROXY_URL") or None, stress=args.stress)
+                           toxiproxy_url=os.environ.get("TOXIPROXY_URL") or None, stress=args.stress,
+                           **attached)
     worst = 0
     for path, scenario in zip(args.scenarios, scenarios, strict=True):
         console.rule(f"{scenario.name}")

@@ -37,11 +37,13 @@ from gameday.report.timeline import write_timeline
 from gameday.scenario import Scenario, load_scenario
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
+from gameday.stack.external import ExternalStack
 from gameday.stack.protocol import Stack
 from gameday.stack.rundir import RunDir, reap_stale_runs
 from gameday.stack.settings import StackSettings
 from gameday.starvation import StarvationSampler
 from gameday.target import DEFAULT_TARGET, load_target
+from gameday.target_file import TargetFile
 from gameday.verdict import RunResult, RunStatus, grade_run
 from gameday.workload import Burst, FrontDoor, drive_workload, workload_flow
 
@@ -62,6 +64,9 @@ class RunSettings:
     run_timeout_margin_s: float = 120.0
     stress: int = 0  # CPU burners beside the run (started by the caller; recorded in the history)
     target: str = DEFAULT_TARGET  # the installed target whose stack the run starts
+    target_file: TargetFile | None = None  # a stack already running: attach to it, start nothing
+    allow_remote: bool = False  # the target file may name endpoints off loopback (recorded in run.json)
+    admin_token: str | None = None  # the target file's admin token
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,12 @@ def _client_door(routing: Routing, stack: Stack, session: aiohttp.ClientSession,
     if routing is Routing.FRONT_DOOR and stack.endpoints.front_door is not None:
         return ProxiedDoor(stack.endpoints.front_door, session)
     return FrontDoor(stack.endpoints.oms, session, spread=routing is Routing.SPREAD and not probe)
+
+
+def _stack_for(settings: RunSettings, stack_settings: StackSettings) -> Stack:
+    if settings.target_file is not None:
+        return ExternalStack(settings.target_file, stack_settings, admin_token=settings.admin_token)
+    return load_target(settings.target).stack(stack_settings)
 
 
 def _defects(scenario: Scenario, settings: RunSettings) -> tuple[str, ...]:
@@ -119,7 +130,8 @@ async def _play(scenario: Scenario, stack: Stack, history: History, session: aio
     quiet_s = QUIET_WINDOW_S + stack.settings.cross_region_rtt_ms / 1000
     await capture_final_state(session, stack.endpoints.oms, stack.endpoints.venue_admin, history,
                               quiet_s=quiet_s)
-    await capture_database(stack.endpoints.database_dsn, history)
+    if stack.endpoints.database_dsn:
+        await capture_database(stack.endpoints.database_dsn, history)
 
 
 async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSettings,
@@ -135,6 +147,8 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     (run.path / "run.json").write_text(json.dumps({
         "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
         "defects": list(defects), "argv": sys.argv,
+        "target": settings.target_file.name if settings.target_file else settings.target,
+        "allow_remote": settings.allow_remote,
     }, indent=1))
     history = History(run.path / HISTORY_FILE)
     error: str | None = None
@@ -148,7 +162,7 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     budget_s = scenario.workload.duration.seconds + settings.run_timeout_margin_s
     progress(f"run {run.run_id} (seed {scenario.seed}) in {run.path}")
     try:
-        stack = load_target(settings.target).stack(stack_settings)
+        stack = _stack_for(settings, stack_settings)
         # recording starts once NATS is up, before the OMS and daemons publish their first state
         stack.observe_nats(lambda url: NatsRecorder(url, history, extra_prefixes=RECORDED_PREFIXES))
         async with StarvationSampler(history, stress=settings.stress), asyncio.timeout(budget_s), stack, \

@@ -38,6 +38,7 @@ from gameday.stack.protocol import NatsObserver
 from gameday.stack.rundir import ProcessRegistry
 from gameday.stack.services import NatsService, start_nats, start_python_service, write_config
 from gameday.stack.settings import StackEndpoints, StackSettings
+from gameday.stack.venue_faults import heal_exchange_fault, put_exchange_fault
 from gameday.workload import reference_price
 from mock_exchange.config import SessionConfig, SymbolConfig, VenueConfig
 from reference_target.db_failover import start_db_failover
@@ -319,28 +320,19 @@ class LocalStack:
 
     # --- what faults and probes use ------------------------------------------------------------
 
-    def signal(self, service: str, sig: signal.Signals) -> None:
+    async def signal(self, service: str, sig: signal.Signals) -> None:
         process = self.processes.get(service)
         if process is None:
             raise StackError(f"no running service named {service!r}; running: {sorted(self.processes)}")
         signal_with_children(process, sig)
 
     async def exchange_fault(self, kind: ExchangeFaultKind, params: dict[str, Any]) -> dict[str, Any]:
-        """Switch a venue fault on (``PUT /faults/<kind>``); returns what the venue stored."""
         assert self._session is not None
-        url = f"{self.endpoints.venue_admin}/faults/{kind.value}"
-        async with self._session.put(url, json=params, timeout=aiohttp.ClientTimeout(total=5)) as response:
-            body = await response.json(content_type=None)
-            if response.status != 200:
-                raise StackError(f"the venue refused fault {kind.value} {params}: {response.status} {body}")
-        return body if isinstance(body, dict) else {"stored": body}
+        return await put_exchange_fault(self._session, self.endpoints.venue_admin, kind, params)
 
     async def heal_exchange_fault(self, kind: ExchangeFaultKind) -> None:
         assert self._session is not None
-        url = f"{self.endpoints.venue_admin}/faults/{kind.value}"
-        async with self._session.delete(url, timeout=aiohttp.ClientTimeout(total=5)) as response:
-            if response.status not in (200, 204):
-                raise StackError(f"the venue did not heal fault {kind.value}: {response.status}")
+        await heal_exchange_fault(self._session, self.endpoints.venue_admin, kind)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -35,7 +35,7 @@ class FaultTarget(Protocol):
 
     toxiproxy: ToxiproxyClient | None
 
-    def signal(self, service: str, sig: signal.Signals) -> None: ...
+    async def signal(self, service: str, sig: signal.Signals) -> None: ...
 
     async def exchange_fault(self, kind: ExchangeFaultKind, params: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -69,7 +69,7 @@ async def heal_fault(fault: FaultBase, target: FaultTarget, ident: str) -> dict[
 
 @apply_fault.register
 async def _(fault: KillFault, target: FaultTarget, ident: str) -> dict[str, Any]:
-    target.signal(fault.target, signal.Signals[fault.signal.value])
+    await target.signal(fault.target, signal.Signals[fault.signal.value])
     return {"target": fault.target, "signal": fault.signal.value}
 
 
@@ -80,13 +80,13 @@ async def _(fault: KillFault, target: FaultTarget, ident: str) -> dict[str, Any]
 
 @apply_fault.register
 async def _(fault: PauseFault, target: FaultTarget, ident: str) -> dict[str, Any]:
-    target.signal(fault.target, signal.SIGSTOP)
+    await target.signal(fault.target, signal.SIGSTOP)
     return {"target": fault.target, "for_s": fault.duration.seconds}
 
 
 @heal_fault.register
 async def _(fault: PauseFault, target: FaultTarget, ident: str) -> dict[str, Any]:
-    target.signal(fault.target, signal.SIGCONT)
+    await target.signal(fault.target, signal.SIGCONT)
     return {"target": fault.target}
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -54,26 +54,32 @@ def toxic_path(proxy_name: str, toxic: str) -> str:
 
 class ToxiproxyClient:
     def __init__(self, base_url: str, session: aiohttp.ClientSession, *, owner: str | None = None,
-                 record: OwnershipRecord | None = None) -> None:
+                 record: OwnershipRecord | None = None, names: Mapping[str, str] | None = None) -> None:
         if owner is not None and not OWNER_PATTERN.fullmatch(owner):
             raise ValueError(f"a proxy owner is letters, digits, '_' and '-', not {owner!r}")
         if record is not None and owner is None:
             raise ValueError("recorded proxies need an owner, or the reaper could delete another run's")
+        if names is not None and owner is not None:
+            raise ValueError("proxies are either the run's own (an owner) or the user's, named as given")
         self.base_url = base_url.rstrip("/")
         self.owner = owner
         self._session = session
         self._prefix = "" if owner is None else f"{OWNED_PREFIX}{owner}."
         self._record = record
         self._created: dict[str, str] = {}  # proxy name -> hop, claimed before the create request
+        self._names = dict(names or {})  # hop -> the name of a proxy the user wired (never deleted)
+        self._hops = {name: hop for hop, name in self._names.items()}
 
     # --- names --------------------------------------------------------------------------------
 
     def proxy_name(self, hop: str) -> str:
         """The name on the server of the proxy for ``hop``."""
-        return self._prefix + hop
+        return self._names.get(hop, self._prefix + hop)
 
     def hop_of(self, proxy_name: str) -> str | None:
         """The hop a proxy name stands for, or ``None`` if the proxy is not this owner's."""
+        if self._names:
+            return self._hops.get(proxy_name)
         return proxy_name.removeprefix(self._prefix) if proxy_name.startswith(self._prefix) else None
 
     @property
@@ -160,8 +166,8 @@ class ToxiproxyClient:
         await self._call("DELETE", toxic_path(self.proxy_name(proxy), name), expect=(204,))
 
     async def reset(self) -> None:
-        """Remove every toxic and enable every proxy: with an owner, of the owner's proxies only."""
-        if self.owner is None:
+        """Remove every toxic and enable every proxy: with an owner or named proxies, only those."""
+        if self.owner is None and not self._names:
             await self._call("POST", "/reset", expect=(204,))
             return
         for hop, proxy in (await self.proxies()).items():

@@ -63,8 +63,9 @@ def _whole_file_error(file: str, line: int | None, message: str) -> ScenarioErro
 def compose_yaml(text: str, file: str, error: type[ScenarioError] = ScenarioError,
                  ) -> tuple[yaml.Node | None, Any]:
     """The document's node tree (with line marks) and the Python data built from it."""
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # refuses unprintable characters already
         root = loader.get_single_node()
         return root, None if root is None else loader.construct_document(root)
     except yaml.MarkedYAMLError as marked:
@@ -75,7 +76,8 @@ def compose_yaml(text: str, file: str, error: type[ScenarioError] = ScenarioErro
     except yaml.YAMLError as problem:
         raise error(file, [ScenarioProblem(file, None, "", f"invalid YAML: {problem}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def repeated_keys(node: yaml.Node, file: str, path: list[int | str]) -> list[ScenarioProblem]:

@@ -161,7 +161,7 @@ class _Target:
         self.toxiproxy: ToxiproxyClient | None = None
         self.signals: list[tuple[str, signal.Signals]] = []
 
-    def signal(self, service: str, sig: signal.Signals) -> None:
+    async def signal(self, service: str, sig: signal.Signals) -> None:
         self.signals.append((service, sig))
 
     async def exchange_fault(self, kind: ExchangeFaultKind, params: dict[str, Any]) -> dict[str, Any]:

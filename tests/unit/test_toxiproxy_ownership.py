@@ -245,3 +245,17 @@ def test_reaper_removes_a_record_that_proves_nothing(tmp_path: Path) -> None:
     record.path.write_text('{"proxies": {"http://127.0.0.1:1": ["x"]}}')
     assert reap_stale_runs(tmp_path) == []
     assert not record.path.exists()
+
+
+def test_named_proxies_are_the_users_used_as_given_and_never_deleted() -> None:
+    client = ToxiproxyClient("http://127.0.0.1:1", None,  # type: ignore[arg-type]
+                             names={"oms-primary->exchange": "staging_primary_fix"})
+    assert client.proxy_name("oms-primary->exchange") == "staging_primary_fix"
+    assert client.hop_of("staging_primary_fix") == "oms-primary->exchange"
+    assert client.hop_of("someone_elses_proxy") is None
+    assert client.created == []
+
+
+def test_a_run_owns_its_proxies_or_names_the_users_never_both() -> None:
+    with pytest.raises(ValueError, match="either"):
+        ToxiproxyClient("http://127.0.0.1:1", None, owner="r1", names={"a->b": "ab"})  # type: ignore[arg-type]

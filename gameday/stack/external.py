@@ -1,0 +1,133 @@
+"""A stack the user already runs, reached through a target file: nothing is started or stopped.
+
+``async with ExternalStack(target, settings)`` opens a session, enters the NATS observers when the
+target names NATS, and waits (bounded) until one OMS instance answers deep health as ``active``.
+Leaving the block heals nothing itself (the nemesis heals every fault it applied) and deletes no
+proxy: the proxies in the target file are the user's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from signal import Signals
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+
+from gameday.faults.toxiproxy_client import ToxiproxyClient
+from gameday.probes import sample_roles
+from gameday.scenario.faults import ExchangeFaultKind
+from gameday.stack.errors import StackError
+from gameday.stack.protocol import NatsObserver
+from gameday.stack.service_doors import ServiceDoor, door_for
+from gameday.stack.settings import StackEndpoints, StackSettings
+from gameday.stack.venue_faults import heal_exchange_fault, put_exchange_fault
+from gameday.target_file import TargetFile
+
+__all__ = ["ExternalStack", "admin_token_of"]
+
+READY_POLL_S = 0.25
+
+
+def admin_token_of(target: TargetFile, environ: dict[str, str]) -> str | None:
+    if target.oms.admin_token_env is not None:
+        token = environ.get(target.oms.admin_token_env)
+        if not token:
+            raise StackError(f"target {target.name}: environment variable {target.oms.admin_token_env} "
+                             f"(oms.admin_token_env) is not set")
+        return token
+    return target.oms.admin_token
+
+
+class ExternalStack:
+    def __init__(self, target: TargetFile, settings: StackSettings, *,
+                 admin_token: str | None = None) -> None:
+        self.target = target
+        self.settings = replace(settings, admin_token=admin_token) if admin_token else settings
+        self.endpoints = StackEndpoints(
+            oms=dict(target.oms.instances), venue_admin=target.venue.admin_url.rstrip("/"),
+            nats=target.nats.url if target.nats else "",
+            toxiproxy=target.toxiproxy.url if target.toxiproxy else "",
+            database_dsn=target.database.dsn if target.database else "")
+        self.toxiproxy: ToxiproxyClient | None = None
+        self.started_in_s: float | None = None
+        self._doors: dict[str, ServiceDoor] = {name: door_for(name, access)
+                                               for name, access in target.services.items()}
+        self._observers: list[NatsObserver] = []
+        self._exit = AsyncExitStack()
+        self._session: aiohttp.ClientSession | None = None
+
+    def observe_nats(self, observer: NatsObserver) -> None:
+        self._observers.append(observer)
+
+    async def __aenter__(self) -> Self:
+        began = time.monotonic()
+        try:
+            self._session = await self._exit.enter_async_context(aiohttp.ClientSession())
+            if self.target.toxiproxy is not None:
+                self.toxiproxy = ToxiproxyClient(self.target.toxiproxy.url, self._session,
+                                                 names=self.target.toxiproxy.proxies)
+            if self.target.nats is not None:
+                for observer in self._observers:
+                    await self._exit.enter_async_context(observer(self.target.nats.url))
+            await self._wait_for_active()
+        except BaseException:
+            await self._exit.aclose()
+            raise
+        self.started_in_s = time.monotonic() - began
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._exit.aclose()
+
+    async def _wait_for_active(self) -> None:
+        assert self._session is not None
+        deadline = time.monotonic() + self.settings.start_timeout_s
+        roles: dict[str, dict[str, Any]] = {}
+        while time.monotonic() < deadline:
+            roles = await sample_roles(self._session, self.endpoints.oms)
+            if any(sample["role"] == "active" and sample["deep_ok"] for sample in roles.values()):
+                return
+            await asyncio.sleep(READY_POLL_S)
+        seen = ", ".join(f"{name}: {sample['role']}{'' if sample['deep_ok'] else ' (not deep-healthy)'}"
+                         for name, sample in roles.items())
+        raise StackError(f"target {self.target.name}: no OMS instance was active and deep-healthy within "
+                         f"{self.settings.start_timeout_s:.0f}s ({seen or 'none answered'})")
+
+    def _door(self, service: str) -> ServiceDoor:
+        door = self._doors.get(service)
+        if door is None:
+            raise StackError(f"target {self.target.name} gives no way to reach {service!r} "
+                             f"(services: {', '.join(sorted(self._doors)) or 'none'})")
+        return door
+
+    async def signal(self, service: str, sig: Signals) -> None:
+        await self._door(service).signal(sig)
+
+    async def restart(self, service: str, sig: Signals, grace_s: float) -> dict[str, Any]:
+        return await self._door(service).restart(sig, grace_s)
+
+    async def exchange_fault(self, kind: ExchangeFaultKind, params: dict[str, Any]) -> dict[str, Any]:
+        assert self._session is not None
+        return await put_exchange_fault(self._session, self.endpoints.venue_admin, kind, params)
+
+    async def heal_exchange_fault(self, kind: ExchangeFaultKind) -> None:
+        assert self._session is not None
+        await heal_exchange_fault(self._session, self.endpoints.venue_admin, kind)
+
+    def describe(self) -> dict[str, Any]:
+        target = self.target
+        return {
+            "target": {"name": target.name, "file_capabilities": {
+                "nats": target.nats is not None, "database": target.database is not None,
+                "toxiproxy": target.toxiproxy is not None,
+                "services": {name: type(door).__name__ for name, door in self._doors.items()}}},
+            "services": {name: {"url": url} for name, url in target.oms.instances.items()},
+            "proxies": dict(target.toxiproxy.proxies) if target.toxiproxy else {},
+            "started_in_s": self.started_in_s,
+        }

@@ -1,0 +1,218 @@
+"""A target file: the stack a user already runs, as the harness may reach and disturb it.
+
+``gameday run --target staging.yaml scenario.yaml`` grades that stack instead of starting one. The
+file names the OMS instances' HTTP endpoints, the venue's admin API (the ledger of truth), where the
+user has them NATS and the database, the Toxiproxy API and the proxies the user wired for each hop,
+and per service how process faults reach it: a local PID, a Docker container or command templates.
+A target never gets more power than its file gives: commands run only from this file, and every
+endpoint must be on loopback unless the user allows remote ones (``--allow-remote``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gameday.errors import ScenarioProblem, TargetFileError
+from gameday.faults.schedule import fault_id
+from gameday.scenario.actions import DeployAction, KillSwitchAction, RestartAction, RollbackAction
+from gameday.scenario.explain import problems_from_validation
+from gameday.scenario.faults import KillFault, PauseFault
+from gameday.scenario.loader import compose_yaml, repeated_keys
+from gameday.scenario.model import Scenario
+
+__all__ = ["CommandSet", "ServiceAccess", "TargetFile", "load_target_file", "scenario_gaps"]
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CommandSet(_Spec):
+    """Command templates the harness runs (no shell: wrap in ``sh -c '…'`` for one). ``{service}``
+    and ``{signal}`` (e.g. ``SIGKILL``) are filled in."""
+
+    kill: str | None = None
+    pause: str | None = None
+    resume: str | None = None
+    restart: str | None = None
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("kill", "pause", "resume", "restart")
+    @classmethod
+    def _splits(cls, template: str | None) -> str | None:
+        if template is not None:
+            try:
+                words = shlex.split(template)
+            except ValueError as error:
+                raise ValueError(f"expected a command line shlex can split: {error}") from None
+            if not words:
+                raise ValueError("expected a command, got an empty one")
+        return template
+
+
+class ServiceAccess(_Spec):
+    """How process faults reach one service: exactly one of ``pid``, ``pid_file``, ``container`` or
+    ``commands``."""
+
+    pid: int | None = Field(default=None, gt=1)
+    pid_file: Path | None = None
+    container: str | None = Field(default=None, min_length=1)
+    commands: CommandSet | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ServiceAccess:
+        ways = ("pid", "pid_file", "container", "commands")
+        given = [name for name in ways if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"expected exactly one of pid, pid_file, container or commands, got "
+                             f"{', '.join(given) or 'none'}")
+        return self
+
+    def can(self, what: Literal["kill", "pause", "resume", "restart"]) -> bool:
+        if self.commands is not None:
+            return getattr(self.commands, what) is not None
+        return what != "restart" or self.container is not None
+
+
+class OmsSpec(_Spec):
+    instances: dict[str, str] = Field(min_length=1)
+    """Instance name (as scenarios name it) → base URL of its HTTP API."""
+    admin_token: str | None = None
+    admin_token_env: str | None = None
+    """The environment variable that holds the admin token (keeps secrets out of the file)."""
+
+
+class VenueSpec(_Spec):
+    admin_url: str
+    """An already running ``mock_exchange``'s admin API: the ledger of truth, exchange faults."""
+
+
+class NatsSpec(_Spec):
+    url: str
+    subject_prefixes: tuple[str, ...] = ("oms",)
+
+
+class DatabaseSpec(_Spec):
+    dsn: str
+
+
+class ToxiproxySpec(_Spec):
+    url: str
+    proxies: dict[str, str] = {}
+    """Hop as scenarios name it (``oms-primary->exchange``) → the name of the proxy the user wired."""
+
+
+class TargetFile(_Spec):
+    name: str = Field(min_length=1)
+    oms: OmsSpec
+    venue: VenueSpec
+    nats: NatsSpec | None = None
+    database: DatabaseSpec | None = None
+    toxiproxy: ToxiproxySpec | None = None
+    services: dict[str, ServiceAccess] = {}
+
+    def endpoints(self) -> dict[str, str]:
+        """Every address the harness would reach, by the YAML path that gives it."""
+        found = {f"oms.instances.{name}": url for name, url in self.oms.instances.items()}
+        for path, spec in (("venue.admin_url", self.venue), ("nats.url", self.nats),
+                           ("database.dsn", self.database), ("toxiproxy.url", self.toxiproxy)):
+            if spec is not None:
+                found[path] = getattr(spec, path.split(".")[1])
+        return found
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a URL's or DSN's every host is on loopback (a multi-host DSN names several)."""
+    netloc = urlsplit(address).netloc.rsplit("@", 1)[-1]
+    hosts = [part.rsplit(":", 1)[0] if not part.startswith("[") else part[1:part.index("]")]
+             for part in netloc.split(",") if part]
+    if not hosts:
+        return False
+    for host in hosts:
+        if host.lower() in LOOPBACK_NAMES:
+            continue
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                return False
+        except ValueError:
+            return False  # a name other than localhost: not provably loopback
+    return True
+
+
+def load_target_file(path: Path | str, *, allow_remote: bool = False) -> TargetFile:
+    """Read and validate a target file; every endpoint on loopback unless ``allow_remote``."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise _whole_file(file, f"cannot read the file: {error}") from None
+    root, data = compose_yaml(text, file, TargetFileError)
+    if root is None or not isinstance(data, dict):
+        raise _whole_file(file, "expected a mapping with name, oms, venue, and optionally nats, database, "
+                                "toxiproxy, services")
+    problems = repeated_keys(root, file, [])
+    target: TargetFile | None = None
+    try:
+        target = TargetFile.model_validate(data)
+    except ValidationError as error:
+        problems.extend(problems_from_validation(error, root, file, TargetFile))
+    if target is not None and not allow_remote:
+        problems.extend(ScenarioProblem(file, None, where, f"{address!r} is not on loopback; the harness "
+                                        f"reaches other hosts only with --allow-remote")
+                        for where, address in target.endpoints().items() if not is_loopback(address))
+    if problems or target is None:
+        raise TargetFileError(file, problems)
+    return target
+
+
+def _whole_file(file: str, message: str) -> TargetFileError:
+    return TargetFileError(file, [ScenarioProblem(file, None, "", message)])
+
+
+def scenario_gaps(target: TargetFile, scenario: Scenario) -> list[str]:
+    """What the scenario asks that the target file gives no way to do, one sentence each."""
+    gaps: list[str] = []
+    if scenario.stack.defects:
+        gaps.append(f"scenario switches on defects ({', '.join(scenario.stack.defects)}): a stack reached "
+                    f"through a target file runs as it is (stack.defects)")
+    for index, fault in enumerate(scenario.timeline):
+        label = fault.id or fault_id(index, fault)
+        if isinstance(fault, KillFault | PauseFault):
+            access = target.services.get(fault.target)
+            needs: tuple[Literal["kill", "pause", "resume"], ...] = (
+                ("kill",) if isinstance(fault, KillFault) else ("pause", "resume"))
+            missing = [what for what in needs if access is None or not access.can(what)]
+            verb = "kills" if isinstance(fault, KillFault) else "pauses"
+            if missing:
+                gaps.append(f"scenario {verb} {fault.target} (fault {label}): the target gives no way to "
+                            f"{' or '.join(missing)} it (services.{fault.target})")
+        elif (proxy := getattr(fault, "proxy", None)) is not None and (
+                target.toxiproxy is None or proxy not in target.toxiproxy.proxies):
+            gaps.append(f"fault {label} disturbs hop {proxy}: the target wires no proxy for it "
+                        f"(toxiproxy.proxies)")
+    gaps.extend(_action_gaps(target, scenario))
+    return gaps
+
+
+def _action_gaps(target: TargetFile, scenario: Scenario) -> list[str]:
+    gaps: list[str] = []
+    for action in scenario.actions:
+        if isinstance(action, RestartAction):
+            access = target.services.get(action.target)
+            if access is None or not access.can("restart"):
+                gaps.append(f"scenario restarts {action.target}: the target gives no way to restart it "
+                            f"(services.{action.target}: a container or commands.restart)")
+        elif isinstance(action, DeployAction | RollbackAction):
+            gaps.append(f"scenario asks for a {action.action}: a target file names no deployer yet")
+        elif isinstance(action, KillSwitchAction) and action.target not in target.oms.instances:
+            gaps.append(f"scenario trips the kill switch of {action.target}: the target has no such OMS "
+                        f"instance (oms.instances)")
+    return gaps
