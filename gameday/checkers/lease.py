@@ -152,6 +152,10 @@ class SentWithoutLease:
         log = lease_log(ops)
         if log is not None:
             return self._from_writes(attributed, log, ref, common)
+        if not sut_events(ops, "roles", RoleEvent):
+            # A health sample says who was active once; without role events nothing says when that ended.
+            return Observation.absent(self.unit, "no lease history: no lease write recorded and no "
+                                                 "oms.roles event (needs the stack's NATS events)")
         held, stale = tenures(ops)
         if not held:
             return Observation.absent(self.unit, "no lease history: no lease write recorded, no oms.roles "

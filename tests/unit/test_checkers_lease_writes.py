@@ -153,3 +153,15 @@ def test_no_writes_and_no_roles_is_unknown() -> None:
 
     assert observation.value is None
     assert "no lease write recorded" in observation.note
+
+
+def test_health_samples_alone_do_not_say_when_a_tenure_ended() -> None:
+    # A stack without NATS: the health probe saw the primary active, then the DR after a failover.
+    history = HistoryBuilder().run_start_declaring_lease().health({PRIMARY: "active", DR: "standby"}, at=0.5)
+    history.health({PRIMARY: None, DR: "active"}, at=9.0)
+    history.ledger(orders=_orders(PRIMARY, 1.0, 5.0) + _orders(DR, 10.0, 12.0))
+
+    observation = CHECKER.check(history.ops)
+
+    assert observation.value is None
+    assert "needs the stack's NATS events" in observation.note
