@@ -16,7 +16,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -26,6 +26,9 @@ from gameday.report.console import console_report
 from gameday.scenario import Scenario, load_scenario
 from gameday.stress import stress_level
 from gameday.target import load_target
+
+if TYPE_CHECKING:
+    from gameday.target_file import TargetFile
 from mock_exchange.cli import add_arguments as add_exchange_arguments
 
 T = TypeVar("T")
@@ -77,12 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_all(paths: Sequence[Path], console: Console) -> list[Scenario] | None:
+def _load_all(paths: Sequence[Path], console: Console,
+              restartable: Sequence[str] | None = None) -> list[Scenario] | None:
     scenarios: list[Scenario] = []
     ok = True
     for path in paths:
         try:
-            scenarios.append(load_scenario(path))
+            scenarios.append(load_scenario(path, restartable=restartable))
         except GamedayError as error:
             console.print(escape(str(error)), style="bold red", highlight=False)
             ok = False
@@ -108,27 +112,33 @@ def _known_defects(names: Sequence[str], console: Console) -> bool:
     return not unknown
 
 
-def _attach(args: argparse.Namespace, scenarios: Sequence[Scenario],
-            console: Console) -> dict[str, Any] | None:
-    """The run settings of ``--target FILE``, or ``None`` (after saying why) when it cannot carry out
-    every scenario."""
-    if args.target is None:
-        return {}
-    from gameday.stack.external import admin_token_of
-    from gameday.target_file import load_target_file, scenario_gaps
+def _target_file(args: argparse.Namespace, console: Console) -> TargetFile | None:
+    from gameday.target_file import load_target_file
 
     try:
-        target = load_target_file(args.target, allow_remote=args.allow_remote)
-        token = admin_token_of(target, dict(os.environ))
+        return load_target_file(args.target, allow_remote=args.allow_remote)
     except GamedayError as error:
-        console.print(f"[bold red]{error}[/]", highlight=False, markup=False)
+        console.print(escape(str(error)), style="bold red", highlight=False)
         return None
-    gaps = [(path, gap) for path, scenario in zip(args.scenarios, scenarios, strict=True)
+
+
+def _attached(args: argparse.Namespace, target: TargetFile, scenarios: Sequence[Scenario],
+              console: Console) -> dict[str, Any] | None:
+    """The run settings of a target file, or ``None`` (after naming each gap) when it cannot carry
+    out every scenario."""
+    from gameday.stack.external import admin_token_of
+    from gameday.target_file import scenario_gaps
+
+    gaps = [(str(path), gap) for path, scenario in zip(args.scenarios, scenarios, strict=True)
             for gap in scenario_gaps(target, scenario)]
     if args.defect:
-        gaps.append((args.target, "--defect: a stack reached through a target file runs as it is"))
+        gaps.append((str(args.target), "--defect: a stack reached through a target file runs as it is"))
+    try:
+        token = admin_token_of(target, dict(os.environ))
+    except GamedayError as error:
+        gaps.append((str(args.target), str(error)))
     for path, gap in gaps:
-        console.print(f"[bold red]cannot run[/] {path}: {gap}", highlight=False)
+        console.print(f"[bold red]cannot run[/] {escape(path)}: {escape(gap)}", highlight=False)
     if gaps:
         return None
     return {"target_file": target, "allow_remote": args.allow_remote, "admin_token": token}
@@ -138,10 +148,14 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from gameday.runner import RunSettings, run_scenario  # the runner pulls in the whole stack
     from gameday.stress import under_stress
 
-    scenarios = _load_all(args.scenarios, console)
+    target = None if args.target is None else _target_file(args, console)
+    if args.target is not None and target is None:
+        return EXIT_INVALID
+    scenarios = _load_all(args.scenarios, console, restartable=None if target is None else [
+        service for service, access in target.services.items() if access.can("restart")])
     if scenarios is None or not _known_defects(args.defect, console):
         return EXIT_INVALID
-    attached = _attach(args, scenarios, console)
+    attached = {} if target is None else _attached(args, target, scenarios, console)
     if attached is None:
         return EXIT_INVALID
     settings = RunSettings(reports_root=args.reports.resolve(),

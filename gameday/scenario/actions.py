@@ -7,7 +7,7 @@ switch); unlike faults they have no heal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -133,8 +133,7 @@ def _problem(index: int, field: str, kind: str, message: str, value: object) -> 
     return InitErrorDetails(type=invalid(kind, message), loc=(index, field), input=value)
 
 
-def _cannot_restart(preset: StackPreset) -> str:
-    restartable = topology(preset).restartable
+def _cannot_restart(preset: StackPreset, restartable: Collection[str]) -> str:
     if not restartable:
         restarting = " or ".join(name for name, other in PRESETS.items() if other.restartable)
         return (f"preset {preset} cannot restart any service; expected no restart action here "
@@ -142,12 +141,13 @@ def _cannot_restart(preset: StackPreset) -> str:
     return f"expected a service preset {preset} can restart, one of: {', '.join(restartable)}"
 
 
-def action_problems(actions: Sequence[Action], preset: StackPreset,
-                    symbols: Sequence[str]) -> list[InitErrorDetails]:
-    """Cross-field checks: actions name the stack's OMS instances (a restart one the preset's stack
-    can restart), a position a symbol the venue lists (the workload's), and only a stack with a
-    deployer deploys."""
+def action_problems(actions: Sequence[Action], preset: StackPreset, symbols: Sequence[str],
+                    restartable: Collection[str] | None = None) -> list[InitErrorDetails]:
+    """Cross-field checks: actions name the stack's OMS instances (a restart one the stack can
+    restart: the preset's embedded stack, or ``restartable`` where a target file says), a position a
+    symbol the venue lists (the workload's), and only a stack with a deployer deploys."""
     stack = topology(preset)
+    can_restart = stack.restartable if restartable is None else tuple(restartable)
     problems = []
     for index, action in enumerate(actions):
         kind = action.action
@@ -160,8 +160,8 @@ def action_problems(actions: Sequence[Action], preset: StackPreset,
             problems.append(_problem(index, "target", "unknown_oms_instance",
                                      f"expected an OMS instance of the stack, one of: "
                                      f"{', '.join(stack.oms_instances)}", target))
-        if isinstance(action, RestartAction) and action.target not in stack.restartable:
-            problems.append(_problem(index, "target", "not_restartable", _cannot_restart(preset),
+        if isinstance(action, RestartAction) and action.target not in can_restart:
+            problems.append(_problem(index, "target", "not_restartable", _cannot_restart(preset, can_restart),
                                      action.target))
         if isinstance(action, PositionAction) and action.symbol not in symbols:
             problems.append(_problem(index, "symbol", "unknown_symbol",

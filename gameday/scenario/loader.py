@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ _TOP_LEVEL = "expected a mapping with name, description, seed, stack, workload, 
 
 
 def load_scenario(path: Path | str, *, checkers: CheckerRegistry | None = None,
-                  target: Target | None = None) -> Scenario:
+                  target: Target | None = None, restartable: Collection[str] | None = None) -> Scenario:
     """Read and validate a scenario file; raises :class:`ScenarioError` on any user mistake."""
     file = str(path)
     try:
@@ -31,13 +32,14 @@ def load_scenario(path: Path | str, *, checkers: CheckerRegistry | None = None,
         raise _whole_file_error(file, None, f"cannot read the file: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise _whole_file_error(file, None, f"expected UTF-8 text: {error.reason}") from None
-    return parse_scenario(text, file=file, checkers=checkers, target=target)
+    return parse_scenario(text, file=file, checkers=checkers, target=target, restartable=restartable)
 
 
 def parse_scenario(text: str, *, file: str = "<scenario>", checkers: CheckerRegistry | None = None,
-                   target: Target | None = None) -> Scenario:
+                   target: Target | None = None, restartable: Collection[str] | None = None) -> Scenario:
     """Validate scenario YAML text; ``file`` is the name used in error messages. Defect names, builds
-    and the target's own stack sections are checked against ``target`` (default: the default target)."""
+    and the target's own stack sections are checked against ``target`` (default: the default target);
+    restart actions against ``restartable`` (default: what the preset's embedded stack can restart)."""
     root, data = compose_yaml(text, file)
     if root is None:
         raise _whole_file_error(file, None, f"the file is empty; {_TOP_LEVEL}")
@@ -45,7 +47,7 @@ def parse_scenario(text: str, *, file: str = "<scenario>", checkers: CheckerRegi
         found = "a list" if isinstance(root, yaml.SequenceNode) else f"{str(root.value)[:40]!r}"
         raise _whole_file_error(file, root.start_mark.line + 1, f"{_TOP_LEVEL}, got {found}")
     problems = repeated_keys(root, file, [])
-    context = {"checkers": checkers, "target": target}
+    context = {"checkers": checkers, "target": target, "restartable": restartable}
     scenario: Scenario | None = None
     try:
         scenario = Scenario.model_validate(data, context=context)

@@ -325,7 +325,8 @@ class Scenario(_Spec):
             for index, action in enumerate(actions) if action.at >= workload.duration
         ]
         if stack is not None:
-            problems += action_problems(actions, stack.preset, workload.symbols)
+            restartable = info.context.get("restartable") if isinstance(info.context, dict) else None
+            problems += action_problems(actions, stack.preset, workload.symbols, restartable)
         if problems:
             raise ValidationError.from_exception_data("actions", problems)
         return actions

@@ -1,0 +1,5 @@
+"""``python -m cold_standby_oms`` (from ``examples/``)."""
+
+from .cli import main
+
+raise SystemExit(main())
