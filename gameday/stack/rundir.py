@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,11 +42,46 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+SHM = Path("/dev/shm")
+MIN_SHM_FREE_BYTES = 2 << 30
+SCRATCH_ENV = "GAMEDAY_SCRATCH"
+"""``disk`` keeps scratch beside the run; a directory puts it there; unset: tmpfs when it has room."""
+
+
+def default_scratch_root() -> Path | None:
+    """Where runs keep bulky, throw-away state (database files, JetStream): a per-user directory on
+    tmpfs when ``/dev/shm`` has room (creating files on the machine's disk costs ~0.5 ms each),
+    else ``None`` (beside the run, on disk)."""
+    chosen = os.environ.get(SCRATCH_ENV)
+    if chosen == "disk":
+        return None
+    if chosen:
+        return Path(chosen)
+    try:
+        fs = os.statvfs(SHM)
+    except OSError:
+        return None
+    if fs.f_bavail * fs.f_frsize < MIN_SHM_FREE_BYTES:
+        return None
+    return SHM / f"gameday-{os.getuid()}"
+
+
+def _own_directory(path: Path) -> None:
+    """``path`` made (0711: others may pass through, not list) or, if present, proven a real
+    directory of ours: never a symlink or someone else's directory in a shared place like /dev/shm."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o711, parents=False)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise PermissionError(f"{path} is not a directory owned by this user; refusing to use it for scratch")
+
+
 @dataclass
 class RunDir:
     reports_root: Path
     scenario: str
     run_id: str = field(default_factory=new_run_id)
+    scratch_root: Path | None = field(default_factory=default_scratch_root)
 
     @property
     def path(self) -> Path:
@@ -57,8 +93,8 @@ class RunDir:
 
     @property
     def scratch(self) -> Path:
-        """Bulky state (database files) removed when the run ends."""
-        return self.path / "scratch"
+        """Bulky state (database files) removed when the run ends: on tmpfs when there is room."""
+        return self.path / "scratch" if self.scratch_root is None else self.scratch_root / self.run_id
 
     @property
     def registry_path(self) -> Path:
@@ -70,7 +106,9 @@ class RunDir:
 
     def create(self) -> None:
         self.stack.mkdir(parents=True, exist_ok=True)
-        self.scratch.mkdir(parents=True, exist_ok=True)
+        if self.scratch_root is not None:
+            _own_directory(self.scratch_root)
+        self.scratch.mkdir(mode=0o711, exist_ok=True)
 
 
 class ProcessRegistry:
@@ -258,6 +296,17 @@ def _reap_proxies(path: Path) -> Reaped | None:
     return Reaped(run_dir=record.run_dir, killed=(), proxies=tuple(deleted))
 
 
+def _is_scratch_of(path: Path, reports_root: Path, run_id: str) -> bool:
+    """Only a run's own scratch is removed: ``<reports>/<scenario>/<run-id>/scratch`` or
+    ``<scratch root>/<run-id>``, resolved (no symlink leads elsewhere)."""
+    resolved = path.resolve()
+    in_reports = resolved.name == "scratch" and resolved.parent.name == run_id and \
+        reports_root.resolve() in resolved.parents
+    root = default_scratch_root()
+    on_tmpfs = root is not None and resolved.parent == root.resolve() and resolved.name == run_id
+    return in_reports or on_tmpfs
+
+
 def reap_stale_runs(reports_root: Path) -> list[Reaped]:
     """Delete the recorded proxies, stop the processes and remove the scratch of runs whose
     harness is gone."""
@@ -282,7 +331,8 @@ def reap_stale_runs(reports_root: Path) -> list[Reaped]:
                     os.killpg(pid, signal.SIGKILL)
                 killed.append(f"{entry['name']}({pid})")
         for scratch in record.get("scratch", []):
-            shutil.rmtree(scratch, ignore_errors=True)
+            if _is_scratch_of(Path(str(scratch)), reports_root, registry_path.stem):
+                shutil.rmtree(scratch, ignore_errors=True)
         registry_path.unlink(missing_ok=True)
         reaped.append(Reaped(run_dir=str(record.get("run_dir", "")), killed=tuple(killed),
                              proxies=() if proxies is None else proxies.proxies))

@@ -36,7 +36,7 @@ def _registry(root: Path, run_id: str, harness_pid: int, harness_ticks: int | No
 
 def test_reaper_stops_what_a_dead_run_left(tmp_path: Path) -> None:
     orphan = subprocess.Popen(["sleep", "60"], start_new_session=True)
-    scratch = tmp_path / "run" / "scratch"
+    scratch = tmp_path / "some-scenario" / "dead-run" / "scratch"
     scratch.mkdir(parents=True)
     entry = {"name": "venue", "pid": orphan.pid, "start_ticks": process_start_ticks(orphan.pid)}
     registry = _registry(tmp_path, "dead-run", _dead_pid(), 1, [entry], scratch)
@@ -49,6 +49,18 @@ def test_reaper_stops_what_a_dead_run_left(tmp_path: Path) -> None:
         assert not registry.exists()
     finally:
         orphan.kill()
+
+
+def test_reaper_removes_no_path_but_a_runs_own_scratch(tmp_path: Path) -> None:
+    precious, elsewhere = tmp_path / "precious", tmp_path / "other-scenario" / "another-run" / "scratch"
+    for path in (precious, elsewhere):
+        path.mkdir(parents=True)
+    for forged in (precious, elsewhere, Path("/")):
+        registry = _registry(tmp_path, "dead-run", _dead_pid(), 1, [], forged)
+        reap_stale_runs(tmp_path)
+        assert not registry.exists()
+    assert precious.exists()
+    assert elsewhere.exists()
 
 
 def test_reaper_leaves_a_live_run_alone(tmp_path: Path) -> None:
