@@ -22,14 +22,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from gameday.errors import GamedayError
-from gameday.report.console import console_report
 from gameday.scenario import Scenario, load_scenario
 from gameday.stress import stress_level
 from gameday.target import load_target
 
 if TYPE_CHECKING:
     from gameday.target_file import TargetFile
-from mock_exchange.cli import add_arguments as add_exchange_arguments
 
 T = TypeVar("T")
 EXIT_INVALID = 2
@@ -75,8 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--port", type=int, default=8474)
     proxy.add_argument("--seed", type=int, default=0)
 
-    exchange = commands.add_parser("exchange", help="serve a mock FIX 4.4 / WebSocket venue until SIGINT")
-    add_exchange_arguments(exchange)
+    exchange = commands.add_parser("exchange", add_help=False,
+                                   help="serve a mock FIX 4.4 / WebSocket venue until SIGINT "
+                                        "(the flags of python -m mock_exchange; --help lists them)")
+    exchange.add_argument("exchange_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -145,6 +145,7 @@ def _attached(args: argparse.Namespace, target: TargetFile, scenarios: Sequence[
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from gameday.report.console import console_report
     from gameday.runner import RunSettings, run_scenario  # the runner pulls in the whole stack
     from gameday.stress import under_stress
 
@@ -253,6 +254,7 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace, console: Console) -> int:
+    from gameday.report.console import console_report
     from gameday.runner import analyze_run
 
     worst = 0
@@ -271,12 +273,6 @@ def _cmd_toxiproxy(args: argparse.Namespace, console: Console) -> int:
     return proxy_main(["--host", args.host, "--port", str(args.port), "--seed", str(args.seed)])
 
 
-def _cmd_exchange(args: argparse.Namespace, console: Console) -> int:
-    from mock_exchange.cli import run as run_exchange
-
-    return run_exchange(args)
-
-
 async def _with_sigterm(coroutine: Coroutine[Any, Any, T]) -> T:
     """SIGTERM cancels the run like Ctrl-C does, so teardown always happens."""
     task = asyncio.ensure_future(coroutine)
@@ -289,14 +285,19 @@ async def _with_sigterm(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "analyze": _cmd_analyze, "matrix": _cmd_matrix,
-            "toxiproxy-server": _cmd_toxiproxy, "exchange": _cmd_exchange}
+            "toxiproxy-server": _cmd_toxiproxy}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     # a shell starts background jobs with SIGINT ignored, and children inherit that; the harness
     # must stop its stack on SIGINT however it was started
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    args = _parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["exchange"]:  # the venue's own parser, imported only for this command
+        from mock_exchange.cli import main as exchange_main
+
+        sys.exit(exchange_main(given[1:]))
+    args = _parser().parse_args(given)
     console = Console(highlight=False)
     try:
         code = COMMANDS[args.command](args, console)
