@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
                                    help="serve a mock FIX 4.4 / WebSocket venue until SIGINT "
                                         "(the flags of python -m mock_exchange; --help lists them)")
     exchange.add_argument("exchange_args", nargs=argparse.REMAINDER)
+    from gameday.contract.cli import add_contract_parser
+
+    add_contract_parser(commands)
     return parser
 
 
@@ -273,6 +276,12 @@ def _cmd_toxiproxy(args: argparse.Namespace, console: Console) -> int:
     return proxy_main(["--host", args.host, "--port", str(args.port), "--seed", str(args.seed)])
 
 
+def _cmd_contract(args: argparse.Namespace, console: Console) -> int:
+    from gameday.contract.cli import cmd_contract
+
+    return cmd_contract(args, console)
+
+
 async def _with_sigterm(coroutine: Coroutine[Any, Any, T]) -> T:
     """SIGTERM cancels the run like Ctrl-C does, so teardown always happens."""
     task = asyncio.ensure_future(coroutine)
@@ -285,7 +294,7 @@ async def _with_sigterm(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "analyze": _cmd_analyze, "matrix": _cmd_matrix,
-            "toxiproxy-server": _cmd_toxiproxy}
+            "toxiproxy-server": _cmd_toxiproxy, "contract": _cmd_contract}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
