@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCENARIO ?= scenarios/failover-primary-crash.yaml
 
-.PHONY: setup gameday test lint bench clean
+.PHONY: setup gameday test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ setup: $(STAMP)
 gameday: $(STAMP)
 	$(BIN)/gameday run $(SCENARIO)
 
+## A real headless browser for the report tests (Debian's chromium), installed where missing.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 ## The test suite CI runs: lint, types, unit and integration tests.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports

@@ -175,7 +175,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         if outcome.error:
             console.print(f"[bold red]run aborted:[/] {outcome.error}", highlight=False)
         console.print(console_report(outcome.result))
-        console.print(f"  reports: {outcome.run_dir}", highlight=False)
+        console.print(f"  reports: {outcome.run_dir} (report.html, summary.md)", highlight=False)
         worst = max(worst, outcome.result.exit_code, key=lambda code: (code == 1, code))
     return worst
 
@@ -185,6 +185,7 @@ MATRIX_LOG_WIDTH = 180
 
 def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     from gameday.matrix import Matrix, RunRequest, RunSummary, run_matrix, write_matrix
+    from gameday.report.matrix_html import write_matrix_html
     from gameday.report.matrix_junit import matrix_junit_xml
     from gameday.report.matrix_table import load_text, matrix_markdown, matrix_table
     from gameday.runner import RunSettings, run_scenario
@@ -220,15 +221,16 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
 
     written: list[Matrix] = []
 
-    def write_reports(matrix: Matrix) -> tuple[Path, Path, Path]:
-        """matrix.json, matrix.md and matrix.xml; rewritten after each row, so an interrupted
-        matrix leaves the rows it finished (marked incomplete)."""
+    def write_reports(matrix: Matrix) -> tuple[Path, Path, Path, Path]:
+        """matrix.json, matrix.md, matrix.xml and matrix.html; rewritten after each row, so an
+        interrupted matrix leaves the rows it finished (marked incomplete)."""
         markdown, junit = reports / "matrix.md", reports / "matrix.xml"
         json_path = write_matrix(matrix, reports)
         markdown.write_text(matrix_markdown(matrix), encoding="utf-8")
         junit.write_text(matrix_junit_xml(matrix), encoding="utf-8")
+        html = write_matrix_html(matrix, reports)
         written[:] = [matrix]
-        return json_path, markdown, junit
+        return json_path, markdown, junit, html
 
     async def matrix_under_stress() -> Matrix:
         """The burners start before the first row and are stopped and reaped however it ends."""
@@ -251,8 +253,9 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     width = console.width if console.is_terminal else max(console.width, MATRIX_LOG_WIDTH)
     console.print(matrix_table(matrix, width), width=width)
     console.print(f"  {load_text(matrix)}", highlight=False)
-    json_path, markdown, junit = write_reports(matrix)
-    console.print(f"  matrix: {json_path}\n  as Markdown: {markdown}\n  as JUnit: {junit}", highlight=False)
+    json_path, markdown, junit, html = write_reports(matrix)
+    console.print(f"  matrix: {json_path}\n  as Markdown: {markdown}\n  as JUnit: {junit}\n  as HTML: {html}",
+                  highlight=False)
     return 0 if matrix.as_expected else 1
 
 

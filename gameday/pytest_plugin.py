@@ -1,7 +1,7 @@
 """gameday as a pytest plugin (entry point ``pytest11``).
 
-``pytest scenarios/`` collects each scenario file named on the command line (or under a directory
-named there) as a test: one item per expectation, all graded from one run of the scenario, plus an
+``pytest scenarios/`` collects each scenario file named on the command line (or directly in a
+directory named there) as a test: one item per expectation, all graded from one run of the scenario, plus an
 item for the run itself (an aborted run errors there). Scenario files are collected only from paths
 given on the command line, never from ``testpaths``, so a project's YAML fixtures stay fixtures.
 
@@ -40,13 +40,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _named_on_command_line(config: pytest.Config, path: Path) -> bool:
+    """The file, or the directory holding it, is a path given on the command line (``pytest
+    scenarios/``); a test tree given as a whole (``pytest tests/``) keeps its YAML fixtures."""
     if config.args_source is not pytest.Config.ArgsSource.ARGS:
         return False
-    for arg in config.args:
-        given = Path(arg.split("::")[0]).resolve()
-        if path == given or given in path.parents:
-            return True
-    return False
+    given = {Path(arg.split("::")[0]).resolve() for arg in config.args}
+    return path in given or path.parent in given
 
 
 def _looks_like_a_scenario(path: Path) -> bool:

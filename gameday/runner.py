@@ -12,7 +12,7 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import aiohttp
 
 from gameday.faults.nemesis import Nemesis
 from gameday.faults.schedule import plan
-from gameday.history import History, OpKind, OpType, read_history
+from gameday.history import History, Op, OpKind, OpType, read_history
 from gameday.operator import Operator, operator_endpoints
 from gameday.probes import (
     QUIET_WINDOW_S,
@@ -33,7 +33,7 @@ from gameday.probes import (
 from gameday.proxied_door import ProxiedDoor
 from gameday.recorder import NatsRecorder
 from gameday.report.files import write_reports
-from gameday.report.timeline import write_timeline
+from gameday.report.pages import write_readable_reports
 from gameday.scenario import Scenario, load_scenario
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
@@ -186,8 +186,16 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     history.close()
     result = grade_run(scenario, history.ops)
     write_reports(result, run.path)
-    write_timeline(history.ops, run.path)
+    _write_readable(result, history.ops, run.path, progress)
     return RunOutcome(result=result, run_dir=run.path, error=error)
+
+
+def _write_readable(result: RunResult, ops: Sequence[Op], run_dir: Path, progress: Progress) -> None:
+    """report-data.json, summary.md, report.html: a failure here never costs the graded results."""
+    try:
+        write_readable_reports(result, ops, run_dir)
+    except Exception as failure:
+        progress(f"report.html not written: {type(failure).__name__}: {failure}")
 
 
 def describe_failure(failure: BaseException) -> str:
@@ -204,6 +212,6 @@ def analyze_run(run_dir: Path) -> RunResult:
     result = grade_run(scenario, ops)
     with contextlib.suppress(OSError):
         write_reports(result, run_dir)
-        write_timeline(ops, run_dir)
+    _write_readable(result, ops, run_dir, lambda line: None)
     return result
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from html import escape
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -20,11 +18,8 @@ from gameday.checkers.records import Reference, parse
 from gameday.errors import CheckerError
 from gameday.history import Op, OpKind, OpType
 
-__all__ = ["PHASE_LABELS", "TIMELINE_JSON", "TIMELINE_SVG", "Lane", "Span", "Timeline", "build_timeline",
-           "timeline_svg", "write_timeline"]
+__all__ = ["PHASE_LABELS", "Lane", "Span", "Timeline", "build_timeline"]
 
-TIMELINE_JSON = "timeline.json"
-TIMELINE_SVG = "timeline.svg"
 
 PHASE_LABELS = {
     "launching": "launch", "verifying": "shadow / verify", "canary": "canary (live split)",
@@ -136,40 +131,3 @@ def build_timeline(ops: Sequence[Op]) -> Timeline:
     spans = [*_fault_spans(ops, seconds, end_s), *_action_spans(ops, seconds),
              *_deploy_spans(ops, seconds, end_s)]
     return Timeline(origin=ref.describe(), end_s=end_s, spans=tuple(sorted(spans, key=lambda s: s.start_s)))
-
-
-_LANE_HEIGHT, _LEFT, _WIDTH = 28, 80, 900
-_COLOURS = {Lane.FAULTS: "#d9534f", Lane.ACTIONS: "#5bc0de", Lane.DEPLOY: "#5cb85c"}
-
-
-def timeline_svg(timeline: Timeline) -> str:
-    """The timeline as a standalone SVG: one row per lane, time from left to right."""
-    start = min((span.start_s for span in timeline.spans), default=0.0)
-    scale = _WIDTH / max(timeline.end_s - start, 1e-9)
-    rows = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_LEFT + _WIDTH + 20}" '
-            f'height="{_LANE_HEIGHT * len(Lane) + 30}" font-family="sans-serif" font-size="10">']
-    for row, lane in enumerate(Lane):
-        y = row * _LANE_HEIGHT + 5
-        rows.append(f'<text x="4" y="{y + 16}">{lane.value}</text>')
-        for span in timeline.lane(lane):
-            x = _LEFT + (span.start_s - start) * scale
-            width = max((span.end_s - span.start_s) * scale, 2)
-            title = escape(f"{span.label} {span.start_s:.2f}s-{span.end_s:.2f}s {span.outcome or ''}".strip())
-            rows.append(f'<g><title>{title}</title><rect x="{x:.1f}" y="{y}" width="{width:.1f}" '
-                        f'height="{_LANE_HEIGHT - 8}" fill="{_COLOURS[lane]}" fill-opacity="0.6"/>'
-                        f'<text x="{x + 2:.1f}" y="{y + 14}">{escape(span.label)}</text></g>')
-    axis_y = _LANE_HEIGHT * len(Lane) + 20
-    rows.append(f'<text x="{_LEFT}" y="{axis_y}">{start:.1f}s</text>'
-                f'<text x="{_LEFT + _WIDTH - 30}" y="{axis_y}">{timeline.end_s:.1f}s</text>'
-                f'<text x="{_LEFT + 60}" y="{axis_y}">from {escape(str(timeline.origin.get("from")))}</text>')
-    rows.append("</svg>")
-    return "\n".join(rows) + "\n"
-
-
-def write_timeline(ops: Sequence[Op], directory: Path) -> Timeline:
-    """Write ``timeline.json`` and ``timeline.svg`` into ``directory``."""
-    timeline = build_timeline(ops)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / TIMELINE_JSON).write_text(timeline.model_dump_json(indent=1) + "\n", encoding="utf-8")
-    (directory / TIMELINE_SVG).write_text(timeline_svg(timeline), encoding="utf-8")
-    return timeline

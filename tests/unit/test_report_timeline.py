@@ -2,12 +2,8 @@ from pathlib import Path
 
 from gameday.history import OpKind, OpType
 from gameday.report.timeline import (
-    TIMELINE_JSON,
-    TIMELINE_SVG,
     Lane,
-    Timeline,
     build_timeline,
-    write_timeline,
 )
 from tests.unit.deploy_history import phase, run_start
 from tests.unit.history_builder import HistoryBuilder
@@ -56,14 +52,3 @@ def test_a_malformed_phase_event_is_left_out(tmp_path: Path) -> None:
     history.add(OpKind.SUT, OpType.INFO, "deploy.phases", "phases", {"phase": "live"}, at=1.0)
 
     assert build_timeline(history.ops).spans == ()
-
-
-def test_the_timeline_is_written_as_data_and_a_picture(tmp_path: Path) -> None:
-    write_timeline(_deploy_run().ops, tmp_path)
-
-    stored = Timeline.model_validate_json((tmp_path / TIMELINE_JSON).read_text())
-    svg = (tmp_path / TIMELINE_SVG).read_text()
-    assert len(stored.lane(Lane.DEPLOY)) == 6
-    assert svg.startswith("<svg")
-    assert "rollback window" in svg
-    assert "latency oms-green-&gt;nats" in svg
