@@ -7,6 +7,10 @@ In process::
 
 As a process: ``python -m gameday.proxy --host 127.0.0.1 --port 8474 --seed 7`` prints
 ``READY api=<port>`` once serving and exits 0 on SIGTERM/SIGINT.
+
+Stricter than Toxiproxy where a client's mistake would otherwise be a 500 or a proxy the API
+cannot reach: bounded bodies, names and numbers, and loopback addresses only unless the server is
+made with ``allow_remote=True`` (:mod:`gameday.proxy.limits`).
 """
 
 from gameday.proxy.api import VERSION

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.proxy import errors, gojson, metrics
+from gameday.proxy import errors, gojson, limits, metrics
 from gameday.proxy.server import PopulateError, ProxyRegistry
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,12 @@ def _json(value: Any, status: int = 200) -> Reply:
 
 def _error(status: int, message: str, extra: dict[str, Any] | None = None) -> Reply:
     return Reply(status, gojson.dumps({"error": message, "status": status, **(extra or {})}) + "\n", TEXT)
+
+
+def too_large() -> Reply:
+    """The answer to a request whose body is over :data:`~gameday.proxy.limits.MAX_BODY_BYTES`."""
+    error = errors.TooLarge(f"request body too large: the limit is {limits.MAX_BODY_BYTES} bytes")
+    return _error(error.status, error.message)
 
 
 # -- reads ---------------------------------------------------------------------------------------
@@ -190,3 +196,6 @@ def _guarded_read(handler: Read, registry: ProxyRegistry, args: dict[str, str]) 
         return handler(registry, args)
     except errors.ApiError as exc:
         return _error(exc.status, exc.message)
+    except Exception:
+        logger.exception("API read failed")
+        return _error(500, "internal error")

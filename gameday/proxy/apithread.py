@@ -14,7 +14,8 @@ import threading
 
 from aiohttp import web
 
-from gameday.proxy.api import Api, ApiRequest
+from gameday.proxy.api import Api, ApiRequest, Reply, too_large
+from gameday.proxy.limits import MAX_BODY_BYTES
 
 
 class ApiThread:
@@ -54,7 +55,7 @@ class ApiThread:
 
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_route("*", "/{path:.*}", self._dispatch)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         try:
@@ -67,13 +68,19 @@ class ApiThread:
             self._sock.close()
 
     async def _dispatch(self, request: web.Request) -> web.Response:
-        api_request = ApiRequest(
-            request.method, request.path, await request.read(), request.headers.get("User-Agent", "")
-        )
-        reply = await self._api.answer(api_request)
+        reply = await self._answer(request)
         if reply.content_type is None:
             response = web.Response(status=reply.status)
         else:
             response = web.Response(status=reply.status, text=reply.text, content_type=reply.content_type)
         response.headers["X-Toxiproxy-Request-Id"] = f"gameday-{next(self._request_ids):08x}"
         return response
+
+    async def _answer(self, request: web.Request) -> Reply:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return too_large()
+        return await self._api.answer(
+            ApiRequest(request.method, request.path, body, request.headers.get("User-Agent", ""))
+        )

@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.proxy import errors, gojson
+from gameday.proxy import errors, gojson, limits
 from gameday.proxy.dataplane import DataPlane
 from gameday.proxy.link import Direction
 from gameday.proxy.relay import Relay
@@ -25,6 +25,14 @@ _CREATE_FIELDS: dict[str, type] = {
     "attributes": object,
 }
 _UPDATE_FIELDS: dict[str, type] = {"attributes": object, "toxicity": float}
+
+
+def _toxicity(fields: dict[str, Any], default: float) -> float:
+    """The toxicity of a decoded body: a probability, 0 to 1."""
+    toxicity: float = fields.get("toxicity", default)
+    if not 0 <= toxicity <= 1:
+        raise errors.bad_body("toxicity must be between 0 and 1")
+    return toxicity
 
 
 @dataclass(slots=True)
@@ -89,13 +97,15 @@ class ToxicCollection:
         name = fields.get("name") or f"{type_name}_{stream_name}"
         if type_name not in TOXIC_TYPES:
             raise errors.BadRequest(errors.INVALID_TOXIC_TYPE)
+        limits.check_name("toxic", name)
         if self._exists(name):
             raise errors.Conflict(errors.TOXIC_EXISTS)
+        toxicity = _toxicity(fields, 1.0)
         try:
             toxic = build_toxic(type_name, fields.get("attributes"))
         except (gojson.DecodeError, InvalidAttribute) as exc:
             raise errors.bad_body(str(exc)) from None
-        return ToxicEntry(name, Direction(stream_name), fields.get("toxicity", 1.0), toxic)
+        return ToxicEntry(name, Direction(stream_name), toxicity, toxic)
 
     async def update_json(self, name: str, body: bytes) -> ToxicEntry:
         async with self._lock:
@@ -107,7 +117,7 @@ class ToxicCollection:
                 )
             except (gojson.DecodeError, InvalidAttribute) as exc:
                 raise errors.bad_body(str(exc)) from None
-            entry.toxicity = fields.get("toxicity", entry.toxicity)
+            entry.toxicity = _toxicity(fields, entry.toxicity)
             await self._plane.call(self._relay.update_toxic, entry.stream, entry.toxic, attrs, entry.toxicity)
             return entry
 

@@ -3,10 +3,12 @@
     ApiError            -- an expected failure with an HTTP status and Toxiproxy's message
     ├── BadRequest      -- 400
     ├── NotFound        -- 404
-    └── Conflict        -- 409
+    ├── Conflict        -- 409
+    └── TooLarge        -- 413 (a request body over the limit; real Toxiproxy has none)
 
 Anything else raised while serving a request (a bind or resolve failure) is a 500 carrying the
-raw message, as Toxiproxy does.
+raw message, as Toxiproxy does. A client's mistake is never a 500: what the API accepts is
+checked first (:mod:`gameday.proxy.limits`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status = 409
+
+
+class TooLarge(ApiError):
+    status = 413
 
 
 def bad_body(detail: str) -> BadRequest:

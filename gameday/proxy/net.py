@@ -15,23 +15,41 @@ BACKLOG = 4096
 
 
 class ListenError(OSError):
-    """The listen address could not be parsed, resolved or bound (the API answers 500)."""
+    """The listen address could not be resolved or bound (the API answers 500, as Toxiproxy does;
+    one that does not parse is refused before, with a 400: :mod:`gameday.proxy.limits`)."""
+
+
+MAX_PORT = 65535
 
 
 def split_host_port(address: str) -> tuple[str, int]:
-    """``"host:port"`` or ``"[v6]:port"`` -> (host, port); ValueError if malformed."""
+    """``"host:port"`` or ``"[v6]:port"`` -> (host, port), the port 0-65535.
+
+    ValueError, worded as Go's ``net.SplitHostPort``, if malformed.
+    """
     host, sep, port = address.rpartition(":")
-    if not sep:
-        raise ValueError(f"address {address}: missing port in address")
-    return host.removeprefix("[").removesuffix("]"), int(port)
+    if not sep or not port:
+        raise ValueError("missing port in address")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError("missing ']' in address")
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError("too many colons in address")
+    if "[" in host or "]" in host:
+        raise ValueError("unexpected bracket in address")
+    if not (port.isascii() and port.isdigit()) or len(port) > 5 or int(port) > MAX_PORT:
+        raise ValueError(f"invalid port {port[:16]!r}: a port is a number 0-{MAX_PORT}")
+    return host, int(port)
 
 
 def check_address(address: str) -> None:
-    """ListenError unless ``address`` reads as ``host:port``."""
+    """ListenError unless ``address`` reads as ``host:port`` (or is ``""``: every interface)."""
     try:
-        split_host_port(address)
+        if address:
+            split_host_port(address)
     except ValueError as exc:
-        raise ListenError(f"listen tcp {address}: {exc}") from None
+        raise ListenError(f"listen tcp {address}: address {address}: {exc}") from None
 
 
 def format_address(sockaddr: tuple[Any, ...]) -> str:
@@ -58,10 +76,10 @@ async def _resolve(host: str, port: int, flags: int = 0) -> list[Any]:
 async def bind_listener(address: str) -> socket.socket:
     """A listening, non-blocking socket for ``host:port`` (IPv4 preferred, as Go resolves)."""
     try:
-        host, port = split_host_port(address)
+        host, port = split_host_port(address) if address else ("", 0)  # "": as Go, every interface
         infos = await _resolve(host, port, socket.AI_PASSIVE)
     except ValueError as exc:
-        raise ListenError(f"listen tcp {address}: {exc}") from None
+        raise ListenError(f"listen tcp {address}: address {address}: {exc}") from None
     except OSError as exc:
         raise ListenError(f"listen tcp {address}: lookup {host}: {exc.strerror or exc}") from None
     preferred = socket.AF_INET6 if not host else socket.AF_INET

@@ -2,6 +2,8 @@
 
 ``async with ToxiproxyServer("127.0.0.1", 0, seed=7) as server:`` serves the API on
 ``server.port`` (the bound port) until the block exits, then closes every listener and connection.
+Its proxies listen on and dial loopback only, unless it is made with ``allow_remote=True``; what
+else the API refuses is in :mod:`gameday.proxy.limits`.
 
 Three threads: the API thread serves HTTP and owns the registry (every change is decided
 there); the caller's event loop is the data loop, carrying the proxied bytes of connections
@@ -18,7 +20,7 @@ from enum import Enum
 from types import TracebackType
 from typing import Any
 
-from gameday.proxy import errors, gojson
+from gameday.proxy import errors, gojson, limits
 from gameday.proxy.dataplane import DataPlane
 from gameday.proxy.fastlane import FastLane
 from gameday.proxy.net import bind_listener
@@ -51,10 +53,19 @@ def _parse(body: bytes) -> Any:
         raise errors.bad_body(str(exc)) from None
 
 
+def _check_required(fields: dict[str, Any], where: str = "") -> None:
+    for required in ("name", "upstream"):
+        if not fields.get(required):
+            raise errors.missing_field(f"{required}{where}")
+
+
 class ProxyRegistry:
     """Every proxy by name, in the API thread. Mutations are serialised; reads never wait."""
 
-    def __init__(self, seed: int, plane: DataPlane, lane: FastLane | None = None) -> None:
+    def __init__(
+        self, seed: int, plane: DataPlane, lane: FastLane | None = None, *, allow_remote: bool = False
+    ) -> None:
+        self._addresses = limits.AddressPolicy(allow_remote)
         self._rng = random.Random(seed)
         self._plane = plane
         self._lane = lane
@@ -74,14 +85,19 @@ class ProxyRegistry:
         relay = Relay(random.Random(self._rng.getrandbits(64)), self._lane, self._plane)
         return Proxy(fields["name"], fields.get("listen", ""), fields["upstream"], relay, self._plane)
 
+    def _check_addresses(self, fields: dict[str, Any]) -> None:
+        """BadRequest unless this server may listen on and dial the addresses of a new proxy."""
+        self._addresses.check_listen(fields.get("listen", ""))
+        self._addresses.check_upstream(fields["upstream"])
+
     async def create_json(self, body: bytes) -> Proxy:
         fields = _decode_proxy(_parse(body))
-        for required in ("name", "upstream"):
-            if not fields.get(required):
-                raise errors.missing_field(required)
+        _check_required(fields)
+        limits.check_name("proxy", fields["name"])
         async with self._lock:
-            if fields["name"] in self._proxies:
+            if fields["name"] in self._proxies:  # before the addresses, as Toxiproxy binds after
                 raise errors.Conflict(errors.PROXY_EXISTS)
+            self._check_addresses(fields)
             proxy = self._new_proxy(fields)
             if fields.get("enabled", True):
                 await proxy.start()
@@ -92,6 +108,10 @@ class ProxyRegistry:
         async with self._lock:
             proxy = self.get(name)
             fields = _decode_proxy(_parse(body))
+            if "listen" in fields:
+                self._addresses.check_listen(fields["listen"])
+            if "upstream" in fields:
+                self._addresses.check_upstream(fields["upstream"])
             await proxy.update(
                 fields.get("listen", proxy.listen),
                 fields.get("upstream", proxy.upstream),
@@ -119,9 +139,17 @@ class ProxyRegistry:
             raise errors.bad_body(f"json: cannot unmarshal {kind} into Go value of type []toxiproxy.Proxy")
         wanted = [_decode_proxy(item) for item in value]
         for index, fields in enumerate(wanted, start=1):
-            for required in ("name", "upstream"):
-                if not fields.get(required):
-                    raise errors.missing_field(f"{required} at proxy {index}")
+            _check_required(fields, f" at proxy {index}")
+        named: set[str] = set()
+        for index, fields in enumerate(wanted, start=1):
+            try:
+                limits.check_name("proxy", fields["name"])
+                self._check_addresses(fields)
+            except errors.BadRequest as exc:
+                raise errors.BadRequest(f"{exc.message} at proxy {index}") from None
+            if fields["name"] in named:  # Toxiproxy would replace the proxy it just created
+                raise errors.BadRequest(f"duplicate name {limits.shown(fields['name'])} at proxy {index}")
+            named.add(fields["name"])
         async with self._lock:
             return await self._populate(wanted)
 
@@ -160,9 +188,12 @@ class _State(Enum):
 class ToxiproxyServer:
     """The Toxiproxy-compatible server in this event loop. Single use: open once, close once."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8474, seed: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 8474, seed: int = 0, *, allow_remote: bool = False
+    ) -> None:
         self.host = host
         self._seed = seed
+        self._allow_remote = allow_remote
         self._lane = FastLane()
         self._registry: ProxyRegistry | None = None
         self._requested_port = port
@@ -198,7 +229,7 @@ class ToxiproxyServer:
             self._lane.start()
             stack.push_async_callback(self._lane.stop)
             registry = self._registry = ProxyRegistry(
-                self._seed, DataPlane(asyncio.get_running_loop()), self._lane
+                self._seed, DataPlane(asyncio.get_running_loop()), self._lane, allow_remote=self._allow_remote
             )
             stack.callback(registry.close)
             sock = await bind_listener(f"{self.host}:{self._requested_port}")

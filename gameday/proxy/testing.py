@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from gameday.proxy.server import ToxiproxyServer
 
@@ -107,6 +108,11 @@ class ApiClient:
         async with self.session.request(method, self.url + path, json=body) as response:
             assert response.status < 300, (method, path, response.status, await response.text())
             return await response.json() if response.status != 204 else None
+
+    async def send(self, method: str, path: str, raw: bytes | None = None) -> tuple[int, str]:
+        """Any answer, as (status, text); ``path`` is sent as written (percent-encoding kept)."""
+        async with self.session.request(method, URL(self.url + path, encoded=True), data=raw) as response:
+            return response.status, await response.text()
 
     async def create_proxy(self, name: str, upstream_port: int) -> int:
         """Create a proxy listening on a free loopback port; returns that port."""

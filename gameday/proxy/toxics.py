@@ -13,7 +13,7 @@ import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, ClassVar, Generic, Self, TypeVar, get_type_hints
 
 from gameday.proxy import gojson
@@ -22,12 +22,24 @@ from gameday.proxy.stub import Chunk, LinkControl, Pipe, Sink, Stage, TimedOut, 
 
 
 class InvalidAttribute(ValueError):
-    """An attribute value the toxic cannot run with (negative duration, zero slice size)."""
+    """An attribute value the toxic cannot run with (negative or huge duration, zero slice size)."""
+
+
+INT64_MAX = 2**63 - 1  # what Go's int64 attributes hold
+MAX_MS = 24 * 60 * 60 * 1000  # a day: the longest delay, latency or timeout, in ms
+MAX_RATE = 1_000_000_000  # KB/s: a terabyte a second
+MAX_SLICE = 1 << 30  # bytes
+
+
+def bounded(maximum: int) -> Any:
+    """An integer attribute, 0 by default, valid from 0 to ``maximum``."""
+    return field(default=0, metadata={"max": maximum})
 
 
 @dataclass(frozen=True, slots=True)
 class Attrs:
-    """Base of the attribute models: integer fields, all non-negative unless a subclass says more."""
+    """Base of the attribute models: integer fields, each from 0 to its ``bounded`` maximum
+    (int64's by default), unless a subclass says more."""
 
     @classmethod
     def field_types(cls) -> dict[str, type]:
@@ -41,9 +53,13 @@ class Attrs:
         return updated
 
     def validate(self) -> None:
-        for name, number in asdict(self).items():
+        for attr in fields(self):
+            number = getattr(self, attr.name)
             if number < 0:
-                raise InvalidAttribute(f"{name} must not be negative")
+                raise InvalidAttribute(f"{attr.name} must not be negative")
+            maximum = attr.metadata.get("max", INT64_MAX)
+            if number > maximum:
+                raise InvalidAttribute(f"{attr.name} must be at most {maximum}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,30 +67,30 @@ class Attrs:
 
 @dataclass(frozen=True, slots=True)
 class LatencyAttrs(Attrs):
-    latency: int = 0  # ms
-    jitter: int = 0  # ms
+    latency: int = bounded(MAX_MS)  # ms
+    jitter: int = bounded(MAX_MS)  # ms
 
 
 @dataclass(frozen=True, slots=True)
 class BandwidthAttrs(Attrs):
-    rate: int = 0  # KB/s (1000 bytes)
+    rate: int = bounded(MAX_RATE)  # KB/s (1000 bytes)
 
 
 @dataclass(frozen=True, slots=True)
 class SlowCloseAttrs(Attrs):
-    delay: int = 0  # ms
+    delay: int = bounded(MAX_MS)  # ms
 
 
 @dataclass(frozen=True, slots=True)
 class TimeoutAttrs(Attrs):
-    timeout: int = 0  # ms; 0 = never
+    timeout: int = bounded(MAX_MS)  # ms; 0 = never
 
 
 @dataclass(frozen=True, slots=True)
 class SlicerAttrs(Attrs):
-    average_size: int = 0  # bytes
-    size_variation: int = 0  # bytes
-    delay: int = 0  # microseconds
+    average_size: int = bounded(MAX_SLICE)  # bytes
+    size_variation: int = bounded(MAX_SLICE)  # bytes
+    delay: int = bounded(MAX_MS * 1000)  # microseconds
 
     def validate(self) -> None:
         Attrs.validate(self)
@@ -84,7 +100,7 @@ class SlicerAttrs(Attrs):
 
 @dataclass(frozen=True, slots=True)
 class LimitDataAttrs(Attrs):
-    bytes: int = 0
+    bytes: int = bounded(INT64_MAX)
 
 
 @dataclass(frozen=True, slots=True)

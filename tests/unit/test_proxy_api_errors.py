@@ -205,11 +205,11 @@ async def test_update_to_a_taken_address_is_500_and_keeps_the_old_listener(api: 
     assert await api.echo_through() == b"still here"
 
 
-async def test_update_to_an_address_without_port_is_500_and_changes_nothing(api: Api) -> None:
+async def test_update_to_an_address_without_port_is_400_and_changes_nothing(api: Api) -> None:
     before = await api.state()
     reply = await api.call("POST", "/proxies/p", b'{"listen": "nonsense"}')
-    message = "listen tcp nonsense: address nonsense: missing port in address"
-    assert (reply.status, reply.text) == (500, error_body(message, 500))
+    message = "listen address 'nonsense': missing port in address"
+    assert (reply.status, reply.text) == (400, error_body(message, 400))
     assert await api.state() == before
     assert await api.echo_through() == b"still here"
 
