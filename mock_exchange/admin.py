@@ -1,12 +1,16 @@
 """Venue admin API (contracts §3): the ledger of truth as JSON over HTTP.
 
-Every error is a JSON body ``{"error": ...}``: unknown route 404, wrong method 405, bad
-query parameters 400, anything unexpected 500 (logged); the handler never takes the venue down.
+Every error is a JSON body ``{"error": ...}``: unknown route or fault kind 404, wrong method
+405, bad query parameters, a body that is not a JSON object or fault parameters out of their
+bounds 400, a body over :data:`MAX_BODY_BYTES` 413. Anything unexpected is 500 (logged) and a
+defect: no request should reach it. The handler never takes the venue down.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -18,6 +22,8 @@ from mock_exchange.model import OrderStatus
 
 log = logging.getLogger(__name__)
 
+MAX_BODY_BYTES = 64 * 1024
+MAX_ERROR_CHARS = 1_000
 OPEN_FILTER = "open"
 ORDER_STATUS_FILTERS = frozenset({OPEN_FILTER, *(status.value for status in OrderStatus)})
 
@@ -43,8 +49,12 @@ class BadRequestError(Exception):
     """A request the admin API refuses with 400."""
 
 
+class UnknownFaultKindError(Exception):
+    """``/faults/{kind}`` names no fault kind: 404."""
+
+
 def create_admin_app(source: LedgerSource) -> web.Application:
-    app = web.Application(middlewares=[_json_errors])
+    app = web.Application(middlewares=[_json_errors], client_max_size=MAX_BODY_BYTES)
     routes = _Routes(source)
     app.router.add_get("/health", routes.health)
     app.router.add_get("/ledger", routes.ledger)
@@ -94,10 +104,7 @@ class _Routes:
     async def arm(self, request: web.Request) -> web.Response:
         _allow_params(request)
         kind = _fault_kind(request)
-        try:
-            params = await request.json()
-        except ValueError:
-            raise BadRequestError("the body must be a JSON object of fault parameters") from None
+        params = _json_body(await request.read())
         try:
             stored = self._source.faults.arm(parse_fault(kind, params))
         except FaultParamsError as error:
@@ -121,7 +128,27 @@ def _fault_kind(request: web.Request) -> FaultKind:
         return FaultKind(name)
     except ValueError:
         known = ", ".join(kind.value for kind in FaultKind)
-        raise web.HTTPNotFound(reason=f"unknown fault kind {name!r}; known: {known}") from None
+        raise UnknownFaultKindError(f"unknown fault kind {name!r}; known: {known}") from None
+
+
+def _json_body(body: bytes) -> Any:
+    """The request body as JSON (strict: no NaN or Infinity, no number beyond a float)."""
+    try:
+        return json.loads(body, parse_constant=_not_a_number, parse_float=_finite_float)
+    except (ValueError, RecursionError) as error:
+        reason = "nested too deep" if isinstance(error, RecursionError) else str(error)
+        raise BadRequestError(f"the body must be a JSON object of fault parameters ({reason})") from None
+
+
+def _not_a_number(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:40]} is beyond a float")
+    return number
 
 
 def _allow_params(request: web.Request, *allowed: str) -> None:
@@ -135,11 +162,19 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
     try:
         return await handler(request)
     except BadRequestError as error:
-        return web.json_response({"error": str(error)}, status=400)
+        return _error(str(error), 400)
+    except UnknownFaultKindError as error:
+        return _error(str(error), 404)
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        return web.json_response({"error": error.reason}, status=error.status)
+        return _error(error.reason, error.status)
     except Exception:
-        log.exception("admin API error on %s %s", request.method, request.path)
-        return web.json_response({"error": "internal error"}, status=500)
+        log.exception("admin API error on %s %.200s", request.method, request.path)
+        return _error("internal error", 500)
+
+
+def _error(text: str, status: int) -> web.Response:
+    if len(text) > MAX_ERROR_CHARS:
+        text = f"{text[:MAX_ERROR_CHARS]}... ({len(text)} chars)"
+    return web.json_response({"error": text}, status=status)

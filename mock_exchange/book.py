@@ -33,6 +33,7 @@ from mock_exchange.faults import CancelFailureMode, CountedRequest, Fault, Fault
 from mock_exchange.ledger import Ledger
 from mock_exchange.market_clock import MarketClock, MarketPhase, refusal_text
 from mock_exchange.model import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce, attribute_instance
+from mock_exchange.order_rules import OrderRules
 from mock_exchange.prices import PriceProcess, derive_seed
 from mock_exchange.resting import RestingOrders
 from mock_exchange.trades import TradeRecorder
@@ -72,7 +73,10 @@ class MatchingEngine:
         self._fill_probability = config.fill_probability
         self._rng = random.Random(derive_seed(config.seed, "fills"))
         self._trades = TradeRecorder.for_venue(config, ledger)
-        self.prices = {symbol.symbol: PriceProcess(symbol, config.seed) for symbol in config.symbols}
+        self._max_price = ceiling = config.max_price
+        self.prices = {sym.symbol: PriceProcess(sym, config.seed, ceiling=ceiling) for sym in config.symbols}
+        self._rules = OrderRules(config, self.prices)
+        self._failing_prices: set[str] = set()
         self.faults = faults if faults is not None else FaultBoard(seed=derive_seed(config.seed, "faults"))
         self.faults.add_check(self._fault_problem)
         self.faults.subscribe(self._on_fault_change)
@@ -133,11 +137,11 @@ class MatchingEngine:
 
     def _refusal(self, request: NewOrderRequest) -> str | None:
         if self.market is None and not self.faults.armed:
-            return self._validate(request.symbol, request.qty, request.ord_type, request.price)
+            return self._rules.refusal(request.symbol, request.qty, request.ord_type, request.price)
         return (
             refusal_text(self.phase)
             or self.faults.order_refusal(request.sender_comp_id, request.symbol)
-            or self._validate(request.symbol, request.qty, request.ord_type, request.price)
+            or self._rules.refusal(request.symbol, request.qty, request.ord_type, request.price)
             or self.faults.admit(request.sender_comp_id, CountedRequest.NEW)
         )
 
@@ -224,8 +228,17 @@ class MatchingEngine:
         ]
 
     def _fault_problem(self, fault: Fault) -> str | None:
-        if isinstance(fault, PricePath) and fault.symbol not in self.prices:
+        if not isinstance(fault, PricePath):
+            return None
+        process = self.prices.get(fault.symbol)
+        if process is None:
             return f"symbol: unknown symbol {fault.symbol!r}; known: {', '.join(self.prices)}"
+        target = process.target_of(fault.move_pct)
+        if target > self._max_price:
+            return (
+                f"move_pct: would take {fault.symbol} from {process.mid:g} to {target:g}, "
+                f"above the venue's max_price {self._max_price:g}"
+            )
         return None
 
     def _on_fault_change(self, kind: FaultKind, fault: Fault | None) -> None:
@@ -267,7 +280,7 @@ class MatchingEngine:
             return CancelRejection(
                 CancelRejectReason.TOO_LATE_TO_CANCEL, f"order already {order.status.value}", order
             )
-        problem = self._validate(order.symbol, request.qty, order.ord_type, request.price)
+        problem = self._rules.refusal(order.symbol, request.qty, order.ord_type, request.price)
         if problem is None and request.qty <= order.cum_qty:
             problem = f"OrderQty {request.qty} is not above the filled {order.cum_qty}"
         if problem is not None:
@@ -296,7 +309,7 @@ class MatchingEngine:
     def step(self) -> list[Execution]:
         """Move every price one step, then give each marketable open order its fill chance."""
         for process in self.prices.values():
-            process.step()
+            self._step_price(process)
         phase = self.phase
         executions: list[Execution] = []
         if phase is MarketPhase.CLOSED and self._last_phase is not MarketPhase.CLOSED:
@@ -314,6 +327,20 @@ class MatchingEngine:
                     continue
                 executions += self._try_fill(order)
         return executions
+
+    def _step_price(self, process: PriceProcess) -> None:
+        """One price step; one that fails keeps the last quote, and disarms a price path behind it."""
+        try:
+            process.step()
+        except Exception as error:  # the bounds rule it out: never let one symbol stop matching
+            if process.following:
+                process.abandon()
+                self.faults.disarm(FaultKind.PRICE_PATH, f"moving {process.symbol} failed: {error!r}")
+            elif process.symbol not in self._failing_prices:
+                log.exception("price step of %s failed; its quote stays where it was", process.symbol)
+            self._failing_prices.add(process.symbol)
+            return
+        self._failing_prices.discard(process.symbol)
 
     def _try_fill(self, order: Order) -> list[Execution]:
         price = self._marketable_price(order)
@@ -361,17 +388,3 @@ class MatchingEngine:
             cancel_cl_ord_id=cancel_cl_ord_id,
             requested_by=requested_by,
         )
-
-    def _validate(self, symbol: str, qty: int, ord_type: OrdType, price: float | None) -> str | None:
-        """Why a well-formed order is refused (business rules), else ``None``."""
-        process = self.prices.get(symbol)
-        if process is None:
-            return f"unknown symbol {symbol}"
-        if qty <= 0:
-            return "OrderQty must be a positive integer"
-        if ord_type is OrdType.LIMIT:
-            if price is None or price <= 0:
-                return "limit order needs a positive Price"
-            if not process.is_on_tick(price):
-                return f"Price {price} is not on the {symbol} tick"
-        return None

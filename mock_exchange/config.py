@@ -12,6 +12,10 @@ from mock_exchange.market_clock import MarketClockConfig
 VENUE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 MARKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 DEFAULT_MARKETS: tuple[str, ...] = ("MOCKEX",)
+MAX_SAFE_LOTS = 2**53 - 1
+"""no quantity beyond this is read at all (the largest integer every JSON reader holds exactly)"""
+DEFAULT_MAX_ORDER_QTY = 1_000_000_000
+DEFAULT_MAX_PRICE = 1_000_000_000.0
 
 
 class _Model(BaseModel):
@@ -40,9 +44,11 @@ class WsAccountConfig(_Model):
 
 class SymbolConfig(_Model):
     symbol: str
-    start_price: float = Field(gt=0)
-    tick: float = Field(default=0.01, gt=0)
-    volatility_bps: float = Field(default=2.0, ge=0, description="std-dev of one price step, in bps")
+    start_price: float = Field(gt=0, allow_inf_nan=False)
+    tick: float = Field(default=0.01, gt=0, allow_inf_nan=False)
+    volatility_bps: float = Field(
+        default=2.0, ge=0, le=10_000, allow_inf_nan=False, description="std-dev of one price step, in bps"
+    )
     spread_ticks: int = Field(default=2, ge=1, description="ask - bid, in ticks")
 
 
@@ -86,11 +92,30 @@ class VenueConfig(_Model):
     max_fill_lots: int | None = Field(
         default=None, gt=0, description="a trade above this many lots is reported in pieces; None = whole"
     )
+    max_order_qty: int = Field(
+        default=DEFAULT_MAX_ORDER_QTY,
+        gt=0,
+        le=MAX_SAFE_LOTS,
+        description="a new order or replace for more lots is rejected (FIX 39=8, a rejected WebSocket order)",
+    )
+    max_price: float = Field(
+        default=DEFAULT_MAX_PRICE,
+        gt=0,
+        allow_inf_nan=False,
+        description="a limit price above this is rejected; no price path moves a symbol above it",
+    )
 
     @property
     def reports_market(self) -> bool:
         """Whether trades name their market: only when ``markets`` is not the default."""
         return self.markets != DEFAULT_MARKETS
+
+    @model_validator(mode="after")
+    def _symbols_start_below_the_max_price(self) -> VenueConfig:
+        above = [symbol.symbol for symbol in self.symbols if symbol.start_price > self.max_price]
+        if above:
+            raise ValueError(f"start_price above max_price {self.max_price:g}: {', '.join(above)}")
+        return self
 
     @field_validator("ws_accounts")
     @classmethod

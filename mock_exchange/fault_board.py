@@ -3,11 +3,13 @@
 Protocol-neutral: the matching engine asks it about orders and cancels, the FIX layer about
 logons and execution reports; a WebSocket gateway asks the same questions. Listeners hear
 every change (the engine records it in the ledger and, on a heal, releases or drops held
-cancels).
+cancels); a listener that fails is logged and never undoes the change or keeps the others from
+hearing it, so healing always heals.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import deque
@@ -29,6 +31,8 @@ from mock_exchange.faults import (
     ReconnectCooldown,
     RejectNewOrders,
 )
+
+log = logging.getLogger(__name__)
 
 FaultListener = Callable[[FaultKind, Fault | None], None]
 # Why a fault cannot be armed at this venue (e.g. an unknown symbol), or None.
@@ -80,6 +84,12 @@ class FaultBoard:
         for kind in list(self._faults):
             self.heal(kind)
 
+    def disarm(self, kind: FaultKind, reason: str) -> None:
+        """Heal ``kind`` because the venue cannot go on with it (logged as an error, once)."""
+        if kind in self._faults:
+            log.error("disarming exchange fault %s: %s", kind.value, reason)
+            self.heal(kind)
+
     def active(self) -> list[Fault]:
         return list(self._faults.values())
 
@@ -90,7 +100,11 @@ class FaultBoard:
 
     def _notify(self, kind: FaultKind, fault: Fault | None) -> None:
         for listener in self._listeners:
-            listener(kind, fault)
+            try:
+                listener(kind, fault)
+            except Exception:
+                action = "arming" if fault is not None else "healing"
+                log.exception("a listener failed on %s exchange fault %s", action, kind.value)
 
     # -- questions -------------------------------------------------------------------------
 

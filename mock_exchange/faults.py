@@ -4,12 +4,16 @@ Each fault is a frozen model; ``session`` (a SenderCompID) scopes it to one sess
 means every session (a price path takes none: it moves the price every session trades at).
 :func:`parse_fault` turns an admin request body into one, or raises :class:`FaultParamsError`
 naming the field. The live state is in :mod:`mock_exchange.fault_board`.
+
+Every parameter is bounded: numbers are finite and within the limits below, texts and lists
+are short. A request can arm a fault the venue cannot act on sanely (a price moved beyond
+floats, a delay of a thousand years) no more than it can arm one with a missing field.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,6 +27,22 @@ from pydantic import (
 
 RATE_LIMIT_TEXT = "Rate limit exceeded"
 HALT_TEXT = "Trading halted"
+
+MAX_NAME_LENGTH = 64
+"""a session (SenderCompID or account) or a symbol a fault names"""
+MAX_TEXT_LENGTH = 256
+"""a reason the venue sends back (FIX Text(58), a WebSocket error message)"""
+MAX_SYMBOLS = 1_000
+"""symbols one halt names"""
+MAX_DURATION_S = 86_400.0
+"""every duration: windows, bans, cooldowns, delays, a price path's ``over_s`` (one day)"""
+MAX_MOVE_PCT = 10_000.0
+"""a price path moves the price to at most 101 times where it is (the venue's ``max_price`` too)"""
+MAX_ORDERS_PER_WINDOW = 1_000_000_000
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
+Duration = Annotated[float, Field(ge=0, le=MAX_DURATION_S, allow_inf_nan=False)]
 
 
 class FaultKind(StrEnum):
@@ -79,7 +99,7 @@ class CooldownScope(StrEnum):
 class _Fault(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    session: str | None = Field(default=None, min_length=1, description="SenderCompID; absent = all")
+    session: Name | None = Field(default=None, description="SenderCompID; absent = all")
 
     def applies_to(self, session: str) -> bool:
         return self.session is None or self.session == session
@@ -88,8 +108,8 @@ class _Fault(BaseModel):
 class CancelFailure(_Fault):
     kind: Literal[FaultKind.CANCEL_FAILURE] = FaultKind.CANCEL_FAILURE
     mode: CancelFailureMode
-    reason: str = Field(default="Cancel rejected by venue", min_length=1)
-    symbol: str | None = None
+    reason: Text = "Cancel rejected by venue"
+    symbol: Name | None = None
     on_heal: HeldCancelFate | None = None
     """mode hang only (default release): the fate of the held cancels when the fault ends."""
 
@@ -117,14 +137,14 @@ class CancelFailure(_Fault):
 
 class RejectNewOrders(_Fault):
     kind: Literal[FaultKind.REJECT_NEW_ORDERS] = FaultKind.REJECT_NEW_ORDERS
-    reason: str = Field(default="New orders are not accepted", min_length=1)
+    reason: Text = "New orders are not accepted"
 
 
 class RateLimit(_Fault):
     kind: Literal[FaultKind.RATE_LIMIT] = FaultKind.RATE_LIMIT
-    max_orders: int = Field(gt=0)
-    window_s: float = Field(gt=0)
-    ban_s: float = Field(default=0.0, ge=0)
+    max_orders: int = Field(gt=0, le=MAX_ORDERS_PER_WINDOW)
+    window_s: float = Field(gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
+    ban_s: Duration = 0.0
     counts: tuple[CountedRequest, ...] = (CountedRequest.NEW,)
     """the requests that count against (and are refused beyond) the limit, in one window"""
 
@@ -139,16 +159,16 @@ class RateLimit(_Fault):
 
 class ReconnectCooldown(_Fault):
     kind: Literal[FaultKind.RECONNECT_COOLDOWN] = FaultKind.RECONNECT_COOLDOWN
-    clean_s: float = Field(default=0.0, ge=0)
-    unclean_s: float = Field(default=0.0, ge=0)
+    clean_s: Duration = 0.0
+    unclean_s: Duration = 0.0
     scope: CooldownScope = CooldownScope.FIRM
 
 
 class ExecutionReports(_Fault):
     kind: Literal[FaultKind.EXECUTION_REPORTS] = FaultKind.EXECUTION_REPORTS
     mode: ReportFaultMode
-    delay_s: float = Field(default=0.0, ge=0)
-    probability: float = Field(default=1.0, ge=0, le=1)
+    delay_s: Duration = 0.0
+    probability: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
     only: ReportSelection = ReportSelection.ALL
     """``fills``: only trade reports are delayed, dropped or duplicated (acks, cancels pass)"""
 
@@ -164,7 +184,7 @@ class ExecutionReports(_Fault):
 
 class Halt(_Fault):
     kind: Literal[FaultKind.HALT] = FaultKind.HALT
-    symbols: tuple[str, ...] = Field(min_length=1)
+    symbols: tuple[Name, ...] = Field(min_length=1, max_length=MAX_SYMBOLS)
 
 
 class PricePath(_Fault):
@@ -172,9 +192,9 @@ class PricePath(_Fault):
     holds; healing lets the seeded walk resume from where the price is."""
 
     kind: Literal[FaultKind.PRICE_PATH] = FaultKind.PRICE_PATH
-    symbol: str = Field(min_length=1)
-    move_pct: float = Field(gt=-100, allow_inf_nan=False)
-    over_s: float = Field(ge=0, allow_inf_nan=False)
+    symbol: Name
+    move_pct: float = Field(gt=-100, le=MAX_MOVE_PCT, allow_inf_nan=False)
+    over_s: Duration
 
     @field_validator("session")
     @classmethod
@@ -205,16 +225,29 @@ def parse_fault(kind: FaultKind, params: Any) -> Fault:
     if not isinstance(params, dict):
         raise FaultParamsError("the body must be a JSON object of fault parameters")
     if params.get("kind", kind.value) != kind.value:
-        raise FaultParamsError(f"kind: {params['kind']!r} does not match the route's {kind.value!r}")
+        given = _shortened(repr(params["kind"]))
+        raise FaultParamsError(f"kind: {given} does not match the route's {kind.value!r}")
     try:
         return FAULT_MODELS[kind].model_validate({**params, "kind": kind})
     except ValidationError as error:
         raise FaultParamsError(_describe(error)) from None
 
 
+MAX_PROBLEMS_NAMED = 5
+_MAX_QUOTED = 80
+
+
 def _describe(error: ValidationError) -> str:
+    """The first few problems, each naming its field (a name the request made up is shortened)."""
+    items = error.errors()
     problems = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "body"
+    for item in items[:MAX_PROBLEMS_NAMED]:
+        location = ".".join(_shortened(str(part)) for part in item["loc"]) or "body"
         problems.append(f"{location}: {item['msg']}")
+    if len(items) > MAX_PROBLEMS_NAMED:
+        problems.append(f"and {len(items) - MAX_PROBLEMS_NAMED} more")
     return "; ".join(problems)
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= _MAX_QUOTED else f"{text[:_MAX_QUOTED]}... ({len(text)} chars)"

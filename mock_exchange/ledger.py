@@ -14,20 +14,22 @@ Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
 - ``replace``: an open order's ClOrdID, quantity and price changed (OrderCancelReplaceRequest);
 - ``fault``: an exchange fault armed (``params``) or healed (``params`` null);
 - ``session``: a FIX session logon / refused logon / logout / disconnect.
+
+Reading the file back is :mod:`mock_exchange.ledger_replay`; a line is never written with a
+number JSON cannot hold (the event is refused: :class:`LedgerRefusedError`, logged).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mock_exchange.ledger_file import LedgerFile
-from mock_exchange.ledger_lines import event_line, order_line
+from mock_exchange.ledger_lines import NonFiniteNumberError, event_line, order_line
+from mock_exchange.ledger_replay import LedgerCorruptError, LedgerError, replay
 from mock_exchange.model import (
     ExecType,
     Fill,
@@ -43,15 +45,13 @@ from mock_exchange.model import (
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Ledger", "LedgerCorruptError", "LedgerError", "LedgerRefusedError"]
+
 Event = dict[str, Any]
 
 
-class LedgerError(Exception):
-    """Base of ledger errors."""
-
-
-class LedgerCorruptError(LedgerError):
-    """A line other than the last one of the ledger file cannot be read."""
+class LedgerRefusedError(LedgerError):
+    """An event the ledger will not write (a number JSON cannot hold); nothing changed."""
 
 
 class Ledger:
@@ -99,22 +99,7 @@ class Ledger:
         self.close()
 
     def _replay(self) -> None:
-        if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            return
-        data = self.path.read_bytes()
-        lines = data.split(b"\n")
-        tail = lines.pop()  # b"" when the file ends with a newline
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError as error:
-                raise LedgerCorruptError(f"{self.path}:{number}: unreadable line: {error}") from error
-            self._apply(event)
-        if tail.strip():
-            self._recover_tail(tail, good_length=len(data) - len(tail))
+        replay(self.path, self._apply)
         log.info(
             "ledger %s replayed: %d orders (%d open), %d fills",
             self.path,
@@ -122,18 +107,6 @@ class Ledger:
             len(self.open_orders),
             len(self.fills),
         )
-
-    def _recover_tail(self, tail: bytes, *, good_length: int) -> None:
-        """A last line without newline: keep it if complete, else cut it (a crash mid-write)."""
-        try:
-            event = json.loads(tail)
-        except ValueError:
-            log.warning("ledger %s: dropping truncated last line (%d bytes)", self.path, len(tail))
-            os.truncate(self.path, good_length)
-            return
-        self._apply(event)
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write("\n")
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -151,7 +124,11 @@ class Ledger:
     def record_order(self, order: Order, *, text: str | None = None) -> Order:
         """Record a received order with its acceptance status (``new`` or ``rejected``)."""
         exec_id = self._next_exec_id()
-        self._append_line(order_line(order, exec_id, text))
+        try:
+            line = order_line(order, exec_id, text)
+        except NonFiniteNumberError as error:
+            raise _refused(error) from None
+        self._append_line(line)
         self._index_order(order, order.received_ns, exec_id, text)  # the same values a replay reads
         return order
 
@@ -233,25 +210,32 @@ class Ledger:
         in_seq: int = 0,
         out_seq: int = 0,
         text: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
-        self._write(
-            {
-                "kind": "session",
-                "t_ns": t_ns,
-                "sender_comp_id": sender_comp_id,
-                "event": kind.value,
-                "in_seq": in_seq,
-                "out_seq": out_seq,
-                "text": text,
-            }
-        )
+        """One session event; ``extra``: more keys for its line (a refused logon's ``peer``)."""
+        event: Event = {
+            "kind": "session",
+            "t_ns": t_ns,
+            "sender_comp_id": sender_comp_id,
+            "event": kind.value,
+            "in_seq": in_seq,
+            "out_seq": out_seq,
+            "text": text,
+        }
+        if extra:
+            event.update(extra)
+        self._write(event)
 
     def _write(self, event: Event) -> None:
         self._append(event)
         self._apply(event)
 
     def _append(self, event: Event) -> None:
-        self._append_line(event_line(event))
+        try:
+            line = event_line(event)
+        except NonFiniteNumberError as error:
+            raise _refused(error) from None
+        self._append_line(line)
 
     def _append_line(self, line: str) -> None:
         """One event's line in the file, handed to the OS (at the latest when the batch ends)."""
@@ -375,3 +359,9 @@ class Ledger:
             record.logged_on = False
         else:
             record.connected = record.logged_on = False
+
+
+def _refused(error: NonFiniteNumberError) -> LedgerRefusedError:
+    """An event holding NaN or an infinity is not written (logged): the error to raise instead."""
+    log.error("ledger: refusing an event: %s", error)
+    return LedgerRefusedError(str(error))

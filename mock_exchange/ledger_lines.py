@@ -1,23 +1,33 @@
 """How the ledger writes an event as a line: compact JSON, as ``json`` writes it.
 
 The ``order`` line (one per order, on the hot path) comes from one template instead of a dict;
-a test holds it to what ``json`` writes for the same event.
+a test holds it to what ``json`` writes for the same event. A line is strict JSON: an event
+holding NaN or an infinity is refused (:class:`NonFiniteNumberError`), never written as the
+``NaN`` / ``Infinity`` that no JSON reader but Python's takes.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from enum import Enum
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from mock_exchange.model import Order, OrderStatus, OrdType, Side, TimeInForce
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+class NonFiniteNumberError(ValueError):
+    """An event holds NaN or an infinity: JSON has no such number."""
 
 
 def event_line(event: dict[str, Any]) -> str:
-    return _ENCODER.encode(event) + "\n"
+    try:
+        return _ENCODER.encode(event) + "\n"
+    except ValueError:
+        raise NonFiniteNumberError(f"a {event.get('kind')} event holds a number JSON cannot write") from None
 
 
 _ORDER_LINE = (
@@ -38,6 +48,8 @@ def _json_text(value: str | None) -> str:
 
 def order_line(order: Order, exec_id: str, text: str | None) -> str:
     """The ``order`` event's line, as ``json`` would write it (one template, no dict on the hot path)."""
+    if order.price is not None and not math.isfinite(order.price):
+        raise NonFiniteNumberError(f"order {order.order_id} has a price JSON cannot write")
     return _ORDER_LINE % (
         order.received_ns,
         encode_basestring_ascii(order.order_id),

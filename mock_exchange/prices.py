@@ -1,4 +1,8 @@
-"""Seeded price process per symbol: a geometric random walk on the symbol's tick, or a path."""
+"""Seeded price process per symbol: a geometric random walk on the symbol's tick, or a path.
+
+The mid price stays finite and between 10 ticks and the venue's ``max_price``, whatever a walk
+or a path asks for.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mock_exchange.config import SymbolConfig
+from mock_exchange.config import DEFAULT_MAX_PRICE, SymbolConfig
 
 
 def derive_seed(seed: int, label: str) -> int:
@@ -49,9 +53,15 @@ class PriceProcess:
     """
 
     def __init__(
-        self, config: SymbolConfig, seed: int, *, clock: Callable[[], float] = time.monotonic
+        self,
+        config: SymbolConfig,
+        seed: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        ceiling: float = DEFAULT_MAX_PRICE,
     ) -> None:
         self.symbol = config.symbol
+        self._ceiling = ceiling
         self._tick = config.tick
         self._step_sigma = config.volatility_bps / 10_000.0
         self._half_spread = config.spread_ticks * config.tick / 2.0
@@ -63,10 +73,9 @@ class PriceProcess:
 
     def step(self) -> Quote:
         if self._path is not None:
-            self.mid = self._path.mid_at(self._clock())
+            self.mid = self._bounded(self._path.mid_at(self._clock()))
         elif self._step_sigma:
-            moved = self.mid * math.exp(self._rng.gauss(0.0, self._step_sigma))
-            self.mid = max(moved, self._floor)
+            self.mid = self._bounded(self.mid * math.exp(self._rng.gauss(0.0, self._step_sigma)))
         self.quote = self._quote()
         return self.quote
 
@@ -74,19 +83,38 @@ class PriceProcess:
     def _floor(self) -> float:
         return self._tick * 10
 
+    @property
+    def following(self) -> bool:
+        """Whether a path moves the price (rather than the seeded walk)."""
+        return self._path is not None
+
+    def target_of(self, move_pct: float) -> float:
+        """Where a path of ``move_pct`` percent from here would take the mid (unbounded)."""
+        return self.mid * (1.0 + move_pct / 100.0)
+
     def follow(self, move_pct: float, over_s: float) -> LinearPath:
         """Move the mid ``move_pct`` percent from where it is now, linearly over ``over_s``."""
         self.release()
-        end_mid = max(self.mid * (1.0 + move_pct / 100.0), self._floor)
+        end_mid = self._bounded(self.target_of(move_pct))
         self._path = LinearPath(self.mid, end_mid, self._clock(), over_s)
         return self._path
 
     def release(self) -> None:
         """Stop following a path: the mid is where the path is now, and the walk goes on from it."""
         if self._path is not None:
-            self.mid = self._path.mid_at(self._clock())
+            self.mid = self._bounded(self._path.mid_at(self._clock()))
             self._path = None
             self.quote = self._quote()
+
+    def abandon(self) -> None:
+        """Stop following a path without reading it again: the last quote stays (after a failed step)."""
+        self._path = None
+
+    def _bounded(self, mid: float) -> float:
+        """``mid`` within [10 ticks, ceiling] (an infinity at its bound); NaN keeps the mid where it is."""
+        if math.isnan(mid):
+            return self.mid
+        return min(max(mid, self._floor), self._ceiling)
 
     def _quote(self) -> Quote:
         bid = self.round_to_tick(self.mid - self._half_spread)
@@ -98,4 +126,5 @@ class PriceProcess:
         return round(round(price / self._tick) * self._tick, decimals)
 
     def is_on_tick(self, price: float) -> bool:
-        return math.isclose(price / self._tick, round(price / self._tick), abs_tol=1e-6)
+        ticks = price / self._tick
+        return math.isfinite(ticks) and math.isclose(ticks, round(ticks), abs_tol=1e-6)

@@ -28,8 +28,10 @@ from mock_exchange.fix.codec import FixMessage
 from mock_exchange.fix.session import FixSession, SessionRegistry
 from mock_exchange.ledger import Ledger
 from mock_exchange.market_clock import MarketPhase
+from mock_exchange.matching_loop import MatchingLoop
 from mock_exchange.model import SessionEventKind, SessionRecord
 from mock_exchange.order_entry import FixOrderEntry
+from mock_exchange.refusals import RefusedLogons
 from mock_exchange.ws import WsGateway
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class Venue:
         self._admin_port: int | None = None
         self._ws_port: int | None = None
         self._ws: WsGateway | None = None
+        self._refused_logons: RefusedLogons | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -91,8 +94,9 @@ class Venue:
         config = self.config
         self._ledger = Ledger.open(config.ledger_path)
         self._engine = MatchingEngine(config, self._ledger)
+        self._refused_logons = RefusedLogons(self._ledger)
         if config.ws_port is not None:
-            self._ws = WsGateway(config, self._engine, self._ledger)
+            self._ws = WsGateway(config, self._engine, self._ledger, refusals=self._refused_logons)
         self._order_entry = FixOrderEntry(
             self._engine,
             self._ledger,
@@ -119,7 +123,8 @@ class Venue:
         self._admin_port = _bound_port(self._admin_runner)
         if self._ws is not None and config.ws_port is not None:
             self._ws_port = await self._ws.start(config.host, config.ws_port)
-        self._matching_task = asyncio.create_task(self._run_matching(), name="venue-matching")
+        matching = MatchingLoop(self.step, self._engine.faults, config.tick_interval_s)
+        self._matching_task = asyncio.create_task(matching.run(), name="venue-matching")
         log.info("venue %s ready: fix=%d admin=%d", config.comp_id, self._fix_port, self._admin_port)
 
     async def stop(self) -> None:
@@ -181,6 +186,12 @@ class Venue:
         return self._order_entry
 
     @property
+    def refused_logons(self) -> RefusedLogons:
+        if self._refused_logons is None:
+            raise VenueError("venue is not started")
+        return self._refused_logons
+
+    @property
     def faults(self) -> FaultBoard:
         return self.engine.faults
 
@@ -197,15 +208,6 @@ class Venue:
     def report(self, executions: Iterable[Execution]) -> None:
         """Send each execution over the protocol its order came in by (WebSocket account or FIX)."""
         self.order_entry.report(executions)
-
-    async def _run_matching(self) -> None:
-        interval = self.config.tick_interval_s
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                self.step()
-            except Exception:
-                log.exception("matching step failed")
 
     def _close_sessions_left_open(self) -> None:
         """Sessions the replayed ledger shows connected lost their connection in a crash."""
@@ -292,10 +294,8 @@ class _SessionEvents:
     def on_logon(self, session: FixSession) -> None:
         self._record(session, SessionEventKind.LOGON, None)
 
-    def on_logon_refused(self, sender_comp_id: str, text: str) -> None:
-        self._venue.ledger.record_session(
-            sender_comp_id, SessionEventKind.LOGON_REFUSED, t_ns=time.monotonic_ns(), text=text
-        )
+    def on_logon_refused(self, sender_comp_id: str, text: str, *, peer: str = "") -> None:
+        self._venue.refused_logons.record(sender_comp_id, text, peer=peer)
 
     def on_logout(self, session: FixSession, text: str) -> None:
         self._record(session, SessionEventKind.LOGOUT, text)

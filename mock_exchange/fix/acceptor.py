@@ -27,7 +27,7 @@ class _FixProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self.connection = self._server.new_connection(transport, self._reschedule)
+        self.connection = self._server.new_connection(transport, self._reschedule, peer=_peer_host(transport))
         self._server.protocols.add(self)
         self._schedule(self.connection.check_timers())
 
@@ -87,7 +87,9 @@ class FixServer:
         self._server: asyncio.Server | None = None
         self.protocols: set[_FixProtocol] = set()
 
-    def new_connection(self, transport: Transport, timers_changed: Callable[[], None]) -> AcceptorConnection:
+    def new_connection(
+        self, transport: Transport, timers_changed: Callable[[], None], *, peer: str = ""
+    ) -> AcceptorConnection:
         return AcceptorConnection(
             transport,
             self._registry,
@@ -99,6 +101,7 @@ class FixServer:
             faults=self._faults,
             batch=self._batch,
             before_send=self._before_send,
+            peer=peer,
         )
 
     async def start(self, host: str, port: int) -> int:
@@ -128,3 +131,11 @@ class FixServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+
+
+def _peer_host(transport: asyncio.BaseTransport) -> str:
+    """The remote host of a connection ("" when the transport does not say)."""
+    peername = transport.get_extra_info("peername")
+    if isinstance(peername, tuple) and peername:
+        return str(peername[0])
+    return ""

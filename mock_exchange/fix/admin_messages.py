@@ -61,8 +61,12 @@ def new_seq_no(session: FixSession, message: FixMessage, seq: int, *, gap_fill: 
     return None
 
 
+MAX_INT_DIGITS = 18  # as the FIX 4.4 dictionary reads integers: every one fits 64 bits
+
+
 def int_field(message: FixMessage, tag: int) -> int | None:
+    """A non-negative integer field's value; ``None`` when absent, not digits or too long to be one."""
     value = message.get(tag)
-    if value is None or not value.isdigit():
+    if value is None or not value.isdigit() or len(value) > MAX_INT_DIGITS:
         return None
     return int(value)

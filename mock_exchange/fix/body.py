@@ -103,11 +103,16 @@ def _walk(body: bytes, stop: int) -> Iterator[tuple[int, int, int, bool]]:
         if body[value_end : value_end + 1] != SOH:
             raise _MalformedError
         if tag in _LENGTH_TAGS and body[value_start:value_end].isdigit():
-            lengths[tag] = int(body[value_start:value_end])
+            digits = body[value_start:value_end]
+            # a length beyond any frame: the data field it announces (if any) runs past the body
+            lengths[tag] = int(digits) if len(digits) <= _MAX_NUMBER_DIGITS else _BEYOND_ANY_BODY
         position = value_end + 1
 
 
 _LENGTH_TAGS = frozenset(DATA_LENGTH_TAGS.values())
+_MAX_NUMBER_DIGITS = 18  # longer digit runs are not read as numbers (Python refuses beyond 4300)
+_BEYOND_ANY_BODY = 1 << 62
+_NOT_A_TAG = 10**18  # what a tag number too long to read stands for: no FIX tag (rejected as one)
 
 
 def _parse_checked(body: bytes) -> list[Field] | None:
@@ -126,6 +131,8 @@ def _tag_number(tag: bytes) -> int | None:
     if number is None:
         if not tag.isdigit() and not (tag[:1] == b"-" and tag[1:].isdigit()):
             return None  # a negative number is still a tag number (an invalid one, rejected later)
+        if len(tag) > _MAX_NUMBER_DIGITS:
+            return -_NOT_A_TAG if tag[:1] == b"-" else _NOT_A_TAG
         number = int(tag)
         if len(_TAG_NUMBERS) < _TAG_CACHE_LIMIT:
             _TAG_NUMBERS[tag] = number

@@ -163,6 +163,7 @@ def parse_utc_timestamp(value: bytes) -> float | None:
     fraction = value[18:]
     if value[17] != 0x2E or not fraction.isdigit():  # b"."
         return None
+    fraction = fraction[:9]  # nanoseconds: more digits change nothing a float holds
     return epoch + int(fraction) / 10 ** len(fraction)
 
 

@@ -82,7 +82,9 @@ class AcceptorConnection:
         timers_changed: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         before_send: Callable[[], None] = lambda: None,
+        peer: str = "",
     ) -> None:
+        self._peer = peer  # the counterparty's address: a refused logon is recorded with it
         self._batch = batch
         self._transport = CoalescingTransport(transport, before_send)
         self._registry = registry
@@ -131,6 +133,8 @@ class AcceptorConnection:
 
     def connection_lost(self) -> None:
         self._closing = True
+        self._sequence.release()  # what waits behind a gap, and a partial frame, go with it
+        self._parser = FixStreamParser(shapes=self._shapes)
         session = self.session
         if session is None:
             return
@@ -204,7 +208,7 @@ class AcceptorConnection:
         sender_comp_id = message.get_str(tags.SENDER_COMP_ID) or ""
         verdict = judge_logon(message, self._registry, self._faults, self._validator)
         if verdict.session is None:
-            self._listener.on_logon_refused(sender_comp_id, verdict.refusal)
+            self._listener.on_logon_refused(sender_comp_id, verdict.refusal, peer=self._peer)
             if verdict.answered:
                 send_refusal(
                     self._transport,

@@ -28,8 +28,9 @@ def _pattern(expression: bytes) -> FormatCheck:
 
 # What a well-formed value of each type looks like; a type not named here takes any non-empty value.
 FORMAT_PATTERNS: Mapping[str, bytes] = {
-    "INT": rb"-?[0-9]+",
-    **dict.fromkeys(["DAYOFMONTH", "LENGTH", "NUMINGROUP", "SEQNUM", "TAGNUM"], rb"[0-9]+"),
+    # integers of at most 18 digits: every one fits 64 bits (FIX engines read them as such)
+    "INT": rb"-?[0-9]{1,18}",
+    **dict.fromkeys(["DAYOFMONTH", "LENGTH", "NUMINGROUP", "SEQNUM", "TAGNUM"], rb"[0-9]{1,18}"),
     **dict.fromkeys(
         ["FLOAT", "QTY", "PRICE", "PRICEOFFSET", "AMT", "PERCENTAGE"], rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
     ),

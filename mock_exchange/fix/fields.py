@@ -10,6 +10,7 @@ import math
 import re
 from typing import TypeVar
 
+from mock_exchange.config import MAX_SAFE_LOTS
 from mock_exchange.executions import Execution, NewOrderRequest, OrderState, ReplaceRequest
 from mock_exchange.fix import tags
 from mock_exchange.fix.checks import RejectReason
@@ -169,10 +170,16 @@ def required_str(message: FixMessage, tag: int) -> str:
 
 
 def quantity(message: FixMessage, tag: int) -> int:
+    """A whole number of lots no JSON reader loses precision on (:data:`MAX_SAFE_LOTS`); the
+    venue's own ``max_order_qty`` is a business rule, checked by the engine."""
     number = _number(required(message, tag), tag)
     if number != int(number):
         raise InvalidFieldError(
             tag, RejectReason.VALUE_INCORRECT, f"tag {tag} must be a whole number of lots"
+        )
+    if abs(number) > MAX_SAFE_LOTS:
+        raise InvalidFieldError(
+            tag, RejectReason.VALUE_INCORRECT, f"tag {tag} is out of range: at most {MAX_SAFE_LOTS} lots"
         )
     return int(number)
 

@@ -51,16 +51,24 @@ def _silent_refusal(message: FixMessage, registry: SessionRegistry) -> str | Non
     if message.begin_string != BEGIN_STRING:
         return f"BeginString {message.begin_string.decode('latin-1')!r} is not FIX.4.4"
     if message.msg_type != MsgType.LOGON:
-        return f"first message was MsgType {message.msg_type.decode('latin-1')!r}, not Logon"
+        return f"first message was MsgType {_quoted(message.msg_type.decode('latin-1'))}, not Logon"
     if message.get(tags.TARGET_COMP_ID) != registry.venue_comp_id.encode():
         return f"TargetCompID must be {registry.venue_comp_id}"
     sender_comp_id = message.get_str(tags.SENDER_COMP_ID) or ""
     session = registry.for_logon(sender_comp_id)
     if session is None:
-        return f"unknown SenderCompID {sender_comp_id!r}"
+        return f"unknown SenderCompID {_quoted(sender_comp_id)}"
     if session.connected:
         return f"session {sender_comp_id} is already logged on"
     return None
+
+
+_MAX_QUOTED = 64
+
+
+def _quoted(text: str) -> str:
+    """``text`` quoted, cut to a few dozen characters (a refusal names what the peer sent)."""
+    return repr(text) if len(text) <= _MAX_QUOTED else f"{text[:_MAX_QUOTED]!r}...({len(text)} chars)"
 
 
 def _answered_refusal(

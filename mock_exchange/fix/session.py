@@ -30,7 +30,8 @@ class SessionListener(Protocol):
 
     def on_logon(self, session: FixSession) -> None: ...
 
-    def on_logon_refused(self, sender_comp_id: str, text: str) -> None: ...
+    def on_logon_refused(self, sender_comp_id: str, text: str, *, peer: str = "") -> None:
+        """A connection's first message logged nothing on (``peer``: its remote address)."""
 
     def on_logout(self, session: FixSession, text: str) -> None: ...
 
@@ -231,6 +232,11 @@ def send_refusal(transport: Transport, *, venue_comp_id: str, sender_comp_id: st
     transport.write(frame(encode_fields(fields)))
 
 
+MAX_ANY_SESSIONS = 1_000
+"""sessions ``accept_any_session`` opens for SenderCompIDs not configured; beyond, logons are refused"""
+MAX_ANY_COMP_ID_CHARS = 64
+
+
 class SessionRegistry:
     """The sessions the venue accepts, by SenderCompID."""
 
@@ -247,6 +253,7 @@ class SessionRegistry:
             )
             for session in config.sessions
         }
+        self._opened = 0  # sessions accept_any_session opened
 
     def get(self, sender_comp_id: str) -> FixSession | None:
         return self._sessions.get(sender_comp_id)
@@ -254,10 +261,15 @@ class SessionRegistry:
     def for_logon(self, sender_comp_id: str) -> FixSession | None:
         """The session a Logon from ``sender_comp_id`` binds to, or ``None`` if not accepted."""
         session = self._sessions.get(sender_comp_id)
-        if session is None and self._accept_any and sender_comp_id:
+        if session is None and self._accept_any and self._may_open(sender_comp_id):
             session = FixSession(sender_comp_id, self.venue_comp_id, cancel_on_disconnect=False)
             self._sessions[sender_comp_id] = session
+            self._opened += 1
         return session
+
+    def _may_open(self, sender_comp_id: str) -> bool:
+        """Whether ``accept_any_session`` opens a session for an unconfigured SenderCompID."""
+        return 0 < len(sender_comp_id) <= MAX_ANY_COMP_ID_CHARS and self._opened < MAX_ANY_SESSIONS
 
     def logged_on(self) -> list[FixSession]:
         return [session for session in self._sessions.values() if session.logged_on]

@@ -29,8 +29,9 @@ MAX_PENDING_FRAMES = 10_000
 class WsConnection:
     """Outbound queue and session state of one connection (``account`` is set by a good auth)."""
 
-    def __init__(self, ws: web.WebSocketResponse, faults: FaultBoard) -> None:
+    def __init__(self, ws: web.WebSocketResponse, faults: FaultBoard, *, peer: str = "") -> None:
         self.ws = ws
+        self.peer = peer  # the client's address
         self._faults = faults
         self.account: WsAccountConfig | None = None
         self.requests = 0

@@ -17,6 +17,7 @@ from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 from mock_exchange.book import MatchingEngine
 from mock_exchange.config import VenueConfig
 from mock_exchange.ledger import Ledger
+from mock_exchange.refusals import RefusedLogons
 from mock_exchange.ws.connection import WsConnection
 from mock_exchange.ws.frames import error_frame, result_frame
 from mock_exchange.ws.orders import WsOrderEntry
@@ -48,8 +49,15 @@ AUTH_FIRST = 'authenticate first with {"op": "auth", "account": ..., "api_key": 
 class WsGateway:
     """Serves the WebSocket API of one venue on its own port (``start`` / ``stop`` once)."""
 
-    def __init__(self, config: VenueConfig, engine: MatchingEngine, ledger: Ledger) -> None:
-        self.sessions = WsSessions(config.ws_accounts, engine, ledger)
+    def __init__(
+        self,
+        config: VenueConfig,
+        engine: MatchingEngine,
+        ledger: Ledger,
+        *,
+        refusals: RefusedLogons | None = None,
+    ) -> None:
+        self.sessions = WsSessions(config.ws_accounts, engine, ledger, refusals=refusals)
         self._orders = WsOrderEntry(engine, ledger, self.sessions)
         self._heartbeat_s = float(config.heartbeat_s)
         self._connections: dict[WsConnection, asyncio.Event] = {}
@@ -87,7 +95,7 @@ class WsGateway:
         if not ws.can_prepare(request).ok:
             return web.json_response({"error": NOT_AN_UPGRADE}, status=400)
         await ws.prepare(request)
-        connection = WsConnection(ws, self.sessions.faults)
+        connection = WsConnection(ws, self.sessions.faults, peer=request.remote or "")
         done = self._connections[connection] = asyncio.Event()
         clean, text = False, "connection lost"
         try:

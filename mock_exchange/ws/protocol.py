@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from mock_exchange.config import MAX_SAFE_LOTS
 from mock_exchange.model import OrdType, Side, TimeInForce
 
 MAX_ID_LENGTH = 64
@@ -81,7 +82,8 @@ class PlaceRequest(_Request):
     symbol: Identifier
     side: Side
     type: OrdType
-    qty: StrictInt
+    qty: Annotated[StrictInt, Field(ge=-MAX_SAFE_LOTS, le=MAX_SAFE_LOTS)]
+    """beyond the venue's ``max_order_qty`` (or not positive): a rejected order, as over FIX"""
     price: float | None = Field(default=None, allow_inf_nan=False)
     tif: TimeInForce = TimeInForce.DAY
     sub_id: Identifier | None = None  # the instance that sent it; default: the account
@@ -128,13 +130,15 @@ def parse_request(text: str) -> Request:
         data = json.loads(text)
     except ValueError as error:
         raise RequestError(ErrorCode.BAD_JSON, f"not JSON: {error}") from None
+    except RecursionError:
+        raise RequestError(ErrorCode.BAD_JSON, "not JSON the venue reads: nested too deep") from None
     if not isinstance(data, dict):
         raise RequestError(ErrorCode.BAD_JSON, "a request is a JSON object")
     request_id = _request_id(data)
     op = data.get("op")
     if not (isinstance(op, str) and op in _OPS):
         known = ", ".join(Op)
-        what = "missing op" if op is None else f"unknown op {op!r}"
+        what = "missing op" if op is None else f"unknown op {_shortened(repr(op))}"
         raise RequestError(ErrorCode.UNKNOWN_OP, f"{what}; one of: {known}", request_id)
     try:
         request = _REQUESTS.validate_python(data)
@@ -160,11 +164,23 @@ def _is_request_id(value: Any) -> bool:
     return isinstance(value, str | int) and not isinstance(value, bool)
 
 
+MAX_PROBLEMS_NAMED = 5
+_MAX_QUOTED = 80
+
+
 def _describe(error: ValidationError, op: str) -> str:
+    """The first few problems, each naming its field (a name the request made up is shortened)."""
+    items = error.errors()
     problems = []
-    for item in error.errors():
-        location = [str(part) for part in item["loc"]]
+    for item in items[:MAX_PROBLEMS_NAMED]:
+        location = [_shortened(str(part)) for part in item["loc"]]
         if location and location[0] == op:
             location = location[1:]
         problems.append(f"{'.'.join(location) or 'request'}: {item['msg']}")
+    if len(items) > MAX_PROBLEMS_NAMED:
+        problems.append(f"and {len(items) - MAX_PROBLEMS_NAMED} more")
     return "; ".join(problems)
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= _MAX_QUOTED else f"{text[:_MAX_QUOTED]}... ({len(text)} chars)"

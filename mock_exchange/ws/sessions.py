@@ -17,6 +17,7 @@ from mock_exchange.config import WsAccountConfig
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.ledger import Ledger
 from mock_exchange.model import SessionEventKind
+from mock_exchange.refusals import RefusedLogons
 from mock_exchange.ws.connection import WsConnection
 from mock_exchange.ws.frames import Frame, result_frame
 from mock_exchange.ws.protocol import AuthRequest, ErrorCode, Op, RequestError
@@ -25,10 +26,19 @@ from mock_exchange.ws.protocol import AuthRequest, ErrorCode, Op, RequestError
 class WsSessions:
     """Accounts, who is authenticated where, and the ledger's view of it."""
 
-    def __init__(self, accounts: Iterable[WsAccountConfig], engine: MatchingEngine, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        accounts: Iterable[WsAccountConfig],
+        engine: MatchingEngine,
+        ledger: Ledger,
+        *,
+        refusals: RefusedLogons | None = None,
+    ) -> None:
+        """``refusals``: where refused ``auth`` requests go (the venue's, shared with FIX)."""
         self._accounts = {account.account: account for account in accounts}
         self._engine = engine
         self._ledger = ledger
+        self._refusals = refusals if refusals is not None else RefusedLogons(ledger)
         self._live: dict[str, WsConnection] = {}
 
     @property
@@ -49,9 +59,7 @@ class WsSessions:
         refusal = self._refusal(request)
         if refusal is not None:
             code, text = refusal
-            self._ledger.record_session(
-                request.account, SessionEventKind.LOGON_REFUSED, t_ns=time.monotonic_ns(), text=text
-            )
+            self._refusals.record(request.account, text, peer=connection.peer)
             raise RequestError(code, text, request.id)
         account = self._accounts[request.account]
         connection.account = account

@@ -226,7 +226,7 @@ def test_every_fix44_data_field_is_read_by_a_length_field() -> None:
     dictionary = fix44()
     data_tags = {tag for tag, spec in dictionary.fields.items() if spec.pattern is None}
     assert set(DATA_LENGTH_TAGS) == data_tags
-    assert all(dictionary.fields[length].pattern == rb"[0-9]+" for length in DATA_LENGTH_TAGS.values())
+    assert all(dictionary.fields[length].pattern == rb"[0-9]{1,18}" for length in DATA_LENGTH_TAGS.values())
 
 
 @pytest.mark.parametrize("size", [255, 256, 257, 514, 515, 516, 5000])
