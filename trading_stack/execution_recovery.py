@@ -92,8 +92,10 @@ class ExecutionRecovery:
             self._first_since = self._first_window_start(self._gateway.booked_before_live)
         return self._first_since
 
-    async def recover(self, timeout_s: float) -> Recovered:
-        """Ask for the next window and book what is new (raises what the gateway raises)."""
+    async def recover(self, timeout_s: float, *, ensure_stored: bool = False) -> Recovered:
+        """Ask for the next window and book what is new (raises what the gateway raises); with
+        ``ensure_stored`` (a promotion) every execution of the window the book knew already is
+        written to the database too, idempotently: its writer may have died with it queued."""
         since = self.next_since()
         mark = self._book.booked
         captures = await self._gateway.executions_since(since, timeout_s)
@@ -114,7 +116,7 @@ class ExecutionRecovery:
             self._order_cum[capture.order_id] = cum
             in_positions = cum <= counted.get(capture.order_id, 0)
             fill = self._fill(capture, cum, offset_ns)
-            if self._gateway.book_recovered(fill, counted=in_positions):
+            if self._gateway.book_recovered(fill, counted=in_positions, ensure_stored=ensure_stored):
                 booked.append(fill)
                 already += in_positions
                 if len(booked) % YIELD_EVERY == 0:

@@ -44,6 +44,10 @@ class BookSink(Protocol):
 
     def filled(self, fill: Fill, positions: dict[str, int], fill_count: int) -> None: ...
 
+    def stored(self, fill: Fill) -> None:
+        """Make sure the database holds ``fill`` (the store skips an exec id it has)."""
+        ...
+
 
 class NotSent(RuntimeError):
     """The message was not sent: no session, or the gate refused."""
@@ -281,12 +285,16 @@ class OrderGateway:
         finally:
             self._trade_captures.pop(req_id, None)
 
-    def book_recovered(self, fill: Fill, *, counted: bool) -> bool:
+    def book_recovered(self, fill: Fill, *, counted: bool, ensure_stored: bool = False) -> bool:
         """Book an execution learnt from trade capture as a live fill is booked (the book, then the
         sink: database and stream). ``counted``: the positions hold it already (a mass status
-        counted it in its order's CumQty), so they stay as they are. False: booked before."""
+        counted it in its order's CumQty), so they stay as they are. False: booked before; with
+        ``ensure_stored`` it is written to the database all the same (a predecessor that streamed a
+        fill may have died before its store wrote it)."""
         before = self._book.position(fill.symbol)
         if self._book.apply_fill(fill) is None:
+            if ensure_stored:
+                self._sink.stored(fill)
             return False
         if counted:
             positions = self._book.costed_positions()

@@ -149,6 +149,9 @@ class Oms:
         if self.streams.publisher is not None:
             self.streams.publisher.order(order)
 
+    def stored(self, fill: Fill) -> None:
+        self.store.save_fill(fill)
+
     def filled(self, fill: Fill, positions: dict[str, int], fill_count: int) -> None:
         self.store.save_fill(fill)
         publisher = self.streams.publisher

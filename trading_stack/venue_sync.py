@@ -211,12 +211,13 @@ class VenueSync:
         if source is SyncSource.STARTUP or self._defects & skipped_by:
             return
         async with self._venue_reads:
-            await self._recover(source.value, always_alert=True)
+            await self._recover(source.value, always_alert=True, ensure_stored=True)
 
-    async def _recover(self, reason: str, *, always_alert: bool) -> bool:
+    async def _recover(self, reason: str, *, always_alert: bool, ensure_stored: bool = False) -> bool:
         """One trade capture window, booked; False (logged, alerted on a promotion) when it failed."""
         try:
-            recovered = await self._recovery.recover(2 * max(2.0, 3 * self._config.order_ack_timeout_s))
+            recovered = await self._recovery.recover(2 * max(2.0, 3 * self._config.order_ack_timeout_s),
+                                                     ensure_stored=ensure_stored)
         except RECOVERY_ERRORS as err:
             error = f"{type(err).__name__}: {err}"
             log.log(logging.ERROR if always_alert else logging.WARNING, "executions not recovered (%s): %s",

@@ -22,7 +22,7 @@ from trading_stack.gateway import OrderGateway
 from trading_stack.models import ExecType, ExecutionReport, Fill, Order, OrderStatus, Side
 from trading_stack.risk import RiskLimits
 from trading_stack.trade_capture import TradeCaptureRefused
-from trading_stack.venue_sync import EXECUTIONS_RECOVERED, STATUS_REQUESTS_PER_LOOK, VenueSync
+from trading_stack.venue_sync import EXECUTIONS_RECOVERED, STATUS_REQUESTS_PER_LOOK, SyncSource, VenueSync
 
 NOW = datetime(2026, 3, 4, 12, 0, 0, tzinfo=UTC)
 MONO_NOW = 500 * 1_000_000_000
@@ -36,8 +36,12 @@ class Sink:
     def __init__(self) -> None:
         self.fills: list[Fill] = []
         self.positions: list[dict[str, int]] = []
+        self.stored_again: list[str] = []
 
     def order_changed(self, order: Order) -> None: ...
+
+    def stored(self, fill: Fill) -> None:
+        self.stored_again.append(fill.exec_id)
 
     def filled(self, fill: Fill, positions: dict[str, int], fill_count: int) -> None:
         self.fills.append(fill)
@@ -178,6 +182,25 @@ async def test_an_execution_a_mass_status_counted_is_booked_without_counting_it_
     assert bed.book.positions == {"BTC-USD": 5}  # the venue's CumQty: E1 + E2 + E3
     assert [f.exec_id for f in bed.sink.fills] == ["E2", "E3"]  # both on their way to the database
     assert bed.sink.positions == [{"BTC-USD": 3}, {"BTC-USD": 5}]
+
+
+async def test_a_promotion_writes_again_the_fills_it_knew_only_from_the_stream() -> None:
+    # The primary streamed E1 and died with it still queued for its database: the DR knows E1 from
+    # its mirror, so its promotion books nothing new, yet E1 must reach the database.
+    bed = Bed()
+    order = bed.adopt("p-1-1", "O1")
+    bed.book.apply_fill(mirrored("E1", order, qty=2, cum=2, age_s=1))
+    bed.venue.trade("E1", "O1", "p-1-1", 2, NOW - timedelta(seconds=1))
+    await bed.sync.recover_executions(SyncSource.PROMOTION)
+    assert bed.sink.fills == []  # not booked twice, not streamed twice
+    assert bed.sink.stored_again == ["E1"]
+
+    watched = Bed()  # the adopted-orders watch's windows do not rewrite what they overlap
+    known = watched.adopt("p-1-1", "O1")
+    watched.book.apply_fill(mirrored("E1", known, qty=2, cum=2, age_s=1))
+    watched.venue.trade("E1", "O1", "p-1-1", 2, NOW - timedelta(seconds=1))
+    await watched.sync.follow_adopted()
+    assert watched.sink.stored_again == []
 
 
 async def test_the_first_window_ignores_fills_the_new_session_booked_itself() -> None:
