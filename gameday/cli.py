@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
 
     proxy = commands.add_parser("toxiproxy-server", help="serve the Toxiproxy API (like toxiproxy-server)")
     proxy.add_argument("--host", default="localhost")
+    proxy.add_argument("--allow-remote", action="store_true",
+                       help="proxies may listen on and dial other hosts; needed for a non-loopback --host")
     proxy.add_argument("--port", type=int, default=8474)
     proxy.add_argument("--seed", type=int, default=0)
 
@@ -276,7 +278,8 @@ def _cmd_analyze(args: argparse.Namespace, console: Console) -> int:
 def _cmd_toxiproxy(args: argparse.Namespace, console: Console) -> int:
     from gameday.proxy.__main__ import main as proxy_main
 
-    return proxy_main(["--host", args.host, "--port", str(args.port), "--seed", str(args.seed)])
+    return proxy_main(["--host", args.host, "--port", str(args.port), "--seed", str(args.seed),
+                       *(["--allow-remote"] if args.allow_remote else [])])
 
 
 def _cmd_contract(args: argparse.Namespace, console: Console) -> int:

@@ -1,4 +1,5 @@
-"""``python -m gameday.proxy --host H --port P --seed N [--config FILE]``: serve until SIGTERM or SIGINT.
+"""``python -m gameday.proxy --host H --port P --seed N [--config FILE] [--allow-remote]``: serve until
+SIGTERM or SIGINT.
 
 ``--config FILE`` creates the proxies a JSON file lists (``[{"name", "listen", "upstream",
 "enabled"}]``, the body of ``POST /populate``, as real Toxiproxy's ``-config`` takes) before the
@@ -33,7 +34,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the toxicity and jitter rolls")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="JSON list of proxies to create before READY (as Toxiproxy's -config)")
-    return parser.parse_args(argv)
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="let proxies listen on and dial hosts other than loopback (default: loopback "
+                             "only); a non-loopback API host needs it too")
+    args = parser.parse_args(argv)
+    if not args.allow_remote and not _loopback_host(args.host):
+        parser.error(f"--host {args.host} is not loopback: pass --allow-remote to serve beyond this machine")
+    return args
+
+
+def _loopback_host(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host in ("::1", "[::1]")
 
 
 async def populate_from(api_url: str, config: Path) -> int:
@@ -58,12 +69,13 @@ async def populate_from(api_url: str, config: Path) -> int:
     return len(answer["proxies"])
 
 
-async def serve(host: str, port: int, seed: int, config: Path | None = None) -> None:
+async def serve(host: str, port: int, seed: int, config: Path | None = None, *,
+                allow_remote: bool = False) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with ToxiproxyServer(host, port, seed) as server:
+    async with ToxiproxyServer(host, port, seed, allow_remote=allow_remote) as server:
         if config is not None:
             created = await populate_from(f"http://{_url_host(host)}:{server.port}", config)
             print(f"gameday.proxy: {created} proxies from {config}", file=sys.stderr, flush=True)
@@ -82,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         with asyncio.Runner(loop_factory=precise_event_loop) as runner:
-            runner.run(serve(args.host, args.port, args.seed, args.config))
+            runner.run(serve(args.host, args.port, args.seed, args.config, allow_remote=args.allow_remote))
     except (OSError, ConfigError) as exc:
         print(f"gameday.proxy: {exc}", file=sys.stderr)
         return 1
