@@ -103,8 +103,8 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
     if scenarios is None:
         return EXIT_INVALID
     for path, scenario in zip(args.scenarios, scenarios, strict=True):
-        console.print(f"[green]valid[/] {path}: {scenario.name} ({len(scenario.timeline)} faults, "
-                      f"{len(scenario.expectations)} expectations)", highlight=False)
+        console.print(f"[green]valid[/] {escape(str(path))}: {scenario.name} ({len(scenario.timeline)} "
+                      f"faults, {len(scenario.expectations)} expectations)", highlight=False)
     return 0
 
 
@@ -175,7 +175,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
             run_scenario, scenario, path, settings,
             progress=lambda line: console.print(f"  {line}", highlight=False)))))
         if outcome.error:
-            console.print(f"[bold red]run aborted:[/] {outcome.error}", highlight=False)
+            console.print(f"[bold red]run aborted:[/] {escape(outcome.error)}", highlight=False)
         console.print(console_report(outcome.result))
         console.print(f"  reports: {outcome.run_dir} (report.html, summary.md)", highlight=False)
         worst = max(worst, outcome.result.exit_code, key=lambda code: (code == 1, code))
@@ -269,7 +269,7 @@ def _cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     for run_dir in args.run_dirs:
         result = analyze_run(run_dir)
         if result.abort_reason:
-            console.print(f"[bold red]run aborted:[/] {result.abort_reason}", highlight=False)
+            console.print(f"[bold red]run aborted:[/] {escape(result.abort_reason)}", highlight=False)
         console.print(console_report(result))
         worst = max(worst, result.exit_code, key=lambda code: (code == 1, code))
     return worst
@@ -323,6 +323,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         console.print("[bold yellow]terminated[/]: every process of the run was stopped")
         code = EXIT_INTERRUPTED
     except GamedayError as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         code = EXIT_INVALID
     sys.exit(code)

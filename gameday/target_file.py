@@ -25,6 +25,7 @@ from gameday.scenario.explain import problems_from_validation
 from gameday.scenario.faults import KillFault, PauseFault
 from gameday.scenario.loader import compose_yaml, repeated_keys
 from gameday.scenario.model import Scenario
+from gameday.scenario.source import read_source
 
 __all__ = ["CommandSet", "ServiceAccess", "TargetFile", "load_target_file", "scenario_gaps"]
 
@@ -150,10 +151,7 @@ def is_loopback(address: str) -> bool:
 def load_target_file(path: Path | str, *, allow_remote: bool = False) -> TargetFile:
     """Read and validate a target file; every endpoint on loopback unless ``allow_remote``."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise _whole_file(file, f"cannot read the file: {error}") from None
+    text = read_source(path, file=file, error=TargetFileError)  # a regular file, bounded, UTF-8
     root, data = compose_yaml(text, file, TargetFileError)
     if root is None or not isinstance(data, dict):
         raise _whole_file(file, "expected a mapping with name, oms, venue, and optionally nats, database, "

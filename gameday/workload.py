@@ -12,7 +12,7 @@ import asyncio
 import heapq
 import itertools
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,11 @@ class ScheduledOrder:
     request: OrderRequest
 
 
+def order_count(orders_per_second: float, duration_s: float) -> int:
+    """How many orders a flow at ``orders_per_second`` sends in ``duration_s``."""
+    return int(duration_s * orders_per_second)
+
+
 def order_flow(
     seed: int | str,
     orders_per_second: float,
@@ -61,8 +66,7 @@ def order_flow(
     """Orders at a steady rate; limit prices straddle the reference so some rest and some fill."""
     rng = random.Random(f"workload:{seed}")
     interval = 1.0 / orders_per_second
-    count = int(duration_s * orders_per_second)
-    for n in range(count):
+    for n in range(order_count(orders_per_second, duration_s)):
         offset = start_s + n * interval
         symbol = rng.choice(list(symbols))
         side = rng.choice(("buy", "sell"))
@@ -85,14 +89,39 @@ class Burst:
     market_order_ratio: float
 
 
+@dataclass(frozen=True)
+class WorkloadFlow:
+    """The steady flow merged with each burst's own seeded flow, in offset order.
+
+    Orders are made as they are iterated (each iteration gives the same orders), never held as a
+    list: a day at 10,000 orders/s is 864 million orders. ``len`` is arithmetic.
+    """
+
+    seed: int
+    orders_per_second: float
+    duration_s: float
+    symbols: tuple[str, ...]
+    market_order_ratio: float
+    bursts: tuple[Burst, ...] = ()
+
+    def __iter__(self) -> Iterator[ScheduledOrder]:
+        flows = [order_flow(self.seed, self.orders_per_second, self.duration_s, self.symbols,
+                            self.market_order_ratio)]
+        flows += [order_flow(f"{self.seed}:burst{index}", burst.orders_per_second, burst.duration_s,
+                             self.symbols, burst.market_order_ratio, start_s=burst.start_s)
+                  for index, burst in enumerate(self.bursts)]
+        return heapq.merge(*flows, key=lambda order: order.offset_s)
+
+    def __len__(self) -> int:
+        return order_count(self.orders_per_second, self.duration_s) + sum(
+            order_count(burst.orders_per_second, burst.duration_s) for burst in self.bursts)
+
+
 def workload_flow(seed: int, orders_per_second: float, duration_s: float, symbols: Sequence[str],
-                  market_order_ratio: float, bursts: Sequence[Burst] = ()) -> list[ScheduledOrder]:
-    """The steady flow merged with each burst's own seeded flow, in offset order."""
-    flows = [order_flow(seed, orders_per_second, duration_s, symbols, market_order_ratio)]
-    flows += [order_flow(f"{seed}:burst{index}", burst.orders_per_second, burst.duration_s, symbols,
-                         burst.market_order_ratio, start_s=burst.start_s)
-              for index, burst in enumerate(bursts)]
-    return list(heapq.merge(*flows, key=lambda order: order.offset_s))
+                  market_order_ratio: float, bursts: Sequence[Burst] = ()) -> WorkloadFlow:
+    """The steady flow merged with each burst's own seeded flow, in offset order (made lazily)."""
+    return WorkloadFlow(seed, orders_per_second, duration_s, tuple(symbols), market_order_ratio,
+                        tuple(bursts))
 
 
 @dataclass
@@ -173,14 +202,19 @@ class FrontDoor:
 
 
 async def drive_workload(
-    flow: Sequence[ScheduledOrder], door: FrontDoor, history: History, *, started_ns: int,
+    flow: Iterable[ScheduledOrder], door: FrontDoor, history: History, *, started_ns: int,
     max_in_flight: int = 64,
 ) -> None:
-    """Send each order at its offset from ``started_ns``; never more than ``max_in_flight`` open."""
+    """Send each order at its offset from ``started_ns``; never more than ``max_in_flight`` open.
+
+    The flow is read one order at a time, and an order waits for a free slot before its task exists,
+    so memory stays bounded however long the flow and however slow the OMS (late orders go out as
+    soon as a slot frees, in order, as they did when each task waited for its slot).
+    """
     slots = asyncio.Semaphore(max_in_flight)
 
     async def send(worker: str, order: ScheduledOrder) -> None:
-        async with slots:
+        try:
             request = order.request
             history.append(OpKind.CLIENT, OpType.INVOKE, worker, "place",
                            {"symbol": request.symbol, "side": request.side, "qty": request.qty,
@@ -192,8 +226,11 @@ async def drive_workload(
             else:
                 value = {**placement.body, "tried": placement.tried}
             history.append(OpKind.CLIENT, OpType(placement.status), worker, "place", value)
+        finally:
+            slots.release()
 
     async with asyncio.TaskGroup() as group:
         for n, order in enumerate(flow):
             await sleep_until(started_ns + int(order.offset_s * 1e9))
+            await slots.acquire()
             group.create_task(send(f"worker-{n % max_in_flight}", order))

@@ -79,6 +79,18 @@ def _first_health_holder(ops: Sequence[Op]) -> tuple[str, int] | None:
     return (active[0], sample.t_ns) if len(active) == 1 else None
 
 
+def _health_actives(ops: Sequence[Op]) -> set[str]:
+    """Every instance some health sample showed active."""
+    found: set[str] = set()
+    for op in ops:
+        if op.kind == OpKind.PROBE and op.process == HEALTH_PROBE and op.type == OpType.OK:
+            instances = op.value.get("instances")
+            if isinstance(instances, dict):
+                found.update(name for name, state in instances.items()
+                             if isinstance(state, dict) and state.get("role") == ACTIVE)
+    return found
+
+
 def tenures(ops: Sequence[Op]) -> tuple[list[Tenure], list[RoleEvent]]:
     """Who held the lease when, and the stale ``active`` claims (lower epoch than the holder's)."""
     events = sut_events(ops, "roles", RoleEvent)
@@ -152,10 +164,11 @@ class SentWithoutLease:
         log = lease_log(ops)
         if log is not None:
             return self._from_writes(attributed, log, ref, common)
-        if not sut_events(ops, "roles", RoleEvent):
-            # A health sample says who was active once; without role events nothing says when that ended.
+        if not sut_events(ops, "roles", RoleEvent) and len(_health_actives(ops)) > 1:
+            # Health samples show the active instance changed; without role events nothing says when.
             return Observation.absent(self.unit, "no lease history: no lease write recorded and no "
-                                                 "oms.roles event (needs the stack's NATS events)")
+                                                 "oms.roles event, and the health samples show more than one "
+                                                 "active instance (needs the stack's NATS events)")
         held, stale = tenures(ops)
         if not held:
             return Observation.absent(self.unit, "no lease history: no lease write recorded, no oms.roles "

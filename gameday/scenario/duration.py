@@ -5,6 +5,7 @@ Stored as whole nanoseconds (the unit of ``Op.t_ns``); ``seconds`` gives a float
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -13,7 +14,8 @@ from typing import Any
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-from gameday.scenario.invalid import invalid
+from gameday.scenario.invalid import invalid, shown
+from gameday.scenario.limits import MAX_DURATION_NS, NS_PER_HOUR
 
 __all__ = ["Duration", "parse_duration"]
 
@@ -27,6 +29,7 @@ _NS_PER_UNIT = {
 }
 _DURATION_TEXT = re.compile(r"^\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ns|us|ms|s|m|h)?\s*$")
 _EXPECTED = "expected a duration such as '100ms', '2.5s', '1m' or a number of seconds"
+_MAX = f"{MAX_DURATION_NS // NS_PER_HOUR}h"
 
 
 @dataclass(frozen=True, order=True)
@@ -77,7 +80,8 @@ def _plain(number: Decimal) -> str:
 
 
 def parse_duration(value: object) -> Duration:
-    """Parse a duration; raises ``ValueError`` saying what was expected."""
+    """Parse a duration of at most 24 h (:data:`~gameday.scenario.limits.MAX_DURATION_NS`); raises
+    ``ValueError`` saying what was expected."""
     if isinstance(value, Duration):
         return value
     if isinstance(value, bool):
@@ -85,7 +89,9 @@ def parse_duration(value: object) -> Duration:
     if isinstance(value, int | float):
         if value < 0 or value != value:  # negative or NaN
             raise ValueError(f"{_EXPECTED} (not negative), got {value!r}")
-        return Duration.of_seconds(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"expected a finite duration of at most {_MAX}, got {value!r}")
+        return _at_most_max(Decimal(str(value)) * _NS_PER_UNIT["s"], value)
     if isinstance(value, str):
         match = _DURATION_TEXT.match(value)
         if match is not None:
@@ -94,8 +100,14 @@ def parse_duration(value: object) -> Duration:
             except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
                 pass
             else:
-                return Duration(round(number * _NS_PER_UNIT[match["unit"] or "s"]))
-    raise ValueError(f"{_EXPECTED}, got {value!r}")
+                return _at_most_max(number * _NS_PER_UNIT[match["unit"] or "s"], value)
+    raise ValueError(f"{_EXPECTED}, got {shown(value)}")
+
+
+def _at_most_max(ns: Decimal, value: object) -> Duration:
+    if ns > MAX_DURATION_NS:
+        raise ValueError(f"expected a duration of at most {_MAX}, got {shown(value)}")
+    return Duration(round(ns))
 
 
 def _validate(value: object) -> Duration:

@@ -8,6 +8,7 @@ only ones today are ``rto.failover``'s ``from: <fault id>`` and ``hold: <duratio
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
@@ -94,10 +95,16 @@ def _limit(value: Any, unit: Unit | None) -> float:
             return parse_duration(value).seconds
         except ValueError as error:
             raise invalid("duration", str(error)) from None
+    in_unit = f" ({unit})" if unit else ""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        in_unit = f" ({unit})" if unit else ""
         raise invalid("number", f"expected a number{in_unit}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float
+        number = math.inf
+    if not math.isfinite(number):
+        raise invalid("number", f"expected a finite number{in_unit}")
+    return number
 
 
 class Expectation(BaseModel):

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from gameday.errors import ScenarioProblem
-from gameday.scenario.locate import DISCRIMINATOR_KEYS, locate
+from gameday.scenario.invalid import shown
+from gameday.scenario.locate import DISCRIMINATOR_KEYS, ChildIndex, locate
 
 __all__ = ["problems_from_validation"]
 
@@ -99,7 +100,7 @@ def _shown(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    return shown(value)
 
 
 def _expected(error: ErrorDetails, root: type[BaseModel]) -> str:
@@ -113,7 +114,7 @@ def _expected(error: ErrorDetails, root: type[BaseModel]) -> str:
         tag = (error.get("ctx") or {}).get("tag")
         if tag is None:
             return f"required key is missing; expected a fault, one of: {tags}"
-        return f"unknown fault {tag!r}; expected one of: {tags}"
+        return f"unknown fault {shown(tag)}; expected one of: {tags}"
     message = _SHAPE_MESSAGES.get(kind, error["msg"])
     for prefix, replacement in _PREFIXES:
         if message.startswith(prefix):
@@ -133,8 +134,9 @@ def _where(error: ErrorDetails) -> tuple[int | str, ...]:
 def problems_from_validation(error: ValidationError, root_node: yaml.Node, file: str,
                              model: type[BaseModel]) -> list[ScenarioProblem]:
     problems = []
+    index: ChildIndex = {}
     for detail in error.errors(include_url=False):
-        located = locate(root_node, _where(detail))
+        located = locate(root_node, _where(detail), index)
         problems.append(ScenarioProblem(file=file, line=located.line, yaml_path=located.yaml_path,
                                         message=_expected(detail, model)))
     return problems

@@ -26,6 +26,7 @@ from pydantic import (
 
 from gameday.scenario.duration import Duration
 from gameday.scenario.invalid import invalid
+from gameday.scenario.limits import MAX_DURATION_NS, MAX_INT64
 from gameday.scenario.repeat import Repeat
 from mock_exchange.faults import FaultKind as ExchangeFaultKind
 from mock_exchange.faults import FaultParamsError, parse_fault
@@ -63,6 +64,8 @@ def _positive(duration: Duration) -> Duration:
 
 
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+Milliseconds = Annotated[int, Field(ge=0, le=MAX_DURATION_NS // 1_000_000)]
+"""A toxic's time in milliseconds: at most 24 h, like every duration."""
 AnyFault = TypeVar("AnyFault", bound="FaultBase")
 _FAULT_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -175,8 +178,8 @@ class LatencyFault(ToxicFault):
 
     toxic_type = "latency"
     fault: Literal[FaultKind.LATENCY] = FaultKind.LATENCY
-    latency_ms: int = Field(ge=0)
-    jitter_ms: int = Field(default=0, ge=0)
+    latency_ms: Milliseconds
+    jitter_ms: Milliseconds = 0
 
     def attributes(self) -> dict[str, Any]:
         return {"latency": self.latency_ms, "jitter": self.jitter_ms}
@@ -187,7 +190,7 @@ class BandwidthFault(ToxicFault):
 
     toxic_type = "bandwidth"
     fault: Literal[FaultKind.BANDWIDTH] = FaultKind.BANDWIDTH
-    rate_kb: int = Field(ge=0)
+    rate_kb: int = Field(ge=0, le=MAX_INT64)
 
     def attributes(self) -> dict[str, Any]:
         return {"rate": self.rate_kb}
@@ -198,7 +201,7 @@ class ResetPeerFault(ToxicFault):
 
     toxic_type = "reset_peer"
     fault: Literal[FaultKind.RESET_PEER] = FaultKind.RESET_PEER
-    timeout_ms: int = Field(default=0, ge=0)
+    timeout_ms: Milliseconds = 0
 
     def attributes(self) -> dict[str, Any]:
         return {"timeout": self.timeout_ms}
@@ -209,9 +212,9 @@ class SlicerFault(ToxicFault):
 
     toxic_type = "slicer"
     fault: Literal[FaultKind.SLICER] = FaultKind.SLICER
-    average_size: int = Field(gt=0)
-    size_variation: int = Field(default=0, ge=0)
-    delay_us: int = Field(default=0, ge=0)
+    average_size: int = Field(gt=0, le=MAX_INT64)
+    size_variation: int = Field(default=0, ge=0, le=MAX_INT64)
+    delay_us: int = Field(default=0, ge=0, le=MAX_DURATION_NS // 1_000)
 
     def attributes(self) -> dict[str, Any]:
         return {"average_size": self.average_size, "size_variation": self.size_variation,
@@ -223,7 +226,7 @@ class LimitDataFault(ToxicFault):
 
     toxic_type = "limit_data"
     fault: Literal[FaultKind.LIMIT_DATA] = FaultKind.LIMIT_DATA
-    bytes: int = Field(gt=0)
+    bytes: int = Field(gt=0, le=MAX_INT64)
 
     def attributes(self) -> dict[str, Any]:
         return {"bytes": self.bytes}
@@ -238,7 +241,7 @@ class PartitionFault(FaultBase):
     duration: PositiveDuration = Field(alias="for")
 
 
-ExchangeParam = str | int | float | bool | list[str]
+ExchangeParam = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool | list[str]
 
 
 class ExchangeFault(FaultBase):

@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from pydantic_core import PydanticCustomError
 
-__all__ = ["invalid"]
+from gameday.scenario.limits import MAX_SHOWN_CHARS
+
+__all__ = ["invalid", "shown"]
 
 
 def invalid(kind: str, message: str) -> PydanticCustomError:
     # The text goes in as context so braces in user input are never taken as placeholders.
     return PydanticCustomError(kind, "{message}", {"message": message})
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for a message, cut to ``MAX_SHOWN_CHARS`` characters (the rest counted)."""
+    text = repr(value)
+    if len(text) <= MAX_SHOWN_CHARS:
+        return text
+    return f"{text[:MAX_SHOWN_CHARS]}… ({len(text):,} characters)"

@@ -1,9 +1,16 @@
 """``load_scenario``: a YAML file in, a validated :class:`Scenario` out, or one
-:class:`ScenarioError` listing every problem with its file, line and YAML path."""
+:class:`ScenarioError` listing every problem with its file, line and YAML path (the first 99 and a
+count of the rest when there are more than 100), each on one printable line.
+
+Whatever the file holds, loading is bounded (:mod:`gameday.scenario.limits`): only a regular file of
+at most 1 MiB is read (:mod:`~gameday.scenario.source`), and the YAML is composed within limits on
+aliases, expansion, nesting and integers (:mod:`~gameday.scenario.bounded_yaml`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,27 +19,27 @@ from pydantic import ValidationError
 
 from gameday.checkers import CheckerRegistry
 from gameday.errors import ScenarioError, ScenarioProblem
+from gameday.scenario.bounded_yaml import BoundedLoader, YamlRefusal
 from gameday.scenario.explain import problems_from_validation
-from gameday.scenario.locate import format_path, mapping_entries
+from gameday.scenario.invalid import shown
+from gameday.scenario.limits import MAX_FILE_BYTES, MAX_LISTED_PROBLEMS, MAX_MESSAGE_CHARS
+from gameday.scenario.locate import format_path, mapping_entries, path_at
 from gameday.scenario.model import Scenario
+from gameday.scenario.source import read_source
 from gameday.target import Target
 
-__all__ = ["compose_yaml", "load_scenario", "parse_scenario", "repeated_keys"]
+__all__ = ["compose_yaml", "load_scenario", "parse_scenario", "printable", "read_source", "repeated_keys"]
 
 _TOP_LEVEL = "expected a mapping with name, description, seed, stack, workload, timeline and expect"
 
 
 def load_scenario(path: Path | str, *, checkers: CheckerRegistry | None = None,
                   target: Target | None = None, restartable: Collection[str] | None = None) -> Scenario:
-    """Read and validate a scenario file; raises :class:`ScenarioError` on any user mistake."""
+    """Read and validate a scenario file; raises :class:`ScenarioError` on any user mistake. Only a
+    regular file of at most 1 MiB is read (:func:`~gameday.scenario.source.read_source`)."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise _whole_file_error(file, None, f"cannot read the file: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise _whole_file_error(file, None, f"expected UTF-8 text: {error.reason}") from None
-    return parse_scenario(text, file=file, checkers=checkers, target=target, restartable=restartable)
+    return parse_scenario(read_source(path, file=file), file=file, checkers=checkers, target=target,
+                          restartable=restartable)
 
 
 def parse_scenario(text: str, *, file: str = "<scenario>", checkers: CheckerRegistry | None = None,
@@ -54,8 +61,29 @@ def parse_scenario(text: str, *, file: str = "<scenario>", checkers: CheckerRegi
     except ValidationError as error:
         problems.extend(problems_from_validation(error, root, file, Scenario))
     if problems or scenario is None:
-        raise ScenarioError(file, sorted(problems, key=lambda problem: problem.line or 0))
+        raise ScenarioError(file, _listed(sorted(problems, key=lambda problem: problem.line or 0), file))
     return scenario
+
+
+def _listed(problems: list[ScenarioProblem], file: str) -> list[ScenarioProblem]:
+    """Each problem printable on one line of bounded length, and at most ``MAX_LISTED_PROBLEMS`` of
+    them (the last one then says how many more there are)."""
+    shown = [replace(problem, yaml_path=printable(problem.yaml_path), message=printable(problem.message))
+             for problem in problems[:MAX_LISTED_PROBLEMS]]
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        left_out = len(problems) - MAX_LISTED_PROBLEMS + 1
+        shown[-1] = ScenarioProblem(file, None, "", f"and {left_out:,} more problems (only the first "
+                                                    f"{MAX_LISTED_PROBLEMS - 1} are listed)")
+    return shown
+
+
+def printable(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` with every unprintable character escaped (``\\x1b``, ``\\u202e``, ``\\n``), cut to
+    ``limit`` characters."""
+    if not text.isprintable():
+        text = "".join(character if character.isprintable() else ascii(character)[1:-1]
+                       for character in text)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def _whole_file_error(file: str, line: int | None, message: str) -> ScenarioError:
@@ -64,19 +92,37 @@ def _whole_file_error(file: str, line: int | None, message: str) -> ScenarioErro
 
 def compose_yaml(text: str, file: str, error: type[ScenarioError] = ScenarioError,
                  ) -> tuple[yaml.Node | None, Any]:
-    """The document's node tree (with line marks) and the Python data built from it."""
-    loader: yaml.SafeLoader | None = None
+    """The document's node tree (with line marks) and the Python data built from it, within the
+    limits of :class:`~gameday.scenario.bounded_yaml.BoundedLoader`."""
+    loader: BoundedLoader | None = None
+    root: yaml.Node | None = None
+
+    def refused(mark: yaml.Mark | None, message: str) -> ScenarioError:
+        line = None if mark is None else mark.line + 1
+        where = "" if root is None or mark is None else path_at(root, mark)
+        return error(file, [ScenarioProblem(file, line, where, printable(message))])
+
+    if len(text) > MAX_FILE_BYTES:  # text that did not come through read_source
+        raise refused(None, f"the text is {len(text):,} characters; expected at most {MAX_FILE_BYTES:,}")
     try:
-        loader = yaml.SafeLoader(text)  # refuses unprintable characters already
+        loader = BoundedLoader(text)
         root = loader.get_single_node()
         return root, None if root is None else loader.construct_document(root)
+    except YamlRefusal as refusal:
+        raise refused(refusal.problem_mark, str(refusal.problem)) from None
     except yaml.MarkedYAMLError as marked:
-        mark = marked.problem_mark or marked.context_mark
-        line = None if mark is None else mark.line + 1
         what = " ".join(part for part in (marked.context, marked.problem) if part)
-        raise error(file, [ScenarioProblem(file, line, "", f"invalid YAML: {what}")]) from None
+        raise refused(marked.problem_mark or marked.context_mark, f"invalid YAML: {what}") from None
+    except yaml.reader.ReaderError as unreadable:  # a control character (NUL, ESC, ...) in the text
+        line = text.count("\n", 0, unreadable.position) + 1
+        code = unreadable.character
+        character = f"#x{code:04x}" if isinstance(code, int) else shown(code)
+        raise error(file, [ScenarioProblem(file, line, "", f"invalid YAML: unacceptable character {character}"
+                                                           f": {unreadable.reason}")]) from None
     except yaml.YAMLError as problem:
-        raise error(file, [ScenarioProblem(file, None, "", f"invalid YAML: {problem}")]) from None
+        raise refused(None, f"invalid YAML: {problem}") from None
+    except RecursionError:  # not reached within MAX_YAML_DEPTH; a guard all the same
+        raise refused(None, "nested too deeply to read") from None
     finally:
         if loader is not None:
             loader.dispose()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import yaml
 
-__all__ = ["Located", "format_path", "locate", "mapping_entries"]
+__all__ = ["ChildIndex", "Located", "format_path", "locate", "mapping_entries", "path_at"]
 
 DISCRIMINATOR_KEYS = ("fault", "action")
 """Keys whose value selects a model (and which pydantic adds to an error's location)."""
@@ -45,9 +45,18 @@ def mapping_entries(node: yaml.MappingNode) -> Iterator[tuple[str, yaml.Node, ya
         yield str(key_node.value), key_node, value_node
 
 
-def _child(node: yaml.Node, part: int | str) -> yaml.Node | None:
+ChildIndex = dict[int, dict[str, yaml.Node]]
+"""Each mapping node's values by key (the first of a repeated key), built once per mapping."""
+
+
+def _child(node: yaml.Node, part: int | str, index: ChildIndex) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-        return next((value for key, _, value in mapping_entries(node) if key == part), None)
+        values = index.get(id(node))
+        if values is None:
+            values = index[id(node)] = {}
+            for key, _, value in mapping_entries(node):
+                values.setdefault(key, value)
+        return values.get(part)
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
         child: yaml.Node = node.value[part]
         return child
@@ -65,12 +74,14 @@ def _line(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-def locate(root: yaml.Node, loc: Sequence[int | str]) -> Located:
+def locate(root: yaml.Node, loc: Sequence[int | str], index: ChildIndex | None = None) -> Located:
     """The line of the deepest node ``loc`` reaches and the YAML path it names.
 
     A key that is absent (a missing required key) is kept in the path and points at its
-    mapping's line; parts past a scalar (a bare ``orders.ghost: 0``) are dropped.
+    mapping's line; parts past a scalar (a bare ``orders.ghost: 0``) are dropped. Locating many
+    errors in one document, pass the same ``index`` to each call (a mapping is then scanned once).
     """
+    index = {} if index is None else index
     node = root
     parts: list[int | str] = []
     reached = True
@@ -81,7 +92,7 @@ def locate(root: yaml.Node, loc: Sequence[int | str]) -> Located:
             if not isinstance(node, yaml.ScalarNode):
                 parts.append(part)
             continue
-        child = _child(node, part)
+        child = _child(node, part, index)
         if child is not None:
             node = child
             parts.append(part)
@@ -91,3 +102,23 @@ def locate(root: yaml.Node, loc: Sequence[int | str]) -> Located:
             parts.append(part)
             reached = False
     return Located(line=_line(node), yaml_path=format_path(parts))
+
+
+def path_at(root: yaml.Node, mark: yaml.Mark) -> str:
+    """The YAML path of the scalar (a value or a mapping key) that starts at ``mark``, ``""`` when
+    none does. Each node is visited once however many aliases share it."""
+    seen: set[int] = set()
+    pending: list[tuple[yaml.Node, tuple[int | str, ...]]] = [(root, ())]
+    while pending:
+        node, parts = pending.pop()
+        if isinstance(node, yaml.ScalarNode) and node.start_mark.index == mark.index:
+            return format_path(parts)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, key_node, value in mapping_entries(node):
+                pending += [(value, (*parts, key)), (key_node, (*parts, key))]
+        elif isinstance(node, yaml.SequenceNode):
+            pending += [(item, (*parts, index)) for index, item in enumerate(node.value)]
+    return ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -30,8 +31,9 @@ from gameday.scenario.deploy_spec import (
 )
 from gameday.scenario.duration import Duration
 from gameday.scenario.expectations import Expectation, ExpectationName, expectation_input
-from gameday.scenario.faults import ExchangeFault, Fault, FaultKind, KillFault, PauseFault, PositiveDuration
+from gameday.scenario.faults import Fault, PositiveDuration
 from gameday.scenario.invalid import invalid
+from gameday.scenario.limits import MAX_ACTIONS, MAX_ORDERS_PER_SECOND, MAX_SYMBOLS
 from gameday.scenario.presets import (
     InitialRole,
     Region,
@@ -40,7 +42,7 @@ from gameday.scenario.presets import (
     region_rtt_ms,
     topology,
 )
-from gameday.scenario.repeat import occurrence_id
+from gameday.scenario.timeline_checks import fault_id_problems, timeline_length_problem, timeline_problems
 from gameday.scenario.vocabulary import DefectName, target_section
 from gameday.target import TARGET_SECTIONS
 
@@ -154,20 +156,23 @@ class Routing(StrEnum):
     """clients send every order to the stack's front-door proxy, which routes it"""
 
 
+OrdersPerSecond = Annotated[float, Field(gt=0, le=MAX_ORDERS_PER_SECOND, allow_inf_nan=False)]
+
+
 class BurstSpec(_Spec):
-    """Extra order flow from ``at`` for ``for`` (e.g. a news burst)."""
+    """Extra order flow from ``at`` for ``for`` (e.g. a news burst), within the workload."""
 
     at: Duration
     duration: PositiveDuration = Field(alias="for")
-    orders_per_second: float = Field(gt=0)
+    orders_per_second: OrdersPerSecond
     market_order_ratio: float = Field(default=1.0, ge=0, le=1)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class WorkloadSpec(_Spec):
-    orders_per_second: float = Field(gt=0)
-    symbols: tuple[Symbol, ...] = Field(min_length=1)
+    orders_per_second: OrdersPerSecond
+    symbols: tuple[Symbol, ...] = Field(min_length=1, max_length=MAX_SYMBOLS)
     duration: PositiveDuration
     market_order_ratio: float = Field(default=0.3, ge=0, le=1)
     routing: Routing = Routing.ACTIVE
@@ -176,10 +181,29 @@ class WorkloadSpec(_Spec):
     @field_validator("symbols")
     @classmethod
     def _distinct(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
-        repeated = sorted({symbol for symbol in symbols if symbols.count(symbol) > 1})
+        repeated = sorted(symbol for symbol, count in Counter(symbols).items() if count > 1)
         if repeated:
             raise invalid("distinct", f"expected distinct symbols, got {', '.join(repeated)} more than once")
         return symbols
+
+    @model_validator(mode="after")
+    def _bursts_within_the_workload(self) -> WorkloadSpec:
+        problems = []
+        for index, burst in enumerate(self.bursts):
+            if burst.at >= self.duration:
+                problems.append(_problem(("bursts", index, "at"), "after_workload",
+                                         f"expected a time before the end of the workload ({self.duration}), "
+                                         f"got {burst.at}", str(burst.at)))
+            elif burst.at.ns + burst.duration.ns > self.duration.ns:
+                ends = Duration(burst.at.ns + burst.duration.ns)
+                problems.append(_problem(("bursts", index, "for"), "burst_after_workload",
+                                         f"expected the burst to end by the end of the workload "
+                                         f"({self.duration}), got an end at {ends}; expected a for of at "
+                                         f"most {Duration(self.duration.ns - burst.at.ns)}",
+                                         str(burst.duration)))
+        if problems:
+            raise ValidationError.from_exception_data("workload", problems)
+        return self
 
 
 class ProbeSpec(_Spec):
@@ -189,81 +213,6 @@ class ProbeSpec(_Spec):
 
 def _problem(loc: tuple[int | str, ...], kind: str, message: str, value: Any) -> InitErrorDetails:
     return InitErrorDetails(type=invalid(kind, message), loc=loc, input=value)
-
-
-def _timeline_problems(timeline: tuple[Fault, ...], stack: StackSpec, workload: WorkloadSpec,
-                       ) -> list[InitErrorDetails]:
-    """Cross-field checks: faults (every occurrence of a repeating one) start within the workload and
-    name the preset's services and hops."""
-    preset = topology(stack.preset)
-    problems = []
-    for index, fault in enumerate(timeline):
-        if fault.at >= workload.duration:
-            problems.append(_problem(
-                (index, "at"), "after_workload",
-                f"expected a time before the end of the workload ({workload.duration}), got {fault.at}",
-                str(fault.at)))
-        problems += [{**problem, "loc": (index, *problem["loc"])}
-                     for problem in fault.repeat.workload_problems(workload.duration)]
-        if isinstance(fault, ExchangeFault):
-            continue
-        if isinstance(fault, KillFault | PauseFault):
-            if fault.target not in preset.services:
-                problems.append(_problem(
-                    (index, "target"), "unknown_service",
-                    f"unknown service; expected a service of preset {stack.preset}, "
-                    f"one of: {', '.join(preset.services)}", fault.target))
-        elif fault.proxy not in preset.hop_names:
-            problems.append(_problem(
-                (index, "proxy"), "unknown_proxy",
-                f"unknown proxy; expected a hop '<from>-><to>' of preset {stack.preset}, "
-                f"one of: {', '.join(preset.hop_names)}", fault.proxy))
-    return problems
-
-
-OUTAGE_FAULTS = (FaultKind.KILL, FaultKind.PAUSE, FaultKind.PARTITION)
-"""The faults an RTO can be measured from: they take a service out."""
-
-
-def _fault_id_problems(timeline: tuple[Fault, ...], expect: dict[str, Expectation]) -> list[InitErrorDetails]:
-    """Fault ids are unique; an expectation's ``from`` names an outage fault of the timeline."""
-    problems = []
-    seen: dict[str, int] = {}
-    for index, fault in enumerate(timeline):
-        if fault.id is None:
-            continue
-        if fault.id in seen:
-            problems.append(_problem(("timeline", index, "id"), "fault_id_repeated",
-                                     f"fault id {fault.id!r} already names timeline[{seen[fault.id]}]; "
-                                     "expected each id once", fault.id))
-        seen.setdefault(fault.id, index)
-    outages = [fault for fault in timeline if fault.id is not None and fault.fault in OUTAGE_FAULTS]
-    names = {name for fault in outages for name in _names(fault)}
-    for name, expectation in expect.items():
-        if expectation.from_ is None or expectation.from_ in names:
-            continue
-        known = ", ".join(sorted(_described_names(fault) for fault in outages)) or \
-            "none: give a kill, pause or partition fault an id"
-        problems.append(_problem(("expect", name, "from"), "unknown_fault_id",
-                                 f"expected the id of a kill, pause or partition fault of the timeline "
-                                 f"({known})", expectation.from_))
-    return problems
-
-
-def _names(fault: Fault) -> list[str]:
-    """What ``from`` may name a fault by: its id, and for a repeat each occurrence's (``stall#2``)."""
-    assert fault.id is not None
-    if fault.every is None:
-        return [fault.id]
-    return [fault.id, *(occurrence_id(fault.id, number) for number in range(1, fault.repeat.occurrences + 1))]
-
-
-def _described_names(fault: Fault) -> str:
-    assert fault.id is not None
-    if fault.every is None:
-        return fault.id
-    last = occurrence_id(fault.id, fault.repeat.occurrences)
-    return f"{fault.id} (its first occurrence; or {occurrence_id(fault.id, 1)} … {last})"
 
 
 class KnownDefect(_Spec):
@@ -299,6 +248,22 @@ class Scenario(_Spec):
             return {name: expectation_input(name, spec) for name, spec in expect.items()}
         return expect
 
+    @field_validator("timeline", mode="before")
+    @classmethod
+    def _timeline_not_too_long(cls, timeline: Any) -> Any:
+        too_long = timeline_length_problem(timeline)
+        if too_long is not None:
+            raise invalid("timeline_too_long", too_long)
+        return timeline
+
+    @field_validator("actions", mode="before")
+    @classmethod
+    def _actions_not_too_many(cls, actions: Any) -> Any:
+        if isinstance(actions, list | tuple) and len(actions) > MAX_ACTIONS:
+            raise invalid("too_many_actions",
+                          f"expected at most {MAX_ACTIONS:,} actions, got {len(actions):,}")
+        return actions
+
     @field_validator("timeline")
     @classmethod
     def _timeline_fits_stack_and_workload(cls, timeline: tuple[Fault, ...], info: ValidationInfo,
@@ -306,7 +271,7 @@ class Scenario(_Spec):
         stack, workload = info.data.get("stack"), info.data.get("workload")
         if stack is None or workload is None:
             return timeline  # already reported as invalid; nothing to check against
-        problems = _timeline_problems(timeline, stack, workload)
+        problems = timeline_problems(timeline, stack.preset, workload.duration)
         if problems:
             raise ValidationError.from_exception_data("timeline", problems)
         return timeline
@@ -353,7 +318,7 @@ class Scenario(_Spec):
 
     @model_validator(mode="after")
     def _fault_ids_unique_and_named_right(self) -> Scenario:
-        problems = _fault_id_problems(self.timeline, self.expect)
+        problems = fault_id_problems(self.timeline, self.expect)
         if problems:
             raise ValidationError.from_exception_data("scenario", problems)
         return self

@@ -108,9 +108,24 @@ class Repeat:
         return problems
 
     def workload_problems(self, workload_end: Duration) -> list[InitErrorDetails]:
-        """Every occurrence starts before the workload ends (``until`` is at most its end)."""
-        if not self.repeats:
+        """Every occurrence starts before the workload ends (``until`` is at most its end) and, when
+        the fault has ``for``, is healed by then: no fault holds the run past its workload."""
+        if self.repeats:
+            problems = self._repeat_workload_problems(workload_end)
+            if problems:
+                return problems
+        if self.heal_after is None or self.last_start >= workload_end:
+            return []  # a start after the end is reported as such
+        healed = Duration(self.last_start.ns + self.heal_after.ns)
+        if healed <= workload_end:
             return []
+        which = f"its last occurrence (at {self.last_start}) is" if self.repeats else "it is"
+        longest = Duration(workload_end.ns - self.last_start.ns)
+        return [_problem("for", "heal_after_workload",
+                         f"expected the fault healed by the end of the workload ({workload_end}); {which} "
+                         f"healed at {healed}: expected a for of at most {longest}", str(self.heal_after))]
+
+    def _repeat_workload_problems(self, workload_end: Duration) -> list[InitErrorDetails]:
         if self.until is not None and self.until > workload_end:
             return [_problem("until", "repeat_after_workload",
                              f"expected a time no later than the end of the workload ({workload_end}), "
