@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
     run.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
                      help="run beside N CPU-burning processes ('cores': one per core; default 0)")
+    run.add_argument("--backend", choices=["embedded", "compose"],
+                     help="how the target starts its stack (default: the scenario's stack.backend, else "
+                          "embedded child processes; compose needs a Docker engine: compose/engine.sh up)")
     run.add_argument("--target", type=Path, metavar="FILE",
                      help="grade a stack that is already running, described by a target file "
                           "(docs/targets.md); nothing is started")
@@ -57,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("scenarios", nargs="*", type=Path,
                         help="scenario files (default: every scenarios/*.yaml)")
     matrix.add_argument("--repeat", type=int, default=1, help="runs of each variant (default 1)")
+    matrix.add_argument("--backend", choices=["embedded", "compose"],
+                        help="how the target starts each stack (default: each scenario's, else embedded)")
     matrix.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
     matrix.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
                         help="run the matrix beside N CPU-burning processes ('cores': one per core; "
@@ -167,7 +172,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     settings = RunSettings(reports_root=args.reports.resolve(),
                            extra_defects=tuple(args.defect),
                            toxiproxy_url=os.environ.get("TOXIPROXY_URL") or None, stress=args.stress,
-                           **attached)
+                           backend=args.backend, **attached)
     worst = 0
     for path, scenario in zip(args.scenarios, scenarios, strict=True):
         console.rule(f"{scenario.name}")
@@ -210,7 +215,7 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
 
     async def run_one(request: RunRequest) -> tuple[RunResult, str | None, str | None]:
         settings = RunSettings(reports_root=reports / "matrix", extra_defects=request.defects,
-                               toxiproxy_url=toxiproxy_url, stress=args.stress)
+                               toxiproxy_url=toxiproxy_url, stress=args.stress, backend=args.backend)
         outcome = await run_scenario(request.scenario, request.path, settings)
         return outcome.result, str(outcome.run_dir), outcome.error
 

@@ -37,6 +37,7 @@ from gameday.report.pages import write_readable_reports
 from gameday.scenario import Scenario, load_scenario
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
+from gameday.stack.compose import reap_compose_projects
 from gameday.stack.external import ExternalStack
 from gameday.stack.protocol import Stack
 from gameday.stack.rundir import RunDir, reap_stale_runs
@@ -67,6 +68,7 @@ class RunSettings:
     target_file: TargetFile | None = None  # a stack already running: attach to it, start nothing
     allow_remote: bool = False  # the target file may name endpoints off loopback (recorded in run.json)
     admin_token: str | None = None  # the target file's admin token
+    backend: str | None = None  # how the target starts its stack ("embedded", "compose"); else the scenario's
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ async def _play(scenario: Scenario, stack: Stack, history: History, session: aio
 
 async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSettings,
                        progress: Progress = lambda line: None) -> RunOutcome:
+    for project in reap_compose_projects(settings.reports_root):
+        progress(f"took down compose project {project} of a killed run")
     for reaped in reap_stale_runs(settings.reports_root):
         killed = ", ".join(reaped.killed) or "no live process"
         proxies = f"; {len(reaped.proxies)} of its proxies deleted" if reaped.proxies else ""
@@ -158,7 +162,8 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
                                    preset=scenario.stack.preset, deployment=DeploymentSpec.of(scenario.stack),
                                    defects=defects, toxiproxy_url=settings.toxiproxy_url,
                                    cross_region_rtt_ms=regions.rtt_ms if regions else 0,
-                                   initial_roles=dict(scenario.stack.initial_roles))
+                                   initial_roles=dict(scenario.stack.initial_roles),
+                                   backend=settings.backend or scenario.stack.backend or "embedded")
     budget_s = scenario.workload.duration.seconds + settings.run_timeout_margin_s
     progress(f"run {run.run_id} (seed {scenario.seed}) in {run.path}")
     try:

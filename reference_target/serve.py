@@ -20,7 +20,6 @@ import yaml
 from gameday.scenario.presets import StackPreset
 from gameday.stack.rundir import RunDir, reap_stale_runs
 from gameday.stack.settings import StackSettings
-from reference_target.backends import stack_for
 from reference_target.local import LocalStack
 from reference_target.target import TARGET
 
@@ -52,7 +51,7 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with stack_for(settings) as stack:
+    async with LocalStack(settings) as stack:
         partial = args.target_file.with_suffix(".partial")
         partial.write_text(yaml.safe_dump(target_file_of(stack, args.name), sort_keys=False))
         partial.replace(args.target_file)  # a reader never sees half a file

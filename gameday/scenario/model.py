@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -93,6 +93,8 @@ class RegionsSpec(_Spec):
 class StackSpec(_Spec):
     preset: StackPreset
     defects: tuple[DefectName, ...] = ()
+    backend: Literal["embedded", "compose"] | None = None
+    """How the target starts the stack (``gameday run --backend`` overrides it); default embedded."""
     regions: RegionsSpec | None = None
     initial_roles: dict[str, InitialRole] = {}
     # deployment stacks (docs/deploy.md §5); deploy, schedule and breaker are the target's own models

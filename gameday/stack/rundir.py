@@ -207,7 +207,7 @@ class Reaped:
     proxies: tuple[str, ...] = ()
 
 
-def _alive_as_recorded(pid: int, start_ticks: int | None) -> bool:
+def alive_as_recorded(pid: int, start_ticks: int | None) -> bool:
     return start_ticks is not None and process_start_ticks(pid) == start_ticks
 
 
@@ -320,13 +320,13 @@ def reap_stale_runs(reports_root: Path) -> list[Reaped]:
             registry_path.unlink(missing_ok=True)
             continue
         harness = record.get("harness", {})
-        if _alive_as_recorded(int(harness.get("pid", 0)), harness.get("start_ticks")):
+        if alive_as_recorded(int(harness.get("pid", 0)), harness.get("start_ticks")):
             continue  # a concurrent run, still alive
         proxies = _reap_proxies(proxy_records / registry_path.name)
         killed = []
         for entry in record.get("processes", []):
             pid = int(entry["pid"])
-            if _alive_as_recorded(pid, entry.get("start_ticks")):
+            if alive_as_recorded(pid, entry.get("start_ticks")):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
                 killed.append(f"{entry['name']}({pid})")

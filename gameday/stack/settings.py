@@ -27,6 +27,7 @@ class StackSettings:
     start_timeout_s: float = 20.0
     cross_region_rtt_ms: int = 0  # baseline round trip on hops between the primary and DR regions
     initial_roles: dict[str, InitialRole] = field(default_factory=dict)
+    backend: str = "embedded"  # how the target starts its stack: "embedded" child processes or "compose"
 
     def initial_role(self, instance: str, defaults: Mapping[str, InitialRole]) -> InitialRole:
         return self.initial_roles.get(instance, defaults[instance])
