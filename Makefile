@@ -24,12 +24,15 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-## The test suite CI runs: lint, types, unit and integration tests.
+## The test suite CI runs: lint, types, unit and integration tests (the compose tests on a Docker
+## engine compose/engine.sh installs, starts and stops where none answers).
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -p no:cacheprovider --durations=25
+	compose/engine.sh up
+	status=0; $(BIN)/pytest -q -p no:cacheprovider --durations=25 || status=$$?; \
+		compose/engine.sh stop; exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

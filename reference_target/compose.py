@@ -35,6 +35,15 @@ PORTS = {"toxiproxy": 0, "nats": 1, "postgres": 3, "postgres-replica": 4, "excha
          "oms-primary": 10, "oms-dr": 11, "oms-blue": 12, "oms-green": 13, "front-door": 22, "deployer": 23}
 """Each service's port in a block of 100 (compose/docker-compose.yml's header)."""
 PREFIXES = range(150, 200)
+UNWIRED_SECTIONS = ("schedule", "breaker", "clock", "venue", "oms")
+"""A scenario's deployment sections the compose files do not take yet (``deploy`` they do)."""
+
+
+def _deploy_settings(settings: StackSettings) -> dict[str, Any]:
+    """The deployer's settings: the scenario's ``stack.deploy`` with the preset's blue and green."""
+    deploy = getattr(settings.deployment, "deploy", None)
+    chosen = {} if deploy is None else deploy.model_dump(mode="json", exclude={"blue", "green"})
+    return {**chosen, "blue": "oms-blue", "green": "oms-green"}
 
 
 def _port(prefix: int, service: str) -> int:
@@ -102,13 +111,18 @@ class ComposeStack(ExternalStack):
         profile = PROFILES.get(settings.preset)
         if profile is None:
             raise StackError(f"the compose backend runs presets {', '.join(PROFILES)}, not {settings.preset}")
+        unwired = [key for key in UNWIRED_SECTIONS if getattr(settings.deployment, key, None) is not None]
+        if unwired:
+            raise StackError(f"the compose backend does not wire stack.{', stack.'.join(unwired)} yet; "
+                             f"run this scenario on the embedded backend")
         run = settings.run_dir
         self.project_name, self.prefix = project_name(run.run_id), free_prefix(run.run_id)
         files = (COMPOSE_DIR / "docker-compose.yml", *((COMPOSE_DIR / "offline.yml",) if offline() else ()))
         self.project = ComposeProject(files, self.project_name, {
             "GAMEDAY_PORT_PREFIX": str(self.prefix), "GAMEDAY_SEED": str(settings.seed),
             "GAMEDAY_DEFECTS": json.dumps(list(settings.defects)),
-            "GAMEDAY_ADMIN_TOKEN": settings.admin_token, "COMPOSE_PROFILES": profile},
+            "GAMEDAY_ADMIN_TOKEN": settings.admin_token, "COMPOSE_PROFILES": profile,
+            "GAMEDAY_DEPLOY": json.dumps(_deploy_settings(settings))},
             (profile,), logs_dir=run.stack)
         target = compose_target(settings.preset, self.project_name, self.prefix, settings.admin_token)
         super().__init__(target, settings)
