@@ -114,8 +114,12 @@ async def test_a_clean_deploy_cuts_over_in_one_step_and_rolls_back_with_blue_res
         await asyncio.sleep(0.3)
         assert {u for _, u in deploy.flow.answers[-2:]} == {"oms-blue"}
         assert {status for status, _ in deploy.flow.answers} == {201}
-    _, positions = await bed.call(deploy.blue, "GET", "/positions")
-    assert positions["positions"] == await bed.ledger_positions()
+
+    async def blue_agrees_with_the_ledger() -> bool:  # resting orders may still fill after the flow stops
+        _, positions = await bed.call(deploy.blue, "GET", "/positions")
+        return bool(positions["positions"] == await bed.ledger_positions())
+
+    await wait_until(blue_agrees_with_the_ledger, 5, "blue's positions to equal the ledger's")
 
 
 async def test_a_green_that_cannot_log_on_is_never_cut_over(bed: DeployBed) -> None:

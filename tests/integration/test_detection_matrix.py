@@ -110,7 +110,8 @@ def test_every_scenario_passes_correct_and_fails_for_its_named_reason_when_defec
         assert set(row["must_fail"]) <= set(defect["failing"])
     for row in rows:
         run_dir = Path(row["correct"][0]["run_dir"])
-        assert (run_dir / "timeline.svg").is_file()
+        assert (run_dir / "report.html").is_file()
+        assert (run_dir / "summary.md").is_file()
         check = CORRECT_EVIDENCE.get(row["scenario"])
         if check is not None:
             check(_evidence(run_dir))
