@@ -129,7 +129,6 @@ class ComposeStack(ExternalStack):
         if settings.preset is StackPreset.BLUE_GREEN:
             self.endpoints.front_door = f"http://127.0.0.1:{_port(self.prefix, 'front-door')}"
             self.endpoints.deployer = f"http://127.0.0.1:{_port(self.prefix, 'deployer')}"
-        os.environ.setdefault("DOCKER_HOST", docker_env().get("DOCKER_HOST", ""))  # the Docker SDK's doors
         self._record: Path | None = None
         self.up_in_s: float | None = None
 

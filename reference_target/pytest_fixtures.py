@@ -17,16 +17,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from gameday.runner import RunOutcome, RunSettings, run_scenario
-from gameday.scenario import load_scenario
-from gameday.scenario.presets import StackPreset
-from gameday.stack.compose import docker_env, project_name
-from gameday.stack.rundir import new_run_id
-from gameday.target_file import TargetFile
-from reference_target.compose import COMPOSE_DIR, compose_target, free_prefix, offline
+if TYPE_CHECKING:  # the harness is imported where a test uses the fixture, not at every pytest start
+    from gameday.runner import RunOutcome
+    from gameday.target_file import TargetFile
 
 __all__ = ["ComposedStack", "gameday_stack"]
 
@@ -42,6 +39,9 @@ class ComposedStack:
 
     def run(self, scenario: str | Path) -> RunOutcome:
         """Play ``scenario`` on this stack: its faults, its history, its verdicts (``outcome.result``)."""
+        from gameday.runner import RunSettings, run_scenario
+        from gameday.scenario import load_scenario
+
         path = Path(scenario)
         settings = RunSettings(reports_root=self.reports, target_file=self.target, admin_token=ADMIN_TOKEN)
         return asyncio.run(run_scenario(load_scenario(path), path, settings))
@@ -51,6 +51,11 @@ class ComposedStack:
 def gameday_stack(tmp_path_factory: pytest.TempPathFactory,
                   monkeypatch: pytest.MonkeyPatch) -> Iterator[ComposedStack]:
     from testcontainers.compose import DockerCompose  # only where the fixture is used
+
+    from gameday.scenario.presets import StackPreset
+    from gameday.stack.compose import docker_env, project_name
+    from gameday.stack.rundir import new_run_id
+    from reference_target.compose import COMPOSE_DIR, compose_target, free_prefix, offline
 
     for name, value in docker_env().items():  # testcontainers runs `docker compose` with os.environ
         if name == "DOCKER_HOST":

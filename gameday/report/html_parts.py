@@ -21,7 +21,7 @@ __all__ = ["RAW_FILES", "RunFiles", "RunInfo", "expectations_html", "faults_html
            "identity_html", "starvation_text", "verdict_badge"]
 
 RAW_FILES = ("summary.md", "report-data.json", "results.json", "junit.xml", "history.jsonl", "scenario.yaml",
-             "run.json", "ledger.jsonl", "timeline.json")
+             "run.json", "ledger.jsonl")
 """The run directory's own files a report links to (those present)."""
 EVIDENCE_LIMIT = 200_000
 """Evidence longer than this (characters of JSON) is cut in the page; results.json has it whole."""

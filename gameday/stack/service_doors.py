@@ -56,7 +56,7 @@ class PidDoor:
 
 
 class ContainerDoor:
-    """A Docker container, through the Docker SDK (``DOCKER_HOST`` as the docker CLI reads it).
+    """A Docker container, through the Docker SDK, on the engine the compose backend uses.
     SIGSTOP and SIGCONT are ``pause`` and ``unpause`` (the cgroup freezer: the container cannot
     see it coming, as with SIGSTOP)."""
 
@@ -67,8 +67,10 @@ class ContainerDoor:
         import docker  # the SDK only where a target names a container
         from docker.errors import DockerException
 
+        from gameday.stack.compose import docker_env
+
         try:
-            return docker.from_env().containers.get(self.container)
+            return docker.from_env(environment=docker_env()).containers.get(self.container)
         except DockerException as error:
             raise StackError(f"{self.service}: container {self.container!r}: {error}") from None
 
