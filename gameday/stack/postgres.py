@@ -67,6 +67,9 @@ _SERVER_SETTINGS = {
     "max_replication_slots": "5",
     "hot_standby": "on",
     "wal_receiver_status_interval": "1s",
+    # dynamic segments as files in the data directory (removed with the run), not in /dev/shm where a
+    # SIGKILLed server leaves them for good
+    "dynamic_shared_memory_type": "mmap",
 }
 
 

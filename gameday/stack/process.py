@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 
 from gameday.stack.errors import ServiceStartError
+from gameday.stack.sysv_shm import release_orphaned_segments, started_epoch_s
 
 _PR_SET_PDEATHSIG = 1
 _READY_LINE = re.compile(rb"^READY((?:\s+\w+=\d+)*)\s*$")
@@ -110,6 +111,9 @@ class ManagedProcess:
         for child in descendants:  # psutil refuses a pid that was reused meanwhile
             with contextlib.suppress(psutil.Error):
                 child.kill()
+        if self.start_ticks is not None:  # a SIGKILLed Postgres leaves its System V segment behind
+            await asyncio.to_thread(psutil.wait_procs, descendants, 2.0)  # detached once they are gone
+            release_orphaned_segments({self.pid: started_epoch_s(self.start_ticks)})
         if self._stdout_drain is not None:
             self._stdout_drain.cancel()
             # gather, not suppress(CancelledError): a cancellation of the caller must still propagate

@@ -31,6 +31,7 @@ from urllib import error, request
 from urllib.parse import quote
 
 from gameday.stack.process import ManagedProcess, process_start_ticks
+from gameday.stack.sysv_shm import release_orphaned_segments, started_epoch_s
 
 logger = logging.getLogger(__name__)
 
@@ -324,12 +325,16 @@ def reap_stale_runs(reports_root: Path) -> list[Reaped]:
             continue  # a concurrent run, still alive
         proxies = _reap_proxies(proxy_records / registry_path.name)
         killed = []
+        creators: dict[int, float] = {}
         for entry in record.get("processes", []):
             pid = int(entry["pid"])
             if alive_as_recorded(pid, entry.get("start_ticks")):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
                 killed.append(f"{entry['name']}({pid})")
+            if isinstance(entry.get("start_ticks"), int):
+                creators[pid] = started_epoch_s(entry["start_ticks"])
+        release_orphaned_segments(creators)
         for scratch in record.get("scratch", []):
             if _is_scratch_of(Path(str(scratch)), reports_root, registry_path.stem):
                 shutil.rmtree(scratch, ignore_errors=True)

@@ -12,6 +12,7 @@ import pytest
 
 from gameday.scenario.presets import StackPreset, topology
 from gameday.stack.rundir import reap_stale_runs
+from gameday.stack.sysv_shm import SYSV_SHM_TABLE, parse_segments
 from tests.integration.processes import alive, wait_for
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "failover-primary-crash.yaml"
@@ -79,3 +80,5 @@ def test_a_harness_killed_with_sigkill_takes_its_stack_and_the_next_run_reaps(tm
     assert [r.run_dir for r in reaped] == [str(run_dir)]
     assert list((tmp_path / ".active").glob("*.json")) == []
     assert not (run_dir / "scratch").exists()
+    left = [s.shmid for s in parse_segments(SYSV_SHM_TABLE.read_text()) if s.creator_pid in pids]
+    assert left == [], "the killed Postgres servers' System V segments are released by the reaper"
