@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,6 @@ if TYPE_CHECKING:  # the harness is imported where a test uses the fixture, not 
 
 __all__ = ["ComposedStack", "gameday_stack"]
 
-ADMIN_TOKEN = "gameday-admin"
 
 
 @dataclass
@@ -36,6 +36,7 @@ class ComposedStack:
 
     target: TargetFile
     reports: Path
+    admin_token: str
 
     def run(self, scenario: str | Path) -> RunOutcome:
         """Play ``scenario`` on this stack: its faults, its history, its verdicts (``outcome.result``)."""
@@ -43,7 +44,8 @@ class ComposedStack:
         from gameday.scenario import load_scenario
 
         path = Path(scenario)
-        settings = RunSettings(reports_root=self.reports, target_file=self.target, admin_token=ADMIN_TOKEN)
+        settings = RunSettings(reports_root=self.reports, target_file=self.target,
+                               admin_token=self.admin_token)
         return asyncio.run(run_scenario(load_scenario(path), path, settings))
 
 
@@ -60,20 +62,20 @@ def gameday_stack(tmp_path_factory: pytest.TempPathFactory,
     for name, value in docker_env().items():  # testcontainers runs `docker compose` with os.environ
         if name == "DOCKER_HOST":
             monkeypatch.setenv(name, value)
-    run_id = new_run_id()
+    run_id, admin_token = new_run_id(), secrets.token_urlsafe(18)
     project, prefix = project_name(run_id), free_prefix(run_id)
     work = tmp_path_factory.mktemp("gameday-stack")
     env_file = work / "compose.env"
     env_file.write_text("\n".join(f"{key}={value}" for key, value in {
         "COMPOSE_PROJECT_NAME": project, "COMPOSE_PROFILES": "active-passive",
-        "GAMEDAY_PORT_PREFIX": prefix, "GAMEDAY_ADMIN_TOKEN": ADMIN_TOKEN, "GAMEDAY_SEED": 1,
+        "GAMEDAY_PORT_PREFIX": prefix, "GAMEDAY_ADMIN_TOKEN": admin_token, "GAMEDAY_SEED": 1,
         "GAMEDAY_DEFECTS": "[]", "GAMEDAY_DEPLOY": json.dumps({"blue": "oms-blue", "green": "oms-green"}),
     }.items()) + "\n")
     files = ["docker-compose.yml", *(["offline.yml"] if offline() else [])]
     compose = DockerCompose(COMPOSE_DIR, compose_file_name=files, env_file=str(env_file), wait=True)
     compose.start()
     try:
-        yield ComposedStack(compose_target(StackPreset.ACTIVE_PASSIVE, project, prefix, ADMIN_TOKEN),
-                            work / "reports")
+        yield ComposedStack(compose_target(StackPreset.ACTIVE_PASSIVE, project, prefix, admin_token),
+                            work / "reports", admin_token)
     finally:
         compose.stop(down=True)  # down --volumes (keep_volumes is False)

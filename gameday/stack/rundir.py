@@ -141,7 +141,7 @@ class ProcessRegistry:
             "run_dir": str(self._run_dir.path),
             "harness": {"pid": self._harness_pid, "start_ticks": self._harness_ticks},
             "processes": [
-                {"name": name, "pid": p.pid, "start_ticks": p.start_ticks}
+                {"name": name, "pid": p.pid, "start_ticks": p.start_ticks, "program": program_of(p.pid)}
                 for name, p in self._processes.items()
             ],
             "scratch": [str(self._run_dir.scratch)],
@@ -210,6 +210,24 @@ class Reaped:
 
 def alive_as_recorded(pid: int, start_ticks: int | None) -> bool:
     return start_ticks is not None and process_start_ticks(pid) == start_ticks
+
+
+def program_of(pid: int) -> str | None:
+    """The program a process runs (the first word of its command line), ``None`` if it is gone."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return cmdline.split(b"\0", 1)[0].decode(errors="replace") or None
+
+
+def _ours(entry: dict[str, Any]) -> bool:
+    """A recorded process still running as recorded: same start time, same program (when recorded)."""
+    pid = int(entry["pid"])
+    if not alive_as_recorded(pid, entry.get("start_ticks")):
+        return False
+    recorded = entry.get("program")
+    return recorded is None or program_of(pid) == recorded
 
 
 def _provably_gone(pid: int, start_ticks: int | None) -> bool:
@@ -328,7 +346,7 @@ def reap_stale_runs(reports_root: Path) -> list[Reaped]:
         creators: dict[int, float] = {}
         for entry in record.get("processes", []):
             pid = int(entry["pid"])
-            if alive_as_recorded(pid, entry.get("start_ticks")):
+            if _ours(entry):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
                 killed.append(f"{entry['name']}({pid})")

@@ -7,6 +7,7 @@ addresses it serves) or raises ``ServiceStartError`` with the tail of the servic
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from dataclasses import dataclass
@@ -115,6 +116,10 @@ async def start_python_service(
 
 
 def write_config(path: Path, config_json: str) -> Path:
+    """A service's configuration, readable by the run's owner only (it holds the run's admin token)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(config_json)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as config:
+        os.fchmod(config.fileno(), 0o600)  # an existing file keeps its mode through O_CREAT
+        config.write(config_json)
     return path

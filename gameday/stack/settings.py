@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ class StackSettings:
     deployment: DeploymentSpec | None = None  # the settings of a preset with a deployer
     symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD")
     defects: tuple[str, ...] = ()  # names of the target's known defects to switch on
-    admin_token: str = "gameday-admin"
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(18))  # a fresh secret per run
     toxiproxy_url: str | None = None  # a real toxiproxy-server; None starts our own
     cache_dir: Path | None = None
     start_timeout_s: float = 20.0
