@@ -31,7 +31,9 @@ from gameday.stack.process import (
     ManagedProcess,
     ProcessSpec,
     SpawnHook,
+    die_with_parent,
     log_tail,
+    process_start_ticks,
     start_process,
     wait_until,
 )
@@ -162,6 +164,18 @@ def signal_with_children(process: ManagedProcess, sig: signal.Signals) -> None:
 # --- the primary -------------------------------------------------------------------------------
 
 
+def _sweep_abandoned_builds(cache_dir: Path) -> None:
+    """Remove the half-built templates of harnesses that were killed while building one
+    (``.building-<pid>-<start ticks>``: only those whose builder is provably gone)."""
+    for path in cache_dir.glob(".building-*"):
+        pid, _, ticks = path.name.removeprefix(".building-").partition("-")
+        if not pid.isdigit():
+            continue
+        current = process_start_ticks(int(pid))
+        if current is None or (ticks.isdigit() and current != int(ticks)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def ensure_postgres_template(cache_dir: Path) -> Path:
     """An initialised data directory, made once and copied per run."""
     version = postgres_bin("postgres").resolve().parent.parent.name
@@ -169,27 +183,28 @@ def ensure_postgres_template(cache_dir: Path) -> Path:
     if (template / "PG_VERSION").exists():
         return template
     cache_dir.mkdir(parents=True, exist_ok=True)
-    building = cache_dir / f".building-{os.getpid()}"
+    _sweep_abandoned_builds(cache_dir)
+    building = cache_dir / f".building-{os.getpid()}-{process_start_ticks(os.getpid())}"
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir()
-    user = _server_user()
-    if user is not None:
-        account = _ensure_system_user()
-        _ensure_traversable(cache_dir)
-        os.chown(building, account.pw_uid, account.pw_gid)
-    initdb = subprocess.run(
-        [str(postgres_bin("initdb")), "-D", str(building / "data"), "--auth=trust", "-U", "postgres",
-         "--encoding=utf8", "--no-sync"],
-        capture_output=True, text=True, user=user, group=user, extra_groups=[] if user else None,
-    )
-    if initdb.returncode != 0:
-        shutil.rmtree(building, ignore_errors=True)
-        raise ServiceStartError("postgres", f"initdb exited with code {initdb.returncode}", initdb.stderr)
     try:
-        (building / "data").rename(template)
-    except OSError:  # another run built it first
+        user = _server_user()
+        if user is not None:
+            account = _ensure_system_user()
+            _ensure_traversable(cache_dir)
+            os.chown(building, account.pw_uid, account.pw_gid)
+        initdb = subprocess.run(
+            [str(postgres_bin("initdb")), "-D", str(building / "data"), "--auth=trust", "-U", "postgres",
+             "--encoding=utf8", "--no-sync"],
+            capture_output=True, text=True, user=user, group=user, extra_groups=[] if user else None,
+            preexec_fn=die_with_parent,
+        )
+        if initdb.returncode != 0:
+            raise ServiceStartError("postgres", f"initdb exited with code {initdb.returncode}", initdb.stderr)
+        with contextlib.suppress(OSError):  # another run may have built it first
+            (building / "data").rename(template)
+    finally:
         shutil.rmtree(building, ignore_errors=True)
-    shutil.rmtree(building, ignore_errors=True)
     return template
 
 

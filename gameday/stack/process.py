@@ -24,7 +24,7 @@ _PR_SET_PDEATHSIG = 1
 _READY_LINE = re.compile(rb"^READY((?:\s+\w+=\d+)*)\s*$")
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:  # runs in the child between fork and exec
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -145,7 +145,7 @@ async def start_process(
             group=spec.user,  # the user's own group, not the harness's
             extra_groups=[] if spec.user else None,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     managed = ManagedProcess(spec=spec, proc=proc, start_ticks=process_start_ticks(proc.pid))
     on_spawn(managed)
