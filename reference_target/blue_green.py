@@ -48,6 +48,7 @@ class BlueGreenStack(DeployingStack):
             self._start_venue(),
             self._start_toxiproxy(),
         )
+        self._infrastructure = frozenset(self.processes)
         self._attach(nats.url, database.dsn, toxiproxy_url)
         await self._nats_ready()
         await self._proxy_to({"exchange": f"127.0.0.1:{self.processes['exchange'].ports['fix']}",

@@ -57,6 +57,7 @@ class LocalStack:
         self.settings = settings
         self.endpoints = StackEndpoints()
         self.processes: dict[str, ManagedProcess] = {}
+        self._infrastructure: frozenset[str] = frozenset()  # what the clients need: stopped last
         self.started_in_s: float | None = None
         self._exit = AsyncExitStack()
         self._registry = ProcessRegistry(settings.run_dir)
@@ -95,12 +96,16 @@ class LocalStack:
         await self._exit.aclose()
 
     async def _stop_all(self) -> None:
-        # reverse start order: clients first, infrastructure last
-        for name in reversed(list(self.processes)):
-            process = self.processes.pop(name)
-            with contextlib.suppress(Exception):
-                await asyncio.shield(process.stop())
-            self._registry.remove(name)
+        """Clients first, all at once; then the infrastructure they used, all at once."""
+        clients = [name for name in self.processes if name not in self._infrastructure]
+        for tier in (clients, list(self.processes)):
+            await asyncio.gather(*(self._stop(name) for name in tier))
+
+    async def _stop(self, name: str) -> None:
+        process = self.processes.pop(name)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(process.stop())
+        self._registry.remove(name)
 
     async def _delete_own_proxies(self) -> None:
         if self.toxiproxy is not None:
@@ -139,6 +144,7 @@ class LocalStack:
             self._start_venue(),
             self._start_toxiproxy(),
         )
+        self._infrastructure = frozenset(self.processes)
         self._attach(nats.url, database.dsn, toxiproxy_url)
         await self._nats_ready()
         upstreams = {
@@ -250,6 +256,7 @@ class LocalStack:
                           for s in self.settings.symbols),
             seed=self.settings.seed,
             ledger_path=self.settings.run_dir.path / "ledger.jsonl",
+            admin_token=self.settings.admin_token,
         )
 
     async def _start_venue(self) -> ManagedProcess:
@@ -262,6 +269,7 @@ class LocalStack:
             on_spawn=self._track, timeout_s=self.settings.start_timeout_s,
         )
         self.endpoints.venue_admin = f"http://127.0.0.1:{process.ports['admin']}"
+        self.endpoints.venue_admin_token = self.settings.admin_token
         return process
 
     async def _start_oms(
@@ -328,11 +336,13 @@ class LocalStack:
 
     async def exchange_fault(self, kind: ExchangeFaultKind, params: dict[str, Any]) -> dict[str, Any]:
         assert self._session is not None
-        return await put_exchange_fault(self._session, self.endpoints.venue_admin, kind, params)
+        return await put_exchange_fault(self._session, self.endpoints.venue_admin, kind, params,
+                                        token=self.endpoints.venue_admin_token)
 
     async def heal_exchange_fault(self, kind: ExchangeFaultKind) -> None:
         assert self._session is not None
-        await heal_exchange_fault(self._session, self.endpoints.venue_admin, kind)
+        await heal_exchange_fault(self._session, self.endpoints.venue_admin, kind,
+                                  token=self.endpoints.venue_admin_token)
 
     def describe(self) -> dict[str, Any]:
         return {
