@@ -12,6 +12,7 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -66,11 +67,16 @@ async def start_nats(
     process = await start_process(spec, on_spawn=on_spawn)
     ports_file = ports_dir / f"nats-server_{process.pid}.ports"
 
-    async def ports_written() -> bool:
-        return ports_file.exists() and ports_file.stat().st_size > 0
+    ports: dict[str, Any] = {}
+
+    async def ports_written() -> bool:  # the file can be read half-written, or before every listener is up
+        try:
+            ports.update(json.loads(ports_file.read_text()))
+        except (OSError, ValueError):
+            return False
+        return bool(ports.get("nats")) and bool(ports.get("monitoring"))
 
     await wait_until("nats", ports_written, timeout_s=timeout_s, log_path=log_path, process=process)
-    ports = json.loads(ports_file.read_text())
     service = NatsService(process=process, url=ports["nats"][0], monitor_url=ports["monitoring"][0])
     process.ports = {"client": int(service.url.rsplit(":", 1)[1]),
                      "monitor": int(service.monitor_url.rsplit(":", 1)[1])}
