@@ -98,11 +98,13 @@ class LocalStack:
     async def _stop_all(self) -> None:
         """Clients first, all at once; then the infrastructure they used, all at once."""
         clients = [name for name in self.processes if name not in self._infrastructure]
-        for tier in (clients, list(self.processes)):
-            await asyncio.gather(*(self._stop(name) for name in tier))
+        await asyncio.gather(*(self._stop(name) for name in clients))
+        await asyncio.gather(*(self._stop(name) for name in list(self.processes)))
 
     async def _stop(self, name: str) -> None:
-        process = self.processes.pop(name)
+        process = self.processes.pop(name, None)
+        if process is None:
+            return
         with contextlib.suppress(Exception):
             await asyncio.shield(process.stop())
         self._registry.remove(name)
