@@ -122,7 +122,14 @@ class BodyShapes(Protocol):
 class FixStreamParser:
     """Incremental framer/parser for a byte stream of FIX 4.4 messages."""
 
-    __slots__ = ("_max_body_length", "_pending", "_shapes", "discarded_bytes", "discarded_frames")
+    __slots__ = (
+        "_max_body_length",
+        "_pending",
+        "_shapes",
+        "discarded_bytes",
+        "discarded_frames",
+        "garbled_at",
+    )
 
     def __init__(
         self, max_body_length: int = DEFAULT_MAX_BODY_LENGTH, shapes: BodyShapes | None = None
@@ -132,6 +139,8 @@ class FixStreamParser:
         self._shapes = shapes
         self.discarded_bytes = 0
         self.discarded_frames = 0
+        # of the last feed: how many of its messages came before its first garbled frame
+        self.garbled_at: int | None = None
 
     @property
     def buffered(self) -> int:
@@ -139,7 +148,11 @@ class FixStreamParser:
         return len(self._pending)
 
     def feed(self, data: bytes) -> list[FixMessage]:
-        """Add received bytes; return every complete, valid message now available."""
+        """Add received bytes; return every complete, valid message now available.
+
+        :attr:`garbled_at` tells where among them a garbled frame was dropped, if one was.
+        """
+        self.garbled_at = None
         if self._pending:
             data = self._pending + data
         messages: list[FixMessage] = []
@@ -158,6 +171,8 @@ class FixStreamParser:
             if frame_end == _INCOMPLETE:
                 break
             if frame_end == _GARBAGE:
+                if self.garbled_at is None:
+                    self.garbled_at = len(messages)
                 next_start = data.find(RESYNC_MARKER, position + 1)
                 if next_start < 0:
                     next_start = max(position + 1, size - _MARKER_KEEP)

@@ -1,18 +1,17 @@
 """FIX 4.4 session rules for one TCP connection of the acceptor (FIX 4.4 session layer).
 
-:class:`AcceptorConnection` is transport-agnostic (bytes in, bytes out, a clock): Logon,
-Logout (a venue Logout waits for the counterparty's), Heartbeat/TestRequest timers, the
-BeginString, field-level validation against the FIX 4.4 dictionary, SendingTime and CompID
-checks, inbound sequencing (gaps queue messages and trigger one ResendRequest; the queue
-drains in order once filled: :mod:`mock_exchange.fix.sequencing`), SequenceReset in both
-modes, ResendRequest, and a Logon with ResetSeqNumFlag in session. Application messages go
-to a :class:`SessionListener`; it never sees session-level traffic.
+:class:`AcceptorConnection` is transport-agnostic (bytes in, bytes out, a clock): Logon (a
+garbled one ends the connection), Logout (a venue Logout waits for the counterparty's),
+Heartbeat/TestRequest timers (:mod:`mock_exchange.fix.liveness`), the BeginString, field-level
+validation against the FIX 4.4 dictionary, SendingTime, CompID and PossDup checks, inbound
+sequencing (gaps queue messages and trigger one ResendRequest; the queue drains in order once
+filled: :mod:`mock_exchange.fix.sequencing`), SequenceReset in both modes, ResendRequest, and a
+Logon with ResetSeqNumFlag in session. Application messages go to a :class:`SessionListener`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from mock_exchange.fix.checks import (
     sending_time_is_accurate,
 )
 from mock_exchange.fix.codec import BEGIN_STRING, FixMessage, FixStreamParser
+from mock_exchange.fix.liveness import Liveness
 from mock_exchange.fix.logon import judge_logon, resets_on_logon
 from mock_exchange.fix.sequencing import InboundSequence
 from mock_exchange.fix.session import (
@@ -51,9 +51,8 @@ from mock_exchange.fix.validation import Problem, fix44_validator, poss_dup_prob
 
 log = logging.getLogger(__name__)
 
-TEST_REQUEST_AFTER = 1.2  # x HeartBtInt of inbound silence
-DISCONNECT_AFTER = 2.4  # x HeartBtInt of inbound silence
 INCORRECT_BEGIN_STRING = "Incorrect BeginString"
+GARBLED_LOGON = "garbled Logon message (BodyLength, CheckSum or 8, 9, 35 not first)"
 # a rejected message still uses up its MsgSeqNum, except these (as FIX engines do)
 _REJECTED_KEEP_SEQ = frozenset({MsgType.LOGON, MsgType.SEQUENCE_RESET})
 # while the venue waits for the Logout it asked for, only these are acted on (a TestRequest is
@@ -65,8 +64,6 @@ _AFTER_LOGOUT = frozenset(
 
 class AcceptorConnection:
     """Session rules for one connection; binds to a :class:`FixSession` at Logon."""
-
-    _test_request_ids = itertools.count(1)
 
     def __init__(
         self,
@@ -99,8 +96,8 @@ class AcceptorConnection:
         self._clock = clock
         self._shapes = MessageShapes()
         self._parser = FixStreamParser(shapes=self._shapes)
-        self._opened_at = self._last_received = clock()
-        self._test_request_pending = False
+        self._opened_at = clock()
+        self._liveness = Liveness(self._opened_at)
         self._sequence = InboundSequence(
             self._dispatch,
             overflow=lambda text: self.logout(text, await_reply=False),
@@ -119,15 +116,19 @@ class AcceptorConnection:
         self._transport.hold()
         try:
             with self._batch():
-                for message in self._parser.feed(data):
-                    if self._closing:
-                        return
-                    self._last_received = self._clock()
-                    self._test_request_pending = False
+                messages = self._parser.feed(data)
+                garbled_at = self._parser.garbled_at  # a garbled Logon ends the connection
+                for index, message in enumerate(messages):
+                    if self._closing or (index == garbled_at and self.session is None):
+                        break
+                    self._liveness.received(self._clock())
                     if self.session is None:
                         self._on_logon(message)
                     else:
                         self._on_message(self.session, message)
+                if garbled_at is not None and self.session is None and not self._closing:
+                    self._listener.on_logon_refused("", GARBLED_LOGON, peer=self._peer)
+                    self.close(GARBLED_LOGON)
         finally:
             self._transport.release()
 
@@ -155,20 +156,10 @@ class AcceptorConnection:
                 self.close("no Logon received in time" if session is None else "no Logout reply in time")
                 return 1.0
             return deadline - now
-        heartbeat = float(session.heartbeat_s)
-        silence = now - self._last_received
-        if silence >= DISCONNECT_AFTER * heartbeat:
-            self.close(f"no message for {silence:.1f}s (HeartBtInt {session.heartbeat_s})")
-            return 1.0
-        if silence >= TEST_REQUEST_AFTER * heartbeat and not self._test_request_pending:
-            test_request_id = b"TEST-%d" % next(self._test_request_ids)
-            session.send(MsgType.TEST_REQUEST, [(tags.TEST_REQ_ID, test_request_id)])
-            self._test_request_pending = True
-        if now - session.last_sent >= heartbeat:
-            session.send(MsgType.HEARTBEAT, [])
-        silence_limit = DISCONNECT_AFTER if self._test_request_pending else TEST_REQUEST_AFTER
-        next_check = min(self._last_received + silence_limit * heartbeat, session.last_sent + heartbeat)
-        return max(0.01, next_check - now)
+        give_up, next_check = self._liveness.tick(session, now)
+        if give_up is not None:
+            self.close(give_up)
+        return next_check
 
     def close(self, reason: str) -> None:
         """Close the connection without a Logout (the transport flushes what was written)."""
@@ -283,23 +274,24 @@ class AcceptorConnection:
             self._sequence.accept(session, message, seq)
 
     def _passes_identity_checks(self, session: FixSession, message: FixMessage, seq: int) -> bool:
-        """SendingTime within the tolerance and the CompIDs of the session; else Reject, Logout."""
+        """SendingTime within the tolerance and the CompIDs of the session; else Reject, Logout.
+
+        The rejected message uses up its MsgSeqNum when it is the one expected (2k, 2o).
+        """
         if not sending_time_is_accurate(message):
-            send_session_reject(
-                session, message, seq, reason=RejectReason.SENDING_TIME_ACCURACY, text=SENDING_TIME_PROBLEM
-            )
-            self.logout(None)
-            return False
-        if (
+            reason, text, logout_text = RejectReason.SENDING_TIME_ACCURACY, SENDING_TIME_PROBLEM, None
+        elif (
             message.get(tags.SENDER_COMP_ID) != session.sender_comp_id_bytes
             or message.get(tags.TARGET_COMP_ID) != self._venue_comp_id
         ):
-            send_session_reject(
-                session, message, seq, reason=RejectReason.COMP_ID_PROBLEM, text=COMP_ID_PROBLEM
-            )
-            self.logout(COMP_ID_PROBLEM)
-            return False
-        return True
+            reason, text, logout_text = RejectReason.COMP_ID_PROBLEM, COMP_ID_PROBLEM, COMP_ID_PROBLEM
+        else:
+            return True
+        send_session_reject(session, message, seq, reason=reason, text=text)
+        self.logout(logout_text)
+        if seq == session.next_in_seq:
+            self._sequence.consume(session, seq)  # after the Logout: what it releases is not acted on
+        return False
 
     def _reject_invalid(
         self, session: FixSession, message: FixMessage, seq: int | None, problem: Problem
@@ -328,24 +320,29 @@ class AcceptorConnection:
             self._sequence.hold(session, seq, message)
 
     def _on_too_low(self, session: FixSession, message: FixMessage, seq: int, expected: int) -> None:
-        if message.get(tags.POSS_DUP_FLAG) != b"Y":
+        """A possible duplicate is ignored (once its OrigSendingTime passes); a Logout or a
+        ResendRequest is acted on whatever its number (as FIX engines do); anything else logs out."""
+        msg_type = message.msg_type
+        if message.get(tags.POSS_DUP_FLAG) == b"Y":
+            self._poss_dup_passes(session, message, seq)
+        elif msg_type == MsgType.LOGOUT:
+            self._on_logout(session)
+        elif msg_type == MsgType.RESEND_REQUEST:
+            answer_resend(session, message, seq)  # its number is not counted: it was used before
+        else:
             self.logout(f"MsgSeqNum too low, expecting {expected} but received {seq}", await_reply=False)
-            return
-        if message.msg_type == MsgType.SEQUENCE_RESET:
-            return
-        problem = poss_dup_problem(message)
+
+    def _poss_dup_passes(self, session: FixSession, message: FixMessage, seq: int) -> bool:
+        """PossDupFlag=Y needs OrigSendingTime (2g: Reject 373=1) not after SendingTime (2f:
+        Reject 373=10, Logout). A SequenceReset is exempt."""
+        problem = None if message.msg_type == MsgType.SEQUENCE_RESET else poss_dup_problem(message)
         if problem is None:
-            return  # a possible duplicate of a message already processed: ignored
-        send_session_reject(
-            session,
-            message,
-            seq,
-            reason=problem.reason,
-            text=REJECT_TEXTS[problem.reason],
-            ref_tag=problem.tag,
-        )
+            return True
+        text = REJECT_TEXTS[problem.reason]
+        send_session_reject(session, message, seq, reason=problem.reason, text=text, ref_tag=problem.tag)
         if problem.reason is RejectReason.SENDING_TIME_ACCURACY:
             self.logout(None)
+        return False
 
     def _on_sequence_reset(self, session: FixSession, message: FixMessage, seq: int) -> None:
         """SequenceReset-Reset: its own MsgSeqNum is ignored; NewSeqNo must not go back."""
@@ -360,6 +357,8 @@ class AcceptorConnection:
         msg_type = message.msg_type
         if self._logout_deadline is not None and msg_type not in _AFTER_LOGOUT:
             log.info("ignoring MsgType %r from %s after Logout", msg_type, session.sender_comp_id)
+            return
+        if message.get(tags.POSS_DUP_FLAG) == b"Y" and not self._poss_dup_passes(session, message, seq):
             return
         if msg_type not in ADMIN_MSG_TYPES:
             self._dispatch_application(session, message, seq)

@@ -189,7 +189,7 @@ def fix44_validator() -> MessageValidator:
 
 
 def poss_dup_problem(message: FixMessage) -> Problem | None:
-    """What is wrong with a PossDup message below the expected MsgSeqNum, if anything.
+    """What is wrong with a message with PossDupFlag=Y (not a SequenceReset), if anything.
 
     It needs OrigSendingTime(122), and that must not be later than its SendingTime(52).
     """
