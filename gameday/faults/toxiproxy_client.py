@@ -127,8 +127,8 @@ class ToxiproxyClient:
         self._claim(proxy["name"] for proxy in proxies)
         body = [{**proxy, "name": self.proxy_name(proxy["name"])} for proxy in proxies]
         result = await self._call("POST", "/populate", body, expect=(200, 201))
-        created: list[dict[str, Any]] = result["proxies"] if isinstance(result, dict) else result
-        return [self._as_hop(proxy) for proxy in created]
+        created: list[dict[str, Any]] | None = result["proxies"] if isinstance(result, dict) else result
+        return [self._as_hop(proxy) for proxy in created or ()]  # Toxiproxy answers null for nothing created
 
     async def create_proxy(self, name: str, upstream: str, listen: str = "127.0.0.1:0") -> dict[str, Any]:
         self._claim([name])

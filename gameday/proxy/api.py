@@ -5,7 +5,12 @@ reads answer from it directly, and changes are decided there and reach the data 
 data-plane operations (:mod:`gameday.proxy.dataplane`), so a loop busy with thousands of proxied
 connections does not queue API requests behind its data.
 
-Unknown paths, trailing slashes and wrong methods get Toxiproxy's 404 and 405 answers.
+Unknown paths, trailing slashes and wrong methods get Toxiproxy's 404 and 405 answers, and every
+answer Toxiproxy's content type: JSON as ``application/json``, errors as Go's ``http.Error`` writes
+them (``text/plain; charset=utf-8``, ``X-Content-Type-Options: nosniff``) except populate's,
+which are JSON listing the proxies populated before the failure (``null``: none). ``/metrics``
+exists only when the server is asked for metrics, as Toxiproxy's ``-proxy-metrics`` and
+``-runtime-metrics`` flags register it (for any method).
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from gameday.proxy import errors, gojson, limits, metrics
+from gameday.proxy.proxy import Proxy
 from gameday.proxy.server import PopulateError, ProxyRegistry
 
 logger = logging.getLogger(__name__)
 
 VERSION = "2.12.0"
 JSON = "application/json"
-TEXT = "text/plain"
+VERSION_JSON = "application/json;charset=utf-8"  # Toxiproxy's /version sets its own
+TEXT = "text/plain; charset=utf-8"  # Go's http.Error
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +52,9 @@ def _json(value: Any, status: int = 200) -> Reply:
     return Reply(status, gojson.dumps(value), JSON)
 
 
-def _error(status: int, message: str, extra: dict[str, Any] | None = None) -> Reply:
-    return Reply(status, gojson.dumps({"error": message, "status": status, **(extra or {})}) + "\n", TEXT)
+def _error(status: int, message: str) -> Reply:
+    """Toxiproxy's error answer: its JSON body written by Go's ``http.Error`` (a text line)."""
+    return Reply(status, gojson.dumps({"error": message, "status": status}) + "\n", TEXT)
 
 
 def too_large() -> Reply:
@@ -60,7 +68,7 @@ Read = Callable[[ProxyRegistry, dict[str, str]], Reply]
 
 
 def _version(registry: ProxyRegistry, args: dict[str, str]) -> Reply:
-    return _json({"version": VERSION})
+    return Reply(200, f'{{"version": "{VERSION}"}}\n', VERSION_JSON)  # as Toxiproxy formats it
 
 
 def _proxy_index(registry: ProxyRegistry, args: dict[str, str]) -> Reply:
@@ -79,8 +87,11 @@ def _toxic_show(registry: ProxyRegistry, args: dict[str, str]) -> Reply:
     return _json(registry.get(args["proxy"]).toxics.get(args["toxic"]).to_json())
 
 
-def _metrics(registry: ProxyRegistry, args: dict[str, str]) -> Reply:
-    return Reply(200, metrics.render(registry.all()), TEXT)
+def _metrics_read(options: metrics.MetricsOptions) -> Read:
+    def read(registry: ProxyRegistry, args: dict[str, str]) -> Reply:
+        return Reply(200, metrics.render(options, registry.all()), metrics.CONTENT_TYPE)
+
+    return read
 
 
 # -- changes -------------------------------------------------------------------------------------
@@ -92,11 +103,21 @@ async def _proxy_create(registry: ProxyRegistry, body: bytes, args: dict[str, st
 
 
 async def _populate(registry: ProxyRegistry, body: bytes, args: dict[str, str]) -> Reply:
+    """As Toxiproxy: JSON either way, ``"proxies": null`` when there are none (Go's nil slice)."""
     try:
         proxies = await registry.populate_json(body)
     except PopulateError as exc:
-        return _error(exc.status, exc.message, {"proxies": [p.to_json() for p in exc.created]})
-    return _json({"proxies": [proxy.to_json() for proxy in proxies]}, status=201)
+        return _populate_error(exc.status, exc.message, exc.created)
+    except errors.ApiError as exc:
+        return _populate_error(exc.status, exc.message, [])
+    except OSError as exc:
+        return _populate_error(500, str(exc), [])
+    return _json({"proxies": [proxy.to_json() for proxy in proxies] or None}, status=201)
+
+
+def _populate_error(status: int, message: str, created: list[Proxy]) -> Reply:
+    listed = [proxy.to_json() for proxy in created] or None
+    return _json({"error": message, "status": status, "proxies": listed}, status)
 
 
 async def _proxy_update(registry: ProxyRegistry, body: bytes, args: dict[str, str]) -> Reply:
@@ -141,7 +162,6 @@ ROUTES = [
     Route(re.compile(r"/proxies"), {"GET": _proxy_index}, {"POST": _proxy_create}),
     Route(re.compile(r"/populate"), {}, {"POST": _populate}),
     Route(re.compile(r"/reset"), {}, {"POST": _reset}),
-    Route(re.compile(r"/metrics"), {"GET": _metrics}, {}),
     Route(
         re.compile(rf"/proxies/{_P}"),
         {"GET": _proxy_show},
@@ -156,21 +176,28 @@ ROUTES = [
 ]
 
 
+ANY_METHOD = "*"
+
+
 class Api:
     """Answers :class:`ApiRequest` s in the API thread, which owns ``registry``."""
 
-    def __init__(self, registry: ProxyRegistry) -> None:
+    def __init__(self, registry: ProxyRegistry, options: metrics.MetricsOptions | None = None) -> None:
         self._registry = registry
+        options = options or metrics.MetricsOptions()
+        self._routes = list(ROUTES)
+        if options.enabled:
+            self._routes.append(Route(re.compile(r"/metrics"), {ANY_METHOD: _metrics_read(options)}, {}))
 
     async def answer(self, request: ApiRequest) -> Reply:
         if request.user_agent.startswith("Mozilla/"):
             return Reply(403, "User agent not allowed\n", TEXT)
-        for route in ROUTES:
+        for route in self._routes:
             match = route.pattern.fullmatch(request.path)
             if match is None:
                 continue
             args = match.groupdict()
-            read = route.reads.get(request.method)
+            read = route.reads.get(request.method) or route.reads.get(ANY_METHOD)
             if read is not None:
                 return _guarded_read(read, self._registry, args)
             change = route.changes.get(request.method)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
+import logging
 import socket
 import threading
 
 from aiohttp import web
 
-from gameday.proxy.api import Api, ApiRequest, Reply, too_large
+from gameday.proxy.api import TEXT, Api, ApiRequest, Reply, too_large
 from gameday.proxy.limits import MAX_BODY_BYTES
+
+logger = logging.getLogger(__name__)
 
 
 class ApiThread:
@@ -69,12 +72,14 @@ class ApiThread:
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         reply = await self._answer(request)
+        logger.debug("%s %s -> %d", request.method, request.path, reply.status)
+        headers = {"X-Toxiproxy-Request-Id": f"gameday-{next(self._request_ids):08x}"}
         if reply.content_type is None:
-            response = web.Response(status=reply.status)
-        else:
-            response = web.Response(status=reply.status, text=reply.text, content_type=reply.content_type)
-        response.headers["X-Toxiproxy-Request-Id"] = f"gameday-{next(self._request_ids):08x}"
-        return response
+            return web.Response(status=reply.status, headers=headers)
+        headers["Content-Type"] = reply.content_type  # exactly Toxiproxy's: aiohttp would add a charset
+        if reply.content_type == TEXT:  # what Go's http.Error adds
+            headers["X-Content-Type-Options"] = "nosniff"
+        return web.Response(status=reply.status, body=reply.text.encode(), headers=headers)
 
     async def _answer(self, request: web.Request) -> Reply:
         try:

@@ -37,19 +37,21 @@ def _toxicity(fields: dict[str, Any], default: float) -> float:
 
 @dataclass(slots=True)
 class ToxicEntry:
-    """A named toxic on one stream of a proxy."""
+    """A named toxic on one stream of a proxy; ``stream_name`` is the stream as the client wrote it
+    (``UpStream``), which Toxiproxy keeps, and uses in the default name (``latency_UpStream``)."""
 
     name: str
     stream: Direction
     toxicity: float
     toxic: Toxic[Any]
+    stream_name: str
 
     def to_json(self) -> dict[str, Any]:
         return {
             "attributes": self.toxic.attrs.to_json(),
             "name": self.name,
             "type": self.toxic.type_name,
-            "stream": self.stream.value,
+            "stream": self.stream_name,
             "toxicity": gojson.go_number(self.toxicity),
         }
 
@@ -90,8 +92,8 @@ class ToxicCollection:
             fields = gojson.decode_struct(gojson.parse(body), _CREATE_FIELDS, "toxics.ToxicWrapper")
         except gojson.DecodeError as exc:
             raise errors.bad_body(str(exc)) from None
-        stream_name = fields.get("stream", Direction.DOWNSTREAM.value).lower()
-        if stream_name not in Direction.__members__.values():
+        stream_name = fields.get("stream", Direction.DOWNSTREAM.value)
+        if stream_name.lower() not in Direction.__members__.values():
             raise errors.BadRequest(errors.INVALID_STREAM)
         type_name = fields.get("type", "")
         name = fields.get("name") or f"{type_name}_{stream_name}"
@@ -105,7 +107,7 @@ class ToxicCollection:
             toxic = build_toxic(type_name, fields.get("attributes"))
         except (gojson.DecodeError, InvalidAttribute) as exc:
             raise errors.bad_body(str(exc)) from None
-        return ToxicEntry(name, Direction(stream_name), toxicity, toxic)
+        return ToxicEntry(name, Direction(stream_name.lower()), toxicity, toxic, stream_name)
 
     async def update_json(self, name: str, body: bytes) -> ToxicEntry:
         async with self._lock:

@@ -23,6 +23,7 @@ from typing import Any
 
 MAX_DEPTH = 32  # arrays and objects inside one another; our bodies need 3
 _MAX_INT_DIGITS = 19  # int64 has 19 digits; anything longer cannot fit a field
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class DecodeError(Exception):
@@ -139,6 +140,10 @@ def decode_struct(value: Any, fields: Mapping[str, type], struct: str) -> dict[s
         if name is None or item is None:
             continue
         kind = fields[name]
+        if kind is int and _matches(kind, item) and not INT64_MIN <= item <= INT64_MAX:
+            raise DecodeError(
+                f"json: cannot unmarshal number {item} into Go struct field {struct}.{name} of type int64"
+            )
         if not _matches(kind, item):
             raise DecodeError(
                 f"json: cannot unmarshal {json_type_name(item)} into Go struct field "

@@ -10,10 +10,12 @@ operator allows otherwise. Each rule breaks with a 400 (a body over the limit: 4
   ``~``) except ``/``, neither starting nor ending with a space, and not ``.`` or ``..`` (which
   clients drop from a path). ``gd-<run-id>.oms-primary->exchange`` is a name;
 - an address is ``host:port`` or ``[v6]:port``: the host an IP address or a DNS name (or empty),
-  the port decimal 0-65535 (an upstream's 1-65535: nothing answers on port 0); a listen address
-  of ``""`` is every interface, port 0, as in Go;
+  the port decimal 0-65535 or a TCP service name, as Go reads it (an upstream's 1-65535: nothing
+  answers on port 0); a listen address of ``""`` is every interface, port 0, as in Go;
 - without ``allow_remote`` each host is loopback: ``127.0.0.0/8``, ``::1`` or ``localhost``
-  (every interface is not).
+  (every interface is not: so a proxy created without a listen address, which Toxiproxy puts on
+  every interface, is refused with :data:`MISSING_LISTEN` rather than moved to loopback, where
+  the hosts that were meant to reach it could not).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ _HOST_NAME = re.compile(r"(?=.{1,253}\Z)(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{
 _ZONE = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # an IPv6 scope: an interface name or number
 LOOPBACK_NAMES = frozenset({"localhost"})
 LOOPBACK_RULE = "127.0.0.0/8, ::1 or localhost"
+MISSING_LISTEN = (
+    "listen address missing: Toxiproxy then listens on every interface, which this server does only "
+    "when started with --allow-remote (allow_remote); give a loopback address such as 127.0.0.1:0"
+)
 
 
 def shown(text: str, limit: int = 64) -> str:
@@ -105,6 +111,8 @@ class AddressPolicy:
     def _check_host(self, field: str, address: str, host: str) -> None:
         if self.allow_remote or is_loopback(host):
             return
+        if field == "listen" and address == "":
+            raise errors.BadRequest(MISSING_LISTEN)
         where = f"host {shown(host)}" + (" (every interface)" if host == "" and field == "listen" else "")
         raise errors.BadRequest(
             f"{field} address {shown(address)}: {where} is not loopback ({LOOPBACK_RULE}); "

@@ -8,13 +8,16 @@ to the relay, which accepts on it and closes it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from gameday.proxy.collection import ToxicCollection
 from gameday.proxy.dataplane import DataPlane
 from gameday.proxy.link import Direction, Traffic
-from gameday.proxy.net import ListenError, bind_listener, check_address, format_address
+from gameday.proxy.net import ListenError, bind_listener, check_address, format_address, resolved_address
 from gameday.proxy.relay import Relay
+
+logger = logging.getLogger(__name__)
 
 
 class Proxy:
@@ -45,21 +48,31 @@ class Proxy:
         self.listen = format_address(listener.getsockname())
         await self._plane.call(self.relay.listen, listener, self._upstream)
         self._enabled = True
+        logger.info("Started proxy %s on %s to %s", self.name, self.listen, self._upstream)
 
     async def stop(self) -> None:
         """Close the listener (new connects are refused) and every open connection."""
         if self._enabled:
             self._enabled = False
             await self._plane.call(self.relay.stop)
+            logger.info("Terminated proxy %s on %s", self.name, self.listen)
+
+    async def differs(self, listen: str, upstream: str) -> bool:
+        """Whether these addresses are not the proxy's, as Toxiproxy decides: the listen address
+        compared once resolved (``localhost:P`` is ``127.0.0.1:P``), the upstream as written.
+        ListenError if ``listen`` does not resolve."""
+        resolved = await resolved_address(listen)
+        return upstream != self._upstream or resolved != self.listen
 
     async def update(self, listen: str, upstream: str, enabled: bool) -> None:
-        """Apply ``POST /proxies/{name}``: a new address restarts it, ``enabled`` toggles it.
+        """Apply ``POST /proxies/{name}``: a new address restarts it (closing its connections; the
+        same address resolved otherwise keeps them), ``enabled`` toggles it.
 
         A listen address that cannot be parsed, resolved or bound raises ListenError and leaves
         the proxy on its previous addresses (listening again if it was).
         """
         previous = (self.listen, self._upstream, self.enabled)
-        if listen != self.listen or upstream != self._upstream:
+        if await self.differs(listen, upstream):
             check_address(listen)
             await self.stop()
             self.listen, self._upstream = listen, upstream

@@ -3,7 +3,9 @@
 ``async with ToxiproxyServer("127.0.0.1", 0, seed=7) as server:`` serves the API on
 ``server.port`` (the bound port) until the block exits, then closes every listener and connection.
 Its proxies listen on and dial loopback only, unless it is made with ``allow_remote=True``; what
-else the API refuses is in :mod:`gameday.proxy.limits`.
+else the API refuses is in :mod:`gameday.proxy.limits`. It serves ``/metrics`` only when made with
+``metrics=MetricsOptions(proxy=True)`` (or ``runtime=True``), as Toxiproxy does only with its
+``-proxy-metrics`` or ``-runtime-metrics`` flag.
 
 Three threads: the API thread serves HTTP and owns the registry (every change is decided
 there); the caller's event loop is the data loop, carrying the proxied bytes of connections
@@ -23,6 +25,7 @@ from typing import Any
 from gameday.proxy import errors, gojson, limits
 from gameday.proxy.dataplane import DataPlane
 from gameday.proxy.fastlane import FastLane
+from gameday.proxy.metrics import MetricsOptions
 from gameday.proxy.net import bind_listener
 from gameday.proxy.proxy import Proxy
 from gameday.proxy.relay import Relay
@@ -133,7 +136,11 @@ class ProxyRegistry:
                 await proxy.toxics.reset()
 
     async def populate_json(self, body: bytes) -> list[Proxy]:
+        """``POST /populate``: every proxy checked first, then each created, kept if the same (its
+        listen address compared once resolved) or replaced. ``null`` is no proxies, as in Go."""
         value = _parse(body)
+        if value is None:
+            value = []
         if not isinstance(value, list) or isinstance(value, gojson.JsonObject):
             kind = gojson.json_type_name(value)
             raise errors.bad_body(f"json: cannot unmarshal {kind} into Go value of type []toxiproxy.Proxy")
@@ -158,7 +165,11 @@ class ProxyRegistry:
         for fields in wanted:
             existing = self._proxies.get(fields["name"])
             if existing is not None:
-                if existing.listen == fields.get("listen", "") and existing.upstream == fields["upstream"]:
+                try:
+                    differs = await existing.differs(fields.get("listen", ""), fields["upstream"])
+                except OSError as exc:
+                    raise PopulateError(exc, result) from None
+                if not differs:
                     result.append(existing)
                     continue
                 await existing.stop()
@@ -189,11 +200,13 @@ class ToxiproxyServer:
     """The Toxiproxy-compatible server in this event loop. Single use: open once, close once."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 8474, seed: int = 0, *, allow_remote: bool = False
+        self, host: str = "127.0.0.1", port: int = 8474, seed: int = 0, *, allow_remote: bool = False,
+        metrics: MetricsOptions | None = None,
     ) -> None:
         self.host = host
         self._seed = seed
         self._allow_remote = allow_remote
+        self._metrics = metrics or MetricsOptions()
         self._lane = FastLane()
         self._registry: ProxyRegistry | None = None
         self._requested_port = port
@@ -234,7 +247,7 @@ class ToxiproxyServer:
             stack.callback(registry.close)
             sock = await bind_listener(f"{self.host}:{self._requested_port}")
             self._port = sock.getsockname()[1]
-            api_thread = ApiThread(Api(registry), sock)
+            api_thread = ApiThread(Api(registry, self._metrics), sock)
             stack.push_async_callback(api_thread.stop)
             await api_thread.start()
             self._stack = stack.pop_all()

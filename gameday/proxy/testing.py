@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from gameday.proxy.metrics import MetricsOptions
 from gameday.proxy.server import ToxiproxyServer
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -134,16 +135,21 @@ class ApiClient:
 
 
 @asynccontextmanager
-async def served(seed: int) -> AsyncIterator[tuple[ToxiproxyServer, ApiClient]]:
+async def served(
+    seed: int, *, allow_remote: bool = False, metrics: MetricsOptions | None = None
+) -> AsyncIterator[tuple[ToxiproxyServer, ApiClient]]:
     """An in-process server on a free loopback port, and a client of its API."""
-    async with ToxiproxyServer("127.0.0.1", 0, seed) as server, aiohttp.ClientSession() as session:
+    server = ToxiproxyServer("127.0.0.1", 0, seed, allow_remote=allow_remote, metrics=metrics)
+    async with server, aiohttp.ClientSession() as session:
         yield server, ApiClient(server.url, session)
 
 
 @asynccontextmanager
-async def served_api(seed: int) -> AsyncIterator[ApiClient]:
+async def served_api(
+    seed: int, *, allow_remote: bool = False, metrics: MetricsOptions | None = None
+) -> AsyncIterator[ApiClient]:
     """:func:`served`, for tests that need only the API."""
-    async with served(seed) as (_, api):
+    async with served(seed, allow_remote=allow_remote, metrics=metrics) as (_, api):
         yield api
 
 

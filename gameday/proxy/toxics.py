@@ -5,6 +5,20 @@ A toxic is the configuration shared by every link of a proxy; ``new_stage`` make
 coroutine run by a :class:`~gameday.proxy.stub.ToxicStub` (see there for the interruption
 contract); latency has a timer-driven stage (:mod:`gameday.proxy.latency`). Attributes are read
 afresh for every chunk, so an update applies to open connections at once.
+
+Every attribute takes what Toxiproxy's takes (any int64, missing ones 0) up to this server's
+maxima. Where Toxiproxy's data path crashes the whole server on a value it accepted, this one does
+the safe thing instead:
+
+- ``bandwidth`` ``rate`` below 0 (Toxiproxy: a slice out of range, a panic): as rate 0, the data
+  waits until the toxic is updated or removed, and none of it is lost;
+- ``slicer`` ``average_size`` 0 or below (Toxiproxy: ``rand.Intn(0)``, a panic, on the first
+  chunk): slices of 1 byte, the smallest there are; ``size_variation`` below 0 (also a panic):
+  as 0; any variation keeps each slice 1 byte or more (Toxiproxy's can cut outside the chunk).
+
+Other values below 0 mean what they mean in Toxiproxy: no wait (a ``latency``, ``jitter``,
+``delay``, ``reset_peer`` timeout or slicer ``delay`` below 0), never (a ``timeout`` below 0, as 0),
+and nothing through (``limit_data`` ``bytes`` below 0, as 0).
 """
 
 from __future__ import annotations
@@ -22,7 +36,7 @@ from gameday.proxy.stub import Chunk, LinkControl, Pipe, Sink, Stage, TimedOut, 
 
 
 class InvalidAttribute(ValueError):
-    """An attribute value the toxic cannot run with (negative or huge duration, zero slice size)."""
+    """An attribute value over this server's maximum for it (a duration over a day, ...)."""
 
 
 INT64_MAX = 2**63 - 1  # what Go's int64 attributes hold
@@ -32,14 +46,14 @@ MAX_SLICE = 1 << 30  # bytes
 
 
 def bounded(maximum: int) -> Any:
-    """An integer attribute, 0 by default, valid from 0 to ``maximum``."""
+    """An integer attribute, 0 by default, valid up to ``maximum`` (any int64 below it)."""
     return field(default=0, metadata={"max": maximum})
 
 
 @dataclass(frozen=True, slots=True)
 class Attrs:
-    """Base of the attribute models: integer fields, each from 0 to its ``bounded`` maximum
-    (int64's by default), unless a subclass says more."""
+    """Base of the attribute models: integer fields, each an int64 up to its ``bounded`` maximum
+    (int64's by default)."""
 
     @classmethod
     def field_types(cls) -> dict[str, type]:
@@ -54,9 +68,7 @@ class Attrs:
 
     def validate(self) -> None:
         for attr in fields(self):
-            number = getattr(self, attr.name)
-            if number < 0:
-                raise InvalidAttribute(f"{attr.name} must not be negative")
+            number = getattr(self, attr.name)  # an int64: the decoder refuses any other
             maximum = attr.metadata.get("max", INT64_MAX)
             if number > maximum:
                 raise InvalidAttribute(f"{attr.name} must be at most {maximum}")
@@ -91,11 +103,6 @@ class SlicerAttrs(Attrs):
     average_size: int = bounded(MAX_SLICE)  # bytes
     size_variation: int = bounded(MAX_SLICE)  # bytes
     delay: int = bounded(MAX_MS * 1000)  # microseconds
-
-    def validate(self) -> None:
-        Attrs.validate(self)
-        if self.average_size == 0:
-            raise InvalidAttribute("average_size must be greater than 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +169,7 @@ class LatencyToxic(Toxic[LatencyAttrs]):
 
 
 class BandwidthToxic(PipedToxic[BandwidthAttrs]):
-    """Limits throughput to ``rate`` KB/s; big chunks go out in 100 ms slices; rate 0 stalls."""
+    """Limits throughput to ``rate`` KB/s; big chunks go out in 100 ms slices; rate 0 (or below) stalls."""
 
     type_name = "bandwidth"
     attrs_type = BandwidthAttrs
@@ -176,7 +183,7 @@ class BandwidthToxic(PipedToxic[BandwidthAttrs]):
                 stub.close()
                 return
             rate = self.attrs.rate
-            if rate == 0:
+            if rate <= 0:
                 await stub.sleep_until(math.inf)
                 stub.unrecv(chunk)
                 return
@@ -224,7 +231,7 @@ class SlowCloseToxic(PipedToxic[SlowCloseAttrs]):
 
 
 class TimeoutToxic(PipedToxic[TimeoutAttrs]):
-    """Drops all data; closes after ``timeout`` ms without data (0: never). Removal closes too."""
+    """Drops all data; closes after ``timeout`` ms without data (0 or below: never). Removal closes too."""
 
     type_name = "timeout"
     attrs_type = TimeoutAttrs
@@ -233,7 +240,7 @@ class TimeoutToxic(PipedToxic[TimeoutAttrs]):
     async def pipe(self, stub: ToxicStub) -> None:
         while True:
             timeout_ms = self.attrs.timeout
-            item = await (stub.recv() if timeout_ms == 0 else stub.recv_within(timeout_ms / 1000))
+            item = await (stub.recv() if timeout_ms <= 0 else stub.recv_within(timeout_ms / 1000))
             if item is None or isinstance(item, TimedOut):
                 stub.close()
                 return
@@ -262,14 +269,14 @@ class ResetPeerToxic(PipedToxic[TimeoutAttrs]):
 
 
 class SlicerToxic(PipedToxic[SlicerAttrs]):
-    """Splits chunks into pieces of about ``average_size`` bytes, ``delay`` µs apart."""
+    """Splits chunks into pieces of about ``average_size`` bytes (at least 1), ``delay`` µs apart."""
 
     type_name = "slicer"
     attrs_type = SlicerAttrs
     struct_name = "SlicerToxic"
 
     def cuts(self, start: int, end: int, rng: random.Random) -> list[tuple[int, int]]:
-        average, variation = self.attrs.average_size, self.attrs.size_variation
+        average, variation = max(self.attrs.average_size, 1), max(self.attrs.size_variation, 0)
         if (end - start) - average <= variation:
             return [(start, end)]
         mid = start + (end - start) // 2

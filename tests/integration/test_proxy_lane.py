@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from gameday.proxy import ToxiproxyServer
+from gameday.proxy import MetricsOptions, ToxiproxyServer
 from gameday.proxy.connection import Connection, ConnectionState
 from gameday.proxy.testing import ApiClient, Stream, UpstreamServer, echo_server, served, upstream_server
 
@@ -68,7 +68,8 @@ async def wait_until_all(server: ToxiproxyServer, condition: Callable[[Connectio
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    async with served(seed=3) as (server, api), upstream_server() as upstream:
+    async with served(seed=3, metrics=MetricsOptions(proxy=True)) as (server, api), \
+            upstream_server() as upstream:
         yield Rig(server, api, upstream)
 
 

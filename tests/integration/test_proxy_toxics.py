@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from gameday.proxy import MetricsOptions
 from gameday.proxy.testing import ApiClient, EchoServer, Stream, echo_server, free_port, served_api
 
 pytestmark = pytest.mark.integration
@@ -49,7 +50,7 @@ class Harness(ApiClient):
 
 @asynccontextmanager
 async def serve_harness(seed: int) -> AsyncIterator[Harness]:
-    async with served_api(seed) as api, echo_server() as echo:
+    async with served_api(seed, metrics=MetricsOptions(proxy=True)) as api, echo_server() as echo:
         harness = Harness(api, echo)
         try:
             yield harness

@@ -213,12 +213,15 @@ async def test_toxic_defaults(api: Api) -> None:
     }
 
 
-async def test_toxic_stream_is_case_insensitive_and_names_default(api: Api) -> None:
+async def test_toxic_stream_is_case_insensitive_and_kept_as_written(api: Api) -> None:
+    """As Toxiproxy: the stream is matched without case but kept, default name included."""
     await api.create(listen="127.0.0.1:0")
     reply = await add_toxic(api, {"type": "timeout", "stream": "UPSTREAM", "toxicity": 0.5})
-    assert reply.json()["name"] == "timeout_upstream"
-    assert reply.json()["stream"] == "upstream"
+    assert reply.json()["name"] == "timeout_UPSTREAM"
+    assert reply.json()["stream"] == "UPSTREAM"
     assert reply.json()["toxicity"] == 0.5
+    listed = (await api.call("GET", "/proxies/redis/toxics")).json()
+    assert [(toxic["name"], toxic["stream"]) for toxic in listed] == [("timeout_UPSTREAM", "UPSTREAM")]
 
 
 @pytest.mark.parametrize(
@@ -256,9 +259,9 @@ async def test_toxic_duplicate_name_across_streams_is_409(api: Api) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        {"type": "bandwidth", "attributes": {"rate": -1}},
-        {"type": "latency", "attributes": {"latency": -5}},
-        {"type": "slicer", "attributes": {"average_size": 0}},
+        {"type": "bandwidth", "attributes": {"rate": 1000000001}},
+        {"type": "latency", "attributes": {"latency": -9223372036854775809}},
+        {"type": "slicer", "attributes": {"average_size": 1073741825}},
         {"type": "latency", "attributes": {"latency": "100"}},
         {"type": "latency", "attributes": {"latency": 1.5}},
         {"type": "latency", "toxicity": "high"},
@@ -298,7 +301,8 @@ async def test_toxic_update_merges_attributes(api: Api) -> None:
 async def test_toxic_update_bad_value_leaves_toxic_unchanged(api: Api) -> None:
     await api.create(listen="127.0.0.1:0")
     await add_toxic(api, {"type": "bandwidth", "attributes": {"rate": 10}})
-    reply = await api.call("POST", "/proxies/redis/toxics/bandwidth_downstream", {"attributes": {"rate": -1}})
+    path = "/proxies/redis/toxics/bandwidth_downstream"
+    reply = await api.call("POST", path, {"attributes": {"rate": "1"}})
     assert reply.status == 400
     shown = await api.call("GET", "/proxies/redis/toxics/bandwidth_downstream")
     assert shown.json()["attributes"] == {"rate": 10}
@@ -340,7 +344,9 @@ async def test_populate_creates_and_reports(api: Api) -> None:
 async def test_populate_validates_everything_first(api: Api) -> None:
     body = [{"name": "one", "upstream": "127.0.0.1:1"}, {"upstream": "127.0.0.1:2"}]
     reply = await api.call("POST", "/populate", body)
-    assert (reply.status, reply.text) == (400, error_body("missing required field: name at proxy 2", 400))
+    message = "missing required field: name at proxy 2"  # as JSON naming what was populated: nothing
+    assert (reply.status, reply.json()) == (400, {"error": message, "status": 400, "proxies": None})
+    assert reply.headers["Content-Type"] == "application/json"
     assert (await api.call("GET", "/proxies")).json() == {}
 
 

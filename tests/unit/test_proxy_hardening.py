@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from gameday.proxy import ToxiproxyServer, gojson
-from gameday.proxy.limits import MAX_BODY_BYTES, NAME_RULE, is_host, is_loopback
+from gameday.proxy.limits import MAX_BODY_BYTES, MISSING_LISTEN, NAME_RULE, is_host, is_loopback
 from gameday.proxy.net import split_host_port
 from gameday.proxy.testing import ApiClient, echo_server, served_api
 
@@ -94,8 +94,9 @@ BAD_REQUESTS: list[tuple[str, str, bytes, str]] = [
      "listen address '127.0.0.1:99999': invalid port '99999': a port is a number 0-65535"),
     ("POST", "/proxies", proxy_body(listen="127.0.0.1:-1"),
      "listen address '127.0.0.1:-1': invalid port '-1': a port is a number 0-65535"),
-    ("POST", "/proxies", proxy_body(listen="127.0.0.1:http"),
-     "listen address '127.0.0.1:http': invalid port 'http': a port is a number 0-65535"),
+    ("POST", "/proxies", proxy_body(listen="127.0.0.1:nosuchservice"),
+     "listen address '127.0.0.1:nosuchservice': unknown port 'nosuchservice': "
+     "not a number 0-65535 nor a TCP service name"),
     ("POST", "/proxies", proxy_body(listen="[::1:0"), "listen address '[::1:0': missing ']' in address"),
     ("POST", "/proxies", proxy_body(listen="\x00:0"),
      "listen address '\\x00:0': host '\\x00' is not an IP address or a host name"),
@@ -126,8 +127,9 @@ BAD_REQUESTS: list[tuple[str, str, bytes, str]] = [
     # loopback only, unless the server allows remote addresses
     ("POST", "/proxies", proxy_body(listen="0.0.0.0:0"),
      f"listen address '0.0.0.0:0': host '0.0.0.0' {NOT_LOOPBACK}"),
-    ("POST", "/proxies", b'{"name": "q", "upstream": "127.0.0.1:1"}',
-     f"listen address '': host '' (every interface) {NOT_LOOPBACK}"),
+    ("POST", "/proxies", b'{"name": "q", "upstream": "127.0.0.1:1"}', MISSING_LISTEN),
+    ("POST", "/proxies", proxy_body(listen=":0"),
+     f"listen address ':0': host '' (every interface) {NOT_LOOPBACK}"),
     ("POST", "/proxies", proxy_body(upstream="192.0.2.1:80"),
      f"upstream address '192.0.2.1:80': host '192.0.2.1' {NOT_LOOPBACK}"),
     ("POST", "/proxies/p", b'{"upstream": "example.com:80"}',
@@ -165,7 +167,10 @@ async def rig() -> AsyncIterator[Rig]:
         yield Rig(api)
 
 
-def error_body(message: str, status: int) -> str:
+def error_body(message: str, status: int, path: str = "") -> str:
+    """Toxiproxy's error body: a line of text, but populate's is JSON naming what it populated."""
+    if path == "/populate":
+        return json.dumps({"error": message, "status": status, "proxies": None}, separators=(",", ":"))
     return json.dumps({"error": message, "status": status}, separators=(",", ":")) + "\n"
 
 
@@ -175,9 +180,9 @@ async def test_bad_request_is_400_and_changes_nothing(
     rig: Rig, method: str, path: str, raw: bytes, message: str
 ) -> None:
     before = await rig.state()
-    assert await rig.api.send(method, path, raw) == (400, error_body(message, 400))
+    assert await rig.api.send(method, path, raw) == (400, error_body(message, 400, path))
     assert await rig.state() == before
-    assert await rig.api.send("GET", "/version") == (200, '{"version":"2.12.0"}')
+    assert await rig.api.send("GET", "/version") == (200, '{"version": "2.12.0"}\n')
     assert await rig.echo_through() == b"still here"
 
 
@@ -267,7 +272,8 @@ async def test_allow_remote_accepts_other_hosts() -> None:
 # -- the pure pieces ---------------------------------------------------------------------------
 @pytest.mark.parametrize(("address", "parts"), [
     ("127.0.0.1:0", ("127.0.0.1", 0)), ("[::1]:65535", ("::1", 65535)), (":80", ("", 80)),
-    ("localhost:8474", ("localhost", 8474)),
+    ("localhost:8474", ("localhost", 8474)), ("h:0080", ("h", 80)), ("h:000000000080", ("h", 80)),
+    ("h:http", ("h", 80)), ("h:HTTPS", ("h", 443)),
 ])
 def test_split_host_port(address: str, parts: tuple[str, int]) -> None:
     assert split_host_port(address) == parts
@@ -278,7 +284,7 @@ def test_split_host_port(address: str, parts: tuple[str, int]) -> None:
     "h:\u0661", "h:0x10", "h:" + "9" * 5000,
 ])
 def test_split_host_port_refuses(address: str) -> None:
-    with pytest.raises(ValueError, match=r"in address|invalid port"):
+    with pytest.raises(ValueError, match=r"in address|invalid port|unknown port"):
         split_host_port(address)
 
 

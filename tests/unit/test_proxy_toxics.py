@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
 
 import pytest
@@ -32,6 +33,7 @@ def test_registry_has_every_toxiproxy_type() -> None:
         ("slow_close", {"delay": 0}),
         ("timeout", {"timeout": 0}),
         ("reset_peer", {"timeout": 0}),
+        ("slicer", {"average_size": 0, "size_variation": 0, "delay": 0}),
         ("limit_data", {"bytes": 0}),
         ("noop", {}),
     ],
@@ -45,14 +47,36 @@ def test_attributes_merge_case_insensitively_and_ignore_unknown_keys() -> None:
     assert attrs == LatencyAttrs(latency=100, jitter=7)
 
 
-def test_negative_attribute_is_invalid() -> None:
-    with pytest.raises(InvalidAttribute, match="rate must not be negative"):
-        build_toxic("bandwidth", gojson.parse(b'{"rate": -1}'))
+@pytest.mark.parametrize("type_name", sorted(set(TOXIC_TYPES) - {"noop"}))
+def test_negative_attributes_are_taken_as_toxiproxy_takes_them(type_name: str) -> None:
+    fields = build_toxic(type_name, None).attrs.to_json()
+    body = gojson.parse(json.dumps({name: -(2**63) for name in fields}).encode())
+    assert build_toxic(type_name, body).attrs.to_json() == {name: -(2**63) for name in fields}
 
 
-def test_slicer_average_size_zero_is_invalid() -> None:
-    with pytest.raises(InvalidAttribute, match="average_size"):
-        build_toxic("slicer", gojson.parse(b'{"size_variation": 3}'))
+def test_an_attribute_beyond_int64_is_refused_as_go_refuses_it() -> None:
+    with pytest.raises(gojson.DecodeError, match=r"^json: cannot unmarshal number -9223372036854775809 into"):
+        build_toxic("bandwidth", gojson.parse(b'{"rate": -9223372036854775809}'))
+
+
+def test_an_attribute_over_its_maximum_is_invalid() -> None:
+    with pytest.raises(InvalidAttribute, match="rate must be at most 1000000000"):
+        build_toxic("bandwidth", gojson.parse(b'{"rate": 1000000001}'))
+
+
+@pytest.mark.parametrize(("average", "variation"), [(0, 0), (-5, 0), (0, 3), (-1, -1), (2, -7)])
+def test_slicer_below_one_byte_slices_into_bytes(average: int, variation: int) -> None:
+    """Toxiproxy panics on these (rand.Intn of 0 or less); here each slice is 1 byte or more."""
+    toxic = build_toxic(
+        "slicer", gojson.parse(f'{{"average_size": {average}, "size_variation": {variation}}}'.encode())
+    )
+    assert isinstance(toxic, SlicerToxic)
+    cuts = toxic.cuts(0, 300, random.Random(2))
+    assert [start for start, _ in cuts[1:]] == [end for _, end in cuts[:-1]]
+    assert (cuts[0][0], cuts[-1][1]) == (0, 300)
+    assert all(1 <= end - start <= max(average, 1) + max(variation, 0) for start, end in cuts)
+    if average <= 1 and variation <= 0:
+        assert len(cuts) == 300
 
 
 @pytest.mark.parametrize(("average", "variation"), [(1, 0), (10, 3), (100, 99), (7, 50)])
