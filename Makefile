@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## Run a game day on the embedded local stack (override SCENARIO=...).
-gameday: $(STAMP)
-	$(BIN)/gameday run $(SCENARIO)
+## Run a game day on the embedded local stack (override SCENARIO=...). make exits 2 on any failure
+## ("Error N" names gameday's code): scripts/run-gameday, which this runs, exits with gameday's own.
+gameday:
+	scripts/run-gameday $(SCENARIO)
 
 ## A real headless browser for the report tests (Debian's chromium), installed where missing.
 browser:
@@ -25,14 +26,10 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## The test suite CI runs: lint, types, unit and integration tests (the compose tests on a Docker
-## engine compose/engine.sh installs, starts and stops where none answers).
-test: $(STAMP) browser
-	$(BIN)/ruff check .
-	$(BIN)/mypy
-	$(BIN)/lint-imports
-	compose/engine.sh up
-	status=0; $(BIN)/pytest -q -p no:cacheprovider --durations=25 || status=$$?; \
-		compose/engine.sh stop; exit $$status
+## engine compose/engine.sh installs, starts and stops where none answers). make exits 2 on any
+## failure: scripts/run-tests, which this runs (and .ci/run), exits with the failing step's own code.
+test:
+	scripts/run-tests
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

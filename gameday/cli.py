@@ -1,9 +1,10 @@
 """``gameday``: run, validate and re-grade game days; serve the fault proxy and the venue.
 
 Exit codes: 0 every expectation passed; 1 one failed; 3 none failed but one could not be
-graded (unknown); 4 the run aborted (the reason is in results.json and junit.xml); 2 bad input
-(an invalid scenario, a bad flag); 130 interrupted. Of several runs, a failure outranks an
-aborted run, which outranks an unknown one.
+graded (unknown); 4 the run aborted (the reason is in results.json and junit.xml; re-grading an
+interrupted run also reads 4); 2 bad input (an invalid scenario, a bad flag); 130 interrupted (the
+run's results.json and junit.xml say so). Of several runs, a failure outranks an aborted run,
+which outranks an unknown one.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--backend", choices=["embedded", "compose"],
                         help="how the target starts each stack (default: each scenario's, else embedded)")
     matrix.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
+    matrix.add_argument("--out", type=Path, metavar="DIR",
+                        help="where matrix.json, .md, .xml and .html go (default: --reports), so a partial "
+                             "matrix does not overwrite the full one")
     matrix.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
                         help="run the matrix beside N CPU-burning processes ('cores': one per core; "
                              "default 0); the level and the load average go into the matrix report")
@@ -72,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
 
     analyze = commands.add_parser("analyze", help="re-grade a stored run from its history")
     analyze.add_argument("run_dirs", nargs="+", type=Path)
+    analyze.add_argument("--scenario", type=Path, metavar="FILE",
+                         help="grade against FILE's expectations into <run_dir>/regraded/<FILE>-<time>/, "
+                              "leaving the run's own results as they are")
 
     proxy = commands.add_parser("toxiproxy-server", help="serve the Toxiproxy API (like toxiproxy-server)")
     proxy.add_argument("--host", default="localhost")
@@ -156,6 +163,7 @@ def _attached(args: argparse.Namespace, target: TargetFile, scenarios: Sequence[
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from gameday.report.console import console_report
+    from gameday.report.live import LiveConsole
     from gameday.runner import RunSettings, run_scenario  # the runner pulls in the whole stack
     from gameday.stress import under_stress
 
@@ -177,8 +185,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     for path, scenario in zip(args.scenarios, scenarios, strict=True):
         console.rule(f"{scenario.name}")
         outcome = asyncio.run(_with_sigterm(under_stress(args.stress, settings.reports_root, partial(
-            run_scenario, scenario, path, settings,
-            progress=lambda line: console.print(f"  {line}", highlight=False)))))
+            run_scenario, scenario, path, settings, live=LiveConsole(console)))))
         if outcome.error:
             console.print(f"[bold red]run aborted:[/] {escape(outcome.error)}", highlight=False)
         console.print(console_report(outcome.result))
@@ -191,7 +198,7 @@ MATRIX_LOG_WIDTH = 180
 
 
 def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
-    from gameday.matrix import Matrix, RunRequest, RunSummary, run_matrix, write_matrix
+    from gameday.matrix import Matrix, RunRequest, run_matrix, write_matrix
     from gameday.report.matrix_html import write_matrix_html
     from gameday.report.matrix_junit import matrix_junit_xml
     from gameday.report.matrix_table import load_text, matrix_markdown, matrix_table
@@ -211,6 +218,7 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     if scenarios is None:
         return EXIT_INVALID
     reports = args.reports.resolve()
+    out = reports if args.out is None else args.out.resolve()
     toxiproxy_url = os.environ.get("TOXIPROXY_URL") or None
 
     async def run_one(request: RunRequest) -> tuple[RunResult, str | None, str | None]:
@@ -219,23 +227,16 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
         outcome = await run_scenario(request.scenario, request.path, settings)
         return outcome.result, str(outcome.run_dir), outcome.error
 
-    def on_run(request: RunRequest, summary: RunSummary) -> None:
-        mark = "[green]as expected[/]" if summary.as_expected else "[bold red]NOT as expected[/]"
-        failing = f" failing: {', '.join(summary.failing)}" if summary.failing else ""
-        starved = " [magenta](starved)[/]" if summary.starved else ""
-        console.print(f"  {request.scenario.name} [{request.variant.value} #{request.repeat + 1}] "
-                      f"{summary.verdict.value}{failing} — {mark}{starved}", highlight=False)
-
     written: list[Matrix] = []
 
     def write_reports(matrix: Matrix) -> tuple[Path, Path, Path, Path]:
         """matrix.json, matrix.md, matrix.xml and matrix.html; rewritten after each row, so an
         interrupted matrix leaves the rows it finished (marked incomplete)."""
-        markdown, junit = reports / "matrix.md", reports / "matrix.xml"
-        json_path = write_matrix(matrix, reports)
+        markdown, junit = out / "matrix.md", out / "matrix.xml"
+        json_path = write_matrix(matrix, out)
         markdown.write_text(matrix_markdown(matrix), encoding="utf-8")
         junit.write_text(matrix_junit_xml(matrix), encoding="utf-8")
-        html = write_matrix_html(matrix, reports)
+        html = write_matrix_html(matrix, out)
         written[:] = [matrix]
         return json_path, markdown, junit, html
 
@@ -245,15 +246,17 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
             if burners.count:
                 console.print(f"  stress: {burners.count} CPU burner(s), pids {list(burners.pids)}",
                               highlight=False)
-            return await run_matrix(list(zip(paths, scenarios, strict=True)), run_one, args.repeat, on_run,
-                                    on_row=write_reports, stress=args.stress, load=meter.summary)
+            return await run_matrix(
+                list(zip(paths, scenarios, strict=True)), run_one, args.repeat, on_row=write_reports,
+                stress=args.stress, load=meter.summary,
+                progress=lambda line: console.print(f"  {line}", markup=False, highlight=False))
 
     try:
         matrix = asyncio.run(_with_sigterm(matrix_under_stress()))
     except (KeyboardInterrupt, asyncio.CancelledError):
         if written:
             finished = f"{len(written[0].rows)} of {len(paths)} rows finished"
-            console.print(f"  {finished}: {reports / 'matrix.json'} (and .md, .xml), marked incomplete",
+            console.print(f"  {finished}: {out / 'matrix.json'} (and .md, .xml), marked incomplete",
                           highlight=False)
         raise
     # a log file has no width to fit: print the matrix wide enough to keep every name whole
@@ -267,17 +270,14 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace, console: Console) -> int:
-    from gameday.report.console import console_report
-    from gameday.runner import analyze_run
+    from gameday.analyze import ScenarioFile, analyze_runs
 
-    worst = 0
-    for run_dir in args.run_dirs:
-        result = analyze_run(run_dir)
-        if result.abort_reason:
-            console.print(f"[bold red]run aborted:[/] {escape(result.abort_reason)}", highlight=False)
-        console.print(console_report(result))
-        worst = max(worst, result.exit_code, key=lambda code: (code == 1, code))
-    return worst
+    if args.scenario is None:
+        return analyze_runs(args.run_dirs, console)
+    loaded = _load_all([args.scenario], console)  # a bad file reads as it does for `gameday validate`
+    if loaded is None:
+        return EXIT_INVALID
+    return analyze_runs(args.run_dirs, console, ScenarioFile(args.scenario, loaded[0]))
 
 
 def _cmd_toxiproxy(args: argparse.Namespace, console: Console) -> int:

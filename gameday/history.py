@@ -7,14 +7,17 @@ ledger snapshots all go into the same ``history.jsonl``; checkers read nothing e
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict
+
+_log = logging.getLogger(__name__)
 
 
 class OpKind(StrEnum):
@@ -25,6 +28,17 @@ class OpKind(StrEnum):
     SUT = "sut"
     LEDGER = "ledger"
     RUN = "run"
+
+
+RUN_PHASE_F = "phase"
+"""``f`` of the runner's ``run`` ops that mark a phase; ``value["phase"]`` is a :class:`RunPhase`."""
+
+
+class RunPhase(StrEnum):
+    WORKLOAD = "workload"  # value: starts_ns, duration_s, orders, faults, actions
+    HEAL = "heal"  # every fault still applied is healed
+    SETTLE = "settle"  # value: timeout_s, instances (waiting for one active and deep-healthy)
+    SETTLED = "settled"  # value: active (None: the wait timed out), waited_s
 
 
 class OpType(StrEnum):
@@ -49,11 +63,22 @@ class Op(BaseModel):
     value: dict[str, Any] = {}
 
 
-class History:
-    """Appends ops to a JSONL file as they happen and keeps them in memory for grading."""
+Observer = Callable[[Op], None]
+"""Told of each op right after it is recorded (a live console); must not block."""
 
-    def __init__(self, path: Path | None = None) -> None:
+
+class History:
+    """Appends ops to a JSONL file as they happen and keeps them in memory for grading.
+
+    ``observers`` (and those added with :meth:`subscribe`) are called with each op once it is
+    recorded. An observer that raises never costs the recording: its first failure is logged,
+    later ones are suppressed silently.
+    """
+
+    def __init__(self, path: Path | None = None, observers: Iterable[Observer] = ()) -> None:
         self._ops: list[Op] = []
+        self._observers: list[Observer] = list(observers)
+        self._failed: list[Observer] = []
         self._path = path
         self._file: IO[str] | None = None
         if path is not None:
@@ -84,7 +109,28 @@ class History:
         if self._file is not None:
             self._file.write(op.model_dump_json() + "\n")
             self._file.flush()
+        self._notify(op)
         return op
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        """Call ``observer`` with every op recorded from now on; returns what unsubscribes it."""
+        self._observers.append(observer)
+
+        def unsubscribe() -> None:
+            if observer in self._observers:
+                self._observers.remove(observer)
+
+        return unsubscribe
+
+    def _notify(self, op: Op) -> None:
+        for observer in tuple(self._observers):
+            try:
+                observer(op)
+            except Exception:
+                if observer not in self._failed:
+                    self._failed.append(observer)
+                    _log.warning("history observer %r failed on op %d; its later failures are not logged",
+                                 observer, op.index, exc_info=True)
 
     @property
     def ops(self) -> list[Op]:

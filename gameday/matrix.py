@@ -21,7 +21,8 @@ from gameday.scenario import Scenario
 from gameday.starvation import LoadAverage, StarvationSummary
 from gameday.verdict import RunResult, Verdict
 
-__all__ = ["MATRIX_FILE", "Matrix", "MatrixRow", "RunSummary", "Variant", "run_matrix", "write_matrix"]
+__all__ = ["MATRIX_FILE", "Matrix", "MatrixRow", "RunSummary", "Variant", "plan_lines", "planned_runs",
+           "run_matrix", "run_result_line", "run_started_line", "write_matrix"]
 
 MATRIX_FILE = "matrix.json"
 
@@ -44,6 +45,8 @@ class RunSummary(BaseModel):
     error: str | None = None
     as_expected: bool
     starvation: StarvationSummary | None = None  # informs only: never part of ``as_expected``
+    started: str | None = None  # the run's start (ISO 8601 wall time)
+    duration_s: float | None = None  # the run's wall time, start to end
 
     @property
     def starved(self) -> bool:
@@ -110,6 +113,40 @@ class RunRequest:
     repeat: int
 
 
+def planned_runs(scenarios: Sequence[tuple[Path, Scenario]], repeats: int) -> int:
+    """Each row runs the correct stack, and the defective one when it has a known defect."""
+    return repeats * sum(1 + (scenario.known_defect is not None) for _, scenario in scenarios)
+
+
+def plan_lines(scenarios: Sequence[tuple[Path, Scenario]], repeats: int) -> list[str]:
+    """The matrix's plan: rows x variants x repeats = runs, then each row's variants."""
+    with_defect = sum(scenario.known_defect is not None for _, scenario in scenarios)
+    runs = planned_runs(scenarios, repeats)
+    variants = "2 variants (correct, defect)" if with_defect == len(scenarios) else "up to 2 variants"
+    lines = [f"plan: {len(scenarios)} row(s) x {variants} x {repeats} repeat(s) = {runs} run(s)"]
+    for number, (path, scenario) in enumerate(scenarios, 1):
+        known = scenario.known_defect
+        defect = (f", defect ({', '.join(known.defects)}) must fail {', '.join(known.fails) or 'something'}"
+                  if known else ", no known defect")
+        lines.append(f"  row {number}: {scenario.name} ({path}): correct{defect}")
+    return lines
+
+
+def run_started_line(request: RunRequest, number: int, total: int) -> str:
+    defects = f" with {', '.join(request.defects)}" if request.defects else ""
+    return (f"run {number}/{total} started: {request.scenario.name} {request.variant.value} "
+            f"#{request.repeat + 1}{defects}")
+
+
+def run_result_line(request: RunRequest, summary: RunSummary, number: int, total: int) -> str:
+    failing = f" (failing: {', '.join(summary.failing)})" if summary.failing else ""
+    aborted = f", aborted: {summary.error}" if summary.error else ""
+    starved = " (starved)" if summary.starved else ""
+    reads = "as expected" if summary.as_expected else "NOT as expected"
+    return (f"run {number}/{total} {summary.verdict.value}{failing}{aborted} - {reads}{starved}: "
+            f"{request.scenario.name} {request.variant.value} #{request.repeat + 1} in {summary.run_dir}")
+
+
 RunOne = Callable[[RunRequest], Awaitable[tuple[RunResult, str | None, str | None]]]
 """Runs one request; returns the result, its run directory and an error (an aborted run)."""
 
@@ -124,19 +161,25 @@ def summarize(result: RunResult, variant: Variant, must_fail: Sequence[str], run
         as_expected = error is None and bool(must_fail) and set(must_fail) <= set(failing)
     return RunSummary(verdict=result.verdict, failing=failing, unknown=unknown,
                       observed={e.name: e.observed for e in result.expectations},
-                      run_dir=run_dir, error=error, as_expected=as_expected, starvation=result.starvation)
+                      run_dir=run_dir, error=error, as_expected=as_expected, starvation=result.starvation,
+                      started=result.started_wall, duration_s=result.duration_s)
 
 
 async def run_matrix(scenarios: Sequence[tuple[Path, Scenario]], run_one: RunOne, repeats: int = 1,
                      on_run: Callable[[RunRequest, RunSummary], None] = lambda request, summary: None,
                      on_row: Callable[[Matrix], object] = lambda matrix_so_far: None,
                      *, stress: int = 0, load: Callable[[], LoadAverage | None] = lambda: None,
-                     ) -> Matrix:
+                     progress: Callable[[str], None] = lambda line: None) -> Matrix:
     """Each scenario's row in turn; ``on_row`` gets the matrix so far after each row.
 
     ``stress`` and ``load`` (the load average so far) are recorded in the matrix; the caller runs
     the burners and the meter around this call (:mod:`gameday.stress`, :mod:`gameday.starvation`).
+    ``progress`` gets the plan, then each run's start and its result with its run directory
+    (plain text: print it with console markup off).
     """
+    for line in plan_lines(scenarios, repeats):
+        progress(line)
+    total, number = planned_runs(scenarios, repeats), 0
     rows: list[MatrixRow] = []
     started = datetime.now(UTC).isoformat(timespec="seconds")
     for path, scenario in scenarios:
@@ -148,10 +191,13 @@ async def run_matrix(scenarios: Sequence[tuple[Path, Scenario]], run_one: RunOne
             variants = [(Variant.CORRECT, ())] + ([(Variant.DEFECT, defects)] if known else [])
             for variant, variant_defects in variants:
                 request = RunRequest(scenario, path, variant, tuple(variant_defects), repeat)
+                number += 1
+                progress(run_started_line(request, number, total))
                 result, run_dir, error = await run_one(request)
                 summary = summarize(result, variant, must_fail, run_dir, error)
                 runs[variant].append(summary)
                 on_run(request, summary)
+                progress(run_result_line(request, summary, number, total))
         rows.append(MatrixRow(scenario=scenario.name, path=str(path), defects=defects, must_fail=must_fail,
                               correct=tuple(runs[Variant.CORRECT]), defect=tuple(runs[Variant.DEFECT])))
         on_row(Matrix(generated=started, repeats=repeats, rows=tuple(rows), scenarios_planned=len(scenarios),

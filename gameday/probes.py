@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -61,9 +62,11 @@ async def trade_probe(door: FrontDoor, history: History, symbols: str | Sequence
     await _every(interval_s, tick)
 
 
-async def _get_json(session: aiohttp.ClientSession, url: str, timeout_s: float = 1.0) -> tuple[int, Any]:
+async def _get_json(session: aiohttp.ClientSession, url: str, timeout_s: float = 1.0,
+                    headers: dict[str, str] | None = None) -> tuple[int, Any]:
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+        timeout = aiohttp.ClientTimeout(total=timeout_s)
+        async with session.get(url, timeout=timeout, headers=headers) as response:
             return response.status, await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as error:
         return 0, {"error": f"{type(error).__name__}: {error}"}
@@ -100,7 +103,7 @@ def _ledger_fingerprint(ledger: dict[str, Any]) -> tuple[int, int, int]:
 
 async def capture_final_state(
     session: aiohttp.ClientSession, oms_urls: dict[str, str], venue_admin_url: str, history: History,
-    *, quiet_s: float = QUIET_WINDOW_S, settle_timeout_s: float = 10.0,
+    *, quiet_s: float = QUIET_WINDOW_S, settle_timeout_s: float = 10.0, venue_admin_token: str | None = None,
 ) -> None:
     """Record what the OMS believes and what the venue saw, bracketed so they agree in time.
 
@@ -108,10 +111,12 @@ async def capture_final_state(
     ``stable`` only when the two ledger reads are the same: then the venue's last change happened
     at least ``quiet_s`` before the OMS was read, long enough for its reports to arrive when
     ``quiet_s`` exceeds the one-way delivery time (a cross-region stack's WAN latency). Retries
-    until stable or the settle timeout, and records the last attempt either way.
+    until stable or the settle timeout, and records the last attempt either way. The ledger reads
+    carry ``venue_admin_token`` as a bearer token when the venue requires one; a read the venue
+    refuses (a 401 for a wrong token) is recorded as a failed snapshot, never as an empty ledger.
     """
     deadline = time.monotonic() + settle_timeout_s
-    _, before = await _get_json(session, f"{venue_admin_url}/ledger", timeout_s=5.0)
+    before = await _read_ledger(session, venue_admin_url, venue_admin_token)
     while True:
         await asyncio.sleep(quiet_s)
         instances: dict[str, dict[str, Any]] = {}
@@ -124,18 +129,36 @@ async def capture_final_state(
                 "positions": positions.get("positions") if isinstance(positions, dict) else None,
                 "open_orders": open_orders if open_status == 200 else None,
             }
-        _, after = await _get_json(session, f"{venue_admin_url}/ledger", timeout_s=5.0)
-        stable = isinstance(before, dict) and isinstance(after, dict) and (
-            _ledger_fingerprint(before) == _ledger_fingerprint(after))
+        after = await _read_ledger(session, venue_admin_url, venue_admin_token)
+        stable = before.ok and after.ok and (
+            _ledger_fingerprint(before.body) == _ledger_fingerprint(after.body))
         active = [name for name, state in instances.items() if state["role"] == "active"]
         if stable or time.monotonic() >= deadline:
             history.append(OpKind.PROBE, OpType.OK, "probe-final", "final-state",
                            {"active": active[0] if active else None, "active_all": active,
                             "instances": instances, "stable": stable, "quiet_s": quiet_s})
-            history.append(OpKind.LEDGER, OpType.OK if isinstance(after, dict) else OpType.FAIL, "venue",
-                           "snapshot", after if isinstance(after, dict) else {"error": str(after)})
+            history.append(OpKind.LEDGER, OpType.OK if after.ok else OpType.FAIL, "venue", "snapshot",
+                           after.body)
             return
         before = after
+
+
+@dataclass(frozen=True)
+class _LedgerRead:
+    ok: bool
+    body: dict[str, Any]
+    """The ledger when ``ok``; else what went wrong (``error``, and the HTTP ``status`` if any)."""
+
+
+async def _read_ledger(session: aiohttp.ClientSession, venue_admin_url: str,
+                       token: str | None) -> _LedgerRead:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    status, body = await _get_json(session, f"{venue_admin_url}/ledger", timeout_s=5.0, headers=headers)
+    if status == 200 and isinstance(body, dict):
+        return _LedgerRead(True, body)
+    error = body.get("error") if isinstance(body, dict) else None
+    return _LedgerRead(False, {"error": str(error if error is not None else body)[:500],
+                               **({"status": status} if status else {})})
 
 
 async def wait_for_active(

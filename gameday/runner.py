@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import aiohttp
 
 from gameday.faults.nemesis import Nemesis
 from gameday.faults.schedule import plan
-from gameday.history import History, Op, OpKind, OpType, read_history
+from gameday.history import RUN_PHASE_F, History, Op, OpKind, OpType, RunPhase, read_history
 from gameday.operator import Operator, operator_endpoints
 from gameday.probes import (
     QUIET_WINDOW_S,
@@ -45,7 +46,7 @@ from gameday.stack.settings import StackSettings
 from gameday.starvation import StarvationSampler
 from gameday.target import DEFAULT_TARGET, load_target
 from gameday.target_file import TargetFile
-from gameday.verdict import RunResult, RunStatus, grade_run
+from gameday.verdict import RunResult, RunStatus, grade_run, interrupted_run
 from gameday.workload import Burst, FrontDoor, drive_workload, workload_flow
 
 Progress = Callable[[str], None]
@@ -53,6 +54,17 @@ HISTORY_FILE = "history.jsonl"
 RECORDED_PREFIXES = ("deploy", "frontdoor")
 """Subjects recorded beside the OMS's own: the deployer's timeline and the front door's routes."""
 SCENARIO_FILE = "scenario.yaml"
+
+
+class RunWatcher(Protocol):
+    """Follows a run as it happens (the CLI's live console, :class:`gameday.report.live.LiveConsole`);
+    a run without one prints nothing."""
+
+    def progress(self, line: str) -> None: ...
+
+    def observe(self, op: Op) -> None: ...
+
+    def finished(self, result: RunResult, ops: Sequence[Op], run_dir: Path) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -96,8 +108,12 @@ def _defects(scenario: Scenario, settings: RunSettings) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*scenario.stack.defects, *settings.extra_defects)))
 
 
+def _phase(history: History, phase: RunPhase, **value: Any) -> None:
+    history.append(OpKind.RUN, OpType.INFO, "runner", RUN_PHASE_F, {"phase": phase.value, **value})
+
+
 async def _play(scenario: Scenario, stack: Stack, history: History, session: aiohttp.ClientSession,
-                settings: RunSettings, progress: Progress) -> None:
+                settings: RunSettings) -> None:
     workload = scenario.workload
     door = _client_door(workload.routing, stack, session)
     flow = workload_flow(scenario.seed, workload.orders_per_second, workload.duration.seconds,
@@ -107,8 +123,8 @@ async def _play(scenario: Scenario, stack: Stack, history: History, session: aio
     nemesis = Nemesis(stack, history)
     operator = Operator(session, operator_endpoints(stack), stack.settings.admin_token, history)
     started_ns = time.monotonic_ns() + int(settings.lead_in_s * 1e9)
-    progress(f"workload: {len(flow)} orders over {workload.duration}; {len(scenario.timeline)} fault(s), "
-             f"{len(scenario.actions)} action(s)")
+    _phase(history, RunPhase.WORKLOAD, starts_ns=started_ns, duration_s=workload.duration.seconds,
+           orders=len(flow), faults=len(scenario.timeline), actions=len(scenario.actions))
     probes = [
         asyncio.create_task(trade_probe(_client_door(workload.routing, stack, session, probe=True), history,
                                         workload.symbols, scenario.probes.trade_interval.seconds)),
@@ -121,23 +137,30 @@ async def _play(scenario: Scenario, stack: Stack, history: History, session: aio
             group.create_task(nemesis.play(plan(scenario.timeline), started_ns))
             group.create_task(operator.play(scenario.actions, started_ns))
     finally:
-        progress("healing every fault")
+        _phase(history, RunPhase.HEAL)
         await asyncio.shield(nemesis.heal_all())
+        _phase(history, RunPhase.SETTLE, timeout_s=settings.settle_timeout_s,
+               instances=list(stack.endpoints.oms))
+        settling = time.monotonic()
         active = await wait_for_active(session, stack.endpoints.oms, settings.settle_timeout_s)
+        _phase(history, RunPhase.SETTLED, active=active, waited_s=round(time.monotonic() - settling, 3))
         for probe in probes:
             probe.cancel()
         await asyncio.gather(*probes, return_exceptions=True)
-    progress(f"final state (active instance: {active or 'none'})")
     # Reports cross the WAN to a DR in another region: the venue must stay quiet for a round trip more.
     quiet_s = QUIET_WINDOW_S + stack.settings.cross_region_rtt_ms / 1000
     await capture_final_state(session, stack.endpoints.oms, stack.endpoints.venue_admin, history,
-                              quiet_s=quiet_s)
+                              quiet_s=quiet_s, venue_admin_token=stack.endpoints.venue_admin_token)
     if stack.endpoints.database_dsn:
         await capture_database(stack.endpoints.database_dsn, history)
 
 
 async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSettings,
-                       progress: Progress = lambda line: None) -> RunOutcome:
+                       progress: Progress = lambda line: None, live: RunWatcher | None = None) -> RunOutcome:
+    """``progress`` gets the runner's own lines; ``live``, when given, those and every op as it is
+    recorded, then the graded result."""
+    if live is not None:
+        progress = _both(progress, live.progress)
     for project in reap_compose_projects(settings.reports_root):
         progress(f"took down compose project {project} of a killed run")
     for reaped in reap_stale_runs(settings.reports_root):
@@ -154,7 +177,7 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
         "target": settings.target_file.name if settings.target_file else settings.target,
         "allow_remote": settings.allow_remote,
     }, indent=1))
-    history = History(run.path / HISTORY_FILE)
+    history = History(run.path / HISTORY_FILE, observers=() if live is None else (live.observe,))
     error: str | None = None
     status = RunStatus.COMPLETED
     regions = scenario.stack.regions
@@ -176,13 +199,17 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
             history.append(OpKind.RUN, OpType.INFO, "runner", "start", {
                 "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
                 "defects": list(defects), **stack.describe()})
-            await _play(scenario, stack, history, session, settings, progress)
+            await _play(scenario, stack, history, session, settings)
     except TimeoutError:
         status, error = RunStatus.ABORTED, f"the run exceeded its budget of {budget_s:.0f}s"
     except (asyncio.CancelledError, KeyboardInterrupt):
         history.append(OpKind.RUN, OpType.INFO, "runner", "end",
-                       {"status": RunStatus.ABORTED.value, "error": "interrupted"})
+                       {"status": RunStatus.INTERRUPTED.value, "error": "interrupted"})
         history.close()
+        try:  # CI still gets a results.json and a junit.xml (ungraded); nothing here masks the interrupt
+            write_reports(interrupted_run(scenario, history.ops, run_id=run.run_id), run.path)
+        except Exception as failure:
+            progress(f"junit.xml not written: {describe_failure(failure)}")
         raise
     except Exception as failure:
         status, error = RunStatus.ABORTED, describe_failure(failure)
@@ -192,7 +219,20 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     result = grade_run(scenario, history.ops)
     write_reports(result, run.path)
     _write_readable(result, history.ops, run.path, progress)
+    if live is not None:
+        try:  # the graded run is written: a console that fails here costs nothing more
+            live.finished(result, history.ops, run.path)
+        except Exception as failure:
+            progress(f"live console: {describe_failure(failure)}")
     return RunOutcome(result=result, run_dir=run.path, error=error)
+
+
+def _both(first: Progress, second: Progress) -> Progress:
+    def both(line: str) -> None:
+        first(line)
+        second(line)
+
+    return both
 
 
 def _write_readable(result: RunResult, ops: Sequence[Op], run_dir: Path, progress: Progress) -> None:

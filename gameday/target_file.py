@@ -94,6 +94,10 @@ class OmsSpec(_Spec):
 class VenueSpec(_Spec):
     admin_url: str
     """An already running ``mock_exchange``'s admin API: the ledger of truth, exchange faults."""
+    admin_token: str | None = Field(default=None, repr=False)
+    """The bearer token the venue's admin API requires (its ``admin_token``), if it requires one."""
+    admin_token_env: str | None = None
+    """The environment variable that holds it (keeps secrets out of the file)."""
 
 
 class NatsSpec(_Spec):

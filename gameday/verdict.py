@@ -2,14 +2,17 @@
 
 Three-valued: ``pass``, ``fail``, and ``unknown`` when the evidence is absent or the checker
 crashed. A run fails if any expectation fails, else is unknown if any is unknown, else passes.
-A run that aborted (the stack did not come up, the run exceeded its budget, ...) exits with its
-own code whatever its expectations read: they were graded on a partial history.
+A run that aborted (the stack did not come up, the run exceeded its budget, ...) or was
+interrupted exits with its own code whatever its expectations read: they were graded on a partial
+history.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from enum import StrEnum
 from functools import singledispatch
 from typing import Any
@@ -45,6 +48,7 @@ __all__ = [
     "grade_expectation",
     "grade_run",
     "grading_context",
+    "interrupted_run",
     "overall_verdict",
 ]
 
@@ -59,7 +63,12 @@ class Verdict(StrEnum):
 
 class RunStatus(StrEnum):
     COMPLETED = "completed"
-    ABORTED = "aborted"
+    ABORTED = "aborted"  # the harness gave up: the stack failed, the run exceeded its budget, ...
+    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM stopped the run
+
+    @property
+    def stopped_early(self) -> bool:
+        return self is not RunStatus.COMPLETED
 
 
 _EXIT_CODES = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.UNKNOWN: 3}
@@ -67,8 +76,9 @@ EXIT_ABORTED = 4
 
 
 def exit_code(verdict: Verdict, run_status: RunStatus | None = None) -> int:
-    """0 pass, 1 fail, 3 unknown (nothing failed, but something could not be graded), 4 the run aborted."""
-    if run_status is RunStatus.ABORTED:
+    """0 pass, 1 fail, 3 unknown (nothing failed, but something could not be graded), 4 the run aborted
+    or was interrupted (the live command exits 130 on an interruption; re-grading it exits 4)."""
+    if run_status is not None and run_status.stopped_early:
         return EXIT_ABORTED
     return _EXIT_CODES[verdict]
 
@@ -170,6 +180,7 @@ class ExpectationResult(BaseModel):
     evidence: dict[str, Any] = {}
     note: str = ""
     error: str | None = None
+    graded_in_s: float | None = None  # how long the checker took (a JUnit testcase's time)
 
 
 class RunResult(BaseModel):
@@ -192,6 +203,17 @@ class RunResult(BaseModel):
     @property
     def exit_code(self) -> int:
         return exit_code(self.verdict, self.run_status)
+
+    @property
+    def duration_s(self) -> float | None:
+        """Wall seconds from the run's start to its end, when both were recorded."""
+        if self.started_wall is None or self.ended_wall is None:
+            return None
+        try:
+            elapsed = datetime.fromisoformat(self.ended_wall) - datetime.fromisoformat(self.started_wall)
+        except ValueError:
+            return None
+        return max(elapsed.total_seconds(), 0.0)
 
     @property
     def counts(self) -> dict[Verdict, int]:
@@ -258,10 +280,10 @@ def _defects(start: Op | None, scenario: Scenario) -> tuple[str, ...]:
 
 
 def _abort_reason(end: Op | None, status: RunStatus | None) -> str | None:
-    if status is not RunStatus.ABORTED or end is None:
+    if status is None or not status.stopped_early or end is None:
         return None
     error = end.value.get("error")
-    return str(error) if error else "the run aborted (no reason recorded)"
+    return str(error) if error else f"the run {status.value} (no reason recorded)"
 
 
 def _run_status(end: Op | None) -> RunStatus | None:
@@ -272,24 +294,51 @@ def _run_status(end: Op | None) -> RunStatus | None:
         return None
 
 
-def grade_run(scenario: Scenario, ops: Sequence[Op],
-              checkers: CheckerRegistry = DEFAULT_CHECKERS) -> RunResult:
-    """Grade every expectation of ``scenario`` against a history; never raises for bad evidence."""
-    results = tuple(grade_expectation(expectation, ops, checkers, grading_context(scenario, expectation))
-                    for expectation in scenario.expectations)
+def _timed_grade(expectation: Expectation, ops: Sequence[Op], checkers: CheckerRegistry,
+                 scenario: Scenario) -> ExpectationResult:
+    started = time.perf_counter()
+    result = grade_expectation(expectation, ops, checkers, grading_context(scenario, expectation))
+    return result.model_copy(update={"graded_in_s": time.perf_counter() - started})
+
+
+def _ungraded(scenario: Scenario, ops: Sequence[Op]) -> RunResult:
+    """What the history says about the run itself (id, seed, defects, start, end, status), no grades."""
     start, end = _first_run_op(ops, "start"), _first_run_op(ops, "end")
     run_id = None if start is None else start.value.get("run_id")
     seed = start.value.get("seed") if start is not None else None
+    status = _run_status(end)
     return RunResult(
         run_id=str(run_id) if run_id is not None else None,
         scenario=scenario.name,
         seed=seed if isinstance(seed, int) else scenario.seed,
         defects=_defects(start, scenario),
-        started_wall=None if start is None else start.wall,
+        # a stack that never came up records no start: the run began with its first op
+        started_wall=start.wall if start is not None else (ops[0].wall if ops else None),
         ended_wall=None if end is None else end.wall,
-        run_status=_run_status(end),
-        abort_reason=_abort_reason(end, _run_status(end)),
-        verdict=overall_verdict(result.verdict for result in results),
-        expectations=results,
+        run_status=status,
+        abort_reason=_abort_reason(end, status),
+        verdict=Verdict.UNKNOWN,
+        expectations=(),
         starvation=summarize_starvation(ops),
     )
+
+
+def grade_run(scenario: Scenario, ops: Sequence[Op],
+              checkers: CheckerRegistry = DEFAULT_CHECKERS) -> RunResult:
+    """Grade every expectation of ``scenario`` against a history; never raises for bad evidence."""
+    results = tuple(_timed_grade(expectation, ops, checkers, scenario)
+                    for expectation in scenario.expectations)
+    return _ungraded(scenario, ops).model_copy(update={
+        "verdict": overall_verdict(result.verdict for result in results), "expectations": results})
+
+
+def interrupted_run(scenario: Scenario, ops: Sequence[Op], *, run_id: str | None = None) -> RunResult:
+    """An interrupted run as it stands, graded against nothing (``gameday analyze`` grades it later).
+
+    ``run_id`` names the run when its history does not yet (the start is recorded once the stack is up).
+    """
+    result = _ungraded(scenario, ops)
+    update: dict[str, object] = {"run_id": result.run_id or run_id}
+    if result.run_status is not RunStatus.INTERRUPTED:
+        update.update(run_status=RunStatus.INTERRUPTED, abort_reason="interrupted")
+    return result.model_copy(update=update)

@@ -4,10 +4,15 @@ Every error is a JSON body ``{"error": ...}``: unknown route or fault kind 404, 
 405, bad query parameters, a body that is not a JSON object or fault parameters out of their
 bounds 400, a body over :data:`MAX_BODY_BYTES` 413. Anything unexpected is 500 (logged) and a
 defect: no request should reach it. The handler never takes the venue down.
+
+With a token (``VenueConfig.admin_token``), every request but ``GET /health`` must carry
+``Authorization: Bearer <token>``, or it is 401 (``WWW-Authenticate: Bearer``) before any route,
+known or not, is looked at. Without one the API is open.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import math
@@ -15,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.faults import FaultKind, FaultParamsError, parse_fault
@@ -26,6 +32,8 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_ERROR_CHARS = 1_000
 OPEN_FILTER = "open"
 ORDER_STATUS_FILTERS = frozenset({OPEN_FILTER, *(status.value for status in OrderStatus)})
+OPEN_ROUTES = frozenset({("GET", "/health"), ("HEAD", "/health")})
+"""What a venue with an admin token answers without it (the readiness check)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -53,8 +61,16 @@ class UnknownFaultKindError(Exception):
     """``/faults/{kind}`` names no fault kind: 404."""
 
 
-def create_admin_app(source: LedgerSource) -> web.Application:
-    app = web.Application(middlewares=[_json_errors], client_max_size=MAX_BODY_BYTES)
+class UnauthorizedError(Exception):
+    """No admin token, or not the venue's: 401."""
+
+
+def create_admin_app(source: LedgerSource, *, token: str | None = None) -> web.Application:
+    """The admin API of ``source``; with ``token``, every route but ``GET /health`` requires it."""
+    middlewares: list[Middleware] = [_json_errors]
+    if token is not None:
+        middlewares.append(_bearer_token(token))
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     routes = _Routes(source)
     app.router.add_get("/health", routes.health)
     app.router.add_get("/ledger", routes.ledger)
@@ -157,6 +173,27 @@ def _allow_params(request: web.Request, *allowed: str) -> None:
         raise BadRequestError(f"unknown query parameter(s): {', '.join(unknown)}")
 
 
+def _bearer_token(token: str) -> Middleware:
+    expected = _token_bytes(token)
+
+    @web.middleware
+    async def bearer_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if (request.method, request.path) not in OPEN_ROUTES:
+            scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not credentials.strip():
+                raise UnauthorizedError("this venue's admin API requires Authorization: Bearer <token>")
+            if not hmac.compare_digest(_token_bytes(credentials.strip()), expected):
+                raise UnauthorizedError("wrong admin token")
+        return await handler(request)
+
+    return bearer_token
+
+
+def _token_bytes(text: str) -> bytes:
+    """A token as bytes for :func:`hmac.compare_digest` (which takes ASCII text only); never raises."""
+    return text.encode("utf-8", "backslashreplace")
+
+
 @web.middleware
 async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -165,6 +202,10 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
         return _error(str(error), 400)
     except UnknownFaultKindError as error:
         return _error(str(error), 404)
+    except UnauthorizedError as error:
+        response = _error(str(error), 401)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
     except web.HTTPException as error:
         if error.status < 400:
             raise

@@ -5,6 +5,10 @@ several venues in one process). Serves until SIGINT/SIGTERM, then exits 0. Once 
 prints "READY fix=<port> [ws=<port>] admin=<port>" on stdout ("<venue>_fix=<port> ..." for each
 venue when there are several). Anything it cannot start with (a bad flag, an unreadable config,
 a port in use, a corrupt ledger) is one line on stderr and exit code 2, never a traceback.
+
+The admin API takes a bearer token (docs/contracts.md §3) from --admin-token-file, else the
+MOCKEX_ADMIN_TOKEN environment variable, else the config's admin_token (each venue's own); with
+none it is open. The token is never a flag of its own: a command line is visible to every user.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import gc
 import json
 import logging
 import math
+import os
 import re
 import signal
+import stat
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,6 +47,8 @@ T = TypeVar("T")
 EXIT_BAD_INPUT = 2
 DEFAULT_START_PRICE = 100.0
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ADMIN_TOKEN_ENV = "MOCKEX_ADMIN_TOKEN"
+MAX_TOKEN_FILE_BYTES = 4096
 VENUE_FLAGS = (
     "fix_port",
     "ws_port",
@@ -123,6 +131,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="0..1",
         help="chance a marketable order fills on each step (default 0.6)",
     )
+    parser.add_argument(
+        "--admin-token-file",
+        type=Path,
+        metavar="PATH",
+        help="require Authorization: Bearer <the file's content> on the admin API (every route but "
+        f"GET /health), for every venue; default ${ADMIN_TOKEN_ENV}, else the config's admin_token, "
+        "else open",
+    )
     parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
 
 
@@ -143,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        config = exchange_config(args)
+        config = exchange_config(args, os.environ)
         asyncio.run(serve(config))
     except BadInputError as error:
         print(f"exchange: error: {error}", file=sys.stderr)
@@ -151,8 +167,50 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def exchange_config(args: argparse.Namespace) -> ExchangeConfig:
-    """The venues the flags (or the ``--config`` file) describe."""
+def exchange_config(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> ExchangeConfig:
+    """The venues the flags (or the ``--config`` file) describe, with the admin token ``args`` or
+    ``environ`` give."""
+    config = _venues(args)
+    token = admin_token(args.admin_token_file, environ or {})
+    return config if token is None else _with_admin_token(config, token)
+
+
+def admin_token(path: Path | None, environ: Mapping[str, str]) -> str | None:
+    """The token in ``path``, else in ``$MOCKEX_ADMIN_TOKEN``; ``None``: each venue's config decides."""
+    if path is not None:
+        return _token_file(path)
+    token = environ.get(ADMIN_TOKEN_ENV)
+    if token is not None and not token.strip():
+        raise BadInputError(f"{ADMIN_TOKEN_ENV} is set but empty (unset it for an open admin API)")
+    return None if token is None else token.strip()
+
+
+def _token_file(path: Path) -> str:
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_TOKEN_FILE_BYTES + 1)
+            mode = os.fstat(file.fileno()).st_mode
+    except OSError as error:
+        raise BadInputError(f"cannot read --admin-token-file {path}: {error.strerror}") from None
+    if len(data) > MAX_TOKEN_FILE_BYTES:
+        raise BadInputError(f"--admin-token-file {path} holds more than {MAX_TOKEN_FILE_BYTES} bytes")
+    token = data.decode("utf-8", errors="replace").strip()
+    if not token:
+        raise BadInputError(f"--admin-token-file {path} is empty")
+    if stat.S_ISREG(mode) and mode & 0o077:
+        log.warning("--admin-token-file %s is readable by more than its owner (mode %o)", path, mode & 0o777)
+    return token
+
+
+def _with_admin_token(config: ExchangeConfig, token: str) -> ExchangeConfig:
+    try:
+        venues = [{**venue.model_dump(), "admin_token": token} for venue in config.venues]
+        return ExchangeConfig(venues=tuple(VenueConfig.model_validate(venue) for venue in venues))
+    except ValidationError as error:
+        raise BadInputError(f"the admin token: {_describe(error)}") from None
+
+
+def _venues(args: argparse.Namespace) -> ExchangeConfig:
     if args.config is not None:
         given = [f"--{name.replace('_', '-')}" for name in VENUE_FLAGS if getattr(args, name) is not None]
         if given or args.reset_on_logon or args.cancel_on_disconnect:

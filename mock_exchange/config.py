@@ -16,6 +16,8 @@ MAX_SAFE_LOTS = 2**53 - 1
 """no quantity beyond this is read at all (the largest integer every JSON reader holds exactly)"""
 DEFAULT_MAX_ORDER_QTY = 1_000_000_000
 DEFAULT_MAX_PRICE = 1_000_000_000.0
+ADMIN_TOKEN_PATTERN = r"^[!-~]+$"
+"""visible ASCII, no spaces: what an ``Authorization: Bearer`` header carries as it is"""
 
 
 class _Model(BaseModel):
@@ -57,6 +59,13 @@ class VenueConfig(_Model):
     host: str = "127.0.0.1"
     fix_port: int = Field(ge=0, le=65535)
     admin_port: int = Field(ge=0, le=65535)
+    admin_token: str | None = Field(
+        default=None,
+        max_length=1024,
+        pattern=ADMIN_TOKEN_PATTERN,
+        repr=False,
+        description="every admin route but GET /health requires Authorization: Bearer <token>; None = open",
+    )
     comp_id: str = "MOCKEX"
     sessions: tuple[SessionConfig, ...] = ()
     accept_any_session: bool = False

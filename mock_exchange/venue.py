@@ -116,7 +116,8 @@ class Venue:
             before_send=self._ledger.flush,
         )
         self._fix_port = await self._fix_server.start(config.host, config.fix_port)
-        self._admin_runner = web.AppRunner(create_admin_app(self), access_log=None)
+        admin_app = create_admin_app(self, token=config.admin_token)
+        self._admin_runner = web.AppRunner(admin_app, access_log=None)
         await self._admin_runner.setup()
         site = web.TCPSite(self._admin_runner, config.host, config.admin_port)
         await site.start()
@@ -125,7 +126,8 @@ class Venue:
             self._ws_port = await self._ws.start(config.host, config.ws_port)
         matching = MatchingLoop(self.step, self._engine.faults, config.tick_interval_s)
         self._matching_task = asyncio.create_task(matching.run(), name="venue-matching")
-        log.info("venue %s ready: fix=%d admin=%d", config.comp_id, self._fix_port, self._admin_port)
+        log.info("venue %s ready: fix=%d admin=%d (%s)", config.comp_id, self._fix_port, self._admin_port,
+                 "token required" if config.admin_token is not None else "open")
 
     async def stop(self) -> None:
         """Log out every session, stop serving, close the ledger. Safe to call more than once."""

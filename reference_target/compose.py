@@ -95,7 +95,7 @@ def compose_target(preset: StackPreset, project: str, prefix: int, admin_token: 
         "name": f"compose {project}",
         "oms": {"instances": {name: url(_port(prefix, name)) for name in shape.oms_instances},
                 "admin_token": admin_token},
-        "venue": {"admin_url": url(_port(prefix, "exchange-admin"))},
+        "venue": {"admin_url": url(_port(prefix, "exchange-admin")), "admin_token": admin_token},
         "nats": {"url": f"nats://127.0.0.1:{_port(prefix, 'nats')}"},
         "database": {"dsn": f"postgresql://postgres@127.0.0.1:{_port(prefix, 'postgres')},"
                             f"127.0.0.1:{_port(prefix, 'postgres-replica')}/postgres"

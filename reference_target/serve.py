@@ -19,19 +19,21 @@ import yaml
 
 from gameday.scenario.presets import StackPreset
 from gameday.stack.rundir import RunDir, reap_stale_runs
+from gameday.stack.services import write_config
 from gameday.stack.settings import StackSettings
 from reference_target.local import LocalStack
 from reference_target.target import TARGET
 
 
 def target_file_of(stack: LocalStack, name: str) -> dict[str, Any]:
-    """The target file that reaches ``stack``: its endpoints, its proxies by hop, its services' PIDs."""
+    """The target file that reaches ``stack``: its endpoints and admin tokens, its proxies by hop, its
+    services' PIDs."""
     assert stack.toxiproxy is not None
     endpoints = stack.endpoints
     return {
         "name": name,
         "oms": {"instances": dict(endpoints.oms), "admin_token": stack.settings.admin_token},
-        "venue": {"admin_url": endpoints.venue_admin},
+        "venue": {"admin_url": endpoints.venue_admin, "admin_token": endpoints.venue_admin_token},
         "nats": {"url": endpoints.nats},
         "database": {"dsn": endpoints.database_dsn},
         "toxiproxy": {"url": endpoints.toxiproxy,
@@ -53,7 +55,8 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with LocalStack(settings) as stack:
         partial = args.target_file.with_suffix(".partial")
-        partial.write_text(yaml.safe_dump(target_file_of(stack, args.name), sort_keys=False))
+        # it holds the run's admin tokens: readable by its owner only
+        write_config(partial, yaml.safe_dump(target_file_of(stack, args.name), sort_keys=False))
         partial.replace(args.target_file)  # a reader never sees half a file
         print(f"READY target={args.target_file}", flush=True)
         await stop.wait()

@@ -1,6 +1,7 @@
 """``gameday contract check --target FILE``: probe a running OMS against the SUT contract.
 
-Exit codes: 0 every check passed (skipped ones aside); 1 a check failed; 2 the target file is bad.
+Exit codes: 0 every check passed (skipped ones aside); 1 a check failed; 2 the target file is bad (or
+names an environment variable for the venue's admin token that is not set).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from gameday.contract.defaults import DEFAULT_SYMBOL, DEFAULT_TIMEOUT_S
-from gameday.errors import GamedayError, TargetFileError
+from gameday.errors import GamedayError
 
 if TYPE_CHECKING:  # the checks pull in aiohttp: the parser of every gameday command must not
     from gameday.contract.instance import AdminToken
@@ -72,15 +73,18 @@ def _admin_token(target: TargetFile, environ: dict[str, str]) -> AdminToken:
 def cmd_contract(args: argparse.Namespace, console: Console) -> int:
     from gameday.contract.report import render_report
     from gameday.contract.run import CheckOptions, check_contract
+    from gameday.stack.external import venue_admin_token_of
     from gameday.target_file import load_target_file
 
     try:
         target = load_target_file(args.target, allow_remote=args.allow_remote)
-    except TargetFileError as error:
+        venue_token = venue_admin_token_of(target, os.environ)
+    except GamedayError as error:  # a bad file, or venue.admin_token_env names an unset variable
         console.print(str(error), style="bold red", markup=False, highlight=False)
         return EXIT_BAD_TARGET
     options = CheckOptions(timeout_s=args.timeout_s, trade=args.trade, symbol=args.symbol)
-    report = asyncio.run(check_contract(target, options, _admin_token(target, dict(os.environ))))
+    report = asyncio.run(check_contract(target, options, _admin_token(target, dict(os.environ)),
+                                        venue_token=venue_token))
     if args.json:
         console.out(json.dumps(report.as_dict(), indent=2), highlight=False)
     else:

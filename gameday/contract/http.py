@@ -7,12 +7,12 @@ number where an object belongs. The probes judge answers; they never handle tran
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
-__all__ = ["EXCERPT_CHARS", "Answer", "Http", "excerpt"]
+__all__ = ["EXCERPT_CHARS", "Answer", "Http", "VenueAdmin", "excerpt"]
 
 EXCERPT_CHARS = 200
 """The most of a body a result quotes."""
@@ -80,3 +80,14 @@ class Http:
             return Answer(method, url, status, text, json.loads(payload), is_json=True)
         except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reason
             return Answer(method, url, status, text)
+
+
+@dataclass(frozen=True)
+class VenueAdmin:
+    """The venue's admin API: its base URL and the bearer token it requires, if any."""
+
+    url: str
+    token: str | None = field(default=None, repr=False)
+
+    async def ledger(self, http: Http) -> Answer:
+        return await http.call("GET", f"{self.url}/ledger", token=self.token)

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gameday.contract.checks import order_fields, order_problem
-from gameday.contract.http import Answer, Http, excerpt
+from gameday.contract.http import Answer, Http, VenueAdmin, excerpt
 from gameday.contract.instance import InstanceView, json_problem
 from gameday.contract.results import Results
 from gameday.workload import OrderRequest, reference_price
@@ -67,7 +67,7 @@ def _listing_problem(listed: set[str] | str, order_id: str, *, expected: bool) -
     return f"order {order_id} is still listed as open"
 
 
-async def round_trip(http: Http, view: InstanceView, venue_url: str, ledger_unusable: str | None,
+async def round_trip(http: Http, view: InstanceView, venue: VenueAdmin, ledger_unusable: str | None,
                      symbol: str, results: Results) -> None:
     """Place, see it listed, cancel, see it gone; then find it in the venue's ledger."""
     name = view.name
@@ -96,7 +96,7 @@ async def round_trip(http: Http, view: InstanceView, venue_url: str, ledger_unus
     if ledger_unusable is not None:
         results.skip_rest(ROUND_TRIP, name, ledger_unusable)
         return
-    await _in_the_ledger(http, venue_url, view, order, cancel_ok, results)
+    await _in_the_ledger(http, venue, view, order, cancel_ok, results)
 
 
 def _cancel_problem(answer: Answer, order_id: str) -> str | None:
@@ -123,10 +123,10 @@ def _ledger_orders(answer: Answer) -> list[dict[str, Any]] | str:
     return [order for order in answer.body["orders"] if isinstance(order, dict)]
 
 
-async def _in_the_ledger(http: Http, venue_url: str, view: InstanceView, order: dict[str, Any],
+async def _in_the_ledger(http: Http, venue: VenueAdmin, view: InstanceView, order: dict[str, Any],
                          canceled: bool, results: Results) -> None:
     name, order_id = view.name, str(order["order_id"])
-    orders = _ledger_orders(await http.get(f"{venue_url}/ledger"))
+    orders = _ledger_orders(await venue.ledger(http))
     if isinstance(orders, str):
         results.failed("ledger.order_id", name, orders)
         results.skip_rest(ROUND_TRIP, name, "the ledger could not be read")

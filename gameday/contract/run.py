@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from gameday.checkers.evidence import LedgerSnapshot
 from gameday.contract.checks import STACK, Outcome
 from gameday.contract.defaults import DEFAULT_SYMBOL, DEFAULT_TIMEOUT_S
-from gameday.contract.http import Http, excerpt
+from gameday.contract.http import Http, VenueAdmin, excerpt
 from gameday.contract.instance import INSTANCE_READS, AdminToken, InstanceView, json_problem, read_instance
 from gameday.contract.orders import ROUND_TRIP, position_round_trip, refused_by, round_trip
 from gameday.contract.report import ContractReport
@@ -33,13 +33,15 @@ class CheckOptions:
 
 
 async def check_contract(target: TargetFile, options: CheckOptions, admin: AdminToken | None = None, *,
-                         session: aiohttp.ClientSession | None = None) -> ContractReport:
+                         session: aiohttp.ClientSession | None = None,
+                         venue_token: str | None = None) -> ContractReport:
+    """``venue_token``: the bearer token of the venue's admin API (``venue.admin_token``), if any."""
     async with AsyncExitStack() as exit_stack:
         if session is None:
             session = await exit_stack.enter_async_context(aiohttp.ClientSession())
         http = Http(session, options.timeout_s)
         results = Results()
-        venue = target.venue.admin_url.rstrip("/")
+        venue = VenueAdmin(target.venue.admin_url.rstrip("/"), venue_token)
         urls = {name: url.rstrip("/") for name, url in target.oms.instances.items()}
         views = await _read_all(http, venue, urls, admin or AdminToken(), results)
         active = _stack_active(views, results)
@@ -47,10 +49,10 @@ async def check_contract(target: TargetFile, options: CheckOptions, admin: Admin
                            else "the venue's ledger could not be read (venue.ledger failed)")
         for view in views:
             await _order_checks(http, view, active, views, venue, ledger_unusable, options, results)
-    return ContractReport(target.name, venue, urls, results.items(), asdict(options))
+    return ContractReport(target.name, venue.url, urls, results.items(), asdict(options))
 
 
-async def _read_all(http: Http, venue: str, urls: dict[str, str], admin: AdminToken,
+async def _read_all(http: Http, venue: VenueAdmin, urls: dict[str, str], admin: AdminToken,
                     results: Results) -> list[InstanceView]:
     async with asyncio.TaskGroup() as group:
         group.create_task(guarded(results, ["venue.ledger"], STACK, _venue_ledger(http, venue, results)))
@@ -61,8 +63,8 @@ async def _read_all(http: Http, venue: str, urls: dict[str, str], admin: AdminTo
             for task, (name, url) in zip(reads, urls.items(), strict=True)]
 
 
-async def _venue_ledger(http: Http, venue: str, results: Results) -> None:
-    answer = await http.get(f"{venue}/ledger")
+async def _venue_ledger(http: Http, venue: VenueAdmin, results: Results) -> None:
+    answer = await venue.ledger(http)
     problem = json_problem(answer, 200)
     if problem is None:
         body = answer.body
@@ -95,7 +97,7 @@ def _stack_active(views: list[InstanceView], results: Results) -> InstanceView |
 
 
 async def _order_checks(http: Http, view: InstanceView, active: InstanceView | None,
-                        views: list[InstanceView], venue: str, ledger_unusable: str | None,
+                        views: list[InstanceView], venue: VenueAdmin, ledger_unusable: str | None,
                         options: CheckOptions, results: Results) -> None:
     name = view.name
     if view is active:

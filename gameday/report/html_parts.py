@@ -15,7 +15,7 @@ from urllib.parse import quote
 from gameday.history import Op, OpKind
 from gameday.report.data_model import FaultWindow, ReportData
 from gameday.starvation import StarvationSummary
-from gameday.verdict import ExpectationResult, RunResult, RunStatus, Verdict
+from gameday.verdict import ExpectationResult, RunResult, Verdict
 
 __all__ = ["RAW_FILES", "RunFiles", "RunInfo", "expectations_html", "faults_html", "files_html",
            "identity_html", "starvation_text", "verdict_badge"]
@@ -151,8 +151,8 @@ def identity_html(result: RunResult, info: RunInfo, data: ReportData) -> str:
         _row("machine", None if result.starvation is None else starvation_text(result.starvation)),
         _row("command", _command(info.command), raw=True),
     ]
-    if result.run_status is RunStatus.ABORTED:
-        rows.insert(0, _row("ABORTED", result.abort_reason or "no reason recorded"))
+    if result.run_status is not None and result.run_status.stopped_early:
+        rows.insert(0, _row(result.run_status.value.upper(), result.abort_reason or "no reason recorded"))
     return f'<dl class="identity">{"".join(rows)}</dl>'
 
 

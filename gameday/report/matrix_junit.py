@@ -3,14 +3,19 @@
 One testsuite per scenario, one testcase per run of each variant. A run that does not read as
 expected is a ``<failure>`` whose message says what was expected and what happened; a run that
 aborted is an ``<error>``. Each testcase's ``system-out`` names the run directory.
+
+A defect run's test names its defects (``failover-primary-crash[no-promotion].defect.1``); a
+testcase's ``time`` is its run's wall time, a suite's the sum of its row's, and a suite's
+``timestamp`` its first run's start (:mod:`gameday.report.junit` has the formats).
 """
 
 from __future__ import annotations
 
+import socket
 import xml.etree.ElementTree as ET
 
 from gameday.matrix import Matrix, MatrixRow, RunSummary, Variant
-from gameday.report.junit import xml_text
+from gameday.report.junit import junit_seconds, junit_timestamp, run_label, xml_text
 
 __all__ = ["matrix_junit_xml"]
 
@@ -33,9 +38,11 @@ def _observed_text(run: RunSummary) -> str:
 
 
 def _case(suite: ET.Element, row: MatrixRow, variant: Variant, number: int, run: RunSummary) -> None:
+    label = run_label(row.scenario, row.defects if variant is Variant.DEFECT else ())
     case = ET.SubElement(suite, "testcase", {
-        "name": f"{row.scenario}.{variant.value}.{number}",
+        "name": f"{label}.{variant.value}.{number}",
         "classname": f"gameday.matrix.{row.scenario}",
+        "time": junit_seconds(run.duration_s),
     })
     if run.error is not None:
         element = ET.SubElement(case, "error", {"type": "aborted", "message": xml_text(run.error)})
@@ -50,6 +57,7 @@ def _case(suite: ET.Element, row: MatrixRow, variant: Variant, number: int, run:
 def _no_defect_case(suite: ET.Element, row: MatrixRow) -> None:
     case = ET.SubElement(suite, "testcase", {
         "name": f"{row.scenario}.defect", "classname": f"gameday.matrix.{row.scenario}",
+        "time": junit_seconds(0),
     })
     ET.SubElement(case, "failure", {
         "type": "no known defect",
@@ -57,13 +65,31 @@ def _no_defect_case(suite: ET.Element, row: MatrixRow) -> None:
     })
 
 
+def _runs(rows: list[MatrixRow]) -> list[RunSummary]:
+    return [run for row in rows for run in (*row.correct, *row.defect)]
+
+
 def _totals(rows: list[MatrixRow]) -> dict[str, str]:
-    runs = [run for row in rows for run in (*row.correct, *row.defect)]
+    runs = _runs(rows)
     no_defect = sum(not row.defect for row in rows)
     errors = sum(run.error is not None for run in runs)
     failures = sum(run.error is None and not run.as_expected for run in runs) + no_defect
     return {"tests": str(len(runs) + no_defect), "failures": str(failures), "errors": str(errors),
-            "skipped": "0"}
+            "time": junit_seconds(sum(run.duration_s or 0.0 for run in runs))}
+
+
+def _suite_attributes(name: str, totals: dict[str, str], timestamp: str | None, hostname: str,
+                      number: int) -> dict[str, str]:
+    """A testsuite's attributes: its totals, where and when it ran (timestamp omitted if unknown)."""
+    when = {"timestamp": timestamp} if timestamp else {}
+    return {"name": name, **totals, "skipped": "0", **when, "hostname": hostname, "id": str(number),
+            "package": "gameday.matrix"}
+
+
+def _row_timestamp(row: MatrixRow, matrix: Matrix) -> str | None:
+    """When the row's first run started; the matrix's own time for rows stored without one."""
+    first = next((run.started for run in (*row.correct, *row.defect) if run.started), None)
+    return junit_timestamp(first) or junit_timestamp(matrix.generated)
 
 
 def _load_properties(matrix: Matrix) -> list[tuple[str, str]]:
@@ -76,29 +102,30 @@ def _load_properties(matrix: Matrix) -> list[tuple[str, str]]:
     return properties
 
 
-def _incomplete_suite(root: ET.Element, matrix: Matrix) -> None:
-    suite = ET.SubElement(root, "testsuite", {
-        "name": "matrix", "timestamp": matrix.generated, "tests": "1", "failures": "0", "errors": "1",
-        "skipped": "0",
-    })
-    case = ET.SubElement(suite, "testcase", {"name": "matrix.complete", "classname": "gameday.matrix"})
+def _incomplete_suite(root: ET.Element, matrix: Matrix, hostname: str) -> None:
+    totals = {"tests": "1", "failures": "0", "errors": "1", "time": junit_seconds(0)}
+    suite = ET.SubElement(root, "testsuite", _suite_attributes(
+        "matrix", totals, junit_timestamp(matrix.generated), hostname, 0))
+    case = ET.SubElement(suite, "testcase", {"name": "matrix.complete", "classname": "gameday.matrix",
+                                             "time": junit_seconds(0)})
     ET.SubElement(case, "error", {
         "type": "incomplete",
         "message": f"{len(matrix.rows)} of {matrix.scenarios_planned} scenarios ran (stopped or interrupted)",
     })
 
 
-def matrix_junit_xml(matrix: Matrix) -> str:
+def matrix_junit_xml(matrix: Matrix, *, hostname: str | None = None) -> str:
+    """The matrix as JUnit XML; ``hostname`` defaults to this machine's name."""
+    host = hostname or socket.gethostname()
     totals = _totals(list(matrix.rows))
     if not matrix.complete:
         totals = {**totals, "tests": str(int(totals["tests"]) + 1), "errors": str(int(totals["errors"]) + 1)}
     root = ET.Element("testsuites", {"name": "gameday.matrix", **totals})
     if not matrix.complete:
-        _incomplete_suite(root, matrix)
-    for row in matrix.rows:
-        suite = ET.SubElement(root, "testsuite", {
-            "name": row.scenario, "timestamp": matrix.generated, **_totals([row]),
-        })
+        _incomplete_suite(root, matrix, host)
+    for index, row in enumerate(matrix.rows, start=1):
+        suite = ET.SubElement(root, "testsuite", _suite_attributes(
+            row.scenario, _totals([row]), _row_timestamp(row, matrix), host, index))
         properties = ET.SubElement(suite, "properties")
         for name, value in (("path", row.path), ("defects", ",".join(row.defects)),
                             ("must_fail", ",".join(row.must_fail)), ("repeats", str(matrix.repeats)),

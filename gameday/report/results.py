@@ -1,6 +1,6 @@
 """``results.json``: the graded run as data, readable back into a :class:`RunResult`.
 
-An aborted run says so in ``run_status`` and why in ``abort_reason``.
+An aborted or interrupted run says so in ``run_status`` and why in ``abort_reason``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 from gameday.history import Op
 from gameday.report.data import ReportData, build_report_data
 from gameday.report.html_parts import starvation_text
-from gameday.verdict import ExpectationResult, RunResult, RunStatus, Verdict
+from gameday.verdict import ExpectationResult, RunResult, Verdict
 
 __all__ = ["SUMMARY_MD", "summary_markdown", "write_summary"]
 
@@ -94,8 +94,9 @@ def _lost(data: ReportData) -> list[str]:
 
 def _failed(result: RunResult) -> list[str]:
     lines = []
-    if result.run_status is RunStatus.ABORTED:
-        lines.append(f"- the run ABORTED: {_one_line(result.abort_reason or 'no reason recorded')}")
+    if result.run_status is not None and result.run_status.stopped_early:
+        lines.append(f"- the run {result.run_status.value.upper()}: "
+                     f"{_one_line(result.abort_reason or 'no reason recorded')}")
     for expectation in result.expectations:
         if expectation.verdict is Verdict.PASS:
             continue

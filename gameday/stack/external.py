@@ -9,7 +9,9 @@ proxy: the proxies in the target file are the user's.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from signal import Signals
@@ -28,28 +30,41 @@ from gameday.stack.settings import StackEndpoints, StackSettings
 from gameday.stack.venue_faults import heal_exchange_fault, put_exchange_fault
 from gameday.target_file import TargetFile
 
-__all__ = ["ExternalStack", "admin_token_of"]
+__all__ = ["ExternalStack", "admin_token_of", "venue_admin_token_of"]
 
 READY_POLL_S = 0.25
 
 
-def admin_token_of(target: TargetFile, environ: dict[str, str]) -> str | None:
-    if target.oms.admin_token_env is not None:
-        token = environ.get(target.oms.admin_token_env)
-        if not token:
-            raise StackError(f"target {target.name}: environment variable {target.oms.admin_token_env} "
-                             f"(oms.admin_token_env) is not set")
+def admin_token_of(target: TargetFile, environ: Mapping[str, str]) -> str | None:
+    """The OMS admin token: ``oms.admin_token_env``'s variable, else ``oms.admin_token``."""
+    return _token_of(target, "oms", target.oms.admin_token, target.oms.admin_token_env, environ)
+
+
+def venue_admin_token_of(target: TargetFile, environ: Mapping[str, str]) -> str | None:
+    """The venue admin API's token: ``venue.admin_token_env``'s variable, else ``venue.admin_token``."""
+    return _token_of(target, "venue", target.venue.admin_token, target.venue.admin_token_env, environ)
+
+
+def _token_of(target: TargetFile, section: str, token: str | None, variable: str | None,
+              environ: Mapping[str, str]) -> str | None:
+    if variable is None:
         return token
-    return target.oms.admin_token
+    value = environ.get(variable)
+    if not value:
+        raise StackError(f"target {target.name}: environment variable {variable} "
+                         f"({section}.admin_token_env) is not set")
+    return value
 
 
 class ExternalStack:
     def __init__(self, target: TargetFile, settings: StackSettings, *,
-                 admin_token: str | None = None) -> None:
+                 admin_token: str | None = None, environ: Mapping[str, str] | None = None) -> None:
+        """``environ`` is where ``venue.admin_token_env`` is looked up (default: this process's)."""
         self.target = target
         self.settings = replace(settings, admin_token=admin_token) if admin_token else settings
         self.endpoints = StackEndpoints(
             oms=dict(target.oms.instances), venue_admin=target.venue.admin_url.rstrip("/"),
+            venue_admin_token=venue_admin_token_of(target, os.environ if environ is None else environ),
             nats=target.nats.url if target.nats else "",
             toxiproxy=target.toxiproxy.url if target.toxiproxy else "",
             database_dsn=target.database.dsn if target.database else "")
@@ -114,11 +129,13 @@ class ExternalStack:
 
     async def exchange_fault(self, kind: ExchangeFaultKind, params: dict[str, Any]) -> dict[str, Any]:
         assert self._session is not None
-        return await put_exchange_fault(self._session, self.endpoints.venue_admin, kind, params)
+        return await put_exchange_fault(self._session, self.endpoints.venue_admin, kind, params,
+                                        token=self.endpoints.venue_admin_token)
 
     async def heal_exchange_fault(self, kind: ExchangeFaultKind) -> None:
         assert self._session is not None
-        await heal_exchange_fault(self._session, self.endpoints.venue_admin, kind)
+        await heal_exchange_fault(self._session, self.endpoints.venue_admin, kind,
+                                  token=self.endpoints.venue_admin_token)
 
     def describe(self) -> dict[str, Any]:
         target = self.target

@@ -38,6 +38,7 @@ class StackSettings:
 class StackEndpoints:
     oms: dict[str, str] = field(default_factory=dict)  # instance -> base URL (the front door)
     venue_admin: str = ""
+    venue_admin_token: str | None = field(default=None, repr=False)  # the venue admin API's bearer token
     nats: str = ""
     toxiproxy: str = ""
     database_dsn: str = ""

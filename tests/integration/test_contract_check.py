@@ -20,7 +20,7 @@ from gameday.contract.instance import AdminToken
 from gameday.contract.orders import ROUND_TRIP
 from gameday.contract.report import ContractReport
 from gameday.contract.run import CheckOptions, check_contract
-from gameday.stack.external import admin_token_of
+from gameday.stack.external import admin_token_of, venue_admin_token_of
 from gameday.target_file import load_target_file
 
 ROOT = Path(__file__).parents[2]
@@ -71,7 +71,8 @@ async def test_the_reference_stack_conforms_on_every_check(tmp_path: Path) -> No
     async with _served(tmp_path) as target_path:
         target = load_target_file(target_path)
         admin = AdminToken(admin_token_of(target, {}))
-        report = await check_contract(target, CheckOptions(trade=True), admin)
+        report = await check_contract(target, CheckOptions(trade=True), admin,
+                                      venue_token=venue_admin_token_of(target, {}))
         code, output = await _cli("contract", "check", "--target", str(target_path), "--json")
 
     failures = [result for result in report.results if result.outcome is Outcome.FAIL]

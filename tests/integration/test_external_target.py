@@ -74,6 +74,9 @@ async def _graded_through(target_path: Path, reports: Path) -> dict[str, Verdict
 
 async def test_a_running_correct_stack_passes_through_its_target_file(tmp_path: Path) -> None:
     async with _served(tmp_path):
+        served = load_target_file(tmp_path / "staging.yaml")
+        assert served.venue.admin_token  # the venue requires the run's token: every ledger read sends it
+        assert (tmp_path / "staging.yaml").stat().st_mode & 0o777 == 0o600
         verdicts = await _graded_through(tmp_path / "staging.yaml", tmp_path / "reports")
     assert verdicts == dict.fromkeys(verdicts, Verdict.PASS)
     assert set(verdicts) == {expectation.name for expectation in load_scenario(SCENARIO).expectations}

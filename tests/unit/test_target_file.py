@@ -11,6 +11,7 @@ import pytest
 
 from gameday.errors import StackError, TargetFileError
 from gameday.scenario import parse_scenario
+from gameday.stack.external import venue_admin_token_of
 from gameday.stack.service_doors import CommandDoor, PidDoor
 from gameday.target_file import CommandSet, is_loopback, load_target_file, scenario_gaps
 
@@ -122,3 +123,20 @@ def test_a_pid_file_is_read_at_each_fault(tmp_path: Path) -> None:
         door.pid()
     pid_file.write_text("4242\n")
     assert door.pid() == 4242
+
+
+def test_the_venue_may_name_its_admin_token_literally_or_by_variable(tmp_path: Path) -> None:
+    by_variable = TARGET.replace('venue: {admin_url: "http://127.0.0.1:9000"}',
+                                 'venue: {admin_url: "http://127.0.0.1:9000", admin_token_env: VENUE_TOKEN}')
+    target = load_target_file(_write(tmp_path, by_variable))
+    assert target.venue.admin_token_env == "VENUE_TOKEN"
+    assert venue_admin_token_of(target, {"VENUE_TOKEN": "s3cret"}) == "s3cret"
+    literal = load_target_file(_write(tmp_path, TARGET.replace("admin_url: \"http://127.0.0.1:9000\"}",
+                                                                "admin_url: \"http://127.0.0.1:9000\", "
+                                                                "admin_token: s3cret}")))
+    assert venue_admin_token_of(literal, {}) == "s3cret"
+    assert "s3cret" not in repr(literal.venue)
+    assert venue_admin_token_of(load_target_file(_write(tmp_path, TARGET)), {"VENUE_TOKEN": "x"}) is None
+    with pytest.raises(TargetFileError, match=r"venue\.token"):
+        load_target_file(_write(tmp_path, TARGET.replace("admin_url: \"http://127.0.0.1:9000\"}",
+                                                         "admin_url: \"http://127.0.0.1:9000\", token: s}")))
