@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--out", type=Path, metavar="DIR",
                         help="where matrix.json, .md, .xml and .html go (default: --reports), so a partial "
                              "matrix does not overwrite the full one")
+    matrix.add_argument("--target", type=Path, metavar="FILE",
+                        help="run each scenario against a stack that is already running (docs/targets.md): "
+                             "the correct variant only, since nothing can switch its defects on")
+    matrix.add_argument("--allow-remote", action="store_true",
+                        help="let the target file name endpoints off loopback (recorded in each run)")
     matrix.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
                         help="run the matrix beside N CPU-burning processes ('cores': one per core; "
                              "default 0); the level and the load average go into the matrix report")
@@ -139,16 +144,16 @@ def _target_file(args: argparse.Namespace, console: Console) -> TargetFile | Non
         return None
 
 
-def _attached(args: argparse.Namespace, target: TargetFile, scenarios: Sequence[Scenario],
-              console: Console) -> dict[str, Any] | None:
+def _attached(args: argparse.Namespace, target: TargetFile, paths: Sequence[Path],
+              scenarios: Sequence[Scenario], console: Console) -> dict[str, Any] | None:
     """The run settings of a target file, or ``None`` (after naming each gap) when it cannot carry
     out every scenario."""
     from gameday.stack.external import admin_token_of
     from gameday.target_file import scenario_gaps
 
-    gaps = [(str(path), gap) for path, scenario in zip(args.scenarios, scenarios, strict=True)
+    gaps = [(str(path), gap) for path, scenario in zip(paths, scenarios, strict=True)
             for gap in scenario_gaps(target, scenario)]
-    if args.defect:
+    if getattr(args, "defect", None):
         gaps.append((str(args.target), "--defect: a stack reached through a target file runs as it is"))
     try:
         token = admin_token_of(target, dict(os.environ))
@@ -174,7 +179,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         service for service, access in target.services.items() if access.can("restart")])
     if scenarios is None or not _known_defects(args.defect, console):
         return EXIT_INVALID
-    attached = {} if target is None else _attached(args, target, scenarios, console)
+    attached = {} if target is None else _attached(args, target, args.scenarios, scenarios, console)
     if attached is None:
         return EXIT_INVALID
     settings = RunSettings(reports_root=args.reports.resolve(),
@@ -214,8 +219,14 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     if args.repeat < 1:
         console.print("[bold red]--repeat[/] must be at least 1")
         return EXIT_INVALID
+    target = None if args.target is None else _target_file(args, console)
+    if args.target is not None and target is None:
+        return EXIT_INVALID
     scenarios = _load_all(paths, console)
     if scenarios is None:
+        return EXIT_INVALID
+    attached = {} if target is None else _attached(args, target, paths, scenarios, console)
+    if attached is None:
         return EXIT_INVALID
     reports = args.reports.resolve()
     out = reports if args.out is None else args.out.resolve()
@@ -223,7 +234,8 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
 
     async def run_one(request: RunRequest) -> tuple[RunResult, str | None, str | None]:
         settings = RunSettings(reports_root=reports / "matrix", extra_defects=request.defects,
-                               toxiproxy_url=toxiproxy_url, stress=args.stress, backend=args.backend)
+                               toxiproxy_url=toxiproxy_url, stress=args.stress, backend=args.backend,
+                               **attached)
         outcome = await run_scenario(request.scenario, request.path, settings)
         return outcome.result, str(outcome.run_dir), outcome.error
 
@@ -248,7 +260,7 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
                               highlight=False)
             return await run_matrix(
                 list(zip(paths, scenarios, strict=True)), run_one, args.repeat, on_row=write_reports,
-                stress=args.stress, load=meter.summary,
+                stress=args.stress, load=meter.summary, with_defects=target is None,
                 progress=lambda line: console.print(f"  {line}", markup=False, highlight=False))
 
     try:

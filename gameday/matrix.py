@@ -62,11 +62,15 @@ class MatrixRow(BaseModel):
     must_fail: tuple[str, ...]
     correct: tuple[RunSummary, ...]
     defect: tuple[RunSummary, ...]
+    defect_not_run: bool = False
+    """The defect variant was not run (a stack reached through a target file runs as it is): the
+    row then proves only that the stack passes, not that the scenario can fail."""
 
     @property
     def as_expected(self) -> bool:
         runs = (*self.correct, *self.defect)
-        return bool(self.defect) and bool(self.correct) and all(run.as_expected for run in runs)
+        proven = bool(self.defect) or self.defect_not_run
+        return proven and bool(self.correct) and all(run.as_expected for run in runs)
 
 
 class Matrix(BaseModel):
@@ -113,21 +117,26 @@ class RunRequest:
     repeat: int
 
 
-def planned_runs(scenarios: Sequence[tuple[Path, Scenario]], repeats: int) -> int:
+Rows = Sequence[tuple[Path, Scenario]]
+
+
+def planned_runs(scenarios: Rows, repeats: int, with_defects: bool = True) -> int:
     """Each row runs the correct stack, and the defective one when it has a known defect."""
-    return repeats * sum(1 + (scenario.known_defect is not None) for _, scenario in scenarios)
+    return repeats * sum(1 + (with_defects and scenario.known_defect is not None)
+                         for _, scenario in scenarios)
 
 
-def plan_lines(scenarios: Sequence[tuple[Path, Scenario]], repeats: int) -> list[str]:
+def plan_lines(scenarios: Rows, repeats: int, with_defects: bool = True) -> list[str]:
     """The matrix's plan: rows x variants x repeats = runs, then each row's variants."""
-    with_defect = sum(scenario.known_defect is not None for _, scenario in scenarios)
-    runs = planned_runs(scenarios, repeats)
-    variants = "2 variants (correct, defect)" if with_defect == len(scenarios) else "up to 2 variants"
+    with_defect = sum(scenario.known_defect is not None for _, scenario in scenarios) if with_defects else 0
+    runs = planned_runs(scenarios, repeats, with_defects)
+    variants = ("1 variant (correct: a target file's stack runs as it is)" if not with_defects
+                else "2 variants (correct, defect)" if with_defect == len(scenarios) else "up to 2 variants")
     lines = [f"plan: {len(scenarios)} row(s) x {variants} x {repeats} repeat(s) = {runs} run(s)"]
     for number, (path, scenario) in enumerate(scenarios, 1):
-        known = scenario.known_defect
+        known = scenario.known_defect if with_defects else None
         defect = (f", defect ({', '.join(known.defects)}) must fail {', '.join(known.fails) or 'something'}"
-                  if known else ", no known defect")
+                  if known else ", no known defect" if with_defects else "")
         lines.append(f"  row {number}: {scenario.name} ({path}): correct{defect}")
     return lines
 
@@ -169,21 +178,23 @@ async def run_matrix(scenarios: Sequence[tuple[Path, Scenario]], run_one: RunOne
                      on_run: Callable[[RunRequest, RunSummary], None] = lambda request, summary: None,
                      on_row: Callable[[Matrix], object] = lambda matrix_so_far: None,
                      *, stress: int = 0, load: Callable[[], LoadAverage | None] = lambda: None,
-                     progress: Callable[[str], None] = lambda line: None) -> Matrix:
+                     progress: Callable[[str], None] = lambda line: None,
+                     with_defects: bool = True) -> Matrix:
     """Each scenario's row in turn; ``on_row`` gets the matrix so far after each row.
 
     ``stress`` and ``load`` (the load average so far) are recorded in the matrix; the caller runs
     the burners and the meter around this call (:mod:`gameday.stress`, :mod:`gameday.starvation`).
+    ``with_defects`` false runs the correct variant only (a target file's stack runs as it is).
     ``progress`` gets the plan, then each run's start and its result with its run directory
     (plain text: print it with console markup off).
     """
-    for line in plan_lines(scenarios, repeats):
+    for line in plan_lines(scenarios, repeats, with_defects):
         progress(line)
-    total, number = planned_runs(scenarios, repeats), 0
+    total, number = planned_runs(scenarios, repeats, with_defects), 0
     rows: list[MatrixRow] = []
     started = datetime.now(UTC).isoformat(timespec="seconds")
     for path, scenario in scenarios:
-        known = scenario.known_defect
+        known = scenario.known_defect if with_defects else None
         must_fail = known.fails if known else ()
         defects = known.defects if known else ()
         runs: dict[Variant, list[RunSummary]] = {Variant.CORRECT: [], Variant.DEFECT: []}
@@ -199,7 +210,8 @@ async def run_matrix(scenarios: Sequence[tuple[Path, Scenario]], run_one: RunOne
                 on_run(request, summary)
                 progress(run_result_line(request, summary, number, total))
         rows.append(MatrixRow(scenario=scenario.name, path=str(path), defects=defects, must_fail=must_fail,
-                              correct=tuple(runs[Variant.CORRECT]), defect=tuple(runs[Variant.DEFECT])))
+                              correct=tuple(runs[Variant.CORRECT]), defect=tuple(runs[Variant.DEFECT]),
+                              defect_not_run=not with_defects))
         on_row(Matrix(generated=started, repeats=repeats, rows=tuple(rows), scenarios_planned=len(scenarios),
                       stress=stress, load_average=load()))
     return Matrix(generated=datetime.now(UTC).isoformat(timespec="seconds"), repeats=repeats,

@@ -71,7 +71,7 @@ def _runs(rows: list[MatrixRow]) -> list[RunSummary]:
 
 def _totals(rows: list[MatrixRow]) -> dict[str, str]:
     runs = _runs(rows)
-    no_defect = sum(not row.defect for row in rows)
+    no_defect = sum(not row.defect and not row.defect_not_run for row in rows)
     errors = sum(run.error is not None for run in runs)
     failures = sum(run.error is None and not run.as_expected for run in runs) + no_defect
     return {"tests": str(len(runs) + no_defect), "failures": str(failures), "errors": str(errors),
@@ -134,7 +134,7 @@ def matrix_junit_xml(matrix: Matrix, *, hostname: str | None = None) -> str:
         for variant, runs in ((Variant.CORRECT, row.correct), (Variant.DEFECT, row.defect)):
             for number, run in enumerate(runs, start=1):
                 _case(suite, row, variant, number, run)
-        if not row.defect:
+        if not row.defect and not row.defect_not_run:
             _no_defect_case(suite, row)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -29,6 +29,8 @@ def _runs_text(runs: tuple[RunSummary, ...], *, defect: bool) -> str:
 
 
 def _defect_label(row: MatrixRow) -> str:
+    if row.defect_not_run:
+        return "not run (a target file's stack)"
     return ", ".join(row.defects) or "none declared"
 
 

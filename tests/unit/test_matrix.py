@@ -240,3 +240,29 @@ async def test_an_unstressed_matrix_says_so_and_keeps_its_markdown_as_before() -
     assert (matrix.stress, matrix.load_average, matrix.starved_runs) == (0, None, 0)
     assert "stress" not in matrix_markdown(matrix)
     assert "[starved]" not in matrix_markdown(matrix)
+
+
+async def test_a_target_files_matrix_runs_the_correct_variant_only_and_says_so() -> None:
+    scenario = load_scenario(CRASH)
+    run_one = _runner(lambda r: (_graded(scenario, recovered=True), "dir", None))
+    lines: list[str] = []
+
+    matrix = await run_matrix([(CRASH, scenario)], run_one, repeats=2,  # type: ignore[arg-type]
+                              with_defects=False, progress=lines.append)
+
+    (row,) = matrix.rows
+    assert [r.variant for r in run_one.requests] == [Variant.CORRECT] * 2  # type: ignore[attr-defined]
+    assert row.defect == () and row.defect_not_run
+    assert row.as_expected and matrix.as_expected
+    assert lines[0] == ("plan: 1 row(s) x 1 variant (correct: a target file's stack runs as it is) x 2 "
+                        "repeat(s) = 2 run(s)")
+    assert "not run (a target file's stack)" in matrix_markdown(matrix)
+
+
+async def test_a_target_files_failing_stack_reads_not_as_expected() -> None:
+    scenario = load_scenario(CRASH)
+    run_one = _runner(lambda r: (_graded(scenario, recovered=False), "dir", None))
+
+    matrix = await run_matrix([(CRASH, scenario)], run_one, with_defects=False)  # type: ignore[arg-type]
+
+    assert not matrix.rows[0].as_expected
