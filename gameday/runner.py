@@ -213,6 +213,8 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
         raise
     except Exception as failure:
         status, error = RunStatus.ABORTED, describe_failure(failure)
+    finally:  # the run made it (RunDir.create), whatever stack ran or failed to start
+        shutil.rmtree(run.scratch, ignore_errors=True)
     history.append(OpKind.RUN, OpType.INFO, "runner", "end",
                    {"status": status.value, **({"error": error} if error else {})})
     history.close()

@@ -29,6 +29,7 @@ from gameday.scenario.presets import InitialRole, topology
 from gameday.stack.errors import StackError
 from gameday.stack.postgres import (
     ensure_postgres_template,
+    finished_in_thread,
     read_write_dsn,
     signal_with_children,
     start_database_pair,
@@ -125,7 +126,7 @@ class LocalStack:
         run = self.settings.run_dir
         run.create()
         cache_dir = self.settings.cache_dir or run.reports_root / ".cache"
-        return await asyncio.to_thread(ensure_postgres_template, cache_dir)
+        return await finished_in_thread(ensure_postgres_template, cache_dir)
 
     def _attach(self, nats_url: str, database_dsn: str, toxiproxy_url: str) -> None:
         assert self._session is not None

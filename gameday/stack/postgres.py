@@ -20,8 +20,10 @@ import shutil
 import signal
 import stat
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import psutil
@@ -38,6 +40,8 @@ from gameday.stack.process import (
     wait_until,
 )
 from gameday.stack.services import free_port
+
+T = TypeVar("T")
 
 __all__ = [
     "POSTGRES_SYSTEM_USER",
@@ -164,6 +168,18 @@ def signal_with_children(process: ManagedProcess, sig: signal.Signals) -> None:
 # --- the primary -------------------------------------------------------------------------------
 
 
+async def finished_in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function`` in a worker thread, waited for to the end even when the caller is cancelled: a
+    thread cannot be stopped, and cleaning up while it still writes (a data directory being
+    copied) would leave its files behind."""
+    work = asyncio.ensure_future(asyncio.to_thread(function, *args, **kwargs))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait([work])
+        raise
+
+
 def _sweep_abandoned_builds(cache_dir: Path) -> None:
     """Remove the half-built templates of harnesses that were killed while building one
     (``.building-<pid>-<start ticks>``: only those whose builder is provably gone)."""
@@ -250,8 +266,8 @@ async def start_postgres(
     timeout_s: float = 15.0, name: str = "postgres",
 ) -> PostgresService:
     """A primary on a copy of ``template``, ready to serve and to stream to replicas."""
-    await asyncio.to_thread(shutil.copytree, template, data_dir, symlinks=True)
-    await asyncio.to_thread(_prepare_data_dir, data_dir)
+    await finished_in_thread(shutil.copytree, template, data_dir, symlinks=True)
+    await finished_in_thread(_prepare_data_dir, data_dir)
     return await _start_server(name, data_dir, log_path, on_spawn, timeout_s)
 
 
@@ -260,7 +276,7 @@ async def start_postgres(
 
 async def _base_backup(primary: PostgresService, data_dir: Path, log_path: Path, timeout_s: float) -> None:
     """``pg_basebackup -R`` of the running primary into ``data_dir``, creating the slot."""
-    await asyncio.to_thread(_prepare_data_dir, data_dir)
+    await finished_in_thread(_prepare_data_dir, data_dir)
     spec = ProcessSpec(
         name="pg_basebackup",
         argv=[str(postgres_bin("pg_basebackup")), "-h", "127.0.0.1", "-p", str(primary.port),
@@ -269,6 +285,7 @@ async def _base_backup(primary: PostgresService, data_dir: Path, log_path: Path,
         log_path=log_path,
         user=_server_user(),
     )
+    # a tool, not a service: stopped here however this ends, and it dies with a SIGKILLed harness
     process = await start_process(spec, on_spawn=lambda _process: None)
     try:
         code = await asyncio.wait_for(process.proc.wait(), timeout_s)

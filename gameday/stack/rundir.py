@@ -21,6 +21,7 @@ import secrets
 import shutil
 import signal
 import stat
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,13 +31,15 @@ from typing import Any
 from urllib import error, request
 from urllib.parse import quote
 
+import psutil
+
 from gameday.stack.process import ManagedProcess, process_start_ticks
 from gameday.stack.sysv_shm import release_orphaned_segments, started_epoch_s
 
 logger = logging.getLogger(__name__)
 
 REAP_TIMEOUT_S = 2.0
-"""Bound on each request the reaper sends to a Toxiproxy server."""
+"""Bound on each request the reaper sends to a Toxiproxy server, and on each wait for what it killed."""
 
 
 def new_run_id() -> str:
@@ -113,13 +116,24 @@ class RunDir:
 
 
 class ProcessRegistry:
-    """The on-disk list of what a run has started, rewritten on every change."""
+    """The on-disk list of what a run has started, rewritten on every change.
 
-    def __init__(self, run_dir: RunDir) -> None:
+    A ``part`` is a second list of the same run, kept apart from the stack's (e.g. the load child's,
+    ``<run-id>.load.json``): the reaper stops what it names and leaves the run's scratch to the
+    stack's own list.
+    """
+
+    def __init__(self, run_dir: RunDir, part: str | None = None) -> None:
         self._run_dir = run_dir
+        self._part = part
         self._processes: dict[str, ManagedProcess] = {}
         self._harness_pid = os.getpid()
         self._harness_ticks = process_start_ticks(self._harness_pid)
+
+    @property
+    def path(self) -> Path:
+        own = self._run_dir.registry_path
+        return own if self._part is None else own.with_name(f"{self._run_dir.run_id}.{self._part}.json")
 
     def add(self, process: ManagedProcess) -> None:
         self._processes[process.spec.name] = process
@@ -134,7 +148,7 @@ class ProcessRegistry:
 
     def close(self) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self._run_dir.registry_path.unlink()
+            self.path.unlink()
 
     def _write(self) -> None:
         record = {
@@ -144,9 +158,9 @@ class ProcessRegistry:
                 {"name": name, "pid": p.pid, "start_ticks": p.start_ticks, "program": program_of(p.pid)}
                 for name, p in self._processes.items()
             ],
-            "scratch": [str(self._run_dir.scratch)],
+            "scratch": [str(self._run_dir.scratch)] if self._part is None else [],
         }
-        path = self._run_dir.registry_path
+        path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
@@ -326,6 +340,16 @@ def _is_scratch_of(path: Path, reports_root: Path, run_id: str) -> bool:
     return in_reports or on_tmpfs
 
 
+def _remove_tree(path: Path) -> None:
+    """Remove ``path``, again while the processes that wrote in it finish dying (a Postgres backend
+    outlives its killed postmaster for a moment), for at most :data:`REAP_TIMEOUT_S`."""
+    deadline = time.monotonic() + REAP_TIMEOUT_S
+    shutil.rmtree(path, ignore_errors=True)
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def reap_stale_runs(reports_root: Path) -> list[Reaped]:
     """Delete the recorded proxies, stop the processes and remove the scratch of runs whose
     harness is gone."""
@@ -342,20 +366,23 @@ def reap_stale_runs(reports_root: Path) -> list[Reaped]:
         if alive_as_recorded(int(harness.get("pid", 0)), harness.get("start_ticks")):
             continue  # a concurrent run, still alive
         proxies = _reap_proxies(proxy_records / registry_path.name)
-        killed = []
+        killed, dying = [], []
         creators: dict[int, float] = {}
         for entry in record.get("processes", []):
             pid = int(entry["pid"])
             if _ours(entry):
+                with contextlib.suppress(psutil.Error):
+                    dying.append(psutil.Process(pid))
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
                 killed.append(f"{entry['name']}({pid})")
             if isinstance(entry.get("start_ticks"), int):
                 creators[pid] = started_epoch_s(entry["start_ticks"])
-        release_orphaned_segments(creators)
+        psutil.wait_procs(dying, timeout=REAP_TIMEOUT_S)  # a dying process may still write its scratch
+        release_orphaned_segments(creators, wait_s=REAP_TIMEOUT_S)
         for scratch in record.get("scratch", []):
             if _is_scratch_of(Path(str(scratch)), reports_root, registry_path.stem):
-                shutil.rmtree(scratch, ignore_errors=True)
+                _remove_tree(Path(str(scratch)))
         registry_path.unlink(missing_ok=True)
         reaped.append(Reaped(run_dir=str(record.get("run_dir", "")), killed=tuple(killed),
                              proxies=() if proxies is None else proxies.proxies))

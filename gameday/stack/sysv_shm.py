@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,12 +59,16 @@ def started_epoch_s(start_ticks: int) -> float:
     return psutil.boot_time() + start_ticks / os.sysconf("SC_CLK_TCK")
 
 
-def orphaned(segments: Iterable[Segment], creators: dict[int, float]) -> list[Segment]:
-    """The segments nobody has attached whose creator is one of ``creators`` (PID → its start, epoch
-    seconds), created after that process started (a second's slack: the two clocks round differently)."""
-    return [segment for segment in segments
-            if segment.attached == 0 and segment.creator_pid in creators
+def created_by(segments: Iterable[Segment], creators: dict[int, float]) -> list[Segment]:
+    """The segments whose creator is one of ``creators`` (PID → its start, epoch seconds), created
+    after that process started (a second's slack: the two clocks round differently)."""
+    return [segment for segment in segments if segment.creator_pid in creators
             and segment.created_epoch_s >= creators[segment.creator_pid] - 1.0]
+
+
+def orphaned(segments: Iterable[Segment], creators: dict[int, float]) -> list[Segment]:
+    """The segments of ``creators`` that nobody has attached."""
+    return [segment for segment in created_by(segments, creators) if segment.attached == 0]
 
 
 def _remove(shmid: int) -> bool:
@@ -74,12 +79,23 @@ def _remove(shmid: int) -> bool:
     return False
 
 
-def release_orphaned_segments(creators: dict[int, float], table: Path = SYSV_SHM_TABLE) -> list[int]:
-    """Remove the orphaned segments of ``creators``; the shmids removed."""
-    if not creators:
-        return []
+def _read(table: Path) -> list[Segment]:
     try:
-        segments = parse_segments(table.read_text())
+        return parse_segments(table.read_text())
     except OSError:
         return []
-    return [segment.shmid for segment in orphaned(segments, creators) if _remove(segment.shmid)]
+
+
+def release_orphaned_segments(creators: dict[int, float], table: Path = SYSV_SHM_TABLE,
+                              wait_s: float = 0.0) -> list[int]:
+    """Remove the orphaned segments of ``creators``; the shmids removed. Segments still attached are
+    waited for up to ``wait_s`` (the processes attached to a killed server's segment are exiting
+    too: Postgres backends notice their postmaster's death on their own)."""
+    if not creators:
+        return []
+    deadline = time.monotonic() + wait_s
+    segments = created_by(_read(table), creators)
+    while any(segment.attached for segment in segments) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        segments = created_by(_read(table), creators)
+    return [segment.shmid for segment in segments if segment.attached == 0 and _remove(segment.shmid)]

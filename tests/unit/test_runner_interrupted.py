@@ -17,6 +17,7 @@ import gameday.runner
 from gameday.history import read_history
 from gameday.runner import HISTORY_FILE, RunSettings, analyze_run, run_scenario
 from gameday.scenario import load_scenario
+from gameday.stack.rundir import RunDir
 from gameday.stack.settings import StackEndpoints, StackSettings
 from gameday.target import register_target
 from gameday.verdict import RunStatus
@@ -89,6 +90,8 @@ async def test_an_interrupted_run_writes_an_ungraded_junit_marked_interrupted(
     assert results["run_id"] == run_dir.name  # named, though the stack never came up to record a start
     end = read_history(run_dir / HISTORY_FILE)[-1]
     assert (end.f, end.value) == ("end", {"status": "interrupted", "error": "interrupted"})
+    scratch = RunDir(tmp_path, "failover-primary-crash", run_id=run_dir.name).scratch
+    assert not scratch.exists(), "the run removes the scratch it made, whichever stack it ran"
 
 
 async def test_a_report_that_cannot_be_written_never_masks_the_interruption(
