@@ -41,7 +41,8 @@ from gameday.scenario.model import Routing
 from gameday.stack.compose import reap_compose_projects
 from gameday.stack.external import ExternalStack
 from gameday.stack.protocol import Stack
-from gameday.stack.rundir import RunDir, reap_stale_runs
+from gameday.stack.reaper import reap_stale_runs
+from gameday.stack.rundir import RunDir
 from gameday.stack.settings import StackSettings
 from gameday.starvation import StarvationSampler
 from gameday.target import DEFAULT_TARGET, load_target

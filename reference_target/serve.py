@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 from gameday.scenario.presets import StackPreset
-from gameday.stack.rundir import RunDir, reap_stale_runs
+from gameday.stack.reaper import reap_stale_runs
+from gameday.stack.rundir import RunDir
 from gameday.stack.services import write_config
 from gameday.stack.settings import StackSettings
 from reference_target.local import LocalStack

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday.stack.errors import StackError
-from gameday.stack.process import process_start_ticks
-from gameday.stack.rundir import alive_as_recorded
+from gameday.stack.process import alive_as_recorded, process_start_ticks
 
 __all__ = ["ComposeProject", "docker_env", "project_name", "reap_compose_projects"]
 

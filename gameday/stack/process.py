@@ -46,6 +46,19 @@ def process_start_ticks(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
+def alive_as_recorded(pid: int, start_ticks: int | None) -> bool:
+    return start_ticks is not None and process_start_ticks(pid) == start_ticks
+
+
+def program_of(pid: int) -> str | None:
+    """The program a process runs (the first word of its command line), ``None`` if it is gone."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return cmdline.split(b"\0", 1)[0].decode(errors="replace") or None
+
+
 @dataclass
 class ProcessSpec:
     name: str
@@ -55,6 +68,7 @@ class ProcessSpec:
     user: str | None = None
     env: dict[str, str] | None = None
     ready_line: bool = False  # the child prints "READY key=port ..." on stdout when serving
+    stdin_pipe: bool = False  # the parent writes to the child's stdin (``proc.stdin``); else /dev/null
     stop_signal: signal.Signals = signal.SIGTERM
     stop_timeout_s: float = 5.0
 
@@ -136,7 +150,7 @@ async def start_process(
     with spec.log_path.open("ab") as log:
         proc = await asyncio.create_subprocess_exec(
             *spec.argv,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE if spec.stdin_pipe else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE if spec.ready_line else log,
             stderr=log,
             cwd=spec.cwd,

@@ -17,7 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from gameday.stack.rundir import default_scratch_root, reap_stale_runs
+from gameday.stack.reaper import reap_stale_runs
+from gameday.stack.rundir import default_scratch_root
 from gameday.stack.sysv_shm import SYSV_SHM_TABLE, created_by, parse_segments
 from tests.integration.processes import wait_for
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gameday.scenario.presets import StackPreset, topology
-from gameday.stack.rundir import reap_stale_runs
+from gameday.stack.reaper import reap_stale_runs
 from gameday.stack.sysv_shm import SYSV_SHM_TABLE, parse_segments
 from tests.integration.processes import alive, wait_for
 

@@ -14,7 +14,8 @@ import pytest
 
 from gameday.stack.errors import ServiceStartError
 from gameday.stack.process import ManagedProcess, ProcessSpec, process_start_ticks, start_process
-from gameday.stack.rundir import RunDir, reap_stale_runs
+from gameday.stack.reaper import reap_stale_runs
+from gameday.stack.rundir import RunDir
 from tests.integration.processes import alive, wait_for
 
 

@@ -16,7 +16,8 @@ import pytest
 from gameday.faults.toxiproxy_client import ToxiproxyClient
 from gameday.proxy.testing import echo_server
 from gameday.stack.process import ManagedProcess
-from gameday.stack.rundir import RunDir, reap_stale_runs
+from gameday.stack.reaper import reap_stale_runs
+from gameday.stack.rundir import RunDir
 from gameday.stack.services import start_python_service
 
 pytestmark = pytest.mark.integration

@@ -252,8 +252,10 @@ async def test_a_target_files_matrix_runs_the_correct_variant_only_and_says_so()
 
     (row,) = matrix.rows
     assert [r.variant for r in run_one.requests] == [Variant.CORRECT] * 2  # type: ignore[attr-defined]
-    assert row.defect == () and row.defect_not_run
-    assert row.as_expected and matrix.as_expected
+    assert row.defect == ()
+    assert row.defect_not_run
+    assert row.as_expected
+    assert matrix.as_expected
     assert lines[0] == ("plan: 1 row(s) x 1 variant (correct: a target file's stack runs as it is) x 2 "
                         "repeat(s) = 2 run(s)")
     assert "not run (a target file's stack)" in matrix_markdown(matrix)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gameday.stack.process import process_start_ticks
-from gameday.stack.rundir import program_of, reap_stale_runs
+from gameday.stack.process import process_start_ticks, program_of
+from gameday.stack.reaper import reap_stale_runs
 
 
 @pytest.fixture

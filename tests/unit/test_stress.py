@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from gameday.stack.rundir import reap_stale_runs
+from gameday.stack.reaper import reap_stale_runs
 from gameday.stress import Burners, stress_level, under_stress
 from tests.integration.processes import alive, wait_for
 

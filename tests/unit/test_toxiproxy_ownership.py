@@ -18,8 +18,9 @@ import pytest
 from gameday.faults import toxiproxy_client
 from gameday.faults.toxiproxy_client import ToxiproxyClient, ToxiproxyError
 from gameday.proxy.testing import ApiClient, free_port, served
-from gameday.stack import rundir
-from gameday.stack.rundir import ProxyRecord, RunDir, reap_stale_runs
+from gameday.stack import reaper
+from gameday.stack.reaper import reap_stale_runs
+from gameday.stack.rundir import ProxyRecord, RunDir
 
 RUN_ID = "20240101T000000Z-abc123"
 HOP = "failover->oms-primary"
@@ -228,7 +229,7 @@ def test_reaper_forgets_proxies_of_a_server_that_is_gone(tmp_path: Path) -> None
 
 async def test_reaper_gives_up_on_a_silent_server_quickly_and_keeps_the_record(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rundir, "REAP_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(reaper, "REAP_TIMEOUT_S", 0.2)
     record = RunDir(tmp_path, "s", run_id="dead").proxy_record
     async with _silent_server() as url:
         record.add(url, ["gd-dead.a", "gd-dead.b", "gd-dead.c"])
