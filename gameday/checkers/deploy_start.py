@@ -1,6 +1,6 @@
 """``deploy.local_start_time``: whether the deploy started inside its declared window, in exchange time.
 
-Seed 003: a window written as 16:00-20:00 New York and read in UTC fires at 11:00 New York, mid-session
+Seed 000: a window written as 16:00-20:00 New York and read in UTC fires at 11:00 New York, mid-session
 (``deploy.in_market_hours`` catches that); and on a day the market is closed, the same misreading
 fires at, say, 14:43 New York, which ``deploy.in_market_hours`` rightly calls closed. What grades the
 deploy against what was declared is the start itself: the first deploy action (``launch`` or

@@ -1,4 +1,4 @@
-"""``deploy.in_market_hours``: deploy actions taken while the exchange was not closed (seed 003).
+"""``deploy.in_market_hours``: deploy actions taken while the exchange was not closed (seed 000).
 
 The exchange phase is the harness's own reading of the stack's market clock (recorded in the
 run's ``start`` op): exchange-local wall time, weekdays only, pre-open from ``pre_open``, the

@@ -1,7 +1,7 @@
 """The deployer process end to end (docs/deploy.md §3-§4): blue and a dormant green behind the front
 door, the deployer driving them over HTTP while orders flow. A clean deploy cuts over in one step
 and rolls back on request; a green that cannot reach the venue is never cut over; rejects after
-the cutover roll back on their own; a schedule read in UTC deploys mid-session (seed 003)."""
+the cutover roll back on their own; a schedule read in UTC deploys mid-session (seed 000)."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ async def test_a_deploy_is_refused_while_the_market_is_open(bed: DeployBed) -> N
 
 
 async def test_a_schedule_read_in_utc_deploys_mid_session(bed: DeployBed) -> None:
-    """Seed 003: "16:00" on a UTC host is 11:00 in New York in November."""
+    """Seed 000: "16:00" on a UTC host is 11:00 in New York in November."""
     anchor = time.monotonic_ns()
     clock = {"start": "2026-11-20T10:59:58", "tz": "America/New_York", "anchor_ns": anchor}
     schedule = {"start": "16:00", "end": "20:00", "tz": "America/New_York"}

@@ -40,7 +40,7 @@ def test_a_deploy_inside_its_window_passes() -> None:
 
 
 def test_a_utc_cron_deploying_mid_session_is_outside_the_window() -> None:
-    """Seed 003: "16:00" read on a UTC host fires at 11:00 New York in November."""
+    """Seed 000: "16:00" read on a UTC host fires at 11:00 New York in November."""
     observation = CHECKER.check(_deployed("2026-11-20T10:59:45", 15.0).ops)
 
     assert observation.value == 1

@@ -32,7 +32,7 @@ def _deployed(start: str, *at: float, rate: float = 1.0) -> HistoryBuilder:
 
 
 def test_a_utc_cron_deploys_mid_session() -> None:
-    """Seed 003: "16:00" on a UTC host fires at 11:00 New York in November."""
+    """Seed 000: "16:00" on a UTC host fires at 11:00 New York in November."""
     history = _deployed("2026-11-20T10:59:30", 30.5)
     _action(history, "set-upstreams", at=38.0)
     _action(history, "hold-traffic", at=37.9)  # not a deploy action

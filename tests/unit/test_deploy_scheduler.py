@@ -1,4 +1,4 @@
-"""Deploy windows in exchange time; seed 003's UTC cron reproduced by the no-market-hours-guard defect."""
+"""Deploy windows in exchange time; seed 000's UTC cron reproduced by the no-market-hours-guard defect."""
 
 from __future__ import annotations
 
