@@ -10,11 +10,12 @@ import asyncio
 import json
 import sys
 
-from bench import backends, cold_start, proxy, proxy_floor, rto, stress_matrix, venue
+from bench import backends, cold_start, load, proxy, proxy_floor, rto, stress_matrix, venue
 
 BENCHES = {
     "backends": backends.main,
     "cold-start": cold_start.main,
+    "load": load.main,
     "proxy": proxy.main,
     "proxy-floor": proxy_floor.main,
     "rto": rto.main,

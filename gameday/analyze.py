@@ -78,7 +78,7 @@ def regrade_run(run_dir: Path, scenario_file: ScenarioFile, *, now: datetime | N
 def _differences(run_dir: Path, scenario: Scenario) -> list[str]:
     """What makes the run's history a poor fit for ``scenario`` (warned about, never refused)."""
     try:
-        ran = load_scenario(run_dir / SCENARIO_FILE)
+        ran = load_scenario(run_dir / SCENARIO_FILE, check_files=False)
     except (GamedayError, OSError):  # a run without its scenario is still graded: nothing to compare
         return []
     notes = []

@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                           "(docs/targets.md); nothing is started")
     run.add_argument("--allow-remote", action="store_true",
                      help="let the target file name endpoints off loopback (recorded in the run)")
+    run.add_argument("--load-ui", action="store_true",
+                     help="serve locust's web UI on 127.0.0.1 (its URL is printed) while the scenario's "
+                          "load: runs, to watch and steer it; the run still records and grades it")
 
     matrix = commands.add_parser(
         "matrix", help="run each scenario against the correct stack and against its known defect")
@@ -185,7 +188,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     settings = RunSettings(reports_root=args.reports.resolve(),
                            extra_defects=tuple(args.defect),
                            toxiproxy_url=os.environ.get("TOXIPROXY_URL") or None, stress=args.stress,
-                           backend=args.backend, **attached)
+                           backend=args.backend, load_ui=args.load_ui, **attached)
     worst = 0
     for path, scenario in zip(args.scenarios, scenarios, strict=True):
         console.rule(f"{scenario.name}")

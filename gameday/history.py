@@ -28,6 +28,7 @@ class OpKind(StrEnum):
     SUT = "sut"
     LEDGER = "ledger"
     RUN = "run"
+    LOAD = "load"  # a scenario's locust load: its per-second statistics (gameday.load.stats)
 
 
 RUN_PHASE_F = "phase"

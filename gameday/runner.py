@@ -22,6 +22,7 @@ import aiohttp
 from gameday.faults.nemesis import Nemesis
 from gameday.faults.schedule import plan
 from gameday.history import RUN_PHASE_F, History, Op, OpKind, OpType, RunPhase, read_history
+from gameday.load.run import NO_LOAD, LoadPlan, LoadRun, NoLoad
 from gameday.operator import Operator, operator_endpoints
 from gameday.probes import (
     QUIET_WINDOW_S,
@@ -82,6 +83,7 @@ class RunSettings:
     allow_remote: bool = False  # the target file may name endpoints off loopback (recorded in run.json)
     admin_token: str | None = None  # the target file's admin token
     backend: str | None = None  # how the target starts its stack ("embedded", "compose"); else the scenario's
+    load_ui: bool = False  # serve locust's web UI on 127.0.0.1 while the scenario's load runs
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,33 @@ def _phase(history: History, phase: RunPhase, **value: Any) -> None:
     history.append(OpKind.RUN, OpType.INFO, "runner", RUN_PHASE_F, {"phase": phase.value, **value})
 
 
+def _load(load: LoadPlan | None, stack: Stack, history: History, settings: RunSettings,
+          progress: Progress) -> LoadRun | NoLoad:
+    """The scenario's locust load (its own child process), or nothing."""
+    if load is None:
+        return NO_LOAD
+    return LoadRun(load, history, stack.settings.run_dir, stack.endpoints, web_ui=settings.load_ui,
+                   allow_remote=settings.allow_remote, progress=progress)
+
+
 async def _play(scenario: Scenario, stack: Stack, history: History, session: aiohttp.ClientSession,
-                settings: RunSettings) -> None:
+                settings: RunSettings, load: LoadPlan | None = None, progress: Progress = lambda line: None,
+                ) -> None:
+    async with _load(load, stack, history, settings, progress) as locust:
+        started_ns = time.monotonic_ns() + int(settings.lead_in_s * 1e9)
+        locust.begin(started_ns)
+        await _drive(scenario, stack, history, session, settings, started_ns)
+    # Reports cross the WAN to a DR in another region: the venue must stay quiet for a round trip more.
+    quiet_s = QUIET_WINDOW_S + stack.settings.cross_region_rtt_ms / 1000
+    await capture_final_state(session, stack.endpoints.oms, stack.endpoints.venue_admin, history,
+                              quiet_s=quiet_s, venue_admin_token=stack.endpoints.venue_admin_token)
+    if stack.endpoints.database_dsn:
+        await capture_database(stack.endpoints.database_dsn, history)
+
+
+async def _drive(scenario: Scenario, stack: Stack, history: History, session: aiohttp.ClientSession,
+                 settings: RunSettings, started_ns: int) -> None:
+    """Workload, timeline and actions from ``started_ns``, the probes beside them; then heal and settle."""
     workload = scenario.workload
     door = _client_door(workload.routing, stack, session)
     flow = workload_flow(scenario.seed, workload.orders_per_second, workload.duration.seconds,
@@ -123,7 +150,6 @@ async def _play(scenario: Scenario, stack: Stack, history: History, session: aio
                           for b in workload.bursts])
     nemesis = Nemesis(stack, history)
     operator = Operator(session, operator_endpoints(stack), stack.settings.admin_token, history)
-    started_ns = time.monotonic_ns() + int(settings.lead_in_s * 1e9)
     _phase(history, RunPhase.WORKLOAD, starts_ns=started_ns, duration_s=workload.duration.seconds,
            orders=len(flow), faults=len(scenario.timeline), actions=len(scenario.actions))
     probes = [
@@ -148,12 +174,6 @@ async def _play(scenario: Scenario, stack: Stack, history: History, session: aio
         for probe in probes:
             probe.cancel()
         await asyncio.gather(*probes, return_exceptions=True)
-    # Reports cross the WAN to a DR in another region: the venue must stay quiet for a round trip more.
-    quiet_s = QUIET_WINDOW_S + stack.settings.cross_region_rtt_ms / 1000
-    await capture_final_state(session, stack.endpoints.oms, stack.endpoints.venue_admin, history,
-                              quiet_s=quiet_s, venue_admin_token=stack.endpoints.venue_admin_token)
-    if stack.endpoints.database_dsn:
-        await capture_database(stack.endpoints.database_dsn, history)
 
 
 async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSettings,
@@ -190,7 +210,10 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
                                    backend=settings.backend or scenario.stack.backend or "embedded")
     budget_s = scenario.workload.duration.seconds + settings.run_timeout_margin_s
     progress(f"run {run.run_id} (seed {scenario.seed}) in {run.path}")
+    if settings.load_ui and scenario.load is None:
+        progress("--load-ui: the scenario has no load: section; no web UI to serve")
     try:
+        load = LoadPlan.of(scenario, scenario_path)
         stack = _stack_for(settings, stack_settings)
         # recording starts once NATS is up, before the OMS and daemons publish their first state
         stack.observe_nats(lambda url: NatsRecorder(url, history, extra_prefixes=RECORDED_PREFIXES))
@@ -200,7 +223,7 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
             history.append(OpKind.RUN, OpType.INFO, "runner", "start", {
                 "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
                 "defects": list(defects), **stack.describe()})
-            await _play(scenario, stack, history, session, settings)
+            await _play(scenario, stack, history, session, settings, load, progress)
     except TimeoutError:
         status, error = RunStatus.ABORTED, f"the run exceeded its budget of {budget_s:.0f}s"
     except (asyncio.CancelledError, KeyboardInterrupt):
@@ -255,7 +278,7 @@ def describe_failure(failure: BaseException) -> str:
 
 def analyze_run(run_dir: Path) -> RunResult:
     """Re-grade a stored run from its history alone; starts nothing."""
-    scenario = load_scenario(run_dir / SCENARIO_FILE)
+    scenario = load_scenario(run_dir / SCENARIO_FILE, check_files=False)
     ops = read_history(run_dir / HISTORY_FILE)
     result = grade_run(scenario, ops)
     with contextlib.suppress(OSError):

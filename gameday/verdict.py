@@ -26,9 +26,11 @@ from gameday.checkers import (
     Observation,
     ScheduledFault,
     Unit,
+    Window,
+    WindowKind,
     observe,
 )
-from gameday.faults.schedule import occurrences
+from gameday.faults.schedule import Occurrence, occurrences
 from gameday.history import Op, OpKind, OpType
 from gameday.scenario import Bound, EqualsBound, Expectation, MaxBound, MinBound, RangeBound, Scenario
 from gameday.starvation import StarvationSummary, summarize_starvation
@@ -116,6 +118,10 @@ def format_quantity(value: float | None, unit: Unit) -> str:
         return f"{round(value, 3):g}s"
     if unit is Unit.BPS:
         return f"{round(value, 4):g} bps"
+    if unit is Unit.MILLISECONDS:
+        return f"{round(value, 1):g} ms"
+    if unit is Unit.RATIO:
+        return f"{round(value, 4):g}"
     return f"{value:g}"
 
 
@@ -232,16 +238,26 @@ def grading_context(scenario: Scenario, expectation: Expectation | None = None) 
     anchor = next((occurrence.fault_id for occurrence in found if expectation.from_ is not None
                    and occurrence.answers_to(expectation.from_)), None)
     return GradingContext(faults=faults, anchor=anchor,
-                          hold_ns=None if expectation.hold is None else expectation.hold.ns)
+                          hold_ns=None if expectation.hold is None else expectation.hold.ns,
+                          window=_window(expectation, found))
+
+
+def _window(expectation: Expectation, found: Sequence[Occurrence]) -> Window | None:
+    kind, name = (WindowKind.DURING, expectation.during) if expectation.during is not None else \
+        (WindowKind.AFTER, expectation.after)
+    if name is None:
+        return None
+    fault_id = next((occurrence.fault_id for occurrence in found if occurrence.answers_to(name)), name)
+    return Window(kind, fault_id, name, 0 if expectation.grace is None else expectation.grace.ns)
 
 
 def grade_expectation(expectation: Expectation, ops: Sequence[Op],
                       checkers: CheckerRegistry = DEFAULT_CHECKERS,
                       context: GradingContext | None = None) -> ExpectationResult:
-    checker = checkers.get(expectation.name)
+    checker = checkers.get(expectation.checker)
     if checker is None:
         observation = Observation(value=None, unit=Unit.COUNT, note="not graded",
-                                  error=f"no checker named {expectation.name!r}")
+                                  error=f"no checker named {expectation.checker!r}")
     else:
         observation = observe(checker, ops, context)
     verdict = grade(expectation.bound, observation)

@@ -8,6 +8,8 @@ from gameday.checkers.base import (
     Observation,
     ScheduledFault,
     Unit,
+    Window,
+    WindowKind,
     observe,
 )
 from gameday.checkers.registry import DEFAULT_CHECKERS, CheckerRegistry, build_registry, default_checkers
@@ -22,6 +24,8 @@ __all__ = [
     "Observation",
     "ScheduledFault",
     "Unit",
+    "Window",
+    "WindowKind",
     "build_registry",
     "default_checkers",
     "observe",

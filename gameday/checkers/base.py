@@ -19,6 +19,8 @@ __all__ = [
     "Observation",
     "ScheduledFault",
     "Unit",
+    "Window",
+    "WindowKind",
     "observe",
 ]
 
@@ -27,6 +29,8 @@ class Unit(StrEnum):
     SECONDS = "s"
     BPS = "bps"
     COUNT = "count"
+    RATIO = "ratio"
+    MILLISECONDS = "ms"
 
 
 class Observation(BaseModel):
@@ -72,16 +76,37 @@ class ScheduledFault:
     """The scenario's own ``id`` for it, when it gives one."""
 
 
+class WindowKind(StrEnum):
+    DURING = "during"
+    """from the fault's start to its heal"""
+    AFTER = "after"
+    """from the fault's heal (its start, when it is healed only at the run's end) on"""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The span of the history an expectation's ``during`` / ``after`` names, opened ``grace_ns`` late."""
+
+    kind: WindowKind
+    fault_id: str
+    """the history's id of the fault (occurrence)"""
+    name: str
+    """the scenario's name for it, as the expectation wrote it"""
+    grace_ns: int = 0
+
+
 @dataclass(frozen=True)
 class GradingContext:
     """What grading knows besides the history: the scenario's timeline and one expectation's options.
 
-    ``anchor`` is the history ``fault_id`` an expectation's ``from`` names; ``hold_ns`` its ``hold``.
+    ``anchor`` is the history ``fault_id`` an expectation's ``from`` names; ``hold_ns`` its ``hold``;
+    ``window`` its ``during`` / ``after`` (and ``grace``).
     """
 
     faults: tuple[ScheduledFault, ...] = ()
     anchor: str | None = None
     hold_ns: int | None = None
+    window: Window | None = None
 
     def scheduled(self, fault_id: object) -> ScheduledFault | None:
         return next((fault for fault in self.faults if fault.fault_id == fault_id), None)

@@ -19,6 +19,7 @@ from gameday.checkers.gap import TradingGap
 from gameday.checkers.ghost import GhostOrders
 from gameday.checkers.ghost_alerts import OrdersBeforeGhostsAlerted
 from gameday.checkers.lease import SentWithoutLease
+from gameday.checkers.load import LoadFailureRatio, LoadP99
 from gameday.checkers.positions import PositionMismatch
 from gameday.checkers.replication import ReplicationLag
 from gameday.checkers.risk import RestingOrdersCancelled, RiskLimitBreaches
@@ -71,6 +72,8 @@ def default_checkers() -> tuple[Checker, ...]:
         DatabaseWriteRecovery(),
         StoreRowsLost(),
         StoreBacklogAtEnd(),
+        LoadFailureRatio(),
+        LoadP99(),
     )
 
 

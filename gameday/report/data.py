@@ -60,5 +60,5 @@ def build_report_data(ops: Sequence[Op], expectations: Sequence[ExpectationResul
                *lanes.instance_lanes(ops, clock, end_s)),
         replication=series.per_instance(ops, clock, "replication", "lag_ms"),
         loop_lag=(*series.per_instance(ops, clock, "looplag", "max_ms"), *harness_lag),
-        load=load, orders=counts,
+        load=load, locust=series.load_series(ops, clock), orders=counts,
     )

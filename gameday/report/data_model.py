@@ -150,6 +150,8 @@ class ReportData(_Frozen):
     loop_lag: tuple[Series, ...] = ()
     """Event-loop lag (ms): each SUT instance's worst per sample, and the harness's own."""
     load: Series | None = None
+    locust: tuple[Series, ...] = ()
+    """A scenario's locust load: requests/s, failures/s and p99 (ms) per second (none without one)."""
     orders: OrderCounts = OrderCounts()
 
     def lane(self, key: str) -> Lane | None:

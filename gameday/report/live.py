@@ -5,7 +5,8 @@ thing worth seeing, offset from the run's start (``t+12.3s``, the origin of ever
 fault applied or healed, each role an instance announces, each decision change of a failover
 daemon, each change of the trade probe's outcome, the runner's phases (the workload, the healing,
 the settle wait and what it waits for) and, once a second of the workload, the orders that came
-back ok / failed in that second with the workload's elapsed and remaining seconds. On a FAIL or
+back ok / failed in that second with the workload's elapsed and remaining seconds; a scenario's
+locust load starting and stopping. On a FAIL or
 UNKNOWN, :meth:`LiveConsole.finished` prints each instance's last role change and its log.
 
 Every line is made by a pure function of ops (:func:`describe`, :func:`orders_line`,
@@ -119,11 +120,23 @@ def phase_line(op: Op) -> str | None:
     return None
 
 
+def load_line(op: Op) -> str | None:
+    """A scenario's locust load starting and stopping (its seconds print nothing of their own)."""
+    value = op.value
+    if op.f == "start":
+        return f"locust: {value.get('users', '?')} users against {value.get('host', '?')}"
+    if op.f == "stop":
+        return (f"locust stopped: {value.get('requests', 0)} requests, {value.get('failures', 0)} failed, "
+                f"p99 {value.get('p99_ms', '-')} ms")
+    return None
+
+
 _SUT_LINES: dict[str, Callable[[Op], str | None]] = {"roles": role_line, "failover": decision_line}
 _LINES: dict[OpKind, Callable[[Op], str | None]] = {
     OpKind.FAULT: fault_line,
     OpKind.ACTION: action_line,
     OpKind.RUN: phase_line,
+    OpKind.LOAD: load_line,
     OpKind.SUT: lambda op: _SUT_LINES[op.f](op) if op.f in _SUT_LINES else None,
 }
 

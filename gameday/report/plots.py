@@ -18,8 +18,8 @@ from gameday.report.plot_style import Frame, colour, fault_tag_layout, frame, ru
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["PLOTS", "Plot", "latency_figure", "loop_lag_figure", "probes_figure", "rates_figure",
-           "replication_figure"]
+__all__ = ["PLOTS", "Plot", "latency_figure", "locust_figure", "loop_lag_figure", "probes_figure",
+           "rates_figure", "replication_figure"]
 
 PLOT_PT = 140.0
 MAX_MARKS = 20_000
@@ -174,6 +174,35 @@ def loop_lag_figure(data: ReportData) -> Figure | None:
     return plot.figure
 
 
+_LOCUST_STYLE: dict[str, dict[str, Any]] = {
+    "requests/s": {"color": "#1f77b4", "linewidth": 1.4},
+    "failures/s": {"color": "#d62728", "linewidth": 1.4},
+    "p99 (ms)": {"color": "#7f7f7f", "linewidth": 1.1, "linestyle": (0, (3, 1.5))},
+}
+
+
+def locust_figure(data: ReportData) -> Figure | None:
+    """The scenario's locust load: requests and failures per second; each second's p99 on the right."""
+    if not data.locust:
+        return None
+    plot = frame(data, PLOT_PT * 0.8, tags=_tags(data))
+    right = plot.axes.twinx()
+    right.spines["right"].set_visible(True)
+    for series in data.locust:
+        axes = right if series.name.startswith("p99") else plot.axes
+        axes.plot(series.t_s, series.values, label=series.name, marker=".", markersize=3,
+                  gid=f"locust-{series.name.split()[0].strip('/s')}", **_LOCUST_STYLE.get(series.name, {}))
+    plot.axes.set_ylim(bottom=0)
+    plot.axes.set_ylabel("locust requests per second")
+    right.set_ylim(bottom=0)
+    right.set_ylabel("p99 (ms)")
+    handles, labels = plot.axes.get_legend_handles_labels()
+    extra, extra_labels = right.get_legend_handles_labels()
+    plot.axes.legend(handles + extra, labels + extra_labels, loc="lower left",
+                     bbox_to_anchor=(0.0, plot.legend_y), ncol=8, frameon=False, borderaxespad=0.0)
+    return plot.figure
+
+
 @dataclass(frozen=True)
 class Plot:
     key: str
@@ -186,6 +215,7 @@ PLOTS = (
     Plot("latency", "Order latency (client placements, at send time)", latency_figure),
     Plot("rates", "Orders and fills per second", rates_figure),
     Plot("probes", "Trade probes (\"can we trade?\") by outcome", probes_figure),
+    Plot("locust", "Locust load (load:): requests, failures and p99 per second", locust_figure),
     Plot("replication", "Replication lag", replication_figure),
     Plot("looplag", "Event-loop lag and machine load", loop_lag_figure),
 )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from gameday.checkers.trade_probes import Outcome, attempts
 from gameday.history import Op, OpKind, OpType
+from gameday.load.stats import LOAD_PROCESS, STATS_F
 from gameday.report.data_model import Clock, OrderCounts, Rates, Series
 from gameday.starvation import SAMPLER_PROCESS
 
@@ -20,6 +21,7 @@ __all__ = [
     "bucket_width",
     "fill_times",
     "harness_samples",
+    "load_series",
     "order_latency",
     "per_instance",
     "probe_outcomes",
@@ -189,3 +191,32 @@ def harness_samples(ops: Sequence[Op], clock: Clock) -> tuple[tuple[Series, ...]
     harness = (Series(name="harness", t_s=tuple(lag_t), values=tuple(lag)),) if lag else ()
     machine = Series(name="load average (1 min)", t_s=tuple(load_t), values=tuple(load)) if load else None
     return harness, machine
+
+
+LOAD_SERIES = ("requests/s", "failures/s", "p99 (ms)")
+
+
+def load_series(ops: Sequence[Op], clock: Clock) -> tuple[Series, ...]:
+    """Locust's requests and failures per second, and each second's p99 (seconds with a request),
+    at the second's end; none without a load."""
+    points: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in LOAD_SERIES}
+
+    def add(name: str, t_s: float, value: float) -> None:
+        points[name][0].append(t_s)
+        points[name][1].append(value)
+
+    for op in ops:
+        if op.kind != OpKind.LOAD or op.process != LOAD_PROCESS or op.f != STATS_F:
+            continue
+        from_ns, p99 = op.value.get("from_ns"), _number(op.value.get("p99_ms"))
+        if not isinstance(from_ns, int) or op.t_ns <= from_ns:
+            continue
+        span_s, t_s = max((op.t_ns - from_ns) / 1e9, 1.0), clock.s(op.t_ns)  # a short last second: no spike
+        add("requests/s", t_s, round((_number(op.value.get("requests")) or 0.0) / span_s, 2))
+        add("failures/s", t_s, round((_number(op.value.get("failures")) or 0.0) / span_s, 2))
+        if p99 is not None:
+            add("p99 (ms)", t_s, p99)
+    if not points["requests/s"][0]:
+        return ()
+    return tuple(Series(name=name, t_s=tuple(t), values=tuple(values))
+                 for name, (t, values) in points.items())

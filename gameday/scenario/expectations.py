@@ -2,13 +2,19 @@
 
 A scenario writes ``name: {max: 15s}``, ``{min: 1}``, ``{equals: 0}``, ``{min: 1, max: 5}`` or a
 bare scalar (equals). Limits are in the checker's unit; for a seconds unit they are durations.
-A checker that reads options beside the bound (a :class:`ContextualChecker`) names them; the
-only ones today are ``rto.failover``'s ``from: <fault id>`` and ``hold: <duration>``.
+A checker that reads options beside the bound (a :class:`ContextualChecker`) names them:
+``rto.failover``'s ``from: <fault id>`` and ``hold: <duration>``; the load checkers' window,
+``during: <fault id>`` or ``after: <fault id>``, with ``grace: <duration>``.
+
+One checker may be graded more than once, each time with its own options, under a label:
+``load.failure_ratio@recovered: {max: 0, after: primary-crash, grace: 10s}`` is the checker
+``load.failure_ratio`` (the key's part before ``@``; the label is a slug).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
@@ -27,6 +33,7 @@ from gameday.scenario.duration import Duration, parse_duration
 from gameday.scenario.invalid import invalid
 
 __all__ = [
+    "LABEL_MARK",
     "Bound",
     "EqualsBound",
     "Expectation",
@@ -34,9 +41,20 @@ __all__ = [
     "MaxBound",
     "MinBound",
     "RangeBound",
+    "checker_name",
     "checkers_in",
     "expectation_input",
 ]
+
+LABEL_MARK = "@"
+"""Joins a checker's name and a label: ``load.failure_ratio@recovered``."""
+_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+WINDOW_KEYS = ("during", "after", "grace")
+
+
+def checker_name(name: str) -> str:
+    """The checker an expectation key names: the key without its ``@label``."""
+    return name.partition(LABEL_MARK)[0]
 
 
 class _Bound(BaseModel):
@@ -80,7 +98,11 @@ def checkers_in(context: Any) -> CheckerRegistry:
 
 def _known_checker(name: str, info: ValidationInfo) -> str:
     registry = checkers_in(info.context)
-    if name not in registry:
+    checker, marked, label = name.partition(LABEL_MARK)
+    if marked and not _LABEL.match(label):
+        raise invalid("expectation_label", f"expected a label of lowercase letters, digits and '-' after "
+                                           f"{LABEL_MARK} (e.g. {checker}{LABEL_MARK}recovered)")
+    if checker not in registry:
         known = ", ".join(sorted(registry))
         raise invalid("unknown_expectation", f"unknown expectation; expected a checker name, one of: {known}")
     return name
@@ -114,7 +136,7 @@ class Expectation(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    yaml_keys: ClassVar[tuple[str, ...]] = ("max", "min", "equals", "from", "hold")
+    yaml_keys: ClassVar[tuple[str, ...]] = ("max", "min", "equals", "from", "hold", *WINDOW_KEYS)
 
     name: str
     max: float | None = None
@@ -124,13 +146,25 @@ class Expectation(BaseModel):
     """The ``id`` of the timeline fault the quantity is measured from (checked against the timeline)."""
     hold: Duration | None = None
     """How long a recovery must last to count (``rto.failover``)."""
+    during: str | None = Field(default=None, min_length=1)
+    """The ``id`` of the timeline fault whose span (start to heal) the quantity is read over."""
+    after: str | None = Field(default=None, min_length=1)
+    """The ``id`` of the timeline fault after whose heal (its start, when it has no ``for``) the
+    quantity is read."""
+    grace: Duration | None = None
+    """How much later than ``during``'s or ``after``'s point the window opens."""
+
+    @property
+    def checker(self) -> str:
+        """The checker's name: :attr:`name` without its ``@label``."""
+        return checker_name(self.name)
 
     @field_validator("max", "min", "equals", mode="before")
     @classmethod
     def _limit_in_checker_unit(cls, value: Any, info: ValidationInfo) -> float | None:
         if value is None:
             return None
-        checker = checkers_in(info.context).get(info.data.get("name", ""))
+        checker = checkers_in(info.context).get(checker_name(info.data.get("name", "")))
         return _limit(value, None if checker is None else checker.unit)
 
     @model_validator(mode="after")
@@ -144,24 +178,33 @@ class Expectation(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _one_window(self) -> Expectation:
+        if self.during is not None and self.after is not None:
+            raise invalid("window", "expected either during or after, not both")
+        if self.grace is not None and self.during is None and self.after is None:
+            raise invalid("window", "grace opens a window later: expected during or after beside it")
+        return self
+
+    @model_validator(mode="after")
     def _options_the_checker_takes(self, info: ValidationInfo) -> Expectation:
-        given = [key for key, value in (("from", self.from_), ("hold", self.hold)) if value is not None]
+        given = list(self.options)
         if not given:
             return self
-        checker = checkers_in(info.context).get(self.name)
+        checker = checkers_in(info.context).get(self.checker)
         if checker is None:
             return self  # an unknown name is reported as such
         takes = checker.options if isinstance(checker, ContextualChecker) else frozenset()
         refused = [key for key in given if key not in takes]
         if refused:
             accepted = ", ".join(sorted(takes)) or "no option besides its bound (max, min, equals)"
-            raise invalid("option", f"{self.name} does not take {', '.join(refused)}; it takes {accepted}")
+            raise invalid("option", f"{self.checker} does not take {', '.join(refused)}; it takes {accepted}")
         return self
 
     @property
     def options(self) -> dict[str, object]:
         """The options given beside the bound, by their YAML key."""
-        given = {"from": self.from_, "hold": self.hold}
+        given = {"from": self.from_, "hold": self.hold, "during": self.during, "after": self.after,
+                 "grace": self.grace}
         return {key: value for key, value in given.items() if value is not None}
 
     @property

@@ -49,10 +49,17 @@ def _tag_of(model: Any) -> str | None:
     return None
 
 
-def _step(annotation: Any, part: int | str) -> Any:
-    """The annotation of what ``part`` selects inside a value of type ``annotation``."""
+def _unwrapped(annotation: Any) -> Any:
+    """``X`` for ``Annotated[X, ...]`` and for an optional ``X | None``."""
     while get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
+    present = [member for member in _union_members(annotation) if member is not type(None)]
+    return present[0] if len(present) == 1 else annotation
+
+
+def _step(annotation: Any, part: int | str) -> Any:
+    """The annotation of what ``part`` selects inside a value of type ``annotation``."""
+    annotation = _unwrapped(annotation)
     if _is_model(annotation):
         by_key = {field.alias or name: field.annotation for name, field in annotation.model_fields.items()}
         return by_key.get(str(part))
@@ -70,9 +77,7 @@ def _annotation_at(root: type[BaseModel], loc: Sequence[int | str]) -> Any:
         annotation = _step(annotation, part)
         if annotation is None:
             return None
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    return annotation
+    return _unwrapped(annotation)
 
 
 def _keys_of(root: type[BaseModel], loc: Sequence[int | str]) -> list[str]:

@@ -34,19 +34,24 @@ _TOP_LEVEL = "expected a mapping with name, description, seed, stack, workload, 
 
 
 def load_scenario(path: Path | str, *, checkers: CheckerRegistry | None = None,
-                  target: Target | None = None, restartable: Collection[str] | None = None) -> Scenario:
+                  target: Target | None = None, restartable: Collection[str] | None = None,
+                  check_files: bool = True) -> Scenario:
     """Read and validate a scenario file; raises :class:`ScenarioError` on any user mistake. Only a
-    regular file of at most 1 MiB is read (:func:`~gameday.scenario.source.read_source`)."""
+    regular file of at most 1 MiB is read (:func:`~gameday.scenario.source.read_source`). With
+    ``check_files`` the files it names (``load.locustfile``) must exist beside it; a stored run's
+    copy is re-graded without them."""
     file = str(path)
     return parse_scenario(read_source(path, file=file), file=file, checkers=checkers, target=target,
-                          restartable=restartable)
+                          restartable=restartable, base_dir=Path(path).parent if check_files else None)
 
 
 def parse_scenario(text: str, *, file: str = "<scenario>", checkers: CheckerRegistry | None = None,
-                   target: Target | None = None, restartable: Collection[str] | None = None) -> Scenario:
+                   target: Target | None = None, restartable: Collection[str] | None = None,
+                   base_dir: Path | None = None) -> Scenario:
     """Validate scenario YAML text; ``file`` is the name used in error messages. Defect names, builds
     and the target's own stack sections are checked against ``target`` (default: the default target);
-    restart actions against ``restartable`` (default: what the preset's embedded stack can restart)."""
+    restart actions against ``restartable`` (default: what the preset's embedded stack can restart);
+    the files the scenario names, relative to ``base_dir``, must exist (``None``: not checked)."""
     root, data = compose_yaml(text, file)
     if root is None:
         raise _whole_file_error(file, None, f"the file is empty; {_TOP_LEVEL}")
@@ -54,7 +59,7 @@ def parse_scenario(text: str, *, file: str = "<scenario>", checkers: CheckerRegi
         found = "a list" if isinstance(root, yaml.SequenceNode) else f"{str(root.value)[:40]!r}"
         raise _whole_file_error(file, root.start_mark.line + 1, f"{_TOP_LEVEL}, got {found}")
     problems = repeated_keys(root, file, [])
-    context = {"checkers": checkers, "target": target, "restartable": restartable}
+    context = {"checkers": checkers, "target": target, "restartable": restartable, "base_dir": base_dir}
     scenario: Scenario | None = None
     try:
         scenario = Scenario.model_validate(data, context=context)

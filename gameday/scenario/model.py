@@ -34,6 +34,7 @@ from gameday.scenario.expectations import Expectation, ExpectationName, expectat
 from gameday.scenario.faults import Fault, PositiveDuration
 from gameday.scenario.invalid import invalid
 from gameday.scenario.limits import MAX_ACTIONS, MAX_ORDERS_PER_SECOND, MAX_SYMBOLS
+from gameday.scenario.load_spec import LoadSpec, load_problems
 from gameday.scenario.presets import (
     InitialRole,
     Region,
@@ -46,8 +47,8 @@ from gameday.scenario.timeline_checks import fault_id_problems, timeline_length_
 from gameday.scenario.vocabulary import DefectName, target_section
 from gameday.target import TARGET_SECTIONS
 
-__all__ = ["BurstSpec", "KnownDefect", "ProbeSpec", "RegionsSpec", "Routing", "Scenario", "StackSpec",
-           "WorkloadSpec"]
+__all__ = ["BurstSpec", "KnownDefect", "LoadSpec", "ProbeSpec", "RegionsSpec", "Routing", "Scenario",
+           "StackSpec", "WorkloadSpec"]
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SYMBOL = re.compile(r"^[A-Z0-9]+(?:[-/.][A-Z0-9]+)*$")
@@ -240,6 +241,7 @@ class Scenario(_Spec):
     probes: ProbeSpec = ProbeSpec()
     timeline: tuple[Fault, ...] = ()
     actions: tuple[Action, ...] = ()
+    load: LoadSpec | None = None
     expect: dict[ExpectationName, Expectation] = Field(min_length=1)
     known_defect: KnownDefect | None = None
 
@@ -306,6 +308,15 @@ class Scenario(_Spec):
                 ("workload", "routing"), "no_front_door",
                 f"preset {self.stack.preset} has no front door; expected routing active or spread",
                 Routing.FRONT_DOOR.value)])
+        return self
+
+    @model_validator(mode="after")
+    def _load_fits_stack_and_timeline(self) -> Scenario:
+        if self.load is None:
+            return self
+        problems = load_problems(self.load, self.stack.preset, self.timeline, self.workload.duration)
+        if problems:
+            raise ValidationError.from_exception_data("scenario", problems)
         return self
 
     @model_validator(mode="after")

@@ -3,7 +3,8 @@
 Each fault (every occurrence of a repeating one) starts before the workload ends and, when it has
 ``for``, is healed by then, so no fault holds the run past its workload; the timeline has at most
 :data:`~gameday.scenario.limits.MAX_TIMELINE_OCCURRENCES` occurrences; faults name the preset's
-services and hops; fault ids are unique and an expectation's ``from`` names an outage fault.
+services and hops; fault ids are unique, an expectation's ``from`` names an outage fault and its
+``during`` / ``after`` a fault of the timeline.
 """
 
 from __future__ import annotations
@@ -94,6 +95,23 @@ def fault_id_problems(timeline: tuple[Fault, ...], expect: dict[str, Expectation
         problems.append(_problem(("expect", name, "from"), "unknown_fault_id",
                                  f"expected the id of a kill, pause or partition fault of the timeline "
                                  f"({known})", expectation.from_))
+    problems += _window_problems(timeline, expect)
+    return problems
+
+
+def _window_problems(timeline: tuple[Fault, ...], expect: dict[str, Expectation]) -> list[InitErrorDetails]:
+    """An expectation's ``during`` / ``after`` names a fault of the timeline (any kind)."""
+    named = [fault for fault in timeline if fault.id is not None]
+    names = {name for fault in named for name in _names(fault)}
+    problems = []
+    for name, expectation in expect.items():
+        for key, fault_name in (("during", expectation.during), ("after", expectation.after)):
+            if fault_name is None or fault_name in names:
+                continue
+            known = ", ".join(sorted(_described_names(fault) for fault in named)) or \
+                "none: give a timeline fault an id"
+            problems.append(_problem(("expect", name, key), "unknown_fault_id",
+                                     f"expected the id of a fault of the timeline ({known})", fault_name))
     return problems
 
 

@@ -32,6 +32,7 @@ def test_the_default_registry_holds_every_checker_by_its_name() -> None:
         "deploy.cutover_done", "deploy.cutover_gap", "deploy.cutover_on_stale_evidence",
         "deploy.in_market_hours", "deploy.live_versions", "deploy.local_start_time", "deploy.rollback_time",
         "failovers.count", "failovers.database", "fills.duplicate_booked", "fills.lost",
+        "load.failure_ratio", "load.p99_ms",
         "orders.before_ghosts_alerted", "orders.client_failed", "orders.client_unknown", "orders.ghost",
         "orders.resting_cancelled",
         "orders.sent_without_lease",
@@ -46,7 +47,7 @@ def test_the_default_registry_holds_every_checker_by_its_name() -> None:
     assert DEFAULT_CHECKERS["rto.failover"].unit is Unit.SECONDS
     contextual = sorted(name for name, checker in DEFAULT_CHECKERS.items()
                         if isinstance(checker, ContextualChecker))
-    assert contextual == ["rto.failover"]
+    assert contextual == ["load.failure_ratio", "load.p99_ms", "rto.failover"]
 
 
 def test_two_checkers_with_one_name_are_refused() -> None:

@@ -63,6 +63,20 @@ def test_an_unknown_defect_is_refused_before_anything_starts(tmp_path: Path) -> 
     assert not list(tmp_path.iterdir())  # no run was started
 
 
+def test_a_missing_locustfile_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    scenario = tmp_path / "load.yaml"
+    text = (SCENARIOS / "failover-under-locust-load.yaml").read_text()
+    assert "locustfile: ../loads/oms_http.py" in text
+    scenario.write_text(text)  # beside no loads/ directory
+
+    result = _gameday("run", str(scenario), "--load-ui", "--reports", str(tmp_path / "reports"))
+
+    assert result.returncode == 2
+    assert "load.locustfile" in result.stdout
+    assert "no such file" in result.stdout
+    assert not (tmp_path / "reports").exists()
+
+
 def test_a_failure_inside_task_groups_is_described_by_its_leaves() -> None:
     from gameday.runner import describe_failure
 

@@ -11,9 +11,10 @@ import pytest
 from rich.console import Console
 
 from gameday.history import RUN_PHASE_F, History, Op, OpKind, OpType, RunPhase
-from gameday.report.live import LiveConsole, Orders, describe, orders_line
+from gameday.report.live import LiveConsole, Orders, describe, load_line, orders_line
 from gameday.report.where_to_look import last_role_changes, offset, silent_since, stack_logs, where_to_look
 from gameday.verdict import RunResult, Verdict
+from tests.unit.history_builder import HistoryBuilder
 
 T0 = 7_000_000_000_000  # the run's start op
 
@@ -275,3 +276,18 @@ def test_lines_of_a_run_that_never_started_are_released_when_it_finishes(tmp_pat
 
     assert run.lines == ["    t+0.0s  role: oms-a is active (epoch 1; promoted (startup))",
                          "    t+0.5s  fault f1 applied: kill oms-a"]
+
+
+def test_the_locust_load_prints_its_start_and_stop_not_its_seconds() -> None:
+    history = HistoryBuilder()
+    history.add(OpKind.LOAD, OpType.INFO, "locust", "start", {"users": 20, "host": "http://127.0.0.1:1"},
+                at=1.0)
+    history.add(OpKind.LOAD, OpType.OK, "locust", "stats", {"requests": 60}, at=2.0)
+    history.add(OpKind.LOAD, OpType.INFO, "locust", "stop", {"requests": 900, "failures": 3, "p99_ms": 41},
+                at=16.0)
+
+    lines = [describe(op) for op in history.ops]
+
+    assert lines == ["locust: 20 users against http://127.0.0.1:1", None,
+                     "locust stopped: 900 requests, 3 failed, p99 41 ms"]
+    assert load_line(history.ops[1]) is None

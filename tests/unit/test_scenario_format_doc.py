@@ -83,3 +83,16 @@ def test_the_repeating_fault_example_loads_into_the_occurrences_it_describes() -
             starts.setdefault(step.fault_id.split("#")[0], []).append(step.at_ns / 1e9)
     assert starts == {"f1-pause": [5, 9, 13, 17], "f2-partition": [2, 5, 8, 11], "f3-exchange": [1, 7, 13]}
     assert scenario.expect["rto.failover"].from_ == "stalls#2"
+
+
+def test_the_load_example_and_the_labelled_expectations_load() -> None:
+    timeline = "timeline:\n  - {at: 8s, fault: kill, target: oms-primary, id: primary-crash}\n"
+    text = _scenario("active-passive", timeline + _block("load:")[0] + _block("expect:")[1])
+
+    scenario = parse_scenario(text, file="scenario-format.md")
+
+    assert scenario.load is not None
+    assert [stage.users for stage in scenario.load.shape] == [10, 40]
+    assert [expectation.checker for expectation in scenario.expectations] == [
+        "load.failure_ratio", "load.failure_ratio", "load.p99_ms"]
+    assert scenario.expect["load.failure_ratio@recovered"].after == "primary-crash"
