@@ -151,15 +151,20 @@ def _attached(args: argparse.Namespace, target: TargetFile, paths: Sequence[Path
               scenarios: Sequence[Scenario], console: Console) -> dict[str, Any] | None:
     """The run settings of a target file, or ``None`` (after naming each gap) when it cannot carry
     out every scenario."""
-    from gameday.stack.external import admin_token_of
+    from gameday.stack.external import admin_token_of, venue_admin_token_of
     from gameday.target_file import scenario_gaps
 
     gaps = [(str(path), gap) for path, scenario in zip(paths, scenarios, strict=True)
             for gap in scenario_gaps(target, scenario)]
     if getattr(args, "defect", None):
         gaps.append((str(args.target), "--defect: a stack reached through a target file runs as it is"))
+    token = None
     try:
         token = admin_token_of(target, dict(os.environ))
+    except GamedayError as error:
+        gaps.append((str(args.target), str(error)))
+    try:  # the stack reads it again when it attaches; an unset variable is named before anything runs
+        venue_admin_token_of(target, dict(os.environ))
     except GamedayError as error:
         gaps.append((str(args.target), str(error)))
     for path, gap in gaps:

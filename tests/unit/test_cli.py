@@ -84,3 +84,18 @@ def test_a_failure_inside_task_groups_is_described_by_its_leaves() -> None:
                                        TimeoutError("venue")])
 
     assert describe_failure(failure) == "ValueError: oms-dr did not start; TimeoutError: venue"
+
+
+def test_an_unset_venue_token_variable_is_named_before_anything_starts(tmp_path: Path) -> None:
+    target = tmp_path / "target.yaml"
+    target.write_text("name: t\noms:\n  instances: {oms-primary: 'http://127.0.0.1:1'}\n  admin_token: x\n"
+                      "venue:\n  admin_url: 'http://127.0.0.1:2'\n"
+                      "  admin_token_env: GAMEDAY_TEST_UNSET_TOKEN\n")
+    reports = tmp_path / "reports"
+    for command in ("run", "matrix"):
+        result = _gameday(command, "--target", str(target), str(SCENARIOS / "cron-timezone-deploy.yaml"),
+                          "--reports", str(reports))
+        assert result.returncode == 2
+        said = " ".join(result.stdout.split())
+        assert "GAMEDAY_TEST_UNSET_TOKEN (venue.admin_token_env) is not set" in said
+        assert not reports.exists()  # nothing was started
