@@ -1,14 +1,15 @@
 """Plays a scenario's operator actions against the stack and records each in the history.
 
-Each action is recorded as ``kind: action``, ``invoke`` then ``ok`` or ``fail``. OMS actions go to
-the instance active at that time; deploy and rollback to the deployer; a position through the
-front door when the stack has one; a restart through the stack's service control.
+Each action, and each safety step a crossed stop line runs (:meth:`Operator.safety`), is recorded
+as ``kind: action``, ``invoke`` then ``ok`` or ``fail``. OMS actions go to the instance
+active at that time; deploy and rollback to the deployer; a position through the front door when
+the stack has one; a restart through the stack's service control.
 """
 
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
 from typing import Any, Protocol, runtime_checkable
@@ -28,6 +29,7 @@ from gameday.scenario.actions import (
     RiskLimitAction,
     RollbackAction,
 )
+from gameday.scenario.stop_spec import SafetyStep
 from gameday.stack.protocol import Stack
 from gameday.workload import reference_price
 
@@ -35,6 +37,8 @@ __all__ = ["PROCESS", "ActionFailedError", "Operator", "OperatorEndpoints", "Ser
            "operator_endpoints"]
 
 PROCESS = "operator"
+SAFETY_OPERATOR = "gameday-stop"
+"""``X-Operator`` of the safety steps a crossed stop line runs."""
 
 
 class ActionFailedError(Exception):
@@ -87,11 +91,21 @@ class Operator:
             await sleep_until(started_ns + action.at.ns)
             await self._perform(action)
 
+    async def safety(self, steps: Sequence[SafetyStep], reason: str) -> None:
+        """A scenario's safety steps once a stop line is crossed, in order, each on the instance active
+        then and recorded as an action (``safety: true``); a step that fails is recorded ``fail`` and
+        the next one still runs."""
+        for step in steps:
+            await self._recorded(step.value, {"safety": True, "reason": reason}, self._safety_step(step))
+
     async def _perform(self, action: Action) -> None:
-        f = action.action.value
-        self._history.append(OpKind.ACTION, OpType.INVOKE, PROCESS, f, action.model_dump(mode="json"))
+        await self._recorded(action.action.value, action.model_dump(mode="json"), self._apply(action))
+
+    async def _recorded(self, f: str, invoked: dict[str, Any],
+                        outcome: Coroutine[Any, Any, dict[str, Any]]) -> None:
+        self._history.append(OpKind.ACTION, OpType.INVOKE, PROCESS, f, invoked)
         try:
-            detail = await self._apply(action)
+            detail = await outcome
         except ActionFailedError as error:
             self._history.append(OpKind.ACTION, OpType.FAIL, PROCESS, f, {"error": str(error), **error.done})
             return
@@ -117,19 +131,49 @@ class Operator:
             raise ActionFailedError(f"this stack has no {what}")
         return url
 
-    async def _call(self, method: str, url: str, body: dict[str, Any], *, admin: bool,
-                    headers: dict[str, str] | None = None) -> dict[str, Any]:
+    async def _request(self, method: str, url: str, body: dict[str, Any] | None, *, admin: bool,
+                       headers: dict[str, str] | None = None) -> tuple[int, Any]:
         sent = {**({"Authorization": f"Bearer {self._token}"} if admin else {}), **(headers or {})}
         try:
             async with self._session.request(method, url, json=body, timeout=self._timeout,
                                              headers=sent or None) as response:
-                answer = await response.json(content_type=None)
-                status = response.status
+                return response.status, await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             raise ActionFailedError(f"{method} {url}: {type(error).__name__}: {error}") from error
+
+    async def _call(self, method: str, url: str, body: dict[str, Any], *, admin: bool,
+                    headers: dict[str, str] | None = None) -> dict[str, Any]:
+        status, answer = await self._request(method, url, body, admin=admin, headers=headers)
         if status >= 300 or not isinstance(answer, dict):
             raise ActionFailedError(f"{method} {url} answered {status}: {answer}", {"status": status})
         return answer
+
+    async def _safety_step(self, step: SafetyStep) -> dict[str, Any]:
+        instance = await self._active()
+        url = self._oms_url(instance)
+        if step is SafetyStep.CANCEL_ALL:
+            return {"instance": instance, **await self._cancel_all(url, instance)}
+        path = "/admin/flatten" if step is SafetyStep.FLATTEN else "/admin/kill-switch"
+        answer = await self._call("POST", f"{url}{path}", {}, admin=True,
+                                  headers={"X-Operator": SAFETY_OPERATOR})
+        return {"instance": instance, "answer": answer}
+
+    async def _cancel_all(self, url: str, instance: str) -> dict[str, Any]:
+        """Every open order the instance lists (``GET /orders?status=open``), one ``DELETE`` each."""
+        status, listed = await self._request("GET", f"{url}/orders?status=open", None, admin=False)
+        if status != 200 or not isinstance(listed, list):
+            raise ActionFailedError(f"GET {url}/orders?status=open answered {status}: {listed}",
+                                    {"instance": instance})
+        ids = [str(order["order_id"]) for order in listed if isinstance(order, dict) and "order_id" in order]
+        refused: dict[str, int] = {}
+        for order_id in ids:
+            answered, _ = await self._request("DELETE", f"{url}/orders/{order_id}", None, admin=False)
+            if answered >= 300:
+                refused[order_id] = answered
+        done = {"open": len(ids), "cancelled": len(ids) - len(refused), "refused": refused}
+        if refused:
+            raise ActionFailedError(f"{len(refused)} of {len(ids)} open orders not cancelled", done)
+        return done
 
     @singledispatchmethod
     async def _apply(self, action: Action) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,10 +46,11 @@ from gameday.stack.reaper import reap_stale_runs
 from gameday.stack.rundir import RunDir
 from gameday.stack.settings import StackSettings
 from gameday.starvation import StarvationSampler
+from gameday.stop import Crossing, StopTrigger, until_stopped
 from gameday.target import DEFAULT_TARGET, load_target
 from gameday.target_file import TargetFile
 from gameday.verdict import RunResult, RunStatus, grade_run, interrupted_run
-from gameday.workload import Burst, FrontDoor, drive_workload, workload_flow
+from gameday.workload import Burst, FrontDoor, ScheduledOrder, drive_workload, workload_flow
 
 Progress = Callable[[str], None]
 HISTORY_FILE = "history.jsonl"
@@ -126,22 +127,27 @@ def _load(load: LoadPlan | None, stack: Stack, history: History, settings: RunSe
 
 async def _play(scenario: Scenario, stack: Stack, history: History, session: aiohttp.ClientSession,
                 settings: RunSettings, load: LoadPlan | None = None, progress: Progress = lambda line: None,
-                ) -> None:
+                ) -> Crossing | None:
+    """The run from the workload's start to the final state; a crossed stop line, if one was."""
     async with _load(load, stack, history, settings, progress) as locust:
         started_ns = time.monotonic_ns() + int(settings.lead_in_s * 1e9)
         locust.begin(started_ns)
-        await _drive(scenario, stack, history, session, settings, started_ns)
+        crossing = await _drive(scenario, stack, history, session, settings, started_ns)
     # Reports cross the WAN to a DR in another region: the venue must stay quiet for a round trip more.
     quiet_s = QUIET_WINDOW_S + stack.settings.cross_region_rtt_ms / 1000
     await capture_final_state(session, stack.endpoints.oms, stack.endpoints.venue_admin, history,
                               quiet_s=quiet_s, venue_admin_token=stack.endpoints.venue_admin_token)
     if stack.endpoints.database_dsn:
         await capture_database(stack.endpoints.database_dsn, history)
+    return crossing
 
 
 async def _drive(scenario: Scenario, stack: Stack, history: History, session: aiohttp.ClientSession,
-                 settings: RunSettings, started_ns: int) -> None:
-    """Workload, timeline and actions from ``started_ns``, the probes beside them; then heal and settle."""
+                 settings: RunSettings, started_ns: int) -> Crossing | None:
+    """Workload, timeline and actions from ``started_ns``, the probes beside them; then heal and settle.
+
+    A stop line crossed (``stop_when``) cancels the timeline; the faults are healed, then the scenario's
+    safety steps run; the crossing is returned."""
     workload = scenario.workload
     door = _client_door(workload.routing, stack, session)
     flow = workload_flow(scenario.seed, workload.orders_per_second, workload.duration.seconds,
@@ -158,14 +164,16 @@ async def _drive(scenario: Scenario, stack: Stack, history: History, session: ai
         asyncio.create_task(health_probe(session, stack.endpoints.oms, history,
                                          scenario.probes.health_interval.seconds)),
     ]
+    trigger = None if scenario.stop_when is None else StopTrigger(scenario.stop_when, history)
     try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(drive_workload(flow, door, history, started_ns=started_ns))
-            group.create_task(nemesis.play(plan(scenario.timeline), started_ns))
-            group.create_task(operator.play(scenario.actions, started_ns))
+        timeline = _timeline(scenario, flow, door, history, nemesis, operator, started_ns)
+        await (timeline if trigger is None else until_stopped(timeline, trigger.stopped))
     finally:
         _phase(history, RunPhase.HEAL)
         await asyncio.shield(nemesis.heal_all())
+        crossing = None if trigger is None else trigger.close()
+        if crossing is not None and scenario.safety:
+            await asyncio.shield(operator.safety(scenario.safety, crossing.reason))
         _phase(history, RunPhase.SETTLE, timeout_s=settings.settle_timeout_s,
                instances=list(stack.endpoints.oms))
         settling = time.monotonic()
@@ -174,6 +182,16 @@ async def _drive(scenario: Scenario, stack: Stack, history: History, session: ai
         for probe in probes:
             probe.cancel()
         await asyncio.gather(*probes, return_exceptions=True)
+    return crossing
+
+
+async def _timeline(scenario: Scenario, flow: Iterable[ScheduledOrder], door: FrontDoor, history: History,
+                    nemesis: Nemesis, operator: Operator, started_ns: int) -> None:
+    """The workload, the faults and the operator's actions, each from ``started_ns``."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(drive_workload(flow, door, history, started_ns=started_ns))
+        group.create_task(nemesis.play(plan(scenario.timeline), started_ns))
+        group.create_task(operator.play(scenario.actions, started_ns))
 
 
 async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSettings,
@@ -223,7 +241,9 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
             history.append(OpKind.RUN, OpType.INFO, "runner", "start", {
                 "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
                 "defects": list(defects), **stack.describe()})
-            await _play(scenario, stack, history, session, settings, load, progress)
+            crossing = await _play(scenario, stack, history, session, settings, load, progress)
+        if crossing is not None:
+            status, error = RunStatus.ABORTED, crossing.reason
     except TimeoutError:
         status, error = RunStatus.ABORTED, f"the run exceeded its budget of {budget_s:.0f}s"
     except (asyncio.CancelledError, KeyboardInterrupt):

@@ -36,8 +36,13 @@ def expectations_table(result: RunResult) -> Table:
 
 
 def summary_line(result: RunResult) -> Text:
+    """``FAIL name: 1 passed, ...``; a run that stopped early reads ``ABORTED (reason), expectations
+    FAIL name: ...``: its expectations were graded on a partial history."""
     counts = result.counts
     line = Text()
+    if result.run_status is not None and result.run_status.stopped_early:
+        line.append(result.run_status.value.upper(), style="bold red")
+        line.append(f" ({result.abort_reason or 'no reason recorded'}), expectations ")
     line.append(str(result.verdict).upper(), style=VERDICT_STYLES[result.verdict])
     line.append(f" {result.scenario}: {counts[Verdict.PASS]} passed, {counts[Verdict.FAIL]} failed, "
                 f"{counts[Verdict.UNKNOWN]} unknown")

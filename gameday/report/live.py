@@ -4,10 +4,10 @@
 thing worth seeing, offset from the run's start (``t+12.3s``, the origin of every report): each
 fault applied or healed, each role an instance announces, each decision change of a failover
 daemon, each change of the trade probe's outcome, the runner's phases (the workload, the healing,
-the settle wait and what it waits for) and, once a second of the workload, the orders that came
-back ok / failed in that second with the workload's elapsed and remaining seconds; a scenario's
-locust load starting and stopping. On a FAIL or
-UNKNOWN, :meth:`LiveConsole.finished` prints each instance's last role change and its log.
+the settle wait and what it waits for), a stop line crossed and, once a second of the workload, the
+orders that came back ok / failed in that second with the workload's elapsed and remaining seconds;
+a scenario's locust load starting and stopping. On a FAIL or UNKNOWN, :meth:`LiveConsole.finished`
+prints each instance's last role change and its log.
 
 Every line is made by a pure function of ops (:func:`describe`, :func:`orders_line`,
 :func:`~gameday.report.where_to_look.where_to_look`, ...); the console keeps only what lines need
@@ -35,6 +35,7 @@ from gameday.report.where_to_look import (
     sut_time,
     where_to_look,
 )
+from gameday.stop import STOP_F
 from gameday.verdict import RunResult, Verdict
 
 __all__ = ["LiveConsole", "Orders", "describe", "orders_line", "probe_line"]
@@ -97,9 +98,18 @@ def action_line(op: Op) -> str | None:
     return None
 
 
+def stop_line(op: Op) -> str:
+    """A stop line crossed (``run`` op ``stop``): the run aborts its timeline."""
+    reason = op.value.get("reason") or f"stopped: {op.value.get('condition', '?')}"
+    return f"STOP {reason}; aborting the timeline, healing every fault, then the safety steps"
+
+
 def phase_line(op: Op) -> str | None:
-    """The runner's phases (``run`` ops ``phase``); the run's start and end print nothing."""
+    """The runner's phases (``run`` ops ``phase``) and a crossed stop line; the run's start and end
+    print nothing."""
     value = op.value
+    if op.f == STOP_F:
+        return stop_line(op)
     if op.f != RUN_PHASE_F:
         return None
     phase = value.get("phase")

@@ -43,6 +43,7 @@ from gameday.scenario.presets import (
     region_rtt_ms,
     topology,
 )
+from gameday.scenario.stop_spec import SafetySteps, StopSpec
 from gameday.scenario.timeline_checks import fault_id_problems, timeline_length_problem, timeline_problems
 from gameday.scenario.vocabulary import DefectName, target_section
 from gameday.target import TARGET_SECTIONS
@@ -242,6 +243,8 @@ class Scenario(_Spec):
     timeline: tuple[Fault, ...] = ()
     actions: tuple[Action, ...] = ()
     load: LoadSpec | None = None
+    stop_when: StopSpec | None = None
+    safety: SafetySteps | None = None
     expect: dict[ExpectationName, Expectation] = Field(min_length=1)
     known_defect: KnownDefect | None = None
 
@@ -317,6 +320,14 @@ class Scenario(_Spec):
         problems = load_problems(self.load, self.stack.preset, self.timeline, self.workload.duration)
         if problems:
             raise ValidationError.from_exception_data("scenario", problems)
+        return self
+
+    @model_validator(mode="after")
+    def _safety_needs_a_stop_line(self) -> Scenario:
+        if self.safety is not None and self.stop_when is None:
+            raise ValidationError.from_exception_data("scenario", [_problem(
+                ("safety",), "needs_stop_when", "safety steps run when a stop line is crossed: set stop_when",
+                [step.value for step in self.safety])])
         return self
 
     @model_validator(mode="after")

@@ -96,3 +96,15 @@ def test_the_load_example_and_the_labelled_expectations_load() -> None:
     assert [expectation.checker for expectation in scenario.expectations] == [
         "load.failure_ratio", "load.failure_ratio", "load.p99_ms"]
     assert scenario.expect["load.failure_ratio@recovered"].after == "primary-crash"
+
+
+def test_the_stop_when_example_loads() -> None:
+    text = _scenario("active-passive", _block("stop_when:")[0] + "expect:\n  orders.ghost: 0\n")
+
+    scenario = parse_scenario(text, file="scenario-format.md")
+
+    assert scenario.stop_when is not None
+    assert scenario.stop_when.no_active_for is not None
+    assert scenario.stop_when.client_failure_ratio is not None
+    assert scenario.stop_when.rejects_per_s is not None
+    assert [step.value for step in scenario.safety or ()] == ["cancel-all", "flatten"]
