@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from gameday.scenario.presets import StackPreset, topology
 from gameday.stack.reaper import reap_stale_runs
-from gameday.stack.sysv_shm import SYSV_SHM_TABLE, parse_segments
+from gameday.stack.sysv_shm import SYSV_SHM_TABLE, created_by, parse_segments
 from tests.integration.processes import alive, wait_for
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "failover-primary-crash.yaml"
@@ -69,6 +70,7 @@ def test_an_interrupted_run_stops_every_process_and_exits_130(tmp_path: Path, si
 
 def test_a_harness_killed_with_sigkill_takes_its_stack_and_the_next_run_reaps(tmp_path: Path) -> None:
     harness, pids, run_dir = _start_run(tmp_path)
+    started = {pid: psutil.Process(pid).create_time() for pid in pids}  # a recycled PID is not ours
     harness.send_signal(signal.SIGKILL)
     harness.communicate(timeout=30)
 
@@ -80,5 +82,5 @@ def test_a_harness_killed_with_sigkill_takes_its_stack_and_the_next_run_reaps(tm
     assert [r.run_dir for r in reaped] == [str(run_dir)]
     assert list((tmp_path / ".active").glob("*.json")) == []
     assert not (run_dir / "scratch").exists()
-    left = [s.shmid for s in parse_segments(SYSV_SHM_TABLE.read_text()) if s.creator_pid in pids]
+    left = created_by(parse_segments(SYSV_SHM_TABLE.read_text()), started)
     assert left == [], "the killed Postgres servers' System V segments are released by the reaper"

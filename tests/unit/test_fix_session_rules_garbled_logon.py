@@ -48,9 +48,17 @@ def _message(msg_type: bytes, seq: int, fields: list[tuple[int, bytes]]) -> byte
     return encode(header + fields)
 
 
-LOGON = _message(b"A", 1, [(98, b"0"), (108, b"30"), (141, b"Y")])
-HEARTBEAT = _message(b"0", 2, [])
-GARBLED = HEARTBEAT[:-4] + b"%03d\x01" % ((int(HEARTBEAT[-4:-1]) + 1) % 256)  # CheckSum off by one
+def _logon() -> bytes:  # stamped when the test runs: SendingTime must be within 120 s of the venue's clock
+    return _message(b"A", 1, [(98, b"0"), (108, b"30"), (141, b"Y")])
+
+
+def _heartbeat() -> bytes:
+    return _message(b"0", 2, [])
+
+
+def _garbled() -> bytes:
+    heartbeat = _heartbeat()
+    return heartbeat[:-4] + b"%03d\x01" % ((int(heartbeat[-4:-1]) + 1) % 256)  # CheckSum off by one
 
 
 def _connection() -> tuple[AcceptorConnection, RecordingTransport, RecordingListener]:
@@ -73,15 +81,15 @@ def _answers(transport: RecordingTransport) -> list[bytes]:
 
 def test_the_parser_tells_how_many_messages_came_before_the_first_garbled_frame() -> None:
     parser = FixStreamParser()
-    assert len(parser.feed(LOGON + GARBLED + HEARTBEAT + GARBLED)) == 2
+    assert len(parser.feed(_logon() + _garbled() + _heartbeat() + _garbled())) == 2
     assert parser.garbled_at == 1
-    assert len(parser.feed(HEARTBEAT)) == 1
+    assert len(parser.feed(_heartbeat())) == 1
     assert parser.garbled_at is None, "a later read without garbage still names the old one"
 
 
 def test_a_garbled_frame_before_the_logon_in_the_same_read_is_refused() -> None:
     connection, transport, listener = _connection()
-    connection.data_received(GARBLED + LOGON)
+    connection.data_received(_garbled() + _logon())
     assert (transport.closed, listener.refused, listener.logons, _answers(transport)) == (
         True,
         [GARBLED_LOGON],
@@ -92,15 +100,15 @@ def test_a_garbled_frame_before_the_logon_in_the_same_read_is_refused() -> None:
 
 def test_a_garbled_frame_after_the_logon_in_the_same_read_is_only_dropped() -> None:
     connection, transport, listener = _connection()
-    connection.data_received(LOGON + GARBLED + _message(b"1", 2, [(112, b"ping")]))
+    connection.data_received(_logon() + _garbled() + _message(b"1", 2, [(112, b"ping")]))
     assert (transport.closed, listener.refused, listener.logons) == (False, [], ["OMS-A"])
     assert _answers(transport) == [b"A", b"0"]
 
 
 def test_a_garbled_logon_split_over_reads_is_refused_once_it_is_complete() -> None:
     connection, transport, listener = _connection()
-    bad_length = LOGON.replace(b"9=", b"9=1", 1)  # BodyLength ten times too long, then some
+    bad_length = _logon().replace(b"9=", b"9=1", 1)  # BodyLength ten times too long, then some
     connection.data_received(bad_length[:20])
     assert not transport.closed, "refused before the frame could be judged"
-    connection.data_received(bad_length[20:] + HEARTBEAT)
+    connection.data_received(bad_length[20:] + _heartbeat())
     assert (transport.closed, listener.refused) == (True, [GARBLED_LOGON])
