@@ -96,7 +96,7 @@ def _intervals(plot: Frame, data: ReportData, rows: int) -> None:
         y = -0.9 - number * 0.8
         tone = colour(str(interval.verdict or "neutral"), verdict=True)
         bracket = plot.axes.annotate("", xy=(interval.end_s, y), xytext=(interval.start_s, y),
-                                     arrowprops={"arrowstyle": "|-|" if not interval.open_ended else "|->",
+                                     arrowprops={"arrowstyle": "|-|" if not interval.open_ended else "]->",
                                                  "color": tone, "linewidth": 1.3, "shrinkA": 0, "shrinkB": 0,
                                                  "mutation_scale": 4})
         if bracket.arrow_patch is not None:

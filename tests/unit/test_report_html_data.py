@@ -311,3 +311,14 @@ def test_an_empty_history_is_an_empty_report() -> None:
 
     assert (data.origin, data.end_s, data.faults, data.probes) == ("first recorded op", 0.0, (), ())
     assert data.rates.per_second["sent"] == (0.0,)
+
+
+def test_an_rto_that_never_ended_is_drawn_like_every_other_plot() -> None:
+    from gameday.report.html import render_plots
+
+    ops = failover_run(recovered=False).ops
+
+    plots = render_plots(build_report_data(ops, [graded_rto(ops)]))
+
+    assert [(plot.key, plot.error) for plot in plots if plot.error] == []
+    assert all(plot.svg for plot in plots)
