@@ -19,6 +19,7 @@ from aiohttp import web
 from nats.aio.msg import Msg
 
 from tests.integration.test_oms_support import ADMIN, Service, nats_server, service, wait_until
+from tests.loopback_http import serving_runner
 
 pytestmark = pytest.mark.integration
 
@@ -54,18 +55,14 @@ async def stand_in(name: str) -> AsyncIterator[StandIn]:
     fake = StandIn(name)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.port = int(runner.addresses[0][1])
-    fake.runner = runner
-    try:
-        yield fake
-    finally:
-        if fake.delay is not None:
-            fake.delay.set()
-        await fake.stop()
+    async with serving_runner(app) as (runner, port):
+        fake.port, fake.runner = port, runner
+        try:
+            yield fake
+        finally:
+            if fake.delay is not None:
+                fake.delay.set()
+            await fake.stop()
 
 
 @dataclass

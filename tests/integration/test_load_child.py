@@ -9,8 +9,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -25,6 +24,7 @@ from gameday.scenario.load_spec import LoadSpec
 from gameday.stack.rundir import RunDir
 from gameday.stack.settings import StackEndpoints
 from tests.integration.processes import alive, wait_for
+from tests.loopback_http import serving
 
 pytestmark = pytest.mark.integration
 
@@ -50,19 +50,6 @@ def _oms_app(active: bool) -> web.Application:
     return app
 
 
-@asynccontextmanager
-async def _serving(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
 def _plan(locustfile: str, seconds: float, **spec: object) -> LoadPlan:
     return LoadPlan(LoadSpec.model_validate({"locustfile": locustfile, **spec}), LOADS / locustfile,
                     start_offset_ns=0, stop_offset_ns=int(seconds * SECOND_NS), seed=5,
@@ -78,7 +65,7 @@ def _run_dir(tmp_path: Path) -> RunDir:
 async def test_the_oms_locustfile_goes_past_a_standby_and_every_second_is_recorded(tmp_path: Path) -> None:
     history = History()
     run = _run_dir(tmp_path)
-    async with _serving(_oms_app(active=False)) as standby, _serving(_oms_app(active=True)) as active:
+    async with serving(_oms_app(active=False)) as standby, serving(_oms_app(active=True)) as active:
         endpoints = StackEndpoints(oms={"oms-dr": standby, "oms-primary": active})  # the standby first
         plan = _plan("oms_http.py", 3.0, users=5, spawn_rate=50)
         async with LoadRun(plan, history, run, endpoints) as load:
@@ -118,7 +105,7 @@ async def test_a_cancelled_run_stops_the_child_at_once(tmp_path: Path) -> None:
             started.set()
             await asyncio.sleep(60)
 
-    async with _serving(_oms_app(active=True)) as oms:
+    async with serving(_oms_app(active=True)) as oms:
         task = asyncio.create_task(under_load(StackEndpoints(oms={"oms-primary": oms})))
         await asyncio.wait_for(started.wait(), 30)
         await asyncio.sleep(1.5)
@@ -170,7 +157,7 @@ async def test_the_venue_locustfile_trades_over_the_websocket_api(tmp_path: Path
 async def test_the_web_ui_serves_on_loopback_while_the_load_runs(tmp_path: Path) -> None:
     history = History()
     lines: list[str] = []
-    async with _serving(_oms_app(active=True)) as oms:
+    async with serving(_oms_app(active=True)) as oms:
         endpoints = StackEndpoints(oms={"oms-primary": oms})
         async with LoadRun(_plan("oms_http.py", 2.0, users=2), history, _run_dir(tmp_path), endpoints,
                            web_ui=True, progress=lines.append) as load:
@@ -190,7 +177,7 @@ async def test_the_web_ui_serves_on_loopback_while_the_load_runs(tmp_path: Path)
 async def test_a_load_shape_runs_its_stages_then_stops_the_users(tmp_path: Path) -> None:
     history = History()
     shape = [{"for": "1.5s", "users": 1}, {"for": "1.5s", "users": 4}]
-    async with _serving(_oms_app(active=True)) as oms:
+    async with serving(_oms_app(active=True)) as oms:
         plan = _plan("oms_http.py", 5.0, users=20, spawn_rate=50, shape=shape)
         endpoints = StackEndpoints(oms={"oms-primary": oms})
         async with LoadRun(plan, history, _run_dir(tmp_path), endpoints) as load:

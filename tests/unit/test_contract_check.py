@@ -27,6 +27,7 @@ from gameday.contract.orders import ROUND_TRIP
 from gameday.contract.report import ContractReport, render_report
 from gameday.contract.run import CheckOptions, check_contract
 from gameday.target_file import TargetFile
+from tests.loopback_http import serving
 
 TOKEN = "s3cret"
 FAST = CheckOptions(timeout_s=0.5, settle_s=2.0)
@@ -145,17 +146,6 @@ def _closed_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
-
-
-@asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 def _target(instances: dict[str, str], venue: str) -> TargetFile:

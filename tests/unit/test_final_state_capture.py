@@ -16,6 +16,7 @@ from aiohttp import web
 from gameday import probes
 from gameday.history import History, OpKind, OpType, read_history
 from gameday.probes import capture_final_state
+from tests.loopback_http import serving as loopback_serving
 
 DELIVERY_S = 0.3  # how long the fake venue's reports take to reach the fake OMS (a WAN hop)
 FILL_QTY = 7
@@ -53,15 +54,8 @@ async def serving(stack: LaggingStack) -> AsyncIterator[str]:
     app.router.add_get("/oms/positions", stack.positions)
     app.router.add_get("/oms/role", stack.role)
     app.router.add_get("/oms/orders", stack.open_orders)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with loopback_serving(app) as url:
+        yield url
 
 
 async def _capture(tmp_path: Path, quiet_s: float) -> dict[str, Any]:
