@@ -11,18 +11,7 @@ from mock_exchange.config import SessionConfig, VenueConfig
 from mock_exchange.fix.codec import FixMessage, FixStreamParser, encode
 from mock_exchange.fix.connection import GARBLED_LOGON, AcceptorConnection
 from mock_exchange.fix.session import FixSession, SessionRegistry, utc_timestamps
-
-
-class RecordingTransport:
-    def __init__(self) -> None:
-        self.written = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def close(self) -> None:
-        self.closed = True
+from tests.unit.fix_doubles import RecordingTransport
 
 
 class RecordingListener:

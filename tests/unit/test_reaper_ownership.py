@@ -62,7 +62,16 @@ def test_a_process_running_another_program_is_left_alone(tmp_path: Path,
     assert not registry.exists()
 
 
-def test_a_gone_process_has_no_program() -> None:
-    finished = subprocess.run([sys.executable, "-c", "pass"], check=True)
-    assert finished.returncode == 0
-    assert program_of(2**22 + 1) is None
+def test_a_process_has_its_program_while_it_runs_and_none_once_gone() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "print('up', flush=True); import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert child.stdin is not None
+    assert child.stdout is not None
+    try:
+        assert child.stdout.readline() == b"up\n"  # it runs the program now
+        assert program_of(child.pid) == sys.executable
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)
+        child.stdout.close()
+    assert program_of(child.pid) is None

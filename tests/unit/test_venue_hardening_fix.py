@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import tempfile
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,22 +18,10 @@ from mock_exchange.fix.connection import AcceptorConnection
 from mock_exchange.fix.session import SessionRegistry, utc_timestamps
 from mock_exchange.ledger import Ledger
 from mock_exchange.order_entry import FixOrderEntry, OrderEntryListener
+from tests.unit.fix_doubles import RecordingTransport
 
 HUGE = b"9" * 5_000  # more digits than Python turns into an int
-NOW = utc_timestamps.now()
 TEST_REQUEST = b"35=1\x0149=OMS-A\x0156=MOCKEX\x0134=2\x0152=%s\x01112=t\x01%s"
-
-
-class RecordingTransport:
-    def __init__(self) -> None:
-        self.written = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def close(self) -> None:
-        self.closed = True
 
 
 class Acceptor:
@@ -79,28 +67,32 @@ def acceptor() -> Iterator[Acceptor]:
 
 
 def _order(seq: bytes, qty: bytes, *, text: bytes = b"") -> bytes:
-    fields = [(11, b"c-" + seq), (55, b"BTC-USD"), (54, b"1"), (38, qty), (40, b"1"), (60, NOW)]
+    now = utc_timestamps.now()
+    fields = [(11, b"c-" + seq), (55, b"BTC-USD"), (54, b"1"), (38, qty), (40, b"1"), (60, now)]
     return message(b"D", seq, fields + ([(58, text)] if text else []))
 
 
 @pytest.mark.parametrize(
     ("data", "rejected"),
-    [
-        (message(b"0", HUGE, []), (b"34", b"6")),
-        (message(b"2", b"2", [(7, HUGE), (16, b"0")]), (b"7", b"6")),
-        (message(b"4", b"2", [(123, b"Y"), (36, HUGE)]), (b"36", b"6")),
-        (message(b"AF", b"2", [(584, b"x"), (585, b"7"), (453, HUGE)]), (b"453", b"6")),
-        (message(b"0", b"2", [(95, HUGE), (96, b"x")]), None),
-        (message(b"0", b"2", [(int(b"9" * 18), b"x")]), None),
-        (frame(TEST_REQUEST % (NOW, b"%s=x\x01" % HUGE)), (b"1000000000000000000", b"0")),
-        (frame(TEST_REQUEST % (NOW + b"1" + HUGE, b"")), None),
+    [  # built when the test runs: a SendingTime stamped at collection may be stale by then
+        (lambda: message(b"0", HUGE, []), (b"34", b"6")),
+        (lambda: message(b"2", b"2", [(7, HUGE), (16, b"0")]), (b"7", b"6")),
+        (lambda: message(b"4", b"2", [(123, b"Y"), (36, HUGE)]), (b"36", b"6")),
+        (lambda: message(b"AF", b"2", [(584, b"x"), (585, b"7"), (453, HUGE)]), (b"453", b"6")),
+        (lambda: message(b"0", b"2", [(95, HUGE), (96, b"x")]), None),
+        (lambda: message(b"0", b"2", [(int(b"9" * 18), b"x")]), None),
+        (
+            lambda: frame(TEST_REQUEST % (utc_timestamps.now(), b"%s=x\x01" % HUGE)),
+            (b"1000000000000000000", b"0"),
+        ),
+        (lambda: frame(TEST_REQUEST % (utc_timestamps.now() + b"1" + HUGE, b"")), None),
     ],
 )
 def test_numbers_too_long_to_read_are_answered_not_raised(
-    acceptor: Acceptor, data: bytes, rejected: tuple[bytes, bytes] | None
+    acceptor: Acceptor, data: Callable[[], bytes], rejected: tuple[bytes, bytes] | None
 ) -> None:
     """A Reject naming the tag (371) and why (373), where the message is read; else dropped."""
-    acceptor.feed(data)  # raised ValueError (4300 digits) out of data_received before
+    acceptor.feed(data())  # raised ValueError (4300 digits) out of data_received before
     answers = acceptor.answers()
     if rejected is not None:
         assert [(answer.msg_type, answer.get(371), answer.get(373)) for answer in answers] == [

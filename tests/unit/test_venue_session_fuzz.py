@@ -16,6 +16,7 @@ from mock_exchange.fix.connection import AcceptorConnection
 from mock_exchange.fix.session import SessionRegistry, utc_timestamps
 from mock_exchange.ledger import Ledger
 from mock_exchange.order_entry import FixOrderEntry, OrderEntryListener
+from tests.unit.fix_doubles import RecordingTransport
 
 MSG_TYPES = [b"0", b"1", b"2", b"3", b"4", b"5", b"A", b"D", b"F", b"G", b"H", b"q", b"AF", b"R", b"ZZ", b""]
 TAGS = [7, 11, 16, 36, 37, 38, 40, 41, 43, 44, 54, 55, 59, 112, 122, 123, 141, 584, 585, 9999]
@@ -23,18 +24,6 @@ VALUES = st.one_of(
     st.sampled_from([b"Y", b"N", b"0", b"1", b"2", b"7", b"BTC-USD", b"100.5", b"-3", b"x", b""]),
     st.binary(max_size=12).filter(lambda value: b"\x01" not in value and b"=" not in value),
 )
-
-
-class RecordingTransport:
-    def __init__(self) -> None:
-        self.written = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def close(self) -> None:
-        self.closed = True
 
 
 message_strategy = st.tuples(
