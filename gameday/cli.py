@@ -44,17 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenarios", nargs="+", type=Path)
     run.add_argument("--defect", action="append", default=[], metavar="NAME",
                      help="switch on a known defect of the target (repeatable; an unknown name lists them)")
-    run.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
-    run.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
-                     help="run beside N CPU-burning processes ('cores': one per core; default 0)")
-    run.add_argument("--backend", choices=["embedded", "compose"],
-                     help="how the target starts its stack (default: the scenario's stack.backend, else "
-                          "embedded child processes; compose needs a Docker engine: compose/engine.sh up)")
-    run.add_argument("--target", type=Path, metavar="FILE",
-                     help="grade a stack that is already running, described by a target file "
-                          "(docs/targets.md); nothing is started")
-    run.add_argument("--allow-remote", action="store_true",
-                     help="let the target file name endpoints off loopback (recorded in the run)")
+    _add_stack_flags(run, matrix=False)
     run.add_argument("--load-ui", action="store_true",
                      help="serve locust's web UI on 127.0.0.1 (its URL is printed) while the scenario's "
                           "load: runs, to watch and steer it; the run still records and grades it")
@@ -64,20 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("scenarios", nargs="*", type=Path,
                         help="scenario files (default: every scenarios/*.yaml)")
     matrix.add_argument("--repeat", type=int, default=1, help="runs of each variant (default 1)")
-    matrix.add_argument("--backend", choices=["embedded", "compose"],
-                        help="how the target starts each stack (default: each scenario's, else embedded)")
-    matrix.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
     matrix.add_argument("--out", type=Path, metavar="DIR",
                         help="where matrix.json, .md, .xml and .html go (default: --reports), so a partial "
                              "matrix does not overwrite the full one")
-    matrix.add_argument("--target", type=Path, metavar="FILE",
-                        help="run each scenario against a stack that is already running (docs/targets.md): "
-                             "the correct variant only, since nothing can switch its defects on")
-    matrix.add_argument("--allow-remote", action="store_true",
-                        help="let the target file name endpoints off loopback (recorded in each run)")
-    matrix.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
-                        help="run the matrix beside N CPU-burning processes ('cores': one per core; "
-                             "default 0); the level and the load average go into the matrix report")
+    _add_stack_flags(matrix, matrix=True)
 
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("scenarios", nargs="+", type=Path)
@@ -103,6 +83,26 @@ def _parser() -> argparse.ArgumentParser:
 
     add_contract_parser(commands)
     return parser
+
+
+def _add_stack_flags(command: argparse.ArgumentParser, *, matrix: bool) -> None:
+    """The flags `run` and `matrix` share: where the stack comes from and where runs go."""
+    each = "each stack" if matrix else "its stack"
+    command.add_argument("--reports", type=Path, default=Path("reports"), help="where runs are written")
+    command.add_argument("--backend", choices=["embedded", "compose"],
+                         help=f"how the target starts {each} (default: the scenario's stack.backend, "
+                              "else embedded child processes; compose needs a Docker engine: "
+                              "compose/engine.sh up)")
+    command.add_argument("--target", type=Path, metavar="FILE",
+                         help="grade a stack that is already running, described by a target file "
+                              "(docs/targets.md); nothing is started" + (
+                                  "; the correct variant only, since nothing can switch its defects on"
+                                  if matrix else ""))
+    command.add_argument("--allow-remote", action="store_true",
+                         help="let the target file name endpoints off loopback (recorded in the run)")
+    command.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
+                         help="run beside N CPU-burning processes ('cores': one per core; default 0)" + (
+                             "; the level and the load average go into the matrix report" if matrix else ""))
 
 
 def _load_all(paths: Sequence[Path], console: Console,
@@ -148,7 +148,8 @@ def _target_file(args: argparse.Namespace, console: Console) -> TargetFile | Non
 
 
 def _attached(args: argparse.Namespace, target: TargetFile, paths: Sequence[Path],
-              scenarios: Sequence[Scenario], console: Console) -> dict[str, Any] | None:
+              scenarios: Sequence[Scenario], console: Console, defects: Sequence[str] = ()
+              ) -> dict[str, Any] | None:
     """The run settings of a target file, or ``None`` (after naming each gap) when it cannot carry
     out every scenario."""
     from gameday.stack.external import admin_token_of, venue_admin_token_of
@@ -156,7 +157,7 @@ def _attached(args: argparse.Namespace, target: TargetFile, paths: Sequence[Path
 
     gaps = [(str(path), gap) for path, scenario in zip(paths, scenarios, strict=True)
             for gap in scenario_gaps(target, scenario)]
-    if getattr(args, "defect", None):
+    if defects:
         gaps.append((str(args.target), "--defect: a stack reached through a target file runs as it is"))
     token = None
     try:
@@ -187,7 +188,8 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         service for service, access in target.services.items() if access.can("restart")])
     if scenarios is None or not _known_defects(args.defect, console):
         return EXIT_INVALID
-    attached = {} if target is None else _attached(args, target, args.scenarios, scenarios, console)
+    attached = {} if target is None else _attached(args, target, args.scenarios, scenarios, console,
+                                                       args.defect)
     if attached is None:
         return EXIT_INVALID
     settings = RunSettings(reports_root=args.reports.resolve(),

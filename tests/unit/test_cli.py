@@ -99,3 +99,15 @@ def test_an_unset_venue_token_variable_is_named_before_anything_starts(tmp_path:
         said = " ".join(result.stdout.split())
         assert "GAMEDAY_TEST_UNSET_TOKEN (venue.admin_token_env) is not set" in said
         assert not reports.exists()  # nothing was started
+
+
+def test_a_defect_is_refused_for_a_stack_reached_through_a_target_file(tmp_path: Path) -> None:
+    target = tmp_path / "target.yaml"
+    target.write_text("name: t\noms:\n  instances: {oms-primary: 'http://127.0.0.1:1'}\n  admin_token: x\n"
+                      "venue:\n  admin_url: 'http://127.0.0.1:2'\n")
+    reports = tmp_path / "reports"
+    result = _gameday("run", "--target", str(target), "--defect", "no-market-hours-guard",
+                      str(SCENARIOS / "cron-timezone-deploy.yaml"), "--reports", str(reports))
+    assert result.returncode == 2
+    assert "--defect: a stack reached through a target file runs as it is" in " ".join(result.stdout.split())
+    assert not reports.exists()
