@@ -24,7 +24,6 @@ from rich.markup import escape
 
 from gameday.errors import GamedayError
 from gameday.scenario import Scenario, load_scenario
-from gameday.stress import stress_level
 from gameday.target import load_target
 
 if TYPE_CHECKING:
@@ -85,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stress_level(text: str) -> int:
+    from gameday.stress import stress_level  # the burners' process machinery, for run and matrix only
+
+    return stress_level(text)
+
+
 def _add_stack_flags(command: argparse.ArgumentParser, *, matrix: bool) -> None:
     """The flags `run` and `matrix` share: where the stack comes from and where runs go."""
     each = "each stack" if matrix else "its stack"
@@ -100,7 +105,7 @@ def _add_stack_flags(command: argparse.ArgumentParser, *, matrix: bool) -> None:
                                   if matrix else ""))
     command.add_argument("--allow-remote", action="store_true",
                          help="let the target file name endpoints off loopback (recorded in the run)")
-    command.add_argument("--stress", type=stress_level, default=0, metavar="N|cores",
+    command.add_argument("--stress", type=_stress_level, default=0, metavar="N|cores",
                          help="run beside N CPU-burning processes ('cores': one per core; default 0)" + (
                              "; the level and the load average go into the matrix report" if matrix else ""))
 

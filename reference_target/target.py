@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from gameday.stack.protocol import Stack
-from gameday.stack.settings import StackSettings
-from reference_target.backends import stack_for
 from trading_stack.defects import Defect
 from trading_stack.deploy.breaker import BreakerConfig
 from trading_stack.deploy.config import DeployConfig
 from trading_stack.deploy.scheduler import DeploySchedule
 from trading_stack.deploy.versions import OmsVersion
+
+if TYPE_CHECKING:
+    from gameday.stack.protocol import Stack
+    from gameday.stack.settings import StackSettings
 
 __all__ = ["DEFECTS", "TARGET", "ReferenceTarget"]
 
@@ -58,6 +59,8 @@ class ReferenceTarget:
         return model.model_validate(value)
 
     def stack(self, settings: StackSettings) -> Stack:
+        from reference_target.backends import stack_for  # the stacks' imports are for runs, not validation
+
         return stack_for(settings)
 
 
