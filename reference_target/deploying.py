@@ -83,7 +83,9 @@ class DeployingStack(LocalStack):
             if instance != self.green_instance and spec.oms.version is not None:
                 extra["version"] = spec.oms.version
         if spec.breaker is not None:
-            extra["breaker"] = spec.breaker.model_copy(update={"defects": self.settings.defects})
+            # validated, not model_copy(update=...): the defects are names here and the model holds Defects
+            extra["breaker"] = type(spec.breaker).model_validate(
+                {**spec.breaker.model_dump(), "defects": self.settings.defects})
         return extra
 
     def _proxied_url(self, hop: str) -> str:
