@@ -3,13 +3,14 @@
 Each action, and each safety step a crossed stop line runs (:meth:`Operator.safety`), is recorded
 as ``kind: action``, ``invoke`` then ``ok`` or ``fail``. OMS actions go to the instance
 active at that time; deploy and rollback to the deployer; a position through the front door when
-the stack has one; a restart through the stack's service control.
+the stack has one; a restart through the stack's service control. Every HTTP call goes through the
+stack's :class:`~gameday.oms_api.OmsApi` (a target file's adapter, else the contract's).
 """
 
 from __future__ import annotations
 
 import signal
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
 from typing import Any, Protocol, runtime_checkable
@@ -18,6 +19,7 @@ import aiohttp
 
 from gameday.clock import sleep_until
 from gameday.history import History, OpKind, OpType
+from gameday.oms_api import Endpoint, OmsApi, OmsOp, Reply, api_of
 from gameday.probes import sample_roles
 from gameday.scenario.actions import (
     Action,
@@ -58,12 +60,14 @@ class ServiceControl(Protocol):
 
 @dataclass(frozen=True)
 class OperatorEndpoints:
-    """Where operator actions go: the OMS instances, and the deployer and front door if the stack has them."""
+    """Where operator actions go: the OMS instances, and the deployer and front door if the stack has
+    them; ``api`` speaks to all of them (default: the one ``oms`` carries, else the contract's)."""
 
     oms: dict[str, str]
     deployer: str | None = None
     front_door: str | None = None
     services: ServiceControl | None = field(default=None, compare=False)
+    api: OmsApi | None = field(default=None, compare=False)
 
 
 def operator_endpoints(stack: Stack) -> OperatorEndpoints:
@@ -82,6 +86,7 @@ class Operator:
         if not isinstance(endpoints, OperatorEndpoints):
             endpoints = OperatorEndpoints(endpoints)
         self._endpoints = endpoints
+        self._api = api_of(endpoints.oms) if endpoints.api is None else endpoints.api
         self._token = admin_token
         self._history = history
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -112,62 +117,66 @@ class Operator:
         self._history.append(OpKind.ACTION, OpType.OK, PROCESS, f, detail)
 
     async def _active(self) -> str:
-        roles = await sample_roles(self._session, self._endpoints.oms)
+        roles = await sample_roles(self._session, self._endpoints.oms, api=self._api)
         for name, sample in roles.items():
             if sample["role"] == "active":
                 return name
         raise ActionFailedError(f"no active OMS instance: {roles}")
 
-    def _oms_url(self, instance: str) -> str:
+    def _at(self, name: str, url: str) -> Endpoint:
+        return Endpoint(name, url, self._session, self._timeout)
+
+    def _oms(self, instance: str) -> Endpoint:
         url = self._endpoints.oms.get(instance)
         if url is None:
             known = ", ".join(sorted(self._endpoints.oms))
             raise ActionFailedError(f"no OMS instance {instance!r} in this stack ({known})")
-        return url
+        return self._at(instance, url)
 
-    @staticmethod
-    def _needs(url: str | None, what: str) -> str:
+    def _needs(self, url: str | None, what: str) -> Endpoint:
         if url is None:
             raise ActionFailedError(f"this stack has no {what}")
-        return url
+        return self._at(what, url)
 
-    async def _request(self, method: str, url: str, body: dict[str, Any] | None, *, admin: bool,
-                       headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        sent = {**({"Authorization": f"Bearer {self._token}"} if admin else {}), **(headers or {})}
+    async def _request(self, where: str, reply: Awaitable[Reply]) -> tuple[int, Any]:
+        """The status and JSON body of a call the API makes; a call that raised (a transport error, a
+        body that is not JSON, an adapter's failure) fails the action, naming ``where`` it went."""
         try:
-            async with self._session.request(method, url, json=body, timeout=self._timeout,
-                                             headers=sent or None) as response:
-                return response.status, await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            raise ActionFailedError(f"{method} {url}: {type(error).__name__}: {error}") from error
+            answer = await reply
+            return answer.status, answer.json()
+        except Exception as error:
+            raise ActionFailedError(f"{where}: {type(error).__name__}: {error}") from error
 
-    async def _call(self, method: str, url: str, body: dict[str, Any], *, admin: bool,
-                    headers: dict[str, str] | None = None) -> dict[str, Any]:
-        status, answer = await self._request(method, url, body, admin=admin, headers=headers)
+    async def _call(self, where: str, reply: Awaitable[Reply]) -> dict[str, Any]:
+        status, answer = await self._request(where, reply)
         if status >= 300 or not isinstance(answer, dict):
-            raise ActionFailedError(f"{method} {url} answered {status}: {answer}", {"status": status})
+            raise ActionFailedError(f"{where} answered {status}: {answer}", {"status": status})
         return answer
 
     async def _safety_step(self, step: SafetyStep) -> dict[str, Any]:
         instance = await self._active()
-        url = self._oms_url(instance)
+        at = self._oms(instance)
         if step is SafetyStep.CANCEL_ALL:
-            return {"instance": instance, **await self._cancel_all(url, instance)}
-        path = "/admin/flatten" if step is SafetyStep.FLATTEN else "/admin/kill-switch"
-        answer = await self._call("POST", f"{url}{path}", {}, admin=True,
-                                  headers={"X-Operator": SAFETY_OPERATOR})
-        return {"instance": instance, "answer": answer}
+            return {"instance": instance, **await self._cancel_all(at)}
+        if step is SafetyStep.FLATTEN:
+            where = self._api.describe(OmsOp.FLATTEN, at)
+            reply = self._api.flatten(at, token=self._token, operator=SAFETY_OPERATOR)
+        else:
+            where = self._api.describe(OmsOp.KILL_SWITCH, at)
+            reply = self._api.kill_switch(at, token=self._token, operator=SAFETY_OPERATOR)
+        return {"instance": instance, "answer": await self._call(where, reply)}
 
-    async def _cancel_all(self, url: str, instance: str) -> dict[str, Any]:
-        """Every open order the instance lists (``GET /orders?status=open``), one ``DELETE`` each."""
-        status, listed = await self._request("GET", f"{url}/orders?status=open", None, admin=False)
+    async def _cancel_all(self, at: Endpoint) -> dict[str, Any]:
+        """Every open order the instance lists (``GET /orders?status=open``), one cancel each."""
+        where = self._api.describe(OmsOp.OPEN_ORDERS, at)
+        status, listed = await self._request(where, self._api.open_orders(at))
         if status != 200 or not isinstance(listed, list):
-            raise ActionFailedError(f"GET {url}/orders?status=open answered {status}: {listed}",
-                                    {"instance": instance})
+            raise ActionFailedError(f"{where} answered {status}: {listed}", {"instance": at.name})
         ids = [str(order["order_id"]) for order in listed if isinstance(order, dict) and "order_id" in order]
         refused: dict[str, int] = {}
         for order_id in ids:
-            answered, _ = await self._request("DELETE", f"{url}/orders/{order_id}", None, admin=False)
+            answered, _ = await self._request(self._api.describe(OmsOp.CANCEL, at, order_id=order_id),
+                                              self._api.cancel(at, order_id))
             if answered >= 300:
                 refused[order_id] = answered
         done = {"open": len(ids), "cancelled": len(ids) - len(refused), "refused": refused}
@@ -182,9 +191,10 @@ class Operator:
     @_apply.register
     async def _(self, action: RiskLimitAction) -> dict[str, Any]:
         instance = await self._active()
-        body = {"symbol": action.symbol, "max_order_qty": action.max_order_qty}
-        await self._call("PUT", f"{self._oms_url(instance)}/admin/risk-limits", body, admin=True)
-        return {"instance": instance, **body}
+        at = self._oms(instance)
+        await self._call(self._api.describe(OmsOp.RISK_LIMITS, at),
+                         self._api.set_risk_limit(at, action.symbol, action.max_order_qty, token=self._token))
+        return {"instance": instance, "symbol": action.symbol, "max_order_qty": action.max_order_qty}
 
     @_apply.register
     async def _(self, action: RestingOrdersAction) -> dict[str, Any]:
@@ -195,7 +205,8 @@ class Operator:
         orders: list[dict[str, Any]] = []
         for _ in range(action.count):
             try:
-                placed = await self._call("POST", f"{self._oms_url(instance)}/orders", body, admin=False)
+                at = self._oms(instance)
+                placed = await self._call(self._api.describe(OmsOp.PLACE, at), self._api.place(at, body))
             except ActionFailedError as error:
                 raise ActionFailedError(str(error), {"instance": instance, "orders": orders}) from error
             orders.append({"order_id": placed.get("order_id"),
@@ -205,20 +216,23 @@ class Operator:
 
     @_apply.register
     async def _(self, action: DeployAction) -> dict[str, Any]:
-        url = self._needs(self._endpoints.deployer, "deployer")
-        answer = await self._call("POST", f"{url}/deploy", {"version": action.version}, admin=True)
+        at = self._needs(self._endpoints.deployer, "deployer")
+        answer = await self._call(self._api.describe(OmsOp.DEPLOY, at),
+                                  self._api.deploy(at, action.version, token=self._token))
         return {"version": action.version, "answer": answer}
 
     @_apply.register
     async def _(self, action: RollbackAction) -> dict[str, Any]:
-        url = self._needs(self._endpoints.deployer, "deployer")
-        answer = await self._call("POST", f"{url}/rollback", {"operator": action.operator}, admin=True)
+        at = self._needs(self._endpoints.deployer, "deployer")
+        answer = await self._call(self._api.describe(OmsOp.ROLLBACK, at),
+                                  self._api.rollback(at, action.operator, token=self._token))
         return {"operator": action.operator, "answer": answer}
 
     @_apply.register
     async def _(self, action: KillSwitchAction) -> dict[str, Any]:
-        answer = await self._call("POST", f"{self._oms_url(action.target)}/admin/kill-switch", {}, admin=True,
-                                  headers={"X-Operator": action.operator})
+        at = self._oms(action.target)
+        answer = await self._call(self._api.describe(OmsOp.KILL_SWITCH, at),
+                                  self._api.kill_switch(at, token=self._token, operator=action.operator))
         return {"instance": action.target, "operator": action.operator, "trip": answer.get("trip")}
 
     @_apply.register
@@ -236,8 +250,9 @@ class Operator:
 
     @_apply.register
     async def _(self, action: PositionAction) -> dict[str, Any]:
-        door = self._endpoints.front_door or self._oms_url(await self._active())
+        front_door = self._endpoints.front_door
+        at = self._at("front-door", front_door) if front_door else self._oms(await self._active())
         body = {"symbol": action.symbol, "side": action.side.value, "qty": action.qty, "type": "market",
                 "price": None, "tif": "day"}
-        order = await self._call("POST", f"{door}/orders", body, admin=False)
+        order = await self._call(self._api.describe(OmsOp.PLACE, at), self._api.place(at, body))
         return {"instance": order.get("instance"), "order": order}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,12 +13,15 @@ import aiohttp
 import asyncpg
 
 from gameday.history import History, OpKind, OpType
+from gameday.oms_api import Endpoint, OmsApi, Reply, api_of
 from gameday.workload import FrontDoor, OrderRequest, reference_price
 
 QUIET_WINDOW_S = 0.25
 """How long the venue must stay unchanged before the OMS's view of it is read (in-region stacks)."""
 DATABASE_QUIET_S = 1.0
 """How long the database's fills must stay unchanged before an incomplete capture is recorded."""
+PROBE_TIMEOUT = aiohttp.ClientTimeout(total=1.0)
+"""The bound on each read of an instance (role, deep health, positions, open orders)."""
 
 
 async def _every(interval_s: float, tick: Any) -> None:
@@ -72,24 +75,44 @@ async def _get_json(session: aiohttp.ClientSession, url: str, timeout_s: float =
         return 0, {"error": f"{type(error).__name__}: {error}"}
 
 
-async def sample_roles(session: aiohttp.ClientSession, oms_urls: dict[str, str]) -> dict[str, dict[str, Any]]:
-    async def one(url: str) -> dict[str, Any]:
+async def _read(reply: Awaitable[Reply]) -> tuple[int, Any]:
+    """An instance's answer as (status, JSON body); (0, the error) when the call raised, whatever an
+    adapter raised: the sample records it, the probe goes on."""
+    try:
+        answer = await reply
+        return answer.status, answer.json()
+    except Exception as error:
+        return 0, {"error": f"{type(error).__name__}: {error}"}
+
+
+def _endpoints(session: aiohttp.ClientSession, oms_urls: Mapping[str, str]) -> dict[str, Endpoint]:
+    return {name: Endpoint(name, url, session, PROBE_TIMEOUT) for name, url in oms_urls.items()}
+
+
+async def sample_roles(session: aiohttp.ClientSession, oms_urls: Mapping[str, str], *,
+                       api: OmsApi | None = None) -> dict[str, dict[str, Any]]:
+    """Each instance's role and whether its deep health is 200 (``api``: else the instances' own)."""
+    api = api_of(oms_urls) if api is None else api
+
+    async def one(at: Endpoint) -> dict[str, Any]:
         (role_status, role), (deep_status, _) = await asyncio.gather(
-            _get_json(session, f"{url}/role"), _get_json(session, f"{url}/health/deep"))
+            _read(api.role(at)), _read(api.deep_health(at)))
         sample = {"role": role.get("role") if role_status == 200 else None, "deep_ok": deep_status == 200}
         if role_status == 200 and role.get("version") is not None:
             sample["version"] = role["version"]  # the build, on stacks that deploy new ones
         return sample
 
-    samples = await asyncio.gather(*(one(url) for url in oms_urls.values()))
+    samples = await asyncio.gather(*(one(at) for at in _endpoints(session, oms_urls).values()))
     return dict(zip(oms_urls, samples, strict=True))
 
 
-async def health_probe(session: aiohttp.ClientSession, oms_urls: dict[str, str], history: History,
+async def health_probe(session: aiohttp.ClientSession, oms_urls: Mapping[str, str], history: History,
                        interval_s: float) -> None:
+    api = api_of(oms_urls)
+
     async def tick() -> None:
         history.append(OpKind.PROBE, OpType.OK, "probe-health", "health",
-                       {"instances": await sample_roles(session, oms_urls)})
+                       {"instances": await sample_roles(session, oms_urls, api=api)})
 
     await _every(interval_s, tick)
 
@@ -102,7 +125,7 @@ def _ledger_fingerprint(ledger: dict[str, Any]) -> tuple[int, int, int]:
 
 
 async def capture_final_state(
-    session: aiohttp.ClientSession, oms_urls: dict[str, str], venue_admin_url: str, history: History,
+    session: aiohttp.ClientSession, oms_urls: Mapping[str, str], venue_admin_url: str, history: History,
     *, quiet_s: float = QUIET_WINDOW_S, settle_timeout_s: float = 10.0, venue_admin_token: str | None = None,
 ) -> None:
     """Record what the OMS believes and what the venue saw, bracketed so they agree in time.
@@ -116,14 +139,15 @@ async def capture_final_state(
     refuses (a 401 for a wrong token) is recorded as a failed snapshot, never as an empty ledger.
     """
     deadline = time.monotonic() + settle_timeout_s
+    api = api_of(oms_urls)
     before = await _read_ledger(session, venue_admin_url, venue_admin_token)
     while True:
         await asyncio.sleep(quiet_s)
         instances: dict[str, dict[str, Any]] = {}
-        for name, url in oms_urls.items():
-            _, role = await _get_json(session, f"{url}/role")
-            _, positions = await _get_json(session, f"{url}/positions")
-            open_status, open_orders = await _get_json(session, f"{url}/orders?status=open")
+        for name, at in _endpoints(session, oms_urls).items():
+            _, role = await _read(api.role(at))
+            _, positions = await _read(api.positions(at))
+            open_status, open_orders = await _read(api.open_orders(at))
             instances[name] = {
                 "role": role.get("role") if isinstance(role, dict) else None,
                 "positions": positions.get("positions") if isinstance(positions, dict) else None,
@@ -162,7 +186,7 @@ async def _read_ledger(session: aiohttp.ClientSession, venue_admin_url: str,
 
 
 async def wait_for_active(
-    session: aiohttp.ClientSession, oms_urls: dict[str, str], timeout_s: float
+    session: aiohttp.ClientSession, oms_urls: Mapping[str, str], timeout_s: float
 ) -> str | None:
     """After the timeline, give a failover in progress a bounded time to finish."""
     deadline = time.monotonic() + timeout_s

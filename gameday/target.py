@@ -4,7 +4,9 @@ The harness knows no OMS. A target registers itself under the ``gameday.targets`
 group (the reference stack does so in pyproject.toml, exactly as a user's target would) and tells
 the harness the names of its known defects, the builds a deploy may name, how to validate the
 stack sections only it understands (``stack.deploy``, ``stack.schedule``, ``stack.breaker``) and how
-to start a :class:`~gameday.stack.protocol.Stack` for a run.
+to start a :class:`~gameday.stack.protocol.Stack` for a run. A target whose OMS speaks another HTTP
+dialect than the contract's gives its stack ``endpoints.oms = OmsInstances(urls, adapter)``
+(:mod:`gameday.oms_api`): every probe, order and action then goes through the adapter.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ file names the OMS instances' HTTP endpoints, the venue's admin API (the ledger 
 user has them NATS and the database, the Toxiproxy API and the proxies the user wired for each hop,
 and per service how process faults reach it: a local PID, a Docker container or command templates.
 A target never gets more power than its file gives: commands run only from this file, and every
-endpoint must be on loopback unless the user allows remote ones (``--allow-remote``).
+endpoint must be on loopback unless the user allows remote ones (``--allow-remote``). An OMS whose
+HTTP API differs from the contract is reached through the adapter ``oms.adapter`` names, loaded only
+from this file (:mod:`gameday.oms_api_loader`).
 """
 
 from __future__ import annotations
@@ -13,21 +15,35 @@ from __future__ import annotations
 import ipaddress
 import shlex
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gameday.errors import ScenarioProblem, TargetFileError
 from gameday.faults.schedule import fault_id
+from gameday.oms_api_routes import OmsOp
 from gameday.scenario.actions import DeployAction, KillSwitchAction, RestartAction, RollbackAction
 from gameday.scenario.explain import problems_from_validation
 from gameday.scenario.faults import KillFault, PauseFault
 from gameday.scenario.loader import compose_yaml, repeated_keys
+from gameday.scenario.locate import locate
 from gameday.scenario.model import Scenario
 from gameday.scenario.source import read_source
 
-__all__ = ["CommandSet", "ServiceAccess", "TargetFile", "load_target_file", "scenario_gaps"]
+if TYPE_CHECKING:  # the HTTP machinery loads only when a run or a check reaches the OMS
+    from gameday.oms_api import OmsApi
+
+__all__ = ["AdapterSpec", "CommandSet", "ServiceAccess", "TargetFile", "load_target_file", "scenario_gaps"]
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -83,12 +99,38 @@ class ServiceAccess(_Spec):
         return what != "restart" or self.container is not None
 
 
+class AdapterSpec(_Spec):
+    """How the harness speaks to an OMS whose HTTP API is not the contract's (docs/targets.md)."""
+
+    module: str | None = Field(default=None, min_length=1)
+    """A Python file (``*.py``, relative to the target file) or an importable module."""
+    class_: str | None = Field(default=None, alias="class", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The class in ``module``: a subclass of ``gameday.oms_api.ContractApi``."""
+    options: dict[str, Any] = {}
+    """Keyword arguments of the class's constructor."""
+    routes: dict[OmsOp, str] = {}
+    """Operation → ``"METHOD /path"``: renamed routes (of ``class``, or of the contract's own API);
+    checked when the adapter is built, each at its own key."""
+
+    @model_validator(mode="after")
+    def _class_with_module(self) -> AdapterSpec:
+        if (self.module is None) != (self.class_ is None):
+            raise ValueError("expected module and class together (or neither, for routes alone)")
+        if self.options and self.class_ is None:
+            raise ValueError("expected options only with a class to pass them to")
+        if self.class_ is None and not self.routes:
+            raise ValueError("expected module and class, or routes")
+        return self
+
+
 class OmsSpec(_Spec):
     instances: dict[str, str] = Field(min_length=1)
     """Instance name (as scenarios name it) → base URL of its HTTP API."""
     admin_token: str | None = None
     admin_token_env: str | None = None
     """The environment variable that holds the admin token (keeps secrets out of the file)."""
+    adapter: AdapterSpec | None = None
+    """The instances' API when it is not the contract's."""
 
 
 class VenueSpec(_Spec):
@@ -123,6 +165,24 @@ class TargetFile(_Spec):
     database: DatabaseSpec | None = None
     toxiproxy: ToxiproxySpec | None = None
     services: dict[str, ServiceAccess] = {}
+    _oms_api: OmsApi | None = PrivateAttr(default=None)
+
+    @property
+    def oms_api(self) -> OmsApi:
+        """The API the harness speaks to the instances: the adapter :func:`load_target_file` loaded,
+        else the contract's (a file validated some other way may rename routes, not load code)."""
+        if self._oms_api is not None:
+            return self._oms_api
+        from gameday.oms_api import DEFAULT_API
+        from gameday.oms_api_loader import build_adapter
+
+        adapter = self.oms.adapter
+        if adapter is None:
+            return DEFAULT_API
+        if adapter.module is not None:
+            raise RuntimeError(f"target {self.name}: oms.adapter is loaded by load_target_file")
+        self._oms_api = build_adapter(None, None, {}, adapter.routes, base_dir=Path.cwd())
+        return self._oms_api
 
     def endpoints(self) -> dict[str, str]:
         """Every address the harness would reach, by the YAML path that gives it."""
@@ -170,9 +230,26 @@ def load_target_file(path: Path | str, *, allow_remote: bool = False) -> TargetF
         problems.extend(ScenarioProblem(file, None, where, f"{address!r} is not on loopback; the harness "
                                         f"reaches other hosts only with --allow-remote")
                         for where, address in target.endpoints().items() if not is_loopback(address))
+    if target is not None and target.oms.adapter is not None and not problems:
+        problems.extend(_load_adapter(target, root, file, Path(path).parent))
     if problems or target is None:
         raise TargetFileError(file, problems)
     return target
+
+
+def _load_adapter(target: TargetFile, root: yaml.Node, file: str, base_dir: Path) -> list[ScenarioProblem]:
+    """Load the adapter ``oms.adapter`` names into ``target``; what went wrong, located, if it fails."""
+    from gameday.oms_api_loader import AdapterError, build_adapter
+
+    adapter = target.oms.adapter
+    assert adapter is not None
+    try:
+        target._oms_api = build_adapter(adapter.module, adapter.class_, adapter.options, adapter.routes,
+                                        base_dir=base_dir)
+    except AdapterError as error:
+        located = locate(root, ("oms", "adapter", *error.where))
+        return [ScenarioProblem(file, located.line, located.yaml_path, str(error))]
+    return []
 
 
 def _whole_file(file: str, message: str) -> TargetFileError:

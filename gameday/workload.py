@@ -3,7 +3,8 @@
 ``order_flow`` is pure (a function of seed and parameters; time is an offset, not the clock), so
 the same seed gives the same orders at the same offsets. ``FrontDoor`` is the only thing here
 that touches the network: it routes each order to the active OMS the way a client with a list
-of endpoints would, and records every attempt in the history.
+of endpoints would (through the instances' :class:`~gameday.oms_api.OmsApi`), and records every
+attempt in the history.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import heapq
 import itertools
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ import aiohttp
 
 from gameday.clock import sleep_until
 from gameday.history import History, OpKind, OpType
+from gameday.oms_api import Endpoint, OmsApi, api_of
 
 REFERENCE_PRICES = {"BTC-USD": 60000.0, "ETH-USD": 3000.0, "SOL-USD": 150.0}
 DEFAULT_REFERENCE_PRICE = 100.0
@@ -137,14 +139,16 @@ class FrontDoor:
 
     Instances answer 503 when they are not the active lease holder; the router then tries the
     next. The instance that last accepted is tried first; with ``spread`` each order starts at
-    the next instance in turn instead (a client misconfigured for active-active).
+    the next instance in turn instead (a client misconfigured for active-active). ``api`` speaks
+    to the instances (default: the one ``oms_urls`` carries, else the contract's).
     """
 
-    def __init__(self, oms_urls: dict[str, str], session: aiohttp.ClientSession,
-                 request_timeout_s: float = 3.0, *, spread: bool = False) -> None:
+    def __init__(self, oms_urls: Mapping[str, str], session: aiohttp.ClientSession,
+                 request_timeout_s: float = 3.0, *, spread: bool = False, api: OmsApi | None = None) -> None:
+        self._api = api_of(oms_urls) if api is None else api
         self._urls = dict(oms_urls)
-        self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
+        timeout = aiohttp.ClientTimeout(total=request_timeout_s)
+        self._endpoints = {name: Endpoint(name, url, session, timeout) for name, url in self._urls.items()}
         self._preferred: str | None = None
         self._turns = itertools.cycle(range(len(self._urls))) if spread else None
 
@@ -168,10 +172,9 @@ class FrontDoor:
         for instance in self._order():
             tried.append(instance)
             try:
-                async with self._session.post(f"{self._urls[instance]}/orders", json=request.body(),
-                                              timeout=self._timeout) as response:
-                    body = await response.json(content_type=None)
-                    status = response.status
+                reply = await self._api.place(self._endpoints[instance], request.body())
+                body = reply.json()
+                status = reply.status
             except TimeoutError:
                 # the instance may or may not have sent it: the outcome is unknown; the next
                 # order starts with another instance, as a client with a list of endpoints would
@@ -180,6 +183,10 @@ class FrontDoor:
             except (aiohttp.ClientError, ValueError) as error:
                 last = {"error": f"{type(error).__name__}: {error}"}
                 continue
+            except Exception as error:  # the adapter failed: whether it sent the order is unknown
+                self._preferred = self._after(instance)
+                return Placement("info", instance, {"error": f"{self._api!r} raised {type(error).__name__}: "
+                                                             f"{error}"}, tried)
             if status == 201:
                 self._preferred = instance
                 return Placement("ok", instance, body, tried)
@@ -193,11 +200,10 @@ class FrontDoor:
         return Placement("fail", None, last, tried)
 
     async def cancel(self, instance: str, order_id: str) -> int:
+        """The cancel's HTTP status; 0 when the call raised (whatever an adapter raised)."""
         try:
-            async with self._session.delete(f"{self._urls[instance]}/orders/{order_id}",
-                                            timeout=self._timeout) as response:
-                return response.status
-        except (aiohttp.ClientError, TimeoutError):
+            return (await self._api.cancel(self._endpoints[instance], order_id)).status
+        except Exception:
             return 0
 
 

@@ -1,16 +1,21 @@
 """HTTP for the contract check: every request bounded, every outcome an :class:`Answer`, nothing raised.
 
 A stack under test may answer anything: a refused connection, a timeout, HTML from a proxy, a JSON
-number where an object belongs. The probes judge answers; they never handle transport errors.
+number where an object belongs. The probes judge answers; they never handle transport errors. The OMS
+is asked through the target's :class:`~gameday.oms_api.OmsApi` (:meth:`Http.oms`), as a run asks it,
+so an adapter is checked with the API it maps; an adapter that raises is an answer that never came.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+
+from gameday.oms_api import DEFAULT_API, ContractApi, Endpoint, OmsApi, OmsOp, Reply
 
 __all__ = ["EXCERPT_CHARS", "Answer", "Http", "VenueAdmin", "excerpt"]
 
@@ -44,12 +49,32 @@ class Answer:
 
 
 class Http:
-    """Requests with one total timeout each (connect, send, answer and body together)."""
+    """Requests with one total timeout each (connect, send, answer and body together); the OMS's
+    through ``api``, redirects not followed (a redirect is an answer to judge)."""
 
-    def __init__(self, session: aiohttp.ClientSession, timeout_s: float) -> None:
+    def __init__(self, session: aiohttp.ClientSession, timeout_s: float, api: OmsApi = DEFAULT_API) -> None:
         self._session = session
         self.timeout_s = timeout_s
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.api = api
+
+    def at(self, name: str, url: str) -> Endpoint:
+        return Endpoint(name, url, self._session, self._timeout, follow_redirects=False)
+
+    async def oms(self, op: OmsOp, at: Endpoint, reply: Awaitable[Reply], **params: str) -> Answer:
+        """What one call of the API got, as an :class:`Answer`."""
+        method, _, url = self.api.describe(op, at, **params).partition(" ")
+        try:
+            got = await reply
+        except TimeoutError:
+            return Answer(method, url, None, error=f"no answer within {self.timeout_s:g} s")
+        except (aiohttp.ClientError, OSError) as error:
+            return Answer(method, url, None, error=f"{type(error).__name__}: {error}")
+        except Exception as error:  # the adapter's own failure (a reply it could not translate)
+            who = "" if type(self.api) is ContractApi else f"{self.api!r} raised "
+            return Answer(method, url, None, error=f"{who}{type(error).__name__}: {error}")
+        return Answer(method, url, got.status, got.text, got.body if got.is_json else None,
+                      is_json=got.is_json)
 
     async def get(self, url: str) -> Answer:
         return await self.call("GET", url)

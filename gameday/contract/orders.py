@@ -3,7 +3,7 @@
 
 The round-trip order is the harness's own trade-probe order: a limit buy of 1 at half the symbol's
 reference price (:func:`gameday.workload.reference_price`), far below the market, cancelled at once.
-What the harness will send during a run is what is checked here.
+What the harness will send during a run is what is checked here, through the same OMS API.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
-from urllib.parse import quote
 
 from gameday.contract.checks import order_fields, order_problem
 from gameday.contract.http import Answer, Http, VenueAdmin, excerpt
 from gameday.contract.instance import InstanceView, json_problem
 from gameday.contract.results import Results
+from gameday.oms_api import OmsOp
 from gameday.workload import OrderRequest, reference_price
 
 __all__ = ["ROUND_TRIP", "position_round_trip", "probe_order", "refused_by", "round_trip"]
@@ -30,8 +30,12 @@ def probe_order(symbol: str) -> OrderRequest:
     return OrderRequest(symbol, "buy", 1, "limit", round(reference_price(symbol) * 0.5, 2))
 
 
-def _order_url(view: InstanceView, order_id: str) -> str:
-    return f"{view.url}/orders/{quote(order_id, safe='')}"
+async def _place(http: Http, view: InstanceView, request: OrderRequest) -> Answer:
+    return await http.oms(OmsOp.PLACE, view.at, http.api.place(view.at, request.body()))
+
+
+async def _cancel(http: Http, view: InstanceView, order_id: str) -> Answer:
+    return await http.oms(OmsOp.CANCEL, view.at, http.api.cancel(view.at, order_id), order_id=order_id)
 
 
 def _placed_problem(answer: Answer) -> str | None:
@@ -47,7 +51,7 @@ def _placed_problem(answer: Answer) -> str | None:
 
 async def _open_ids(http: Http, view: InstanceView) -> set[str] | str:
     """The order ids the instance lists as open, or why they could not be read."""
-    answer = await http.get(f"{view.url}/orders?status=open")
+    answer = await http.oms(OmsOp.OPEN_ORDERS, view.at, http.api.open_orders(view.at))
     problem = json_problem(answer, 200)
     if problem is None and not isinstance(answer.body, list):
         problem = f"expected a JSON list, got {answer.seen()}"
@@ -72,7 +76,7 @@ async def round_trip(http: Http, view: InstanceView, venue: VenueAdmin, ledger_u
     """Place, see it listed, cancel, see it gone; then find it in the venue's ledger."""
     name = view.name
     request = probe_order(symbol)
-    placed = await http.call("POST", f"{view.url}/orders", body=request.body())
+    placed = await _place(http, view, request)
     problem = _placed_problem(placed)
     if problem is not None:
         results.failed("orders.place", name, problem)
@@ -85,7 +89,7 @@ async def round_trip(http: Http, view: InstanceView, venue: VenueAdmin, ledger_u
     listed = _listing_problem(await _open_ids(http, view), order_id, expected=True)
     results.judge("orders.listed", name, listed, f"order {order_id} listed")
 
-    canceled = await http.call("DELETE", _order_url(view, order_id))
+    canceled = await _cancel(http, view, order_id)
     cancel_ok = results.judge("orders.cancel", name, _cancel_problem(canceled, order_id), "200 canceled")
     if cancel_ok:
         after = _listing_problem(await _open_ids(http, view), order_id, expected=False)
@@ -159,14 +163,14 @@ async def _in_the_ledger(http: Http, venue: VenueAdmin, view: InstanceView, orde
 
 async def refused_by(http: Http, view: InstanceView, symbol: str, results: Results) -> None:
     """A non-active instance must answer 503; one that places the order gets it cancelled again."""
-    answer = await http.call("POST", f"{view.url}/orders", body=probe_order(symbol).body())
+    answer = await _place(http, view, probe_order(symbol))
     if answer.status == 503:
         results.passed("orders.refused", view.name, f"503 {excerpt(answer.text, 80)}")
         return
     detail = f"expected 503 from a {view.role} instance, got {answer.seen()}"
     if answer.status == 201 and order_problem(answer.body) is None:
         order_id = str(order_fields(answer.body)["order_id"])
-        canceled = await http.call("DELETE", _order_url(view, order_id))
+        canceled = await _cancel(http, view, order_id)
         detail += (f"; it placed order {order_id}: cancelled it again" if canceled.status == 200 else
                    f"; it placed order {order_id} and its cancel got {canceled.seen()}: cancel it")
     results.failed("orders.refused", view.name, detail)
@@ -183,7 +187,7 @@ async def position_round_trip(http: Http, view: InstanceView, symbol: str, settl
     seen = [f"{symbol} {qty}"]
     for side, want in (("buy", qty + 1), ("sell", qty)):
         request = OrderRequest(symbol, side, 1, "market", None)
-        answer = await http.call("POST", f"{view.url}/orders", body=request.body())
+        answer = await _place(http, view, request)
         left = f"; the position is left {qty + 1}: sell 1 {symbol} to undo the buy" if side == "sell" else ""
         problem = _placed_problem(answer)
         if problem is not None:
@@ -199,7 +203,7 @@ async def position_round_trip(http: Http, view: InstanceView, symbol: str, settl
 
 
 async def _position(http: Http, view: InstanceView, symbol: str) -> tuple[int, int] | str:
-    answer = await http.get(f"{view.url}/positions")
+    answer = await http.oms(OmsOp.POSITIONS, view.at, http.api.positions(view.at))
     problem = json_problem(answer, 200)
     if problem is not None:
         return f"GET /positions: {problem}"

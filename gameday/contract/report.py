@@ -45,6 +45,8 @@ class ContractReport:
     """Instance name → base URL, in the target file's order."""
     results: tuple[CheckResult, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
+    adapter: str | None = None
+    """The target file's OMS adapter the checks went through (``oms.adapter``), if it names one."""
 
     def scopes(self) -> list[str]:
         return [STACK, *self.instances]
@@ -82,7 +84,8 @@ class ContractReport:
                   for outcome in Outcome}
         return {
             "target": self.target, "venue": self.venue, "instances": dict(self.instances),
-            "options": dict(self.options), "conforms": self.conforms, "counts": counts,
+            "adapter": self.adapter, "options": dict(self.options), "conforms": self.conforms,
+            "counts": counts,
             "results": {scope: [{"check": result.check_id, "route": CHECKS_BY_ID[result.check_id].route,
                                  "outcome": result.outcome.value, "detail": result.detail}
                                 for result in self.of(scope)] for scope in self.scopes()},
@@ -94,6 +97,8 @@ class ContractReport:
 
 def _scope_table(report: ContractReport, scope: str) -> Table:
     where = report.venue if scope == STACK else report.instances[scope]
+    if scope != STACK and report.adapter is not None:
+        where += f"  through {report.adapter}"
     table = Table(title=Text(f"{scope}  {where}", style="bold"), title_justify="left", expand=False)
     table.add_column("check", no_wrap=True)
     table.add_column("route", no_wrap=True)

@@ -39,7 +39,7 @@ async def check_contract(target: TargetFile, options: CheckOptions, admin: Admin
     async with AsyncExitStack() as exit_stack:
         if session is None:
             session = await exit_stack.enter_async_context(aiohttp.ClientSession())
-        http = Http(session, options.timeout_s)
+        http = Http(session, options.timeout_s, target.oms_api)
         results = Results()
         venue = VenueAdmin(target.venue.admin_url.rstrip("/"), venue_token)
         urls = {name: url.rstrip("/") for name, url in target.oms.instances.items()}
@@ -49,7 +49,8 @@ async def check_contract(target: TargetFile, options: CheckOptions, admin: Admin
                            else "the venue's ledger could not be read (venue.ledger failed)")
         for view in views:
             await _order_checks(http, view, active, views, venue, ledger_unusable, options, results)
-    return ContractReport(target.name, venue.url, urls, results.items(), asdict(options))
+    adapter = None if target.oms.adapter is None else repr(target.oms_api)
+    return ContractReport(target.name, venue.url, urls, results.items(), asdict(options), adapter)
 
 
 async def _read_all(http: Http, venue: VenueAdmin, urls: dict[str, str], admin: AdminToken,
@@ -59,7 +60,7 @@ async def _read_all(http: Http, venue: VenueAdmin, urls: dict[str, str], admin: 
         reads = [group.create_task(guarded(results, INSTANCE_READS, name,
                                            read_instance(http, name, url, admin, results)))
                  for name, url in urls.items()]
-    return [task.result() or InstanceView(name, url)
+    return [task.result() or InstanceView(name, url, http.at(name, url))
             for task, (name, url) in zip(reads, urls.items(), strict=True)]
 
 

@@ -2,6 +2,8 @@
 
 ``async with ExternalStack(target, settings)`` opens a session, enters the NATS observers when the
 target names NATS, and waits (bounded) until one OMS instance answers deep health as ``active``.
+Its ``endpoints.oms`` carry the target's OMS API (``oms.adapter``, else the contract's): everything
+that reaches the instances speaks through it.
 Leaving the block heals nothing itself (the nemesis heals every fault it applied) and deletes no
 proxy: the proxies in the target file are the user's.
 """
@@ -21,6 +23,7 @@ from typing import Any, Self
 import aiohttp
 
 from gameday.faults.toxiproxy_client import ToxiproxyClient
+from gameday.oms_api import OmsInstances
 from gameday.probes import sample_roles
 from gameday.scenario.faults import ExchangeFaultKind
 from gameday.stack.errors import StackError
@@ -63,7 +66,8 @@ class ExternalStack:
         self.target = target
         self.settings = replace(settings, admin_token=admin_token) if admin_token else settings
         self.endpoints = StackEndpoints(
-            oms=dict(target.oms.instances), venue_admin=target.venue.admin_url.rstrip("/"),
+            oms=OmsInstances(target.oms.instances, target.oms_api),
+            venue_admin=target.venue.admin_url.rstrip("/"),
             venue_admin_token=venue_admin_token_of(target, os.environ if environ is None else environ),
             nats=target.nats.url if target.nats else "",
             toxiproxy=target.toxiproxy.url if target.toxiproxy else "",
@@ -139,11 +143,12 @@ class ExternalStack:
 
     def describe(self) -> dict[str, Any]:
         target = self.target
+        adapter = {} if target.oms.adapter is None else {"oms_adapter": repr(target.oms_api)}
         return {
             "target": {"name": target.name, "file_capabilities": {
                 "nats": target.nats is not None, "database": target.database is not None,
                 "toxiproxy": target.toxiproxy is not None,
-                "services": {name: type(door).__name__ for name, door in self._doors.items()}}},
+                "services": {name: type(door).__name__ for name, door in self._doors.items()}}, **adapter},
             "services": {name: {"url": url} for name, url in target.oms.instances.items()},
             "proxies": dict(target.toxiproxy.proxies) if target.toxiproxy else {},
             "started_in_s": self.started_in_s,

@@ -1,0 +1,5 @@
+"""``python -m acme_oms`` (from ``examples/``)."""
+
+from .cli import main
+
+raise SystemExit(main())
