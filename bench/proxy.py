@@ -28,6 +28,10 @@ Figures:
    every byte it wrote, in order.
 
 Every loop is bounded in count and in time; loopback only; every process stopped in ``finally``.
+
+A/B: ``BENCH_PROXY_TREE=/tmp/before`` runs the proxy process from that tree (a directory holding
+a ``gameday`` package: a copy of this checkout's with the files under test as they were) instead
+of this checkout; run the bench with and without it, alternating, in one sitting.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ LATENCY_TOXIC = {"name": "lat", "type": "latency", "stream": "downstream",
                  "attributes": {"latency": LATENCY_MS}}
 START_TIMEOUT = 10.0
 RUN_TIMEOUT = 60.0
+PROXY_TREE_ENV = "BENCH_PROXY_TREE"  # run the proxy from this tree (A/B), not this checkout
 
 # The upstream process: an echo port and a sink port. The sink reads an 8-byte big-endian length,
 # then that many bytes, and answers the 8-byte count back.
@@ -132,10 +137,12 @@ asyncio.run(main())
 
 # -- processes ---------------------------------------------------------------------------------
 @contextlib.contextmanager
-def ready_process(args: list[str]) -> Iterator[tuple[subprocess.Popen[str], dict[str, int]]]:
+def ready_process(
+    args: list[str], cwd: str | None = None, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, int]]]:
     """Start a process that prints ``READY k=v ...``; yield it and the ports; stop it at exit."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
+    env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env, cwd=cwd)
     try:
         assert proc.stdout is not None
         line = _readline_within(proc, START_TIMEOUT)
@@ -396,9 +403,11 @@ def _ms(seconds: float) -> float:
 async def upstream_and_proxy() -> AsyncIterator[tuple[dict[str, int], int, psutil.Process]]:
     """The upstream ports, the proxy's API port and the proxy process."""
     proxy_args = [sys.executable, "-m", "gameday.proxy", "--host", HOST, "--port", "0", "--seed", "1"]
+    tree = os.environ.get(PROXY_TREE_ENV) or None
+    env = None if tree is None else {"PYTHONPATH": tree}
     with (
         ready_process([sys.executable, "-c", UPSTREAM]) as (_, upstream),
-        ready_process(proxy_args) as (proc, proxy),
+        ready_process(proxy_args, cwd=tree, env=env) as (proc, proxy),
     ):
         yield upstream, proxy["api"], psutil.Process(proc.pid)
 

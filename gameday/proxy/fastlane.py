@@ -16,6 +16,15 @@ within that time, and catching it without a wake-up saves the tens of µs an idl
 wake (what Go's runtime does for Toxiproxy). A bulk transfer reads big blocks and does not spin:
 the CPU is better left to the processes at both ends.
 
+Spinning pays only while a CPU would otherwise idle (see :class:`SpinPolicy`). On a busy machine
+the spinning thread takes the CPU its peers need: the peer it has just woken is queued on its
+CPU (a socket write is a "sync" wake-up: the kernel expects the writer to sleep), and the CPU
+time it burns leaves it behind every other runnable task when the answer comes, so it waits
+for the next one's slice to end (a tick, 4 ms here). So the lane watches its own spins: if
+during one it was kept off its CPU for longer than ``SPIN_LOST`` (wall time less the thread's
+CPU time: other tasks, or other threads holding the GIL, were running instead), it stops
+spinning for ``SPIN_BACKOFF`` seconds and sleeps in epoll after every burst, then tries again.
+
 Threading: the lane's state is touched only by its thread. The loop thread talks to it through
 a command queue and an eventfd; the lane hands connections back with
 ``loop.call_soon_threadsafe``, in order, and resolves the futures of requests itself (so a
@@ -46,8 +55,75 @@ logger = logging.getLogger(__name__)
 
 SPIN = 200e-6  # s of non-blocking polls after the last event
 SPIN_READ = 16 * 1024  # a read at most this big (a message, not a block) makes the lane spin
+SPIN_LOST = SPIN  # s off the CPU during a spin that show the CPU is wanted: stop spinning...
+SPIN_BACKOFF = 1.0  # ... for this long (s)
 _READ = select.EPOLLIN | select.EPOLLRDHUP
 _T = TypeVar("_T")
+
+
+class SpinPolicy:
+    """When the lane polls without blocking: for ``spin`` s after a burst with a small read,
+    unless a spin lately found the CPU wanted by others.
+
+    The lane asks :meth:`timeout` before each poll and reports each burst of events with
+    :meth:`burst`. While spinning, :meth:`timeout` compares the wall time since its last call
+    with the thread's CPU time: the difference is time the thread wanted its CPU and did not
+    have it (the scheduler ran other tasks, or another thread held the GIL). More than ``lost``
+    of it in one step ends the spin and every spin for ``backoff`` s.
+    """
+
+    __slots__ = ("_backoff", "_backoff_until", "_clock", "_cpu_clock", "_cpu_mark", "_lost", "_spin",
+                 "_until", "_wall_mark", "lost_spins")
+
+    def __init__(
+        self, spin: float = SPIN, lost: float = SPIN_LOST, backoff: float = SPIN_BACKOFF,
+        clock: Callable[[], float] = time.perf_counter, cpu_clock: Callable[[], float] = time.thread_time,
+    ) -> None:
+        self._spin = spin
+        self._lost = lost
+        self._backoff = backoff
+        self._clock = clock
+        self._cpu_clock = cpu_clock
+        self._until = 0.0  # spinning until then
+        self._backoff_until = 0.0  # no spinning until then
+        self._wall_mark = self._cpu_mark = 0.0  # at the previous step of this spin
+        self.lost_spins = 0  # spins ended because the CPU was wanted (for tests and figures)
+
+    @property
+    def spinning(self) -> bool:
+        return self._until > 0.0
+
+    def burst(self, small_read: bool) -> None:
+        """A burst of events was handled; ``small_read``: it read a message, not a block."""
+        if not small_read:
+            return
+        now = self._clock()
+        if now < self._backoff_until:
+            return
+        if not self.spinning:  # a new spin: off-CPU time counts from here
+            self._wall_mark, self._cpu_mark = now, self._cpu_clock()
+        self._until = now + self._spin
+
+    def timeout(self) -> float:
+        """The next poll's timeout: 0 (spin) or -1 (block)."""
+        if not self.spinning:
+            return -1
+        now, cpu = self._clock(), self._cpu_clock()
+        off_cpu = (now - self._wall_mark) - (cpu - self._cpu_mark)
+        if off_cpu > self._lost:
+            self.lost_spins += 1
+            self._backoff_until = now + self._backoff
+            self._until = 0.0
+            return -1
+        if now >= self._until:
+            self._until = 0.0
+            return -1
+        self._wall_mark, self._cpu_mark = now, cpu
+        return 0
+
+    def stop(self) -> None:
+        """End the spin now (the lane holds bytes: it waits for a destination, not a message)."""
+        self._until = 0.0
 
 
 class Side(Enum):
@@ -111,7 +187,7 @@ class _Request:
 class FastLane:
     """One forwarding thread; ``start`` in the event loop, ``stop`` before the loop ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, spin: SpinPolicy | None = None) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._requests: collections.deque[_Request] = collections.deque()
@@ -122,6 +198,7 @@ class FastLane:
         self._by_user: dict[LaneUser, _Adopted] = {}
         self._holding = 0  # flows holding bytes their destination refused
         self._small_read = False  # in the current burst of events
+        self.spin = spin or SpinPolicy()  # the lane thread's to use; others may read lost_spins
         self._buffer = bytearray(BUFFER_SIZE)  # for flows that copy
 
     @property
@@ -178,10 +255,11 @@ class FastLane:
     def _run(self) -> None:
         assert self._epoll is not None
         poll = self._epoll.poll
-        clock = time.perf_counter
-        busy_until = 0.0
+        spin = self.spin
         while True:
-            events = poll(0 if not self._holding and clock() < busy_until else -1)
+            if self._holding:
+                spin.stop()
+            events = poll(spin.timeout())
             if not events:
                 continue
             self._small_read = False
@@ -190,8 +268,7 @@ class FastLane:
                     self._on_event(fd, mask)
                 elif not self._serve_requests():
                     return
-            if self._small_read:
-                busy_until = clock() + SPIN
+            spin.burst(self._small_read)
 
     def _serve_requests(self) -> bool:
         """Serve queued requests; False once told to stop."""
