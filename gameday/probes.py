@@ -143,16 +143,9 @@ async def capture_final_state(
     before = await _read_ledger(session, venue_admin_url, venue_admin_token)
     while True:
         await asyncio.sleep(quiet_s)
-        instances: dict[str, dict[str, Any]] = {}
-        for name, at in _endpoints(session, oms_urls).items():
-            _, role = await _read(api.role(at))
-            _, positions = await _read(api.positions(at))
-            open_status, open_orders = await _read(api.open_orders(at))
-            instances[name] = {
-                "role": role.get("role") if isinstance(role, dict) else None,
-                "positions": positions.get("positions") if isinstance(positions, dict) else None,
-                "open_orders": open_orders if open_status == 200 else None,
-            }
+        endpoints = _endpoints(session, oms_urls)
+        states = await asyncio.gather(*(_instance_state(api, at) for at in endpoints.values()))
+        instances = dict(zip(endpoints, states, strict=True))
         after = await _read_ledger(session, venue_admin_url, venue_admin_token)
         stable = before.ok and after.ok and (
             _ledger_fingerprint(before.body) == _ledger_fingerprint(after.body))
@@ -165,6 +158,17 @@ async def capture_final_state(
                            after.body)
             return
         before = after
+
+
+async def _instance_state(api: OmsApi, at: Endpoint) -> dict[str, Any]:
+    """One instance's role, positions and open orders, read at once (``None`` for what it did not give)."""
+    (_, role), (_, positions), (open_status, open_orders) = await asyncio.gather(
+        _read(api.role(at)), _read(api.positions(at)), _read(api.open_orders(at)))
+    return {
+        "role": role.get("role") if isinstance(role, dict) else None,
+        "positions": positions.get("positions") if isinstance(positions, dict) else None,
+        "open_orders": open_orders if open_status == 200 else None,
+    }
 
 
 @dataclass(frozen=True)
