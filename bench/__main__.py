@@ -10,7 +10,7 @@ import asyncio
 import json
 import sys
 
-from bench import backends, cold_start, load, proxy, proxy_floor, rto, stress_matrix, venue
+from bench import backends, cold_start, feeds, load, proxy, proxy_floor, rto, stress_matrix, venue
 
 BENCHES = {
     "backends": backends.main,
@@ -23,6 +23,7 @@ BENCHES = {
     "venue-throughput": venue.throughput,
     "venue-latency": venue.latency,
     "venue-ledger": venue.ledger,
+    "feed-throughput": feeds.main,
 }
 
 

@@ -18,6 +18,9 @@ DEFAULT_MAX_ORDER_QTY = 1_000_000_000
 DEFAULT_MAX_PRICE = 1_000_000_000.0
 ADMIN_TOKEN_PATTERN = r"^[!-~]+$"
 """visible ASCII, no spaces: what an ``Authorization: Bearer`` header carries as it is"""
+FEED_NAME_PATTERN = r"^[A-Za-z0-9]{1,8}$"
+MAX_FEED_UPDATES_PER_S = 100_000.0
+"""per symbol; a feed publishes at most 200,000 updates a second in all (mock_exchange.md.feed)"""
 
 
 class _Model(BaseModel):
@@ -52,6 +55,26 @@ class SymbolConfig(_Model):
         default=2.0, ge=0, le=10_000, allow_inf_nan=False, description="std-dev of one price step, in bps"
     )
     spread_ticks: int = Field(default=2, ge=1, description="ask - bid, in ticks")
+
+
+class FeedConfig(_Model):
+    """One market-data feed of the venue's prices: a WebSocket server on its own port (contracts §10)."""
+
+    name: str = Field(pattern=FEED_NAME_PATTERN, description="A, B, ...; READY says feed_<name lowercased>")
+    port: int = Field(default=0, ge=0, le=65535)
+    updates_per_s: float = Field(
+        default=20.0, gt=0, le=MAX_FEED_UPDATES_PER_S, allow_inf_nan=False, description="per symbol"
+    )
+    heartbeat_s: float = Field(
+        default=1.0, ge=0.01, le=3600, allow_inf_nan=False,
+        description="a heartbeat on a connection that got nothing else for this long",
+    )
+    max_queue_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        le=1024 * 1024 * 1024,
+        description="bytes waiting for one subscriber beyond which it is disconnected (a slow consumer)",
+    )
 
 
 class VenueConfig(_Model):
@@ -113,6 +136,9 @@ class VenueConfig(_Model):
         allow_inf_nan=False,
         description="a limit price above this is rejected; no price path moves a symbol above it",
     )
+    feeds: tuple[FeedConfig, ...] = Field(
+        default=(), description="market-data feeds of the venue's prices; empty = none"
+    )
 
     @property
     def reports_market(self) -> bool:
@@ -124,6 +150,16 @@ class VenueConfig(_Model):
         above = [symbol.symbol for symbol in self.symbols if symbol.start_price > self.max_price]
         if above:
             raise ValueError(f"start_price above max_price {self.max_price:g}: {', '.join(above)}")
+        return self
+
+    @model_validator(mode="after")
+    def _feeds_are_distinct(self) -> VenueConfig:
+        names = [feed.name.lower() for feed in self.feeds]
+        if len(set(names)) != len(names):
+            raise ValueError("feed names must differ, ignoring case (READY names them in lower case)")
+        ports = _fixed_ports(self)
+        if self.feeds and len(set(ports)) != len(ports):
+            raise ValueError("the venue's FIX, WebSocket, admin and feed ports must differ")
         return self
 
     @field_validator("ws_accounts")
@@ -159,4 +195,5 @@ class ExchangeConfig(_Model):
 
 def _fixed_ports(venue: VenueConfig) -> list[int]:
     """The ports a venue asks for by number (0 picks a free one, so it never clashes)."""
-    return [port for port in (venue.fix_port, venue.ws_port, venue.admin_port) if port]
+    ports = (venue.fix_port, venue.ws_port, venue.admin_port, *(feed.port for feed in venue.feeds))
+    return [port for port in ports if port]

@@ -43,7 +43,8 @@ class Exchange:
         await self._stack.aclose()
 
     def ready_line(self) -> str:
-        """``READY fix=P [ws=P] admin=P`` for one venue; ``<name>_fix=P ...`` per venue for several."""
+        """``READY fix=P [ws=P] admin=P [feed_a=P ...]`` for one venue; ``<name>_fix=P ...`` per venue
+        for several."""
         several = len(self.venues) > 1
         pairs = []
         for name, venue in self.venues.items():
@@ -58,4 +59,5 @@ def _ports(venue: Venue) -> list[tuple[str, int]]:
     if venue.ws_port is not None:
         ports.append(("ws", venue.ws_port))
     ports.append(("admin", venue.admin_port))
+    ports += [(f"feed_{name.lower()}", port) for name, port in venue.feed_ports.items()]
     return ports

@@ -8,6 +8,9 @@ naming the field. The live state is in :mod:`mock_exchange.fault_board`.
 Every parameter is bounded: numbers are finite and within the limits below, texts and lists
 are short. A request can arm a fault the venue cannot act on sanely (a price moved beyond
 floats, a delay of a thousand years) no more than it can arm one with a missing field.
+
+Feed faults (``feed_*``) act on the venue's market-data feeds (:mod:`mock_exchange.md`): each names
+one feed (or ``"*"``, every feed) and optionally the symbols it applies to, and takes no ``session``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ MAX_DURATION_S = 86_400.0
 MAX_MOVE_PCT = 10_000.0
 """a price path moves the price to at most 101 times where it is (the venue's ``max_price`` too)"""
 MAX_ORDERS_PER_WINDOW = 1_000_000_000
+MAX_DRIFT_BP = 5_000.0
+"""a drifting feed's prices are off by at most half (either way)"""
+MAX_BURST_MULTIPLIER = 100.0
+MAX_GAP_EVERY_N = 1_000_000
+EVERY_FEED = "*"
+FEED_SELECTOR_PATTERN = r"^([A-Za-z0-9]{1,8}|\*)$"
 
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
@@ -53,6 +62,14 @@ class FaultKind(StrEnum):
     EXECUTION_REPORTS = "execution_reports"
     HALT = "halt"
     PRICE_PATH = "price_path"
+    FEED_STALL = "feed_stall"
+    FEED_GAP = "feed_gap"
+    FEED_STALE = "feed_stale"
+    FEED_DRIFT = "feed_drift"
+    FEED_CROSSED = "feed_crossed"
+    FEED_DUPLICATE = "feed_duplicate"
+    FEED_REORDER = "feed_reorder"
+    FEED_BURST = "feed_burst"
 
 
 class CancelFailureMode(StrEnum):
@@ -203,7 +220,87 @@ class PricePath(_Fault):
             raise ValueError("a price path moves the price for every session; leave session out")
 
 
-Fault = CancelFailure | RejectNewOrders | RateLimit | ReconnectCooldown | ExecutionReports | Halt | PricePath
+class _FeedFault(_Fault):
+    """A fault of one market-data feed (``"*"``: every feed), of ``symbols`` only when given."""
+
+    feed: str = Field(pattern=FEED_SELECTOR_PATTERN, description='a feed name, or "*" for every feed')
+    symbols: tuple[Name, ...] | None = Field(default=None, min_length=1, max_length=MAX_SYMBOLS)
+
+    @field_validator("session")
+    @classmethod
+    def _acts_on_a_feed(cls, session: str | None) -> None:
+        if session is not None:
+            raise ValueError("a feed fault acts on a feed, not a session; leave session out")
+
+    def applies_to_feed(self, feed: str) -> bool:
+        return self.feed in (EVERY_FEED, feed)
+
+    def covers(self, symbol: str) -> bool:
+        return self.symbols is None or symbol in self.symbols
+
+
+class FeedStall(_FeedFault):
+    """The feed sends nothing: no updates and (unless scoped to symbols) no heartbeats."""
+
+    kind: Literal[FaultKind.FEED_STALL] = FaultKind.FEED_STALL
+
+
+class FeedGap(_FeedFault):
+    """Every ``every_n``-th update is not sent; its sequence number is spent."""
+
+    kind: Literal[FaultKind.FEED_GAP] = FaultKind.FEED_GAP
+    every_n: int = Field(default=10, ge=1, le=MAX_GAP_EVERY_N)
+
+
+class FeedStale(_FeedFault):
+    """Prices frozen where they are at the PUT; sequence numbers and heartbeats go on."""
+
+    kind: Literal[FaultKind.FEED_STALE] = FaultKind.FEED_STALE
+
+
+class FeedDrift(_FeedFault):
+    """Prices off by ``bp`` basis points (signed), on the symbol's tick."""
+
+    kind: Literal[FaultKind.FEED_DRIFT] = FaultKind.FEED_DRIFT
+    bp: float = Field(ge=-MAX_DRIFT_BP, le=MAX_DRIFT_BP, allow_inf_nan=False)
+
+
+class FeedCrossed(_FeedFault):
+    """Bid and ask swapped: the bid above the ask."""
+
+    kind: Literal[FaultKind.FEED_CROSSED] = FaultKind.FEED_CROSSED
+
+
+class FeedDuplicate(_FeedFault):
+    """Every update sent twice (the same bytes, the same seq)."""
+
+    kind: Literal[FaultKind.FEED_DUPLICATE] = FaultKind.FEED_DUPLICATE
+
+
+class FeedReorder(_FeedFault):
+    """Adjacent updates swapped: each odd one is held and sent after the next."""
+
+    kind: Literal[FaultKind.FEED_REORDER] = FaultKind.FEED_REORDER
+
+
+class FeedBurst(_FeedFault):
+    """The update rate multiplied by ``multiplier``."""
+
+    kind: Literal[FaultKind.FEED_BURST] = FaultKind.FEED_BURST
+    multiplier: float = Field(gt=1, le=MAX_BURST_MULTIPLIER, allow_inf_nan=False)
+
+
+FeedFault = (
+    FeedStall | FeedGap | FeedStale | FeedDrift | FeedCrossed | FeedDuplicate | FeedReorder | FeedBurst
+)
+FEED_FAULT_TYPES = (
+    FeedStall, FeedGap, FeedStale, FeedDrift, FeedCrossed, FeedDuplicate, FeedReorder, FeedBurst
+)
+
+Fault = (
+    CancelFailure | RejectNewOrders | RateLimit | ReconnectCooldown | ExecutionReports | Halt | PricePath
+    | FeedFault
+)
 
 FAULT_MODELS: dict[FaultKind, type[Fault]] = {
     FaultKind.CANCEL_FAILURE: CancelFailure,
@@ -213,6 +310,14 @@ FAULT_MODELS: dict[FaultKind, type[Fault]] = {
     FaultKind.EXECUTION_REPORTS: ExecutionReports,
     FaultKind.HALT: Halt,
     FaultKind.PRICE_PATH: PricePath,
+    FaultKind.FEED_STALL: FeedStall,
+    FaultKind.FEED_GAP: FeedGap,
+    FaultKind.FEED_STALE: FeedStale,
+    FaultKind.FEED_DRIFT: FeedDrift,
+    FaultKind.FEED_CROSSED: FeedCrossed,
+    FaultKind.FEED_DUPLICATE: FeedDuplicate,
+    FaultKind.FEED_REORDER: FeedReorder,
+    FaultKind.FEED_BURST: FeedBurst,
 }
 
 

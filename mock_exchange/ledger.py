@@ -13,7 +13,11 @@ Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
   cancel) or expired (``expired``: a DAY order at the market close; its status is canceled);
 - ``replace``: an open order's ClOrdID, quantity and price changed (OrderCancelReplaceRequest);
 - ``fault``: an exchange fault armed (``params``) or healed (``params`` null);
-- ``session``: a FIX session logon / refused logon / logout / disconnect.
+- ``session``: a FIX session logon / refused logon / logout / disconnect;
+- ``md``: what one market-data feed published for one symbol in at most 100 ms (its seq range
+  and the latest bid/ask/last), and ``price``: the venue's true quote of one symbol, at the same
+  cadence; only a venue with feeds writes them (:mod:`mock_exchange.md.recorder`). The latest
+  :data:`MAX_MARKET_DATA_RECORDS` of them are kept in memory (``GET /ledger``'s ``market_data``).
 
 Reading the file back is :mod:`mock_exchange.ledger_replay`; a line is never written with a
 number JSON cannot hold (the event is refused: :class:`LedgerRefusedError`, logged).
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +54,11 @@ __all__ = ["Ledger", "LedgerCorruptError", "LedgerError", "LedgerRefusedError"]
 
 Event = dict[str, Any]
 
+MAX_MARKET_DATA_RECORDS = 100_000
+"""``md`` and ``price`` lines held in memory (the file keeps every one): about 28 minutes of two
+feeds of two symbols"""
+MARKET_DATA_KINDS = frozenset({"md", "price"})
+
 
 class LedgerRefusedError(LedgerError):
     """An event the ledger will not write (a number JSON cannot hold); nothing changed."""
@@ -64,6 +74,7 @@ class Ledger:
         self.fills: list[Fill] = []
         self.sessions: dict[str, SessionRecord] = {}
         self.fault_events: list[Event] = []
+        self.market_data: deque[Event] = deque(maxlen=MAX_MARKET_DATA_RECORDS)
         self._by_cl_ord_id: dict[str, Order] = {}
         self._order_count = 0
         self._exec_count = 0
@@ -75,6 +86,8 @@ class Ledger:
             "replace": self._apply_replace,
             "fault": self.fault_events.append,
             "session": self._apply_session,
+            "md": self.market_data.append,
+            "price": self.market_data.append,
         }
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -200,6 +213,12 @@ class Ledger:
                 "params": params,
             }
         )
+
+    def record_market_data(self, event: Event) -> None:
+        """An ``md`` or ``price`` line (:class:`LedgerRefusedError` when it holds NaN or an infinity)."""
+        if event.get("kind") not in MARKET_DATA_KINDS:
+            raise LedgerError(f"not a market-data event: {event.get('kind')!r}")
+        self._write(event)
 
     def record_session(
         self,

@@ -62,6 +62,11 @@ EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     },
     "fault": {"t_ns": _INT, "fault": _STR, "action": _STR, "params": _OPTIONAL_OBJECT},
     "session": {"t_ns": _INT, "sender_comp_id": _STR, "event": _STR, "in_seq": _INT, "out_seq": _INT},
+    "md": {
+        "t_ns": _INT, "feed": _STR, "symbol": _STR, "seq_first": _INT, "seq_last": _INT, "updates": _INT,
+        "dropped": _INT, "bid": _NUMBER, "ask": _NUMBER, "last": _NUMBER,
+    },
+    "price": {"t_ns": _INT, "symbol": _STR, "bid": _NUMBER, "ask": _NUMBER, "mid": _NUMBER},
 }
 _JSON_TYPES = {str: "a string", int: "an integer", float: "a number", dict: "an object", type(None): "null"}
 _MAX_QUOTED = 64

@@ -29,6 +29,7 @@ from mock_exchange.fix.session import FixSession, SessionRegistry
 from mock_exchange.ledger import Ledger
 from mock_exchange.market_clock import MarketPhase
 from mock_exchange.matching_loop import MatchingLoop
+from mock_exchange.md import MarketData
 from mock_exchange.model import SessionEventKind, SessionRecord
 from mock_exchange.order_entry import FixOrderEntry
 from mock_exchange.refusals import RefusedLogons
@@ -65,6 +66,8 @@ class Venue:
         self._ws_port: int | None = None
         self._ws: WsGateway | None = None
         self._refused_logons: RefusedLogons | None = None
+        self._market_data: MarketData | None = None
+        self._feed_ports: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -95,6 +98,7 @@ class Venue:
         self._ledger = Ledger.open(config.ledger_path)
         self._engine = MatchingEngine(config, self._ledger)
         self._refused_logons = RefusedLogons(self._ledger)
+        self._market_data = MarketData(config, self._engine.prices, self._engine.faults, self._ledger)
         if config.ws_port is not None:
             self._ws = WsGateway(config, self._engine, self._ledger, refusals=self._refused_logons)
         self._order_entry = FixOrderEntry(
@@ -124,9 +128,11 @@ class Venue:
         self._admin_port = _bound_port(self._admin_runner)
         if self._ws is not None and config.ws_port is not None:
             self._ws_port = await self._ws.start(config.host, config.ws_port)
+        self._feed_ports = await self._market_data.start()
         matching = MatchingLoop(self.step, self._engine.faults, config.tick_interval_s)
         self._matching_task = asyncio.create_task(matching.run(), name="venue-matching")
-        log.info("venue %s ready: fix=%d admin=%d (%s)", config.comp_id, self._fix_port, self._admin_port,
+        log.info("venue %s ready: fix=%d admin=%d%s (%s)", config.comp_id, self._fix_port, self._admin_port,
+                 "".join(f" feed_{name.lower()}={port}" for name, port in self._feed_ports.items()),
                  "token required" if config.admin_token is not None else "open")
 
     async def stop(self) -> None:
@@ -142,6 +148,8 @@ class Venue:
             await self._fix_server.stop()
         if self._ws is not None:
             await self._ws.stop()
+        if self._market_data is not None:
+            await self._market_data.stop()
         if self._admin_runner is not None:
             await self._admin_runner.cleanup()
         if self._ledger is not None:
@@ -168,6 +176,19 @@ class Venue:
         if self._state is not _State.OPENED and self.config.ws_port is not None:
             raise VenueError("venue is not started")
         return self._ws_port
+
+    @property
+    def feed_ports(self) -> dict[str, int]:
+        """Each market-data feed's bound port, by feed name (empty when the venue has no feeds)."""
+        if self._state is not _State.OPENED and self.config.feeds:
+            raise VenueError("venue is not started")
+        return dict(self._feed_ports)
+
+    @property
+    def market_data(self) -> MarketData:
+        if self._market_data is None:
+            raise VenueError("venue is not started")
+        return self._market_data
 
     @property
     def ledger(self) -> Ledger:
@@ -243,13 +264,16 @@ class Venue:
     # -- admin views -----------------------------------------------------------------------
 
     def ledger_snapshot(self) -> dict[str, Any]:
-        return {
+        snapshot = {
             "orders": self.order_views(None),
             "fills": self.fill_views(),
             "sessions": self.session_views(),
             "faults": self.ledger.fault_events,
             "now_ns": time.monotonic_ns(),
         }
+        if self.config.feeds:
+            snapshot["market_data"] = list(self.ledger.market_data)
+        return snapshot
 
     def order_views(self, status: str | None) -> list[dict[str, Any]]:
         if status == OPEN_FILTER:
