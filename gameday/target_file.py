@@ -155,6 +155,10 @@ class ToxiproxySpec(_Spec):
     url: str
     proxies: dict[str, str] = {}
     """Hop as scenarios name it (``oms-primary->exchange``) → the name of the proxy the user wired."""
+    token: str | None = Field(default=None, repr=False)
+    """The API's bearer token, for a ``gameday.proxy`` started with one (real Toxiproxy has none)."""
+    token_env: str | None = None
+    """The environment variable that holds it (keeps secrets out of the file)."""
 
 
 class TargetFile(_Spec):

@@ -44,7 +44,8 @@ class BlueGreenStack(DeployingStack):
         self.anchor_ns = time.monotonic_ns()
         nats, database, _, toxiproxy_url = await _gather_cancelling(
             start_nats(run.scratch / "nats", self._session, self._track),
-            start_postgres(run.scratch / "pgdata", template, run.stack / "postgres.log", self._track),
+            start_postgres(run.scratch / "pgdata", template, run.stack / "postgres.log", self._track,
+                           password=self.settings.database_password),
             self._start_venue(),
             self._start_toxiproxy(),
         )
@@ -68,7 +69,8 @@ class BlueGreenStack(DeployingStack):
             instance_id=instance, initial_role=INITIAL_ROLES[instance], http_port=0,
             admin_token=self.settings.admin_token, fix_host=fix_host, fix_port=fix_port,
             fix_sender_comp_id=_comp_id(instance), nats_url=f"nats://{nats_host}:{nats_port}",
-            database_dsn=f"postgresql://postgres@{self.endpoints.proxies[f'{instance}->postgres']}/postgres",
+            database_dsn=f"postgresql://postgres:{self.settings.database_password}"
+                         f"@{self.endpoints.proxies[f'{instance}->postgres']}/postgres",
             defects=self.settings.defects, **self._deployment_fields(instance),
         )
 

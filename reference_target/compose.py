@@ -36,6 +36,8 @@ PORTS = {"toxiproxy": 0, "nats": 1, "postgres": 3, "postgres-replica": 4, "excha
 """Each service's port in a block of 100 (compose/docker-compose.yml's header)."""
 PREFIXES = range(150, 200)
 UNWIRED_SECTIONS = ("schedule", "breaker", "clock", "venue", "oms")
+DEFAULT_DB_PASSWORD = "gameday"
+"""The compose files' default ``GAMEDAY_DB_PASSWORD`` (a project started by hand); each run sets its own."""
 """A scenario's deployment sections the compose files do not take yet (``deploy`` they do)."""
 
 
@@ -86,9 +88,10 @@ def offline() -> bool:
     return False
 
 
-def compose_target(preset: StackPreset, project: str, prefix: int, admin_token: str) -> TargetFile:
-    """The target file that reaches the project: its ports, its proxies (named as the hops) and its
-    containers (``<project>-<service>-1``)."""
+def compose_target(preset: StackPreset, project: str, prefix: int, admin_token: str,
+                   password: str = DEFAULT_DB_PASSWORD) -> TargetFile:
+    """The target file that reaches the project: its ports, its proxies (named as the hops), its
+    containers (``<project>-<service>-1``) and its database password (``GAMEDAY_DB_PASSWORD``)."""
     shape = topology(preset)
     url = "http://127.0.0.1:{}".format
     return TargetFile.model_validate({
@@ -97,7 +100,7 @@ def compose_target(preset: StackPreset, project: str, prefix: int, admin_token: 
                 "admin_token": admin_token},
         "venue": {"admin_url": url(_port(prefix, "exchange-admin")), "admin_token": admin_token},
         "nats": {"url": f"nats://127.0.0.1:{_port(prefix, 'nats')}"},
-        "database": {"dsn": f"postgresql://postgres@127.0.0.1:{_port(prefix, 'postgres')},"
+        "database": {"dsn": f"postgresql://postgres:{password}@127.0.0.1:{_port(prefix, 'postgres')},"
                             f"127.0.0.1:{_port(prefix, 'postgres-replica')}/postgres"
                             f"?target_session_attrs=read-write"},
         "toxiproxy": {"url": url(_port(prefix, "toxiproxy")),
@@ -122,9 +125,11 @@ class ComposeStack(ExternalStack):
             "GAMEDAY_PORT_PREFIX": str(self.prefix), "GAMEDAY_SEED": str(settings.seed),
             "GAMEDAY_DEFECTS": json.dumps(list(settings.defects)),
             "GAMEDAY_ADMIN_TOKEN": settings.admin_token, "COMPOSE_PROFILES": profile,
+            "GAMEDAY_DB_PASSWORD": settings.database_password,
             "GAMEDAY_DEPLOY": json.dumps(_deploy_settings(settings))},
             (profile,), logs_dir=run.stack)
-        target = compose_target(settings.preset, self.project_name, self.prefix, settings.admin_token)
+        target = compose_target(settings.preset, self.project_name, self.prefix, settings.admin_token,
+                                settings.database_password)
         super().__init__(target, settings)
         if settings.preset is StackPreset.BLUE_GREEN:
             self.endpoints.front_door = f"http://127.0.0.1:{_port(self.prefix, 'front-door')}"

@@ -27,6 +27,7 @@ from gameday.recorder import LeaseBucket, LeaseWatcher
 from gameday.scenario.faults import ExchangeFaultKind
 from gameday.scenario.presets import InitialRole, topology
 from gameday.stack.errors import StackError
+from gameday.stack.launcher import Launcher, use_launcher
 from gameday.stack.postgres import (
     ensure_postgres_template,
     finished_in_thread,
@@ -48,6 +49,11 @@ from trading_stack.config import FailoverConfig, OmsConfig
 OMS_INSTANCES = {"oms-primary": InitialRole.ACTIVE, "oms-dr": InitialRole.STANDBY}
 DR_REGION_SERVICES = frozenset({"oms-dr"})
 """With regions, these run in the DR region and everything else in the primary region."""
+PYTHON_SERVICES = ("mock_exchange", "gameday.proxy", "trading_stack.oms", "trading_stack.db_failover",
+                   "trading_stack.failover")
+DEPLOYER_SERVICES = ("trading_stack.front_door", "trading_stack.deploy.service")
+"""The modules the stack runs with ``python -m``, in the order it starts them: its launcher imports them
+once, while NATS and Postgres come up, and forks each service (``gameday.stack.launcher``)."""
 
 
 class LocalStack:
@@ -82,6 +88,7 @@ class LocalStack:
         self._exit.callback(shutil.rmtree, self.settings.run_dir.scratch, True)
         try:
             self._session = await self._exit.enter_async_context(aiohttp.ClientSession())
+            await self._start_launcher()  # stopped after every process it forked
             self._exit.push_async_callback(self._delete_own_proxies)  # after every process stopped
             self._exit.push_async_callback(self._stop_all)
             await self._start()
@@ -119,6 +126,29 @@ class LocalStack:
         self.processes[process.spec.name] = process
         self._registry.add(process)
 
+    def python_modules(self) -> tuple[str, ...]:
+        deployer = DEPLOYER_SERVICES if topology(self.settings.preset).has_deployer else ()
+        own_proxy = self.settings.toxiproxy_url is None
+        return tuple(m for m in (*PYTHON_SERVICES, *deployer) if own_proxy or m != "gameday.proxy")
+
+    async def _start_launcher(self) -> None:
+        """The fork server the Python services start from (none: each is exec'ed), registered for the
+        reaper but not a service: no fault reaches it."""
+        self.settings.run_dir.create()
+        launcher = await Launcher.start(self.python_modules(), self.settings.run_dir.stack / "launcher.log",
+                                        on_spawn=self._registry.add)
+        if launcher is None:
+            return
+
+        async def close() -> None:
+            use_launcher(None)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(launcher.close())
+            self._registry.remove(launcher.process.spec.name)
+
+        self._exit.push_async_callback(close)
+        use_launcher(launcher)
+
     # --- start-up -----------------------------------------------------------------------------
 
     async def _postgres_template(self) -> Path:
@@ -134,7 +164,7 @@ class LocalStack:
         self.endpoints.database_dsn = database_dsn
         run = self.settings.run_dir
         self.toxiproxy = ToxiproxyClient(toxiproxy_url, self._session, owner=run.run_id,
-                                         record=run.proxy_record)
+                                         record=run.proxy_record, token=self._toxiproxy_token())
         self.endpoints.toxiproxy = toxiproxy_url
 
     async def _start(self) -> None:
@@ -143,7 +173,8 @@ class LocalStack:
         template = await self._postgres_template()
         nats, database, venue, toxiproxy_url = await _gather_cancelling(
             start_nats(run.scratch / "nats", self._session, self._track),
-            start_database_pair(run.scratch, run.stack, template, self._track),
+            start_database_pair(run.scratch, run.stack, template, self._track,
+                                password=self.settings.database_password),
             self._start_venue(),
             self._start_toxiproxy(),
         )
@@ -236,13 +267,19 @@ class LocalStack:
         host, port = self.endpoints.proxies[hop].rsplit(":", 1)
         return host, int(port)
 
+    def _toxiproxy_token(self) -> str | None:
+        """The API token of the proxy this stack starts (a user's Toxiproxy, like the real one, has none)."""
+        return None if self.settings.toxiproxy_url else self.settings.proxy_token
+
     async def _start_toxiproxy(self) -> str:
         if self.settings.toxiproxy_url:
             return self.settings.toxiproxy_url
         assert self._session is not None
+        token_file = write_config(self.settings.run_dir.stack / "toxiproxy.token", self.settings.proxy_token)
         process = await start_python_service(
             "toxiproxy", "gameday.proxy",
-            ["--host", "127.0.0.1", "--port", "0", "--seed", str(self.settings.seed)],
+            ["--host", "127.0.0.1", "--port", "0", "--seed", str(self.settings.seed),
+             "--token-file", str(token_file)],
             self.settings.run_dir.stack / "toxiproxy.log",
             ready_url="http://127.0.0.1:{api}/version", session=self._session,
             on_spawn=self._track, timeout_s=self.settings.start_timeout_s,
@@ -302,7 +339,8 @@ class LocalStack:
             fix_sender_comp_id=_comp_id(instance),
             nats_url=f"nats://{nats_host}:{nats_port}",
             database_dsn=read_write_dsn([self.endpoints.proxies[f"{instance}->postgres"],
-                                         self.endpoints.proxies[f"{instance}->postgres-replica"]]),
+                                         self.endpoints.proxies[f"{instance}->postgres-replica"]],
+                                        password=self.settings.database_password),
             defects=self.settings.defects,
         )
 

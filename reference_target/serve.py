@@ -37,7 +37,7 @@ def target_file_of(stack: LocalStack, name: str) -> dict[str, Any]:
         "venue": {"admin_url": endpoints.venue_admin, "admin_token": endpoints.venue_admin_token},
         "nats": {"url": endpoints.nats},
         "database": {"dsn": endpoints.database_dsn},
-        "toxiproxy": {"url": endpoints.toxiproxy,
+        "toxiproxy": {"url": endpoints.toxiproxy, "token": stack.settings.proxy_token,
                       "proxies": {hop: stack.toxiproxy.proxy_name(hop) for hop in endpoints.proxies}},
         "services": {service: {"pid": process.pid} for service, process in stack.processes.items()
                      if service.startswith("oms-") or service in ("failover", "exchange", "nats")},

@@ -48,7 +48,7 @@ class OmsConfig(_Model):
     lease_renew_interval_s: float = 0.4
     lease_safety_margin_s: float = 0.5
     # Postgres (through the fault proxy)
-    database_dsn: str
+    database_dsn: str = Field(repr=False)  # it holds the database password
     db_connect_timeout_s: float = Field(default=1.0, gt=0, description="per host of the DSN, per attempt")
     db_sync_deadline_s: float = Field(
         default=6.0, gt=0, description="promotion: the database sync is retried until then, else no trading"
@@ -89,8 +89,8 @@ class DbFailoverConfig(_Model):
     daemon_id: str = "db-failover"
     host: str = "127.0.0.1"
     http_port: int = Field(ge=0, le=65535)
-    primary_dsn: str
-    replica_dsn: str
+    primary_dsn: str = Field(repr=False)  # both hold the database password
+    replica_dsn: str = Field(repr=False)
     nats_url: str
     subject_prefix: str = "oms"
     check_interval_s: float = Field(default=0.2, gt=0)

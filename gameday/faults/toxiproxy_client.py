@@ -10,6 +10,9 @@ proxies of its owner. The owner may not contain a ``.``, so the first ``.`` ends
 owners' names can meet (with ``-`` as the separator, owner ``r1``'s hop ``x-h`` would be owner
 ``r1-x``'s hop ``h``). Toxiproxy accepts any non-empty proxy name; names are percent-encoded in
 paths, where a ``/`` cannot pass either server's router.
+
+With a ``token`` every request carries ``Authorization: Bearer <token>``: our server started with
+one (the harness gives the proxy it starts a per-run token) answers 401 to a request without it.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ def toxic_path(proxy_name: str, toxic: str) -> str:
 
 class ToxiproxyClient:
     def __init__(self, base_url: str, session: aiohttp.ClientSession, *, owner: str | None = None,
-                 record: OwnershipRecord | None = None, names: Mapping[str, str] | None = None) -> None:
+                 record: OwnershipRecord | None = None, names: Mapping[str, str] | None = None,
+                 token: str | None = None) -> None:
         if owner is not None and not OWNER_PATTERN.fullmatch(owner):
             raise ValueError(f"a proxy owner is letters, digits, '_' and '-', not {owner!r}")
         if record is not None and owner is None:
@@ -64,6 +68,7 @@ class ToxiproxyClient:
         self.base_url = base_url.rstrip("/")
         self.owner = owner
         self._session = session
+        self._headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         self._prefix = "" if owner is None else f"{OWNED_PREFIX}{owner}."
         self._record = record
         self._created: dict[str, str] = {}  # proxy name -> hop, claimed before the create request
@@ -104,7 +109,7 @@ class ToxiproxyClient:
 
     async def _call(self, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,)) -> Any:
         async with self._session.request(
-            method, URL(self.base_url + path, encoded=True), json=body,
+            method, URL(self.base_url + path, encoded=True), json=body, headers=self._headers,
             timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
         ) as response:
             text = await response.text()
@@ -113,7 +118,7 @@ class ToxiproxyClient:
             return await response.json(content_type=None) if text.strip() else None
 
     async def version(self) -> str:
-        async with self._session.get(self.base_url + "/version") as response:
+        async with self._session.get(self.base_url + "/version", headers=self._headers) as response:
             text = await response.text()
         return text
 

@@ -12,6 +12,10 @@ flag syntax (``-config FILE``, ``--config=FILE``, ``-proxy-metrics``, ``-runtime
 READY line, so a service started after READY finds every proxy listening. Unlike real Toxiproxy,
 a file that cannot be read or populated is an error: the server exits 1 instead of serving
 without proxies. The default host is 127.0.0.1 (toxiproxy-server's is localhost, the same).
+
+``--token-file FILE`` (its first line), else the environment variable ``GAMEDAY_PROXY_TOKEN``, gives
+the API a bearer token: every request but ``GET /version`` then needs ``Authorization: Bearer
+<token>`` (401 without it). Without either the API is open, as real toxiproxy-server's is.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
@@ -35,6 +40,7 @@ from gameday.proxy.timing import precise_event_loop
 
 logger = logging.getLogger("gameday.proxy")
 BOOL_FLAGS = ("version", "proxy-metrics", "runtime-metrics", "allow-remote")
+TOKEN_ENV = "GAMEDAY_PROXY_TOKEN"
 _GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool
 _GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
@@ -58,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-seed", "--seed", type=int, default=0, help="seed of the toxicity and jitter rolls")
     parser.add_argument("-config", "--config", type=Path, metavar="FILE",
                         help="JSON list of proxies to create before READY (as Toxiproxy's -config)")
+    parser.add_argument("-token-file", "--token-file", type=Path, metavar="FILE",
+                        help=f"the API's bearer token, the file's first line (default: ${TOKEN_ENV}; "
+                             "neither: no token, as Toxiproxy)")
     parser.add_argument("-allow-remote", "--allow-remote", action="store_true",
                         help="let proxies listen on and dial hosts other than loopback (default: loopback "
                              "only); a non-loopback API host needs it too")
@@ -97,7 +106,22 @@ def _loopback_host(host: str) -> bool:
     return host == "localhost" or host.startswith("127.") or host in ("::1", "[::1]")
 
 
-async def populate_from(api_url: str, config: Path) -> int:
+def read_token(token_file: Path | None, environ: Mapping[str, str]) -> str | None:
+    """The API token: ``token_file``'s first line, else ``$GAMEDAY_PROXY_TOKEN``, else none."""
+    if token_file is None:
+        return environ.get(TOKEN_ENV) or None
+    try:
+        lines = token_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError(f"cannot read the token file {token_file}: {reason}") from None
+    token = lines[0].strip() if lines else ""
+    if not token:
+        raise ConfigError(f"the token file {token_file} is empty")
+    return token
+
+
+async def populate_from(api_url: str, config: Path, token: str | None = None) -> int:
     """``POST /populate`` the proxies of ``config`` to the server at ``api_url``; how many there are.
 
     Through the API, as any client would: the API thread owns the registry.
@@ -106,9 +130,10 @@ async def populate_from(api_url: str, config: Path) -> int:
         body = config.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {config}: {exc.strerror or exc}") from None
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     try:
         async with aiohttp.ClientSession() as session, session.post(
-            f"{api_url}/populate", data=body, timeout=aiohttp.ClientTimeout(total=30)
+            f"{api_url}/populate", data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
         ) as response:
             answer = await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -120,15 +145,17 @@ async def populate_from(api_url: str, config: Path) -> int:
 
 
 async def serve(host: str, port: int, seed: int, config: Path | None = None, *,
-                allow_remote: bool = False, metrics: MetricsOptions | None = None) -> None:
+                allow_remote: bool = False, metrics: MetricsOptions | None = None,
+                token: str | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     logger.info("Starting Toxiproxy %s (gameday.proxy) on %s:%d", VERSION, host, port)
-    async with ToxiproxyServer(host, port, seed, allow_remote=allow_remote, metrics=metrics) as server:
+    async with ToxiproxyServer(host, port, seed, allow_remote=allow_remote, metrics=metrics,
+                               token=token) as server:
         if config is not None:
-            created = await populate_from(f"http://{_url_host(host)}:{server.port}", config)
+            created = await populate_from(f"http://{_url_host(host)}:{server.port}", config, token)
             print(f"gameday.proxy: {created} proxies from {config}", file=sys.stderr, flush=True)
         print(f"READY api={server.port}", flush=True)
         await stop.wait()
@@ -149,9 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     loglevel.configure(os.environ.get("LOG_LEVEL"))
     metrics = MetricsOptions(proxy=args.proxy_metrics, runtime=args.runtime_metrics)
     try:
+        token = read_token(args.token_file, os.environ)
         with asyncio.Runner(loop_factory=precise_event_loop) as runner:
             runner.run(serve(args.host, args.port, args.seed, args.config, allow_remote=args.allow_remote,
-                             metrics=metrics))
+                             metrics=metrics, token=token))
     except (OSError, ConfigError) as exc:
         print(f"gameday.proxy: {exc}", file=sys.stderr)
         return 1

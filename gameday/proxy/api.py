@@ -11,10 +11,15 @@ them (``text/plain; charset=utf-8``, ``X-Content-Type-Options: nosniff``) except
 which are JSON listing the proxies populated before the failure (``null``: none). ``/metrics``
 exists only when the server is asked for metrics, as Toxiproxy's ``-proxy-metrics`` and
 ``-runtime-metrics`` flags register it (for any method).
+
+With a token (``python -m gameday.proxy --token-file FILE``, or ``GAMEDAY_PROXY_TOKEN``), every
+request but ``GET /version`` (the readiness check) must carry ``Authorization: Bearer <token>``, or
+it is answered 401 before anything else is read. Without one the API is open, as real Toxiproxy's.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -39,6 +44,7 @@ class ApiRequest:
     path: str
     body: bytes
     user_agent: str
+    authorization: str = ""  # the Authorization header, as sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,19 +183,26 @@ ROUTES = [
 
 
 ANY_METHOD = "*"
+UNAUTHORISED = "this server requires its API token: Authorization: Bearer <token>"
 
 
 class Api:
     """Answers :class:`ApiRequest` s in the API thread, which owns ``registry``."""
 
-    def __init__(self, registry: ProxyRegistry, options: metrics.MetricsOptions | None = None) -> None:
+    def __init__(self, registry: ProxyRegistry, options: metrics.MetricsOptions | None = None, *,
+                 token: str | None = None) -> None:
+        if token is not None and not token:
+            raise ValueError("an API token is not empty")
         self._registry = registry
+        self._token = token
         options = options or metrics.MetricsOptions()
         self._routes = list(ROUTES)
         if options.enabled:
             self._routes.append(Route(re.compile(r"/metrics"), {ANY_METHOD: _metrics_read(options)}, {}))
 
     async def answer(self, request: ApiRequest) -> Reply:
+        if not self._authorised(request):
+            return _error(401, UNAUTHORISED)
         if request.user_agent.startswith("Mozilla/"):
             return Reply(403, "User agent not allowed\n", TEXT)
         for route in self._routes:
@@ -205,6 +218,13 @@ class Api:
                 return Reply(405)
             return await self._change(change, request.body, args)
         return Reply(404, "404 page not found\n", TEXT)
+
+    def _authorised(self, request: ApiRequest) -> bool:
+        if self._token is None or (request.method == "GET" and request.path == "/version"):
+            return True
+        scheme, _, given = request.authorization.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                                  self._token.encode())
 
     async def _change(self, handler: Change, body: bytes, args: dict[str, str]) -> Reply:
         try:

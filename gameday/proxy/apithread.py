@@ -79,6 +79,8 @@ class ApiThread:
         headers["Content-Type"] = reply.content_type  # exactly Toxiproxy's: aiohttp would add a charset
         if reply.content_type == TEXT:  # what Go's http.Error adds
             headers["X-Content-Type-Options"] = "nosniff"
+        if reply.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="toxiproxy"'
         return web.Response(status=reply.status, body=reply.text.encode(), headers=headers)
 
     async def _answer(self, request: web.Request) -> Reply:
@@ -87,5 +89,6 @@ class ApiThread:
         except web.HTTPRequestEntityTooLarge:
             return too_large()
         return await self._api.answer(
-            ApiRequest(request.method, request.path, body, request.headers.get("User-Agent", ""))
+            ApiRequest(request.method, request.path, body, request.headers.get("User-Agent", ""),
+                       request.headers.get("Authorization", ""))
         )

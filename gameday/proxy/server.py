@@ -201,9 +201,10 @@ class ToxiproxyServer:
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 8474, seed: int = 0, *, allow_remote: bool = False,
-        metrics: MetricsOptions | None = None,
+        metrics: MetricsOptions | None = None, token: str | None = None,
     ) -> None:
         self.host = host
+        self._token = token  # the API's bearer token (gameday.proxy.api); None: an open API
         self._seed = seed
         self._allow_remote = allow_remote
         self._metrics = metrics or MetricsOptions()
@@ -247,7 +248,7 @@ class ToxiproxyServer:
             stack.callback(registry.close)
             sock = await bind_listener(f"{self.host}:{self._requested_port}")
             self._port = sock.getsockname()[1]
-            api_thread = ApiThread(Api(registry, self._metrics), sock)
+            api_thread = ApiThread(Api(registry, self._metrics, token=self._token), sock)
             stack.push_async_callback(api_thread.stop)
             await api_thread.start()
             self._stack = stack.pop_all()

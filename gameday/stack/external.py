@@ -33,7 +33,7 @@ from gameday.stack.settings import StackEndpoints, StackSettings
 from gameday.stack.venue_faults import heal_exchange_fault, put_exchange_fault
 from gameday.target_file import TargetFile
 
-__all__ = ["ExternalStack", "admin_token_of", "venue_admin_token_of"]
+__all__ = ["ExternalStack", "admin_token_of", "toxiproxy_token_of", "venue_admin_token_of"]
 
 READY_POLL_S = 0.25
 
@@ -46,6 +46,18 @@ def admin_token_of(target: TargetFile, environ: Mapping[str, str]) -> str | None
 def venue_admin_token_of(target: TargetFile, environ: Mapping[str, str]) -> str | None:
     """The venue admin API's token: ``venue.admin_token_env``'s variable, else ``venue.admin_token``."""
     return _token_of(target, "venue", target.venue.admin_token, target.venue.admin_token_env, environ)
+
+
+def toxiproxy_token_of(target: TargetFile, environ: Mapping[str, str]) -> str | None:
+    """The Toxiproxy API's bearer token: ``toxiproxy.token_env``'s variable, else ``toxiproxy.token``."""
+    spec = target.toxiproxy
+    if spec is None or spec.token_env is None:
+        return None if spec is None else spec.token
+    value = environ.get(spec.token_env)
+    if not value:
+        raise StackError(f"target {target.name}: environment variable {spec.token_env} "
+                         f"(toxiproxy.token_env) is not set")
+    return value
 
 
 def _token_of(target: TargetFile, section: str, token: str | None, variable: str | None,
@@ -72,6 +84,7 @@ class ExternalStack:
             nats=target.nats.url if target.nats else "",
             toxiproxy=target.toxiproxy.url if target.toxiproxy else "",
             database_dsn=target.database.dsn if target.database else "")
+        self._toxiproxy_token = toxiproxy_token_of(target, os.environ if environ is None else environ)
         self.toxiproxy: ToxiproxyClient | None = None
         self.started_in_s: float | None = None
         self._doors: dict[str, ServiceDoor] = {name: door_for(name, access)
@@ -89,7 +102,8 @@ class ExternalStack:
             self._session = await self._exit.enter_async_context(aiohttp.ClientSession())
             if self.target.toxiproxy is not None:
                 self.toxiproxy = ToxiproxyClient(self.target.toxiproxy.url, self._session,
-                                                 names=self.target.toxiproxy.proxies)
+                                                 names=self.target.toxiproxy.proxies,
+                                                 token=self._toxiproxy_token)
             if self.target.nats is not None:
                 for observer in self._observers:
                     await self._exit.enter_async_context(observer(self.target.nats.url))

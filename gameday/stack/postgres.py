@@ -5,7 +5,11 @@ The replica is a base backup of the running primary (``-R``: it starts as a hot 
 streams from the primary over a physical replication slot). Once the replica streams, the
 primary commits synchronously to it (``remote_write``), so a commit the primary acknowledged
 survives the primary's death: that is what lets a promoted replica lose no fill.
-As root, every Postgres process runs as the system user ``embedded_postgres``.
+
+Each primary has a password of its own (the run's), required of every connection
+(:mod:`gameday.stack.pg_auth`); its replica shares it. As root, every Postgres process runs as the
+system user ``embedded_postgres``, and its files go where that user can reach them without any
+directory being widened (:mod:`gameday.stack.pg_dirs`).
 """
 
 from __future__ import annotations
@@ -18,17 +22,19 @@ import os
 import pwd
 import shutil
 import signal
-import stat
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import asyncpg
 import psutil
 
 from gameday.stack.errors import ServiceStartError
+from gameday.stack.pg_auth import new_password, set_password, write_hba
+from gameday.stack.pg_dirs import place_data_dir, release_data_dir, sweep_relocated
 from gameday.stack.process import (
     ManagedProcess,
     ProcessSpec,
@@ -83,6 +89,7 @@ _SERVER_SETTINGS = {
 class PostgresService:
     process: ManagedProcess
     port: int
+    password: str = field(default="", repr=False)  # the run's; every connection needs it
 
     @property
     def address(self) -> str:
@@ -90,7 +97,11 @@ class PostgresService:
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://postgres@{self.address}/postgres"
+        return f"postgresql://{_userinfo('postgres', self.password)}@{self.address}/postgres"
+
+
+def _userinfo(user: str, password: str | None) -> str:
+    return f"{user}:{quote(password, safe='')}" if password else user
 
 
 def postgres_bin(name: str) -> Path:
@@ -122,12 +133,9 @@ def _ensure_system_user() -> pwd.struct_passwd:
         return pwd.getpwnam(POSTGRES_SYSTEM_USER)
 
 
-def _ensure_traversable(path: Path) -> None:
-    """Let the Postgres system user reach ``path`` (o+x on every parent that lacks it)."""
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)
+def _server_account() -> pwd.struct_passwd | None:
+    """The account the server runs as when it is not the harness's own (as root)."""
+    return _ensure_system_user() if _run_as_postgres() else None
 
 
 def chown_for_postgres(path: Path) -> None:
@@ -141,12 +149,15 @@ def chown_for_postgres(path: Path) -> None:
 
 
 def _prepare_data_dir(data_dir: Path) -> None:
-    """An existing (possibly empty) data directory only the server user may read."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if _run_as_postgres():
-        _ensure_traversable(data_dir.parent)
-        chown_for_postgres(data_dir)
+    """An existing (possibly empty) data directory only the server user may read: ``data_dir`` is
+    where :func:`~gameday.stack.pg_dirs.place_data_dir` put it (its parents made)."""
+    data_dir.mkdir(exist_ok=True)
+    chown_for_postgres(data_dir)
     data_dir.chmod(0o700)
+
+
+def _place(data_dir: Path) -> Path:
+    return place_data_dir(data_dir, _server_account())
 
 
 def signal_with_children(process: ManagedProcess, sig: signal.Signals) -> None:
@@ -193,33 +204,40 @@ def _sweep_abandoned_builds(cache_dir: Path) -> None:
 
 
 def ensure_postgres_template(cache_dir: Path) -> Path:
-    """An initialised data directory, made once and copied per run."""
+    """An initialised data directory, made once and copied per run. It is never started: each copy
+    gets its own access rules and password (:mod:`gameday.stack.pg_auth`)."""
     version = postgres_bin("postgres").resolve().parent.parent.name
     template = cache_dir / f"pg-template-{version}-{postgres_bin('postgres').stat().st_size}"
     if (template / "PG_VERSION").exists():
         return template
     cache_dir.mkdir(parents=True, exist_ok=True)
     _sweep_abandoned_builds(cache_dir)
+    sweep_relocated()
     building = cache_dir / f".building-{os.getpid()}-{process_start_ticks(os.getpid())}"
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir()
+    data = building / "data"
     try:
+        # initdb writes as the server user: where it can reach (moved here after, if not in place)
+        placed = _place(data)
+        _prepare_data_dir(placed)
         user = _server_user()
-        if user is not None:
-            account = _ensure_system_user()
-            _ensure_traversable(cache_dir)
-            os.chown(building, account.pw_uid, account.pw_gid)
         initdb = subprocess.run(
-            [str(postgres_bin("initdb")), "-D", str(building / "data"), "--auth=trust", "-U", "postgres",
+            [str(postgres_bin("initdb")), "-D", str(placed), "--auth=reject", "-U", "postgres",
              "--encoding=utf8", "--no-sync"],
             capture_output=True, text=True, user=user, group=user, extra_groups=[] if user else None,
             preexec_fn=die_with_parent,
         )
         if initdb.returncode != 0:
             raise ServiceStartError("postgres", f"initdb exited with code {initdb.returncode}", initdb.stderr)
+        built = data
+        if placed != data:  # copied into the cache as the harness, which can reach it
+            built = building / "copy"
+            shutil.copytree(placed, built, symlinks=True)
         with contextlib.suppress(OSError):  # another run may have built it first
-            (building / "data").rename(template)
+            built.rename(template)
     finally:
+        release_data_dir(data)
         shutil.rmtree(building, ignore_errors=True)
     return template
 
@@ -231,7 +249,8 @@ async def _can_connect(dsn: str) -> bool:
 
 
 async def _start_server(
-    name: str, data_dir: Path, log_path: Path, on_spawn: SpawnHook, timeout_s: float, attempts: int = 3,
+    name: str, data_dir: Path, log_path: Path, on_spawn: SpawnHook, timeout_s: float, password: str,
+    attempts: int = 3,
 ) -> PostgresService:
     """Run ``postgres`` on ``data_dir`` on a free port until it accepts connections."""
     last_error: ServiceStartError | None = None
@@ -244,10 +263,11 @@ async def _start_server(
             log_path=log_path,
             user=_server_user(),
             stop_signal=signal.SIGINT,  # fast shutdown
+            releases_sysv_shm=True,  # a SIGKILLed postmaster leaves its System V segment
         )
         process = await start_process(spec, on_spawn=on_spawn)
         process.ports = {"postgres": port}
-        service = PostgresService(process=process, port=port)
+        service = PostgresService(process=process, port=port, password=password)
         try:
             await wait_until(name, functools.partial(_can_connect, service.dsn), timeout_s=timeout_s,
                              log_path=log_path, process=process)
@@ -261,29 +281,50 @@ async def _start_server(
     raise last_error
 
 
+def _copy_template(template: Path, data_dir: Path) -> Path:
+    """A copy of ``template`` for ``data_dir`` with the run's access rules, the server user's."""
+    placed = _place(data_dir)
+    shutil.copytree(template, placed, symlinks=True)
+    write_hba(placed)
+    _prepare_data_dir(placed)
+    return placed
+
+
 async def start_postgres(
     data_dir: Path, template: Path, log_path: Path, on_spawn: SpawnHook,
-    timeout_s: float = 15.0, name: str = "postgres",
+    timeout_s: float = 15.0, name: str = "postgres", password: str | None = None,
 ) -> PostgresService:
-    """A primary on a copy of ``template``, ready to serve and to stream to replicas."""
-    await finished_in_thread(shutil.copytree, template, data_dir, symlinks=True)
-    await finished_in_thread(_prepare_data_dir, data_dir)
-    return await _start_server(name, data_dir, log_path, on_spawn, timeout_s)
+    """A primary on a copy of ``template``, ready to serve and to stream to replicas; every connection
+    needs ``password`` (default: a new random one, in the service's DSN)."""
+    password = password or new_password()
+    placed = await finished_in_thread(_copy_template, template, data_dir)
+    await set_password(postgres_bin("postgres"), placed, password, log_path, user=_server_user(),
+                       timeout_s=timeout_s, name=name)
+    return await _start_server(name, placed, log_path, on_spawn, timeout_s, password)
 
 
 # --- the replica -------------------------------------------------------------------------------
 
 
-async def _base_backup(primary: PostgresService, data_dir: Path, log_path: Path, timeout_s: float) -> None:
-    """``pg_basebackup -R`` of the running primary into ``data_dir``, creating the slot."""
-    await finished_in_thread(_prepare_data_dir, data_dir)
+def _place_empty(data_dir: Path) -> Path:
+    placed = _place(data_dir)
+    _prepare_data_dir(placed)
+    return placed
+
+
+async def _base_backup(primary: PostgresService, data_dir: Path, log_path: Path, timeout_s: float) -> Path:
+    """``pg_basebackup -R`` of the running primary into ``data_dir``, creating the slot; where the
+    data went. The password reaches it in its environment (never its command line), and ``-R`` writes
+    it into the replica's ``primary_conninfo`` (its ``postgresql.auto.conf``, 0600 in a 0700 directory)."""
+    placed = await finished_in_thread(_place_empty, data_dir)
     spec = ProcessSpec(
         name="pg_basebackup",
         argv=[str(postgres_bin("pg_basebackup")), "-h", "127.0.0.1", "-p", str(primary.port),
-              "-U", "postgres", "-D", str(data_dir), "-R", "-X", "stream", "-C", "-S", REPLICATION_SLOT,
-              "--checkpoint=fast", "--no-sync"],
+              "-U", "postgres", "-D", str(placed), "-R", "-X", "stream", "-C", "-S", REPLICATION_SLOT,
+              "--checkpoint=fast", "--no-sync", "--no-password"],
         log_path=log_path,
         user=_server_user(),
+        env={**os.environ, "PGPASSWORD": primary.password},
     )
     # a tool, not a service: stopped here however this ends, and it dies with a SIGKILLed harness
     process = await start_process(spec, on_spawn=lambda _process: None)
@@ -297,6 +338,7 @@ async def _base_backup(primary: PostgresService, data_dir: Path, log_path: Path,
     if code != 0:
         raise ServiceStartError("postgres-replica", f"pg_basebackup exited with code {code}",
                                 log_tail(log_path))
+    return placed
 
 
 async def wal_receiver_status(dsn: str) -> str | None:
@@ -328,8 +370,8 @@ async def start_replica(
 ) -> PostgresService:
     """A hot standby of ``primary``, ready once it is in recovery and its WAL receiver streams;
     the primary then commits synchronously to it."""
-    await _base_backup(primary, data_dir, log_path, timeout_s)
-    replica = await _start_server(name, data_dir, log_path, on_spawn, timeout_s)
+    placed = await _base_backup(primary, data_dir, log_path, timeout_s)
+    replica = await _start_server(name, placed, log_path, on_spawn, timeout_s, primary.password)
 
     async def streaming() -> bool:
         return await wal_receiver_status(replica.dsn) == "streaming"
@@ -343,9 +385,11 @@ async def start_replica(
     return replica
 
 
-def read_write_dsn(addresses: list[str], user: str = "postgres", database: str = "postgres") -> str:
+def read_write_dsn(addresses: list[str], user: str = "postgres", database: str = "postgres",
+                   password: str | None = None) -> str:
     """A multi-host DSN that connects to whichever of ``addresses`` (``host:port``) is the primary."""
-    return f"postgresql://{user}@{','.join(addresses)}/{database}?target_session_attrs=read-write"
+    return (f"postgresql://{_userinfo(user, password)}@{','.join(addresses)}/{database}"
+            f"?target_session_attrs=read-write")
 
 
 # --- the pair and its failover daemon ----------------------------------------------------------
@@ -359,14 +403,17 @@ class DatabasePair:
     @property
     def dsn(self) -> str:
         """Connects to whichever of the two is the primary now."""
-        return read_write_dsn([self.primary.address, self.replica.address])
+        return read_write_dsn([self.primary.address, self.replica.address], password=self.primary.password)
 
 
 async def start_database_pair(
     scratch: Path, logs: Path, template: Path, on_spawn: SpawnHook, timeout_s: float = 15.0,
+    password: str | None = None,
 ) -> DatabasePair:
-    """The primary ``postgres`` and its streaming replica ``postgres-replica``."""
-    primary = await start_postgres(scratch / "pgdata", template, logs / "postgres.log", on_spawn, timeout_s)
+    """The primary ``postgres`` and its streaming replica ``postgres-replica``, both requiring
+    ``password`` (default: a new random one)."""
+    primary = await start_postgres(scratch / "pgdata", template, logs / "postgres.log", on_spawn, timeout_s,
+                                   password=password)
     replica = await start_replica(primary, scratch / "pgdata-replica", logs / "postgres-replica.log",
                                   on_spawn, timeout_s)
     return DatabasePair(primary, replica)

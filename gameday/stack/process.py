@@ -1,5 +1,8 @@
 """Child processes with a lifecycle: started in their own process group, tied to the harness by a
 parent-death signal, logged to a file, waited on for readiness, and always stopped.
+
+A child is exec'ed here, or forked by a :class:`ProcessLauncher` (``gameday.stack.launcher``: the
+fork server) when one is given and can start it; either way it is a :class:`ChildProcess`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import psutil
 
@@ -71,6 +75,43 @@ class ProcessSpec:
     stdin_pipe: bool = False  # the parent writes to the child's stdin (``proc.stdin``); else /dev/null
     stop_signal: signal.Signals = signal.SIGTERM
     stop_timeout_s: float = 5.0
+    releases_sysv_shm: bool = False  # Postgres: a SIGKILLed server's System V segment is released on stop
+    pass_fds: tuple[int, ...] = ()  # descriptors the child inherits (same numbers), beside 0-2
+
+
+class ChildProcess(Protocol):
+    """What the harness holds of a started child: ``asyncio.subprocess.Process``, or a forked one."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None: ...
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    async def wait(self) -> int: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+@runtime_checkable
+class HoldsPipes(Protocol):
+    """A child whose pipes its holder closes once it is stopped (asyncio's own close themselves)."""
+
+    def close_pipes(self) -> None: ...
+
+
+class ProcessLauncher(Protocol):
+    async def launch(self, spec: ProcessSpec) -> ChildProcess | None:
+        """The child started as ``spec`` says, or ``None`` when this launcher cannot start it."""
+        ...
 
 
 @dataclass
@@ -78,7 +119,7 @@ class ManagedProcess:
     """One running child. ``ports`` holds what its READY line announced."""
 
     spec: ProcessSpec
-    proc: asyncio.subprocess.Process
+    proc: ChildProcess
     start_ticks: int | None
     ports: dict[str, int] = field(default_factory=dict)
     _stdout_drain: asyncio.Task[None] | None = None
@@ -125,13 +166,15 @@ class ManagedProcess:
         for child in descendants:  # psutil refuses a pid that was reused meanwhile
             with contextlib.suppress(psutil.Error):
                 child.kill()
-        if self.start_ticks is not None:  # a SIGKILLed Postgres leaves its System V segment behind
+        if self.spec.releases_sysv_shm and self.start_ticks is not None:  # a SIGKILLed Postgres leaves it
             await asyncio.to_thread(psutil.wait_procs, descendants, 2.0)  # detached once they are gone
             release_orphaned_segments({self.pid: started_epoch_s(self.start_ticks)})
         if self._stdout_drain is not None:
             self._stdout_drain.cancel()
             # gather, not suppress(CancelledError): a cancellation of the caller must still propagate
             await asyncio.gather(self._stdout_drain, return_exceptions=True)
+        if isinstance(self.proc, HoldsPipes):
+            self.proc.close_pipes()
         return self.proc.returncode
 
 
@@ -139,28 +182,19 @@ SpawnHook = Callable[[ManagedProcess], None]
 
 
 async def start_process(
-    spec: ProcessSpec, *, on_spawn: SpawnHook, ready_timeout_s: float = 15.0
+    spec: ProcessSpec, *, on_spawn: SpawnHook, ready_timeout_s: float = 15.0,
+    launcher: ProcessLauncher | None = None,
 ) -> ManagedProcess:
-    """Start a child; when ``spec.ready_line`` is set, wait for its READY line (ports included).
+    """Start a child (forked by ``launcher`` when it can, else exec'ed); when ``spec.ready_line`` is
+    set, wait for its READY line (ports included).
 
     ``on_spawn`` sees the process the moment it exists, so whoever owns the stack can stop it
     even if this start-up is cancelled half way.
     """
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-    with spec.log_path.open("ab") as log:
-        proc = await asyncio.create_subprocess_exec(
-            *spec.argv,
-            stdin=asyncio.subprocess.PIPE if spec.stdin_pipe else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE if spec.ready_line else log,
-            stderr=log,
-            cwd=spec.cwd,
-            env=spec.env,
-            user=spec.user,
-            group=spec.user,  # the user's own group, not the harness's
-            extra_groups=[] if spec.user else None,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
+    proc = None if launcher is None else await launcher.launch(spec)
+    if proc is None:
+        proc = await _exec(spec)
     managed = ManagedProcess(spec=spec, proc=proc, start_ticks=process_start_ticks(proc.pid))
     on_spawn(managed)
     if not spec.ready_line:
@@ -173,6 +207,24 @@ async def start_process(
         raise ServiceStartError(spec.name, reason, log_tail(spec.log_path)) from None
     managed._stdout_drain = asyncio.create_task(_copy_stdout(managed))
     return managed
+
+
+async def _exec(spec: ProcessSpec) -> asyncio.subprocess.Process:
+    with spec.log_path.open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            *spec.argv,
+            stdin=asyncio.subprocess.PIPE if spec.stdin_pipe else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE if spec.ready_line else log,
+            stderr=log,
+            cwd=spec.cwd,
+            env=spec.env,
+            user=spec.user,
+            group=spec.user,  # the user's own group, not the harness's
+            extra_groups=[] if spec.user else None,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+            pass_fds=spec.pass_fds,
+        )
 
 
 async def _read_ready_line(managed: ManagedProcess) -> dict[str, int]:

@@ -4,7 +4,8 @@ It trusts a registry entry (gameday.stack.rundir) only while it is provably the 
 process running the recorded program since the recorded start time, a scratch directory inside
 the reports root or the scratch root under the run's own id, shared-memory segments those
 processes created. The proxies recorded on a Toxiproxy server are deleted once their harness is
-provably gone, from the server they were recorded on, and no other proxy.
+provably gone, from the server they were recorded on, and no other proxy. Postgres data placed
+outside the scratch (:mod:`gameday.stack.pg_dirs`) is removed once its harness is gone.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import quote
 
 import psutil
 
+from gameday.stack.pg_dirs import sweep_relocated
 from gameday.stack.process import alive_as_recorded, process_start_ticks, program_of
 from gameday.stack.rundir import default_scratch_root, write_json_atomically
 from gameday.stack.sysv_shm import release_orphaned_segments, started_epoch_s
@@ -216,4 +218,5 @@ def reap_stale_runs(reports_root: Path) -> list[Reaped]:
         orphan = _reap_proxies(record_path)
         if orphan is not None and (orphan.proxies or not record_path.exists()):
             reaped.append(orphan)
+    sweep_relocated()
     return reaped

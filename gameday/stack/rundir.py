@@ -56,11 +56,20 @@ def default_scratch_root() -> Path | None:
     return SHM / f"gameday-{os.getuid()}"
 
 
+def _make_passable(path: Path) -> None:
+    """``path`` made 0711 (others may pass through, not list: the database server, which runs as
+    another user as root, reaches its data inside), whatever the umask; an existing one is left as it is."""
+    try:
+        path.mkdir(parents=False)
+    except FileExistsError:
+        return
+    path.chmod(0o711)  # ours: just made
+
+
 def _own_directory(path: Path) -> None:
-    """``path`` made (0711: others may pass through, not list) or, if present, proven a real
-    directory of ours: never a symlink or someone else's directory in a shared place like /dev/shm."""
-    with contextlib.suppress(FileExistsError):
-        path.mkdir(mode=0o711, parents=False)
+    """``path`` made (0711) or, if present, proven a real directory of ours: never a symlink or
+    someone else's directory in a shared place like /dev/shm."""
+    _make_passable(path)
     info = path.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
         raise PermissionError(f"{path} is not a directory owned by this user; refusing to use it for scratch")
@@ -98,7 +107,7 @@ class RunDir:
         self.stack.mkdir(parents=True, exist_ok=True)
         if self.scratch_root is not None:
             _own_directory(self.scratch_root)
-        self.scratch.mkdir(mode=0o711, exist_ok=True)
+        _make_passable(self.scratch)
 
 
 class ProcessRegistry:

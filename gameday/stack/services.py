@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from gameday.stack.errors import ServiceStartError
+from gameday.stack.launcher import current_launcher
 from gameday.stack.process import (
     ManagedProcess,
     ProcessSpec,
@@ -102,11 +103,12 @@ async def start_python_service(
     on_spawn: SpawnHook,
     timeout_s: float = 20.0,
 ) -> ManagedProcess:
-    """Start ``python -m module args``; wait for its READY line, then for ``ready_url`` (``{port}``
-    is replaced by the first announced port) to answer 200."""
+    """Start ``python -m module args`` (forked by the stack's launcher when there is one); wait for its
+    READY line, then for ``ready_url`` (``{port}`` is replaced by the first announced port) to answer 200."""
     spec = ProcessSpec(name=name, argv=[sys.executable, "-m", module, *args], log_path=log_path,
                        ready_line=True)
-    process = await start_process(spec, on_spawn=on_spawn, ready_timeout_s=timeout_s)
+    process = await start_process(spec, on_spawn=on_spawn, ready_timeout_s=timeout_s,
+                                  launcher=current_launcher())
     if ready_url is not None:
         url = ready_url.format(**process.ports)
 

@@ -23,6 +23,9 @@ class StackSettings:
     symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD")
     defects: tuple[str, ...] = ()  # names of the target's known defects to switch on
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(18))  # a fresh secret per run
+    # the run's database password and its own fault proxy's API token: fresh per run, in 0600 files only
+    database_password: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    proxy_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     toxiproxy_url: str | None = None  # a real toxiproxy-server; None starts our own
     cache_dir: Path | None = None
     start_timeout_s: float = 20.0

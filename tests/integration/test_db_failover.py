@@ -59,7 +59,8 @@ async def _proxied_dsn(pair: ReplicatedPostgres, toxiproxy_url: str, session: ai
          "enabled": True},
     ])
     listen = {proxy["name"]: proxy["listen"] for proxy in created}
-    return read_write_dsn([listen["app->postgres"], listen["app->postgres-replica"]])
+    return read_write_dsn([listen["app->postgres"], listen["app->postgres-replica"]],
+                          password=pair.primary.password)
 
 
 @asynccontextmanager

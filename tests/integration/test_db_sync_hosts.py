@@ -125,7 +125,7 @@ async def test_a_frozen_first_host_costs_its_bound_and_the_primary_second_serves
     async with postgres(tmp_path, pg_template) as pg, frozen_host() as frozen:
         await save_risk_limit(pg.dsn, "BTC-USD", 5, "ops", 5.0)
         await store_order(pg.dsn, resting(1))
-        dsn = read_write_dsn([frozen.address, pg.address])
+        dsn = read_write_dsn([frozen.address, pg.address], password=pg.password)
         synced = venue_sync(dsn, connect_timeout_s=0.5, deadline_s=6.0)
         started = time.monotonic()
         assert await synced.sync.sync_out_of_band_state(adopt_orders=True)
@@ -190,7 +190,7 @@ async def test_a_promotion_without_its_database_state_does_not_trade_and_a_later
 
         await nc.subscribe("oms.>", cb=record)
         config = oms_config("dr", "standby", venue.port, nats_url, **FAST_LEASE,
-                            database_dsn=f"postgresql://postgres@127.0.0.1:{port}/postgres",
+                            database_dsn=f"postgresql://postgres:{pg.password}@127.0.0.1:{port}/postgres",
                             db_connect_timeout_s=0.3, db_sync_deadline_s=2.0)
         dr = await stack.enter_async_context(service("trading_stack.oms", "dr", config, tmp_path))
         await wait_until(lambda: deep_ok(http, dr), 15, "the standby ready")

@@ -54,7 +54,7 @@ async def proxied(pg: PostgresService) -> AsyncIterator[tuple[ApiClient, str]]:
     """An in-process Toxiproxy in front of ``pg``, and the DSN through it."""
     async with served(seed=7) as (_, api):
         port = await api.create_proxy("app->postgres", pg.port)
-        yield api, f"postgresql://postgres@127.0.0.1:{port}/postgres?target_session_attrs=read-write"
+        yield api, f"postgresql://postgres:{pg.password}@127.0.0.1:{port}/postgres?target_session_attrs=read-write"
 
 
 async def sample_until(store: Store, done: Any, timeout_s: float) -> list[StoreBacklog]:
