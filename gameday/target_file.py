@@ -1,9 +1,10 @@
 """A target file: the stack a user already runs, as the harness may reach and disturb it.
 
 ``gameday run --target staging.yaml scenario.yaml`` grades that stack instead of starting one. The
-file names the OMS instances' HTTP endpoints, the venue's admin API (the ledger of truth), where the
-user has them NATS and the database, the Toxiproxy API and the proxies the user wired for each hop,
-and per service how process faults reach it: a local PID, a Docker container or command templates.
+file names the OMS instances' HTTP endpoints, the venue's admin API (the ledger of truth) or asks the
+harness to run our venue for each run (``venue.run``), where the user has them NATS, the database and
+a deployer, the Toxiproxy API and the proxies the user wired for each hop, and per service how process
+faults reach it: a local PID, a Docker container or command templates.
 A target never gets more power than its file gives: commands run only from this file, and every
 endpoint must be on loopback unless the user allows remote ones (``--allow-remote``). An OMS whose
 HTTP API differs from the contract is reached through the adapter ``oms.adapter`` names, loaded only
@@ -15,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -39,11 +40,13 @@ from gameday.scenario.loader import compose_yaml, repeated_keys
 from gameday.scenario.locate import locate
 from gameday.scenario.model import Scenario
 from gameday.scenario.source import read_source
+from mock_exchange.config import SymbolConfig
 
 if TYPE_CHECKING:  # the HTTP machinery loads only when a run or a check reaches the OMS
     from gameday.oms_api import OmsApi
 
-__all__ = ["AdapterSpec", "CommandSet", "ServiceAccess", "TargetFile", "load_target_file", "scenario_gaps"]
+__all__ = ["AdapterSpec", "CommandSet", "DeployerSpec", "ServiceAccess", "TargetFile", "VenueRunSpec",
+           "load_target_file", "scenario_gaps"]
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -133,13 +136,75 @@ class OmsSpec(_Spec):
     """The instances' API when it is not the contract's."""
 
 
+FixedPort = Annotated[int, Field(ge=1, le=65535)]
+SenderCompId = Annotated[str, Field(min_length=1, pattern=r"^[!-~]+$")]
+
+
+class VenueRunSpec(_Spec):
+    """Our venue (``mock_exchange``), started by the harness for each run on the ports the user's OMS is
+    configured to reach and stopped when the run ends (:mod:`gameday.stack.run_venue`). Each field
+    given overrides ``config``'s; the ledger (in the run directory), the admin token (fresh per run)
+    and the seed (the scenario's) are always the harness's."""
+
+    fix_port: FixedPort | None = None
+    """Where the OMS's FIX sessions connect."""
+    admin_port: int | None = Field(default=None, ge=0, le=65535)
+    """The admin API's port; 0 (the default) = any free one, read from the venue's READY line."""
+    ws_port: FixedPort | None = None
+    """The WebSocket API's port, for an OMS that trades over it."""
+    sessions: tuple[SenderCompId, ...] | None = None
+    """The SenderCompIDs the OMS logs on with."""
+    accept_any_session: bool | None = None
+    symbols: tuple[str | SymbolConfig, ...] | None = Field(default=None, min_length=1)
+    """Symbol names (starting at the harness's reference price) or ``mock_exchange`` SymbolConfigs;
+    else ``config``'s, else the scenario's workload symbols."""
+    config: Path | None = None
+    """A ``mock_exchange`` VenueConfig JSON file (relative to the target file)."""
+    _config_data: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> VenueRunSpec:
+        ports = [port for port in (self.fix_port, self.ws_port, self.admin_port) if port]
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"expected fix_port, ws_port and admin_port to differ, got {ports}")
+        return self
+
+    @property
+    def config_data(self) -> dict[str, Any]:
+        """``config``'s VenueConfig fields as :func:`load_target_file` read them (``{}``: no config)."""
+        if self.config is None:
+            return {}
+        if self._config_data is None:
+            raise RuntimeError("venue.run.config is read by load_target_file")
+        return self._config_data
+
+
 class VenueSpec(_Spec):
-    admin_url: str
+    """Exactly one of ``admin_url`` (a venue already running) and ``run`` (the harness runs ours)."""
+
+    admin_url: str | None = None
     """An already running ``mock_exchange``'s admin API: the ledger of truth, exchange faults."""
+    run: VenueRunSpec | None = None
+    """Our venue, run by the harness for each run."""
     admin_token: str | None = Field(default=None, repr=False)
     """The bearer token the venue's admin API requires (its ``admin_token``), if it requires one."""
     admin_token_env: str | None = None
     """The environment variable that holds it (keeps secrets out of the file)."""
+
+    @model_validator(mode="after")
+    def _one_venue(self) -> VenueSpec:
+        if (self.admin_url is None) == (self.run is None):
+            raise ValueError(f"expected admin_url (a venue already running) or run (the harness runs ours), "
+                             f"got {'both' if self.run is not None else 'neither'}")
+        if self.run is not None and (self.admin_token is not None or self.admin_token_env is not None):
+            raise ValueError("expected no admin_token or admin_token_env with run, got one: the harness "
+                             "makes a fresh admin token for each run of the venue it runs")
+        return self
+
+
+class DeployerSpec(_Spec):
+    url: str
+    """The deployer's base URL: ``deploy``/``rollback`` actions go there (with the OMS admin token)."""
 
 
 class NatsSpec(_Spec):
@@ -168,6 +233,7 @@ class TargetFile(_Spec):
     nats: NatsSpec | None = None
     database: DatabaseSpec | None = None
     toxiproxy: ToxiproxySpec | None = None
+    deployer: DeployerSpec | None = None
     services: dict[str, ServiceAccess] = {}
     _oms_api: OmsApi | None = PrivateAttr(default=None)
 
@@ -192,9 +258,11 @@ class TargetFile(_Spec):
         """Every address the harness would reach, by the YAML path that gives it."""
         found = {f"oms.instances.{name}": url for name, url in self.oms.instances.items()}
         for path, spec in (("venue.admin_url", self.venue), ("nats.url", self.nats),
-                           ("database.dsn", self.database), ("toxiproxy.url", self.toxiproxy)):
-            if spec is not None:
-                found[path] = getattr(spec, path.split(".")[1])
+                           ("database.dsn", self.database), ("toxiproxy.url", self.toxiproxy),
+                           ("deployer.url", self.deployer)):
+            address = None if spec is None else getattr(spec, path.split(".")[1])
+            if address is not None:  # a venue the harness runs is on loopback by construction
+                found[path] = address
         return found
 
 
@@ -223,7 +291,7 @@ def load_target_file(path: Path | str, *, allow_remote: bool = False) -> TargetF
     root, data = compose_yaml(text, file, TargetFileError)
     if root is None or not isinstance(data, dict):
         raise _whole_file(file, "expected a mapping with name, oms, venue, and optionally nats, database, "
-                                "toxiproxy, services")
+                                "toxiproxy, deployer, services")
     problems = repeated_keys(root, file, [])
     target: TargetFile | None = None
     try:
@@ -234,6 +302,8 @@ def load_target_file(path: Path | str, *, allow_remote: bool = False) -> TargetF
         problems.extend(ScenarioProblem(file, None, where, f"{address!r} is not on loopback; the harness "
                                         f"reaches other hosts only with --allow-remote")
                         for where, address in target.endpoints().items() if not is_loopback(address))
+    if target is not None and target.venue.run is not None and not problems:
+        problems.extend(_load_venue_run(target.venue.run, root, file, Path(path).parent))
     if target is not None and target.oms.adapter is not None and not problems:
         problems.extend(_load_adapter(target, root, file, Path(path).parent))
     if problems or target is None:
@@ -252,6 +322,21 @@ def _load_adapter(target: TargetFile, root: yaml.Node, file: str, base_dir: Path
                                         base_dir=base_dir)
     except AdapterError as error:
         located = locate(root, ("oms", "adapter", *error.where))
+        return [ScenarioProblem(file, located.line, located.yaml_path, str(error))]
+    return []
+
+
+def _load_venue_run(spec: VenueRunSpec, root: yaml.Node, file: str, base_dir: Path) -> list[ScenarioProblem]:
+    """Read ``venue.run.config`` into ``spec`` and check the venue it describes; what is wrong, located."""
+    from gameday.stack.run_venue import VenueRunError, check_venue_run, read_venue_config
+
+    try:
+        if spec.config is not None:
+            spec._config_data = read_venue_config(spec.config if spec.config.is_absolute()
+                                                  else base_dir / spec.config)
+        check_venue_run(spec)
+    except VenueRunError as error:
+        located = locate(root, ("venue", "run", *error.where))
         return [ScenarioProblem(file, located.line, located.yaml_path, str(error))]
     return []
 
@@ -293,8 +378,8 @@ def _action_gaps(target: TargetFile, scenario: Scenario) -> list[str]:
             if access is None or not access.can("restart"):
                 gaps.append(f"scenario restarts {action.target}: the target gives no way to restart it "
                             f"(services.{action.target}: a container or commands.restart)")
-        elif isinstance(action, DeployAction | RollbackAction):
-            gaps.append(f"scenario asks for a {action.action}: a target file names no deployer yet")
+        elif isinstance(action, DeployAction | RollbackAction) and target.deployer is None:
+            gaps.append(f"scenario asks for a {action.action}: the target names no deployer (deployer.url)")
         elif isinstance(action, KillSwitchAction) and action.target not in target.oms.instances:
             gaps.append(f"scenario trips the kill switch of {action.target}: the target has no such OMS "
                         f"instance (oms.instances)")

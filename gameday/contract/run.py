@@ -19,6 +19,7 @@ from gameday.contract.instance import INSTANCE_READS, AdminToken, InstanceView, 
 from gameday.contract.orders import ROUND_TRIP, position_round_trip, refused_by, round_trip
 from gameday.contract.report import ContractReport
 from gameday.contract.results import Results, guarded
+from gameday.errors import RunError
 from gameday.target_file import TargetFile
 
 __all__ = ["CheckOptions", "check_contract"]
@@ -36,12 +37,16 @@ async def check_contract(target: TargetFile, options: CheckOptions, admin: Admin
                          session: aiohttp.ClientSession | None = None,
                          venue_token: str | None = None) -> ContractReport:
     """``venue_token``: the bearer token of the venue's admin API (``venue.admin_token``), if any."""
+    venue_url = target.venue.admin_url
+    if venue_url is None:  # venue.run: only a run starts that venue (gameday.stack.run_venue)
+        raise RunError(f"target {target.name}: the contract check reads a running venue (venue.admin_url); "
+                       f"venue.run starts ours only for gameday run")
     async with AsyncExitStack() as exit_stack:
         if session is None:
             session = await exit_stack.enter_async_context(aiohttp.ClientSession())
         http = Http(session, options.timeout_s, target.oms_api)
         results = Results()
-        venue = VenueAdmin(target.venue.admin_url.rstrip("/"), venue_token)
+        venue = VenueAdmin(venue_url.rstrip("/"), venue_token)
         urls = {name: url.rstrip("/") for name, url in target.oms.instances.items()}
         views = await _read_all(http, venue, urls, admin or AdminToken(), results)
         active = _stack_active(views, results)

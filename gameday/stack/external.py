@@ -1,7 +1,9 @@
-"""A stack the user already runs, reached through a target file: nothing is started or stopped.
+"""A stack the user already runs, reached through a target file: nothing of it is started or stopped.
 
 ``async with ExternalStack(target, settings)`` opens a session, enters the NATS observers when the
-target names NATS, and waits (bounded) until one OMS instance answers deep health as ``active``.
+target names NATS, starts our venue when the file asks the harness to run it (``venue.run``:
+:mod:`gameday.stack.run_venue`, stopped when the block ends), and waits (bounded) until one OMS
+instance answers deep health as ``active``.
 Its ``endpoints.oms`` carry the target's OMS API (``oms.adapter``, else the contract's): everything
 that reaches the instances speaks through it.
 Leaving the block heals nothing itself (the nemesis heals every fault it applied) and deletes no
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -28,6 +31,7 @@ from gameday.probes import sample_roles
 from gameday.scenario.faults import ExchangeFaultKind
 from gameday.stack.errors import StackError
 from gameday.stack.protocol import NatsObserver
+from gameday.stack.run_venue import RunVenue
 from gameday.stack.service_doors import ServiceDoor, door_for
 from gameday.stack.settings import StackEndpoints, StackSettings
 from gameday.stack.venue_faults import heal_exchange_fault, put_exchange_fault
@@ -77,13 +81,19 @@ class ExternalStack:
         """``environ`` is where ``venue.admin_token_env`` is looked up (default: this process's)."""
         self.target = target
         self.settings = replace(settings, admin_token=admin_token) if admin_token else settings
+        run = target.venue.run
+        venue_token = secrets.token_urlsafe(18) if run is not None else None  # fresh per run, as embedded
+        # the venue the harness runs: its admin URL is known once it serves (RunVenue.start)
+        self._venue = None if run is None else RunVenue(run, self.settings, admin_token=venue_token or "")
         self.endpoints = StackEndpoints(
             oms=OmsInstances(target.oms.instances, target.oms_api),
-            venue_admin=target.venue.admin_url.rstrip("/"),
-            venue_admin_token=venue_admin_token_of(target, os.environ if environ is None else environ),
+            venue_admin=(target.venue.admin_url or "").rstrip("/"),
+            venue_admin_token=venue_token if run is not None else venue_admin_token_of(
+                target, os.environ if environ is None else environ),
             nats=target.nats.url if target.nats else "",
             toxiproxy=target.toxiproxy.url if target.toxiproxy else "",
-            database_dsn=target.database.dsn if target.database else "")
+            database_dsn=target.database.dsn if target.database else "",
+            deployer=target.deployer.url.rstrip("/") if target.deployer else None)
         self._toxiproxy_token = toxiproxy_token_of(target, os.environ if environ is None else environ)
         self.toxiproxy: ToxiproxyClient | None = None
         self.started_in_s: float | None = None
@@ -107,6 +117,9 @@ class ExternalStack:
             if self.target.nats is not None:
                 for observer in self._observers:
                     await self._exit.enter_async_context(observer(self.target.nats.url))
+            if self._venue is not None:  # before the wait: the OMS may reconnect to the fresh venue first
+                self._exit.push_async_callback(self._venue.stop)
+                self.endpoints.venue_admin = await self._venue.start(self._session)
             await self._wait_for_active()
         except BaseException:
             await self._exit.aclose()
@@ -161,9 +174,11 @@ class ExternalStack:
         return {
             "target": {"name": target.name, "file_capabilities": {
                 "nats": target.nats is not None, "database": target.database is not None,
-                "toxiproxy": target.toxiproxy is not None,
+                "toxiproxy": target.toxiproxy is not None, "deployer": target.deployer is not None,
+                "venue": "admin_url" if self._venue is None else "run",
                 "services": {name: type(door).__name__ for name, door in self._doors.items()}}, **adapter},
             "services": {name: {"url": url} for name, url in target.oms.instances.items()},
             "proxies": dict(target.toxiproxy.proxies) if target.toxiproxy else {},
+            **({} if self._venue is None else {"venue": self._venue.describe()}),
             "started_in_s": self.started_in_s,
         }
