@@ -110,6 +110,19 @@ def _add_stack_flags(command: argparse.ArgumentParser, *, matrix: bool) -> None:
                              "; the level and the load average go into the matrix report" if matrix else ""))
 
 
+def _toxiproxy_url(args: argparse.Namespace, console: Console) -> tuple[bool, str | None]:
+    """``TOXIPROXY_URL`` if set (a user's Toxiproxy, used instead of our own), and whether it may be used:
+    off loopback only with ``--allow-remote``."""
+    from gameday.loopback import is_loopback_address
+
+    url = os.environ.get("TOXIPROXY_URL") or None
+    if url is not None and not args.allow_remote and not is_loopback_address(url):
+        console.print(f"[bold red]TOXIPROXY_URL[/] {escape(url)} is not on loopback: pass --allow-remote to "
+                      "send faults to a Toxiproxy on another host", highlight=False)
+        return False, url
+    return True, url
+
+
 def _load_all(paths: Sequence[Path], console: Console,
               restartable: Sequence[str] | None = None) -> list[Scenario] | None:
     scenarios: list[Scenario] = []
@@ -197,9 +210,12 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
                                                        args.defect)
     if attached is None:
         return EXIT_INVALID
+    allowed, toxiproxy_url = _toxiproxy_url(args, console)
+    if not allowed:
+        return EXIT_INVALID
     settings = RunSettings(reports_root=args.reports.resolve(),
                            extra_defects=tuple(args.defect),
-                           toxiproxy_url=os.environ.get("TOXIPROXY_URL") or None, stress=args.stress,
+                           toxiproxy_url=toxiproxy_url, stress=args.stress,
                            backend=args.backend, load_ui=args.load_ui, **attached)
     worst = 0
     for path, scenario in zip(args.scenarios, scenarios, strict=True):
@@ -245,7 +261,9 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
         return EXIT_INVALID
     reports = args.reports.resolve()
     out = reports if args.out is None else args.out.resolve()
-    toxiproxy_url = os.environ.get("TOXIPROXY_URL") or None
+    allowed, toxiproxy_url = _toxiproxy_url(args, console)
+    if not allowed:
+        return EXIT_INVALID
 
     async def run_one(request: RunRequest) -> tuple[RunResult, str | None, str | None]:
         settings = RunSettings(reports_root=reports / "matrix", extra_defects=request.defects,

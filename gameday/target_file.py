@@ -13,11 +13,9 @@ from this file (:mod:`gameday.oms_api_loader`).
 
 from __future__ import annotations
 
-import ipaddress
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -32,6 +30,7 @@ from pydantic import (
 
 from gameday.errors import ScenarioProblem, TargetFileError
 from gameday.faults.schedule import fault_id
+from gameday.loopback import is_loopback_address
 from gameday.oms_api_routes import OmsOp
 from gameday.scenario.actions import DeployAction, KillSwitchAction, RestartAction, RollbackAction
 from gameday.scenario.explain import problems_from_validation
@@ -48,7 +47,6 @@ if TYPE_CHECKING:  # the HTTP machinery loads only when a run or a check reaches
 __all__ = ["AdapterSpec", "CommandSet", "DeployerSpec", "ServiceAccess", "TargetFile", "VenueRunSpec",
            "load_target_file", "scenario_gaps"]
 
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
 class _Spec(BaseModel):
@@ -266,24 +264,6 @@ class TargetFile(_Spec):
         return found
 
 
-def is_loopback(address: str) -> bool:
-    """Whether a URL's or DSN's every host is on loopback (a multi-host DSN names several)."""
-    netloc = urlsplit(address).netloc.rsplit("@", 1)[-1]
-    hosts = [part.rsplit(":", 1)[0] if not part.startswith("[") else part[1:part.index("]")]
-             for part in netloc.split(",") if part]
-    if not hosts:
-        return False
-    for host in hosts:
-        if host.lower() in LOOPBACK_NAMES:
-            continue
-        try:
-            if not ipaddress.ip_address(host).is_loopback:
-                return False
-        except ValueError:
-            return False  # a name other than localhost: not provably loopback
-    return True
-
-
 def load_target_file(path: Path | str, *, allow_remote: bool = False) -> TargetFile:
     """Read and validate a target file; every endpoint on loopback unless ``allow_remote``."""
     file = str(path)
@@ -301,7 +281,7 @@ def load_target_file(path: Path | str, *, allow_remote: bool = False) -> TargetF
     if target is not None and not allow_remote:
         problems.extend(ScenarioProblem(file, None, where, f"{address!r} is not on loopback; the harness "
                                         f"reaches other hosts only with --allow-remote")
-                        for where, address in target.endpoints().items() if not is_loopback(address))
+                        for where, address in target.endpoints().items() if not is_loopback_address(address))
     if target is not None and target.venue.run is not None and not problems:
         problems.extend(_load_venue_run(target.venue.run, root, file, Path(path).parent))
     if target is not None and target.oms.adapter is not None and not problems:

@@ -14,7 +14,6 @@ scenario without ``load:``.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import os
 import shutil
@@ -24,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
-from urllib.parse import urlsplit
 
 from gameday.errors import GamedayError
 from gameday.history import History, OpKind, OpType
 from gameday.load.config import ChildConfig, Schedule, Stage, StatsLine
 from gameday.load.stats import EXIT_F, LOAD_PROCESS, STATS_F
+from gameday.loopback import is_loopback_address
 from gameday.scenario import Scenario
 from gameday.scenario.load_spec import ALL_OMS, FRONT_DOOR, LoadSpec, load_window
 from gameday.stack.process import ManagedProcess, ProcessSpec, start_process
@@ -69,22 +68,12 @@ class LoadPlan:
                    tuple(scenario.workload.symbols))
 
 
-def _loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def load_hosts(spec: LoadSpec, endpoints: StackEndpoints, *, allow_remote: bool = False) -> list[str]:
     """The hosts the load goes to; the locustfile's ``host`` is the first."""
     service = spec.service
     if service is None:
         assert spec.url is not None
-        if not allow_remote and not _loopback(spec.url):
+        if not allow_remote and not is_loopback_address(spec.url):
             raise LoadError(f"load.url {spec.url} is off loopback: a game day sends its load to its own "
                             f"stack (--allow-remote lets it go elsewhere)")
         return [spec.url]

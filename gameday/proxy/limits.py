@@ -24,6 +24,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from gameday.loopback import is_loopback_host
 from gameday.proxy import errors
 from gameday.proxy.net import split_host_port
 
@@ -36,7 +37,6 @@ NAME_RULE = (
 _NAME = re.compile(r"[\x21-\x2e\x30-\x7e](?:[\x20-\x2e\x30-\x7e]*[\x21-\x2e\x30-\x7e])?")
 _HOST_NAME = re.compile(r"(?=.{1,253}\Z)(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?")
 _ZONE = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # an IPv6 scope: an interface name or number
-LOOPBACK_NAMES = frozenset({"localhost"})
 LOOPBACK_RULE = "127.0.0.0/8, ::1 or localhost"
 MISSING_LISTEN = (
     "listen address missing: Toxiproxy then listens on every interface, which this server does only "
@@ -65,19 +65,6 @@ def is_host(host: str) -> bool:
         return False
     _, percent, zone = host.partition("%")
     return not percent or _ZONE.fullmatch(zone) is not None
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is on loopback by its spelling alone (no lookup: a name may change)."""
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +96,7 @@ class AddressPolicy:
         return host, port
 
     def _check_host(self, field: str, address: str, host: str) -> None:
-        if self.allow_remote or is_loopback(host):
+        if self.allow_remote or is_loopback_host(host):
             return
         if field == "listen" and address == "":
             raise errors.BadRequest(MISSING_LISTEN)

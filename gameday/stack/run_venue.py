@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import ipaddress
 import json
 import os
 import socket
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from pydantic import ValidationError
 
+from gameday.loopback import is_loopback_host
 from gameday.stack.errors import StackError
 from gameday.stack.process import ManagedProcess, ProcessSpec, start_process, wait_until
 from gameday.stack.rundir import ProcessRegistry
@@ -114,7 +114,7 @@ def venue_config(spec: VenueRunSpec, *, ledger_path: Path, admin_token: str, see
         overridden = " with the overrides of venue.run" if where else ""
         raise VenueRunError(where, f"expected a mock_exchange VenueConfig{overridden}, got {field}: "
                                    f"{first['msg']}{more}") from None
-    if not _loopback(config.host):
+    if not is_loopback_host(config.host):
         raise VenueRunError(where, f"expected the venue on loopback (host 127.0.0.1), got host "
                                    f"{config.host!r}: the harness runs it on loopback only")
     if not config.fix_port and not config.ws_port:
@@ -129,15 +129,6 @@ def check_venue_run(spec: VenueRunSpec) -> None:
     """``spec`` describes a venue the harness can start (ports, sessions, ``config``); else raises."""
     venue_config(spec, ledger_path=_PLACEHOLDER_LEDGER, admin_token="check", seed=0,
                  symbols=_PLACEHOLDER_SYMBOLS)
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def fixed_ports(config: VenueConfig) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,18 @@ def test_a_defect_is_refused_for_a_stack_reached_through_a_target_file(tmp_path:
     assert result.returncode == 2
     assert "--defect: a stack reached through a target file runs as it is" in " ".join(result.stdout.split())
     assert not reports.exists()
+
+
+def test_a_toxiproxy_off_loopback_is_refused_without_allow_remote(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    scenario = str(SCENARIOS / "failover-primary-crash.yaml")
+    for command in ("run", "matrix"):
+        result = subprocess.run(
+            [sys.executable, "-c", "from gameday.cli import main; main()", command, scenario,
+             "--reports", str(reports)],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "TOXIPROXY_URL": "http://192.0.2.10:8474"})  # TEST-NET: never dialled
+        assert result.returncode == 2, result.stdout + result.stderr
+        said = " ".join(result.stdout.split())
+        assert "TOXIPROXY_URL http://192.0.2.10:8474 is not on loopback: pass --allow-remote" in said
+        assert not reports.exists()  # nothing was started

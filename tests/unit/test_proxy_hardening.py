@@ -18,8 +18,9 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
+from gameday.loopback import is_loopback_host
 from gameday.proxy import ToxiproxyServer, gojson
-from gameday.proxy.limits import MAX_BODY_BYTES, MISSING_LISTEN, NAME_RULE, is_host, is_loopback
+from gameday.proxy.limits import MAX_BODY_BYTES, MISSING_LISTEN, NAME_RULE, is_host
 from gameday.proxy.net import split_host_port
 from gameday.proxy.testing import ApiClient, echo_server, served_api
 
@@ -294,7 +295,7 @@ def test_split_host_port_refuses(address: str) -> None:
     ("localhost.example.com", False), ("128.0.0.1", False),
 ])
 def test_loopback_is_read_from_the_spelling(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
+    assert is_loopback_host(host) is loopback
 
 
 @pytest.mark.parametrize(("host", "valid"), [

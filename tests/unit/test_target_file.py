@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from gameday.errors import StackError, TargetFileError
+from gameday.loopback import is_loopback_address
 from gameday.scenario import parse_scenario
 from gameday.stack.external import venue_admin_token_of
 from gameday.stack.service_doors import CommandDoor, PidDoor
-from gameday.target_file import CommandSet, is_loopback, load_target_file, scenario_gaps
+from gameday.target_file import CommandSet, load_target_file, scenario_gaps
 
 TARGET = """\
 name: staging
@@ -92,7 +93,7 @@ def test_endpoints_off_loopback_are_refused_unless_allowed(tmp_path: Path) -> No
     ("nats://staging.example:4222", False), ("http://192.168.1.1", False), ("not a url", False),
 ])
 def test_loopback_means_every_host(address: str, loopback: bool) -> None:
-    assert is_loopback(address) is loopback
+    assert is_loopback_address(address) is loopback
 
 
 def test_a_malformed_target_file_names_the_path_and_never_raises_anything_else(tmp_path: Path) -> None:
