@@ -27,8 +27,8 @@ __all__ = ["DEFAULT_TARGET", "ENTRY_POINT_GROUP", "Target", "TargetError", "load
 
 ENTRY_POINT_GROUP = "gameday.targets"
 DEFAULT_TARGET = "reference"
-TARGET_SECTIONS = ("deploy", "schedule", "breaker")
-"""``stack`` keys whose schema belongs to the target (its deployer's settings)."""
+TARGET_SECTIONS = ("deploy", "schedule", "breaker", "market_data")
+"""``stack`` keys whose schema belongs to the target (its deployer's settings, its market-data consumers)."""
 
 
 class Target(Protocol):

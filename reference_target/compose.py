@@ -35,10 +35,10 @@ PORTS = {"toxiproxy": 0, "nats": 1, "postgres": 3, "postgres-replica": 4, "excha
          "oms-primary": 10, "oms-dr": 11, "oms-blue": 12, "oms-green": 13, "front-door": 22, "deployer": 23}
 """Each service's port in a block of 100 (compose/docker-compose.yml's header)."""
 PREFIXES = range(150, 200)
-UNWIRED_SECTIONS = ("schedule", "breaker", "clock", "venue", "oms")
+UNWIRED_SECTIONS = ("schedule", "breaker", "clock", "venue", "oms", "market_data")
+"""A scenario's deployment sections the compose files do not take yet (``deploy`` they do)."""
 DEFAULT_DB_PASSWORD = "gameday"
 """The compose files' default ``GAMEDAY_DB_PASSWORD`` (a project started by hand); each run sets its own."""
-"""A scenario's deployment sections the compose files do not take yet (``deploy`` they do)."""
 
 
 def _deploy_settings(settings: StackSettings) -> dict[str, Any]:

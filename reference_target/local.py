@@ -25,7 +25,7 @@ from gameday.faults.toxiproxy_client import ToxiproxyClient
 from gameday.probes import sample_roles
 from gameday.recorder import LeaseBucket, LeaseWatcher
 from gameday.scenario.faults import ExchangeFaultKind
-from gameday.scenario.presets import InitialRole, topology
+from gameday.scenario.presets import Hop, InitialRole, hop_name, topology
 from gameday.stack.errors import StackError
 from gameday.stack.launcher import Launcher, use_launcher
 from gameday.stack.postgres import (
@@ -42,9 +42,11 @@ from gameday.stack.services import NatsService, start_nats, start_python_service
 from gameday.stack.settings import StackEndpoints, StackSettings
 from gameday.stack.venue_faults import heal_exchange_fault, put_exchange_fault
 from gameday.workload import reference_price
-from mock_exchange.config import SessionConfig, SymbolConfig, VenueConfig
+from mock_exchange.config import FeedConfig, SessionConfig, SymbolConfig, VenueConfig
 from reference_target.db_failover import start_db_failover
 from trading_stack.config import FailoverConfig, OmsConfig
+from trading_stack.market_data.config import MarketDataConfig
+from trading_stack.market_data.section import MarketDataSection, feed_hop_destination
 
 OMS_INSTANCES = {"oms-primary": InitialRole.ACTIVE, "oms-dr": InitialRole.STANDBY}
 DR_REGION_SERVICES = frozenset({"oms-dr"})
@@ -70,7 +72,7 @@ class LocalStack:
         self._registry = ProcessRegistry(settings.run_dir)
         self._session: aiohttp.ClientSession | None = None
         self.toxiproxy: ToxiproxyClient | None = None
-        self._hops = topology(settings.preset).hops
+        self._hops = topology(settings.preset).hops + self._feed_hops()
         self._nats_observers: list[NatsObserver] = []
 
     def observe_nats(self, observer: NatsObserver) -> None:
@@ -186,6 +188,7 @@ class LocalStack:
             "nats": nats.url.removeprefix("nats://"),
             "postgres": database.primary.address,
             "postgres-replica": database.replica.address,
+            **self._feed_upstreams(venue),
         }
         await self._add_proxies({hop.name: upstreams[hop.destination] for hop in self._hops
                                  if hop.destination in upstreams})
@@ -297,6 +300,7 @@ class LocalStack:
             seed=self.settings.seed,
             ledger_path=self.settings.run_dir.path / "ledger.jsonl",
             admin_token=self.settings.admin_token,
+            feeds=self._venue_feeds(),
         )
 
     async def _start_venue(self) -> ManagedProcess:
@@ -341,6 +345,7 @@ class LocalStack:
             database_dsn=read_write_dsn([self.endpoints.proxies[f"{instance}->postgres"],
                                          self.endpoints.proxies[f"{instance}->postgres-replica"]],
                                         password=self.settings.database_password),
+            market_data=self._market_data_of(instance),
             defects=self.settings.defects,
         )
 
@@ -393,7 +398,47 @@ class LocalStack:
             "cross_region_rtt_ms": self.settings.cross_region_rtt_ms,
             "initial_roles": {name: self.initial_role(name).value for name in self.default_roles},
             "lease": self.lease().describe(),
+            **({} if self.market_data is None else {"market_data": self.market_data.model_dump(mode="json")}),
         }
+
+    # --- market data (issue 16) ---------------------------------------------------------------
+
+    @property
+    def market_data(self) -> MarketDataSection | None:
+        """The scenario's ``stack.market_data``: the venue publishes these feeds, each OMS instance
+        reaches each through its own hop (``<instance>->feed-<name>``) and trades on them. None (the
+        default): no feed, no hop, no pricing — the stack as it always was."""
+        section = None if self.settings.deployment is None else self.settings.deployment.market_data
+        return section if isinstance(section, MarketDataSection) else None
+
+    def _feed_hops(self) -> tuple[Hop, ...]:
+        return topology(self.settings.preset).feed_hops if self.market_data is not None else ()
+
+    def _venue_feeds(self) -> tuple[FeedConfig, ...]:
+        section = self.market_data
+        if section is None:
+            return ()
+        rate = {} if section.updates_per_s is None else {"updates_per_s": section.updates_per_s}
+        return tuple(FeedConfig(name=feed, **rate) for feed in section.feeds)
+
+    def _feed_upstreams(self, venue: ManagedProcess) -> dict[str, str]:
+        """Each feed hop's destination (``feed-a``) -> the venue's port for it (READY's ``feed_a``)."""
+        section = self.market_data
+        if section is None:
+            return {}
+        return {feed_hop_destination(feed): f"127.0.0.1:{venue.ports[f'feed_{feed.lower()}']}"
+                for feed in section.feeds}
+
+    def _market_data_of(self, instance: str) -> MarketDataConfig | None:
+        section = self.market_data
+        if section is None:
+            return None
+        hops = {feed: hop_name(instance, feed_hop_destination(feed)) for feed in section.feeds}
+        missing = sorted(hop for hop in hops.values() if hop not in self.endpoints.proxies)
+        if missing:
+            raise StackError(f"preset {self.settings.preset} has no market-data hop {', '.join(missing)} "
+                             f"(its feed hops: {', '.join(h.name for h in self._feed_hops()) or 'none'})")
+        return section.config({feed: f"ws://{self.endpoints.proxies[hop]}/md" for feed, hop in hops.items()})
 
 
 def _comp_id(instance: str) -> str:

@@ -12,6 +12,7 @@ from trading_stack.deploy.breaker import BreakerConfig
 from trading_stack.deploy.config import DeployConfig
 from trading_stack.deploy.scheduler import DeploySchedule
 from trading_stack.deploy.versions import OmsVersion
+from trading_stack.market_data.section import MarketDataSection
 
 if TYPE_CHECKING:
     from gameday.stack.protocol import Stack
@@ -39,11 +40,15 @@ DEFECTS: Mapping[str, str] = {
     Defect.BREAKER_DISABLED: "the deploy's circuit breaker never trips",
     Defect.NO_AUTO_ROLLBACK: "a tripped breaker does not roll the deploy back",
     Defect.DEPLOY_IGNORES_BLUE_HEALTH: "the deployer cuts over without checking blue's health",
+    Defect.NO_FEED_FAILOVER: "the OMS stays on the primary market-data feed whatever happens to it",
+    Defect.NO_DIVERGENCE_CHECK: "the OMS never compares its feeds: it prices orders off a diverged feed",
+    Defect.NO_FEED_BREAKER: "with no usable feed the OMS trades on, priced off the last known prices",
 }
 SECTIONS: Mapping[str, type[BaseModel]] = {
     "deploy": DeployConfig,
     "schedule": DeploySchedule,
     "breaker": BreakerConfig,
+    "market_data": MarketDataSection,
 }
 
 

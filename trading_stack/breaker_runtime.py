@@ -63,6 +63,7 @@ class BreakerRuntime:
         self._spawn = spawn
         self._last_pnl_ns: int | None = None
         self._carrying_out: asyncio.Task[Any] | None = None
+        self._halting: asyncio.Task[Any] | None = None  # a trip decided elsewhere (the feed breaker)
 
     @property
     def trip(self) -> Trip | None:
@@ -123,6 +124,25 @@ class BreakerRuntime:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.end_halt()
+
+    def halt(self, detail: Mapping[str, Any], flatten: bool) -> None:
+        """A trip decided outside the PnL limits (the feed breaker, issue 16): ``BreakerTripped`` with
+        ``detail``, then every open order cancelled (resent until none is open) and, if ``flatten``,
+        every position flattened as for a PnL trip. Entries are refused by whoever decided the trip."""
+        self._host.alert(BREAKER_TRIPPED, detail)
+        log.warning("breaker tripped (%s): cancelling%s", detail.get("reason"),
+                    ", flattening" if flatten else "")
+        if self._halting is None or self._halting.done():
+            self._halting = self._spawn(self._cancel_and_flatten(flatten), "breaker-halt")
+
+    async def end_halt(self) -> None:
+        """Stop carrying out :meth:`halt` (its trip was re-armed)."""
+        task, self._halting = self._halting, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # -- carrying a trip out ---------------------------------------------------------------
     def _carry_out(self, trip: Trip) -> None:
@@ -132,13 +152,17 @@ class BreakerRuntime:
         log.warning("breaker tripped (%s): halting entries, cancelling, flattening", trip.reason)
         self._carrying_out = self._spawn(self._cancel_and_flatten(), "breaker")
 
-    async def _cancel_and_flatten(self) -> None:
+    async def _cancel_and_flatten(self, flatten: bool = True) -> None:
         while True:
             await self._cancel(self._host.open_orders())
-            open_positions = {s: p.qty for s, p in self._host.costed_positions().items() if p.qty}
+            open_positions = {s: p.qty for s, p in self._host.costed_positions().items() if p.qty and flatten}
             if not open_positions and not self._host.open_orders():
-                self._host.alert(FLAT, {"positions": {}})
+                if flatten:
+                    self._host.alert(FLAT, {"positions": {}})
                 return
+            if not open_positions:  # cancels still unanswered or refused: send them again
+                await asyncio.sleep(FLATTEN_RETRY_S)
+                continue
             sent = await asyncio.gather(*(
                 self._host.send_market(symbol, Side.SELL if qty > 0 else Side.BUY, abs(qty))
                 for symbol, qty in sorted(open_positions.items())

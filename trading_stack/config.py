@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from trading_stack.defects import Defect
 from trading_stack.deploy.breaker import BreakerConfig
 from trading_stack.deploy.versions import OmsVersion
+from trading_stack.market_data.config import MarketDataConfig
 
 __all__ = ["DbFailoverConfig", "Defect", "FailoverConfig", "InitialRole", "OmsConfig"]
 
@@ -59,6 +60,8 @@ class OmsConfig(_Model):
     shutdown_cancel_timeout_s: float = Field(default=10.0, gt=0, description="SIGTERM: cancel-all bound")
     shutdown_fill_wait_s: float = Field(default=5.0, ge=0, description="SIGTERM: wait for outstanding fills")
     role_change_timeout_s: float = Field(default=10.0, gt=0, description="POST /admin/role answers 504 after")
+    market_data: MarketDataConfig | None = Field(
+        default=None, description="feeds to consume and price orders off (issue 16); None: no market data")
     defects: tuple[Defect, ...] = ()
 
 

@@ -31,3 +31,7 @@ class Defect(StrEnum):
     BREAKER_DISABLED = "breaker-disabled"
     NO_AUTO_ROLLBACK = "no-auto-rollback"
     DEPLOY_IGNORES_BLUE_HEALTH = "deploy-ignores-blue-health"
+    # market data (issue 16)
+    NO_FEED_FAILOVER = "no-feed-failover"  # the OMS stays on the primary feed whatever happens to it
+    NO_DIVERGENCE_CHECK = "no-divergence-check"  # feeds are never compared: a diverged feed is traded on
+    NO_FEED_BREAKER = "no-feed-breaker"  # no usable feed: trades on, priced off the last known prices

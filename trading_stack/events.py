@@ -128,6 +128,10 @@ class EventPublisher:
     def pnl(self, pnl: float, peak: float) -> None:
         self._put("pnl", {"instance": self._instance, "pnl": pnl, "peak": peak, "t_ns": self._clock()})
 
+    def market_data(self, suffix: str, body: Mapping[str, Any]) -> None:
+        """Feed state and switches (``<prefix>.feeds``), priced orders (``<prefix>.pricing``): issue 16."""
+        self._put(suffix, {"instance": self._instance, **body, "t_ns": self._clock()})
+
     def alert(self, alert: str, detail: Mapping[str, Any]) -> None:
         self._put(
             "alerts",

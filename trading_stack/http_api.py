@@ -38,7 +38,7 @@ class OmsApi(Protocol):
 
     async def kill_switch(self, operator: str) -> ApiResult: ...
 
-    async def rearm(self) -> ApiResult: ...
+    async def rearm(self, operator: str) -> ApiResult: ...
 
     async def set_risk_limit(self, update: RiskLimitUpdate) -> ApiResult: ...
 
@@ -90,8 +90,8 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
     async def kill_switch(request: web.Request) -> web.Response:
         return _json(await api.kill_switch(request.headers.get("X-Operator", UNNAMED_OPERATOR)))
 
-    async def rearm(_request: web.Request) -> web.Response:
-        return _json(await api.rearm())
+    async def rearm(request: web.Request) -> web.Response:
+        return _json(await api.rearm(request.headers.get("X-Operator", UNNAMED_OPERATOR)))
 
     async def launch(request: web.Request) -> web.Response:
         body = await parse_body(request, LaunchRequest, "invalid launch")

@@ -20,7 +20,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trading_stack.book import Book
 from trading_stack.breaker_runtime import BreakerRuntime
@@ -45,6 +45,9 @@ from trading_stack.runtime import announce_ready, load_config, run_service, setu
 from trading_stack.shutdown import drain
 from trading_stack.store import STORE_ROWS_NOT_WRITTEN, Store, publish_backlog
 from trading_stack.venue_sync import DB_TIMEOUT_S, VenueSync
+
+if TYPE_CHECKING:
+    from trading_stack.market_data.runtime import MarketData
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,15 @@ class Oms:
         self.guard = LeaseGuard(config, clock, self)
         self.promotion = Promoter(config, self)
         self.deploy = DeployRoles(self)
+        self.market_data = self._market_data()
+
+    def _market_data(self) -> MarketData | None:
+        """The feeds and the pricing off them (issue 16); None without ``market_data``: nothing priced."""
+        if self.config.market_data is None:
+            return None
+        from trading_stack.market_data.runtime import MarketData  # only an OMS with feeds needs it
+
+        return MarketData(self.config.market_data, self._defects, self._clock, self, self.spawn)
 
     # -- small helpers -----------------------------------------------------------------
     @property
@@ -163,6 +175,8 @@ class Oms:
             publisher.output(OUTPUTS_SUBJECT, output.model_dump(mode="json"))
         if self.roles.role is Role.ACTIVE:
             self.breaker.on_fill(fill)
+        if self.market_data is not None:
+            self.market_data.on_fill(fill)
 
     # -- BreakerHost / DrainHost -----------------------------------------------------------
     def open_orders(self) -> list[Order]:
@@ -187,6 +201,21 @@ class Oms:
             return PlaceResult(refusal.status, error=str(refusal.body["error"]))
         request = NewOrderRequest(symbol=symbol, side=side, qty=qty, type=OrdType.MARKET)
         return await self.gateway.place(request)
+
+    # -- MarketDataHost --------------------------------------------------------------------
+    @property
+    def trading(self) -> bool:
+        return self.roles.role is Role.ACTIVE and not self._stopping
+
+    def publish_market_data(self, suffix: str, body: Mapping[str, Any]) -> None:
+        if self.streams.publisher is not None:
+            self.streams.publisher.market_data(suffix, body)
+
+    def halt_for_feed_loss(self, detail: Mapping[str, Any], flatten: bool) -> None:
+        self.breaker.halt(detail, flatten)
+
+    async def end_feed_halt(self) -> None:
+        await self.breaker.end_halt()
 
     def publish_pnl(self, pnl: float, peak: float) -> None:
         if self.streams.publisher is not None:
@@ -216,6 +245,8 @@ class Oms:
     def _start_as(self, role: InitialRole) -> None:
         if role is InitialRole.DORMANT:
             return
+        if self.market_data is not None:
+            self.market_data.start()
         if role is not InitialRole.SHADOW:
             self.ensure_store()
         self.spawn(self._setup_infra(), "setup")
@@ -240,6 +271,8 @@ class Oms:
                         self._clock)
         self._stopping = True
         await self.breaker.stop()
+        if self.market_data is not None:
+            await self.market_data.stop()
         self.promotion.cancel()
         self.guard.stop_watch()
         await self.link.close()

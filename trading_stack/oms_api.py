@@ -64,6 +64,8 @@ class OmsService:
         ready = oms.ready(checks) or oms.has_shallow_health
         body = {"role": oms.roles.role.value, "ready": ready, "checks": checks,
                 "loop_lag_ms": oms.loop_lag.summary().as_dict(), "store": oms.store.backlog_stats().as_dict()}
+        if oms.market_data is not None:  # shown, not judged: feed loss is the feed breaker's, not failover's
+            body["market_data"] = oms.market_data.describe()
         return ApiResult(200 if ready else 503, body)
 
     def positions_body(self) -> dict[str, Any]:
@@ -81,7 +83,11 @@ class OmsService:
     async def place(self, request: NewOrderRequest) -> ApiResult:
         oms = self._oms
         halted = oms.breaker.refusal(request, oms.book.positions.get(request.symbol, 0))
-        return halted if halted is not None else await self._place(request)
+        if halted is not None:
+            return halted
+        if oms.market_data is None or oms.refusal() is not None:
+            return await self._place(request)
+        return await oms.market_data.place(request, self._place)  # priced off the selected feed, or refused
 
     async def _place(self, request: NewOrderRequest) -> ApiResult:
         oms = self._oms
@@ -112,8 +118,16 @@ class OmsService:
     async def kill_switch(self, operator: str) -> ApiResult:
         return self._oms.breaker.kill(operator)
 
-    async def rearm(self) -> ApiResult:
-        return await self._oms.breaker.rearm()
+    async def rearm(self, operator: str) -> ApiResult:
+        """Re-arm every tripped breaker: the feed breaker (only with a usable feed), then the PnL one."""
+        oms = self._oms
+        feeds = oms.market_data
+        if feeds is None or not feeds.tripped:
+            return await oms.breaker.rearm()
+        result = await feeds.rearm(operator)
+        if result.status != 200 or oms.breaker.trip is None:
+            return result
+        return await oms.breaker.rearm()
 
     async def set_risk_limit(self, update: RiskLimitUpdate) -> ApiResult:
         """Persist first (the database is where a successor finds it), then enforce."""

@@ -75,11 +75,12 @@ class DeploymentSpec(_Spec):
     breaker: Any = None
     venue: VenueSpec | None = None
     oms: OmsSpec | None = None
+    market_data: Any = None  # the target's model; any preset may ask for it, so not a deploy field
 
     @classmethod
     def of(cls, stack: BaseModel) -> DeploymentSpec:
-        """The deployment fields of a validated ``StackSpec``."""
-        return cls(**{name: getattr(stack, name) for name in DEPLOY_STACK_FIELDS})
+        """The deployment fields of a validated ``StackSpec``, and its market-data section."""
+        return cls(**{name: getattr(stack, name) for name in (*DEPLOY_STACK_FIELDS, "market_data")})
 
 
 def quoted_times(schedule: Any) -> Any:

@@ -104,6 +104,8 @@ class StackSpec(_Spec):
     deploy: Any = None
     schedule: Any = None
     breaker: Any = None
+    market_data: Any = None
+    """the target's market-data section: the venue publishes feeds and the OMS prices off them (any preset)"""
     venue: VenueSpec | None = None
     oms: OmsSpec | None = None
 
@@ -278,7 +280,8 @@ class Scenario(_Spec):
         stack, workload = info.data.get("stack"), info.data.get("workload")
         if stack is None or workload is None:
             return timeline  # already reported as invalid; nothing to check against
-        problems = timeline_problems(timeline, stack.preset, workload.duration)
+        problems = timeline_problems(timeline, stack.preset, workload.duration,
+                                     market_data=stack.market_data is not None)
         if problems:
             raise ValidationError.from_exception_data("timeline", problems)
         return timeline

@@ -79,6 +79,9 @@ class StackTopology:
     """The services that are OMS instances."""
     restartable: tuple[str, ...] = ()
     """The services the preset's stack can stop and start again (the ``restart`` action)."""
+    feed_hops: tuple[Hop, ...] = ()
+    """Hops from OMS instances to the venue's market-data feeds (``oms-primary->feed-a``), proxied only
+    when the scenario asks for market data (issue 16); not among ``hops``."""
 
     @property
     def has_deployer(self) -> bool:
@@ -108,6 +111,8 @@ _ACTIVE_PASSIVE = StackTopology(
     ),
     vantages=("witness",),
     oms_instances=("oms-primary", "oms-dr"),
+    feed_hops=(Hop("oms-primary", "feed-a"), Hop("oms-primary", "feed-b"),
+               Hop("oms-dr", "feed-a"), Hop("oms-dr", "feed-b")),
 )
 
 PRESETS: dict[StackPreset, StackTopology] = {

@@ -39,10 +39,12 @@ def timeline_length_problem(timeline: Any) -> str | None:
 
 
 def timeline_problems(timeline: tuple[Fault, ...], preset: StackPreset, workload_end: Duration,
-                      ) -> list[InitErrorDetails]:
+                      *, market_data: bool = False) -> list[InitErrorDetails]:
     """Faults (every occurrence of a repeating one) start within the workload, are healed by its end
-    and name the preset's services and hops; repeats expanded, the timeline stays within the limit."""
+    and name the preset's services and hops (its feed hops too with ``market_data``); repeats expanded,
+    the timeline stays within the limit."""
     stack = topology(preset)
+    hop_names = stack.hop_names + (tuple(hop.name for hop in stack.feed_hops) if market_data else ())
     problems = []
     for index, fault in enumerate(timeline):
         if fault.at >= workload_end:
@@ -60,11 +62,11 @@ def timeline_problems(timeline: tuple[Fault, ...], preset: StackPreset, workload
                     (index, "target"), "unknown_service",
                     f"unknown service; expected a service of preset {preset}, "
                     f"one of: {', '.join(stack.services)}", fault.target))
-        elif fault.proxy not in stack.hop_names:
+        elif fault.proxy not in hop_names:
             problems.append(_problem(
                 (index, "proxy"), "unknown_proxy",
                 f"unknown proxy; expected a hop '<from>-><to>' of preset {preset}, "
-                f"one of: {', '.join(stack.hop_names)}", fault.proxy))
+                f"one of: {', '.join(hop_names)}", fault.proxy))
     total = sum(fault.repeat.occurrences for fault in timeline)
     if total > MAX_TIMELINE_OCCURRENCES:
         problems.append(_problem(
