@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import ipaddress
 import json
 import logging
 import math
@@ -88,6 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--admin-port", type=_port, metavar="P", help="admin HTTP API port (default 0 = a free one)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let a venue listen beyond loopback (--host or a config's host); a warning is printed",
+    )
     parser.add_argument("--comp-id", metavar="ACCEPTOR_ID", help="the venue's CompID (default MOCKEX)")
     parser.add_argument(
         "--client-comp-id",
@@ -160,11 +166,41 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         config = exchange_config(args, os.environ)
+        _check_reach(config, allow_remote=args.allow_remote)
         asyncio.run(serve(config))
     except BadInputError as error:
         print(f"exchange: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0
+
+
+def _check_reach(config: ExchangeConfig, *, allow_remote: bool) -> None:
+    """Every venue listens on loopback, unless ``allow_remote``: then each one that does not is named
+    in a warning (anyone who reaches the host may trade on it and switch its faults)."""
+    remote = [venue for venue in config.venues if not is_loopback_host(venue.host)]
+    for venue in remote:
+        if not allow_remote:
+            raise BadInputError(
+                f"venue {venue.name} would listen on {venue.host}, beyond loopback: pass --allow-remote "
+                "to serve other hosts"
+            )
+        print(
+            f"exchange: warning: venue {venue.name} listens on {venue.host}: reachable beyond this host",
+            file=sys.stderr,
+        )
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is on loopback by its spelling alone (no lookup: a name may change)."""
+    if host.lower() in {"localhost", "localhost.localdomain", "ip6-localhost"}:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def exchange_config(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> ExchangeConfig:
