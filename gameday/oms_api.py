@@ -137,6 +137,8 @@ class OmsApi(Protocol):
 
     async def flatten(self, at: Endpoint, *, token: str | None, operator: str | None) -> Reply: ...
 
+    async def rearm(self, at: Endpoint, *, token: str | None, operator: str | None) -> Reply: ...
+
     async def set_risk_limit(self, at: Endpoint, symbol: str, max_order_qty: int, *,
                              token: str | None) -> Reply: ...
 
@@ -206,6 +208,11 @@ class ContractApi:
 
     async def flatten(self, at: Endpoint, *, token: str | None, operator: str | None) -> Reply:
         return await self.send(at, OmsOp.FLATTEN, json={}, headers=_admin_headers(token, operator))
+
+    async def rearm(self, at: Endpoint, *, token: str | None, operator: str | None) -> Reply:
+        """An operator re-arms a tripped breaker (optional in the contract: only scenarios that re-arm
+        need it)."""
+        return await self.send(at, OmsOp.REARM, json={}, headers=_admin_headers(token, operator))
 
     async def set_risk_limit(self, at: Endpoint, symbol: str, max_order_qty: int, *,
                              token: str | None) -> Reply:

@@ -31,6 +31,7 @@ class OmsOp(StrEnum):
     CANCEL = "cancel"
     KILL_SWITCH = "kill_switch"
     FLATTEN = "flatten"
+    REARM = "rearm"
     RISK_LIMITS = "risk_limits"
     DEPLOY = "deploy"
     ROLLBACK = "rollback"
@@ -84,6 +85,7 @@ CONTRACT_ROUTES: Mapping[OmsOp, Route] = MappingProxyType({
     OmsOp.CANCEL: Route("DELETE", "/orders/{order_id}"),
     OmsOp.KILL_SWITCH: Route("POST", "/admin/kill-switch"),
     OmsOp.FLATTEN: Route("POST", "/admin/flatten"),
+    OmsOp.REARM: Route("POST", "/admin/rearm"),
     OmsOp.RISK_LIMITS: Route("PUT", "/admin/risk-limits"),
     OmsOp.DEPLOY: Route("POST", "/deploy"),
     OmsOp.ROLLBACK: Route("POST", "/rollback"),

@@ -26,6 +26,7 @@ from gameday.scenario.actions import (
     DeployAction,
     KillSwitchAction,
     PositionAction,
+    RearmAction,
     RestartAction,
     RestingOrdersAction,
     RiskLimitAction,
@@ -234,6 +235,13 @@ class Operator:
         answer = await self._call(self._api.describe(OmsOp.KILL_SWITCH, at),
                                   self._api.kill_switch(at, token=self._token, operator=action.operator))
         return {"instance": action.target, "operator": action.operator, "trip": answer.get("trip")}
+
+    @_apply.register
+    async def _(self, action: RearmAction) -> dict[str, Any]:
+        at = self._oms(action.target)
+        answer = await self._call(self._api.describe(OmsOp.REARM, at),
+                                  self._api.rearm(at, token=self._token, operator=action.operator))
+        return {"instance": action.target, "operator": action.operator, "answer": answer}
 
     @_apply.register
     async def _(self, action: RestartAction) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from gameday.checkers.ghost import GhostOrders
 from gameday.checkers.ghost_alerts import OrdersBeforeGhostsAlerted
 from gameday.checkers.lease import SentWithoutLease
 from gameday.checkers.load import LoadFailureRatio, LoadP99
+from gameday.checkers.market_data import market_data_checkers
 from gameday.checkers.positions import PositionMismatch
 from gameday.checkers.replication import ReplicationLag
 from gameday.checkers.risk import RestingOrdersCancelled, RiskLimitBreaches
@@ -74,6 +75,7 @@ def default_checkers() -> tuple[Checker, ...]:
         StoreBacklogAtEnd(),
         LoadFailureRatio(),
         LoadP99(),
+        *market_data_checkers(),
     )
 
 

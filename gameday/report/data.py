@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gameday.history import Op
-from gameday.report import lanes, series
+from gameday.report import feed_series, lanes, series
 from gameday.report.data_model import (
     Clock,
     FaultWindow,
@@ -52,6 +52,7 @@ def build_report_data(ops: Sequence[Op], expectations: Sequence[ExpectationResul
                                        "fills_source": fills_source})
     harness_lag, load = series.harness_samples(ops, clock)
     intervals = lanes.measured_intervals(expectations, clock, end_s)
+    feeds = feed_series.feed_names(ops)
     return ReportData(
         origin=clock.origin, end_s=end_s, faults=faults, intervals=intervals, latency=latency,
         rates=series.rates(ops, clock, end_s, fills_t),
@@ -60,5 +61,7 @@ def build_report_data(ops: Sequence[Op], expectations: Sequence[ExpectationResul
                *lanes.instance_lanes(ops, clock, end_s)),
         replication=series.per_instance(ops, clock, "replication", "lag_ms"),
         loop_lag=(*series.per_instance(ops, clock, "looplag", "max_ms"), *harness_lag),
-        load=load, locust=series.load_series(ops, clock), orders=counts,
+        load=load, locust=series.load_series(ops, clock), orders=counts, feed_names=feeds,
+        feed_age=feed_series.feed_ages(ops, clock),
+        selected_feed=feed_series.selected_feeds(ops, clock, feeds),
     )

@@ -153,6 +153,12 @@ class ReportData(_Frozen):
     locust: tuple[Series, ...] = ()
     """A scenario's locust load: requests/s, failures/s and p99 (ms) per second (none without one)."""
     orders: OrderCounts = OrderCounts()
+    feed_names: tuple[str, ...] = ()
+    """The market-data feeds the OMS reported (``oms.feeds``), sorted."""
+    feed_age: tuple[Series, ...] = ()
+    """Each feed's age (ms) per instance, series ``"<instance> <feed>"``."""
+    selected_feed: tuple[Series, ...] = ()
+    """Per instance, the index in ``feed_names`` of the feed it had selected (-1: none), per change."""
 
     def lane(self, key: str) -> Lane | None:
         return next((lane for lane in self.lanes if lane.key == key), None)

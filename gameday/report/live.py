@@ -141,7 +141,18 @@ def load_line(op: Op) -> str | None:
     return None
 
 
-_SUT_LINES: dict[str, Callable[[Op], str | None]] = {"roles": role_line, "failover": decision_line}
+def feeds_line(op: Op) -> str | None:
+    """An OMS's feed switch (``oms.feeds`` with ``switch``); its other feed events say nothing new."""
+    value = op.value
+    if not value.get("switch"):
+        return None
+    instance = value.get("instance", op.process)
+    previous, selected = value.get("previous") or "none", value.get("selected") or "none"
+    return f"feeds: {instance} switched {previous} -> {selected} ({value.get('reason', '')})"
+
+
+_SUT_LINES: dict[str, Callable[[Op], str | None]] = {"roles": role_line, "failover": decision_line,
+                                                     "feeds": feeds_line}
 _LINES: dict[OpKind, Callable[[Op], str | None]] = {
     OpKind.FAULT: fault_line,
     OpKind.ACTION: action_line,

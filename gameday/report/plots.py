@@ -18,8 +18,8 @@ from gameday.report.plot_style import Frame, colour, fault_tag_layout, frame, ru
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["PLOTS", "Plot", "latency_figure", "locust_figure", "loop_lag_figure", "probes_figure",
-           "rates_figure", "replication_figure"]
+__all__ = ["PLOTS", "Plot", "latency_figure", "locust_figure", "loop_lag_figure", "market_data_figure",
+           "probes_figure", "rates_figure", "replication_figure"]
 
 PLOT_PT = 140.0
 MAX_MARKS = 20_000
@@ -203,6 +203,30 @@ def locust_figure(data: ReportData) -> Figure | None:
     return plot.figure
 
 
+def market_data_figure(data: ReportData) -> Figure | None:
+    """Each feed's age per instance (log ms) and, on the right, the feed each instance had selected."""
+    if not data.feed_age and not data.selected_feed:
+        return None
+    plot = frame(data, PLOT_PT, tags=_tags(data))
+    _lines(plot, data.feed_age, "feedage")
+    plot.axes.set_yscale("log")
+    plot.axes.set_ylabel("feed age (ms)")
+    right = plot.axes.twinx()
+    right.spines["right"].set_visible(True)
+    for number, series in enumerate(data.selected_feed):
+        right.step((*series.t_s, data.end_s), (*series.values, series.values[-1]), where="post",
+                   label=f"{series.name} selected", linewidth=2.2, alpha=0.6,
+                   color=_OK_SHADES[number % len(_OK_SHADES)], gid=f"selected-{number}")
+    right.set_yticks([-1.0, *range(len(data.feed_names))], ["none", *data.feed_names])
+    right.set_ylim(-1.5, max(len(data.feed_names), 1) - 0.5)
+    right.set_ylabel("selected feed")
+    handles, labels = plot.axes.get_legend_handles_labels()
+    extra, extra_labels = right.get_legend_handles_labels()
+    plot.axes.legend(handles + extra, labels + extra_labels, loc="lower left",
+                     bbox_to_anchor=(0.0, plot.legend_y), ncol=6, frameon=False, borderaxespad=0.0)
+    return plot.figure
+
+
 @dataclass(frozen=True)
 class Plot:
     key: str
@@ -216,6 +240,8 @@ PLOTS = (
     Plot("rates", "Orders and fills per second", rates_figure),
     Plot("probes", "Trade probes (\"can we trade?\") by outcome", probes_figure),
     Plot("locust", "Locust load (load:): requests, failures and p99 per second", locust_figure),
+    Plot("market-data", "Market data: feed age per feed and instance, the selected feed, faults",
+         market_data_figure),
     Plot("replication", "Replication lag", replication_figure),
     Plot("looplag", "Event-loop lag and machine load", loop_lag_figure),
 )

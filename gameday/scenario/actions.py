@@ -28,6 +28,7 @@ __all__ = [
     "DeployAction",
     "KillSwitchAction",
     "PositionAction",
+    "RearmAction",
     "RestartAction",
     "RestingOrdersAction",
     "RiskLimitAction",
@@ -45,6 +46,7 @@ class ActionKind(StrEnum):
     KILL_SWITCH = "kill-switch"
     RESTART = "restart"
     POSITION = "position"
+    REARM = "rearm"
 
 
 class Side(StrEnum):
@@ -98,6 +100,15 @@ class KillSwitchAction(_Action):
     operator: str = Field(min_length=1)
 
 
+class RearmAction(_Action):
+    """An operator re-arms an OMS instance's tripped breaker (e.g. its feed breaker once a feed is healthy
+    again): ``POST /admin/rearm``."""
+
+    action: Literal[ActionKind.REARM] = ActionKind.REARM
+    target: ServiceName
+    operator: str = Field(min_length=1)
+
+
 class RestartAction(_Action):
     """Signal a service, wait (up to ``grace``) for it to exit, then start it again: a new boot."""
 
@@ -118,13 +129,13 @@ class PositionAction(_Action):
 
 Action = Annotated[
     RiskLimitAction | RestingOrdersAction | DeployAction | RollbackAction | KillSwitchAction | RestartAction
-    | PositionAction,
+    | PositionAction | RearmAction,
     Field(discriminator="action"),
 ]
 
 DEPLOYER_ACTIONS = frozenset({ActionKind.DEPLOY, ActionKind.ROLLBACK})
 """Actions only a stack with a deployer can carry out."""
-OMS_TARGETED_ACTIONS = frozenset({ActionKind.KILL_SWITCH})
+OMS_TARGETED_ACTIONS = frozenset({ActionKind.KILL_SWITCH, ActionKind.REARM})
 """Actions whose ``target`` must be an OMS instance of the stack (a ``restart``'s must be a service
 the preset can restart)."""
 

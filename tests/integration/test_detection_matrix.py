@@ -45,6 +45,12 @@ CORRECT_EVIDENCE: dict[str, Callable[[dict[str, dict[str, Any]]], None]] = {
     "postgres-primary-loss": lambda ev: _equal(
         (ev["db.write_recovery"]["fault"]["affected"], len(ev["db.write_recovery"]["promoted"])),
         (["postgres"], 1)),
+    "feed-primary-loss-under-load": lambda ev: _equal(
+        (ev["feeds.switch_time"]["fault"]["feed"], ev["feeds.switch_time"]["switch"]["selected"]),
+        ("A", "B")),
+    "feed-loss-then-oms-failover": lambda ev: _equal(
+        ev["feeds.switch_time"]["first_priced_elsewhere"]["feed"], "B"),
+    "feed-total-loss": lambda ev: _equal(ev["feeds.time_to_halt"]["trip"]["instance"], "oms-primary"),
 }
 """What a correct run's evidence must show beyond its verdicts."""
 

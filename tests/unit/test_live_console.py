@@ -166,6 +166,21 @@ def test_user_text_is_printed_literally_never_as_markup() -> None:
     ]
 
 
+def test_a_feed_switch_prints_and_the_feeds_other_events_do_not() -> None:
+    history = History()
+    switch = history.append(OpKind.SUT, OpType.INFO, "oms.feeds", "feeds", {
+        "instance": "oms-primary", "selected": "B", "previous": "A", "switch": True,
+        "reason": "A stale: no message for 1510.0 ms"})
+    beat = history.append(OpKind.SUT, OpType.INFO, "oms.feeds", "feeds", {
+        "instance": "oms-primary", "selected": "B", "previous": "B", "switch": False, "heartbeat": True})
+    lost = history.append(OpKind.SUT, OpType.INFO, "oms.feeds", "feeds", {
+        "instance": "oms-dr", "selected": None, "previous": "B", "switch": True, "reason": "no usable feed"})
+
+    assert describe(switch) == "feeds: oms-primary switched A -> B (A stale: no message for 1510.0 ms)"
+    assert describe(beat) is None
+    assert describe(lost) == "feeds: oms-dr switched B -> none (no usable feed)"
+
+
 def test_most_ops_say_nothing_on_their_own() -> None:
     history = History()
     quiet = [history.append(OpKind.CLIENT, OpType.OK, "worker-1", "place", {}),

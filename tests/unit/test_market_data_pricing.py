@@ -85,16 +85,29 @@ def test_a_market_order_goes_out_as_a_marketable_limit_through_the_touch_by_the_
     assert priced.record()["client_type"] == "market"
 
 
-def test_a_limit_order_outside_the_band_is_a_fat_finger_and_one_inside_goes_as_it_is() -> None:
+def test_a_limit_order_far_through_the_market_is_a_fat_finger_and_one_inside_the_band_goes_as_it_is() -> None:
+    desk = Desk()
+    desk.quotes()  # 99.99 / 100.01
+    inside = desk.order("limit", price=105.0)  # 499 bp above the ask
+    assert isinstance(inside, Priced)
+    assert (inside.request.price, inside.reference) == (105.0, 100.01)
+    bought_high = desk.order("limit", "buy", price=105.1)
+    assert isinstance(bought_high, Refused)
+    assert (bought_high.status, bought_high.body["error"]) == (422, "price band")
+    assert "509 bp above A's ask 100.01" in bought_high.body["detail"]
+    sold_low = desk.order("limit", "sell", price=94.9)
+    assert isinstance(sold_low, Refused)
+    assert "509 bp below A's bid 99.99" in sold_low.body["detail"]
+
+
+@pytest.mark.parametrize(("side", "price"),
+                         [("buy", 50.0), ("buy", 0.01), ("sell", 200.0), ("sell", 10_000.0)])
+def test_a_passive_limit_resting_however_far_from_the_market_is_not_refused(side: str, price: float) -> None:
     desk = Desk()
     desk.quotes()
-    inside = desk.order("limit", price=104.9)
-    assert isinstance(inside, Priced)
-    assert inside.request.price == 104.9
-    refused = desk.order("limit", "sell", price=94.9)
-    assert isinstance(refused, Refused)
-    assert (refused.status, refused.body["error"]) == (422, "price band")
-    assert "510 bp from A's mid 100.0" in refused.body["detail"]
+    resting = desk.order("limit", side, price=price)  # e.g. the harness's probe: a buy at half the price
+    assert isinstance(resting, Priced), resting
+    assert resting.request.price == price
 
 
 def test_no_order_is_ever_priced_off_a_quote_older_than_the_limit() -> None:

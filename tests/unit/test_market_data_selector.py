@@ -122,6 +122,18 @@ def test_one_symbol_frozen_is_caught_while_the_feeds_other_symbols_move() -> Non
     assert (selection.statuses["A"].reason or "").startswith("BTC-USD prices unchanged")
 
 
+def test_a_feed_catching_up_after_a_stall_does_not_make_the_other_look_frozen() -> None:
+    feeds = Feeds()
+    feeds.run(500, drift=0.0)  # both at 100.0
+    feeds.run(400, {"B": 100.0}, drift=0.0)  # A stalls (its last quote says 100.0, the market's then)
+    feeds.run(50, {"B": 100.0}, drift=0.1)  # the market moves 10 bp while A is silent: B shows it
+    # A is back at the market's price, which then stands still: B's price does not change for 2 s while
+    # A's moved 10 bp from the quote it had before B's change (the stall's, not the market's since)
+    selection = feeds.run(2000, {"A": 100.1, "B": 100.1}, drift=0.0)
+    assert selection.statuses["B"].health is FeedHealth.HEALTHY, selection.statuses["B"].reason
+    assert selection.usable == ("A", "B")
+
+
 def test_both_feeds_still_in_a_quiet_market_are_not_frozen() -> None:
     feeds = Feeds()
     selection = feeds.run(3000, drift=0.0)

@@ -19,6 +19,7 @@ from gameday.scenario.actions import (
     DeployAction,
     KillSwitchAction,
     PositionAction,
+    RearmAction,
     RestartAction,
     RollbackAction,
     Side,
@@ -63,6 +64,11 @@ class FakeStack:
                 return web.json_response({"error": "already tripped"}, status=409)
             self.tripped = True
             return web.json_response({"trip": {"reason": "kill-switch"}})
+        if path == "/blue/admin/rearm":
+            if not self.tripped:
+                return web.json_response({"error": "the breaker is not tripped"}, status=409)
+            self.tripped = False
+            return web.json_response({"state": "armed", "selected": "A"})
         if path == "/door/orders":
             return web.json_response({"order_id": "oms-blue-1-1", "instance": "oms-blue", **body}, status=201)
         return web.json_response({"error": "not found"}, status=404)
@@ -136,6 +142,20 @@ async def test_the_kill_switch_names_the_operator_and_trips_once(fake: tuple[Fak
     assert ops[1].value == {"instance": "oms-blue", "operator": "bob", "trip": {"reason": "kill-switch"}}
     assert stack.requests[0][2]["X-Operator"] == "bob"
     assert (ops[3].type, ops[3].value["status"]) == (OpType.FAIL, 409)
+
+
+async def test_a_rearm_names_the_operator_and_is_refused_when_nothing_is_tripped(
+        fake: tuple[FakeStack, str]) -> None:
+    stack, base = fake
+    rearm = RearmAction(at=Duration(0), target="oms-blue", operator="carol")
+
+    ops = await _play(base, KillSwitchAction(at=Duration(0), target="oms-blue", operator="bob"), rearm, rearm)
+
+    assert ops[3].type is OpType.OK
+    assert ops[3].value == {"instance": "oms-blue", "operator": "carol",
+                            "answer": {"state": "armed", "selected": "A"}}
+    assert stack.requests[1][2]["X-Operator"] == "carol"
+    assert (ops[5].type, ops[5].value["status"]) == (OpType.FAIL, 409)
 
 
 async def test_a_position_is_one_market_order_through_the_front_door(fake: tuple[FakeStack, str]) -> None:

@@ -43,7 +43,7 @@ def test_every_action_example_loads() -> None:
     scenario = parse_scenario(text, file="scenario-format.md")
 
     assert [action.action.value for action in scenario.actions] == [
-        "risk-limit", "resting-orders", "deploy", "rollback", "kill-switch", "restart", "position"]
+        "risk-limit", "resting-orders", "deploy", "rollback", "kill-switch", "rearm", "restart", "position"]
 
 
 @pytest.mark.parametrize("starting", ["expect:", "known_defect:"])

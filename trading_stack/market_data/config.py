@@ -80,9 +80,10 @@ class MarketDataPolicy(BaseModel):
         "slippage a wrong or late price can cost")
     limit_band_bp: float = Field(
         default=500.0, gt=0, le=100_000, allow_inf_nan=False,
-        description="a client limit price further than this from the selected feed's mid is a fat finger "
-        "(422). 5 %: venues' own limit-price collars on crypto are 5-10 %, and a band tighter than a "
-        "day's move would refuse honest orders resting away from the market")
+        description="a client limit price further than this through the selected feed's market (a buy "
+        "above the ask, a sell below the bid) is a fat finger (422); one resting away from the market is "
+        "never refused. 5 %: venues' own limit-price collars on crypto are 5-10 %, and a band tighter than "
+        "a day's move would refuse honest orders chasing a fast market")
     tick: float = Field(default=0.01, gt=0, allow_inf_nan=False, description="protection prices are rounded "
                         "to it, away from the market")
     reconnect_initial_s: float = Field(default=0.1, gt=0, le=60, allow_inf_nan=False)

@@ -7,8 +7,12 @@ its symbol before it may go out:
   quote's ask (buy) or bid (sell) moved ``market_collar_bp`` through the market, rounded to the
   tick away from the market. It fills like a market order while the market is where the feed said;
   it cannot fill further away than the collar if the market moved or the feed was wrong;
-- a **limit** order keeps the client's price, but one further than ``limit_band_bp`` from the
-  quote's mid is refused as a fat finger (422 ``{"error": "price band"}``).
+- a **limit** order keeps the client's price, but one further than ``limit_band_bp`` *through* the
+  market is refused as a fat finger (422 ``{"error": "price band"}``): a buy above the quote's ask
+  by more than the band, a sell below its bid by more. The band is one-sided: such an order would
+  trade at once, far from the market, while a passive limit resting however far away (a buy well
+  under the bid, a sell well over the ask) trades nothing unless the market comes to it, which is
+  the client's intent, so it goes as it is.
 
 Either way the quote must be usable: from the selected feed, healthy, no older than
 ``max_feed_age_ms``, and on a symbol whose feeds do not diverge unresolved. Otherwise the order is
@@ -40,7 +44,7 @@ class Priced:
     quote: Quote
     quote_age_ns: int
     reference: float
-    """the price the check used: the quote's ask/bid (market) or mid (limit)"""
+    """the price the check used: the quote's ask (a buy) or bid (a sell), the touch it would trade at"""
 
     def record(self) -> dict[str, Any]:
         return {"symbol": self.request.symbol, "side": self.request.side.value, "qty": self.request.qty,
@@ -75,9 +79,13 @@ def price_order(request: NewOrderRequest, feed: str, quote: Quote, quote_age_ns:
         priced = request.model_copy(update={"type": OrdType.LIMIT, "price": price})
         return Priced(priced, OrdType.MARKET, feed, quote, quote_age_ns, touch)
     assert request.price is not None  # a limit order has one (NewOrderRequest's validator)
-    away = abs(request.price - quote.mid) / quote.mid * 10_000
-    if away > config.limit_band_bp:
+    buy = request.side is Side.BUY
+    touch = quote.ask if buy else quote.bid
+    through = (request.price - touch if buy else touch - request.price) / touch * 10_000
+    if through > config.limit_band_bp:
+        where, name = ("above", "ask") if buy else ("below", "bid")
         return Refused(422, {"error": "price band", "symbol": request.symbol, "feed": feed,
-                             "detail": f"limit price {request.price} is {away:.0f} bp from {feed}'s mid "
-                                       f"{quote.mid} (band {config.limit_band_bp:g} bp)"})
-    return Priced(request, OrdType.LIMIT, feed, quote, quote_age_ns, quote.mid)
+                             "detail": f"{request.side.value} limit {request.price} is {through:.0f} bp "
+                                       f"{where} {feed}'s {name} {touch} (band {config.limit_band_bp:g} bp "
+                                       "through the market)"})
+    return Priced(request, OrdType.LIMIT, feed, quote, quote_age_ns, touch)

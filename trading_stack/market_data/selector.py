@@ -194,14 +194,23 @@ class FeedSelector:
         return FeedHealth.HEALTHY, None
 
     def _anchor(self, states: Mapping[str, FeedState]) -> None:
-        """At each feed's last price change of each symbol, what every other feed said of it then."""
+        """At each feed's last price change of each symbol, what every other feed said of it next: its
+        first quote received at or after the change. A quote from before (a feed stalled then, or just
+        slower) shows the market before the change: the other feed catching up from it would look like a
+        market that moved while this feed's price stood still, and a sound feed would be judged frozen."""
         for name, state in states.items():
             for symbol, changed in state.changed_ns.items():
                 key = (name, symbol)
-                if key not in self._anchors or self._anchors[key][0] != changed:
-                    mids = {other: quote.mid for other, other_state in states.items()
-                            if other != name and (quote := other_state.quotes.get(symbol)) is not None}
-                    self._anchors[key] = (changed, mids)
+                anchor = self._anchors.get(key)
+                if anchor is None or anchor[0] != changed:
+                    anchor = self._anchors[key] = (changed, {})
+                mids = anchor[1]
+                for other, other_state in states.items():
+                    if other == name or other in mids:
+                        continue
+                    quote = other_state.quotes.get(symbol)
+                    if quote is not None and quote.received_ns >= changed:
+                        mids[other] = quote.mid
 
     def _frozen(self, name: str, states: Mapping[str, FeedState], sound: list[str], now: int) -> str | None:
         """A symbol whose updates kept coming for the limit without a price change while another
