@@ -124,7 +124,11 @@ def venue_config(tmp: Path) -> VenueConfig:
 
 
 @contextlib.asynccontextmanager
-async def deploy_bed(tmp: Path, pg_cache: Path) -> AsyncIterator[DeployBed]:
+async def deploy_bed(
+    tmp: Path, pg_cache: Path, *, venue_at: VenueConfig | None = None,
+    subjects: tuple[str, ...] = ("oms.>", "deploy.>", "frontdoor.>"),
+) -> AsyncIterator[DeployBed]:
+    """Postgres, NATS (recording ``subjects``), the venue (``venue_at``, else this bed's) and a session."""
     processes: list[ManagedProcess] = []
     async with contextlib.AsyncExitStack() as stack:
         async def stop_postgres() -> None:
@@ -135,7 +139,7 @@ async def deploy_bed(tmp: Path, pg_cache: Path) -> AsyncIterator[DeployBed]:
         postgres = await start_postgres(tmp / "pg", ensure_postgres_template(pg_cache), tmp / "pg.log",
                                         processes.append)
         nats_url = await stack.enter_async_context(nats_server(tmp))
-        venue = await stack.enter_async_context(Venue(venue_config(tmp)))
+        venue = await stack.enter_async_context(Venue(venue_at or venue_config(tmp)))
         http = await stack.enter_async_context(aiohttp.ClientSession())
         client = await nats.connect(nats_url)
         stack.push_async_callback(client.close)
@@ -144,8 +148,8 @@ async def deploy_bed(tmp: Path, pg_cache: Path) -> AsyncIterator[DeployBed]:
         async def record(msg: Msg) -> None:
             events.append((msg.subject, json.loads(msg.data)))
 
-        for subjects in ("oms.>", "deploy.>", "frontdoor.>"):
-            await client.subscribe(subjects, cb=record)
+        for subject in subjects:
+            await client.subscribe(subject, cb=record)
         yield DeployBed(tmp, nats_url, postgres.dsn, venue, http, events, stack)
 
 

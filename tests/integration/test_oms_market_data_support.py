@@ -18,17 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import nats
 import pytest
 from aiohttp import web
-from nats.aio.msg import Msg
 
-from gameday.stack.postgres import ensure_postgres_template, start_postgres
-from gameday.stack.process import ManagedProcess
 from mock_exchange.config import FeedConfig, SymbolConfig, VenueConfig
-from mock_exchange.venue import Venue
 from tests.integration.test_deploy_support import DeployBed, deploy_bed, pg_cache, venue_config
-from tests.integration.test_oms_support import Service, nats_server, wait_until
+from tests.integration.test_oms_support import Service, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -243,28 +238,9 @@ def venue_with_feeds(tmp: Path) -> VenueConfig:
 
 @contextlib.asynccontextmanager
 async def venue_feeds_bed(tmp: Path, cache: Path) -> AsyncIterator[VenueFeedsBed]:
-    """The deploy bed's parts (tests/integration/test_deploy_support.py) around a venue with feeds."""
-    processes: list[ManagedProcess] = []
-    async with contextlib.AsyncExitStack() as stack:
-        async def stop_postgres() -> None:
-            for process in processes:
-                await process.stop()
-
-        stack.push_async_callback(stop_postgres)
-        postgres = await start_postgres(tmp / "pg", ensure_postgres_template(cache), tmp / "pg.log",
-                                        processes.append)
-        nats_url = await stack.enter_async_context(nats_server(tmp))
-        venue = await stack.enter_async_context(Venue(venue_with_feeds(tmp)))
-        http = await stack.enter_async_context(aiohttp.ClientSession())
-        client = await nats.connect(nats_url)
-        stack.push_async_callback(client.close)
-        events: list[tuple[str, dict[str, Any]]] = []
-
-        async def record(msg: Msg) -> None:
-            events.append((msg.subject, json.loads(msg.data)))
-
-        await client.subscribe("oms.>", cb=record)
-        yield VenueFeedsBed(DeployBed(tmp, nats_url, postgres.dsn, venue, http, events, stack), {})
+    """The deploy bed (tests/integration/test_deploy_support.py) around a venue with feeds."""
+    async with deploy_bed(tmp, cache, venue_at=venue_with_feeds(tmp), subjects=("oms.>",)) as bed:
+        yield VenueFeedsBed(bed, {})
 
 
 @contextlib.asynccontextmanager
