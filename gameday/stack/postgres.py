@@ -224,7 +224,8 @@ def ensure_postgres_template(cache_dir: Path) -> Path:
         user = _server_user()
         initdb = subprocess.run(
             [str(postgres_bin("initdb")), "-D", str(placed), "--auth=reject", "-U", "postgres",
-             "--encoding=utf8", "--no-sync"],
+             "--encoding=utf8", "--no-sync", "-c", "dynamic_shared_memory_type=mmap"],  # a killed build
+            # leaves its segments in the data directory the next build removes, not in /dev/shm
             capture_output=True, text=True, user=user, group=user, extra_groups=[] if user else None,
             preexec_fn=die_with_parent,
         )

@@ -168,7 +168,9 @@ class ManagedProcess:
                 child.kill()
         if self.spec.releases_sysv_shm and self.start_ticks is not None:  # a SIGKILLed Postgres leaves it
             await asyncio.to_thread(psutil.wait_procs, descendants, 2.0)  # detached once they are gone
-            release_orphaned_segments({self.pid: started_epoch_s(self.start_ticks)})
+            # backends killed with it may still be exiting on a busy machine: wait (bounded) until detached
+            await asyncio.to_thread(release_orphaned_segments, {self.pid: started_epoch_s(self.start_ticks)},
+                                    wait_s=2.0)
         if self._stdout_drain is not None:
             self._stdout_drain.cancel()
             # gather, not suppress(CancelledError): a cancellation of the caller must still propagate
