@@ -19,6 +19,7 @@ reports it with that line (and, for a scalar, its YAML path).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -34,6 +35,10 @@ _INT_TAG = "tag:yaml.org,2002:int"
 _MAX_INT_TEXT = 100
 """Characters of an integer's text read at all (underscores and ``0b`` included; 64 bits fit)."""
 _SCALAR_FAILURES = (ValueError, KeyError, AttributeError, OverflowError, TypeError)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A double-quoted YAML scalar may escape one (``"\\ud800"``); UTF-8, and every report, cannot hold it."""
 
 
 class YamlRefusal(MarkedYAMLError):
@@ -98,6 +103,9 @@ class BoundedLoader(yaml.SafeLoader):
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             return super().construct_object(node, deep)
+        if isinstance(node.value, str) and _SURROGATE.search(node.value):
+            raise YamlRefusal("an escaped surrogate (\\ud800-\\udfff) is half of a UTF-16 pair, not a "
+                              "character; expected text that UTF-8 can hold", node.start_mark)
         try:
             return super().construct_object(node, deep)
         except _SCALAR_FAILURES as failure:
