@@ -14,7 +14,7 @@ import logging
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,8 +79,14 @@ def parse_args(argv: Sequence[str] | None) -> tuple[OmsSettings, str]:
     return settings, str(args.log_level)
 
 
-async def serve(settings: OmsSettings) -> None:
-    """Restore from the journal, connect to the venue, serve HTTP; on a signal, close cleanly."""
+AppFactory = Callable[[Desk], web.Application]
+
+
+async def serve(settings: OmsSettings, app_for: AppFactory = build_app) -> None:
+    """Restore from the journal, connect to the venue, serve ``app_for(desk)``; on a signal, close cleanly.
+
+    Another OMS with the same desk and a different HTTP API (examples/acme_oms) passes its own factory.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -90,7 +96,7 @@ async def serve(settings: OmsSettings) -> None:
         link = VenueLink(settings.venue)
         desk = Desk(settings.instance, journal, link)
         desk.restore()
-        runner = web.AppRunner(build_app(desk), access_log=None)
+        runner = web.AppRunner(app_for(desk), access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.host, settings.http_port)
