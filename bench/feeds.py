@@ -21,18 +21,14 @@ import multiprocessing
 import os
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.machine import machine
-from bench.venue import SENDER, AckCounter, logged_on, new_orders
+from bench.venue import SENDER, AckCounter, VenueChild, logged_on, new_orders, venue_child
 from mock_exchange.config import FeedConfig, SessionConfig, SymbolConfig, VenueConfig
 
 HOST = "127.0.0.1"
@@ -45,52 +41,16 @@ VARIANTS = (20_000, 50_000)
 ORDERS_PER_S = 300
 WARMUP_S = 2.0
 MEASURE_S = 10.0
-READY_TIMEOUT_S = 20.0
 GOAL = ">= 20000 updates/s per feed, published and received, orders flowing"
 
 
-@dataclass(frozen=True)
-class VenueChild:
-    pid: int
-    ports: dict[str, int]
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.contextmanager
-def venue_with_feeds(root: Path, per_feed: int) -> Iterator[VenueChild]:
+def venue_with_feeds(root: Path, per_feed: int) -> contextlib.AbstractContextManager[VenueChild]:
     feeds = tuple(FeedConfig(name=name, updates_per_s=per_feed / len(SYMBOLS), max_queue_bytes=64 << 20)
                   for name in ("A", "B"))
     config = VenueConfig(fix_port=0, admin_port=0, sessions=(SessionConfig(sender_comp_id=SENDER),),
                          symbols=SYMBOLS, fill_probability=0.0, feeds=feeds,
                          ledger_path=root / f"ledger-{time.monotonic_ns()}.jsonl")
-    config_path = root / "venue.json"
-    config_path.write_text(config.model_dump_json(exclude_defaults=True), encoding="utf-8")
-    command = [sys.executable, "-m", "mock_exchange", "--config", str(config_path), "--log-level", "WARNING"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        yield VenueChild(process.pid, _ready_ports(process))
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _ready_ports(process: subprocess.Popen[str]) -> dict[str, int]:
-    assert process.stdout is not None
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"venue exited with {process.wait()} before READY")
-        if line.startswith("READY"):
-            return {key: int(value) for key, value in (pair.split("=", 1) for pair in line.split()[1:])}
-    raise RuntimeError("venue not READY in time")
+    return venue_child(config, root)
 
 
 # -- a subscriber (its own process) ------------------------------------------------------------

@@ -70,8 +70,13 @@ READY_TIMEOUT_S = 20.0
 
 @dataclass(frozen=True)
 class VenueChild:
-    port: int
     pid: int
+    ports: dict[str, int]
+    """the ports of the venue's READY line: ``fix``, ``admin``, a feed's, ..."""
+
+    @property
+    def port(self) -> int:
+        return self.ports["fix"]
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the venue process has used so far (Linux ``/proc``)."""
@@ -80,14 +85,11 @@ class VenueChild:
 
 
 @contextlib.contextmanager
-def venue_process(root: Path, source: Path | None = None) -> Iterator[VenueChild]:
-    """A venue child process (its FIX port and pid); stopped (SIGTERM, then kill) after.
+def venue_child(config: VenueConfig, root: Path, source: Path | None = None) -> Iterator[VenueChild]:
+    """A venue child process run with ``config``; stopped (SIGTERM, then kill) after.
 
     ``source``: a directory holding another ``mock_exchange`` to run instead of this one.
     """
-    config = _bench_config(root / f"ledger-{time.monotonic_ns()}.jsonl").model_copy(
-        update={"fill_probability": 0.0}
-    )
     config_path = root / "venue.json"
     # only what differs from the defaults, so an older venue's config model reads it too
     config_path.write_text(config.model_dump_json(exclude_defaults=True), encoding="utf-8")
@@ -97,7 +99,7 @@ def venue_process(root: Path, source: Path | None = None) -> Iterator[VenueChild
     # so its mock_exchange is the one imported, not this checkout's
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment, cwd=source)
     try:
-        yield VenueChild(_ready_fix_port(process), process.pid)
+        yield VenueChild(process.pid, _ready_ports(process))
     finally:
         process.terminate()
         try:
@@ -107,7 +109,15 @@ def venue_process(root: Path, source: Path | None = None) -> Iterator[VenueChild
             process.wait()
 
 
-def _ready_fix_port(process: subprocess.Popen[str]) -> int:
+def venue_process(root: Path, source: Path | None = None) -> contextlib.AbstractContextManager[VenueChild]:
+    """A venue child that fills nothing (its FIX port and pid), as the order-entry benches need."""
+    config = _bench_config(root / f"ledger-{time.monotonic_ns()}.jsonl").model_copy(
+        update={"fill_probability": 0.0}
+    )
+    return venue_child(config, root, source)
+
+
+def _ready_ports(process: subprocess.Popen[str]) -> dict[str, int]:
     assert process.stdout is not None
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -115,8 +125,7 @@ def _ready_fix_port(process: subprocess.Popen[str]) -> int:
         if not line:
             raise RuntimeError(f"venue exited with {process.wait()} before READY")
         if line.startswith("READY"):
-            pairs = dict(pair.split("=", 1) for pair in line.split()[1:])
-            return int(pairs["fix"])
+            return {key: int(value) for key, value in (pair.split("=", 1) for pair in line.split()[1:])}
     raise RuntimeError("venue not READY in time")
 
 
