@@ -30,7 +30,8 @@ from gameday.checkers.ledger_timeline import LedgerTimeline, ledger_timeline
 from gameday.checkers.records import AlertEvent, Reference, reference, sut_events
 from gameday.history import Op, OpKind, OpType
 
-__all__ = ["BREAKER_TRIPPED", "EntriesAfterHalt", "TimeToFlat", "TimeToHalt"]
+__all__ = ["BREAKER_TRIPPED", "IN_FLIGHT_NS", "STILL_FLOWING_NS", "EntriesAfterHalt", "TimeToFlat",
+           "TimeToHalt", "listed", "workload_end_ns"]
 
 BREAKER_TRIPPED = "BreakerTripped"
 IN_FLIGHT_NS = 50_000_000
@@ -67,13 +68,13 @@ def _breach_evidence(found: _Breached, ref: Reference) -> dict[str, Any]:
                        **ref.instant(breach.t_ns)}}
 
 
-def _listed(orders: Sequence[PositionedOrder], ref: Reference) -> list[dict[str, Any]]:
+def listed(orders: Sequence[PositionedOrder], ref: Reference) -> list[dict[str, Any]]:
     return [{"cl_ord_id": entry.order.cl_ord_id, "instance": entry.order.instance,
              "symbol": entry.order.symbol, "signed_qty": entry.order.signed_qty, "position": entry.position,
              **ref.instant(entry.order.received_ns)} for entry in orders[:MAX_LISTED]]
 
 
-def _workload_end_ns(ops: Sequence[Op], timeline: LedgerTimeline) -> int:
+def workload_end_ns(ops: Sequence[Op], timeline: LedgerTimeline) -> int:
     invoked = [op.t_ns for op in ops
                if op.kind == OpKind.CLIENT and op.f == "place" and op.type == OpType.INVOKE]
     return max(invoked, default=max((order.received_ns for order in timeline.orders), default=0))
@@ -92,12 +93,12 @@ class TimeToHalt:
         entries = [entry for entry in positioned_orders(found.timeline)
                    if entry.is_entry and entry.order.received_ns > breach.t_ns]
         evidence = {**_breach_evidence(found, ref), "entries_after_breach": len(entries),
-                    "last_entries": _listed(entries[-MAX_LISTED:], ref)}
+                    "last_entries": listed(entries[-MAX_LISTED:], ref)}
         if not entries:
             return Observation(value=0.0, unit=self.unit, evidence=evidence,
                                note="no entry order reached the venue after the breach")
         last_ns: int | None = entries[-1].order.received_ns
-        if last_ns is not None and last_ns >= _workload_end_ns(ops, found.timeline) - STILL_FLOWING_NS:
+        if last_ns is not None and last_ns >= workload_end_ns(ops, found.timeline) - STILL_FLOWING_NS:
             last_ns = None
         return elapsed(breach.t_ns, last_ns, evidence,
                        done=f"last of {len(entries)} entries {{took}}s after the breach",
@@ -142,7 +143,7 @@ class EntriesAfterHalt:
             value=len(late), unit=self.unit,
             evidence={"reference": ref.describe(),
                       "halt": {"instance": halt.instance, **ref.instant(halt.t_ns)},
-                      "in_flight": _listed(in_flight, ref), "entries": _listed(late, ref)},
+                      "in_flight": listed(in_flight, ref), "entries": listed(late, ref)},
             note=f"{len(late)} entries after {halt.instance} halted"
             + (f" ({len(in_flight)} already on the wire)" if in_flight else ""),
         )
