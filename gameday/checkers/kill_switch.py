@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gameday.checkers.base import Observation, Unit
-from gameday.checkers.breaker import IN_FLIGHT_NS, STILL_FLOWING_NS, listed, workload_end_ns
-from gameday.checkers.breaker_ledger import PositionedOrder, first_flat, positioned_orders
+from gameday.checkers.breaker import IN_FLIGHT_NS, listed, time_to_flat, time_to_last_entry, workload_end_ns
+from gameday.checkers.breaker_ledger import PositionedOrder, positioned_orders
 from gameday.checkers.deploy_records import elapsed
 from gameday.checkers.ledger_timeline import LedgerTimeline, ledger_timeline
 from gameday.checkers.records import Reference, action_runs
@@ -126,15 +126,8 @@ class ManualTimeToHalt:
             return Observation.absent(self.unit, found)
         span = found.in_span()
         evidence = {**found.evidence(), "entries": len(span), "last_entries": listed(span[-10:], found.ref)}
-        if not span:
-            return Observation(value=0.0, unit=self.unit, evidence=evidence,
-                               note="no entry order reached the venue after the kill switch")
-        last_ns: int | None = span[-1].order.received_ns
-        if last_ns is not None and last_ns >= found.span_end_ns - STILL_FLOWING_NS:
-            last_ns = None
-        return elapsed(found.pressed_ns, last_ns, evidence,
-                       done=f"last of {len(span)} entries {{took}}s after the kill switch",
-                       never=f"{len(span)} entries after the kill switch, still arriving at its re-arm")
+        return time_to_last_entry(found.pressed_ns, span, found.span_end_ns, evidence,
+                                  after="the kill switch", until="at its re-arm")
 
 
 class ManualTimeToFlat:
@@ -146,10 +139,8 @@ class ManualTimeToFlat:
         found = _tripped(ops)
         if isinstance(found, str):
             return Observation.absent(self.unit, found)
-        flat_ns = first_flat(found.timeline, found.pressed_ns)
-        evidence = {**found.evidence(), "flat": None if flat_ns is None else found.ref.instant(flat_ns)}
-        return elapsed(found.pressed_ns, flat_ns, evidence, done="flat {took}s after the kill switch",
-                       never="never flat with no open order after the kill switch")
+        return time_to_flat(found.timeline, found.pressed_ns, found.evidence(), found.ref,
+                            after="the kill switch")
 
 
 class TimeToResume:
