@@ -148,9 +148,9 @@ class BreakerRuntime:
         self._host.alert(BREAKER_REARMED, {"operator": operator, "source": source})
 
     # -- a trip kept in the database ---------------------------------------------------------
-    async def honour_persisted(self) -> bool:
+    async def honour_persisted(self, quiet: bool = False) -> bool:
         """Take on the trip in force in the database (before this instance trades); False when the
-        database could not say (alert ``BreakerStateUnknown``; :meth:`watch` keeps asking)."""
+        database could not say (alert ``BreakerStateUnknown`` unless ``quiet``; :meth:`watch` asks on)."""
         keeper = self.keeper
         if keeper is None:
             return True
@@ -158,8 +158,10 @@ class BreakerRuntime:
         try:
             persisted = await keeper.in_force()
         except DB_ERRORS as err:
-            log.error("breaker state unknown: %s: %s", type(err).__name__, err)
-            self._host.alert(BREAKER_STATE_UNKNOWN, {"error": f"{type(err).__name__}: {err}"})
+            error = f"{type(err).__name__}: {err}"
+            if not quiet:
+                log.error("breaker state unknown: %s", error)
+                self._host.alert(BREAKER_STATE_UNKNOWN, {"error": error})
             return False
         if generation == keeper.generation:  # else a re-arm came in meanwhile: the read is stale
             await self._follow(keeper, persisted)
@@ -176,10 +178,13 @@ class BreakerRuntime:
 
     async def watch(self, trading: Callable[[], bool]) -> None:
         """While this instance is ``trading``, follow the database's trip (taken on) and re-arm (followed)."""
+        answered = True
         while True:
             await asyncio.sleep(TRIP_POLL_S)
             if trading():
-                await self.honour_persisted()
+                was, answered = answered, await self.honour_persisted(quiet=True)
+                if was and not answered:  # once per outage: the database is someone else's alarm
+                    log.warning("breaker state: the database does not answer; still asking")
 
     async def stop(self) -> None:
         task, self._carrying_out = self._carrying_out, None
