@@ -43,6 +43,8 @@ DEFECTS: Mapping[str, str] = {
     Defect.NO_FEED_FAILOVER: "the OMS stays on the primary market-data feed whatever happens to it",
     Defect.NO_DIVERGENCE_CHECK: "the OMS never compares its feeds: it prices orders off a diverged feed",
     Defect.NO_FEED_BREAKER: "with no usable feed the OMS trades on, priced off the last known prices",
+    Defect.EXIT_ON_SIGTERM: "SIGTERM stops the OMS at once (exit 0): orders left working, no checkpoint",
+    Defect.KILL_SWITCH_IN_MEMORY: "a kill-switch trip lives in one process: a failover or restart trades",
 }
 SECTIONS: Mapping[str, type[BaseModel]] = {
     "deploy": DeployConfig,

@@ -5,6 +5,10 @@ feeds the total PnL to the :class:`~trading_stack.deploy.breaker.CircuitBreaker`
 the kill switch) is carried out in the breaker's order: entries are halted at once, every open
 order is cancelled, then every position is flattened with market orders, resent until the book
 is flat or an operator re-arms the breaker.
+
+With a :class:`~trading_stack.trip_keeper.TripKeeper` the trip outlives the process: it is stored,
+an instance about to become active takes on the trip in force (:meth:`BreakerRuntime.honour_persisted`)
+and an active one polls for trips and re-arms made elsewhere (:meth:`BreakerRuntime.watch`).
 """
 
 from __future__ import annotations
@@ -16,15 +20,19 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
 from trading_stack.clock import MonotonicNs
-from trading_stack.deploy.breaker import BreakerConfig, CircuitBreaker, Trip
+from trading_stack.deploy.breaker import BreakerConfig, BreakerState, CircuitBreaker, Trip
 from trading_stack.deploy.positions import Position
 from trading_stack.gateway import PlaceResult
 from trading_stack.http_api import ApiResult
 from trading_stack.models import Fill, NewOrderRequest, Order, Side
+from trading_stack.trip_keeper import DB_ERRORS, TRIP_POLL_S, TripRecords
+from trading_stack.trip_store import PersistedTrip
 
 log = logging.getLogger(__name__)
 
 BREAKER_TRIPPED = "BreakerTripped"
+BREAKER_REARMED = "BreakerRearmed"
+BREAKER_STATE_UNKNOWN = "BreakerStateUnknown"
 FLAT = "Flat"
 PNL_INTERVAL_NS = 100_000_000
 ORDER_DONE_WAIT_S = 1.0
@@ -54,9 +62,11 @@ Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 
 class BreakerRuntime:
     def __init__(
-        self, config: BreakerConfig | None, host: BreakerHost, clock: MonotonicNs, spawn: Spawn
+        self, config: BreakerConfig | None, host: BreakerHost, clock: MonotonicNs, spawn: Spawn,
+        keeper: TripRecords | None = None,
     ) -> None:
         self.breaker = CircuitBreaker(config)
+        self.keeper = keeper
         self.marks: dict[str, float] = {}
         self._host = host
         self._clock = clock
@@ -64,6 +74,7 @@ class BreakerRuntime:
         self._last_pnl_ns: int | None = None
         self._carrying_out: asyncio.Task[Any] | None = None
         self._halting: asyncio.Task[Any] | None = None  # a trip decided elsewhere (the feed breaker)
+        self._tripped_by: str | None = None  # the instance whose trip this is, when not this one
 
     @property
     def trip(self) -> Trip | None:
@@ -88,6 +99,8 @@ class BreakerRuntime:
             self._host.publish_pnl(pnl, self.breaker.peak_pnl)
         if trip is not None:
             self._carry_out(trip)
+            if self.keeper is not None:
+                self._spawn(self.keeper.record(trip), "trip-record")
 
     def refusal(self, request: NewOrderRequest, position: int) -> ApiResult | None:
         """503 for an order the tripped breaker does not admit (every order while flattening)."""
@@ -98,25 +111,80 @@ class BreakerRuntime:
             return ApiResult(503, {"error": "halted", "reason": trip.reason.value})
         return None
 
-    def kill(self, operator: str) -> ApiResult:
+    async def kill(self, operator: str) -> ApiResult:
+        """The kill switch: halts here at once, then is stored (``persisted`` says whether it was)."""
         trip = self.breaker.kill(self._clock(), operator)
         if trip is None:
             current = self.breaker.trip
             assert current is not None
             return ApiResult(409, {"error": "already tripped", "trip": current.model_dump(mode="json")})
         self._carry_out(trip)
-        return ApiResult(200, {"trip": trip.model_dump(mode="json")})
+        persisted = self.keeper is not None and await self.keeper.record(trip)
+        return ApiResult(200, {"trip": trip.model_dump(mode="json"), "persisted": persisted})
 
-    async def rearm(self) -> ApiResult:
+    async def rearm(self, operator: str = "") -> ApiResult:
+        """Re-arm: stored first (every instance must see it), then here; 503 when it could not be stored."""
+        cleared = 0
+        if self.keeper is not None:
+            try:
+                cleared = await self.keeper.clear(operator)
+            except DB_ERRORS as err:
+                detail = f"{type(err).__name__}: {err}"
+                return ApiResult(503, {"error": "re-arm not persisted", "detail": detail})
         if self.breaker.trip is None:
-            return ApiResult(409, {"error": "not tripped"})
+            if not cleared:
+                return ApiResult(409, {"error": "not tripped"})
+            return ApiResult(200, {"state": BreakerState.ARMED.value, "peak": self.breaker.peak_pnl})
+        await self._rearm_here(operator, "api")
+        return ApiResult(200, {"state": self.breaker.state.value, "peak": self.breaker.peak_pnl})
+
+    async def _rearm_here(self, operator: str, source: str) -> None:
         task, self._carrying_out = self._carrying_out, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.breaker.rearm(self.pnl())
-        return ApiResult(200, {"state": self.breaker.state.value, "peak": self.breaker.peak_pnl})
+        self._host.alert(BREAKER_REARMED, {"operator": operator, "source": source})
+
+    # -- a trip kept in the database ---------------------------------------------------------
+    async def honour_persisted(self, quiet: bool = False) -> bool:
+        """Take on the trip in force in the database (before this instance trades); False when the
+        database could not say (alert ``BreakerStateUnknown`` unless ``quiet``; :meth:`watch` asks on)."""
+        keeper = self.keeper
+        if keeper is None:
+            return True
+        generation = keeper.generation
+        try:
+            persisted = await keeper.in_force()
+        except DB_ERRORS as err:
+            error = f"{type(err).__name__}: {err}"
+            if not quiet:
+                log.error("breaker state unknown: %s", error)
+                self._host.alert(BREAKER_STATE_UNKNOWN, {"error": error})
+            return False
+        if generation == keeper.generation:  # else a re-arm came in meanwhile: the read is stale
+            await self._follow(keeper, persisted)
+        return True
+
+    async def _follow(self, keeper: TripRecords, persisted: PersistedTrip | None) -> None:
+        local = self.breaker.trip
+        if persisted is not None and local is None and self.breaker.adopt(persisted.trip):
+            keeper.adopted(persisted)
+            self._carry_out(persisted.trip, adopted_from=persisted.instance)
+        elif persisted is None and local is not None and keeper.stored(local, self._tripped_by):
+            log.warning("breaker re-armed elsewhere: re-arming")
+            await self._rearm_here("", "database")
+
+    async def watch(self, trading: Callable[[], bool]) -> None:
+        """While this instance is ``trading``, follow the database's trip (taken on) and re-arm (followed)."""
+        answered = True
+        while True:
+            await asyncio.sleep(TRIP_POLL_S)
+            if trading():
+                was, answered = answered, await self.honour_persisted(quiet=True)
+                if was and not answered:  # once per outage: the database is someone else's alarm
+                    log.warning("breaker state: the database does not answer; still asking")
 
     async def stop(self) -> None:
         task, self._carrying_out = self._carrying_out, None
@@ -145,11 +213,15 @@ class BreakerRuntime:
                 await task
 
     # -- carrying a trip out ---------------------------------------------------------------
-    def _carry_out(self, trip: Trip) -> None:
+    def _carry_out(self, trip: Trip, adopted_from: str | None = None) -> None:
         detail = {"reason": trip.reason.value, "pnl": trip.pnl, "peak": trip.peak_pnl,
                   "operator": trip.operator}
+        if adopted_from is not None:
+            detail["adopted_from"] = adopted_from
+        self._tripped_by = adopted_from
         self._host.alert(BREAKER_TRIPPED, detail)
-        log.warning("breaker tripped (%s): halting entries, cancelling, flattening", trip.reason)
+        log.warning("breaker tripped (%s%s): halting entries, cancelling, flattening", trip.reason,
+                    "" if adopted_from is None else f", tripped by {adopted_from}")
         self._carrying_out = self._spawn(self._cancel_and_flatten(), "breaker")
 
     async def _cancel_and_flatten(self, flatten: bool = True) -> None:

@@ -59,6 +59,8 @@ class OmsConfig(_Model):
     breaker: BreakerConfig | None = None
     shutdown_cancel_timeout_s: float = Field(default=10.0, gt=0, description="SIGTERM: cancel-all bound")
     shutdown_fill_wait_s: float = Field(default=5.0, ge=0, description="SIGTERM: wait for outstanding fills")
+    shutdown_flush_timeout_s: float = Field(
+        default=10.0, gt=0, description="SIGTERM: bound of the checkpoint and the store's flush (seed 000)")
     role_change_timeout_s: float = Field(default=10.0, gt=0, description="POST /admin/role answers 504 after")
     market_data: MarketDataConfig | None = Field(
         default=None, description="feeds to consume and price orders off (issue 16); None: no market data")

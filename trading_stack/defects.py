@@ -35,3 +35,6 @@ class Defect(StrEnum):
     NO_FEED_FAILOVER = "no-feed-failover"  # the OMS stays on the primary feed whatever happens to it
     NO_DIVERGENCE_CHECK = "no-divergence-check"  # feeds are never compared: a diverged feed is traded on
     NO_FEED_BREAKER = "no-feed-breaker"  # no usable feed: trades on, priced off the last known prices
+    # the seeds' incidents (issue 17)
+    EXIT_ON_SIGTERM = "exit-on-sigterm"  # SIGTERM stops the process at once: no cancel, no checkpoint, exit 0
+    KILL_SWITCH_IN_MEMORY = "kill-switch-in-memory"  # a trip lives in one process: a successor trades again

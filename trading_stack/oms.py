@@ -42,9 +42,10 @@ from trading_stack.oms_streams import OmsStreams
 from trading_stack.risk import RiskLimits
 from trading_stack.roles import Promotion, Role, RoleMachine
 from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
-from trading_stack.shutdown import drain
+from trading_stack.shutdown import graceful_stop
 from trading_stack.store import STORE_ROWS_NOT_WRITTEN, Store, publish_backlog
-from trading_stack.venue_sync import DB_TIMEOUT_S, VenueSync
+from trading_stack.trip_keeper import TripKeeper
+from trading_stack.venue_sync import VenueSync
 
 if TYPE_CHECKING:
     from trading_stack.market_data.runtime import MarketData
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 # until its feed runs
 INITIAL_ROLES = {InitialRole.ACTIVE: Role.STANDBY, InitialRole.STANDBY: Role.STANDBY,
                  InitialRole.SHADOW: Role.DORMANT, InitialRole.DORMANT: Role.DORMANT}
+MIN_FLUSH_S = 0.1
 READY_CHECKS: dict[Role, tuple[str, ...]] = {
     Role.ACTIVE: ("exchange_session", "positions_restored", "reconciled", "lease", "nats"),
     Role.SHADOW: ("exchange_session", "nats", "positions_restored", "caught_up"),
@@ -94,13 +96,20 @@ class Oms:
         self.store = Store(config.database_dsn, reconnect=Defect.NO_DB_RECONNECT not in self._defects)
         self.sync = VenueSync(config, self.book, self.gateway, self.risk, self.alert, self.spawn,
                               lambda: self.link.session)
-        self.breaker = BreakerRuntime(config.breaker, self, clock, self.spawn)
+        self.breaker = BreakerRuntime(config.breaker, self, clock, self.spawn, self._trip_keeper())
         self.loop_lag = LoopLagMonitor(self._publish_loop_lag)
         self.streams = OmsStreams(config, self.book, self.roles, clock, self.spawn, lambda: self._stopping)
         self.guard = LeaseGuard(config, clock, self)
         self.promotion = Promoter(config, self)
         self.deploy = DeployRoles(self)
         self.market_data = self._market_data()
+
+    def _trip_keeper(self) -> TripKeeper | None:
+        """The breaker's trip kept in the database; defect ``kill-switch-in-memory``: in this process only."""
+        if Defect.KILL_SWITCH_IN_MEMORY in self._defects:
+            return None
+        return TripKeeper(self.config.database_dsn, self.instance, self.alert, self.spawn,
+                          self.config.db_connect_timeout_s)
 
     def _market_data(self) -> MarketData | None:
         """The feeds and the pricing off them (issue 16); None without ``market_data``: nothing priced."""
@@ -222,8 +231,10 @@ class Oms:
             self.streams.publisher.pnl(pnl, peak)
 
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        await save_checkpoint(self.config.database_dsn, checkpoint, DB_TIMEOUT_S)
-        await self.store.flush(1.0)
+        """The checkpoint, then the store's backlog, both within ``shutdown_flush_timeout_s``."""
+        bound_s, began = self.config.shutdown_flush_timeout_s, self._clock()
+        await save_checkpoint(self.config.database_dsn, checkpoint, bound_s)
+        await self.store.flush(max(bound_s - (self._clock() - began) / 1e9, MIN_FLUSH_S))
 
     # -- lifecycle ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, on_ready: Callable[[int], None] = announce_ready) -> None:
@@ -249,6 +260,8 @@ class Oms:
             self.market_data.start()
         if role is not InitialRole.SHADOW:
             self.ensure_store()
+        if self.breaker.keeper is not None:
+            self.spawn(self.breaker.watch(lambda: self.trading), "trip-watch")
         self.spawn(self._setup_infra(), "setup")
         if role is InitialRole.ACTIVE:
             self.promote("startup", Promotion.STARTUP)
@@ -267,8 +280,7 @@ class Oms:
         if self.roles.role is Role.ACTIVE and not self._stopping and self.guard.valid():
             self.draining = True
             await self.breaker.stop()
-            await drain(self, self.config.shutdown_cancel_timeout_s, self.config.shutdown_fill_wait_s,
-                        self._clock)
+            await graceful_stop(self, self.config, self._clock)
         self._stopping = True
         await self.breaker.stop()
         if self.market_data is not None:

@@ -116,18 +116,18 @@ class OmsService:
         return self._oms.promote(reason)
 
     async def kill_switch(self, operator: str) -> ApiResult:
-        return self._oms.breaker.kill(operator)
+        return await self._oms.breaker.kill(operator)
 
     async def rearm(self, operator: str) -> ApiResult:
         """Re-arm every tripped breaker: the feed breaker (only with a usable feed), then the PnL one."""
         oms = self._oms
         feeds = oms.market_data
         if feeds is None or not feeds.tripped:
-            return await oms.breaker.rearm()
+            return await oms.breaker.rearm(operator)
         result = await feeds.rearm(operator)
         if result.status != 200 or oms.breaker.trip is None:
             return result
-        return await oms.breaker.rearm()
+        return await oms.breaker.rearm(operator)
 
     async def set_risk_limit(self, update: RiskLimitUpdate) -> ApiResult:
         """Persist first (the database is where a successor finds it), then enforce."""

@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from trading_stack.book import Book
+from trading_stack.breaker_runtime import BreakerRuntime
 from trading_stack.config import Defect, OmsConfig
 from trading_stack.http_api import ApiResult
 from trading_stack.oms_lease import LeaseGuard
@@ -48,6 +49,9 @@ class PromotionHost(Protocol):
 
     @property
     def link(self) -> VenueLink: ...
+
+    @property
+    def breaker(self) -> BreakerRuntime: ...
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
 
@@ -112,6 +116,7 @@ class Promoter:
             await sync.recover_executions(SYNC_SOURCES[kind])
         if not await link.log_on() or not guard.may_send():
             return
+        await host.breaker.honour_persisted()  # a trip in force anywhere holds here before the first order
         assert guard.lease is not None
         host.reconciled = host.positions_restored = True
         host.roles.activate(guard.lease.epoch)

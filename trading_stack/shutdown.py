@@ -5,6 +5,10 @@ order at once — each cancel resent until the venue confirms it or the shutdown
 runs out —, wait (bounded) for the venue to answer what is still outstanding, checkpoint
 positions and the orders left open, and say what happened in one ``ShutdownComplete`` alert.
 A cancel the venue never confirms is left to the successor's startup reconciliation.
+
+Defect ``exit-on-sigterm``: none of it — the process stops at once and exits 0, its orders left
+working at the venue and no checkpoint written (what a SIGTERM handler that only ends the event
+loop does; systemd would not even restart it, the exit being clean).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any, Protocol
 
 from trading_stack.checkpoints import Checkpoint
 from trading_stack.clock import MonotonicNs
+from trading_stack.config import Defect, OmsConfig
 from trading_stack.deploy.positions import Position
 from trading_stack.gateway import PlaceResult
 from trading_stack.models import Order
@@ -115,3 +120,12 @@ async def drain(host: DrainHost, cancel_timeout_s: float, fill_wait_s: float, cl
         log.error("shutdown: checkpoint not saved: %s: %s", type(err).__name__, err)
     host.alert(SHUTDOWN_COMPLETE, report.detail())
     return report
+
+
+async def graceful_stop(host: DrainHost, config: OmsConfig, clock: MonotonicNs) -> ShutdownReport | None:
+    """:func:`drain` within the configured bounds, unless the stack carries ``exit-on-sigterm``."""
+    if Defect.EXIT_ON_SIGTERM in config.defects:
+        log.warning("defect exit-on-sigterm: stopping at once, %d order(s) left open",
+                    len(host.open_orders()))
+        return None
+    return await drain(host, config.shutdown_cancel_timeout_s, config.shutdown_fill_wait_s, clock)

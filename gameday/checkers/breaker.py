@@ -30,7 +30,9 @@ from gameday.checkers.ledger_timeline import LedgerTimeline, ledger_timeline
 from gameday.checkers.records import AlertEvent, Reference, reference, sut_events
 from gameday.history import Op, OpKind, OpType
 
-__all__ = ["BREAKER_TRIPPED", "EntriesAfterHalt", "TimeToFlat", "TimeToHalt"]
+__all__ = ["BREAKER_TRIPPED", "IN_FLIGHT_NS", "STILL_FLOWING_NS", "EntriesAfterHalt", "TimeToFlat",
+           "TimeToHalt", "listed", "time_to_flat", "time_to_last_entry",
+           "workload_end_ns"]
 
 BREAKER_TRIPPED = "BreakerTripped"
 IN_FLIGHT_NS = 50_000_000
@@ -67,16 +69,38 @@ def _breach_evidence(found: _Breached, ref: Reference) -> dict[str, Any]:
                        **ref.instant(breach.t_ns)}}
 
 
-def _listed(orders: Sequence[PositionedOrder], ref: Reference) -> list[dict[str, Any]]:
+def listed(orders: Sequence[PositionedOrder], ref: Reference) -> list[dict[str, Any]]:
     return [{"cl_ord_id": entry.order.cl_ord_id, "instance": entry.order.instance,
              "symbol": entry.order.symbol, "signed_qty": entry.order.signed_qty, "position": entry.position,
              **ref.instant(entry.order.received_ns)} for entry in orders[:MAX_LISTED]]
 
 
-def _workload_end_ns(ops: Sequence[Op], timeline: LedgerTimeline) -> int:
+def workload_end_ns(ops: Sequence[Op], timeline: LedgerTimeline) -> int:
     invoked = [op.t_ns for op in ops
                if op.kind == OpKind.CLIENT and op.f == "place" and op.type == OpType.INVOKE]
     return max(invoked, default=max((order.received_ns for order in timeline.orders), default=0))
+
+
+def time_to_last_entry(start_ns: int, entries: Sequence[PositionedOrder], flowing_until_ns: int,
+                       evidence: dict[str, Any], *, after: str, until: str) -> Observation:
+    """``start_ns`` → the last of ``entries`` (in receipt order): 0 with none, unbounded when the
+    last came within ``STILL_FLOWING_NS`` of ``flowing_until_ns`` (entries never stopped)."""
+    if not entries:
+        return Observation(value=0.0, unit=Unit.SECONDS, evidence=evidence,
+                           note=f"no entry order reached the venue after {after}")
+    last_ns = entries[-1].order.received_ns
+    return elapsed(start_ns, None if last_ns >= flowing_until_ns - STILL_FLOWING_NS else last_ns, evidence,
+                   done=f"last of {len(entries)} entries {{took}}s after {after}",
+                   never=f"{len(entries)} entries after {after}, still arriving {until}")
+
+
+def time_to_flat(timeline: LedgerTimeline, start_ns: int, evidence: dict[str, Any], ref: Reference, *,
+                 after: str) -> Observation:
+    """``start_ns`` → the first instant every position is 0 with no order open at the venue."""
+    flat_ns = first_flat(timeline, start_ns)
+    evidence = {**evidence, "flat": None if flat_ns is None else ref.instant(flat_ns)}
+    return elapsed(start_ns, flat_ns, evidence, done=f"flat {{took}}s after {after}",
+                   never=f"never flat with no open order after {after}")
 
 
 class TimeToHalt:
@@ -92,16 +116,9 @@ class TimeToHalt:
         entries = [entry for entry in positioned_orders(found.timeline)
                    if entry.is_entry and entry.order.received_ns > breach.t_ns]
         evidence = {**_breach_evidence(found, ref), "entries_after_breach": len(entries),
-                    "last_entries": _listed(entries[-MAX_LISTED:], ref)}
-        if not entries:
-            return Observation(value=0.0, unit=self.unit, evidence=evidence,
-                               note="no entry order reached the venue after the breach")
-        last_ns: int | None = entries[-1].order.received_ns
-        if last_ns is not None and last_ns >= _workload_end_ns(ops, found.timeline) - STILL_FLOWING_NS:
-            last_ns = None
-        return elapsed(breach.t_ns, last_ns, evidence,
-                       done=f"last of {len(entries)} entries {{took}}s after the breach",
-                       never=f"{len(entries)} entries after the breach, still arriving at the end")
+                    "last_entries": listed(entries[-MAX_LISTED:], ref)}
+        return time_to_last_entry(breach.t_ns, entries, workload_end_ns(ops, found.timeline), evidence,
+                                  after="the breach", until="at the end")
 
 
 class TimeToFlat:
@@ -113,12 +130,9 @@ class TimeToFlat:
         found = _breached(ops)
         if isinstance(found, str):
             return Observation.absent(self.unit, found)
-        ref, breach = reference(ops), found.breach
-        flat_ns = first_flat(found.timeline, breach.t_ns)
-        evidence = _breach_evidence(found, ref)
-        evidence["flat"] = None if flat_ns is None else ref.instant(flat_ns)
-        return elapsed(breach.t_ns, flat_ns, evidence, done="flat {took}s after the breach",
-                       never="never flat with no open order after the breach")
+        ref = reference(ops)
+        return time_to_flat(found.timeline, found.breach.t_ns, _breach_evidence(found, ref), ref,
+                            after="the breach")
 
 
 class EntriesAfterHalt:
@@ -142,7 +156,7 @@ class EntriesAfterHalt:
             value=len(late), unit=self.unit,
             evidence={"reference": ref.describe(),
                       "halt": {"instance": halt.instance, **ref.instant(halt.t_ns)},
-                      "in_flight": _listed(in_flight, ref), "entries": _listed(late, ref)},
+                      "in_flight": listed(in_flight, ref), "entries": listed(late, ref)},
             note=f"{len(late)} entries after {halt.instance} halted"
             + (f" ({len(in_flight)} already on the wire)" if in_flight else ""),
         )

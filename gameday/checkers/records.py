@@ -39,6 +39,7 @@ __all__ = [
     "SutEvent",
     "TradeOk",
     "UnknownOrderDetail",
+    "action_runs",
     "actions",
     "first_outage",
     "parse",
@@ -253,6 +254,20 @@ def actions(ops: Iterable[Op], f: str) -> list[Op]:
     done = [op for op in ops
             if op.kind == OpKind.ACTION and op.process == _OPERATOR and op.f == f and op.type == OpType.OK]
     return sorted(done, key=lambda op: (op.t_ns, op.index))
+
+
+def action_runs(ops: Sequence[Op], f: str) -> list[tuple[Op, Op | None]]:
+    """Each operator action ``f`` as (its ``invoke``, the ``ok`` / ``fail`` that answered it or ``None``),
+    earliest first (the operator carries actions out one at a time)."""
+    mine = sorted((op for op in ops if op.kind == OpKind.ACTION and op.process == _OPERATOR and op.f == f),
+                  key=lambda op: (op.t_ns, op.index))
+    runs: list[tuple[Op, Op | None]] = []
+    for op in mine:
+        if op.type == OpType.INVOKE:
+            runs.append((op, None))
+        elif runs and runs[-1][1] is None:
+            runs[-1] = (runs[-1][0], op)
+    return runs
 
 
 def _applied_faults(ops: Iterable[Op]) -> list[Op]:

@@ -18,6 +18,7 @@ from gameday.checkers.fills import DatabaseWriteRecovery, LostFills
 from gameday.checkers.gap import TradingGap
 from gameday.checkers.ghost import GhostOrders
 from gameday.checkers.ghost_alerts import OrdersBeforeGhostsAlerted
+from gameday.checkers.kill_switch import kill_switch_checkers
 from gameday.checkers.lease import SentWithoutLease
 from gameday.checkers.load import LoadFailureRatio, LoadP99
 from gameday.checkers.market_data import market_data_checkers
@@ -25,6 +26,7 @@ from gameday.checkers.positions import PositionMismatch
 from gameday.checkers.replication import ReplicationLag
 from gameday.checkers.risk import RestingOrdersCancelled, RiskLimitBreaches
 from gameday.checkers.rto import FailoverRto
+from gameday.checkers.shutdown import CheckpointWritten, ExitCode, OrdersLeftOpen
 from gameday.checkers.store_backlog import StoreBacklogAtEnd, StoreRowsLost
 from gameday.checkers.writers import ConcurrentWriters
 from gameday.history import OpType
@@ -76,6 +78,10 @@ def default_checkers() -> tuple[Checker, ...]:
         LoadFailureRatio(),
         LoadP99(),
         *market_data_checkers(),
+        OrdersLeftOpen(),
+        CheckpointWritten(),
+        ExitCode(),
+        *kill_switch_checkers(),
     )
 
 

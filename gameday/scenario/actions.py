@@ -115,7 +115,8 @@ class RestartAction(_Action):
     action: Literal[ActionKind.RESTART] = ActionKind.RESTART
     target: ServiceName
     signal: KillSignal = KillSignal.SIGTERM
-    grace: PositiveDuration = Duration(20_000_000_000)
+    grace: PositiveDuration = Duration(45_000_000_000)
+    """seed 000's TimeoutStopSec: the OMS's own bounds (cancel 10 s, fills 5 s, flush 10 s) and a buffer"""
 
 
 class PositionAction(_Action):

@@ -51,6 +51,10 @@ CORRECT_EVIDENCE: dict[str, Callable[[dict[str, dict[str, Any]]], None]] = {
     "feed-loss-then-oms-failover": lambda ev: _equal(
         ev["feeds.switch_time"]["first_priced_elsewhere"]["feed"], "B"),
     "feed-total-loss": lambda ev: _equal(ev["feeds.time_to_halt"]["trip"]["instance"], "oms-primary"),
+    "graceful-shutdown": lambda ev: _equal(ev["shutdown.orders_left_open"]["stops"][0]["open_at_signal"] >= 5,
+                                           True),
+    "kill-switch-survives-failover": lambda ev: _equal(
+        ev["killswitch.time_to_resume"]["first_entry"]["instance"], "oms-dr"),
 }
 """What a correct run's evidence must show beyond its verdicts."""
 

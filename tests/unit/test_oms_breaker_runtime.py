@@ -158,9 +158,9 @@ async def test_breaker_disabled_never_trips_on_a_drawdown_but_the_kill_switch_st
     breaker.on_fill(oms.book("BTC-USD", 10, 100.0))
     breaker.on_fill(oms.book("BTC-USD", 1, 50.0))
     assert breaker.trip is None
-    killed = breaker.kill("alice")
+    killed = await breaker.kill("alice")
     assert (killed.status, killed.body["trip"]["operator"]) == (200, "alice")
-    assert breaker.kill("bob").status == 409
+    assert (await breaker.kill("bob")).status == 409
     await asyncio.gather(*oms.tasks)
     assert oms.sent == [("BTC-USD", Side.SELL, 11)]
 
@@ -179,7 +179,7 @@ async def test_rearm_stops_the_flattening_and_admits_entries_again(config: Break
 
     oms.send_market = never_fills  # type: ignore[method-assign]
     oms.book("BTC-USD", 3, 100.0)
-    assert breaker.kill("alice").status == 200
+    assert (await breaker.kill("alice")).status == 200
     await asyncio.sleep(0)
     assert breaker.flattening
     assert (await breaker.rearm()).status == 200

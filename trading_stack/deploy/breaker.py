@@ -134,6 +134,14 @@ class CircuitBreaker:
             return None
         return self._trip(t_ns, TripReason.KILL_SWITCH, None, operator)
 
+    def adopt(self, trip: Trip) -> bool:
+        """A trip made elsewhere (another instance, an earlier boot) is in force here too; False when
+        this breaker is tripped already (its own trip stands)."""
+        if self.trip is not None:
+            return False
+        self.trip = trip
+        return True
+
     def admits(self, position: int, signed_qty: int) -> bool:
         """Whether an order of ``signed_qty`` lots on a symbol holding ``position`` may go out."""
         if self.trip is None:
