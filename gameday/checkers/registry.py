@@ -13,6 +13,7 @@ from gameday.checkers.client import ClientOutcomeCount
 from gameday.checkers.cutover_evidence import CutoverOnStaleEvidence
 from gameday.checkers.deploy_start import LocalStartTime
 from gameday.checkers.deployment import deployment_checkers
+from gameday.checkers.exposure import ExposureBeyondIntended
 from gameday.checkers.failovers import FailoverCount
 from gameday.checkers.fills import DatabaseWriteRecovery, LostFills
 from gameday.checkers.gap import TradingGap
@@ -76,6 +77,7 @@ def default_checkers() -> tuple[Checker, ...]:
         LoadFailureRatio(),
         LoadP99(),
         *market_data_checkers(),
+        ExposureBeyondIntended(),
     )
 
 

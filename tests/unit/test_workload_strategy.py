@@ -1,0 +1,77 @@
+import asyncio
+import itertools
+import time
+
+import pytest
+
+from gameday.history import History, OpKind, OpType
+from gameday.workload import (
+    Broadcast,
+    Burst,
+    FrontDoor,
+    OrderRequest,
+    Placement,
+    Strategy,
+    drive_workload,
+    strategy_flow,
+    workload_flow,
+)
+
+SYMBOLS = ("BTC-USD", "ETH-USD")
+
+
+def test_a_strategy_flow_is_market_orders_in_its_direction_each_with_its_own_intent_id() -> None:
+    orders = list(strategy_flow(71, 10, 3, SYMBOLS, Strategy("sell", max_lots=4)))
+
+    assert len(orders) == 30
+    assert {order.request.side for order in orders} == {"sell"}
+    assert {order.request.type for order in orders} == {"market"}
+    assert all(1 <= order.request.qty <= 4 for order in orders)
+    assert len({order.request.intent for order in orders}) == 30
+    assert orders[0].request.intent == "71:intent-0"
+    assert orders == list(strategy_flow(71, 10, 3, SYMBOLS, Strategy("sell", max_lots=4)))
+
+
+def test_a_workload_with_a_strategy_makes_its_bursts_intents_too() -> None:
+    flow = workload_flow(5, 10, 4, SYMBOLS, 0.3, [Burst(1.0, 1.0, 20, 1.0)], strategy=Strategy())
+    orders = list(flow)
+
+    assert len(orders) == len(flow) == 60
+    assert all(order.request.intent is not None and order.request.side == "buy" for order in orders)
+    assert len({order.request.intent for order in orders}) == 60
+    assert any(order.request.intent.startswith("5:burst0:") for order in orders if order.request.intent)
+    assert all(order.request.intent is None for order in workload_flow(5, 10, 4, SYMBOLS, 0.3))
+
+
+def test_an_intent_is_not_sent_to_the_oms() -> None:
+    request = OrderRequest("BTC-USD", "buy", 2, "market", None, intent="i-1")
+    assert "intent" not in request.body()
+
+
+class _Door(FrontDoor):
+    def __init__(self, instance: str, status: str) -> None:
+        self.instance, self.status = instance, status
+        self.placed: list[OrderRequest] = []
+
+    async def place(self, request: OrderRequest) -> Placement:
+        self.placed.append(request)
+        body = {"order_id": f"{self.instance}-1"} if self.status == "ok" else {"status": 503}
+        return Placement(self.status, self.instance, body, [self.instance])
+
+
+@pytest.mark.timeout(30)
+async def test_a_broadcast_sends_every_order_to_every_instance_and_records_each_answer() -> None:
+    primary, dr = _Door("oms-primary", "ok"), _Door("oms-dr", "fail")
+    history = History()
+    flow = list(itertools.islice(strategy_flow(3, 1000, 1, SYMBOLS, Strategy()), 5))
+
+    await asyncio.wait_for(drive_workload(flow, Broadcast({"oms-primary": primary, "oms-dr": dr}), history,
+                                          started_ns=time.monotonic_ns()), timeout=10)
+
+    assert primary.placed == dr.placed == [order.request for order in flow]
+    invokes = [op for op in history.ops if op.kind is OpKind.CLIENT and op.type is OpType.INVOKE]
+    assert len(invokes) == 10
+    assert {op.value["intent"] for op in invokes} == {order.request.intent for order in flow}
+    answers = {(op.process.split("@")[1], op.type) for op in history.ops
+               if op.kind is OpKind.CLIENT and op.type is not OpType.INVOKE}
+    assert answers == {("oms-primary", OpType.OK), ("oms-dr", OpType.FAIL)}
