@@ -24,6 +24,7 @@ from gameday.checkers.load import LoadFailureRatio, LoadP99
 from gameday.checkers.market_data import market_data_checkers
 from gameday.checkers.positions import PositionMismatch
 from gameday.checkers.replication import ReplicationLag
+from gameday.checkers.report_fates import report_fate_checkers
 from gameday.checkers.risk import RestingOrdersCancelled, RiskLimitBreaches
 from gameday.checkers.rto import FailoverRto
 from gameday.checkers.store_backlog import StoreBacklogAtEnd, StoreRowsLost
@@ -78,6 +79,7 @@ def default_checkers() -> tuple[Checker, ...]:
         LoadP99(),
         *market_data_checkers(),
         ExposureBeyondIntended(),
+        *report_fate_checkers(),
     )
 
 
