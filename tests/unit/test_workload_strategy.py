@@ -4,7 +4,10 @@ import time
 
 import pytest
 
+from gameday.errors import ScenarioError
 from gameday.history import History, OpKind, OpType
+from gameday.scenario import parse_scenario
+from gameday.scenario.model import Routing
 from gameday.workload import (
     Broadcast,
     Burst,
@@ -75,3 +78,32 @@ async def test_a_broadcast_sends_every_order_to_every_instance_and_records_each_
     answers = {(op.process.split("@")[1], op.type) for op in history.ops
                if op.kind is OpKind.CLIENT and op.type is not OpType.INVOKE}
     assert answers == {("oms-primary", OpType.OK), ("oms-dr", OpType.FAIL)}
+
+
+def _scenario(workload: str) -> str:
+    return (f"name: strategy\ndescription: d\nseed: 1\nstack: {{preset: active-passive}}\n"
+            f"workload: {{orders_per_second: 10, symbols: [BTC-USD], duration: 5s, {workload}}}\n"
+            "expect:\n  exposure.beyond_intended: {max: 0}\n")
+
+
+def test_a_strategy_and_a_broadcast_load_as_typed_fields() -> None:
+    scenario = parse_scenario(_scenario("routing: broadcast, strategy: {side: sell, max_lots: 3}"))
+
+    assert scenario.workload.routing is Routing.BROADCAST
+    assert scenario.workload.strategy is not None
+    assert (scenario.workload.strategy.side, scenario.workload.strategy.max_lots) == ("sell", 3)
+
+
+@pytest.mark.parametrize(("workload", "path", "expected"), [
+    ("strategy: {side: hold}", "workload.strategy.side", "'buy' or 'sell'"),
+    ("strategy: {max_lots: 0}", "workload.strategy.max_lots", "greater than or equal to 1"),
+    ("strategy: {side: buy, lots: 3}", "workload.strategy.lots", "expected one of: side, max_lots"),
+    ("routing: everywhere", "workload.routing", "broadcast"),
+])
+def test_a_bad_strategy_or_routing_names_its_path(workload: str, path: str, expected: str) -> None:
+    with pytest.raises(ScenarioError) as raised:
+        parse_scenario(_scenario(workload), file="strategy.yaml")
+
+    [problem] = raised.value.problems
+    assert problem.yaml_path == path
+    assert expected in problem.message
