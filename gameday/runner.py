@@ -50,7 +50,15 @@ from gameday.stop import Crossing, StopTrigger, until_stopped
 from gameday.target import DEFAULT_TARGET, load_target
 from gameday.target_file import TargetFile
 from gameday.verdict import RunResult, RunStatus, grade_run, interrupted_run
-from gameday.workload import Burst, FrontDoor, ScheduledOrder, drive_workload, workload_flow
+from gameday.workload import (
+    Broadcast,
+    Burst,
+    FrontDoor,
+    ScheduledOrder,
+    Strategy,
+    drive_workload,
+    workload_flow,
+)
 
 Progress = Callable[[str], None]
 HISTORY_FILE = "history.jsonl"
@@ -94,8 +102,15 @@ class RunOutcome:
     error: str | None = None
 
 
-def _client_door(routing: Routing, stack: Stack, session: aiohttp.ClientSession, *,
-                 probe: bool = False) -> FrontDoor:
+def _client_door(routing: Routing, stack: Stack, session: aiohttp.ClientSession) -> FrontDoor | Broadcast:
+    """How the workload reaches the OMS: as the probes do, or every order to every instance."""
+    if routing is Routing.BROADCAST:
+        return Broadcast.to_instances(stack.endpoints.oms, session)
+    return _probe_door(routing, stack, session, probe=False)
+
+
+def _probe_door(routing: Routing, stack: Stack, session: aiohttp.ClientSession, *,
+                probe: bool = True) -> FrontDoor:
     """How clients reach the OMS: through the stack's front-door proxy, or picking an instance."""
     if routing is Routing.FRONT_DOOR and stack.endpoints.front_door is not None:
         return ProxiedDoor(stack.endpoints.front_door, session)
@@ -153,13 +168,15 @@ async def _drive(scenario: Scenario, stack: Stack, history: History, session: ai
     flow = workload_flow(scenario.seed, workload.orders_per_second, workload.duration.seconds,
                          workload.symbols, workload.market_order_ratio,
                          [Burst(b.at.seconds, b.duration.seconds, b.orders_per_second, b.market_order_ratio)
-                          for b in workload.bursts])
+                          for b in workload.bursts],
+                         strategy=None if workload.strategy is None
+                         else Strategy(workload.strategy.side.value, workload.strategy.max_lots))
     nemesis = Nemesis(stack, history)
     operator = Operator(session, operator_endpoints(stack), stack.settings.admin_token, history)
     _phase(history, RunPhase.WORKLOAD, starts_ns=started_ns, duration_s=workload.duration.seconds,
            orders=len(flow), faults=len(scenario.timeline), actions=len(scenario.actions))
     probes = [
-        asyncio.create_task(trade_probe(_client_door(workload.routing, stack, session, probe=True), history,
+        asyncio.create_task(trade_probe(_probe_door(workload.routing, stack, session), history,
                                         workload.symbols, scenario.probes.trade_interval.seconds)),
         asyncio.create_task(health_probe(session, stack.endpoints.oms, history,
                                          scenario.probes.health_interval.seconds)),
@@ -185,7 +202,8 @@ async def _drive(scenario: Scenario, stack: Stack, history: History, session: ai
     return crossing
 
 
-async def _timeline(scenario: Scenario, flow: Iterable[ScheduledOrder], door: FrontDoor, history: History,
+async def _timeline(scenario: Scenario, flow: Iterable[ScheduledOrder], door: FrontDoor | Broadcast,
+                    history: History,
                     nemesis: Nemesis, operator: Operator, started_ns: int) -> None:
     """The workload, the faults and the operator's actions, each from ``started_ns``."""
     async with asyncio.TaskGroup() as group:

@@ -39,6 +39,8 @@ class OrderRequest:
     qty: int
     type: str
     price: float | None
+    intent: str | None = None
+    """The strategy intent the order carries out (recorded in the history, not sent to the OMS)."""
 
     def body(self) -> dict[str, Any]:
         return {"symbol": self.symbol, "side": self.side, "qty": self.qty, "type": self.type,
@@ -84,6 +86,27 @@ def order_flow(
 
 
 @dataclass(frozen=True)
+class Strategy:
+    """A strategy building a position: every order an intent to trade ``side`` now (a market order
+    of 1..``max_lots`` lots) with an id, so the same intent sent by two instances is one intent."""
+
+    side: str = "buy"
+    max_lots: int = 10
+
+
+def strategy_flow(seed: int | str, orders_per_second: float, duration_s: float, symbols: Sequence[str],
+                  strategy: Strategy, *, start_s: float = 0.0) -> Iterator[ScheduledOrder]:
+    """The strategy's intents at a steady rate, ids ``<seed>:intent-<n>``."""
+    rng = random.Random(f"strategy:{seed}")
+    interval = 1.0 / orders_per_second
+    for n in range(order_count(orders_per_second, duration_s)):
+        symbol = rng.choice(list(symbols))
+        qty = rng.randint(1, strategy.max_lots)
+        yield ScheduledOrder(start_s + n * interval, OrderRequest(symbol, strategy.side, qty, "market", None,
+                                                                  intent=f"{seed}:intent-{n}"))
+
+
+@dataclass(frozen=True)
 class Burst:
     start_s: float
     duration_s: float
@@ -105,12 +128,21 @@ class WorkloadFlow:
     symbols: tuple[str, ...]
     market_order_ratio: float
     bursts: tuple[Burst, ...] = ()
+    strategy: Strategy | None = None
+    """When set, every order (bursts' too) is one of the strategy's intents."""
+
+    def _flow(self, seed: int | str, orders_per_second: float, duration_s: float, market_order_ratio: float,
+              start_s: float = 0.0) -> Iterator[ScheduledOrder]:
+        if self.strategy is not None:
+            return strategy_flow(seed, orders_per_second, duration_s, self.symbols, self.strategy,
+                                 start_s=start_s)
+        return order_flow(seed, orders_per_second, duration_s, self.symbols, market_order_ratio,
+                          start_s=start_s)
 
     def __iter__(self) -> Iterator[ScheduledOrder]:
-        flows = [order_flow(self.seed, self.orders_per_second, self.duration_s, self.symbols,
-                            self.market_order_ratio)]
-        flows += [order_flow(f"{self.seed}:burst{index}", burst.orders_per_second, burst.duration_s,
-                             self.symbols, burst.market_order_ratio, start_s=burst.start_s)
+        flows = [self._flow(self.seed, self.orders_per_second, self.duration_s, self.market_order_ratio)]
+        flows += [self._flow(f"{self.seed}:burst{index}", burst.orders_per_second, burst.duration_s,
+                             burst.market_order_ratio, burst.start_s)
                   for index, burst in enumerate(self.bursts)]
         return heapq.merge(*flows, key=lambda order: order.offset_s)
 
@@ -120,10 +152,11 @@ class WorkloadFlow:
 
 
 def workload_flow(seed: int, orders_per_second: float, duration_s: float, symbols: Sequence[str],
-                  market_order_ratio: float, bursts: Sequence[Burst] = ()) -> WorkloadFlow:
+                  market_order_ratio: float, bursts: Sequence[Burst] = (), *,
+                  strategy: Strategy | None = None) -> WorkloadFlow:
     """The steady flow merged with each burst's own seeded flow, in offset order (made lazily)."""
     return WorkloadFlow(seed, orders_per_second, duration_s, tuple(symbols), market_order_ratio,
-                        tuple(bursts))
+                        tuple(bursts), strategy)
 
 
 @dataclass
@@ -207,31 +240,57 @@ class FrontDoor:
             return 0
 
 
+class Broadcast:
+    """Every order to every instance at once, each through a door of its own (no fallback): a strategy
+    running in each region acts on the same signal (seed 002's active-active)."""
+
+    def __init__(self, doors: Mapping[str, FrontDoor]) -> None:
+        self.doors = dict(doors)
+
+    @classmethod
+    def to_instances(cls, oms_urls: Mapping[str, str], session: aiohttp.ClientSession,
+                     request_timeout_s: float = 3.0, *, api: OmsApi | None = None) -> Broadcast:
+        api = api_of(oms_urls) if api is None else api
+        return cls({name: FrontDoor({name: url}, session, request_timeout_s, api=api)
+                    for name, url in oms_urls.items()})
+
+
+async def _place(worker: str, request: OrderRequest, door: FrontDoor, history: History) -> None:
+    """One placement, its invoke and its completion in the history."""
+    invoked: dict[str, Any] = {"symbol": request.symbol, "side": request.side, "qty": request.qty,
+                               "type": request.type, "price": request.price}
+    if request.intent is not None:
+        invoked["intent"] = request.intent
+    history.append(OpKind.CLIENT, OpType.INVOKE, worker, "place", invoked)
+    placement = await door.place(request)
+    value: dict[str, Any]
+    if placement.status == "ok":
+        value = {"instance": placement.instance, "order": placement.body}
+    else:
+        value = {**placement.body, "tried": placement.tried}
+    history.append(OpKind.CLIENT, OpType(placement.status), worker, "place", value)
+
+
 async def drive_workload(
-    flow: Iterable[ScheduledOrder], door: FrontDoor, history: History, *, started_ns: int,
+    flow: Iterable[ScheduledOrder], door: FrontDoor | Broadcast, history: History, *, started_ns: int,
     max_in_flight: int = 64,
 ) -> None:
     """Send each order at its offset from ``started_ns``; never more than ``max_in_flight`` open.
 
     The flow is read one order at a time, and an order waits for a free slot before its task exists,
     so memory stays bounded however long the flow and however slow the OMS (late orders go out as
-    soon as a slot frees, in order, as they did when each task waited for its slot).
+    soon as a slot frees, in order, as they did when each task waited for its slot). A
+    :class:`Broadcast` sends each order to every instance, as worker ``<worker>@<instance>``.
     """
     slots = asyncio.Semaphore(max_in_flight)
 
     async def send(worker: str, order: ScheduledOrder) -> None:
         try:
-            request = order.request
-            history.append(OpKind.CLIENT, OpType.INVOKE, worker, "place",
-                           {"symbol": request.symbol, "side": request.side, "qty": request.qty,
-                            "type": request.type, "price": request.price})
-            placement = await door.place(request)
-            value: dict[str, Any]
-            if placement.status == "ok":
-                value = {"instance": placement.instance, "order": placement.body}
+            if isinstance(door, Broadcast):
+                await asyncio.gather(*(_place(f"{worker}@{name}", order.request, one, history)
+                                       for name, one in door.doors.items()))
             else:
-                value = {**placement.body, "tried": placement.tried}
-            history.append(OpKind.CLIENT, OpType(placement.status), worker, "place", value)
+                await _place(worker, order.request, door, history)
         finally:
             slots.release()
 

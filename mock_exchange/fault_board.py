@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +30,7 @@ from mock_exchange.faults import (
     RateLimit,
     ReconnectCooldown,
     RejectNewOrders,
+    ReportFaultMode,
 )
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class FaultBoard:
         self._rng = random.Random(seed)
         self._rate_limiter = _RateLimiter()
         self._cooldowns = _Cooldowns()
+        self._report_fates: Counter[str] = Counter()
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -146,7 +148,21 @@ class FaultBoard:
             return None
         if not fault.selects(fill=fill):
             return None
-        return fault if self._rng.random() < fault.probability else None
+        roll = self._rng.random()
+        if fault.mix is not None:
+            mode = fault.mix.pick(roll)
+            if mode is None:
+                return None
+            fault = fault.model_copy(update={"mode": mode})
+        elif roll >= fault.probability:
+            return None
+        self._report_fates[fault.mode.value] += 1
+        return fault
+
+    def report_fates(self) -> dict[str, int]:
+        """How many reports each execution-report fate took so far (``drop``, ``duplicate``, ``delay``)."""
+        return {mode.value: self._report_fates[mode.value] for mode in ReportFaultMode
+                if mode is not ReportFaultMode.MIXED}
 
     def note_disconnect(self, session: str, firm: str, *, clean: bool) -> None:
         """A session of ``firm`` ended (``clean``: with a Logout); counts only while armed."""

@@ -106,6 +106,34 @@ class ReportFaultMode(StrEnum):
     DELAY = "delay"
     DROP = "drop"
     DUPLICATE = "duplicate"
+    MIXED = "mixed"  # each report rolls once for one of the others, by ``mix``
+
+
+class ReportMix(BaseModel):
+    """Mode ``mixed``: the chance of each fate per report (the rest are delivered as they are)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    drop: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+    duplicate: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+    delay: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _some_and_at_most_one(self) -> ReportMix:
+        total = self.drop + self.duplicate + self.delay
+        if not 0 < total <= 1:
+            raise ValueError(f"expected drop + duplicate + delay in (0, 1], got {total:g}")
+        return self
+
+    def pick(self, roll: float) -> ReportFaultMode | None:
+        """The fate of a report whose roll in [0, 1) is ``roll``; ``None``: delivered."""
+        bound = 0.0
+        for mode, chance in ((ReportFaultMode.DROP, self.drop), (ReportFaultMode.DUPLICATE, self.duplicate),
+                             (ReportFaultMode.DELAY, self.delay)):
+            bound += chance
+            if roll < bound:
+                return mode
+        return None
 
 
 class CooldownScope(StrEnum):
@@ -188,14 +216,22 @@ class ExecutionReports(_Fault):
     probability: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
     only: ReportSelection = ReportSelection.ALL
     """``fills``: only trade reports are delayed, dropped or duplicated (acks, cancels pass)"""
+    mix: ReportMix | None = None
+    """mode ``mixed`` only (and required): each report's chance of each fate"""
 
     def selects(self, *, fill: bool) -> bool:
         return fill or self.only is ReportSelection.ALL
 
     @model_validator(mode="after")
     def _delay_needs_a_duration(self) -> ExecutionReports:
-        if self.mode is ReportFaultMode.DELAY and self.delay_s <= 0:
-            raise ValueError("delay_s must be > 0 when mode is delay")
+        mixed = self.mode is ReportFaultMode.MIXED
+        if mixed != (self.mix is not None):
+            raise ValueError("mix is required with mode mixed, and only with it")
+        if mixed and self.probability != 1.0:
+            raise ValueError("mode mixed takes each fate's chance from mix, not probability")
+        delays = self.mode is ReportFaultMode.DELAY or (self.mix is not None and self.mix.delay > 0)
+        if delays and self.delay_s <= 0:
+            raise ValueError("delay_s must be > 0 when reports are delayed (mode delay, or mix.delay)")
         return self
 
 

@@ -273,6 +273,7 @@ class Venue:
         }
         if self.config.feeds:
             snapshot["market_data"] = list(self.ledger.market_data)
+        snapshot["report_fates"] = self.faults.report_fates()
         return snapshot
 
     def order_views(self, status: str | None) -> list[dict[str, Any]]:

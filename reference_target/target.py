@@ -30,7 +30,8 @@ DEFECTS: Mapping[str, str] = {
     Defect.NO_DB_SYNC_ON_PROMOTION: "a promotion does not sync state out of band (stale risk limits)",
     Defect.NO_DB_RECONNECT: "the OMS never reconnects to the database",
     Defect.NO_REPROMOTION: "the failover daemon never promotes again after its first failover",
-    Defect.NO_EXECUTION_RECOVERY: "a promotion never asks the venue for the executions it missed",
+    Defect.NO_EXECUTION_RECOVERY: ("the OMS never asks the venue for the executions it missed: not on a "
+                                   "promotion, nor from the drop copy while active"),
     Defect.CANARY_DEPLOY: "a deploy launches green as a canary taking live flow beside blue",
     Defect.NON_ATOMIC_CUTOVER: "a cutover splits flow 50/50 between blue and green before it switches",
     Defect.VERIFIER_IGNORES_LAG: "the dark-launch verifier ignores green's lag",

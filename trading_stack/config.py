@@ -40,6 +40,9 @@ class OmsConfig(_Model):
     order_ack_timeout_s: float = 2.0
     logon_retry_initial_s: float = 0.2
     logon_retry_max_s: float = 2.0
+    drop_copy_interval_s: float = Field(
+        default=2.0, gt=0, description="while active: how often the venue's drop copy is read for "
+        "executions whose reports never arrived")
     # NATS (through the fault proxy)
     nats_url: str
     subject_prefix: str = "oms"

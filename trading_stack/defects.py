@@ -20,7 +20,7 @@ class Defect(StrEnum):
     NO_DB_RECONNECT = "no-db-reconnect"
     # verdicts that hold (issue 10)
     NO_REPROMOTION = "no-repromotion"  # the failover daemon never promotes again after its first failover
-    NO_EXECUTION_RECOVERY = "no-execution-recovery"  # a promotion never asks for the executions it missed
+    NO_EXECUTION_RECOVERY = "no-execution-recovery"  # missed executions never read (promotion, drop copy)
     # deployment game days (issue 5)
     CANARY_DEPLOY = "canary-deploy"
     NON_ATOMIC_CUTOVER = "non-atomic-cutover"

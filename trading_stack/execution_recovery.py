@@ -92,10 +92,14 @@ class ExecutionRecovery:
             self._first_since = self._first_window_start(self._gateway.booked_before_live)
         return self._first_since
 
-    async def recover(self, timeout_s: float, *, ensure_stored: bool = False) -> Recovered:
+    async def recover(self, timeout_s: float, *, ensure_stored: bool = False,
+                      known_orders_only: bool = False) -> Recovered:
         """Ask for the next window and book what is new (raises what the gateway raises); with
         ``ensure_stored`` (a promotion) every execution of the window the book knew already is
-        written to the database too, idempotently: its writer may have died with it queued."""
+        written to the database too, idempotently: its writer may have died with it queued. With
+        ``known_orders_only`` (the drop copy of a live session) an execution of an order the book
+        does not hold is left for a later window, as if not seen: another instance's order is not
+        this one's to book while both may trade."""
         since = self.next_since()
         mark = self._book.booked
         captures = await self._gateway.executions_since(since, timeout_s)
@@ -107,6 +111,8 @@ class ExecutionRecovery:
         already = 0
         for capture in captures:
             if capture.exec_id in self._seen:
+                continue
+            if known_orders_only and self._book.get(capture.cl_ord_id) is None:
                 continue
             self._see(capture)
             cum = self._order_cum.get(capture.order_id)

@@ -240,6 +240,7 @@ class Oms:
     async def run(self, stop: asyncio.Event, on_ready: Callable[[int], None] = announce_ready) -> None:
         self._stop_requested = stop
         self.spawn(self.loop_lag.run(), "loop-lag")
+        self.spawn(self.sync.drop_copy_sweeps(self._sweeps_drop_copy), "drop-copy")
         runner, port = await start_http(OmsService(self).app(), self.config.host, self.config.http_port)
         try:
             on_ready(port)
@@ -248,6 +249,9 @@ class Oms:
         finally:
             await self._shutdown()
             await runner.cleanup()
+
+    def _sweeps_drop_copy(self) -> bool:
+        return self.roles.role is Role.ACTIVE and not self._stopping and self.guard.may_send()
 
     def request_stop(self) -> None:
         if self._stop_requested is not None:

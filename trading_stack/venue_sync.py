@@ -213,11 +213,26 @@ class VenueSync:
         async with self._venue_reads:
             await self._recover(source.value, always_alert=True, ensure_stored=True)
 
-    async def _recover(self, reason: str, *, always_alert: bool, ensure_stored: bool = False) -> bool:
+    async def drop_copy_sweeps(self, live: Callable[[], bool]) -> None:
+        """Every ``drop_copy_interval_s`` while ``live`` (active, allowed to send): read the venue's
+        drop copy and book the executions of this book's orders whose reports never arrived (a dropped
+        ExecutionReport); the report, should it come late, is then a duplicate the book ignores.
+        Never with ``no-execution-recovery``."""
+        if Defect.NO_EXECUTION_RECOVERY in self._defects:
+            return
+        while True:
+            await asyncio.sleep(self._config.drop_copy_interval_s)
+            if live():
+                async with self._venue_reads:
+                    await self._recover("drop copy", always_alert=False, known_orders_only=True)
+
+    async def _recover(self, reason: str, *, always_alert: bool, ensure_stored: bool = False,
+                       known_orders_only: bool = False) -> bool:
         """One trade capture window, booked; False (logged, alerted on a promotion) when it failed."""
         try:
             recovered = await self._recovery.recover(2 * max(2.0, 3 * self._config.order_ack_timeout_s),
-                                                     ensure_stored=ensure_stored)
+                                                     ensure_stored=ensure_stored,
+                                                     known_orders_only=known_orders_only)
         except RECOVERY_ERRORS as err:
             error = f"{type(err).__name__}: {err}"
             log.log(logging.ERROR if always_alert else logging.WARNING, "executions not recovered (%s): %s",

@@ -13,6 +13,7 @@ from gameday.checkers.client import ClientOutcomeCount
 from gameday.checkers.cutover_evidence import CutoverOnStaleEvidence
 from gameday.checkers.deploy_start import LocalStartTime
 from gameday.checkers.deployment import deployment_checkers
+from gameday.checkers.exposure import ExposureBeyondIntended
 from gameday.checkers.failovers import FailoverCount
 from gameday.checkers.fills import DatabaseWriteRecovery, LostFills
 from gameday.checkers.gap import TradingGap
@@ -24,6 +25,7 @@ from gameday.checkers.load import LoadFailureRatio, LoadP99
 from gameday.checkers.market_data import market_data_checkers
 from gameday.checkers.positions import PositionMismatch
 from gameday.checkers.replication import ReplicationLag
+from gameday.checkers.report_fates import report_fate_checkers
 from gameday.checkers.risk import RestingOrdersCancelled, RiskLimitBreaches
 from gameday.checkers.rto import FailoverRto
 from gameday.checkers.shutdown import CheckpointWritten, ExitCode, OrdersLeftOpen
@@ -82,6 +84,8 @@ def default_checkers() -> tuple[Checker, ...]:
         CheckpointWritten(),
         ExitCode(),
         *kill_switch_checkers(),
+        ExposureBeyondIntended(),
+        *report_fate_checkers(),
     )
 
 

@@ -83,7 +83,8 @@ _LEDGER_READERS = (
     "positions.mismatch_bps", "orders.ghost", "writers.concurrent_active", "fills.lost",
     "orders.sent_without_lease", "orders.before_ghosts_alerted", "risk.limit_breaches",
     "orders.resting_cancelled", "breaker.time_to_halt", "breaker.time_to_flat",
-    "breaker.entries_after_halt", "deploy.cutover_gap",
+    "breaker.entries_after_halt", "deploy.cutover_gap", "exposure.beyond_intended",
+    "reports.dropped", "reports.duplicated", "reports.delayed",
 )
 
 CHECKS: tuple[Check, ...] = (

@@ -241,7 +241,9 @@ class PartitionFault(FaultBase):
     duration: PositiveDuration = Field(alias="for")
 
 
-ExchangeParam = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool | list[str]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+ExchangeParam = str | int | FiniteFloat | bool | list[str] | dict[str, FiniteFloat]
+"""A venue fault parameter: a scalar, a list of names, or a mapping of numbers (``mix``)."""
 
 
 class ExchangeFault(FaultBase):

@@ -49,7 +49,7 @@ from gameday.scenario.vocabulary import DefectName, target_section
 from gameday.target import TARGET_SECTIONS
 
 __all__ = ["BurstSpec", "KnownDefect", "LoadSpec", "ProbeSpec", "RegionsSpec", "Routing", "Scenario",
-           "StackSpec", "WorkloadSpec"]
+           "StackSpec", "StrategySpec", "WorkloadSpec"]
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SYMBOL = re.compile(r"^[A-Z0-9]+(?:[-/.][A-Z0-9]+)*$")
@@ -160,6 +160,8 @@ class Routing(StrEnum):
     """clients spread orders over every instance (a misconfigured active-active client)"""
     FRONT_DOOR = "front-door"
     """clients send every order to the stack's front-door proxy, which routes it"""
+    BROADCAST = "broadcast"
+    """every order goes to every instance at once (each region's strategy acts on the same signal)"""
 
 
 OrdersPerSecond = Annotated[float, Field(gt=0, le=MAX_ORDERS_PER_SECOND, allow_inf_nan=False)]
@@ -176,6 +178,19 @@ class BurstSpec(_Spec):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class StrategySide(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class StrategySpec(_Spec):
+    """Orders as a strategy's intents: each a market order in ``side`` of 1..``max_lots`` lots with an
+    id recorded in the history, so the exposure can be graded against the one intended."""
+
+    side: StrategySide = StrategySide.BUY
+    max_lots: int = Field(default=10, ge=1, le=1_000)
+
+
 class WorkloadSpec(_Spec):
     orders_per_second: OrdersPerSecond
     symbols: tuple[Symbol, ...] = Field(min_length=1, max_length=MAX_SYMBOLS)
@@ -183,6 +198,7 @@ class WorkloadSpec(_Spec):
     market_order_ratio: float = Field(default=0.3, ge=0, le=1)
     routing: Routing = Routing.ACTIVE
     bursts: tuple[BurstSpec, ...] = ()
+    strategy: StrategySpec | None = None
 
     @field_validator("symbols")
     @classmethod

@@ -110,7 +110,7 @@ def test_an_unknown_version_lists_the_builds() -> None:
     [(line, path, message)] = _problems(rest="actions:\n  - {at: 2s, action: deploy, version: 1.4.9}")
 
     assert (line, path) == (13, "actions[0].version")
-    assert "expected a build of target 'reference' (1.4.2, 1.4.3)" in message
+    assert "expected a build of target 'reference' (1.4.2, 1.4.3, 1.4.3-cost)" in message
     assert "got '1.4.9'" in message
 
 

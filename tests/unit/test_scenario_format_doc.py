@@ -68,7 +68,7 @@ def test_the_venue_fault_option_examples_load() -> None:
 
     params = [fault.params for fault in scenario.timeline if isinstance(fault, ExchangeFault)]
     assert [sorted(p) for p in params] == [["counts", "max_orders", "window_s"], ["mode", "only"],
-                                           ["mode", "on_heal"]]
+                                           ["delay_s", "mix", "mode", "only"], ["mode", "on_heal"]]
 
 
 def test_the_repeating_fault_example_loads_into_the_occurrences_it_describes() -> None:

@@ -98,3 +98,28 @@ def test_venue_fault_params_the_venue_would_refuse_are_refused_at_load_time(para
 
     assert (problem.line, problem.yaml_path) == (7, "timeline[0].params")
     assert expected in problem.message
+
+
+def test_a_mixed_report_fault_takes_its_mix_as_a_mapping_of_chances() -> None:
+    timeline = ("timeline:\n  - {at: 1s, fault: exchange, kind: execution_reports, for: 3s, params: "
+                "{mode: mixed, only: fills, mix: {drop: 0.1, duplicate: 0.2, delay: 0.2}, delay_s: 0.5}}\n")
+
+    [fault] = parse_scenario(_scenario("active-passive", timeline)).timeline
+
+    assert isinstance(fault, ExchangeFault)
+    assert fault.params["mix"] == {"drop": 0.1, "duplicate": 0.2, "delay": 0.2}
+
+
+@pytest.mark.parametrize(("mix", "expected"), [
+    ("{drop: 0.7, duplicate: 0.7}", "expected drop + duplicate + delay in (0, 1], got 1.4"),
+    ("{drop: .nan}", "expected a finite number, got nan"),
+    ("{drop: [0.1]}", "timeline[0].params.mix"),
+])
+def test_a_mix_the_venue_cannot_play_is_refused_at_load_time(mix: str, expected: str) -> None:
+    timeline = ("timeline:\n  - {at: 1s, fault: exchange, kind: execution_reports, for: 3s, params: "
+                f"{{mode: mixed, mix: {mix}}}}}\n")
+
+    problems = _problems("active-passive", timeline)
+
+    assert all(problem.line == 7 for problem in problems)
+    assert any(expected in f"{problem.yaml_path}: {problem.message}" for problem in problems)

@@ -1,11 +1,17 @@
-"""The two OMS builds of seed 000: 1.4.2 and 1.4.3 differ in exactly one behaviour.
+"""The OMS builds of seed 000: 1.4.2, and two tellings of 1.4.3, each one behaviour away from it.
 
-How many lots a trade report adds to the position. 1.4.2 books LastQty(32). 1.4.3 — the
-"partial-fill PnL fix" — derives the lots from the order's CumQty(14) minus what it already
-booked for that order *at that venue*. While an order fills at one venue the two agree
-exactly; but CumQty counts the order's lots at every venue, so the first report from a
-second venue makes 1.4.3 book the first venue's lots again, and realise PnL against the
-wrong average cost from then on.
+1.4.3 — the "partial-fill PnL fix" — differs in how many lots a trade report adds to the position.
+1.4.2 books LastQty(32); 1.4.3 derives the lots from the order's CumQty(14) minus what it already
+booked for that order *at that venue*. While an order fills at one venue the two agree exactly;
+but CumQty counts the order's lots at every venue, so the first report from a second venue makes
+1.4.3 book the first venue's lots again, and realise PnL against the wrong average cost from then
+on: positions hundreds of bp apart, and a direction that flips where 1.4.2's does not.
+
+1.4.3-cost is the incident at the seed's own scale ("slightly different": +45,000 against
++44,800, 44 bp): the fix nets a venue rebate into the cost of a piece filled at another market
+than the order's first, and reads the rebate's ``REBATE_BPS`` as percent. Lots, direction and
+order state agree with 1.4.2; the average cost of such pieces is 90 bp low, so a position's cost
+drifts by tens of bp — only a verifier that holds positions to 1 bp sees it.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from trading_stack.deploy.positions import Position, VenueFill, apply_fill
 
 __all__ = [
     "BUILDS",
+    "REBATE_BPS",
     "BookedFill",
     "Build142",
     "Build143",
+    "Build143Cost",
     "OmsBuild",
     "OmsVersion",
     "OrderProgress",
@@ -33,29 +41,45 @@ __all__ = [
 class OmsVersion(StrEnum):
     V1_4_2 = "1.4.2"
     V1_4_3 = "1.4.3"
+    V1_4_3_COST = "1.4.3-cost"
+
+
+REBATE_BPS = 0.9
+"""The rebate 1.4.3-cost nets into the cost of a piece away from the order's first market, in bp
+(read as percent: 90 bp)."""
 
 
 class OrderProgress:
-    """The highest CumQty booked per (order, venue), kept for the whole session like exec ids."""
+    """The highest CumQty booked per (order, venue), and the market of each order's first report,
+    kept for the whole session like exec ids."""
 
     def __init__(self) -> None:
         self._per_venue: dict[tuple[str, str], int] = {}
+        self._first_venue: dict[str, str] = {}
 
     def booked_at(self, order_id: str, venue: str) -> int:
         return self._per_venue.get((order_id, venue), 0)
 
+    def first_venue(self, order_id: str) -> str | None:
+        return self._first_venue.get(order_id)
+
     def record(self, fill: VenueFill) -> None:
         key = (fill.order_id, fill.venue)
         self._per_venue[key] = max(self.booked_at(fill.order_id, fill.venue), fill.cum_qty)
+        self._first_venue.setdefault(fill.order_id, fill.venue)
 
 
 class OmsBuild(Protocol):
-    """What differs between builds: how many lots a trade report adds to the position."""
+    """What differs between builds: how many lots a trade report adds to the position, at what price.
+
+    ``progress`` holds the reports booked before this one (not this one)."""
 
     @property
     def version(self) -> OmsVersion: ...
 
     def lots_to_book(self, fill: VenueFill, progress: OrderProgress) -> int: ...
+
+    def price_to_book(self, fill: VenueFill, progress: OrderProgress) -> float: ...
 
 
 class Build142:
@@ -64,15 +88,30 @@ class Build142:
     def lots_to_book(self, fill: VenueFill, progress: OrderProgress) -> int:
         return fill.last_qty
 
+    def price_to_book(self, fill: VenueFill, progress: OrderProgress) -> float:
+        return fill.last_px
 
-class Build143:
+
+class Build143(Build142):
     version = OmsVersion.V1_4_3
 
     def lots_to_book(self, fill: VenueFill, progress: OrderProgress) -> int:
         return max(0, fill.cum_qty - progress.booked_at(fill.order_id, fill.venue))
 
 
-BUILDS: Mapping[OmsVersion, OmsBuild] = {OmsVersion.V1_4_2: Build142(), OmsVersion.V1_4_3: Build143()}
+class Build143Cost(Build142):
+    version = OmsVersion.V1_4_3_COST
+
+    def price_to_book(self, fill: VenueFill, progress: OrderProgress) -> float:
+        first = progress.first_venue(fill.order_id)
+        if first is None or first == fill.venue:
+            return fill.last_px
+        return fill.last_px * (1 - REBATE_BPS / 100)
+
+
+BUILDS: Mapping[OmsVersion, OmsBuild] = {
+    OmsVersion.V1_4_2: Build142(), OmsVersion.V1_4_3: Build143(), OmsVersion.V1_4_3_COST: Build143Cost(),
+}
 
 
 def build_for(version: OmsVersion) -> OmsBuild:
@@ -129,7 +168,8 @@ class PositionKeeper:
             return None
         self._exec_ids.add(fill.exec_id)
         lots = self.build.lots_to_book(fill, self._progress)
+        price = self.build.price_to_book(fill, self._progress)
         self._progress.record(fill)
-        position = apply_fill(self.position(fill.symbol), fill.side.sign * lots, fill.last_px)
+        position = apply_fill(self.position(fill.symbol), fill.side.sign * lots, price)
         self._positions[fill.symbol] = position
         return BookedFill(fill.exec_id, fill.order_id, lots, position)
