@@ -21,6 +21,7 @@ from trading_stack.deploy.actions import (
     SetRole,
     SetUpstreams,
     StopInstance,
+    Unwind,
     Upstream,
 )
 from trading_stack.deploy.config import DeployConfig, DeployMode
@@ -174,7 +175,8 @@ async def test_no_clean_verdict_by_the_deadline_aborts() -> None:
 
 
 # -- rollback --------------------------------------------------------------------------
-async def test_more_green_rejects_than_the_bound_roll_back_with_a_restore_before_blue_takes_traffic() -> None:
+async def test_more_green_rejects_than_the_bound_roll_back_with_restore_and_unwind_before_blue_takes_traffic(
+) -> None:
     run = Run(reject_limit=3)
     await run.live()
 
@@ -185,10 +187,11 @@ async def test_more_green_rejects_than_the_bound_roll_back_with_a_restore_before
     assert run.phase is Phase.ROLLED_BACK
     rollback = run.executor.executed[5:]
     assert rollback == [
-        HoldTraffic(hold_s=2.0),
+        HoldTraffic(hold_s=2.0 + 5.0),
         SetRole(instance=GREEN, role=InstanceRole.PARKED),
         RestorePositions(instance=BLUE),
         SetRole(instance=BLUE, role=InstanceRole.ACTIVE),
+        Unwind(instance=BLUE, timeout_s=5.0),
         only(BLUE),
         StopInstance(instance=GREEN),
     ]
