@@ -220,14 +220,21 @@ async def test_defect_no_auto_rollback_keeps_a_rejecting_green_live() -> None:
     assert run.phase is Phase.LIVE
 
 
-async def test_defect_rollback_without_restore_gives_blue_traffic_with_its_stale_book() -> None:
-    run = Run(Defect.ROLLBACK_WITHOUT_RESTORE)
+@pytest.mark.parametrize(("defect", "left_out"), [
+    (Defect.ROLLBACK_WITHOUT_RESTORE, RestorePositions),  # blue takes traffic with its stale book
+    (Defect.ROLLBACK_WITHOUT_UNWIND, Unwind),  # green's orders and positions are left as they are
+])
+async def test_a_defective_rollback_leaves_out_its_step_and_still_gives_blue_the_traffic(
+    defect: Defect, left_out: type[DeployAction],
+) -> None:
+    run = Run(defect)
     await run.live()
 
     await run.feed(RollbackRequested(t_ns=11 * S, operator="alice"))
 
     assert run.phase is Phase.ROLLED_BACK
-    assert not any(isinstance(a, RestorePositions) for a in run.executor.executed)
+    assert not any(isinstance(a, left_out) for a in run.executor.executed)
+    assert any(isinstance(a, RestorePositions | Unwind) for a in run.executor.executed)
     assert run.upstream_sets()[-1] == (BLUE,)
 
 

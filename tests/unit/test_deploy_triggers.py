@@ -17,7 +17,6 @@ from trading_stack.deploy.timeline import (
     FillReport,
     OrderOutcomes,
     PnlReport,
-    RollbackRequested,
 )
 from trading_stack.deploy.triggers import (
     RollbackTriggers,
@@ -171,16 +170,6 @@ async def test_green_numbers_before_it_takes_traffic_are_not_held_against_it() -
 
     assert run.phase is Phase.LIVE  # the baseline is the first report once live
 
-
-async def test_defect_rollback_without_unwind_leaves_out_the_cancel_and_flatten() -> None:
-    run = Run(Defect.ROLLBACK_WITHOUT_UNWIND)
-    await run.live()
-
-    await run.feed(RollbackRequested(t_ns=11 * S, operator="alice"))
-
-    assert run.phase is Phase.ROLLED_BACK
-    assert not any(isinstance(action, Unwind) for action in run.executor.executed)
-    assert run.upstream_sets()[-1] == (BLUE,)
 
 
 # -- configuration ----------------------------------------------------------------------
