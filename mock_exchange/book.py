@@ -358,7 +358,8 @@ class MatchingEngine:
             return None
         quote = process.quote
         if order.price is None:
-            return quote.ask if order.side is Side.BUY else quote.bid
+            worse = self.faults.slippage_bps(order.sender_comp_id) / 10_000 if self.faults.armed else 0.0
+            return quote.ask * (1 + worse) if order.side is Side.BUY else quote.bid * (1 - worse)
         if order.side is Side.BUY:
             return order.price if order.price >= quote.ask else None
         return order.price if order.price <= quote.bid else None

@@ -31,6 +31,7 @@ from mock_exchange.faults import (
     ReconnectCooldown,
     RejectNewOrders,
     ReportFaultMode,
+    Slippage,
 )
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,11 @@ class FaultBoard:
         """Whether ``symbol`` is halted for ``session`` (the SenderCompID of the order)."""
         halt = self._faults.get(FaultKind.HALT)
         return isinstance(halt, Halt) and symbol in halt.symbols and halt.applies_to(session)
+
+    def slippage_bps(self, session: str) -> float:
+        """How far from the touch ``session``'s marketable orders fill (0: at the touch)."""
+        slippage = self._faults.get(FaultKind.SLIPPAGE)
+        return slippage.bps if isinstance(slippage, Slippage) and slippage.applies_to(session) else 0.0
 
     def cancel_failure(self, session: str, symbol: str) -> CancelFailure | None:
         failure = self._faults.get(FaultKind.CANCEL_FAILURE)

@@ -45,6 +45,8 @@ MAX_ORDERS_PER_WINDOW = 1_000_000_000
 MAX_DRIFT_BP = 5_000.0
 """a drifting feed's prices are off by at most half (either way)"""
 MAX_BURST_MULTIPLIER = 100.0
+MAX_SLIPPAGE_BPS = 5_000.0
+"""a slipping session's fills are at most half the price away from the touch"""
 MAX_GAP_EVERY_N = 1_000_000
 EVERY_FEED = "*"
 FEED_SELECTOR_PATTERN = r"^([A-Za-z0-9]{1,8}|\*)$"
@@ -62,6 +64,7 @@ class FaultKind(StrEnum):
     EXECUTION_REPORTS = "execution_reports"
     HALT = "halt"
     PRICE_PATH = "price_path"
+    SLIPPAGE = "slippage"
     FEED_STALL = "feed_stall"
     FEED_GAP = "feed_gap"
     FEED_STALE = "feed_stale"
@@ -183,6 +186,14 @@ class CancelFailure(_Fault):
 class RejectNewOrders(_Fault):
     kind: Literal[FaultKind.REJECT_NEW_ORDERS] = FaultKind.REJECT_NEW_ORDERS
     reason: Text = "New orders are not accepted"
+
+
+class Slippage(_Fault):
+    """The session's market orders fill ``bps`` worse than the touch: a buy above the ask, a sell below
+    the bid (a limit order fills at its limit, as always)."""
+
+    kind: Literal[FaultKind.SLIPPAGE] = FaultKind.SLIPPAGE
+    bps: float = Field(gt=0, le=MAX_SLIPPAGE_BPS, allow_inf_nan=False)
 
 
 class RateLimit(_Fault):
@@ -335,7 +346,7 @@ FEED_FAULT_TYPES = (
 
 Fault = (
     CancelFailure | RejectNewOrders | RateLimit | ReconnectCooldown | ExecutionReports | Halt | PricePath
-    | FeedFault
+    | Slippage | FeedFault
 )
 
 FAULT_MODELS: dict[FaultKind, type[Fault]] = {
@@ -346,6 +357,7 @@ FAULT_MODELS: dict[FaultKind, type[Fault]] = {
     FaultKind.EXECUTION_REPORTS: ExecutionReports,
     FaultKind.HALT: Halt,
     FaultKind.PRICE_PATH: PricePath,
+    FaultKind.SLIPPAGE: Slippage,
     FaultKind.FEED_STALL: FeedStall,
     FaultKind.FEED_GAP: FeedGap,
     FaultKind.FEED_STALE: FeedStale,

@@ -212,6 +212,11 @@ class BreakerRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def unwind(self) -> None:
+        """Cancel every open order and flatten every position, without a trip (a deploy's rollback);
+        returns once the book is flat with no order open (the caller bounds it)."""
+        await self._cancel_and_flatten()
+
     # -- carrying a trip out ---------------------------------------------------------------
     def _carry_out(self, trip: Trip, adopted_from: str | None = None) -> None:
         detail = {"reason": trip.reason.value, "pnl": trip.pnl, "peak": trip.peak_pnl,

@@ -27,6 +27,7 @@ class Defect(StrEnum):
     VERIFIER_IGNORES_LAG = "verifier-ignores-lag"
     NO_STARTUP_RECONCILE = "no-startup-reconcile"
     ROLLBACK_WITHOUT_RESTORE = "rollback-without-restore"
+    ROLLBACK_WITHOUT_UNWIND = "rollback-without-unwind"  # a rollback leaves green's orders and positions
     NO_MARKET_HOURS_GUARD = "no-market-hours-guard"
     BREAKER_DISABLED = "breaker-disabled"
     NO_AUTO_ROLLBACK = "no-auto-rollback"

@@ -6,7 +6,8 @@ Every request is routed with the one routing table current when it arrives (see
 assignment. ``POST /admin/hold`` makes new requests wait (bounded) for the next swap while the
 requests already in flight finish on their upstream — the hold answers once they have. Route
 changes go out on ``frontdoor.routes`` and, once a second, what each instance answered on
-``frontdoor.outcomes`` (rejected = a 5xx, or a 4xx other than 422).
+``frontdoor.outcomes`` (rejected = a 5xx, or a 4xx other than 422; ``answer_ms``: how long each new
+order took to be answered by the instance, the hold not counted).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 ROUTES_SUBJECT = "frontdoor.routes"
 OUTCOMES_SUBJECT = "frontdoor.outcomes"
+MAX_ANSWER_SAMPLES = 5_000
+"""order answer times kept per instance per outcome report (the rest of a burst is not timed)"""
 UPSTREAM_HEADER = "X-Upstream"
 
 
@@ -67,6 +70,7 @@ class FrontDoor:
         self._idle = asyncio.Event()
         self._idle.set()
         self._outcomes: dict[str, Counter[str]] = {}
+        self._answer_ms: dict[str, list[float]] = {}
         self._http: aiohttp.ClientSession | None = None
         self._nc: NatsClient | None = None
         self._publishing: set[asyncio.Task[None]] = set()
@@ -109,6 +113,7 @@ class FrontDoor:
         assert self._http is not None
         self._in_flight += 1
         self._idle.clear()
+        sent_ns = self._clock()
         try:
             headers = {"Content-Type": "application/json"} if body is not None else {}
             url = f"{route.url}{path}"
@@ -125,6 +130,10 @@ class FrontDoor:
         if method in ("POST", "DELETE"):
             outcome = "rejected" if rejected(status) else "accepted" if status < 300 else "other"
             self._outcomes.setdefault(route.instance, Counter())[outcome] += 1
+        if method == "POST":
+            answers = self._answer_ms.setdefault(route.instance, [])
+            if len(answers) < MAX_ANSWER_SAMPLES:
+                answers.append(round((self._clock() - sent_ns) / 1e6, 2))
         return web.Response(status=status, body=payload, content_type="application/json",
                             headers={UPSTREAM_HEADER: route.instance})
 
@@ -151,9 +160,11 @@ class FrontDoor:
         while True:
             await asyncio.sleep(self.config.outcome_interval_s)
             outcomes, self._outcomes = self._outcomes, {}
+            answers, self._answer_ms = self._answer_ms, {}
             for instance, counts in sorted(outcomes.items()):
-                self._publish(OUTCOMES_SUBJECT, {"instance": instance, "accepted": counts["accepted"],
-                                                 "rejected": counts["rejected"], "t_ns": self._clock()})
+                self._publish(OUTCOMES_SUBJECT, {
+                    "instance": instance, "accepted": counts["accepted"], "rejected": counts["rejected"],
+                    "answer_ms": answers.get(instance, []), "t_ns": self._clock()})
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, on_ready: Callable[[int], None] = announce_ready) -> None:

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from trading_stack.admin_models import LaunchRequest, RoleRequest
+from trading_stack.admin_models import LaunchRequest, RoleRequest, UnwindRequest
 from trading_stack.http_common import parse_body, token_guard
 from trading_stack.models import NewOrderRequest
 from trading_stack.risk import RiskLimitUpdate
@@ -49,6 +49,8 @@ class OmsApi(Protocol):
     async def set_role(self, request: RoleRequest) -> ApiResult: ...
 
     async def restore_positions(self) -> ApiResult: ...
+
+    async def unwind(self, request: UnwindRequest) -> ApiResult: ...
 
     def stop(self) -> ApiResult: ...
 
@@ -104,6 +106,10 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
     async def restore_positions(_request: web.Request) -> web.Response:
         return _json(await api.restore_positions())
 
+    async def unwind(request: web.Request) -> web.Response:
+        body = await parse_body(request, UnwindRequest, "invalid unwind")
+        return body if isinstance(body, web.Response) else _json(await api.unwind(body))
+
     async def stop(_request: web.Request) -> web.Response:
         return _json(api.stop())
 
@@ -132,5 +138,6 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
     app.router.add_post("/admin/launch", admin(launch))
     app.router.add_post("/admin/role", admin(set_role))
     app.router.add_post("/admin/restore-positions", admin(restore_positions))
+    app.router.add_post("/admin/unwind", admin(unwind))
     app.router.add_post("/admin/stop", admin(stop))
     return app

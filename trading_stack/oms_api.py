@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 from aiohttp import web
 
-from trading_stack.admin_models import LaunchRequest, RoleRequest
+from trading_stack.admin_models import LaunchRequest, RoleRequest, UnwindRequest
 from trading_stack.db_sync import save_risk_limit
 from trading_stack.deploy.actions import InstanceRole
 from trading_stack.gateway import PlaceResult
@@ -207,6 +207,19 @@ class OmsService:
             return ApiResult(503, {"error": "neither the database nor the venue answered"})
         oms.positions_restored = True
         return ApiResult(200, {"positions": restored.positions, "source": restored.source})
+
+    async def unwind(self, request: UnwindRequest) -> ApiResult:
+        """A rollback's last step before blue takes traffic (seed 003): cancel all, flatten."""
+        oms = self._oms
+        if oms.roles.role is not Role.ACTIVE:
+            return _conflict(f"a {oms.roles.role.value} instance cannot unwind", oms.roles.role)
+        try:
+            async with asyncio.timeout(request.timeout_s):
+                await oms.breaker.unwind()
+        except TimeoutError:
+            return ApiResult(504, {"error": f"not flat with no open order after {request.timeout_s}s",
+                                   "positions": oms.book.positions, "open_orders": len(oms.open_orders())})
+        return ApiResult(200, {"positions": oms.book.positions, "open_orders": 0})
 
     def stop(self) -> ApiResult:
         self._oms.request_stop()

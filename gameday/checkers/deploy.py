@@ -4,7 +4,9 @@
 - ``deploy.cutover_gap``: how long client traffic stopped at the venue while it moved to green.
 - ``deploy.live_versions``: most OMS versions taking orders at one instant (an instance takes orders
   through a stretch of orders less than a second apart at the venue).
-- ``deploy.rollback_time``: from green's first rejects to the rollback being done.
+- ``deploy.rollback_time``: from green misbehaving (its first rejected order, the first fault the
+  harness applied after the cutover, or the deployer's own trigger, whichever came first) to the
+  rollback being done.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from gameday.checkers.deploy_records import (
     VersionSeen,
     elapsed,
     first_milestone,
+    first_trigger,
     phases,
     versions_seen,
 )
@@ -34,7 +37,7 @@ from gameday.checkers.ledger_timeline import (
     most_at_once,
     stretches,
 )
-from gameday.checkers.records import Reference, reference, seconds
+from gameday.checkers.records import Reference, applied_faults, reference, seconds
 from gameday.history import Op
 
 __all__ = ["CutoverDone", "CutoverGap", "LiveVersions", "RollbackTime"]
@@ -197,7 +200,8 @@ class LiveVersions:
 class RollbackTime:
     name = "deploy.rollback_time"
     unit = Unit.SECONDS
-    description = "green's first rejected order (or rejects-exceeded) after the cutover -> rollback-done"
+    description = ("green's first rejected order, the first fault applied or the deployer's first trigger "
+                   "after the cutover -> rollback-done")
 
     def check(self, ops: Sequence[Op]) -> Observation:
         cutover = _cutover(ops)
@@ -206,22 +210,27 @@ class RollbackTime:
         events, done = cutover.events, cutover.done
         rejected = [order for order in attributed_orders(cutover.timeline)
                     if order.status is OrderStatus.REJECTED and order.received_ns >= done.t_ns]
-        exceeded = first_milestone(events, Milestone.REJECTS_EXCEEDED, after_ns=done.t_ns)
+        triggered = first_trigger(events, after_ns=done.t_ns)
+        fault = next((op for op in applied_faults(ops) if op.t_ns >= done.t_ns), None)
         starts = [t for t in (rejected[0].received_ns if rejected else None,
-                              exceeded.t_ns if exceeded else None) if t is not None]
+                              triggered.t_ns if triggered else None,
+                              fault.t_ns if fault else None) if t is not None]
         if not starts:
-            return Observation.absent(self.unit, "no order rejected after the cutover: nothing to roll back")
+            note = "no order rejected, no fault applied, no trigger after the cutover: nothing to roll back"
+            return Observation.absent(self.unit, note)
         start = min(starts)
         ref = reference(ops)
         rolled_back = first_milestone(events, Milestone.ROLLBACK_DONE, after_ns=start)
         evidence: dict[str, Any] = {
             "reference": ref.describe(), "cutover_done": ref.instant(done.t_ns), "from": ref.instant(start),
             "rejected_after_cutover": len(rejected),
-            "rejects_exceeded": None if exceeded is None else ref.instant(exceeded.t_ns),
+            "trigger": None if triggered is None else {"reason": triggered.reason,
+                                                       **ref.instant(triggered.t_ns)},
+            "first_fault": None if fault is None else {"fault": fault.f, **ref.instant(fault.t_ns)},
             "first_rejected": None if not rejected else {"cl_ord_id": rejected[0].cl_ord_id,
                                                          "instance": rejected[0].instance},
         }
         evidence["rollback_done"] = None if rolled_back is None else ref.instant(rolled_back.t_ns)
         return elapsed(start, None if rolled_back is None else rolled_back.t_ns, evidence,
-                       done="rolled back {took}s after the first reject",
+                       done="rolled back {took}s after green first misbehaved",
                        never=f"never rolled back; final phase {events[-1].phase}")

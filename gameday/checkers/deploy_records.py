@@ -38,6 +38,7 @@ __all__ = [
     "VersionSeen",
     "elapsed",
     "first_milestone",
+    "first_trigger",
     "phases",
     "published",
     "run_start_field",
@@ -70,6 +71,9 @@ class Milestone(StrEnum):
     SPLIT_STARTED = "split-started"
     CUTOVER_DONE = "cutover-done"
     REJECTS_EXCEEDED = "rejects-exceeded"
+    PNL_BREACHED = "pnl-breached"
+    SLIPPAGE_EXCEEDED = "slippage-exceeded"
+    LATENCY_EXCEEDED = "latency-exceeded"
     ROLLBACK_DONE = "rollback-done"
     VERIFIER_DIVERGED = "verifier-diverged"
 
@@ -227,6 +231,17 @@ def first_milestone(events: Sequence[PhaseEvent], milestone: Milestone, *, after
                     ) -> PhaseEvent | None:
     return next((event for event in events if event.reason == milestone.value
                  and (after_ns is None or event.t_ns >= after_ns)), None)
+
+
+AUTO_ROLLBACK_TRIGGERS = (Milestone.REJECTS_EXCEEDED, Milestone.PNL_BREACHED, Milestone.SLIPPAGE_EXCEEDED,
+                          Milestone.LATENCY_EXCEEDED)
+"""The reasons a deployer gives for rolling back on its own."""
+
+
+def first_trigger(events: Sequence[PhaseEvent], *, after_ns: int) -> PhaseEvent | None:
+    """The first automatic rollback trigger at or after ``after_ns``."""
+    reasons = {milestone.value for milestone in AUTO_ROLLBACK_TRIGGERS}
+    return next((event for event in events if event.reason in reasons and event.t_ns >= after_ns), None)
 
 
 def run_start_field(ops: Sequence[Op], key: str, model: type[_Model]) -> _Model | None:

@@ -7,6 +7,7 @@ from gameday.checkers.breaker import EntriesAfterHalt, TimeToFlat, TimeToHalt
 from gameday.checkers.deploy import CutoverDone, CutoverGap, LiveVersions, RollbackTime
 from gameday.checkers.deploy_window import InMarketHours
 from gameday.checkers.divergence import PositionDivergence
+from gameday.checkers.rollback import RollbackToFlat
 from gameday.checkers.verifier import DivergenceCaught, FalseClean
 
 __all__ = ["deployment_checkers"]
@@ -18,6 +19,7 @@ def deployment_checkers() -> tuple[Checker, ...]:
         CutoverGap(),
         CutoverDone(),
         RollbackTime(),
+        RollbackToFlat(),
         InMarketHours(),
         PositionDivergence(),
         FalseClean(),

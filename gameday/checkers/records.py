@@ -41,6 +41,7 @@ __all__ = [
     "UnknownOrderDetail",
     "action_runs",
     "actions",
+    "applied_faults",
     "first_outage",
     "parse",
     "parse_value",
@@ -270,14 +271,15 @@ def action_runs(ops: Sequence[Op], f: str) -> list[tuple[Op, Op | None]]:
     return runs
 
 
-def _applied_faults(ops: Iterable[Op]) -> list[Op]:
+def applied_faults(ops: Iterable[Op]) -> list[Op]:
+    """Every fault the harness applied (heals left out), earliest first."""
     faults = [op for op in ops if op.kind == OpKind.FAULT and op.type == OpType.OK and op.f != _HEAL]
     return sorted(faults, key=lambda op: (op.t_ns, op.index))
 
 
 def first_outage(ops: Iterable[Op]) -> Op | None:
     """The earliest applied fault that takes a service out (kill, pause, partition)."""
-    return next((op for op in _applied_faults(ops) if op.f in OUTAGE_FAULTS), None)
+    return next((op for op in applied_faults(ops) if op.f in OUTAGE_FAULTS), None)
 
 
 @dataclass(frozen=True)
@@ -299,7 +301,7 @@ class Reference:
 
 def reference(ops: Sequence[Op]) -> Reference:
     """The first applied fault, else the run's start, else the earliest op recorded."""
-    faults = _applied_faults(ops)
+    faults = applied_faults(ops)
     if faults:
         fault = faults[0]
         return Reference(f"first fault ({fault.f} {fault.value.get('fault_id', '?')})", fault.t_ns)

@@ -113,7 +113,10 @@ def _expected(error: ErrorDetails, root: type[BaseModel]) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
-        return f"unknown key; expected one of: {', '.join(_keys_of(root, loc[:-1]))}"
+        keys = _keys_of(root, loc[:-1])
+        if not keys:  # a section the target validates with a model of its own, unseen here
+            return "unknown key (the target's schema for this section has no such field)"
+        return f"unknown key; expected one of: {', '.join(keys)}"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         tags = ", ".join(_tags_at(root, loc))
         tag = (error.get("ctx") or {}).get("tag")

@@ -142,6 +142,9 @@ async def test_cutover_parks_blue_activates_green_and_rollback_restores_blue_fro
     assert status == 200
     _, positions = await bed.call(blue, "GET", "/positions")
     assert positions["positions"] == await bed.ledger_positions() == {"BTC-USD": 7}
+    status, unwound = await bed.admin(blue, "/admin/unwind", {"timeout_s": 5})  # the rollback's last step
+    assert (status, unwound["open_orders"]) == (200, 0), unwound
+    assert await bed.ledger_positions() == {}
     await trade(bed, blue, 1)
     roles = [(r["instance"], r["role"]) for r in bed.messages("roles")]
     assert roles[-4:] == [
@@ -179,3 +182,7 @@ async def test_bad_deploy_requests_get_clear_errors(bed: DeployBed) -> None:
     assert (status, body["role"]) == (409, "dormant")
     status, body = await bed.admin(green, "/admin/restore-positions")
     assert status == 409
+    status, body = await bed.admin(green, "/admin/unwind", {"timeout_s": 1})
+    assert (status, body["role"]) == (409, "dormant")
+    status, body = await bed.admin(blue, "/admin/unwind", {"timeout_s": 0})
+    assert (status, body["error"]) == (422, "invalid unwind")

@@ -109,6 +109,8 @@ async def test_a_clean_deploy_cuts_over_in_one_step_and_rolls_back_with_blue_res
         status, _ = await deploy.post("/rollback", {"operator": "alice"})
         assert status == 202
         await deploy.reached("rolled-back")
+        unwinds = [a for a in bed.events_on("deploy.actions") if a["action"]["kind"] == "unwind"]
+        assert [(a["action"]["instance"], a["ok"]) for a in unwinds] == [("oms-blue", True)]
         async with asyncio.timeout(10):
             assert await deploy.green.proc.wait() == 0  # stopped gracefully by the rollback
         await asyncio.sleep(0.3)

@@ -170,6 +170,21 @@ async def test_rejections_are_counted_per_instance_on_frontdoor_outcomes(door: D
     await wait_until(lambda: any(o["accepted"] for o in outcomes("frontdoor.outcomes")), 5, "an acceptance")
 
 
+async def test_each_orders_answer_time_is_reported_per_instance(door: Door) -> None:
+    assert (await door.order())[0] == 201
+    door.blue.delay = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.3, door.blue.delay.set)
+    assert (await door.order())[0] == 201
+
+    def answers() -> list[float]:
+        return [ms for o in door.subject("frontdoor.outcomes") if o["instance"] == "oms-blue"
+                for ms in o["answer_ms"]]
+
+    await wait_until(lambda: len(answers()) == 2, 5, "two answer times on frontdoor.outcomes")
+    fast, slow = answers()
+    assert fast < 300 <= slow
+
+
 async def test_a_cancel_goes_to_the_instance_that_placed_the_order(door: Door) -> None:
     split = {"upstreams": [{"instance": "oms-blue", "weight": 50}, {"instance": "oms-green", "weight": 50}]}
     assert (await door.admin("PUT", "/admin/upstreams", split))[0] == 200

@@ -31,6 +31,7 @@ def test_the_default_registry_holds_every_checker_by_its_name() -> None:
         "db.write_recovery",
         "deploy.cutover_done", "deploy.cutover_gap", "deploy.cutover_on_stale_evidence",
         "deploy.in_market_hours", "deploy.live_versions", "deploy.local_start_time", "deploy.rollback_time",
+        "deploy.rollback_to_flat",
         "exposure.beyond_intended",
         "failovers.count", "failovers.database", "feeds.switch_time", "feeds.time_to_halt",
         "fills.duplicate_booked", "fills.lost",

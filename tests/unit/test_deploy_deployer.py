@@ -21,6 +21,7 @@ from trading_stack.deploy.actions import (
     SetRole,
     SetUpstreams,
     StopInstance,
+    Unwind,
     Upstream,
 )
 from trading_stack.deploy.config import DeployConfig, DeployMode
@@ -174,7 +175,8 @@ async def test_no_clean_verdict_by_the_deadline_aborts() -> None:
 
 
 # -- rollback --------------------------------------------------------------------------
-async def test_more_green_rejects_than_the_bound_roll_back_with_a_restore_before_blue_takes_traffic() -> None:
+async def test_more_green_rejects_than_the_bound_roll_back_with_restore_and_unwind_before_blue_takes_traffic(
+) -> None:
     run = Run(reject_limit=3)
     await run.live()
 
@@ -185,10 +187,11 @@ async def test_more_green_rejects_than_the_bound_roll_back_with_a_restore_before
     assert run.phase is Phase.ROLLED_BACK
     rollback = run.executor.executed[5:]
     assert rollback == [
-        HoldTraffic(hold_s=2.0),
+        HoldTraffic(hold_s=2.0 + 5.0),
         SetRole(instance=GREEN, role=InstanceRole.PARKED),
         RestorePositions(instance=BLUE),
         SetRole(instance=BLUE, role=InstanceRole.ACTIVE),
+        Unwind(instance=BLUE, timeout_s=5.0),
         only(BLUE),
         StopInstance(instance=GREEN),
     ]
@@ -217,14 +220,21 @@ async def test_defect_no_auto_rollback_keeps_a_rejecting_green_live() -> None:
     assert run.phase is Phase.LIVE
 
 
-async def test_defect_rollback_without_restore_gives_blue_traffic_with_its_stale_book() -> None:
-    run = Run(Defect.ROLLBACK_WITHOUT_RESTORE)
+@pytest.mark.parametrize(("defect", "left_out"), [
+    (Defect.ROLLBACK_WITHOUT_RESTORE, RestorePositions),  # blue takes traffic with its stale book
+    (Defect.ROLLBACK_WITHOUT_UNWIND, Unwind),  # green's orders and positions are left as they are
+])
+async def test_a_defective_rollback_leaves_out_its_step_and_still_gives_blue_the_traffic(
+    defect: Defect, left_out: type[DeployAction],
+) -> None:
+    run = Run(defect)
     await run.live()
 
     await run.feed(RollbackRequested(t_ns=11 * S, operator="alice"))
 
     assert run.phase is Phase.ROLLED_BACK
-    assert not any(isinstance(a, RestorePositions) for a in run.executor.executed)
+    assert not any(isinstance(a, left_out) for a in run.executor.executed)
+    assert any(isinstance(a, RestorePositions | Unwind) for a in run.executor.executed)
     assert run.upstream_sets()[-1] == (BLUE,)
 
 

@@ -142,6 +142,10 @@ def test_the_stack_decides_blue_green_and_defects() -> None:
     ("  clock: {start: \"2026-11-20T10:59:30\", tz: Mars/Olympus}", "stack.clock.tz", "IANA time zone"),
     ("  clock: {start: \"2026-11-20T10:59:30+00:00\"}", "stack.clock.start", "without an offset"),
     ("  venue: {markets: []}", "stack.venue.markets", "at least 1"),
+    ("  deploy: {triggers: {pnl: {max_loss: -5}}}", "stack.deploy.triggers.pnl.max_loss", "greater than 0"),
+    ("  deploy: {triggers: {slippage: {window_s: 3}}}", "stack.deploy.triggers.slippage.max_bps", "missing"),
+    ("  deploy: {triggers: {latency: {p99_ms: 250}}}", "stack.deploy.triggers.latency",
+     "unknown key (the target's schema"),
     ("  initial_roles: {oms-primary: active}", "stack.initial_roles", "oms-blue, oms-green"),
 ])
 def test_bad_stack_settings_are_located(stack: str, path: str, expected: str) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "SetRole",
     "SetUpstreams",
     "StopInstance",
+    "Unwind",
     "Upstream",
 ]
 
@@ -43,6 +44,7 @@ class ActionKind(StrEnum):
     HOLD_TRAFFIC = "hold-traffic"
     SET_UPSTREAMS = "set-upstreams"
     RESTORE_POSITIONS = "restore-positions"
+    UNWIND = "unwind"
     STOP = "stop"
 
 
@@ -106,6 +108,15 @@ class RestorePositions(_Frozen):
     instance: str
 
 
+class Unwind(_Frozen):
+    """The active ``instance`` cancels every open order and flattens every position (market orders),
+    and answers once the book is flat with no order open, or fails after ``timeout_s``."""
+
+    kind: Literal[ActionKind.UNWIND] = ActionKind.UNWIND
+    instance: str
+    timeout_s: float = Field(gt=0)
+
+
 class StopInstance(_Frozen):
     """SIGTERM ``instance``: it cancels its open orders, checkpoints, exits 0."""
 
@@ -114,7 +125,7 @@ class StopInstance(_Frozen):
 
 
 DeployAction = Annotated[
-    Launch | SetRole | HoldTraffic | SetUpstreams | RestorePositions | StopInstance,
+    Launch | SetRole | HoldTraffic | SetUpstreams | RestorePositions | Unwind | StopInstance,
     Field(discriminator="kind"),
 ]
 

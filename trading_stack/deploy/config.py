@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trading_stack.defects import Defect
+from trading_stack.deploy.triggers import RollbackTriggers
 
 __all__ = ["DeployConfig", "DeployMode"]
 
@@ -32,6 +33,10 @@ class DeployConfig(BaseModel):
     split_window_s: float = Field(default=2.0, gt=0, description="defect non-atomic-cutover: both live")
     reject_limit: int = Field(default=3, ge=0, description="more green rejects in the window roll back")
     reject_window_s: float = Field(default=5.0, gt=0)
+    triggers: RollbackTriggers = Field(default_factory=RollbackTriggers,
+                                       description="P&L, slippage and ack-latency bounds (off when absent)")
+    unwind_timeout_s: float = Field(default=5.0, gt=0, le=30,
+                                    description="bound on a rollback's cancel-all and flatten on blue")
     defects: tuple[Defect, ...] = ()
 
     @model_validator(mode="after")

@@ -4,13 +4,15 @@ Blue-green: green is launched in shadow; after the verification window, the cuto
 for the gate of :mod:`~trading_stack.deploy.gate` on both sides (a clean, fresh verdict, a fresh
 deep-healthy green, a blue that answers deep-healthy and active, recent outputs from both), then
 moves all traffic in one batch (see :func:`~trading_stack.deploy.plans.cutover_plan`). Blue stays
-parked for the rollback window; a rollback (asked, or automatic when green's rejects exceed the
-bound) restores blue's positions from the database before blue takes traffic. A divergence, or
+parked for the rollback window; a rollback (asked, or automatic when green's rejects or one of
+the :mod:`~trading_stack.deploy.triggers` exceed their bound) restores blue's positions, then has
+blue cancel every open order and flatten, before blue takes traffic. A divergence, or
 no open gate by the deadline, aborts; with blue not fit the abort touches nothing (green stays in
 shadow, blue as it is), and a cutover that fails before green was asked to take over resumes blue
 instead of parking anyone. At most one batch is in flight; inputs that arrive
 meanwhile are recorded. Decisions are taken on a :class:`Tick` (the deployer process ticks a few
-times a second), except that green's rejects can trigger a rollback as they are reported.
+times a second), except that green's numbers (rejects, answer times, fills, PnL) can trigger a
+rollback as they are reported.
 One deployment per machine.
 """
 
@@ -26,6 +28,7 @@ from trading_stack.deploy.actions import ActionKind, DeployAction, InstanceRole,
 from trading_stack.deploy.config import DeployConfig, DeployMode
 from trading_stack.deploy.gate import CutoverGate, describe
 from trading_stack.deploy.timeline import (
+    TRIGGER_REASONS,
     BatchDone,
     Blocker,
     DeployEvent,
@@ -33,13 +36,16 @@ from trading_stack.deploy.timeline import (
     DeployPhase,
     DeployReason,
     DeployRequested,
+    FillReport,
     HealthReport,
     OrderOutcomes,
+    PnlReport,
     RollbackRequested,
     Step,
     Tick,
     VerifierReport,
 )
+from trading_stack.deploy.triggers import TriggerReading, TriggerWatch
 from trading_stack.deploy.verifier import Verdict
 from trading_stack.deploy.versions import OmsVersion
 
@@ -65,6 +71,7 @@ class _Detail:
     blockers: tuple[Blocker, ...] = ()
     verdict: Verdict | None = None
     rejects: int | None = None
+    trigger: TriggerReading | None = None
     failed_action: ActionKind | None = None
     error: str | None = None
     note: str | None = None
@@ -85,6 +92,7 @@ class Deployer:
         self._health: dict[str, HealthReport] = {}
         self._verification: VerifierReport | None = None
         self._rejects: deque[tuple[int, int]] = deque()
+        self._watch = TriggerWatch(self.config.triggers)
         self._blockers: tuple[Blocker, ...] = ()
         self._plan: tuple[DeployAction, ...] = ()
         self._gate = CutoverGate(_ns(self.config.report_max_age_s),
@@ -101,6 +109,8 @@ class Deployer:
                 return self._on_rollback(event)
             case OrderOutcomes():
                 return self._on_outcomes(event)
+            case PnlReport() | FillReport():
+                return self._on_green_numbers(event)
             case Tick():
                 return self._advance(event.t_ns)
             case HealthReport():
@@ -129,12 +139,27 @@ class Deployer:
                               plans.abort_plan(self.config))
         return self._refuse(event.t_ns)
 
-    def _on_outcomes(self, event: OrderOutcomes) -> Step:
+    def _watching_green(self, instance: str) -> bool:
+        """Green takes traffic and nothing is in flight: its numbers can trigger a rollback."""
         watching = self.phase in (Phase.LIVE, Phase.CANARY) and self._in_flight is None
-        if not watching or event.instance != self.config.green or not event.rejected:
+        return watching and instance == self.config.green
+
+    def _on_outcomes(self, event: OrderOutcomes) -> Step:
+        if not self._watching_green(event.instance):
             return Step()
-        self._rejects.append((event.t_ns, event.rejected))
-        return self._rejects_exceeded(event.t_ns) or Step()
+        self._watch.observe_latencies(event.t_ns, event.answer_ms)
+        if event.rejected:
+            self._rejects.append((event.t_ns, event.rejected))
+        return self._auto_rollback(event.t_ns) or Step()
+
+    def _on_green_numbers(self, event: PnlReport | FillReport) -> Step:
+        if not self._watching_green(event.instance):
+            return Step()
+        if isinstance(event, PnlReport):
+            self._watch.observe_pnl(event.pnl)
+        else:
+            self._watch.observe_fill(event.t_ns, event.symbol, event.signed_qty, event.price)
+        return self._auto_rollback(event.t_ns) or Step()
 
     def _on_batch_done(self, event: BatchDone) -> Step:
         if event.batch != self._in_flight:
@@ -253,15 +278,23 @@ class Deployer:
             self._rejects.popleft()
         return sum(count for _, count in self._rejects)
 
-    def _rejects_exceeded(self, now_ns: int) -> Step | None:
-        rejects = self.recent_rejects(now_ns)
-        if rejects <= self.config.reject_limit or self.config.has(Defect.NO_AUTO_ROLLBACK):
+    def _auto_rollback(self, now_ns: int) -> Step | None:
+        """A rollback when green's rejects or a configured trigger exceed their bound (never with
+        defect ``no-auto-rollback``)."""
+        if self.config.has(Defect.NO_AUTO_ROLLBACK):
             return None
-        return self._move(now_ns, Phase.ROLLING_BACK, Reason.REJECTS_EXCEEDED,
-                          plans.rollback_plan(self.config), _Detail(rejects=rejects))
+        rejects = self.recent_rejects(now_ns)
+        if rejects > self.config.reject_limit:
+            return self._move(now_ns, Phase.ROLLING_BACK, Reason.REJECTS_EXCEEDED,
+                              plans.rollback_plan(self.config), _Detail(rejects=rejects))
+        reading = self._watch.breach(now_ns)
+        if reading is None:
+            return None
+        return self._move(now_ns, Phase.ROLLING_BACK, TRIGGER_REASONS[reading.trigger],
+                          plans.rollback_plan(self.config), _Detail(trigger=reading, note=reading.describe()))
 
     def _watch_canary(self, now_ns: int) -> Step:
-        rollback = self._rejects_exceeded(now_ns)
+        rollback = self._auto_rollback(now_ns)
         if rollback is not None:
             return rollback
         if not self._elapsed(now_ns, self.config.canary_window_s):
@@ -270,7 +303,7 @@ class Deployer:
                           plans.canary_promotion_plan(self.config))
 
     def _watch_live(self, now_ns: int) -> Step:
-        rollback = self._rejects_exceeded(now_ns)
+        rollback = self._auto_rollback(now_ns)
         if rollback is not None:
             return rollback
         if not self._elapsed(now_ns, self.config.rollback_window_s):
@@ -289,6 +322,7 @@ class Deployer:
             self._entered_ns = t_ns
             self._blockers = ()
             self._rejects.clear()
+            self._watch.reset()
         batch = None
         if actions:
             self._batches += 1
@@ -297,7 +331,7 @@ class Deployer:
         detail = detail or _Detail()
         event = DeployEvent(
             t_ns=t_ns, phase=phase, previous=previous, reason=reason, version=self.version, batch=batch,
-            blockers=detail.blockers, verdict=detail.verdict, rejects=detail.rejects,
+            blockers=detail.blockers, verdict=detail.verdict, rejects=detail.rejects, trigger=detail.trigger,
             failed_action=detail.failed_action, error=detail.error, note=detail.note,
         )
         return Step(events=(event,), batch=batch, actions=actions)

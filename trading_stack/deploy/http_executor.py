@@ -22,6 +22,7 @@ from trading_stack.deploy.actions import (
     SetRole,
     SetUpstreams,
     StopInstance,
+    Unwind,
 )
 
 __all__ = ["HttpExecutor"]
@@ -42,13 +43,15 @@ class HttpExecutor:
         handlers: dict[type[Any], Callable[[Any], Any]] = {
             Launch: self._launch, SetRole: self._set_role, HoldTraffic: self._hold,
             SetUpstreams: self._set_upstreams, RestorePositions: self._restore, StopInstance: self._stop,
+            Unwind: self._unwind,
         }
+        bound = max(self._timeout_s, action.timeout_s + 1) if isinstance(action, Unwind) else self._timeout_s
         try:
-            async with asyncio.timeout(self._timeout_s):
+            async with asyncio.timeout(bound):
                 outcome: ActionOutcome = await handlers[type(action)](action)
                 return outcome
         except TimeoutError:
-            return ActionOutcome.failed(f"{action.kind} timed out after {self._timeout_s}s")
+            return ActionOutcome.failed(f"{action.kind} timed out after {bound}s")
         except aiohttp.ClientError as err:
             return ActionOutcome.failed(f"{action.kind}: {type(err).__name__}: {err}")
 
@@ -85,6 +88,10 @@ class HttpExecutor:
 
     async def _restore(self, action: RestorePositions) -> ActionOutcome:
         return await self._expect_2xx("POST", self._url(action.instance, "/admin/restore-positions"))
+
+    async def _unwind(self, action: Unwind) -> ActionOutcome:
+        body = {"timeout_s": action.timeout_s}
+        return await self._expect_2xx("POST", self._url(action.instance, "/admin/unwind"), body)
 
     async def _stop(self, action: StopInstance) -> ActionOutcome:
         return await self._expect_2xx("POST", self._url(action.instance, "/admin/stop"))

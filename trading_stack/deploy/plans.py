@@ -12,6 +12,7 @@ from trading_stack.deploy.actions import (
     SetRole,
     SetUpstreams,
     StopInstance,
+    Unwind,
     Upstream,
 )
 from trading_stack.deploy.config import DeployConfig, DeployMode
@@ -81,15 +82,21 @@ def canary_promotion_plan(config: DeployConfig) -> Plan:
 
 
 def rollback_plan(config: DeployConfig) -> Plan:
-    """Blue back: its positions are restored from the database before it takes traffic."""
+    """Blue back (seed 003): its positions are restored from the database and checked against the
+    venue, then, active again but before it takes traffic, it cancels every open order (green's
+    resting ones included: restoring adopted them) and flattens the book."""
     restore: Plan = () if config.has(Defect.ROLLBACK_WITHOUT_RESTORE) else (
         RestorePositions(instance=config.blue),
     )
+    unwind: Plan = () if config.has(Defect.ROLLBACK_WITHOUT_UNWIND) else (
+        Unwind(instance=config.blue, timeout_s=config.unwind_timeout_s),
+    )
     return (
-        HoldTraffic(hold_s=config.hold_s),
+        HoldTraffic(hold_s=config.hold_s + config.unwind_timeout_s),
         SetRole(instance=config.green, role=InstanceRole.PARKED),
         *restore,
         SetRole(instance=config.blue, role=InstanceRole.ACTIVE),
+        *unwind,
         _only(config.blue),
         StopInstance(instance=config.green),
     )

@@ -5,8 +5,9 @@
 One :class:`~trading_stack.deploy.driver.DeployDriver` is fed by: the verifier (blue's
 ``<prefix>.outputs`` and green's ``<prefix>.shadow.outputs``, read from the start of the stream),
 a tick, blue's and green's deep health (and the role each answers with), the front door's order
-outcomes, and — with a schedule — the scheduler, guarded by the market clock and the traded
-volume. Its actions are HTTP calls (:class:`~trading_stack.deploy.http_executor.HttpExecutor`).
+outcomes and answer times, the instances' fills and PnL (the rollback triggers), and — with a
+schedule — the scheduler, guarded by the market clock and the traded volume. Its actions are
+HTTP calls (:class:`~trading_stack.deploy.http_executor.HttpExecutor`).
 Everything it decides is published on ``deploy.phases``, ``deploy.verdicts``, ``deploy.actions``
 and ``deploy.schedule``.
 """
@@ -40,8 +41,10 @@ from trading_stack.deploy.timeline import (
     DeployEvent,
     DeployInput,
     DeployRequested,
+    FillReport,
     HealthReport,
     OrderOutcomes,
+    PnlReport,
     RollbackRequested,
     Tick,
     VerifierReport,
@@ -204,20 +207,38 @@ class DeployerService:
         try:
             body = json.loads(msg.data)
             event = OrderOutcomes(t_ns=self.clock(), instance=body["instance"], accepted=body["accepted"],
-                                  rejected=body["rejected"])
+                                  rejected=body["rejected"], answer_ms=tuple(body.get("answer_ms", ())))
         except (ValueError, KeyError, TypeError) as err:
             log.warning("skipped bad front-door outcomes: %s", err)
             return
         await self.feed(event)
 
     async def _on_fill(self, msg: Msg) -> None:
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            self.volume.record(self.clock(), int(json.loads(msg.data)["qty"]))
+        now = self.clock()
+        try:
+            body = json.loads(msg.data)
+            qty = int(body["qty"])
+            self.volume.record(now, qty)
+            signed_qty = qty if body["side"] == "buy" else -qty
+            event = FillReport(t_ns=now, instance=body["instance"], symbol=body["symbol"],
+                               signed_qty=signed_qty, price=body["price"])
+        except (ValueError, KeyError, TypeError):
+            return
+        await self.feed(event)
+
+    async def _on_pnl(self, msg: Msg) -> None:
+        try:
+            body = json.loads(msg.data)
+            event = PnlReport(t_ns=self.clock(), instance=body["instance"], pnl=body["pnl"])
+        except (ValueError, KeyError, TypeError):
+            return
+        await self.feed(event)
 
     async def _subscribe(self, nc: NatsClient) -> None:
         prefix = self.config.subject_prefix
         await nc.subscribe("frontdoor.outcomes", cb=self._on_outcomes)
         await nc.subscribe(f"{prefix}.fills", cb=self._on_fill)
+        await nc.subscribe(f"{prefix}.pnl", cb=self._on_pnl)
         js = nc.jetstream(timeout=2.0)
         for subject in (f"{prefix}.{OUTPUTS_SUBJECT}", f"{prefix}.{SHADOW_OUTPUTS_SUBJECT}"):
             while True:  # the stream is created by the first OMS instance

@@ -8,11 +8,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from trading_stack.deploy.actions import ActionKind, DeployAction
+from trading_stack.deploy.triggers import TriggerName, TriggerReading
 from trading_stack.deploy.verifier import Verdict, Verification
 from trading_stack.deploy.versions import OmsVersion
 from trading_stack.roles import Role
 
 __all__ = [
+    "TRIGGER_REASONS",
     "ActionFailure",
     "BatchDone",
     "Blocker",
@@ -21,8 +23,10 @@ __all__ = [
     "DeployPhase",
     "DeployReason",
     "DeployRequested",
+    "FillReport",
     "HealthReport",
     "OrderOutcomes",
+    "PnlReport",
     "RollbackRequested",
     "Step",
     "Tick",
@@ -74,6 +78,9 @@ class DeployReason(StrEnum):
     CUTOVER_DONE = "cutover-done"
     CUTOVER_FAILED = "cutover-failed"
     REJECTS_EXCEEDED = "rejects-exceeded"
+    PNL_BREACHED = "pnl-breached"
+    SLIPPAGE_EXCEEDED = "slippage-exceeded"
+    LATENCY_EXCEEDED = "latency-exceeded"
     ROLLBACK_REQUESTED = "rollback-requested"
     ROLLBACK_DONE = "rollback-done"
     ROLLBACK_FAILED = "rollback-failed"
@@ -147,13 +154,35 @@ class BatchDone(_Frozen):
 
 
 class OrderOutcomes(_Frozen):
-    """Client orders an instance answered since the previous report."""
+    """Client orders an instance answered since the previous report (``answer_ms``: how long each
+    new order took to be answered, as the front door measured it)."""
 
     input: Literal["orders"] = "orders"
     t_ns: int
     instance: str
     accepted: int = Field(ge=0)
     rejected: int = Field(ge=0)
+    answer_ms: tuple[float, ...] = ()
+
+
+class PnlReport(_Frozen):
+    """An instance's PnL, realised plus marked (``oms.pnl``)."""
+
+    input: Literal["pnl"] = "pnl"
+    t_ns: int
+    instance: str
+    pnl: float
+
+
+class FillReport(_Frozen):
+    """One fill an instance booked (``oms.fills``); ``signed_qty`` > 0 for a buy."""
+
+    input: Literal["fill"] = "fill"
+    t_ns: int
+    instance: str
+    symbol: str
+    signed_qty: int
+    price: float
 
 
 class RollbackRequested(_Frozen):
@@ -163,9 +192,17 @@ class RollbackRequested(_Frozen):
 
 
 DeployInput = Annotated[
-    DeployRequested | HealthReport | VerifierReport | Tick | BatchDone | OrderOutcomes | RollbackRequested,
+    DeployRequested | HealthReport | VerifierReport | Tick | BatchDone | OrderOutcomes | RollbackRequested
+    | PnlReport | FillReport,
     Field(discriminator="input"),
 ]
+
+
+TRIGGER_REASONS = {
+    TriggerName.PNL: DeployReason.PNL_BREACHED,
+    TriggerName.SLIPPAGE: DeployReason.SLIPPAGE_EXCEEDED,
+    TriggerName.ACK_LATENCY: DeployReason.LATENCY_EXCEEDED,
+}
 
 
 # -- outputs -----------------------------------------------------------------------------
@@ -181,6 +218,7 @@ class DeployEvent(_Frozen):
     blockers: tuple[Blocker, ...] = ()
     verdict: Verdict | None = None
     rejects: int | None = None
+    trigger: TriggerReading | None = Field(default=None, description="the bound an automatic rollback met")
     failed_action: ActionKind | None = None
     error: str | None = None
     note: str | None = Field(default=None, description="the decision in words, for people")
