@@ -40,6 +40,7 @@ class RunPhase(StrEnum):
     HEAL = "heal"  # every fault still applied is healed
     SETTLE = "settle"  # value: timeout_s, instances (waiting for one active and deep-healthy)
     SETTLED = "settled"  # value: active (None: the wait timed out), waited_s
+    CAPTURE = "capture"  # value: venue_matching (a MatchingState), detail (why not stopped)
 
 
 class OpType(StrEnum):

@@ -49,6 +49,7 @@ from gameday.starvation import StarvationSampler
 from gameday.stop import Crossing, StopTrigger, until_stopped
 from gameday.target import DEFAULT_TARGET, load_target
 from gameday.target_file import TargetFile
+from gameday.venue_reads import VenueReader
 from gameday.verdict import RunResult, RunStatus, grade_run, interrupted_run
 from gameday.workload import Burst, FrontDoor, ScheduledOrder, drive_workload, workload_flow
 
@@ -133,13 +134,23 @@ async def _play(scenario: Scenario, stack: Stack, history: History, session: aio
         started_ns = time.monotonic_ns() + int(settings.lead_in_s * 1e9)
         locust.begin(started_ns)
         crossing = await _drive(scenario, stack, history, session, settings, started_ns)
-    # Reports cross the WAN to a DR in another region: the venue must stay quiet for a round trip more.
-    quiet_s = QUIET_WINDOW_S + stack.settings.cross_region_rtt_ms / 1000
-    await capture_final_state(session, stack.endpoints.oms, stack.endpoints.venue_admin, history,
-                              quiet_s=quiet_s, venue_admin_token=stack.endpoints.venue_admin_token)
-    if stack.endpoints.database_dsn:
-        await capture_database(stack.endpoints.database_dsn, history)
+    await _capture(stack, history, session)
     return crossing
+
+
+async def _capture(stack: Stack, history: History, session: aiohttp.ClientSession) -> None:
+    """The final state and the database, with the venue's matching stopped meanwhile (where it can be)."""
+    endpoints = stack.endpoints
+    venue = VenueReader(session, endpoints.venue_admin, endpoints.venue_admin_token)
+    async with venue.matching_stopped() as (matching, detail):
+        _phase(history, RunPhase.CAPTURE, venue_matching=matching.value,
+               **({"detail": detail} if detail else {}))
+        # Reports cross the WAN to a DR in another region: the venue must stay quiet for a round trip more.
+        quiet_s = QUIET_WINDOW_S + stack.settings.cross_region_rtt_ms / 1000
+        await capture_final_state(session, endpoints.oms, endpoints.venue_admin, history,
+                                  quiet_s=quiet_s, venue_admin_token=endpoints.venue_admin_token)
+        if endpoints.database_dsn:
+            await capture_database(endpoints.database_dsn, history, session=session, oms_urls=endpoints.oms)
 
 
 async def _drive(scenario: Scenario, stack: Stack, history: History, session: aiohttp.ClientSession,
