@@ -215,7 +215,8 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     settings = RunSettings(reports_root=args.reports.resolve(),
                            extra_defects=tuple(args.defect),
                            toxiproxy_url=toxiproxy_url, stress=args.stress,
-                           backend=args.backend, load_ui=args.load_ui, **attached)
+                           backend=args.backend, load_ui=args.load_ui, reports_in_background=True,
+                           **attached)
     worst = 0
     for path, scenario in zip(args.scenarios, scenarios, strict=True):
         console.rule(f"{scenario.name}")
@@ -224,6 +225,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         if outcome.error:
             console.print(f"[bold red]run aborted:[/] {escape(outcome.error)}", highlight=False)
         console.print(console_report(outcome.result))
+        outcome.reports.wait()  # the verdict is printed; report.html is written meanwhile
         console.print(f"  reports: {outcome.run_dir} (report.html, summary.md)", highlight=False)
         worst = max(worst, outcome.result.exit_code, key=lambda code: (code == 1, code))
     return worst

@@ -31,6 +31,8 @@ class OpKind(StrEnum):
     LOAD = "load"  # a scenario's locust load: its per-second statistics (gameday.load.stats)
 
 
+HISTORY_FILE = "history.jsonl"
+"""A run's history, in its run directory."""
 RUN_PHASE_F = "phase"
 """``f`` of the runner's ``run`` ops that mark a phase; ``value["phase"]`` is a :class:`RunPhase`."""
 

@@ -21,7 +21,7 @@ import aiohttp
 
 from gameday.faults.nemesis import Nemesis
 from gameday.faults.schedule import plan
-from gameday.history import RUN_PHASE_F, History, Op, OpKind, OpType, RunPhase, read_history
+from gameday.history import HISTORY_FILE, RUN_PHASE_F, History, Op, OpKind, OpType, RunPhase, read_history
 from gameday.load.run import NO_LOAD, LoadPlan, LoadRun, NoLoad
 from gameday.operator import Operator, operator_endpoints
 from gameday.probes import (
@@ -35,7 +35,7 @@ from gameday.probes import (
 from gameday.proxied_door import ProxiedDoor
 from gameday.recorder import NatsRecorder
 from gameday.report.files import write_reports
-from gameday.report.pages import write_readable_reports
+from gameday.report.renderer import DONE, PendingReports, ReportRenderer, write_readable
 from gameday.scenario import Scenario, load_scenario
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
@@ -54,7 +54,6 @@ from gameday.verdict import RunResult, RunStatus, grade_run, interrupted_run
 from gameday.workload import Burst, FrontDoor, ScheduledOrder, drive_workload, workload_flow
 
 Progress = Callable[[str], None]
-HISTORY_FILE = "history.jsonl"
 RECORDED_PREFIXES = ("deploy", "frontdoor")
 """Subjects recorded beside the OMS's own: the deployer's timeline and the front door's routes."""
 SCENARIO_FILE = "scenario.yaml"
@@ -86,6 +85,8 @@ class RunSettings:
     admin_token: str | None = None  # the target file's admin token
     backend: str | None = None  # how the target starts its stack ("embedded", "compose"); else the scenario's
     load_ui: bool = False  # serve locust's web UI on 127.0.0.1 while the scenario's load runs
+    reports_in_background: bool = False  # return before report.html is written: the caller waits
+    # for RunOutcome.reports (the CLI prints the verdict first)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,9 @@ class RunOutcome:
     result: RunResult
     run_dir: Path
     error: str | None = None
+    reports: PendingReports = DONE
+    """The readable reports; written by the time ``run_scenario`` returns unless the run's settings
+    say ``reports_in_background`` (then :meth:`PendingReports.wait` for them)."""
 
 
 def _client_door(routing: Routing, stack: Stack, session: aiohttp.ClientSession, *,
@@ -241,6 +245,7 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     progress(f"run {run.run_id} (seed {scenario.seed}) in {run.path}")
     if settings.load_ui and scenario.load is None:
         progress("--load-ui: the scenario has no load: section; no web UI to serve")
+    renderer = ReportRenderer(None)
     try:
         load = LoadPlan.of(scenario, scenario_path)
         stack = _stack_for(settings, stack_settings)
@@ -253,11 +258,13 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
                 "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
                 "defects": list(defects), **stack.describe()})
             crossing = await _play(scenario, stack, history, session, settings, load, progress)
+            renderer = ReportRenderer.start()  # imports the plotting while the stack stops
         if crossing is not None:
             status, error = RunStatus.ABORTED, crossing.reason
     except TimeoutError:
         status, error = RunStatus.ABORTED, f"the run exceeded its budget of {budget_s:.0f}s"
     except (asyncio.CancelledError, KeyboardInterrupt):
+        renderer.cancel()
         history.append(OpKind.RUN, OpType.INFO, "runner", "end",
                        {"status": RunStatus.INTERRUPTED.value, "error": "interrupted"})
         history.close()
@@ -273,15 +280,21 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     history.append(OpKind.RUN, OpType.INFO, "runner", "end",
                    {"status": status.value, **({"error": error} if error else {})})
     history.close()
-    result = grade_run(scenario, history.ops)
-    write_reports(result, run.path)
-    _write_readable(result, history.ops, run.path, progress)
+    try:
+        result = grade_run(scenario, history.ops)
+        write_reports(result, run.path)
+    except BaseException:
+        renderer.cancel()
+        raise
+    reports = renderer.render(result, history.ops, run.path, progress)
     if live is not None:
         try:  # the graded run is written: a console that fails here costs nothing more
             live.finished(result, history.ops, run.path)
         except Exception as failure:
             progress(f"live console: {describe_failure(failure)}")
-    return RunOutcome(result=result, run_dir=run.path, error=error)
+    if not settings.reports_in_background:
+        reports.wait()
+    return RunOutcome(result=result, run_dir=run.path, error=error, reports=reports)
 
 
 def _both(first: Progress, second: Progress) -> Progress:
@@ -290,14 +303,6 @@ def _both(first: Progress, second: Progress) -> Progress:
         second(line)
 
     return both
-
-
-def _write_readable(result: RunResult, ops: Sequence[Op], run_dir: Path, progress: Progress) -> None:
-    """report-data.json, summary.md, report.html: a failure here never costs the graded results."""
-    try:
-        write_readable_reports(result, ops, run_dir)
-    except Exception as failure:
-        progress(f"report.html not written: {type(failure).__name__}: {failure}")
 
 
 def describe_failure(failure: BaseException) -> str:
@@ -314,6 +319,6 @@ def analyze_run(run_dir: Path) -> RunResult:
     result = grade_run(scenario, ops)
     with contextlib.suppress(OSError):
         write_reports(result, run_dir)
-    _write_readable(result, ops, run_dir, lambda line: None)
+    write_readable(result, ops, run_dir, lambda line: None)
     return result
 
