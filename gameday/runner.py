@@ -35,7 +35,7 @@ from gameday.probes import (
 from gameday.proxied_door import ProxiedDoor
 from gameday.recorder import NatsRecorder
 from gameday.report.files import write_reports
-from gameday.report.renderer import DONE, PendingReports, ReportRenderer, write_readable
+from gameday.report.renderer import DONE, PendingReports, render_in_background, write_readable
 from gameday.scenario import Scenario, load_scenario
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
@@ -245,7 +245,6 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     progress(f"run {run.run_id} (seed {scenario.seed}) in {run.path}")
     if settings.load_ui and scenario.load is None:
         progress("--load-ui: the scenario has no load: section; no web UI to serve")
-    renderer = ReportRenderer(None)
     try:
         load = LoadPlan.of(scenario, scenario_path)
         stack = _stack_for(settings, stack_settings)
@@ -258,13 +257,11 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
                 "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
                 "defects": list(defects), **stack.describe()})
             crossing = await _play(scenario, stack, history, session, settings, load, progress)
-            renderer = ReportRenderer.start()  # imports the plotting while the stack stops
         if crossing is not None:
             status, error = RunStatus.ABORTED, crossing.reason
     except TimeoutError:
         status, error = RunStatus.ABORTED, f"the run exceeded its budget of {budget_s:.0f}s"
     except (asyncio.CancelledError, KeyboardInterrupt):
-        renderer.cancel()
         history.append(OpKind.RUN, OpType.INFO, "runner", "end",
                        {"status": RunStatus.INTERRUPTED.value, "error": "interrupted"})
         history.close()
@@ -280,13 +277,9 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     history.append(OpKind.RUN, OpType.INFO, "runner", "end",
                    {"status": status.value, **({"error": error} if error else {})})
     history.close()
-    try:
-        result = grade_run(scenario, history.ops)
-        write_reports(result, run.path)
-    except BaseException:
-        renderer.cancel()
-        raise
-    reports = renderer.render(result, history.ops, run.path, progress)
+    result = grade_run(scenario, history.ops)
+    write_reports(result, run.path)
+    reports = render_in_background(result, history.ops, run.path, progress)
     if live is not None:
         try:  # the graded run is written: a console that fails here costs nothing more
             live.finished(result, history.ops, run.path)

@@ -1,29 +1,29 @@
 """The readable reports (``report-data.json``, ``summary.md``, ``report.html``) off the verdict's path.
 
-Plotting is most of a run's time after its final capture. :meth:`ReportRenderer.start` spawns
-:mod:`gameday.report.render_child` as soon as the run's final state is captured: it imports matplotlib
-while the stack stops and the run is graded. :meth:`ReportRenderer.render` hands it the graded run
-and returns at once; :meth:`PendingReports.wait` waits for the files (the CLI prints the verdict
-first). Where no child can be started, the reports are written in this process, as before.
+Plotting is most of a run's time after it is graded. :func:`render_in_background` forks a child that
+writes the reports from the graded run and history this process holds (nothing is read or imported
+twice) and returns at once, so the CLI prints the verdict while they are drawn; :meth:`PendingReports.wait`
+returns once they are written. Where a child cannot be forked, they are written in this process.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
+import contextlib
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from gameday.history import Op
 from gameday.report.pages import write_readable_reports
 from gameday.verdict import RunResult
 
-__all__ = ["DONE", "PendingReports", "ReportRenderer", "write_readable"]
+__all__ = ["DONE", "PendingReports", "render_in_background", "write_readable"]
 
-CHILD = (sys.executable, "-m", "gameday.report.render_child")
-RENDER_TIMEOUT_S = 300.0
 Progress = Callable[[str], None]
+MAX_ERROR_BYTES = 1_000
 
 
 def write_readable(result: RunResult, ops: Sequence[Op], run_dir: Path, progress: Progress) -> None:
@@ -31,75 +31,69 @@ def write_readable(result: RunResult, ops: Sequence[Op], run_dir: Path, progress
     try:
         write_readable_reports(result, ops, run_dir)
     except Exception as failure:
-        progress(f"report.html not written: {type(failure).__name__}: {failure}")
+        progress(f"report.html not written: {_described(failure)}")
+
+
+def _described(failure: Exception) -> str:
+    return f"{type(failure).__name__}: {(str(failure).splitlines() or [''])[0]}"
 
 
 class PendingReports:
-    """Reports being rendered by a child; :meth:`wait` returns once they are written (or failed)."""
+    """Reports a forked child is writing; :meth:`wait` returns once they are written (or failed)."""
 
-    def __init__(self, process: subprocess.Popen[bytes] | None, progress: Progress) -> None:
-        self._process = process
+    def __init__(self, pid: int | None, errors_fd: int | None, progress: Progress) -> None:
+        self._pid = pid
+        self._errors_fd = errors_fd
         self._progress = progress
 
     def wait(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
+        pid, self._pid = self._pid, None
+        if pid is None or self._errors_fd is None:
             return
         try:
-            _, stderr = process.communicate(timeout=RENDER_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, stderr = process.communicate()
-            self._progress(f"report.html not written: rendering took over {RENDER_TIMEOUT_S:.0f}s")
-            return
-        if process.returncode != 0:
-            lines = stderr.decode("utf-8", "replace").strip().splitlines()
-            self._progress(f"report.html not written: {lines[-1] if lines else f'exit {process.returncode}'}")
+            _, status = os.waitpid(pid, 0)
+            error = os.read(self._errors_fd, MAX_ERROR_BYTES).decode("utf-8", "replace")
+        finally:
+            os.close(self._errors_fd)
+        code = os.waitstatus_to_exitcode(status)
+        if error or code != 0:
+            self._progress(f"report.html not written: {error or f'the renderer exited {code}'}")
 
 
-class ReportRenderer:
-    """A render child waiting for its run (or none: then :meth:`render` writes in this process)."""
-
-    def __init__(self, process: subprocess.Popen[bytes] | None) -> None:
-        self._process = process
-
-    @classmethod
-    def start(cls) -> ReportRenderer:
-        try:
-            process = subprocess.Popen(CHILD, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE)
-        except OSError:
-            return cls(None)
-        return cls(process)
-
-    def render(self, result: RunResult, ops: Sequence[Op], run_dir: Path,
-               progress: Progress) -> PendingReports:
-        """Reports of the graded run in ``run_dir`` (its ``results.json`` and history written)."""
-        process, self._process = self._process, None
-        if process is not None and process.stdin is not None:
-            try:
-                process.stdin.write(json.dumps(str(run_dir)).encode() + b"\n")
-                process.stdin.close()
-                process.stdin = None  # handed over: communicate() must not flush it
-                return PendingReports(process, progress)
-            except OSError:  # the child died before its run came
-                process.kill()
-                process.wait()
-        write_readable(result, ops, run_dir, progress)
-        return PendingReports(None, progress)
-
-    def cancel(self) -> None:
-        """No run for the child: it exits having written nothing."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        process.kill()
-        process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
-        if process.stdin is not None:
-            process.stdin.close()
-
-
-DONE = PendingReports(None, lambda line: None)
+DONE = PendingReports(None, None, lambda line: None)
 """Reports already written (or none to write)."""
+
+
+def render_in_background(result: RunResult, ops: Sequence[Op], run_dir: Path,
+                         progress: Progress) -> PendingReports:
+    """Start writing the readable reports of the graded run in ``run_dir``; returns at once."""
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        write_readable(result, ops, run_dir, progress)
+        return DONE
+    if pid == 0:  # the child: render, say what failed, and leave without running the parent's exits
+        os.close(read_fd)
+        _render_and_exit(result, ops, run_dir, write_fd)
+    os.close(write_fd)
+    return PendingReports(pid, read_fd, progress)
+
+
+def _render_and_exit(result: RunResult, ops: Sequence[Op], run_dir: Path, errors_fd: int) -> NoReturn:
+    code = 1
+    try:
+        with contextlib.suppress(ValueError):  # not the main thread: no wakeup fd to clear
+            signal.set_wakeup_fd(-1)  # the parent's event loop's: not this process's to wake
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        write_readable_reports(result, ops, run_dir)
+        code = 0
+    except BaseException as failure:
+        text = _described(failure) if isinstance(failure, Exception) else type(failure).__name__
+        os.write(errors_fd, text.encode("utf-8", "replace")[:MAX_ERROR_BYTES])
+    finally:
+        os._exit(code)
