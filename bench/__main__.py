@@ -10,7 +10,7 @@ import asyncio
 import json
 import sys
 
-from bench import backends, cold_start, feeds, load, proxy, proxy_floor, rto, stress_matrix, venue
+from bench import backends, cold_start, feeds, load, proxy, proxy_floor, rto, stress_matrix, venue, verdict
 
 BENCHES = {
     "backends": backends.main,
@@ -24,6 +24,7 @@ BENCHES = {
     "venue-latency": venue.latency,
     "venue-ledger": venue.ledger,
     "feed-throughput": feeds.main,
+    "time-to-verdict": verdict.main,
 }
 
 

@@ -10,26 +10,24 @@ which outranks an unknown one.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from gameday.errors import GamedayError
+from gameday.errors import GamedayError, Terminated
 from gameday.scenario import Scenario, load_scenario
 from gameday.target import load_target
 
 if TYPE_CHECKING:
     from gameday.target_file import TargetFile
 
-T = TypeVar("T")
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
 
@@ -194,6 +192,7 @@ def _attached(args: argparse.Namespace, target: TargetFile, paths: Sequence[Path
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from gameday.async_main import run_to_completion
     from gameday.report.console import console_report
     from gameday.report.live import LiveConsole
     from gameday.runner import RunSettings, run_scenario  # the runner pulls in the whole stack
@@ -216,15 +215,17 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     settings = RunSettings(reports_root=args.reports.resolve(),
                            extra_defects=tuple(args.defect),
                            toxiproxy_url=toxiproxy_url, stress=args.stress,
-                           backend=args.backend, load_ui=args.load_ui, **attached)
+                           backend=args.backend, load_ui=args.load_ui, reports_in_background=True,
+                           **attached)
     worst = 0
     for path, scenario in zip(args.scenarios, scenarios, strict=True):
         console.rule(f"{scenario.name}")
-        outcome = asyncio.run(_with_sigterm(under_stress(args.stress, settings.reports_root, partial(
-            run_scenario, scenario, path, settings, live=LiveConsole(console)))))
+        outcome = run_to_completion(under_stress(args.stress, settings.reports_root, partial(
+            run_scenario, scenario, path, settings, live=LiveConsole(console))))
         if outcome.error:
             console.print(f"[bold red]run aborted:[/] {escape(outcome.error)}", highlight=False)
         console.print(console_report(outcome.result))
+        outcome.reports.wait()  # the verdict is printed; report.html is written meanwhile
         console.print(f"  reports: {outcome.run_dir} (report.html, summary.md)", highlight=False)
         worst = max(worst, outcome.result.exit_code, key=lambda code: (code == 1, code))
     return worst
@@ -234,6 +235,7 @@ MATRIX_LOG_WIDTH = 180
 
 
 def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
+    from gameday.async_main import run_to_completion
     from gameday.matrix import Matrix, RunRequest, run_matrix, write_matrix
     from gameday.report.matrix_html import write_matrix_html
     from gameday.report.matrix_junit import matrix_junit_xml
@@ -297,8 +299,8 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
                 progress=lambda line: console.print(f"  {line}", markup=False, highlight=False))
 
     try:
-        matrix = asyncio.run(_with_sigterm(matrix_under_stress()))
-    except (KeyboardInterrupt, asyncio.CancelledError):
+        matrix = run_to_completion(matrix_under_stress())
+    except (KeyboardInterrupt, Terminated):
         if written:
             finished = f"{len(written[0].rows)} of {len(paths)} rows finished"
             console.print(f"  {finished}: {out / 'matrix.json'} (and .md, .xml), marked incomplete",
@@ -338,17 +340,6 @@ def _cmd_contract(args: argparse.Namespace, console: Console) -> int:
     return cmd_contract(args, console)
 
 
-async def _with_sigterm(coroutine: Coroutine[Any, Any, T]) -> T:
-    """SIGTERM cancels the run like Ctrl-C does, so teardown always happens."""
-    task = asyncio.ensure_future(coroutine)
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    try:
-        return await task
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-
-
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "analyze": _cmd_analyze, "matrix": _cmd_matrix,
             "toxiproxy-server": _cmd_toxiproxy, "contract": _cmd_contract}
 
@@ -369,10 +360,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         console.print("[bold yellow]interrupted[/]: every process of the run was stopped")
         code = EXIT_INTERRUPTED
-    except asyncio.CancelledError:
+    except Terminated:
         console.print("[bold yellow]terminated[/]: every process of the run was stopped")
         code = EXIT_INTERRUPTED
     except GamedayError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         code = EXIT_INVALID
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,9 @@ Every error a user can cause (a bad scenario file, a stack that does not come up
     ├── TargetError              no target of that name is installed, or it does not load
     └── RunError                 a run could not be carried out (aborted, interrupted)
 
+Beside the hierarchy, :class:`Terminated` (a ``BaseException``, like ``KeyboardInterrupt``): a run
+cancelled by SIGTERM, its teardown done.
+
 A checker never lets an exception escape into the run: :func:`gameday.checkers.observe`
 turns any exception (a ``CheckerError`` or a bug) into an ``unknown`` observation.
 """
@@ -29,6 +32,7 @@ __all__ = [
     "ScenarioProblem",
     "StackError",
     "TargetFileError",
+    "Terminated",
 ]
 
 
@@ -88,3 +92,7 @@ class StackError(GamedayError):
 
 class RunError(GamedayError):
     """A run could not be carried out."""
+
+
+class Terminated(BaseException):
+    """A run cancelled by SIGTERM (:func:`gameday.async_main.run_to_completion`), its teardown done."""

@@ -31,6 +31,8 @@ class OpKind(StrEnum):
     LOAD = "load"  # a scenario's locust load: its per-second statistics (gameday.load.stats)
 
 
+HISTORY_FILE = "history.jsonl"
+"""A run's history, in its run directory."""
 RUN_PHASE_F = "phase"
 """``f`` of the runner's ``run`` ops that mark a phase; ``value["phase"]`` is a :class:`RunPhase`."""
 
@@ -40,6 +42,7 @@ class RunPhase(StrEnum):
     HEAL = "heal"  # every fault still applied is healed
     SETTLE = "settle"  # value: timeout_s, instances (waiting for one active and deep-healthy)
     SETTLED = "settled"  # value: active (None: the wait timed out), waited_s
+    CAPTURE = "capture"  # value: venue_matching (a MatchingState), detail (why not stopped)
 
 
 class OpType(StrEnum):

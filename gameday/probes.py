@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -14,6 +13,8 @@ import asyncpg
 
 from gameday.history import History, OpKind, OpType
 from gameday.oms_api import Endpoint, OmsApi, Reply, api_of
+from gameday.store_drained import all_drained, store_states
+from gameday.venue_reads import VenueReader
 from gameday.workload import FrontDoor, OrderRequest, reference_price
 
 QUIET_WINDOW_S = 0.25
@@ -63,16 +64,6 @@ async def trade_probe(door: FrontDoor, history: History, symbols: str | Sequence
                             "latency_ms": latency_ms})
 
     await _every(interval_s, tick)
-
-
-async def _get_json(session: aiohttp.ClientSession, url: str, timeout_s: float = 1.0,
-                    headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    try:
-        timeout = aiohttp.ClientTimeout(total=timeout_s)
-        async with session.get(url, timeout=timeout, headers=headers) as response:
-            return response.status, await response.json(content_type=None)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-        return 0, {"error": f"{type(error).__name__}: {error}"}
 
 
 async def _read(reply: Awaitable[Reply]) -> tuple[int, Any]:
@@ -134,19 +125,21 @@ async def capture_final_state(
     ``stable`` only when the two ledger reads are the same: then the venue's last change happened
     at least ``quiet_s`` before the OMS was read, long enough for its reports to arrive when
     ``quiet_s`` exceeds the one-way delivery time (a cross-region stack's WAN latency). Retries
-    until stable or the settle timeout, and records the last attempt either way. The ledger reads
+    until stable or the settle timeout, and records the last attempt either way, with the venue's
+    market-data lines (read once, at the end: the bracket's reads leave them out). The ledger reads
     carry ``venue_admin_token`` as a bearer token when the venue requires one; a read the venue
     refuses (a 401 for a wrong token) is recorded as a failed snapshot, never as an empty ledger.
     """
     deadline = time.monotonic() + settle_timeout_s
     api = api_of(oms_urls)
-    before = await _read_ledger(session, venue_admin_url, venue_admin_token)
+    venue = VenueReader(session, venue_admin_url, venue_admin_token)
+    before = await venue.ledger()
     while True:
         await asyncio.sleep(quiet_s)
         endpoints = _endpoints(session, oms_urls)
         states = await asyncio.gather(*(_instance_state(api, at) for at in endpoints.values()))
         instances = dict(zip(endpoints, states, strict=True))
-        after = await _read_ledger(session, venue_admin_url, venue_admin_token)
+        after = await venue.ledger()
         stable = before.ok and after.ok and (
             _ledger_fingerprint(before.body) == _ledger_fingerprint(after.body))
         active = [name for name, state in instances.items() if state["role"] == "active"]
@@ -154,8 +147,9 @@ async def capture_final_state(
             history.append(OpKind.PROBE, OpType.OK, "probe-final", "final-state",
                            {"active": active[0] if active else None, "active_all": active,
                             "instances": instances, "stable": stable, "quiet_s": quiet_s})
-            history.append(OpKind.LEDGER, OpType.OK if after.ok else OpType.FAIL, "venue", "snapshot",
-                           after.body)
+            kept = await venue.with_market_data(after)
+            history.append(OpKind.LEDGER, OpType.OK if kept.ok else OpType.FAIL, "venue", "snapshot",
+                           kept.body)
             return
         before = after
 
@@ -169,24 +163,6 @@ async def _instance_state(api: OmsApi, at: Endpoint) -> dict[str, Any]:
         "positions": positions.get("positions") if isinstance(positions, dict) else None,
         "open_orders": open_orders if open_status == 200 else None,
     }
-
-
-@dataclass(frozen=True)
-class _LedgerRead:
-    ok: bool
-    body: dict[str, Any]
-    """The ledger when ``ok``; else what went wrong (``error``, and the HTTP ``status`` if any)."""
-
-
-async def _read_ledger(session: aiohttp.ClientSession, venue_admin_url: str,
-                       token: str | None) -> _LedgerRead:
-    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    status, body = await _get_json(session, f"{venue_admin_url}/ledger", timeout_s=5.0, headers=headers)
-    if status == 200 and isinstance(body, dict):
-        return _LedgerRead(True, body)
-    error = body.get("error") if isinstance(body, dict) else None
-    return _LedgerRead(False, {"error": str(error if error is not None else body)[:500],
-                               **({"status": status} if status else {})})
 
 
 async def wait_for_active(
@@ -248,18 +224,26 @@ def _ledger_exec_ids(history: History) -> set[str]:
 
 
 async def capture_database(dsn: str, history: History, *, settle_timeout_s: float = 5.0,
-                           quiet_s: float = DATABASE_QUIET_S) -> None:
+                           quiet_s: float = DATABASE_QUIET_S, session: aiohttp.ClientSession | None = None,
+                           oms_urls: Mapping[str, str] | None = None) -> None:
     """Record the OMS's database (whichever server is the primary now) after the ledger snapshot.
 
     Waits, bounded, until it holds every fill of that snapshot (an OMS may still be writing the
-    last ones), or until its fills have not changed for ``quiet_s`` (nobody is writing the rest:
-    after a crash some fills never reach the database, which is for ``fills.lost`` to grade);
-    ``complete`` says whether it holds them all. Unreachable: a ``fail`` op with the error.
+    last ones), or until nobody is writing the rest (after a crash some fills never reach the
+    database, which is for ``fills.lost`` to grade): the instances (``oms_urls``, asked over
+    ``session``) say their store has drained (:mod:`gameday.store_drained`), the database being read
+    after they said so; without that signal, its fills have not changed for ``quiet_s``.
+    ``complete`` says whether it holds them all, ``settled_by`` why the wait ended. Unreachable: a
+    ``fail`` op with the error.
     """
     expected = _ledger_exec_ids(history)
+    api = None if oms_urls is None else api_of(oms_urls)
     started = last_change = time.monotonic()
     previous: set[str] | None = None
     while True:
+        drained = None
+        if api is not None and session is not None and oms_urls:
+            drained = all_drained(await store_states(api, _endpoints(session, oms_urls)))
         try:
             snapshot = await read_database(dsn)
         except _DATABASE_ERRORS as error:
@@ -268,12 +252,21 @@ async def capture_database(dsn: str, history: History, *, settle_timeout_s: floa
         now = time.monotonic()
         if stored != previous:
             previous, last_change = stored, now
-        complete = "error" not in snapshot and expected <= stored
         waited_s = round(now - started, 3)
-        quiet = "error" not in snapshot and now - last_change >= quiet_s
-        if complete or quiet or waited_s >= settle_timeout_s:
+        settled_by = _settled_by(
+            complete="error" not in snapshot and expected <= stored,
+            drained="error" not in snapshot and drained is True,
+            quiet="error" not in snapshot and drained is None and now - last_change >= quiet_s,
+            timed_out=waited_s >= settle_timeout_s)
+        if settled_by is not None:
             outcome = OpType.FAIL if "error" in snapshot else OpType.OK
             history.append(OpKind.PROBE, outcome, "probe-database", "database",
-                           {**snapshot, "complete": complete, "waited_s": waited_s})
+                           {**snapshot, "complete": settled_by == "complete", "waited_s": waited_s,
+                            "settled_by": settled_by})
             return
         await asyncio.sleep(0.1)
+
+
+def _settled_by(**conditions: bool) -> str | None:
+    """The first condition that holds (in the order given), or None to keep waiting."""
+    return next((name for name, holds in conditions.items() if holds), None)

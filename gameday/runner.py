@@ -21,7 +21,7 @@ import aiohttp
 
 from gameday.faults.nemesis import Nemesis
 from gameday.faults.schedule import plan
-from gameday.history import RUN_PHASE_F, History, Op, OpKind, OpType, RunPhase, read_history
+from gameday.history import HISTORY_FILE, RUN_PHASE_F, History, Op, OpKind, OpType, RunPhase, read_history
 from gameday.load.run import NO_LOAD, LoadPlan, LoadRun, NoLoad
 from gameday.operator import Operator, operator_endpoints
 from gameday.probes import (
@@ -35,7 +35,7 @@ from gameday.probes import (
 from gameday.proxied_door import ProxiedDoor
 from gameday.recorder import NatsRecorder
 from gameday.report.files import write_reports
-from gameday.report.pages import write_readable_reports
+from gameday.report.renderer import DONE, PendingReports, render_in_background, write_readable
 from gameday.scenario import Scenario, load_scenario
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
@@ -49,6 +49,7 @@ from gameday.starvation import StarvationSampler
 from gameday.stop import Crossing, StopTrigger, until_stopped
 from gameday.target import DEFAULT_TARGET, load_target
 from gameday.target_file import TargetFile
+from gameday.venue_reads import VenueReader
 from gameday.verdict import RunResult, RunStatus, grade_run, interrupted_run
 from gameday.workload import (
     Broadcast,
@@ -61,7 +62,6 @@ from gameday.workload import (
 )
 
 Progress = Callable[[str], None]
-HISTORY_FILE = "history.jsonl"
 RECORDED_PREFIXES = ("deploy", "frontdoor")
 """Subjects recorded beside the OMS's own: the deployer's timeline and the front door's routes."""
 SCENARIO_FILE = "scenario.yaml"
@@ -93,6 +93,8 @@ class RunSettings:
     admin_token: str | None = None  # the target file's admin token
     backend: str | None = None  # how the target starts its stack ("embedded", "compose"); else the scenario's
     load_ui: bool = False  # serve locust's web UI on 127.0.0.1 while the scenario's load runs
+    reports_in_background: bool = False  # return before report.html is written: the caller waits
+    # for RunOutcome.reports (the CLI prints the verdict first)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,9 @@ class RunOutcome:
     result: RunResult
     run_dir: Path
     error: str | None = None
+    reports: PendingReports = DONE
+    """The readable reports; written by the time ``run_scenario`` returns unless the run's settings
+    say ``reports_in_background`` (then :meth:`PendingReports.wait` for them)."""
 
 
 def _client_door(routing: Routing, stack: Stack, session: aiohttp.ClientSession) -> FrontDoor | Broadcast:
@@ -148,13 +153,23 @@ async def _play(scenario: Scenario, stack: Stack, history: History, session: aio
         started_ns = time.monotonic_ns() + int(settings.lead_in_s * 1e9)
         locust.begin(started_ns)
         crossing = await _drive(scenario, stack, history, session, settings, started_ns)
-    # Reports cross the WAN to a DR in another region: the venue must stay quiet for a round trip more.
-    quiet_s = QUIET_WINDOW_S + stack.settings.cross_region_rtt_ms / 1000
-    await capture_final_state(session, stack.endpoints.oms, stack.endpoints.venue_admin, history,
-                              quiet_s=quiet_s, venue_admin_token=stack.endpoints.venue_admin_token)
-    if stack.endpoints.database_dsn:
-        await capture_database(stack.endpoints.database_dsn, history)
+    await _capture(stack, history, session)
     return crossing
+
+
+async def _capture(stack: Stack, history: History, session: aiohttp.ClientSession) -> None:
+    """The final state and the database, with the venue's matching stopped meanwhile (where it can be)."""
+    endpoints = stack.endpoints
+    venue = VenueReader(session, endpoints.venue_admin, endpoints.venue_admin_token)
+    async with venue.matching_stopped() as (matching, detail):
+        _phase(history, RunPhase.CAPTURE, venue_matching=matching.value,
+               **({"detail": detail} if detail else {}))
+        # Reports cross the WAN to a DR in another region: the venue must stay quiet for a round trip more.
+        quiet_s = QUIET_WINDOW_S + stack.settings.cross_region_rtt_ms / 1000
+        await capture_final_state(session, endpoints.oms, endpoints.venue_admin, history,
+                                  quiet_s=quiet_s, venue_admin_token=endpoints.venue_admin_token)
+        if endpoints.database_dsn:
+            await capture_database(endpoints.database_dsn, history, session=session, oms_urls=endpoints.oms)
 
 
 async def _drive(scenario: Scenario, stack: Stack, history: History, session: aiohttp.ClientSession,
@@ -282,13 +297,15 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     history.close()
     result = grade_run(scenario, history.ops)
     write_reports(result, run.path)
-    _write_readable(result, history.ops, run.path, progress)
+    reports = render_in_background(result, history.ops, run.path, progress)
     if live is not None:
         try:  # the graded run is written: a console that fails here costs nothing more
             live.finished(result, history.ops, run.path)
         except Exception as failure:
             progress(f"live console: {describe_failure(failure)}")
-    return RunOutcome(result=result, run_dir=run.path, error=error)
+    if not settings.reports_in_background:
+        reports.wait()
+    return RunOutcome(result=result, run_dir=run.path, error=error, reports=reports)
 
 
 def _both(first: Progress, second: Progress) -> Progress:
@@ -297,14 +314,6 @@ def _both(first: Progress, second: Progress) -> Progress:
         second(line)
 
     return both
-
-
-def _write_readable(result: RunResult, ops: Sequence[Op], run_dir: Path, progress: Progress) -> None:
-    """report-data.json, summary.md, report.html: a failure here never costs the graded results."""
-    try:
-        write_readable_reports(result, ops, run_dir)
-    except Exception as failure:
-        progress(f"report.html not written: {type(failure).__name__}: {failure}")
 
 
 def describe_failure(failure: BaseException) -> str:
@@ -321,6 +330,6 @@ def analyze_run(run_dir: Path) -> RunResult:
     result = grade_run(scenario, ops)
     with contextlib.suppress(OSError):
         write_reports(result, run_dir)
-    _write_readable(result, ops, run_dir, lambda line: None)
+    write_readable(result, ops, run_dir, lambda line: None)
     return result
 

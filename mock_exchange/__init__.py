@@ -5,23 +5,23 @@ Run it as ``python -m mock_exchange --config venue.json``, or in-process::
     async with Venue(VenueConfig(...)) as venue:
         venue.fix_port, venue.admin_port, venue.ledger
 
-``Venue`` and ``VenueError`` are imported on first use: the harness imports this package for its
-models (faults, configs) and should not pay for the servers.
+Every name is imported on first use: the harness imports this package for its models (faults,
+configs) and should pay neither for the servers nor for the configs when it reads only the faults.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from mock_exchange.config import SessionConfig, SymbolConfig, VenueConfig
-
 if TYPE_CHECKING:
+    from mock_exchange.config import SessionConfig, SymbolConfig, VenueConfig
     from mock_exchange.venue import Venue, VenueError
 
 __all__ = ["SessionConfig", "SymbolConfig", "Venue", "VenueConfig", "VenueError"]
+_MODULE_OF = {"SessionConfig": "config", "SymbolConfig": "config", "VenueConfig": "config",
+              "Venue": "venue", "VenueError": "venue"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Venue", "VenueError"):
-        from mock_exchange import venue
-
-        return getattr(venue, name)
+    if name in _MODULE_OF:
+        return getattr(importlib.import_module(f"mock_exchange.{_MODULE_OF[name]}"), name)
     raise AttributeError(f"module 'mock_exchange' has no attribute {name!r}")

@@ -1,5 +1,9 @@
 """Venue admin API (contracts §3): the ledger of truth as JSON over HTTP.
 
+Besides the ledger's reads, the API pages through its market-data lines (``GET
+/ledger/market-data?since=N``) and stops or starts the venue's matching (``/matching``: a harness
+stops it before its final capture, so nothing fills while it reads).
+
 Every error is a JSON body ``{"error": ...}``: unknown route or fault kind 404, wrong method
 405, bad query parameters, a body that is not a JSON object or fault parameters out of their
 bounds 400, a body over :data:`MAX_BODY_BYTES` 413. Anything unexpected is 500 (logged) and a
@@ -24,6 +28,7 @@ from aiohttp.typedefs import Middleware
 
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.faults import FaultKind, FaultParamsError, parse_fault
+from mock_exchange.market_data_log import MarketDataPage
 from mock_exchange.model import OrderStatus
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,9 @@ OPEN_FILTER = "open"
 ORDER_STATUS_FILTERS = frozenset({OPEN_FILTER, *(status.value for status in OrderStatus)})
 OPEN_ROUTES = frozenset({("GET", "/health"), ("HEAD", "/health")})
 """What a venue with an admin token answers without it (the readiness check)."""
+MAX_PAGE_LINES = 100_000
+"""The most market-data lines one ``GET /ledger/market-data`` answers with (its default ``limit``)."""
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -41,7 +49,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class LedgerSource(Protocol):
     """What the admin API reads (the running venue)."""
 
-    def ledger_snapshot(self) -> dict[str, Any]: ...
+    def ledger_snapshot(self, *, market_data: bool = True) -> dict[str, Any]: ...
+
+    def market_data_page(self, since: int, limit: int) -> MarketDataPage: ...
+
+    @property
+    def matching_running(self) -> bool: ...
+
+    def set_matching(self, running: bool) -> None: ...
 
     def order_views(self, status: str | None) -> list[dict[str, Any]]: ...
 
@@ -76,6 +91,10 @@ def create_admin_app(source: LedgerSource, *, token: str | None = None) -> web.A
     app.router.add_get("/ledger", routes.ledger)
     app.router.add_get("/ledger/orders", routes.orders)
     app.router.add_get("/ledger/fills", routes.fills)
+    app.router.add_get("/ledger/market-data", routes.market_data)
+    app.router.add_get("/matching", routes.matching)
+    app.router.add_post("/matching/stop", routes.stop_matching)
+    app.router.add_post("/matching/start", routes.start_matching)
     app.router.add_get("/market", routes.market)
     app.router.add_get("/faults", routes.faults)
     app.router.add_delete("/faults", routes.heal_all)
@@ -93,8 +112,30 @@ class _Routes:
         return web.json_response({"status": "ok"})
 
     async def ledger(self, request: web.Request) -> web.Response:
+        _allow_params(request, "market_data")
+        market_data = _boolean(request, "market_data", default=True)
+        return web.json_response(self._source.ledger_snapshot(market_data=market_data))
+
+    async def market_data(self, request: web.Request) -> web.Response:
+        _allow_params(request, "since", "limit")
+        since = _count(request, "since", default=0, most=None)
+        limit = _count(request, "limit", default=MAX_PAGE_LINES, most=MAX_PAGE_LINES, least=1)
+        return web.json_response(self._source.market_data_page(since, limit).as_dict())
+
+    async def matching(self, request: web.Request) -> web.Response:
         _allow_params(request)
-        return web.json_response(self._source.ledger_snapshot())
+        return web.json_response({"running": self._source.matching_running})
+
+    async def stop_matching(self, request: web.Request) -> web.Response:
+        return self._set_matching(request, running=False)
+
+    async def start_matching(self, request: web.Request) -> web.Response:
+        return self._set_matching(request, running=True)
+
+    def _set_matching(self, request: web.Request, *, running: bool) -> web.Response:
+        _allow_params(request)
+        self._source.set_matching(running)
+        return web.json_response({"running": self._source.matching_running})
 
     async def orders(self, request: web.Request) -> web.Response:
         _allow_params(request, "status")
@@ -164,6 +205,28 @@ def _finite_float(text: str) -> float:
     number = float(text)
     if math.isinf(number):
         raise ValueError(f"the number {text[:40]} is beyond a float")
+    return number
+
+
+def _boolean(request: web.Request, name: str, *, default: bool) -> bool:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if text.lower() not in _BOOLEANS:
+        raise BadRequestError(f"{name} must be true or false")
+    return _BOOLEANS[text.lower()]
+
+
+def _count(request: web.Request, name: str, *, default: int, most: int | None, least: int = 0) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    bound = f"an integer from {least}" + (f" to {most}" if most is not None else "")
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise BadRequestError(f"{name} must be {bound}")
+    number = int(text)
+    if number < least or (most is not None and number > most):
+        raise BadRequestError(f"{name} must be {bound}")
     return number
 
 

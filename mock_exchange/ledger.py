@@ -17,7 +17,8 @@ Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
 - ``md``: what one market-data feed published for one symbol in at most 100 ms (its seq range
   and the latest bid/ask/last), and ``price``: the venue's true quote of one symbol, at the same
   cadence; only a venue with feeds writes them (:mod:`mock_exchange.md.recorder`). The latest
-  :data:`MAX_MARKET_DATA_RECORDS` of them are kept in memory (``GET /ledger``'s ``market_data``).
+  :data:`MAX_MARKET_DATA_RECORDS` of them are kept in memory, numbered (``GET /ledger``'s ``market_data``
+  and ``GET /ledger/market-data``).
 
 Reading the file back is :mod:`mock_exchange.ledger_replay`; a line is never written with a
 number JSON cannot hold (the event is refused: :class:`LedgerRefusedError`, logged).
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from typing import Any
 from mock_exchange.ledger_file import LedgerFile
 from mock_exchange.ledger_lines import NonFiniteNumberError, event_line, order_line
 from mock_exchange.ledger_replay import LedgerCorruptError, LedgerError, replay
+from mock_exchange.market_data_log import MarketDataLog
 from mock_exchange.model import (
     ExecType,
     Fill,
@@ -74,7 +75,7 @@ class Ledger:
         self.fills: list[Fill] = []
         self.sessions: dict[str, SessionRecord] = {}
         self.fault_events: list[Event] = []
-        self.market_data: deque[Event] = deque(maxlen=MAX_MARKET_DATA_RECORDS)
+        self.market_data = MarketDataLog(MAX_MARKET_DATA_RECORDS)
         self._by_cl_ord_id: dict[str, Order] = {}
         self._order_count = 0
         self._exec_count = 0

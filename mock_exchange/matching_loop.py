@@ -4,6 +4,9 @@ A step that fails while exchange faults are armed disarms them (one error line n
 armed fault the venue cannot match with must not fail every step until someone heals it. A step
 that fails with none armed is a venue defect: its traceback is logged once, and while it keeps
 failing one line at most every :data:`REPEAT_LOG_INTERVAL_S` counts the failures.
+
+Matching can be stopped and started again (:attr:`MatchingLoop.running`, the admin API's
+``/matching``): stopped, no step runs, so no price moves and no resting order fills.
 """
 
 from __future__ import annotations
@@ -38,11 +41,15 @@ class MatchingLoop:
         self._failing_since: float | None = None
         self._failures = 0
         self._last_report = 0.0
+        self.running = True
+        """Whether steps run; set False, the step already under way (none: steps are synchronous) was
+        the last one."""
 
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self._interval_s)
-            self.run_once()
+            if self.running:
+                self.run_once()
 
     def run_once(self) -> bool:
         """One step; whether it went through."""

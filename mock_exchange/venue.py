@@ -28,6 +28,7 @@ from mock_exchange.fix.codec import FixMessage
 from mock_exchange.fix.session import FixSession, SessionRegistry
 from mock_exchange.ledger import Ledger
 from mock_exchange.market_clock import MarketPhase
+from mock_exchange.market_data_log import MarketDataPage
 from mock_exchange.matching_loop import MatchingLoop
 from mock_exchange.md import MarketData
 from mock_exchange.model import SessionEventKind, SessionRecord
@@ -60,6 +61,7 @@ class Venue:
         self.sessions = SessionRegistry(config)
         self._fix_server: FixServer | None = None
         self._admin_runner: web.AppRunner | None = None
+        self._matching: MatchingLoop | None = None
         self._matching_task: asyncio.Task[None] | None = None
         self._fix_port: int | None = None
         self._admin_port: int | None = None
@@ -97,6 +99,7 @@ class Venue:
         config = self.config
         self._ledger = Ledger.open(config.ledger_path)
         self._engine = MatchingEngine(config, self._ledger)
+        self._matching = MatchingLoop(self.step, self._engine.faults, config.tick_interval_s)
         self._refused_logons = RefusedLogons(self._ledger)
         self._market_data = MarketData(config, self._engine.prices, self._engine.faults, self._ledger)
         if config.ws_port is not None:
@@ -129,8 +132,7 @@ class Venue:
         if self._ws is not None and config.ws_port is not None:
             self._ws_port = await self._ws.start(config.host, config.ws_port)
         self._feed_ports = await self._market_data.start()
-        matching = MatchingLoop(self.step, self._engine.faults, config.tick_interval_s)
-        self._matching_task = asyncio.create_task(matching.run(), name="venue-matching")
+        self._matching_task = asyncio.create_task(self._matching.run(), name="venue-matching")
         log.info("venue %s ready: fix=%d admin=%d%s (%s)", config.comp_id, self._fix_port, self._admin_port,
                  "".join(f" feed_{name.lower()}={port}" for name, port in self._feed_ports.items()),
                  "token required" if config.admin_token is not None else "open")
@@ -263,18 +265,36 @@ class Venue:
 
     # -- admin views -----------------------------------------------------------------------
 
-    def ledger_snapshot(self) -> dict[str, Any]:
-        snapshot = {
+    def ledger_snapshot(self, *, market_data: bool = True) -> dict[str, Any]:
+        """The ledger; with feeds, its market-data lines (``market_data``) or only how many were written."""
+        snapshot: dict[str, Any] = {
             "orders": self.order_views(None),
             "fills": self.fill_views(),
             "sessions": self.session_views(),
             "faults": self.ledger.fault_events,
             "now_ns": time.monotonic_ns(),
         }
-        if self.config.feeds:
+        if self.config.feeds and market_data:
             snapshot["market_data"] = list(self.ledger.market_data)
+        elif self.config.feeds:
+            snapshot["market_data_total"] = self.ledger.market_data.total
         snapshot["report_fates"] = self.faults.report_fates()
         return snapshot
+
+    def market_data_page(self, since: int, limit: int) -> MarketDataPage:
+        return self.ledger.market_data.page(since, limit)
+
+    @property
+    def matching_running(self) -> bool:
+        return self._matching is not None and self._matching.running
+
+    def set_matching(self, running: bool) -> None:
+        """Stop (or start again) the matching steps: stopped, prices hold and resting orders do not fill."""
+        if self._matching is None:
+            raise VenueError("the venue is not running")
+        if self._matching.running != running:
+            log.info("venue %s: matching %s", self.config.comp_id, "started" if running else "stopped")
+        self._matching.running = running
 
     def order_views(self, status: str | None) -> list[dict[str, Any]]:
         if status == OPEN_FILTER:

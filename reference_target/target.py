@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from trading_stack.defects import Defect
-from trading_stack.deploy.breaker import BreakerConfig
-from trading_stack.deploy.config import DeployConfig
-from trading_stack.deploy.scheduler import DeploySchedule
-from trading_stack.deploy.versions import OmsVersion
-from trading_stack.market_data.section import MarketDataSection
 
 if TYPE_CHECKING:
     from gameday.stack.protocol import Stack
@@ -48,24 +44,36 @@ DEFECTS: Mapping[str, str] = {
     Defect.EXIT_ON_SIGTERM: "SIGTERM stops the OMS at once (exit 0): orders left working, no checkpoint",
     Defect.KILL_SWITCH_IN_MEMORY: "a kill-switch trip lives in one process: a failover or restart trades",
 }
-SECTIONS: Mapping[str, type[BaseModel]] = {
-    "deploy": DeployConfig,
-    "schedule": DeploySchedule,
-    "breaker": BreakerConfig,
-    "market_data": MarketDataSection,
+SECTIONS: Mapping[str, tuple[str, str]] = {
+    "deploy": ("trading_stack.deploy.config", "DeployConfig"),
+    "schedule": ("trading_stack.deploy.scheduler", "DeploySchedule"),
+    "breaker": ("trading_stack.deploy.breaker", "BreakerConfig"),
+    "market_data": ("trading_stack.market_data.section", "MarketDataSection"),
 }
+"""Each stack section's model (module, class), imported when a scenario has the section: validating
+one without them does not pay for the deployer's and the market-data modules."""
+
+
+def section_model(key: str) -> type[BaseModel]:
+    module, name = SECTIONS[key]
+    model: type[BaseModel] = getattr(importlib.import_module(module), name)
+    return model
 
 
 class ReferenceTarget:
     name = "reference"
     defects: Mapping[str, str] = {str(defect): what for defect, what in DEFECTS.items()}
-    versions: tuple[str, ...] = tuple(version.value for version in OmsVersion)
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        from trading_stack.deploy.versions import OmsVersion  # its builds' modules: for scenarios naming one
+
+        return tuple(version.value for version in OmsVersion)
 
     def section(self, key: str, value: Any) -> Any:
-        model = SECTIONS.get(key)
-        if model is None:
+        if key not in SECTIONS:
             raise ValueError(f"the reference target has no stack.{key} section")
-        return model.model_validate(value)
+        return section_model(key).model_validate(value)
 
     def stack(self, settings: StackSettings) -> Stack:
         from reference_target.backends import stack_for  # the stacks' imports are for runs, not validation

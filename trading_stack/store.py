@@ -78,6 +78,8 @@ class StoreBacklog:
     written: int  # rows acknowledged since the start
     dropped: int  # rows left unwritten at close
     connected: bool
+    drained: bool  # nothing queued or in flight: every row saved so far is in the database
+    writing: bool  # a writer is running that will write what is queued (False: stopped, or gave up)
 
     def as_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)
@@ -139,7 +141,9 @@ class Store:
         oldest = self._clock() - self._pending[0].queued_at if self._pending else 0.0
         return StoreBacklog(queued=len(self._pending), in_flight=self._in_flight,
                             oldest_age_s=round(max(0.0, oldest), 3), written=self.written,
-                            dropped=self.dropped, connected=self.connected)
+                            dropped=self.dropped, connected=self.connected,
+                            drained=not self._pending and not self._in_flight,
+                            writing=self._running and not self.gave_up)
 
     def _enqueue(self, row: Row) -> None:
         if self._closed:

@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from gameday.history import Op
+from gameday.units import Unit
 
 __all__ = [
     "Checker",
@@ -23,14 +24,6 @@ __all__ = [
     "WindowKind",
     "observe",
 ]
-
-
-class Unit(StrEnum):
-    SECONDS = "s"
-    BPS = "bps"
-    COUNT = "count"
-    RATIO = "ratio"
-    MILLISECONDS = "ms"
 
 
 class Observation(BaseModel):

@@ -7,7 +7,6 @@ names an environment variable for the venue's admin token that is not set).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 from pathlib import Path
@@ -71,6 +70,8 @@ def _admin_token(target: TargetFile, environ: dict[str, str]) -> AdminToken:
 
 
 def cmd_contract(args: argparse.Namespace, console: Console) -> int:
+    import asyncio  # the check's own: `gameday validate` builds this parser and never runs a coroutine
+
     from gameday.contract.report import render_report
     from gameday.contract.run import CheckOptions, check_contract
     from gameday.stack.external import venue_admin_token_of

@@ -127,6 +127,11 @@ def phase_line(op: Op) -> str | None:
         if value.get("active"):
             return f"settled: {value['active']} is active and deep-healthy after {waited}"
         return f"settle timed out: no instance active and deep-healthy after {waited}"
+    if phase == RunPhase.CAPTURE:
+        matching = value.get("venue_matching")
+        if matching == "stopped":
+            return "final capture: the venue's matching stopped"
+        return f"final capture: the venue's matching not stopped ({matching}: {value.get('detail', '')})"
     return None
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -28,9 +28,13 @@ from pydantic import (
     model_validator,
 )
 
-from gameday.checkers import DEFAULT_CHECKERS, CheckerRegistry, ContextualChecker, Unit
+from gameday.scenario.checker_catalog import CHECKER_CATALOG, CheckerSpec
 from gameday.scenario.duration import Duration, parse_duration
 from gameday.scenario.invalid import invalid
+from gameday.units import Unit
+
+if TYPE_CHECKING:
+    from gameday.checkers import Checker, CheckerRegistry
 
 __all__ = [
     "LABEL_MARK",
@@ -88,12 +92,20 @@ def expectation_input(name: str, spec: Any) -> Any:
     return {"name": name, "equals": spec}
 
 
-def checkers_in(context: Any) -> CheckerRegistry:
-    """The checker registry to validate against: ``context["checkers"]`` or the default one."""
+def checkers_in(context: Any) -> Mapping[str, Checker | CheckerSpec]:
+    """What to validate against: ``context["checkers"]`` (a registry), or the default checkers' catalog."""
     if isinstance(context, Mapping) and context.get("checkers") is not None:
         registry: CheckerRegistry = context["checkers"]
         return registry
-    return DEFAULT_CHECKERS
+    return CHECKER_CATALOG
+
+
+def _options_of(checker: Checker | CheckerSpec) -> frozenset[str]:
+    if isinstance(checker, CheckerSpec):
+        return checker.options
+    from gameday.checkers import ContextualChecker  # a registry was given: the checkers are imported
+
+    return checker.options if isinstance(checker, ContextualChecker) else frozenset()
 
 
 def _known_checker(name: str, info: ValidationInfo) -> str:
@@ -193,7 +205,7 @@ class Expectation(BaseModel):
         checker = checkers_in(info.context).get(self.checker)
         if checker is None:
             return self  # an unknown name is reported as such
-        takes = checker.options if isinstance(checker, ContextualChecker) else frozenset()
+        takes = _options_of(checker)
         refused = [key for key in given if key not in takes]
         if refused:
             accepted = ", ".join(sorted(takes)) or "no option besides its bound (max, min, equals)"

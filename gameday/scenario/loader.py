@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
-from gameday.checkers import CheckerRegistry
 from gameday.errors import ScenarioError, ScenarioProblem
 from gameday.scenario.bounded_yaml import BoundedLoader, YamlRefusal
 from gameday.scenario.explain import problems_from_validation
@@ -27,6 +26,9 @@ from gameday.scenario.locate import format_path, mapping_entries, path_at
 from gameday.scenario.model import Scenario
 from gameday.scenario.source import read_source
 from gameday.target import Target
+
+if TYPE_CHECKING:
+    from gameday.checkers import CheckerRegistry
 
 __all__ = ["compose_yaml", "load_scenario", "parse_scenario", "printable", "read_source", "repeated_keys"]
 

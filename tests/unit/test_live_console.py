@@ -133,6 +133,18 @@ def test_the_settle_wait_says_what_it_waits_for_and_how_it_ended() -> None:
     ]
 
 
+def test_the_final_capture_says_whether_the_venue_stopped_matching() -> None:
+    run = Run()
+    run.start()
+    run.phase(RunPhase.CAPTURE, s=21.0, venue_matching="stopped")
+    run.phase(RunPhase.CAPTURE, s=22.0, venue_matching="unsupported", detail="404 not found")
+
+    assert run.lines == [
+        "   t+21.0s  final capture: the venue's matching stopped",
+        "   t+22.0s  final capture: the venue's matching not stopped (unsupported: 404 not found)",
+    ]
+
+
 def test_the_trade_probe_prints_only_when_its_outcome_changes() -> None:
     run = Run()
     run.start()

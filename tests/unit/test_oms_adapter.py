@@ -236,7 +236,8 @@ async def test_the_contract_api_sends_the_routes_bodies_and_headers_the_harness_
     bearer = f"Bearer {TOKEN}"
     order = {"symbol": "BTC-USD", "side": "buy", "qty": 1, "type": "limit", "price": 30000.0, "tif": "day"}
     sampled = ("/role", "/health/deep")  # read together: either may arrive first
-    assert [request for request in recorder.requests if request[1] not in (*sampled, "/ledger")] == [
+    venue = ("/ledger?market_data=false",)  # the same fake serves the venue's ledger
+    assert [request for request in recorder.requests if request[1] not in (*sampled, *venue)] == [
         ("POST", "/orders", order, None, None), ("DELETE", "/orders/o-2", None, None, None),
         ("PUT", "/admin/risk-limits", {"symbol": "BTC-USD", "max_order_qty": 5}, bearer, None),
         ("POST", "/admin/kill-switch", {}, bearer, "bob"),

@@ -196,6 +196,7 @@ async def test_no_db_reconnect_defect_gives_up_after_the_first_loss() -> None:
     assert store.gave_up
     assert not store.connected
     assert store.backlog == 2
+    assert (store.backlog_stats().drained, store.backlog_stats().writing) == (False, False)
     assert database.fill_ids() == ["E1"]
     assert database.connects == 1
 
@@ -265,18 +266,21 @@ async def test_backlog_stats_report_the_age_of_the_oldest_row() -> None:
     database = FakeDatabase()
     database.down = True
     store = make_store(database, clock=lambda: now[0])
-    assert store.backlog_stats() == StoreBacklog(0, 0, 0.0, 0, 0, False)
+    assert store.backlog_stats() == StoreBacklog(0, 0, 0.0, 0, 0, False, drained=True, writing=False)
     store.save_fill(fill(1))
     now[0] = 102.5
     store.save_fill(fill(2))
     now[0] = 103.0
     assert store.backlog_stats() == StoreBacklog(queued=2, in_flight=0, oldest_age_s=3.0, written=0,
-                                                 dropped=0, connected=False)
+                                                 dropped=0, connected=False, drained=False, writing=False)
     async with running(store):
+        await until(lambda: store.backlog_stats().writing, "the writer to run")
         database.down = False
         await until(lambda: store.backlog == 0, "the queue to drain")
         stats = store.backlog_stats()
     assert (stats.queued, stats.oldest_age_s, stats.written, stats.connected) == (0, 0.0, 2, True)
+    assert (stats.drained, stats.writing) == (True, True)
+    assert store.backlog_stats().writing is False  # the writer stopped with the block
 
 
 class Sink:
@@ -315,10 +319,12 @@ async def test_the_backlog_is_published_while_there_is_one_and_after_it_drained(
 
 
 def test_an_idle_store_is_published_once_per_change() -> None:
-    idle = StoreBacklog(queued=0, in_flight=0, oldest_age_s=0.0, written=5, dropped=0, connected=True)
-    busy = StoreBacklog(queued=3, in_flight=3, oldest_age_s=0.2, written=5, dropped=0, connected=True)
+    idle = StoreBacklog(queued=0, in_flight=0, oldest_age_s=0.0, written=5, dropped=0, connected=True,
+                        drained=True, writing=True)
+    busy = StoreBacklog(queued=3, in_flight=3, oldest_age_s=0.2, written=5, dropped=0, connected=True,
+                        drained=False, writing=True)
     assert worth_publishing(idle, None)
     assert not worth_publishing(idle, idle)
     assert worth_publishing(busy, busy)  # a backlog is published every interval
     assert worth_publishing(idle, busy)
-    assert worth_publishing(StoreBacklog(0, 0, 0.0, 5, 0, False), idle)
+    assert worth_publishing(StoreBacklog(0, 0, 0.0, 5, 0, False, drained=True, writing=True), idle)

@@ -16,6 +16,7 @@ from mock_exchange.admin import create_admin_app
 from mock_exchange.cli import BadInputError, add_arguments, admin_token, exchange_config
 from mock_exchange.config import VenueConfig
 from mock_exchange.fault_board import FaultBoard
+from mock_exchange.market_data_log import MarketDataPage
 
 TOKEN = "run-token_4f9Qz-x"
 HALT = {"symbols": ["BTC-USD"]}
@@ -23,6 +24,10 @@ GUARDED = [
     ("GET", "/ledger"),
     ("GET", "/ledger/orders"),
     ("GET", "/ledger/fills"),
+    ("GET", "/ledger/market-data"),
+    ("GET", "/matching"),
+    ("POST", "/matching/stop"),
+    ("POST", "/matching/start"),
     ("GET", "/market"),
     ("GET", "/faults"),
     ("PUT", "/faults/halt"),
@@ -39,8 +44,16 @@ class FakeSource:
     def __init__(self) -> None:
         self.faults = FaultBoard()
 
-    def ledger_snapshot(self) -> dict[str, Any]:
+        self.matching_running = True
+
+    def ledger_snapshot(self, *, market_data: bool = True) -> dict[str, Any]:
         return {"orders": [], "fills": [], "sessions": [], "faults": [], "now_ns": 1}
+
+    def market_data_page(self, since: int, limit: int) -> MarketDataPage:
+        return MarketDataPage([], since, since, 0)
+
+    def set_matching(self, running: bool) -> None:
+        self.matching_running = running
 
     def order_views(self, status: str | None) -> list[dict[str, Any]]:
         return []
@@ -94,6 +107,7 @@ async def test_every_route_but_health_answers_401_without_the_token(serve: Serve
         assert "Authorization: Bearer" in body["error"]
         assert TOKEN not in json.dumps(body)
         assert source.faults.active() == []
+        assert source.matching_running is True
 
 
 @pytest.mark.parametrize("given", ["Bearer wrong", f"Bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN, "Bearer ",

@@ -39,7 +39,8 @@ def test_market_data_lines_are_written_and_read_back(tmp_path: Path) -> None:
     with Ledger.open(path) as replayed:
         assert list(replayed.market_data) == [MD, PRICE]
         assert [event["fault"] for event in replayed.fault_events] == ["feed_stall"]
-        assert replayed.market_data.maxlen == MAX_MARKET_DATA_RECORDS
+        assert replayed.market_data.capacity == MAX_MARKET_DATA_RECORDS
+        assert replayed.market_data.total == 2  # replayed lines are numbered as they were written
 
 
 @pytest.mark.parametrize(
