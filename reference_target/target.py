@@ -43,6 +43,7 @@ DEFECTS: Mapping[str, str] = {
     Defect.NO_FEED_FAILOVER: "the OMS stays on the primary market-data feed whatever happens to it",
     Defect.NO_DIVERGENCE_CHECK: "the OMS never compares its feeds: it prices orders off a diverged feed",
     Defect.NO_FEED_BREAKER: "with no usable feed the OMS trades on, priced off the last known prices",
+    Defect.ACTIVE_GAUGE_ALWAYS_ON: "every OMS instance reports oms_active 1 whatever its role",
 }
 SECTIONS: Mapping[str, type[BaseModel]] = {
     "deploy": DeployConfig,

@@ -35,3 +35,5 @@ class Defect(StrEnum):
     NO_FEED_FAILOVER = "no-feed-failover"  # the OMS stays on the primary feed whatever happens to it
     NO_DIVERGENCE_CHECK = "no-divergence-check"  # feeds are never compared: a diverged feed is traded on
     NO_FEED_BREAKER = "no-feed-breaker"  # no usable feed: trades on, priced off the last known prices
+    # observability (issue 19)
+    ACTIVE_GAUGE_ALWAYS_ON = "active-gauge-always-on"  # every OMS instance says oms_active 1 (a lying metric)
