@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.faults import FaultKind, FaultParamsError, parse_fault
@@ -37,8 +38,8 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_ERROR_CHARS = 1_000
 OPEN_FILTER = "open"
 ORDER_STATUS_FILTERS = frozenset({OPEN_FILTER, *(status.value for status in OrderStatus)})
-OPEN_ROUTES = frozenset({("GET", "/health"), ("HEAD", "/health")})
-"""What a venue with an admin token answers without it (the readiness check)."""
+OPEN_ROUTES = frozenset({("GET", "/health"), ("HEAD", "/health"), ("GET", "/metrics")})
+"""What a venue with an admin token answers without it (the readiness check, the read-only metrics)."""
 MAX_PAGE_LINES = 100_000
 """The most market-data lines one ``GET /ledger/market-data`` answers with (its default ``limit``)."""
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
@@ -80,8 +81,10 @@ class UnauthorizedError(Exception):
     """No admin token, or not the venue's: 401."""
 
 
-def create_admin_app(source: LedgerSource, *, token: str | None = None) -> web.Application:
-    """The admin API of ``source``; with ``token``, every route but ``GET /health`` requires it."""
+def create_admin_app(source: LedgerSource, *, token: str | None = None,
+                     metrics: CollectorRegistry | None = None) -> web.Application:
+    """The admin API of ``source``; with ``token``, every route but ``GET /health`` and ``GET /metrics``
+    (served from ``metrics``, when given) requires it."""
     middlewares: list[Middleware] = [_json_errors]
     if token is not None:
         middlewares.append(_bearer_token(token))
@@ -100,7 +103,21 @@ def create_admin_app(source: LedgerSource, *, token: str | None = None) -> web.A
     app.router.add_delete("/faults", routes.heal_all)
     app.router.add_put("/faults/{kind}", routes.arm)
     app.router.add_delete("/faults/{kind}", routes.heal)
+    if metrics is not None:
+        app.router.add_get("/metrics", _metrics_route(metrics))
     return app
+
+
+def _metrics_route(registry: CollectorRegistry) -> Handler:
+    async def metrics(_request: web.Request) -> web.Response:
+        try:
+            body = generate_latest(registry)
+        except Exception:  # never a 500 for a scrape: logged, and an empty exposition
+            log.exception("venue metrics exposition failed")
+            body = b""
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return metrics
 
 
 class _Routes:

@@ -40,6 +40,7 @@ from mock_exchange.config import (
     WsAccountConfig,
 )
 from mock_exchange.exchange import Exchange
+from mock_exchange.json_log import configure_logging
 from mock_exchange.ledger import LedgerError
 from mock_exchange.venue import VenueError
 
@@ -161,11 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Serve what the parsed flags describe until SIGINT/SIGTERM; the process exit code."""
-    logging.basicConfig(
-        stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging("exchange", args.log_level)
     try:
         config = exchange_config(args, os.environ)
+        configure_logging("+".join(venue.comp_id for venue in config.venues), args.log_level)
         _check_reach(config, allow_remote=args.allow_remote)
         asyncio.run(serve(config))
     except BadInputError as error:

@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mock_exchange.ledger_file import LedgerFile
 from mock_exchange.ledger_lines import NonFiniteNumberError, event_line, order_line
@@ -49,6 +49,9 @@ from mock_exchange.model import (
     TimeInForce,
 )
 
+if TYPE_CHECKING:
+    from mock_exchange.telemetry import LedgerObserver
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Ledger", "LedgerCorruptError", "LedgerError", "LedgerRefusedError"]
@@ -66,10 +69,12 @@ class LedgerRefusedError(LedgerError):
 
 
 class Ledger:
-    """Append-only ledger file and the indexes rebuilt from it."""
+    """Append-only ledger file and the indexes rebuilt from it; ``observer`` hears each live order
+    event (never a replayed one)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.observer: LedgerObserver | None = None
         self.orders: dict[str, Order] = {}
         self.open_orders: dict[str, Order] = {}
         self.fills: list[Fill] = []
@@ -144,6 +149,8 @@ class Ledger:
             raise _refused(error) from None
         self._append_line(line)
         self._index_order(order, order.received_ns, exec_id, text)  # the same values a replay reads
+        if self.observer is not None:
+            self.observer.order_event("order", order, exec_id, text)
         return order
 
     def record_fill(
@@ -160,6 +167,8 @@ class Ledger:
         if market is not None:
             event["market"] = market
         self._write(event)
+        if self.observer is not None:
+            self.observer.fill_event(self.fills[-1])
         return self.fills[-1]
 
     def record_cancel(
@@ -184,6 +193,8 @@ class Ledger:
         if expired:
             event["expired"] = True
         self._write(event)
+        if self.observer is not None:
+            self.observer.order_event("cancel", order, event["exec_id"], text)
         return order.events[-1]
 
     def record_replace(
@@ -201,6 +212,8 @@ class Ledger:
                 "requested_by": requested_by,
             }
         )
+        if self.observer is not None:
+            self.observer.order_event("replace", order, order.events[-1].exec_id, None)
         return order.events[-1]
 
     def record_fault(self, fault_kind: str, params: dict[str, Any] | None) -> None:

@@ -34,6 +34,7 @@ from mock_exchange.md import MarketData
 from mock_exchange.model import SessionEventKind, SessionRecord
 from mock_exchange.order_entry import FixOrderEntry
 from mock_exchange.refusals import RefusedLogons
+from mock_exchange.telemetry import VenueTelemetry
 from mock_exchange.ws import WsGateway
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,9 @@ class Venue:
     async def _start(self) -> None:
         config = self.config
         self._ledger = Ledger.open(config.ledger_path)
+        telemetry = VenueTelemetry(config.comp_id, lambda: len(self.ledger.open_orders),
+                                   lambda: sum(1 for session in self.sessions if session.logged_on))
+        self._ledger.observer = telemetry
         self._engine = MatchingEngine(config, self._ledger)
         self._matching = MatchingLoop(self.step, self._engine.faults, config.tick_interval_s)
         self._refused_logons = RefusedLogons(self._ledger)
@@ -123,7 +127,7 @@ class Venue:
             before_send=self._ledger.flush,
         )
         self._fix_port = await self._fix_server.start(config.host, config.fix_port)
-        admin_app = create_admin_app(self, token=config.admin_token)
+        admin_app = create_admin_app(self, token=config.admin_token, metrics=telemetry.registry)
         self._admin_runner = web.AppRunner(admin_app, access_log=None)
         await self._admin_runner.setup()
         site = web.TCPSite(self._admin_runner, config.host, config.admin_port)

@@ -43,6 +43,7 @@ DEFECTS: Mapping[str, str] = {
     Defect.NO_FEED_BREAKER: "with no usable feed the OMS trades on, priced off the last known prices",
     Defect.EXIT_ON_SIGTERM: "SIGTERM stops the OMS at once (exit 0): orders left working, no checkpoint",
     Defect.KILL_SWITCH_IN_MEMORY: "a kill-switch trip lives in one process: a failover or restart trades",
+    Defect.ACTIVE_GAUGE_ALWAYS_ON: "every OMS instance reports oms_active 1 whatever its role",
 }
 SECTIONS: Mapping[str, tuple[str, str]] = {
     "deploy": ("trading_stack.deploy.config", "DeployConfig"),

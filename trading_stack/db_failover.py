@@ -32,6 +32,7 @@ from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.config import DbFailoverConfig
 from trading_stack.events import connect_nats
 from trading_stack.failover_logic import Decision, FailoverDetector, Verdict
+from trading_stack.failover_telemetry import DaemonTelemetry
 from trading_stack.runtime import announce_ready, run_daemon, service_main, status_app
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,13 @@ class DbFailoverDaemon:
         self._primary: Any = None  # an open asyncpg connection to the primary, reused across checks
         self._nc: NatsClient | None = None
         self._promotion: asyncio.Task[None] | None = None
+        self.telemetry = DaemonTelemetry(self._considered_active)
+
+    def _considered_active(self) -> dict[str, bool]:
+        """The primary until a failover is confirmed, none while it runs, the replica once promoted."""
+        primary, replica = server_of(self.config.primary_dsn), server_of(self.config.replica_dsn)
+        confirmed = self.state in (Decision.PROMOTE, Decision.PROMOTED, Decision.SUPPRESSED)
+        return {primary: not confirmed, replica: self.state is Decision.PROMOTED}
 
     # -- checks ------------------------------------------------------------------------
     async def check_primary(self) -> bool:
@@ -127,8 +135,9 @@ class DbFailoverDaemon:
             self._drop_primary()
             return
         self.fenced_ns = self._clock()
-        log.warning("the old primary %s answered after the promotion: fenced (read-only, sessions ended)",
-                    server_of(self.config.primary_dsn))
+        old_primary = server_of(self.config.primary_dsn)
+        self.telemetry.note("fence", f"the old primary {old_primary} answered after the promotion: fenced "
+                            "(read-only, sessions ended)", {"server": old_primary}, logging.WARNING)
 
     # -- NATS --------------------------------------------------------------------------
     async def _connect_nats(self) -> None:
@@ -146,7 +155,7 @@ class DbFailoverDaemon:
         }
         if not heartbeat:
             self.decisions.append(event)
-            log.info("decision %s: %s", verdict.decision, verdict.reason)
+            self.telemetry.decided(verdict, detail)
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.publish(f"{self.config.subject_prefix}.failover", json.dumps(event).encode())
@@ -200,11 +209,11 @@ class DbFailoverDaemon:
         }
 
     def app(self) -> web.Application:
-        return status_app(self.status_body)
+        return status_app(self.status_body, self.telemetry.registry)
 
     async def run(self, stop: asyncio.Event, on_ready: Callable[[int], None] = announce_ready) -> None:
         await run_daemon(self.app(), self.config.host, self.config.http_port, self._connect_nats(),
-                         lambda: self._nc, lambda: self.watch(stop), on_ready)
+                         lambda: self._nc, lambda: self.telemetry.beside(self.watch(stop)), on_ready)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

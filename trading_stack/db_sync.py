@@ -29,7 +29,7 @@ ON CONFLICT (symbol) DO UPDATE SET max_order_qty = EXCLUDED.max_order_qty, set_b
 """
 
 OPEN_ORDERS = """
-SELECT cl_ord_id, exchange_order_id, instance, symbol, side, ord_type, qty, cum_qty, price, status
+SELECT cl_ord_id, exchange_order_id, instance, symbol, side, ord_type, qty, cum_qty, price, status, corr
 FROM oms_orders WHERE status = ANY($1::text[])
 """
 
@@ -65,7 +65,7 @@ async def _read_state(connection: asyncpg.Connection) -> OutOfBandState:
         orders = tuple(Order(order_id=row["cl_ord_id"], exchange_order_id=row["exchange_order_id"],
                              instance=row["instance"], symbol=row["symbol"], side=row["side"],
                              ord_type=row["ord_type"], qty=row["qty"], cum_qty=row["cum_qty"],
-                             price=row["price"], status=row["status"]) for row in rows)
+                             price=row["price"], status=row["status"], corr=row["corr"]) for row in rows)
     return OutOfBandState(limits, orders)
 
 

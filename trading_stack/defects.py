@@ -39,3 +39,5 @@ class Defect(StrEnum):
     # the seeds' incidents (issue 17)
     EXIT_ON_SIGTERM = "exit-on-sigterm"  # SIGTERM stops the process at once: no cancel, no checkpoint, exit 0
     KILL_SWITCH_IN_MEMORY = "kill-switch-in-memory"  # a trip lives in one process: a successor trades again
+    # observability (issue 19)
+    ACTIVE_GAUGE_ALWAYS_ON = "active-gauge-always-on"  # every OMS instance says oms_active 1 (a lying metric)

@@ -19,7 +19,9 @@ from nats.js.api import StreamConfig
 
 from trading_stack.book import Book
 from trading_stack.clock import MonotonicNs, monotonic_ns
+from trading_stack.json_log import valid_corr
 from trading_stack.models import Fill, Order
+from trading_stack.order_log import log_order
 from trading_stack.roles import Role
 from trading_stack.store import StoreBacklog
 
@@ -81,7 +83,10 @@ class EventPublisher:
 
     # -- typed events --------------------------------------------------------------------
     def order(self, order: Order) -> None:
-        self._put("orders", {"instance": self._instance, "order": order.api_dict()})
+        body: dict[str, Any] = {"instance": self._instance, "order": order.api_dict()}
+        if order.corr is not None:
+            body["corr"] = order.corr
+        self._put("orders", body)
 
     def fill(self, fill: Fill) -> None:
         body = fill.model_dump(mode="json")
@@ -275,9 +280,13 @@ class Mirror:
         """Apply one stream message to the book (pure w.r.t. I/O)."""
         kind = subject.rsplit(".", 1)[-1]
         if kind == "orders":
-            order = Order.model_validate(body["order"])
-            if order.cum_qty > 0 or self._book.knows(order.order_id):
+            corr = body.get("corr")
+            order = Order.model_validate({**body["order"], "corr": corr if valid_corr(corr) else None})
+            known = self._book.knows(order.order_id)
+            if order.cum_qty > 0 or known:
                 self._book.add_order(order)
+                if not known:
+                    log_order("order_mirrored", "order learnt from the stream", order)
         elif kind == "fills":
             self._book.apply_fill(Fill.model_validate(body))
         elif kind == "positions":

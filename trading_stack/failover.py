@@ -20,6 +20,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -29,11 +30,19 @@ from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.config import Defect, FailoverConfig
 from trading_stack.events import connect_nats
 from trading_stack.failover_logic import Decision, FailoverDetector, LeaderlessWatch, Verdict
+from trading_stack.failover_telemetry import DaemonTelemetry
 from trading_stack.runtime import announce_ready, run_daemon, service_main, status_app
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_S = 1.0
+NAME_CHECK_EVERY = 10  # checks between two askings of the instances' names while one is unknown
+
+
+def admin_base(url: str) -> str:
+    """``scheme://host:port`` of a URL (an instance's admin API, from its health URL)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 async def read_role(session: aiohttp.ClientSession, admin_url: str,
@@ -83,6 +92,28 @@ class FailoverDaemon:
         self.leaderless = LeaderlessWatch(len(self._candidates), config.confirmation_count)
         self._last_heartbeat = 0.0
         self._connected = asyncio.Event()
+        self._names: dict[str, str] = {}  # admin URL -> the instance's name, once it said it
+        self._naming: asyncio.Task[None] | None = None
+        self._active_url: str | None = admin_base(config.primary_health_urls[0])
+        self.telemetry = DaemonTelemetry(self._considered_active)
+
+    def _instance_urls(self) -> list[str]:
+        """The admin URL of every instance this daemon knows: the primary's, then the candidates'."""
+        primary = admin_base(self.config.primary_health_urls[0])
+        return list(dict.fromkeys((primary, *(url.rstrip("/") for url in self._candidates))))
+
+    def _considered_active(self) -> dict[str, bool]:
+        """Each instance (by name once it said it, else by URL) -> whether this daemon thinks it active."""
+        return {self._names.get(url, url): url == self._active_url for url in self._instance_urls()}
+
+    async def _learn_names(self, session: aiohttp.ClientSession) -> None:
+        """The name of each instance (its ``/role``), asked of those that have not said it yet."""
+        unnamed = [url for url in self._instance_urls() if url not in self._names]
+        timeout_s = self.config.health_timeout_s
+        roles = await asyncio.gather(*(read_role(session, url, timeout_s) for url in unnamed))
+        for url, role in zip(unnamed, roles, strict=True):
+            if role is not None and isinstance(role.get("instance"), str):
+                self._names[url] = role["instance"]
 
     # -- NATS --------------------------------------------------------------------------
     async def _connect(self) -> None:
@@ -104,7 +135,7 @@ class FailoverDaemon:
         }
         if not heartbeat:
             self.decisions.append(event)
-            log.info("decision %s: %s %s", verdict.decision, verdict.reason, verdict.failures)
+            self.telemetry.decided(verdict, {"promotions": self._promotions})
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.publish(f"{self.config.subject_prefix}.failover", json.dumps(event).encode())
@@ -120,6 +151,9 @@ class FailoverDaemon:
             *(probe(session, url, self.config.health_timeout_s) for url in self.config.primary_health_urls)
         )
         self.checks += 1
+        if self.checks % NAME_CHECK_EVERY == 1 and len(self._names) < len(self._instance_urls()) \
+                and (self._naming is None or self._naming.done()):  # beside the checks: never delays one
+            self._naming = asyncio.create_task(self._learn_names(session), name="learn-names")
         await self._apply(self.detector.observe(results), session)
         if self._repromote and self.detector.confirmed and self._promotion is not None \
                 and self._promotion.done():
@@ -140,12 +174,15 @@ class FailoverDaemon:
         chosen = roles[choice] or {}
         reason = (f"no instance active for {self.config.confirmation_count} consecutive checks; "
                   f"promoting {chosen.get('instance', url)}")
+        self._active_url = None
         await self._publish(Verdict(Decision.PROMOTE, self.detector.failures, reason))
         self._promotion = asyncio.create_task(self._promote(session, url), name="re-promote")
 
     async def _apply(self, verdict: Verdict, session: aiohttp.ClientSession) -> None:
         if verdict.decision is not self.state:
             self.state = verdict.decision
+            if verdict.decision in (Decision.PROMOTE, Decision.SUPPRESSED):
+                self._active_url = None
             await self._publish(verdict)
         if verdict.decision is Decision.PROMOTE and self._promotion is None:
             self._promotion = asyncio.create_task(self._promote(session, self.config.dr_admin_url),
@@ -162,13 +199,16 @@ class FailoverDaemon:
                         await response.read()
                         if response.status == 202:
                             break
-                        log.warning("promote answered %d; retrying", response.status)
+                        self.telemetry.note("promote_retry", f"promote answered {response.status}; retrying",
+                                            {"url": url, "status": response.status}, logging.WARNING)
             except (TimeoutError, aiohttp.ClientError, OSError) as err:
-                log.warning("promote failed (%s); retrying", err)
+                self.telemetry.note("promote_retry", f"promote failed ({err}); retrying", {"url": url},
+                                    logging.WARNING)
             await asyncio.sleep(delay)
             delay = min(1.0, delay * 2)
         self.detector.promoted()
         self._promotions += 1
+        self._active_url = admin_url.rstrip("/")
         self.state = Decision.PROMOTED
         await self._publish(
             Verdict(Decision.PROMOTED, self.detector.failures, f"DR accepted promotion at {url}")
@@ -186,10 +226,11 @@ class FailoverDaemon:
                         async with asyncio.timeout(max(0.0, interval - elapsed)):
                             await stop.wait()
             finally:
-                if self._promotion is not None:
-                    self._promotion.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await self._promotion
+                for task in (self._promotion, self._naming):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
 
     # -- HTTP --------------------------------------------------------------------------
     def status_body(self) -> dict[str, Any]:
@@ -207,13 +248,13 @@ class FailoverDaemon:
         }
 
     def app(self) -> web.Application:
-        return status_app(self.status_body)
+        return status_app(self.status_body, self.telemetry.registry)
 
     async def run(self, stop: asyncio.Event, on_ready: Callable[[int], None] = announce_ready) -> None:
         async def work() -> None:
             announce = asyncio.create_task(self._announce_start(), name="announce")
             try:
-                await self.watch(stop)
+                await self.telemetry.beside(self.watch(stop))
             finally:
                 announce.cancel()
                 await asyncio.gather(announce, return_exceptions=True)

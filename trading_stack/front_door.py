@@ -37,6 +37,8 @@ from trading_stack.front_door_routes import (
     owner_of,
 )
 from trading_stack.http_common import parse_body, token_guard
+from trading_stack.json_log import CORR_HEADER
+from trading_stack.metrics_http import metrics_handler, up_registry
 from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
 
 log = logging.getLogger(__name__)
@@ -109,13 +111,17 @@ class FrontDoor:
                 await self._idle.wait()
         return self._in_flight
 
-    async def forward(self, route: Route, method: str, path: str, body: bytes | None) -> web.Response:
+    async def forward(self, route: Route, method: str, path: str, body: bytes | None,
+                      corr: str | None = None) -> web.Response:
+        """``corr``: the client's ``X-Correlation-Id``, passed on (the OMS judges it)."""
         assert self._http is not None
         self._in_flight += 1
         self._idle.clear()
         sent_ns = self._clock()
         try:
             headers = {"Content-Type": "application/json"} if body is not None else {}
+            if corr is not None:
+                headers[CORR_HEADER] = corr
             url = f"{route.url}{path}"
             async with self._http.request(method, url, data=body, headers=headers) as upstream:
                 status, payload = upstream.status, await upstream.read()
@@ -199,13 +205,15 @@ def build_app(door: FrontDoor) -> web.Application:
 
     async def place(request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        return await door.forward((await door.table()).pick(), "POST", "/orders", body)
+        return await door.forward((await door.table()).pick(), "POST", "/orders", body,
+                                  request.headers.get(CORR_HEADER))
 
     async def cancel(request: web.Request) -> web.StreamResponse:
         routes = await door.table()
         owner = owner_of(request.match_info["order_id"], routes.instances)
         route = routes.find(owner) if owner else None
-        return await door.forward(route or routes.primary(), "DELETE", request.path_qs, None)
+        return await door.forward(route or routes.primary(), "DELETE", request.path_qs, None,
+                                  request.headers.get(CORR_HEADER))
 
     async def read(request: web.Request) -> web.StreamResponse:
         return await door.forward(door.routes.primary(), "GET", request.path_qs, None)
@@ -241,6 +249,7 @@ def build_app(door: FrontDoor) -> web.Application:
     app.router.add_get("/orders", read)
     app.router.add_get("/positions", read)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics_handler(up_registry("front_door")))
     app.router.add_get("/admin/upstreams", admin(get_upstreams))
     app.router.add_put("/admin/upstreams", admin(put_upstreams))
     app.router.add_post("/admin/hold", admin(hold))
@@ -249,7 +258,7 @@ def build_app(door: FrontDoor) -> web.Application:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = load_config(FrontDoorConfig, argv, "python -m trading_stack.front_door")
-    setup_logging("front-door")
+    setup_logging("deployer", "front-door")
 
     async def _main(stop: asyncio.Event) -> None:
         await FrontDoor(config).run(stop)

@@ -22,6 +22,7 @@ from trading_stack import fix_codec
 from trading_stack.book import Book, order_from_report
 from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.fix_client import FixSession, SendRefused, SessionDown
+from trading_stack.json_log import current_corr
 from trading_stack.models import (
     CancelReject,
     ExecType,
@@ -31,6 +32,7 @@ from trading_stack.models import (
     Order,
     OrderStatus,
 )
+from trading_stack.order_log import log_order
 from trading_stack.trade_capture import TradeCapture, TradeCaptureCollector, TradeCaptureRefused
 
 log = logging.getLogger(__name__)
@@ -180,16 +182,9 @@ class OrderGateway:
     async def place(self, request: NewOrderRequest) -> PlaceResult:
         """NewOrderSingle; 201 on 150=0, 502 on reject, 504 on timeout, 503 when not sent."""
         cl_ord_id = self._ids.next()
-        order = Order(
-            order_id=cl_ord_id,
-            symbol=request.symbol,
-            side=request.side,
-            qty=request.qty,
-            status=OrderStatus.PENDING_NEW,
-            instance=self._instance,
-            price=request.price,
-            ord_type=request.type,
-        )
+        order = Order(order_id=cl_ord_id, symbol=request.symbol, side=request.side, qty=request.qty,
+                      status=OrderStatus.PENDING_NEW, instance=self._instance, price=request.price,
+                      ord_type=request.type, corr=current_corr.get())
         body = fix_codec.new_order_body(
             sub_id=self._instance,
             cl_ord_id=cl_ord_id,
@@ -201,8 +196,12 @@ class OrderGateway:
             tif=request.tif,
             transact_time=fix_codec.utc_timestamp(),
         )
-        report = await self._request(self._acks, cl_ord_id, "D", body, cl_ord_id,
-                                     on_sent=lambda: self._book.add_order(order))
+
+        def sent() -> None:
+            self._book.add_order(order)
+            log_order("order_sent", f"NewOrderSingle {cl_ord_id} sent", order)
+
+        report = await self._request(self._acks, cl_ord_id, "D", body, cl_ord_id, on_sent=sent)
         if isinstance(report, PlaceResult):
             return report
         current = self._book.get(cl_ord_id)

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from trading_stack.admin_models import LaunchRequest, RoleRequest, UnwindRequest
-from trading_stack.http_common import parse_body, token_guard
+from trading_stack.http_common import Handler, parse_body, token_guard
+from trading_stack.json_log import CORR_HEADER, corr_from_header, current_corr
+from trading_stack.metrics_http import metrics_handler
 from trading_stack.models import NewOrderRequest
 from trading_stack.risk import RiskLimitUpdate
 
@@ -59,7 +62,24 @@ def _json(result: ApiResult) -> web.Response:
     return web.json_response(result.body, status=result.status)
 
 
-def build_app(api: OmsApi, admin_token: str) -> web.Application:
+def correlated(handler: Handler) -> Handler:
+    """The request's correlation id (``X-Correlation-Id`` when valid, else a new one) is current while
+    it is handled, and answered in the same header."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        corr = corr_from_header(request.headers.get(CORR_HEADER))
+        token = current_corr.set(corr)
+        try:
+            response = await handler(request)
+        finally:
+            current_corr.reset(token)
+        response.headers[CORR_HEADER] = corr
+        return response
+
+    return wrapped
+
+
+def build_app(api: OmsApi, admin_token: str, metrics: CollectorRegistry | None = None) -> web.Application:
     admin = token_guard(admin_token)
 
     async def health(_request: web.Request) -> web.Response:
@@ -128,16 +148,18 @@ def build_app(api: OmsApi, admin_token: str) -> web.Application:
     app.router.add_get("/role", role)
     app.router.add_get("/positions", positions)
     app.router.add_get("/orders", list_orders)
-    app.router.add_post("/orders", place)
-    app.router.add_delete("/orders/{order_id}", cancel)
+    app.router.add_post("/orders", correlated(place))
+    app.router.add_delete("/orders/{order_id}", correlated(cancel))
     app.router.add_post("/admin/promote", admin(promote))
-    app.router.add_post("/admin/kill-switch", admin(kill_switch))
+    app.router.add_post("/admin/kill-switch", admin(correlated(kill_switch)))
     app.router.add_put("/admin/risk-limits", admin(risk_limits))
-    app.router.add_post("/admin/flatten", admin(flatten))
+    app.router.add_post("/admin/flatten", admin(correlated(flatten)))
     app.router.add_post("/admin/rearm", admin(rearm))
     app.router.add_post("/admin/launch", admin(launch))
     app.router.add_post("/admin/role", admin(set_role))
     app.router.add_post("/admin/restore-positions", admin(restore_positions))
     app.router.add_post("/admin/unwind", admin(unwind))
     app.router.add_post("/admin/stop", admin(stop))
+    if metrics is not None:
+        app.router.add_get("/metrics", metrics_handler(metrics))
     return app

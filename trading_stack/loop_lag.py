@@ -52,6 +52,11 @@ class LoopLagMonitor:
     def summary(self) -> LagSummary:
         return summarize(list(self._samples))
 
+    def recent_max_ms(self, samples: int) -> float:
+        """The worst of the last ``samples`` samples (0 when there are none)."""
+        recent = list(self._samples)[-samples:]
+        return max(recent, default=0.0)
+
     def record(self, lag_ms: float) -> None:
         self._samples.append(lag_ms)
         self.worst_ms = max(self.worst_ms, lag_ms)

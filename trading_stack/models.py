@@ -96,6 +96,8 @@ class Order(BaseModel):
     instance: str
     price: float | None = None
     ord_type: OrdType = OrdType.LIMIT
+    corr: str | None = None
+    """the correlation id of the request that placed it (docs/contracts.md, "Observability")"""
 
     def api_dict(self) -> dict[str, object]:
         """The §4 Order shape."""

@@ -32,13 +32,16 @@ from trading_stack.deploy.positions import Position
 from trading_stack.gateway import OrderGateway, PlaceResult
 from trading_stack.http_api import ApiResult
 from trading_stack.loop_lag import LoopLagMonitor
+from trading_stack.metrics_http import new_registry
 from trading_stack.models import Fill, NewOrderRequest, Order, OrdType, Side
 from trading_stack.oms_api import OmsService  # names Oms only for type checking: no cycle
 from trading_stack.oms_deploy import DeployRoles
 from trading_stack.oms_lease import LeaseGuard
+from trading_stack.oms_metrics import OrderMetrics, oms_collector
 from trading_stack.oms_promotion import Promoter
 from trading_stack.oms_session import VenueLink
 from trading_stack.oms_streams import OmsStreams
+from trading_stack.order_log import log_fill, log_order
 from trading_stack.risk import RiskLimits
 from trading_stack.roles import Promotion, Role, RoleMachine
 from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
@@ -103,6 +106,9 @@ class Oms:
         self.promotion = Promoter(config, self)
         self.deploy = DeployRoles(self)
         self.market_data = self._market_data()
+        self.registry = new_registry()
+        self.metrics = OrderMetrics(self.registry)
+        self.registry.register(oms_collector(self))
 
     def _trip_keeper(self) -> TripKeeper | None:
         """The breaker's trip kept in the database; defect ``kill-switch-in-memory``: in this process only."""
@@ -123,6 +129,10 @@ class Oms:
     @property
     def has_shallow_health(self) -> bool:
         return Defect.SHALLOW_HEALTH in self._defects
+
+    @property
+    def clock(self) -> MonotonicNs:
+        return self._clock
 
     @property
     def stopping(self) -> bool:
@@ -166,6 +176,10 @@ class Oms:
 
     # -- BookSink ----------------------------------------------------------------------
     def order_changed(self, order: Order) -> None:
+        status = order.status.value
+        log_order(f"order_{status}", f"order {status} ({order.cum_qty} filled)", order)
+        if order.status.is_done:
+            self.metrics.done(order.order_id)
         self.store.save_order(order)
         if self.streams.publisher is not None:
             self.streams.publisher.order(order)
@@ -174,6 +188,9 @@ class Oms:
         self.store.save_fill(fill)
 
     def filled(self, fill: Fill, positions: dict[str, int], fill_count: int) -> None:
+        order = self.book.get(fill.order_id)
+        log_fill(fill, None if order is None else order.corr)
+        self.metrics.filled(fill.order_id)
         self.store.save_fill(fill)
         publisher = self.streams.publisher
         if publisher is not None:
@@ -364,7 +381,7 @@ class Oms:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = load_config(OmsConfig, argv, "python -m trading_stack.oms")
-    setup_logging(config.instance_id)
+    setup_logging("oms", config.instance_id)
 
     async def _main(stop: asyncio.Event) -> None:
         await Oms(config).run(stop)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -16,6 +18,8 @@ from trading_stack.deploy.actions import InstanceRole
 from trading_stack.gateway import PlaceResult
 from trading_stack.http_api import ApiResult, build_app
 from trading_stack.models import NewOrderRequest, OrdType, Side
+from trading_stack.oms_metrics import outcome_of
+from trading_stack.order_log import log_request
 from trading_stack.risk import RiskLimitUpdate
 from trading_stack.roles import Promotion, Role
 from trading_stack.venue_sync import DB_TIMEOUT_S
@@ -50,7 +54,7 @@ class OmsService:
         self._oms = oms
 
     def app(self) -> web.Application:
-        return build_app(self, self._oms.config.admin_token)
+        return build_app(self, self._oms.config.admin_token, self._oms.registry)
 
     # -- reads -------------------------------------------------------------------------------
     def role_info(self) -> dict[str, Any]:
@@ -81,6 +85,26 @@ class OmsService:
 
     # -- client orders -------------------------------------------------------------------------
     async def place(self, request: NewOrderRequest) -> ApiResult:
+        started = time.monotonic()
+        result = await self._admit(request)
+        order = result.body if result.status == 201 else {}
+        self._oms.metrics.answered(result.status, result.body, started, order.get("order_id"),
+                                   bool(order.get("cum_qty")))
+        if result.status >= 300:
+            self._log_refused(request, result)
+        return result
+
+    def _log_refused(self, request: NewOrderRequest, result: ApiResult) -> None:
+        """``order_refused`` (by a limit or rule, or not sent) or ``order_failed`` (not answered)."""
+        error = result.body.get("error")
+        outcome, _reason = outcome_of(result.status, error)
+        event = {"accepted": "order_accepted", "rejected": "order_refused", "failed": "order_failed"}[outcome]
+        detail = {"status": result.status, "error": error, "detail": result.body.get("detail"),
+                  "limit": self._oms.risk.limit_of(request.symbol)}
+        log_request(event, f"order answered {result.status}: {error}", request, detail=detail,
+                    level=logging.WARNING if outcome == "failed" else logging.INFO)
+
+    async def _admit(self, request: NewOrderRequest) -> ApiResult:
         oms = self._oms
         halted = oms.breaker.refusal(request, oms.book.positions.get(request.symbol, 0))
         if halted is not None:
@@ -94,9 +118,12 @@ class OmsService:
         refusal = oms.refusal()
         if refusal is not None:
             return refusal
+        oms.metrics.last_qty[request.symbol] = request.qty
         breach = oms.risk.refusal(request)
         if breach is not None:
             return ApiResult(422, {"error": "risk limit", "detail": breach})
+        log_request("order_accepted", "risk checks passed", request,
+                    detail={"limit": oms.risk.limit_of(request.symbol)})
         return _result(await oms.gateway.place(request), oms.roles.role)
 
     async def cancel(self, order_id: str) -> ApiResult:

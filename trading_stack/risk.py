@@ -32,6 +32,9 @@ class RiskLimits:
     def replace(self, limits: Mapping[str, int]) -> None:
         self._max_order_qty = dict(limits)
 
+    def limit_of(self, symbol: str) -> int | None:
+        return self._max_order_qty.get(symbol)
+
     def as_dict(self) -> dict[str, int]:
         return dict(self._max_order_qty)
 

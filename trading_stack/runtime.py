@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -14,7 +13,11 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from nats.aio.client import Client as NatsClient
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
+
+from trading_stack.json_log import configure_logging
+from trading_stack.metrics_http import metrics_handler
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,12 +29,9 @@ def load_config(model: type[M], argv: Sequence[str] | None, prog: str) -> M:
     return model.model_validate_json(Path(args.config).read_text())
 
 
-def setup_logging(name: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format=f"%(asctime)s %(levelname)s {name} %(name)s: %(message)s",
-    )
+def setup_logging(service: str, instance: str) -> None:
+    """JSON lines on stderr (:mod:`trading_stack.json_log`), once at the process's start."""
+    configure_logging(service, instance)
 
 
 def announce_ready(port: int) -> None:
@@ -72,19 +72,21 @@ def run_service(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
 
 
 def service_main(model: type[M], argv: Sequence[str] | None, prog: str, name: Callable[[M], str],
-                 serve: Callable[[M, asyncio.Event], Awaitable[None]]) -> int:
+                 serve: Callable[[M, asyncio.Event], Awaitable[None]], service: str = "failover") -> int:
     """A daemon's ``main``: its config (invalid: exit 2, one clear line), logging, run until stopped."""
     try:
         config = load_config(model, argv, prog)
     except (OSError, ValidationError) as error:
         print(f"{prog}: invalid configuration: {error}", file=sys.stderr)
         return 2
-    setup_logging(name(config))
+    setup_logging(service, name(config))
     return run_service(lambda stop: serve(config, stop))
 
 
-def status_app(status: Callable[[], dict[str, Any]]) -> web.Application:
-    """``GET /health`` (the process serves) and ``GET /status`` (what the daemon knows)."""
+def status_app(status: Callable[[], dict[str, Any]],
+               metrics: CollectorRegistry | None = None) -> web.Application:
+    """``GET /health`` (the process serves), ``GET /status`` (what the daemon knows) and, with a
+    registry, ``GET /metrics``."""
 
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -95,6 +97,8 @@ def status_app(status: Callable[[], dict[str, Any]]) -> web.Application:
     app = web.Application()
     app.router.add_get("/health", health)
     app.router.add_get("/status", status_route)
+    if metrics is not None:
+        app.router.add_get("/metrics", metrics_handler(metrics))
     return app
 
 

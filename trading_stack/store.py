@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from trading_stack.models import Fill, Order
+from trading_stack.order_log import log_stored
 from trading_stack.pg_connect import PrimaryPolicy, connect_primary
 from trading_stack.store_batch import SCHEMA, WRITE_BATCH, Row, batch_columns, fill_row, order_row
 
@@ -215,6 +216,7 @@ class Store:
             self._in_flight = 0
         for _ in batch:
             self._pending.popleft()
+        log_stored(batch)
         self.written += len(batch)
         self.batches += 1
 

@@ -14,9 +14,9 @@ failover, would leave the queue as written.
 Postgres refuses an upsert that touches one row twice in a statement, so the updates of one
 order within a batch are merged first (:func:`batch_columns`, pure), into exactly what applying
 them one after the other would leave: the insert-only columns of the first, the latest known
-``exchange_order_id``, the largest ``cum_qty`` and the last ``status``. Orders and fills are
-different tables written atomically together, so their relative order within a batch is moot;
-batches are applied in queue order.
+``exchange_order_id``, the largest ``cum_qty``, the last ``status`` and the first known ``corr``.
+Orders and fills are different tables written atomically together, so their relative order within
+a batch is moot; batches are applied in queue order.
 """
 
 from __future__ import annotations
@@ -54,11 +54,12 @@ CREATE TABLE IF NOT EXISTS oms_fills (
     t_ns BIGINT NOT NULL,
     committed_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
+ALTER TABLE oms_orders ADD COLUMN IF NOT EXISTS corr TEXT;
 """
 
 ORDER_COLUMNS = ("cl_ord_id", "exchange_order_id", "instance", "symbol", "side", "ord_type", "qty", "cum_qty",
-                 "price", "status")
-ORDER_TYPES = ("text", "text", "text", "text", "text", "text", "bigint", "bigint", "float8", "text")
+                 "price", "status", "corr")
+ORDER_TYPES = ("text", "text", "text", "text", "text", "text", "bigint", "bigint", "float8", "text", "text")
 FILL_COLUMNS = ("exec_id", "cl_ord_id", "exchange_order_id", "instance", "symbol", "side", "qty", "price",
                 "t_ns")
 FILL_TYPES = ("text", "text", "text", "text", "text", "text", "bigint", "float8", "bigint")
@@ -76,6 +77,7 @@ WITH orders AS (
         exchange_order_id = COALESCE(EXCLUDED.exchange_order_id, oms_orders.exchange_order_id),
         cum_qty = GREATEST(EXCLUDED.cum_qty, oms_orders.cum_qty),
         status = EXCLUDED.status,
+        corr = COALESCE(oms_orders.corr, EXCLUDED.corr),
         updated_at = clock_timestamp()
     RETURNING 1
 ), fills AS (
@@ -109,7 +111,7 @@ class Row:
 def order_row(order: Order, queued_at: float = 0.0) -> Row:
     return Row(Table.ORDERS, (order.order_id, order.exchange_order_id, order.instance, order.symbol,
                               order.side.value, order.ord_type.value, order.qty, order.cum_qty, order.price,
-                              order.status.value), queued_at)
+                              order.status.value, order.corr), queued_at)
 
 
 def fill_row(fill: Fill, queued_at: float = 0.0) -> Row:
@@ -117,7 +119,7 @@ def fill_row(fill: Fill, queued_at: float = 0.0) -> Row:
                              fill.side.value, fill.qty, fill.price, fill.t_ns), queued_at)
 
 
-_EXCHANGE_ID, _CUM_QTY, _STATUS = 1, 7, 9
+_EXCHANGE_ID, _CUM_QTY, _STATUS, _CORR = 1, 7, 9, 10
 
 
 def _merge_order(earlier: tuple[Any, ...], later: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -126,6 +128,7 @@ def _merge_order(earlier: tuple[Any, ...], later: tuple[Any, ...]) -> tuple[Any,
     merged[_EXCHANGE_ID] = later[_EXCHANGE_ID] if later[_EXCHANGE_ID] is not None else earlier[_EXCHANGE_ID]
     merged[_CUM_QTY] = max(earlier[_CUM_QTY], later[_CUM_QTY])
     merged[_STATUS] = later[_STATUS]
+    merged[_CORR] = earlier[_CORR] if earlier[_CORR] is not None else later[_CORR]
     return tuple(merged)
 
 

@@ -35,6 +35,7 @@ from trading_stack.execution_recovery import ExecutionRecovery
 from trading_stack.fix_client import FixSession
 from trading_stack.gateway import NotSent, OrderGateway
 from trading_stack.models import ExecutionReport, Order, OrderStatus
+from trading_stack.order_log import log_order, log_reconciled
 from trading_stack.pg_connect import PrimaryPolicy
 from trading_stack.reconcile import plan_reconciliation, real_reports
 from trading_stack.risk import RiskLimits
@@ -143,6 +144,7 @@ class VenueSync:
         adopted = [o for o in state.open_orders if adopt_orders and not self._book.knows(o.order_id)]
         for order in adopted:
             self._book.add_order(order)
+            log_order("order_adopted", "open order adopted from the database", order)
         log.info("synced %d risk limit(s) and adopted %d open order(s) from the database",
                  len(state.risk_limits), len(adopted))
         return True
@@ -155,6 +157,7 @@ class VenueSync:
                                    adopt_known=True)
         venue_orders = real_reports(reports)
         self._gateway.import_reports(venue_orders)
+        log_reconciled(self._book, venue_orders, source.value)
         for ghost in plan.ghosts:
             detail = {**report_detail(ghost), "action": "cancel", "source": source.value}
             self._alert(UNKNOWN_OPEN_ORDER, detail)

@@ -19,10 +19,10 @@ from trading_stack.store_batch import (
 
 
 def order(cum_qty: int, status: OrderStatus, exchange_order_id: str | None, qty: int = 5,
-          order_id: str = "oms-1-1") -> Order:
+          order_id: str = "oms-1-1", corr: str | None = "t-1") -> Order:
     return Order(order_id=order_id, exchange_order_id=exchange_order_id, instance="oms-primary",
                  symbol="BTC-USD", side=Side.BUY, ord_type=OrdType.LIMIT, qty=qty, cum_qty=cum_qty,
-                 price=100.0, status=status)
+                 price=100.0, status=status, corr=corr)
 
 
 def fill(exec_id: str, order_id: str = "oms-1-1") -> Fill:
@@ -40,20 +40,21 @@ def test_one_array_per_column_and_the_statement_binds_them_all() -> None:
     assert f"${len(ORDER_TYPES) + len(FILL_TYPES)}::bigint[]" in WRITE_BATCH
     assert f"${len(ORDER_TYPES) + len(FILL_TYPES) + 1}" not in WRITE_BATCH
     assert rows_of(columns, 0, len(ORDER_COLUMNS)) == [
-        ("oms-1-1", None, "oms-primary", "BTC-USD", "buy", "limit", 5, 0, 100.0, "new")]
+        ("oms-1-1", None, "oms-primary", "BTC-USD", "buy", "limit", 5, 0, 100.0, "new", "t-1")]
     assert rows_of(columns, len(ORDER_COLUMNS), len(FILL_COLUMNS)) == [
         ("E1", "oms-1-1", "X1", "oms-primary", "BTC-USD", "buy", 1, 100.0, 1)]
 
 
 def test_updates_of_one_order_merge_like_successive_upserts() -> None:
     rows = [
-        order_row(order(0, OrderStatus.PENDING_NEW, None)),
+        order_row(order(0, OrderStatus.PENDING_NEW, None, corr=None)),  # learnt without its correlation id
         order_row(order(0, OrderStatus.NEW, "X1")),
-        order_row(order(3, OrderStatus.PARTIALLY_FILLED, None, qty=99)),  # insert-only columns ignored
+        order_row(order(3, OrderStatus.PARTIALLY_FILLED, None, qty=99, corr="t-2")),  # insert-only: ignored
         order_row(order(2, OrderStatus.CANCELED, None)),  # a stale cum_qty never lowers it
     ]
     [merged] = rows_of(batch_columns(rows), 0, len(ORDER_COLUMNS))
-    assert merged == ("oms-1-1", "X1", "oms-primary", "BTC-USD", "buy", "limit", 5, 3, 100.0, "canceled")
+    assert merged == ("oms-1-1", "X1", "oms-primary", "BTC-USD", "buy", "limit", 5, 3, 100.0, "canceled",
+                      "t-1")
 
 
 def test_orders_keep_their_first_seen_order_and_fills_are_deduplicated() -> None:

@@ -285,7 +285,7 @@ class DeployerService:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = load_config(DeployerServiceConfig, argv, "python -m trading_stack.deploy.service")
-    setup_logging("deployer")
+    setup_logging("deployer", "deployer")
 
     async def _main(stop: asyncio.Event) -> None:
         await DeployerService(config).run(stop)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trading_stack.deploy.versions import OmsVersion
 from trading_stack.http_common import parse_body, token_guard
+from trading_stack.metrics_http import metrics_handler, up_registry
 
 if TYPE_CHECKING:
     from trading_stack.deploy.service import DeployerService
@@ -62,4 +63,5 @@ def build_app(service: DeployerService) -> web.Application:
     app.router.add_post("/rollback", guarded(rollback))
     app.router.add_get("/status", guarded(status))
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics_handler(up_registry("deployer")))
     return app
