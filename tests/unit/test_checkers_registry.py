@@ -26,6 +26,7 @@ class Exploding:
 
 def test_the_default_registry_holds_every_checker_by_its_name() -> None:
     assert sorted(DEFAULT_CHECKERS) == [
+        "alert.firings", "alert.time_to_fire", "alert.time_to_resolve",
         "alerts.total", "alerts.unknown_open_order",
         "breaker.entries_after_halt", "breaker.time_to_flat", "breaker.time_to_halt",
         "db.write_recovery",
@@ -33,12 +34,16 @@ def test_the_default_registry_holds_every_checker_by_its_name() -> None:
         "deploy.in_market_hours", "deploy.live_versions", "deploy.local_start_time", "deploy.rollback_time",
         "failovers.count", "failovers.database", "feeds.switch_time", "feeds.time_to_halt",
         "fills.duplicate_booked", "fills.lost",
+        "ledger.gross_position_at_end", "ledger.open_orders_at_end",
         "load.failure_ratio", "load.p99_ms",
+        "metric.last", "metric.max", "metric.mean", "metric.min", "metric.p99", "metric.rate",
         "orders.before_ghosts_alerted", "orders.client_failed", "orders.client_unknown", "orders.ghost",
         "orders.priced_off_bad_data", "orders.resting_cancelled",
         "orders.sent_without_lease",
         "positions.divergence_bps", "positions.mismatch_bps", "replication.lag", "risk.limit_breaches",
-        "rto.failover", "store.backlog_at_end", "store.rows_lost",
+        "rto.failover", "run.stop_lines_crossed",
+        "sla.desk", "sla.engine", "sla.execution", "sla.feeds", "sla.risk",
+        "store.backlog_at_end", "store.rows_lost",
         "trading.available_at_end", "trading.gap", "trading.resumed_after_feed_recovery",
         "trading.unavailable_s",
         "verifier.divergence_caught", "verifier.false_clean",
@@ -49,7 +54,9 @@ def test_the_default_registry_holds_every_checker_by_its_name() -> None:
     assert DEFAULT_CHECKERS["rto.failover"].unit is Unit.SECONDS
     contextual = sorted(name for name, checker in DEFAULT_CHECKERS.items()
                         if isinstance(checker, ContextualChecker))
-    assert contextual == ["load.failure_ratio", "load.p99_ms", "rto.failover"]
+    assert contextual == ["alert.firings", "alert.time_to_fire", "alert.time_to_resolve",
+                          "load.failure_ratio", "load.p99_ms", "metric.last", "metric.max", "metric.mean",
+                          "metric.min", "metric.p99", "metric.rate", "rto.failover"]
 
 
 def test_two_checkers_with_one_name_are_refused() -> None:
