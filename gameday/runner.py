@@ -40,6 +40,7 @@ from gameday.report.pages import write_readable_reports
 from gameday.scenario import Scenario, load_scenario
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
+from gameday.service_logs import collect_logs
 from gameday.stack.compose import reap_compose_projects
 from gameday.stack.external import ExternalStack
 from gameday.stack.protocol import Stack
@@ -140,6 +141,7 @@ async def _play(scenario: Scenario, stack: Stack, history: History, session: aio
                               quiet_s=quiet_s, venue_admin_token=stack.endpoints.venue_admin_token)
     if stack.endpoints.database_dsn:
         await capture_database(stack.endpoints.database_dsn, history)
+    await asyncio.to_thread(collect_logs, stack.endpoints.logs, stack.settings.run_dir.path)
     return crossing
 
 
