@@ -23,7 +23,7 @@ from gameday.faults.nemesis import Nemesis
 from gameday.faults.schedule import plan
 from gameday.history import RUN_PHASE_F, History, Op, OpKind, OpType, RunPhase, read_history
 from gameday.load.run import NO_LOAD, LoadPlan, LoadRun, NoLoad
-from gameday.metrics.scraper import metrics_probe
+from gameday.metrics.scraper import metrics_probe, venue_headers
 from gameday.operator import Operator, operator_endpoints
 from gameday.probes import (
     QUIET_WINDOW_S,
@@ -166,8 +166,10 @@ async def _drive(scenario: Scenario, stack: Stack, history: History, session: ai
                                         workload.symbols, scenario.probes.trade_interval.seconds)),
         asyncio.create_task(health_probe(session, stack.endpoints.oms, history,
                                          scenario.probes.health_interval.seconds)),
-        asyncio.create_task(metrics_probe(session, stack.endpoints.metrics, history,
-                                          scenario.probes.health_interval.seconds, scenario.metric_families)),
+        asyncio.create_task(metrics_probe(
+            session, stack.endpoints.metrics, history, scenario.probes.health_interval.seconds,
+            scenario.metric_families, venue_headers(stack.endpoints.metrics, stack.endpoints.venue_admin,
+                                                    stack.endpoints.venue_admin_token))),
     ]
     trigger = None if scenario.stop_when is None else StopTrigger(scenario.stop_when, history)
     try:

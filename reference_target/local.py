@@ -95,6 +95,7 @@ class LocalStack:
             self._exit.push_async_callback(self._delete_own_proxies)  # after every process stopped
             self._exit.push_async_callback(self._stop_all)
             await self._start()
+            self._observability()
         except BaseException:
             await self._exit.aclose()
             raise
@@ -205,7 +206,6 @@ class LocalStack:
                                  for hop in self._hops if hop.destination in self.endpoints.oms})
         await self._start_failover()
         await self._start_control_plane()
-        self._observability()
         await self._wait_for_trading()
 
     def initial_role(self, instance: str) -> InitialRole:

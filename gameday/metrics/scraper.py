@@ -21,7 +21,7 @@ from gameday.metrics.exposition import DEFAULT_FAMILIES, ExpositionError, parse_
 from gameday.metrics.series import METRICS_PROCESS, SCRAPE_F
 from gameday.probes import every
 
-__all__ = ["METRICS_PROCESS", "SCRAPE_F", "metrics_probe", "scrape_once", "scrape_timeout"]
+__all__ = ["METRICS_PROCESS", "SCRAPE_F", "metrics_probe", "scrape_once", "scrape_timeout", "venue_headers"]
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_ERROR_CHARS = 300
@@ -31,11 +31,20 @@ def scrape_timeout(interval_s: float) -> float:
     return min(1.0, max(0.2, interval_s))
 
 
+def venue_headers(targets: Mapping[str, str], venue_admin_url: str,
+                  token: str | None) -> dict[str, dict[str, str]]:
+    """The venue admin API's bearer token for a target served on it (the venue's admin port requires it)."""
+    if not token or not venue_admin_url:
+        return {}
+    return {service: {"Authorization": f"Bearer {token}"} for service, url in targets.items()
+            if url.startswith(venue_admin_url.rstrip("/") + "/")}
+
+
 async def _scrape(session: aiohttp.ClientSession, url: str, wanted: frozenset[str],
-                  bound: aiohttp.ClientTimeout) -> dict[str, Any]:
+                  bound: aiohttp.ClientTimeout, headers: Mapping[str, str]) -> dict[str, Any]:
     started = time.monotonic()
     try:
-        async with session.get(url, timeout=bound) as response:
+        async with session.get(url, timeout=bound, headers=headers) as response:
             if response.status != 200:
                 return {"ok": False, "status": response.status, "error": f"HTTP {response.status}"}
             body = await response.content.read(MAX_BODY_BYTES)
@@ -50,16 +59,21 @@ async def _scrape(session: aiohttp.ClientSession, url: str, wanted: frozenset[st
 
 
 async def scrape_once(session: aiohttp.ClientSession, targets: Mapping[str, str], wanted: frozenset[str],
-                      timeout_s: float) -> dict[str, dict[str, Any]]:
-    """Every target's scrape, at once: service → what it answered."""
+                      timeout_s: float, headers: Mapping[str, Mapping[str, str]] | None = None,
+                      ) -> dict[str, dict[str, Any]]:
+    """Every target's scrape, at once: service → what it answered (``headers``: per service)."""
     timeout = aiohttp.ClientTimeout(total=timeout_s)
-    answers = await asyncio.gather(*(_scrape(session, url, wanted, timeout) for url in targets.values()))
+    sent = headers or {}
+    answers = await asyncio.gather(*(_scrape(session, url, wanted, timeout, sent.get(service, {}))
+                                     for service, url in targets.items()))
     return dict(zip(targets, answers, strict=True))
 
 
 async def metrics_probe(session: aiohttp.ClientSession, targets: Mapping[str, str], history: History,
-                        interval_s: float, families: Iterable[str] = ()) -> None:
-    """Scrape ``targets`` (service → metrics URL) until cancelled; ``families`` beside the default set."""
+                        interval_s: float, families: Iterable[str] = (),
+                        headers: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """Scrape ``targets`` (service → metrics URL) until cancelled; ``families`` beside the default set;
+    ``headers`` sent to a service's endpoint (e.g. :func:`venue_headers`)."""
     if not targets:
         return
     wanted = sample_names(DEFAULT_FAMILIES | frozenset(families))
@@ -67,6 +81,6 @@ async def metrics_probe(session: aiohttp.ClientSession, targets: Mapping[str, st
 
     async def tick() -> None:
         history.append(OpKind.METRICS, OpType.OK, METRICS_PROCESS, SCRAPE_F,
-                       {"targets": await scrape_once(session, targets, wanted, timeout_s)})
+                       {"targets": await scrape_once(session, targets, wanted, timeout_s, headers)})
 
     await every(interval_s, tick)

@@ -7,6 +7,7 @@ import pytest
 from gameday.metrics import Condition, MetricQuery, firings, parse_exposition, scrapes
 from gameday.metrics.aggregates import Aggregate, aggregate, increase
 from gameday.metrics.exposition import MAX_SAMPLES, ExpositionError, sample_names
+from gameday.metrics.scraper import venue_headers
 from gameday.metrics.series import Across
 from tests.unit.history_builder import ns
 from tests.unit.metrics_history import scrapes_of
@@ -118,3 +119,12 @@ def test_without_absent_a_missing_series_never_fires() -> None:
     ops = scrapes_of({1.0: {"a": None}, 2.0: {"a": None}})
 
     assert firings(Condition(MetricQuery("oms_active"), below=1), scrapes(ops)) == []
+
+
+def test_only_a_target_on_the_venue_admin_api_gets_its_bearer_token() -> None:
+    targets = {"exchange": "http://127.0.0.1:9000/metrics", "oms-primary": "http://127.0.0.1:9000X/metrics",
+               "oms-dr": "http://127.0.0.1:8081/metrics"}
+
+    assert venue_headers(targets, "http://127.0.0.1:9000", "secret") == {
+        "exchange": {"Authorization": "Bearer secret"}}
+    assert venue_headers(targets, "http://127.0.0.1:9000", None) == {}
