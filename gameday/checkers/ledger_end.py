@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from gameday.checkers.base import Observation, Unit
-from gameday.checkers.ledger_timeline import ledger_timeline
+from gameday.checkers.ledger_timeline import LedgerTimeline, ledger_timeline
 from gameday.history import Op
 
 __all__ = ["GrossPositionAtEnd", "OpenOrdersAtEnd"]
@@ -22,15 +22,24 @@ MAX_LISTED = 10
 _NO_LEDGER = "no ledger snapshot (the venue's ledger was not read)"
 
 
-class OpenOrdersAtEnd:
-    name = "ledger.open_orders_at_end"
+class _AtEnd:
     unit = Unit.COUNT
-    description = "orders still open at the venue at the end of the run (its ledger)"
 
     def check(self, ops: Sequence[Op]) -> Observation:
         timeline = ledger_timeline(ops)
         if timeline is None:
             return Observation.absent(self.unit, _NO_LEDGER)
+        return self.read(timeline)
+
+    def read(self, timeline: LedgerTimeline) -> Observation:
+        raise NotImplementedError
+
+
+class OpenOrdersAtEnd(_AtEnd):
+    name = "ledger.open_orders_at_end"
+    description = "orders still open at the venue at the end of the run (its ledger)"
+
+    def read(self, timeline: LedgerTimeline) -> Observation:
         still_open = [order for order in timeline.sorted_orders() if order.closed_ns is None]
         return Observation(value=len(still_open), unit=self.unit,
                            evidence={"orders": len(timeline.orders),
@@ -39,15 +48,11 @@ class OpenOrdersAtEnd:
                                 f"at the end")
 
 
-class GrossPositionAtEnd:
+class GrossPositionAtEnd(_AtEnd):
     name = "ledger.gross_position_at_end"
-    unit = Unit.COUNT
     description = "sum over symbols of |net filled lots| at the venue at the end of the run (its ledger)"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        timeline = ledger_timeline(ops)
-        if timeline is None:
-            return Observation.absent(self.unit, _NO_LEDGER)
+    def read(self, timeline: LedgerTimeline) -> Observation:
         positions: dict[str, int] = defaultdict(int)
         for fill in timeline.fills:
             positions[fill.symbol] += fill.signed_qty

@@ -18,25 +18,18 @@ from gameday.history import History, OpKind, OpType
 from gameday.metrics.scraper import metrics_probe
 from gameday.scenario import parse_scenario
 from gameday.verdict import Verdict, grade_run
+from tests.unit.metrics_history import crash_scenario
 
 pytestmark = pytest.mark.integration
 
-SCENARIO = """name: scraped
-description: an exporter dies and the other takes over
-seed: 1
-stack: {preset: active-passive}
-workload: {orders_per_second: 10, symbols: [BTC-USD], duration: 20s}
-timeline:
-  - {id: primary-crash, at: 5s, fault: kill, target: oms-primary}
-alerts:
-  - {name: NoActiveInstance, metric: oms_active, across: sum, below: 1, absent: 0, for: 100ms}
+SCENARIO = crash_scenario("scraped", "metric: oms_active, across: sum, below: 1, absent: 0, for: 100ms", """\
 expect:
   alert.time_to_fire: {alert: NoActiveInstance, from: primary-crash, max: 2s}
   alert.time_to_resolve: {alert: NoActiveInstance, from: primary-crash, max: 5s}
   metric.max@backlog: {metric: oms_store_backlog, labels: {service: oms-primary}, max: 100}
   metric.rate@acks: {metric: oms_orders_total, labels: {outcome: ok}, min: 1}
   metric.p99@ack: {metric: oms_order_latency_seconds, labels: {stage: ack}, max: 0.05}
-"""
+""")
 INTERVAL_S = 0.05
 
 
@@ -88,6 +81,12 @@ async def _until(condition: object, timeout_s: float = 10.0) -> None:
         await asyncio.sleep(INTERVAL_S / 2)
 
 
+def _recorded(history: History, *, dead: bool, since: int = 0) -> int:
+    """Scrapes recorded (from op ``since`` on) at which the primary was dead (``dead``) or answered."""
+    return sum(1 for op in history.ops[since:] if op.kind == OpKind.METRICS
+               and op.value["targets"]["oms-primary"]["ok"] is not dead)
+
+
 async def test_scraped_series_are_recorded_and_graded_and_a_dead_exporter_is_absent() -> None:
     scenario = parse_scenario(SCENARIO)
     history = History()
@@ -102,11 +101,10 @@ async def test_scraped_series_are_recorded_and_graded_and_a_dead_exporter_is_abs
             history.append(OpKind.FAULT, OpType.OK, "nemesis", "kill",
                            {"fault_id": "f1-kill", "target": "oms-primary"})
             await primary_runner.cleanup()  # the process is gone: connection refused from now on
-            seen = dr.scrapes
-            await _until(lambda: dr.scrapes >= seen + 6)
+            await _until(lambda: _recorded(history, dead=True) >= 6)
             dr.active = 1  # promoted
-            seen = dr.scrapes
-            await _until(lambda: dr.scrapes >= seen + 4)
+            promoted_at = len(history.ops)
+            await _until(lambda: _recorded(history, dead=True, since=promoted_at) >= 4)
         finally:
             probe.cancel()
             await asyncio.gather(probe, return_exceptions=True)

@@ -9,6 +9,17 @@ from gameday.history import Op, OpKind, OpType
 from gameday.metrics.series import METRICS_PROCESS, SCRAPE_F
 from tests.unit.history_builder import HistoryBuilder
 
+
+def crash_scenario(name: str, rule: str, rest: str) -> str:
+    """A scenario whose primary is killed at 5 s (fault ``primary-crash``), with the alert ``rule``
+    (the mapping's keys after the name NoActiveInstance) and ``rest`` (``stop_when``, ``expect``, ...)."""
+    return (f"name: {name}\ndescription: a primary crash watched through the stack's metrics\nseed: 1\n"
+            "stack: {preset: active-passive}\n"
+            "workload: {orders_per_second: 10, symbols: [BTC-USD], duration: 20s}\n"
+            "timeline:\n  - {id: primary-crash, at: 5s, fault: kill, target: oms-primary}\n"
+            f"alerts:\n  - {{name: NoActiveInstance, {rule}}}\n{rest}")
+
+
 Exported = Mapping[str, float | list[tuple[dict[str, str], float]]]
 
 

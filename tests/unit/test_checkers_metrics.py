@@ -7,19 +7,10 @@ from gameday.history import Op, OpKind, OpType, RunPhase
 from gameday.scenario import parse_scenario
 from gameday.verdict import Verdict, grade_run
 from tests.unit.history_builder import HistoryBuilder, ledger_fill, ledger_order, ns
-from tests.unit.metrics_history import scrape
+from tests.unit.metrics_history import crash_scenario, scrape
 
-SCENARIO = """name: metrics
-description: metrics checkers
-seed: 1
-stack: {preset: active-passive}
-workload: {orders_per_second: 10, symbols: [BTC-USD], duration: 20s}
-timeline:
-  - {id: primary-crash, at: 5s, fault: kill, target: oms-primary}
-alerts:
-  - {name: NoActiveInstance, metric: oms_active, across: sum, below: 1, absent: 0, for: 500ms}
-expect:
-"""
+SCENARIO = crash_scenario("metrics", "metric: oms_active, across: sum, below: 1, absent: 0, for: 500ms",
+                          "expect:\n")
 
 
 def _grade(expect: str, ops: list[Op]) -> dict[str, tuple[Verdict, float | int | None]]:

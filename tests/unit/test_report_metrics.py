@@ -13,21 +13,10 @@ from gameday.scenario import parse_scenario
 from gameday.service_logs import collect_logs, read_logs
 from gameday.verdict import grade_run
 from tests.unit.history_builder import HistoryBuilder, ledger_order, oms_order
-from tests.unit.metrics_history import scrape
+from tests.unit.metrics_history import crash_scenario, scrape
 
-SCENARIO = """name: observed
-description: a primary crash watched through the stack's metrics
-seed: 1
-stack: {preset: active-passive}
-workload: {orders_per_second: 10, symbols: [BTC-USD], duration: 20s}
-timeline:
-  - {id: primary-crash, at: 5s, fault: kill, target: oms-primary}
-alerts:
-  - {name: NoActiveInstance, metric: oms_active, across: sum, below: 1, absent: 0}
-stop_when: {no_active_for: 30s}
-expect:
-  orders.ghost: 0
-"""
+SCENARIO = crash_scenario("observed", "metric: oms_active, across: sum, below: 1, absent: 0",
+                          "stop_when: {no_active_for: 30s}\nexpect:\n  orders.ghost: 0\n")
 
 
 def _history() -> HistoryBuilder:
