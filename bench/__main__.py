@@ -10,7 +10,19 @@ import asyncio
 import json
 import sys
 
-from bench import backends, cold_start, feeds, load, proxy, proxy_floor, rto, stress_matrix, venue, verdict
+from bench import (
+    backends,
+    cold_start,
+    feeds,
+    load,
+    proxy,
+    proxy_floor,
+    rto,
+    scrape,
+    stress_matrix,
+    venue,
+    verdict,
+)
 
 BENCHES = {
     "backends": backends.main,
@@ -19,6 +31,7 @@ BENCHES = {
     "proxy": proxy.main,
     "proxy-floor": proxy_floor.main,
     "rto": rto.main,
+    "scrape": scrape.main,
     "stress-matrix": stress_matrix.main,
     "venue-throughput": venue.throughput,
     "venue-latency": venue.latency,

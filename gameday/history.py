@@ -29,12 +29,17 @@ class OpKind(StrEnum):
     LEDGER = "ledger"
     RUN = "run"
     LOAD = "load"  # a scenario's locust load: its per-second statistics (gameday.load.stats)
+    METRICS = "metrics"  # each service's /metrics, scraped at the probe interval (gameday.metrics.scraper)
 
 
 HISTORY_FILE = "history.jsonl"
 """A run's history, in its run directory."""
 RUN_PHASE_F = "phase"
 """``f`` of the runner's ``run`` ops that mark a phase; ``value["phase"]`` is a :class:`RunPhase`."""
+
+
+STOP_F = "stop"
+"""``f`` of the runner's ``run`` op recording a crossed stop line (``gameday.stop.Crossing.record``)."""
 
 
 class RunPhase(StrEnum):

@@ -2,6 +2,7 @@
 
 A row reads as expected when the correct stack passes every expectation and the defective one
 fails at least the expectations the scenario names in ``known_defect.fails`` (the right reason).
+A defect's run that a stop line aborted (``stop_when``: an abort on purpose) is graded as any other.
 Runs are repeated so a verdict that depends on lucky timing shows up as an unstable row.
 """
 
@@ -166,8 +167,9 @@ def summarize(result: RunResult, variant: Variant, must_fail: Sequence[str], run
     unknown = tuple(e.name for e in result.expectations if e.verdict is Verdict.UNKNOWN)
     if variant is Variant.CORRECT:
         as_expected = result.verdict is Verdict.PASS and error is None
-    else:
-        as_expected = error is None and bool(must_fail) and set(must_fail) <= set(failing)
+    else:  # a stop line the defect crossed aborts the run on purpose: its grades still count
+        graded = error is None or result.stopped_by is not None
+        as_expected = graded and bool(must_fail) and set(must_fail) <= set(failing)
     return RunSummary(verdict=result.verdict, failing=failing, unknown=unknown,
                       observed={e.name: e.observed for e in result.expectations},
                       run_dir=run_dir, error=error, as_expected=as_expected, starvation=result.starvation,

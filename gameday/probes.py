@@ -25,7 +25,7 @@ PROBE_TIMEOUT = aiohttp.ClientTimeout(total=1.0)
 """The bound on each read of an instance (role, deep health, positions, open orders)."""
 
 
-async def _every(interval_s: float, tick: Any) -> None:
+async def every(interval_s: float, tick: Any) -> None:
     """Call ``tick`` on a fixed grid; a slow tick skips the grid points it overran."""
     start = time.monotonic()
     n = 0
@@ -63,7 +63,7 @@ async def trade_probe(door: FrontDoor, history: History, symbols: str | Sequence
                            {**placement.body, "symbol": symbol, "tried": placement.tried,
                             "latency_ms": latency_ms})
 
-    await _every(interval_s, tick)
+    await every(interval_s, tick)
 
 
 async def _read(reply: Awaitable[Reply]) -> tuple[int, Any]:
@@ -105,7 +105,7 @@ async def health_probe(session: aiohttp.ClientSession, oms_urls: Mapping[str, st
         history.append(OpKind.PROBE, OpType.OK, "probe-health", "health",
                        {"instances": await sample_roles(session, oms_urls, api=api)})
 
-    await _every(interval_s, tick)
+    await every(interval_s, tick)
 
 
 def _ledger_fingerprint(ledger: dict[str, Any]) -> tuple[int, int, int]:

@@ -23,6 +23,7 @@ from gameday.faults.nemesis import Nemesis
 from gameday.faults.schedule import plan
 from gameday.history import HISTORY_FILE, RUN_PHASE_F, History, Op, OpKind, OpType, RunPhase, read_history
 from gameday.load.run import NO_LOAD, LoadPlan, LoadRun, NoLoad
+from gameday.metrics.scraper import metrics_probe, venue_headers
 from gameday.operator import Operator, operator_endpoints
 from gameday.probes import (
     QUIET_WINDOW_S,
@@ -39,6 +40,7 @@ from gameday.report.renderer import DONE, PendingReports, render_in_background, 
 from gameday.scenario import Scenario, load_scenario
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
+from gameday.service_logs import collect_logs
 from gameday.stack.compose import reap_compose_projects
 from gameday.stack.external import ExternalStack
 from gameday.stack.protocol import Stack
@@ -154,6 +156,7 @@ async def _play(scenario: Scenario, stack: Stack, history: History, session: aio
         locust.begin(started_ns)
         crossing = await _drive(scenario, stack, history, session, settings, started_ns)
     await _capture(stack, history, session)
+    await asyncio.to_thread(collect_logs, stack.endpoints.logs, stack.settings.run_dir.path)
     return crossing
 
 
@@ -195,6 +198,10 @@ async def _drive(scenario: Scenario, stack: Stack, history: History, session: ai
                                         workload.symbols, scenario.probes.trade_interval.seconds)),
         asyncio.create_task(health_probe(session, stack.endpoints.oms, history,
                                          scenario.probes.health_interval.seconds)),
+        asyncio.create_task(metrics_probe(
+            session, stack.endpoints.metrics, history, scenario.probes.health_interval.seconds,
+            scenario.metric_families, venue_headers(stack.endpoints.metrics, stack.endpoints.venue_admin,
+                                                    stack.endpoints.venue_admin_token))),
     ]
     trigger = None if scenario.stop_when is None else StopTrigger(scenario.stop_when, history)
     try:

@@ -9,7 +9,9 @@ phase, ``starts_ns``) until the runner starts healing; each line reads only ops 
 - ``client_failure_ratio``: of the workload's placements completed in the last ``over``, the share
   that did not come back ok (``fail`` or ``info``), once ``over`` has passed and ``min_orders`` did;
 - ``rejects_per_s``: placements the OMS answered with a refusal (a ``fail`` with an HTTP status other
-  than 503, "not active") a second, averaged over the last ``over``.
+  than 503, "not active") a second, averaged over the last ``over``;
+- ``metric``: a condition on the scraped metrics fired (:mod:`gameday.metrics.rules`: above or below its
+  bound at every scrape for its ``for``), e.g. the book's exposure above a bound or the P&L below one.
 
 :class:`StopTrigger` puts a watch on a live :class:`~gameday.history.History`: when a line is crossed
 it records ``run``/``stop`` and sets :attr:`StopTrigger.stopped`; :func:`until_stopped` runs the
@@ -27,13 +29,13 @@ from typing import Any, Protocol
 
 from gameday.checkers.lease import ACTIVE, HEALTH_PROBE
 from gameday.checkers.records import seconds
-from gameday.history import RUN_PHASE_F, History, Op, OpKind, OpType, RunPhase
+from gameday.history import RUN_PHASE_F, STOP_F, History, Op, OpKind, OpType, RunPhase
+from gameday.metrics import Condition, ConditionWatch
+from gameday.metrics.series import scrape_of
 from gameday.scenario.stop_spec import FailureRatioLine, RatePerSecondLine, StopSpec
 
 __all__ = ["STOP_F", "Crossing", "StopTrigger", "StopWatch", "first_crossing", "until_stopped"]
 
-STOP_F = "stop"
-"""``f`` of the runner's ``run`` op recording the crossed line (value: :meth:`Crossing.record`)."""
 NOT_ACTIVE_STATUS = 503
 NS = 1_000_000_000
 
@@ -155,6 +157,23 @@ class RejectsPerSecond:
                 f"max {self._line.max:g}/s")
 
 
+class MetricLine:
+    def __init__(self, condition: Condition) -> None:
+        self._watch = ConditionWatch(condition)
+
+    def feed(self, op: Op, started_ns: int) -> tuple[str, float, str] | None:
+        scrape = scrape_of(op)
+        if scrape is None:
+            return None
+        self._watch.feed(scrape)
+        value = self._watch.value
+        if not self._watch.firing or value is None:
+            return None
+        condition = self._watch.condition
+        bound = f"above {condition.above:g}" if condition.above is not None else f"below {condition.below:g}"
+        return (f"{condition.query.describe()} = {value:g}", value, f"not {bound}")
+
+
 def _lines(spec: StopSpec) -> list[tuple[str, Line]]:
     lines: list[tuple[str, Line]] = []
     if spec.no_active_for is not None:
@@ -163,6 +182,8 @@ def _lines(spec: StopSpec) -> list[tuple[str, Line]]:
         lines.append(("client_failure_ratio", ClientFailureRatio(spec.client_failure_ratio)))
     if spec.rejects_per_s is not None:
         lines.append(("rejects_per_s", RejectsPerSecond(spec.rejects_per_s)))
+    for line in spec.metric or ():
+        lines.append(("metric", MetricLine(line.condition)))
     return lines
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -37,6 +38,7 @@ from gameday.scenario.explain import problems_from_validation
 from gameday.scenario.faults import KillFault, PauseFault
 from gameday.scenario.loader import compose_yaml, repeated_keys
 from gameday.scenario.locate import locate
+from gameday.scenario.metrics_gaps import metrics_gaps
 from gameday.scenario.model import Scenario
 from gameday.scenario.source import read_source
 from mock_exchange.config import SymbolConfig
@@ -224,6 +226,25 @@ class ToxiproxySpec(_Spec):
     """The environment variable that holds it (keeps secrets out of the file)."""
 
 
+def _metrics_urls(urls: dict[str, str]) -> dict[str, str]:
+    bad = sorted(service for service, url in urls.items() if not url.startswith(("http://", "https://")))
+    if bad:
+        raise ValueError(f"expected http:// or https:// URLs of each service's Prometheus metrics, got "
+                         f"{', '.join(f'{service}: {urls[service]!r}' for service in bad)}")
+    return urls
+
+
+def _log_paths(paths: dict[str, str]) -> dict[str, str]:
+    empty = sorted(service for service, path in paths.items() if not path.strip())
+    if empty:
+        raise ValueError(f"expected a path or a glob of each service's log file, got an empty one for "
+                         f"{', '.join(empty)}")
+    return paths
+
+
+ServiceName = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
 class TargetFile(_Spec):
     name: str = Field(min_length=1)
     oms: OmsSpec
@@ -233,6 +254,12 @@ class TargetFile(_Spec):
     toxiproxy: ToxiproxySpec | None = None
     deployer: DeployerSpec | None = None
     services: dict[str, ServiceAccess] = {}
+    metrics: Annotated[dict[ServiceName, str], AfterValidator(_metrics_urls)] = {}
+    """Service → the URL of its Prometheus metrics (scraped at the probe interval); a service not
+    named is not scraped."""
+    logs: Annotated[dict[ServiceName, str], AfterValidator(_log_paths)] = {}
+    """Service → its log file, a path or a glob (relative to the target file); copied into the run
+    directory after the run for the report's order trails."""
     _oms_api: OmsApi | None = PrivateAttr(default=None)
 
     @property
@@ -261,6 +288,7 @@ class TargetFile(_Spec):
             address = None if spec is None else getattr(spec, path.split(".")[1])
             if address is not None:  # a venue the harness runs is on loopback by construction
                 found[path] = address
+        found.update({f"metrics.{service}": url for service, url in self.metrics.items()})
         return found
 
 
@@ -282,6 +310,10 @@ def load_target_file(path: Path | str, *, allow_remote: bool = False) -> TargetF
         problems.extend(ScenarioProblem(file, None, where, f"{address!r} is not on loopback; the harness "
                                         f"reaches other hosts only with --allow-remote")
                         for where, address in target.endpoints().items() if not is_loopback_address(address))
+    if target is not None and target.logs:
+        base = Path(path).parent
+        logs = {service: str(base / log) for service, log in target.logs.items()}
+        target = target.model_copy(update={"logs": logs})
     if target is not None and target.venue.run is not None and not problems:
         problems.extend(_load_venue_run(target.venue.run, root, file, Path(path).parent))
     if target is not None and target.oms.adapter is not None and not problems:
@@ -347,6 +379,7 @@ def scenario_gaps(target: TargetFile, scenario: Scenario) -> list[str]:
             gaps.append(f"fault {label} disturbs hop {proxy}: the target wires no proxy for it "
                         f"(toxiproxy.proxies)")
     gaps.extend(_action_gaps(target, scenario))
+    gaps.extend(metrics_gaps(target.metrics, scenario))
     return gaps
 
 

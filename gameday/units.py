@@ -13,3 +13,4 @@ class Unit(StrEnum):
     COUNT = "count"
     RATIO = "ratio"
     MILLISECONDS = "ms"
+    VALUE = "value"  # a metric's own unit, whatever its exporter measures it in

@@ -31,7 +31,7 @@ from gameday.checkers import (
     observe,
 )
 from gameday.faults.schedule import Occurrence, occurrences
-from gameday.history import Op, OpKind, OpType
+from gameday.history import STOP_F, Op, OpKind, OpType
 from gameday.scenario import Bound, EqualsBound, Expectation, MaxBound, MinBound, RangeBound, Scenario
 from gameday.starvation import StarvationSummary, summarize_starvation
 
@@ -202,6 +202,7 @@ class RunResult(BaseModel):
     ended_wall: str | None = None
     run_status: RunStatus | None = None
     abort_reason: str | None = None
+    stopped_by: str | None = None  # the stop line (stop_when) whose crossing aborted the run, if one did
     verdict: Verdict
     expectations: tuple[ExpectationResult, ...]
     starvation: StarvationSummary | None = None  # informs only: never part of the verdict
@@ -237,9 +238,11 @@ def grading_context(scenario: Scenario, expectation: Expectation | None = None) 
         return GradingContext(faults=faults)
     anchor = next((occurrence.fault_id for occurrence in found if expectation.from_ is not None
                    and occurrence.answers_to(expectation.from_)), None)
+    series, rule = expectation.series, scenario.alert_rule(expectation.alert)
     return GradingContext(faults=faults, anchor=anchor,
                           hold_ns=None if expectation.hold is None else expectation.hold.ns,
-                          window=_window(expectation, found))
+                          window=_window(expectation, found), metric=None if series is None else series.query,
+                          alert=None if rule is None else rule.rule)
 
 
 def _window(expectation: Expectation, found: Sequence[Occurrence]) -> Window | None:
@@ -302,6 +305,11 @@ def _abort_reason(end: Op | None, status: RunStatus | None) -> str | None:
     return str(error) if error else f"the run {status.value} (no reason recorded)"
 
 
+def _stopped_by(ops: Sequence[Op]) -> str | None:
+    stop = _first_run_op(ops, STOP_F)
+    return None if stop is None else str(stop.value.get("condition", "a stop line"))
+
+
 def _run_status(end: Op | None) -> RunStatus | None:
     status = None if end is None else end.value.get("status")
     try:
@@ -333,6 +341,7 @@ def _ungraded(scenario: Scenario, ops: Sequence[Op]) -> RunResult:
         ended_wall=None if end is None else end.wall,
         run_status=status,
         abort_reason=_abort_reason(end, status),
+        stopped_by=_stopped_by(ops),
         verdict=Verdict.UNKNOWN,
         expectations=(),
         starvation=summarize_starvation(ops),

@@ -49,6 +49,7 @@ from trading_stack.market_data.config import MarketDataConfig
 from trading_stack.market_data.section import MarketDataSection, feed_hop_destination
 
 OMS_INSTANCES = {"oms-primary": InitialRole.ACTIVE, "oms-dr": InitialRole.STANDBY}
+VENUE_SERVICE = "exchange"
 DR_REGION_SERVICES = frozenset({"oms-dr"})
 """With regions, these run in the DR region and everything else in the primary region."""
 PYTHON_SERVICES = ("mock_exchange", "gameday.proxy", "trading_stack.oms", "trading_stack.db_failover",
@@ -94,6 +95,7 @@ class LocalStack:
             self._exit.push_async_callback(self._delete_own_proxies)  # after every process stopped
             self._exit.push_async_callback(self._stop_all)
             await self._start()
+            self._observability()
         except BaseException:
             await self._exit.aclose()
             raise
@@ -208,6 +210,14 @@ class LocalStack:
 
     def initial_role(self, instance: str) -> InitialRole:
         return self.settings.initial_role(instance, self.default_roles)
+
+    def _observability(self) -> None:
+        """Where each service's metrics (its HTTP port's ``/metrics``; the venue's admin port) and log are."""
+        for name, process in self.processes.items():
+            port = process.ports.get("admin") if name == VENUE_SERVICE else process.ports.get("http")
+            if port is not None:
+                self.endpoints.metrics[name] = f"http://127.0.0.1:{port}/metrics"
+                self.endpoints.logs[name] = str(process.spec.log_path)
 
     async def _start_control_plane(self) -> None:
         """Services started once the failover daemon runs, before the readiness wait (none here)."""

@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from gameday.history import Op
+from gameday.metrics import AlertRule, MetricQuery
 from gameday.units import Unit
 
 __all__ = [
@@ -93,13 +94,16 @@ class GradingContext:
     """What grading knows besides the history: the scenario's timeline and one expectation's options.
 
     ``anchor`` is the history ``fault_id`` an expectation's ``from`` names; ``hold_ns`` its ``hold``;
-    ``window`` its ``during`` / ``after`` (and ``grace``).
+    ``window`` its ``during`` / ``after`` (and ``grace``); ``metric`` the series its ``metric``,
+    ``labels`` and ``across`` select; ``alert`` the scenario's rule its ``alert`` names.
     """
 
     faults: tuple[ScheduledFault, ...] = ()
     anchor: str | None = None
     hold_ns: int | None = None
     window: Window | None = None
+    metric: MetricQuery | None = None
+    alert: AlertRule | None = None
 
     def scheduled(self, fault_id: object) -> ScheduledFault | None:
         return next((fault for fault in self.faults if fault.fault_id == fault_id), None)

@@ -25,11 +25,12 @@ from gameday.checkers.records import Reference, reference
 from gameday.history import RUN_PHASE_F, Op, OpKind, OpType, RunPhase
 from gameday.load.stats import LOAD_PROCESS, STATS_F, merged, percentile
 
-__all__ = ["LoadFailureRatio", "LoadP99", "LoadSecond", "load_seconds"]
+__all__ = ["FOREVER", "LoadFailureRatio", "LoadP99", "LoadSecond", "Span", "fault_op", "load_seconds",
+           "span_of"]
 
 WINDOW_OPTIONS = frozenset({"during", "after", "grace"})
 MAX_LISTED_ERRORS = 5
-_FOREVER = 2**63
+FOREVER = 2**63
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def load_seconds(ops: Sequence[Op]) -> list[LoadSecond]:
 
 
 @dataclass(frozen=True)
-class _Span:
+class Span:
     start_ns: int
     end_ns: int
     label: str
@@ -86,35 +87,35 @@ def _final_heal_ns(ops: Sequence[Op]) -> int:
     """When the runner began healing everything (a fault healed from then on was healed by the run's
     end, not by its own ``for``)."""
     return next((op.t_ns for op in ops if op.kind == OpKind.RUN and op.f == RUN_PHASE_F
-                 and op.value.get("phase") == RunPhase.HEAL), _FOREVER)
+                 and op.value.get("phase") == RunPhase.HEAL), FOREVER)
 
 
-def _fault_op(ops: Sequence[Op], fault_id: str, *, heal: bool) -> Op | None:
+def fault_op(ops: Sequence[Op], fault_id: str, *, heal: bool) -> Op | None:
     return next((op for op in ops if op.kind == OpKind.FAULT and op.type == OpType.OK
                  and op.value.get("fault_id") == fault_id and (op.f == "heal") == heal), None)
 
 
-def _span(ops: Sequence[Op], window: Window | None) -> _Span | str:
+def span_of(ops: Sequence[Op], window: Window | None, whole: str = "the whole load") -> Span | str:
     """The window an expectation names, or why there is none."""
     if window is None:
-        return _Span(-_FOREVER, _FOREVER, "the whole load")
-    started = _fault_op(ops, window.fault_id, heal=False)
+        return Span(-FOREVER, FOREVER, whole)
+    started = fault_op(ops, window.fault_id, heal=False)
     if started is None:
         return f"the fault {window.name} was not applied"
-    healed = _fault_op(ops, window.fault_id, heal=True)
+    healed = fault_op(ops, window.fault_id, heal=True)
     heal_ns = healed.t_ns if healed is not None and healed.t_ns < _final_heal_ns(ops) else None
     grace = f" + {window.grace_ns / 1e9:g}s" if window.grace_ns else ""
     if window.kind is WindowKind.DURING:
-        end_ns = _FOREVER if heal_ns is None else heal_ns
+        end_ns = FOREVER if heal_ns is None else heal_ns
         until = "the end of the load" if heal_ns is None else "its heal"
-        return _Span(started.t_ns + window.grace_ns, end_ns, f"during {window.name}: start{grace} to {until}")
+        return Span(started.t_ns + window.grace_ns, end_ns, f"during {window.name}: start{grace} to {until}")
     if heal_ns is None:
-        return _Span(started.t_ns + window.grace_ns, _FOREVER,
+        return Span(started.t_ns + window.grace_ns, FOREVER,
                      f"after {window.name}: from its start{grace}, as it is never healed")
-    return _Span(heal_ns + window.grace_ns, _FOREVER, f"after {window.name}: from its heal{grace}")
+    return Span(heal_ns + window.grace_ns, FOREVER, f"after {window.name}: from its heal{grace}")
 
 
-def _in(seconds: Sequence[LoadSecond], span: _Span) -> list[LoadSecond]:
+def _in(seconds: Sequence[LoadSecond], span: Span) -> list[LoadSecond]:
     return [second for second in seconds if span.start_ns <= second.mid_ns < span.end_ns]
 
 
@@ -130,7 +131,7 @@ class _LoadChecker:
         if not seconds:
             return Observation.absent(self.unit, "no load statistics: the scenario has no load, or locust "
                                                  "recorded no second")
-        span = _span(ops, context.window)
+        span = span_of(ops, context.window)
         if isinstance(span, str):
             return Observation.absent(self.unit, span)
         ref = reference(ops)
@@ -138,8 +139,8 @@ class _LoadChecker:
         requests = sum(second.requests for second in inside)
         evidence: dict[str, Any] = {
             "window": span.label, "reference": ref.describe(),
-            "from": ref.instant(span.start_ns) if span.start_ns > -_FOREVER else None,
-            "to": ref.instant(span.end_ns) if span.end_ns < _FOREVER else None,
+            "from": ref.instant(span.start_ns) if span.start_ns > -FOREVER else None,
+            "to": ref.instant(span.end_ns) if span.end_ns < FOREVER else None,
             "seconds": len(inside), "requests": requests,
             "failures": sum(second.failures for second in inside),
         }
@@ -147,7 +148,7 @@ class _LoadChecker:
             return Observation.absent(self.unit, f"no request in the window ({span.label})", **evidence)
         return self.observe(inside, evidence, span, ref)
 
-    def observe(self, inside: Sequence[LoadSecond], evidence: dict[str, Any], span: _Span,
+    def observe(self, inside: Sequence[LoadSecond], evidence: dict[str, Any], span: Span,
                 ref: Reference) -> Observation:
         raise NotImplementedError
 
@@ -164,7 +165,7 @@ class LoadFailureRatio(_LoadChecker):
     unit = Unit.RATIO
     description = "failed locust requests over all locust requests (0..1), in the window"
 
-    def observe(self, inside: Sequence[LoadSecond], evidence: dict[str, Any], span: _Span,
+    def observe(self, inside: Sequence[LoadSecond], evidence: dict[str, Any], span: Span,
                 ref: Reference) -> Observation:
         requests, failures = evidence["requests"], evidence["failures"]
         worst = max(inside, key=lambda second: (second.failures / max(second.requests, 1), second.failures))
@@ -181,7 +182,7 @@ class LoadP99(_LoadChecker):
     unit = Unit.MILLISECONDS
     description = "99th percentile of locust's response times (ms), failures included, in the window"
 
-    def observe(self, inside: Sequence[LoadSecond], evidence: dict[str, Any], span: _Span,
+    def observe(self, inside: Sequence[LoadSecond], evidence: dict[str, Any], span: Span,
                 ref: Reference) -> Observation:
         histogram = merged(second.histogram for second in inside)
         p99 = percentile(histogram, 0.99)

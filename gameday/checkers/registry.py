@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from gameday.checkers.alert_rules import alert_rule_checkers
 from gameday.checkers.alerts import AlertTotal, UnknownOpenOrders
 from gameday.checkers.availability import AvailableAtEnd, TradingUnavailable
 from gameday.checkers.base import Checker
@@ -21,14 +22,18 @@ from gameday.checkers.ghost import GhostOrders
 from gameday.checkers.ghost_alerts import OrdersBeforeGhostsAlerted
 from gameday.checkers.kill_switch import kill_switch_checkers
 from gameday.checkers.lease import SentWithoutLease
+from gameday.checkers.ledger_end import GrossPositionAtEnd, OpenOrdersAtEnd
 from gameday.checkers.load import LoadFailureRatio, LoadP99
 from gameday.checkers.market_data import market_data_checkers
+from gameday.checkers.metric import metric_checkers
 from gameday.checkers.positions import PositionMismatch
 from gameday.checkers.replication import ReplicationLag
 from gameday.checkers.report_fates import report_fate_checkers
 from gameday.checkers.risk import RestingOrdersCancelled, RiskLimitBreaches
 from gameday.checkers.rto import FailoverRto
 from gameday.checkers.shutdown import CheckpointWritten, ExitCode, OrdersLeftOpen
+from gameday.checkers.sla import sla_checkers
+from gameday.checkers.stopped import StopLinesCrossed
 from gameday.checkers.store_backlog import StoreBacklogAtEnd, StoreRowsLost
 from gameday.checkers.writers import ConcurrentWriters
 from gameday.history import OpType
@@ -86,6 +91,12 @@ def default_checkers() -> tuple[Checker, ...]:
         *kill_switch_checkers(),
         ExposureBeyondIntended(),
         *report_fate_checkers(),
+        *metric_checkers(),
+        *alert_rule_checkers(),
+        *sla_checkers(),
+        StopLinesCrossed(),
+        OpenOrdersAtEnd(),
+        GrossPositionAtEnd(),
     )
 
 

@@ -9,8 +9,10 @@ the page embeds it as JSON beside the pictures.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from gameday.history import Op
+from gameday.metrics import AlertRule
 from gameday.report import feed_series, lanes, series
 from gameday.report.data_model import (
     Clock,
@@ -24,6 +26,8 @@ from gameday.report.data_model import (
     ReportData,
     Series,
 )
+from gameday.report.metric_series import alert_marks, metric_panels, stop_mark
+from gameday.report.trails import order_trails
 from gameday.verdict import ExpectationResult
 
 __all__ = [
@@ -41,8 +45,11 @@ __all__ = [
 ]
 
 
-def build_report_data(ops: Sequence[Op], expectations: Sequence[ExpectationResult] = ()) -> ReportData:
-    """Everything the report draws; ``expectations`` supply the intervals they measured."""
+def build_report_data(ops: Sequence[Op], expectations: Sequence[ExpectationResult] = (), *,
+                      alerts: Sequence[AlertRule] = (), logs: Sequence[dict[str, Any]] = ()) -> ReportData:
+    """Everything the report draws; ``expectations`` supply the intervals they measured, ``alerts``
+    the scenario's rules (their firings are marked), ``logs`` the collected structured log lines
+    (each failed or ghost order's trail)."""
     clock = Clock.of(ops)
     end_s = max(0.0, clock.s(max((op.t_ns for op in ops), default=clock.origin_ns)))
     faults = lanes.fault_windows(ops, clock, end_s)
@@ -64,4 +71,6 @@ def build_report_data(ops: Sequence[Op], expectations: Sequence[ExpectationResul
         load=load, locust=series.load_series(ops, clock), orders=counts, feed_names=feeds,
         feed_age=feed_series.feed_ages(ops, clock),
         selected_feed=feed_series.selected_feeds(ops, clock, feeds),
+        scraped=metric_panels(ops, clock), alerts=alert_marks(ops, clock, alerts), stop=stop_mark(ops, clock),
+        trails=order_trails(ops, logs, clock),
     )

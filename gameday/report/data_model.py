@@ -12,16 +12,21 @@ from gameday.history import Op, OpKind
 from gameday.verdict import Verdict
 
 __all__ = [
+    "AlertMark",
     "Clock",
     "FaultWindow",
     "Interval",
     "Lane",
     "LaneItem",
     "LaneKind",
+    "MetricPanel",
     "OrderCounts",
+    "OrderTrail",
     "Rates",
     "ReportData",
     "Series",
+    "StopMark",
+    "TrailLine",
 ]
 
 
@@ -134,6 +139,54 @@ class Rates(_Frozen):
     per_second: dict[str, tuple[float, ...]] = {}
 
 
+class MetricPanel(_Frozen):
+    """Scraped series of a few metrics that belong on one plot (exposure, breaker, loop lag, backlog)."""
+
+    key: str
+    title: str
+    series: tuple[Series, ...] = ()
+    """One per metric and service (and label set): ``"<service> <metric>{labels}"``."""
+
+
+class AlertMark(_Frozen):
+    """One interval a scenario alert rule fired, evaluated over the scraped series."""
+
+    name: str
+    fired_s: float
+    resolved_s: float | None = None
+    """``None``: still firing at the last scrape."""
+
+
+class StopMark(_Frozen):
+    """The stop line that aborted the run."""
+
+    t_s: float
+    condition: str
+    reason: str
+
+
+class TrailLine(_Frozen):
+    """One structured log line of an order's trail; ``t_s`` in run time (from its ``ts``)."""
+
+    t_s: float | None
+    service: str
+    level: str = ""
+    event: str = ""
+    msg: str = ""
+    ids: dict[str, str] = {}
+
+
+class OrderTrail(_Frozen):
+    """A failed or ghost order followed through every service's log (joined on corr and the ids)."""
+
+    subject: str
+    """``cl_ord_id=...`` or ``order_id=...``: what the trail started from."""
+    why: str
+    lines: tuple[TrailLine, ...] = ()
+    more: int = 0
+    """Lines of the trail beyond those kept."""
+
+
 class ReportData(_Frozen):
     origin: str
     end_s: float
@@ -159,6 +212,11 @@ class ReportData(_Frozen):
     """Each feed's age (ms) per instance, series ``"<instance> <feed>"``."""
     selected_feed: tuple[Series, ...] = ()
     """Per instance, the index in ``feed_names`` of the feed it had selected (-1: none), per change."""
+    scraped: tuple[MetricPanel, ...] = ()
+    """The services' own metrics as scraped (``metrics`` ops), by panel."""
+    alerts: tuple[AlertMark, ...] = ()
+    stop: StopMark | None = None
+    trails: tuple[OrderTrail, ...] = ()
 
     def lane(self, key: str) -> Lane | None:
         return next((lane for lane in self.lanes if lane.key == key), None)

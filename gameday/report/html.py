@@ -28,6 +28,7 @@ from gameday.report.html_parts import (
 from gameday.report.plots import PLOTS
 from gameday.report.summary import summary_markdown
 from gameday.report.svg import inline_svg, plotting
+from gameday.report.trails_html import stop_html, trails_html
 from gameday.verdict import RunResult
 
 __all__ = ["PAGE_CSS", "REPORT_HTML", "RenderedPlot", "render_plots", "report_page", "write_html_report"]
@@ -137,7 +138,7 @@ def report_page(result: RunResult, data: ReportData, info: RunInfo, files: RunFi
     sections = [
         f'<header class="verdict {escape(verdict)}"><h1>{escape(title)}</h1>'
         f"<p>{escape(subtitle)}</p></header>",
-        "<main>", _banners(result),
+        "<main>", _banners(result), stop_html(data.stop),
         '<section id="identity"><h2>Run</h2>', identity_html(result, info, data), "</section>",
         '<section id="summary"><h2>Summary</h2>',
         f'<pre class="summary">{escape(summary_markdown(result, data))}</pre></section>',
@@ -145,6 +146,7 @@ def report_page(result: RunResult, data: ReportData, info: RunInfo, files: RunFi
         expectations_html(result.expectations), "</section>",
         '<section id="plots"><h2>Over run time</h2>', *(_figure(plot) for plot in plots), "</section>",
         '<section id="faults"><h2>Faults</h2>', faults_html(data.faults), "</section>",
+        '<section id="trails"><h2>Order trails</h2>', trails_html(data.trails), "</section>",
         '<section id="files"><h2>Files</h2>', files_html(files), "</section>",
         "</main>", _json_script(data),
     ]

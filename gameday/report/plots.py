@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from gameday.report.data_model import ReportData, Series
 from gameday.report.layout import LaneLayout
+from gameday.report.metric_plots import metric_figure
+from gameday.report.metric_series import PANELS
 from gameday.report.plot_lanes import lanes_figure
 from gameday.report.plot_style import Frame, colour, fault_tag_layout, frame, run_scale, text_width
 
@@ -244,5 +246,7 @@ PLOTS = (
          market_data_figure),
     Plot("replication", "Replication lag", replication_figure),
     Plot("looplag", "Event-loop lag and machine load", loop_lag_figure),
+    *(Plot(f"metrics-{key}", f"Scraped metrics: {title}; alert firings shaded, the stop line dashed",
+           metric_figure(key)) for key, title, _ in PANELS),
 )
 """Every plot of a run's report, in page order."""

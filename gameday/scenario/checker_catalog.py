@@ -17,6 +17,8 @@ from gameday.units import Unit
 __all__ = ["CHECKER_CATALOG", "CheckerSpec"]
 
 WINDOW_OPTIONS = frozenset({"during", "after", "grace"})
+METRIC_OPTIONS = WINDOW_OPTIONS | {"metric", "labels", "across"}
+METRIC_AGGREGATES = ("last", "max", "mean", "min", "p99", "rate")
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,20 @@ _COUNTS = ("orders.ghost", "writers.concurrent_active", "orders.client_failed", 
            "deploy.local_start_time", "fills.lost", "store.rows_lost", "store.backlog_at_end",
            "orders.priced_off_bad_data", "trading.resumed_after_feed_recovery",
            "killswitch.entries_while_tripped", "reports.delayed", "reports.dropped", "reports.duplicated",
-           "shutdown.checkpoint_written", "shutdown.exit_code", "shutdown.orders_left_open")
+           "shutdown.checkpoint_written", "shutdown.exit_code", "shutdown.orders_left_open",
+           "ledger.gross_position_at_end", "ledger.open_orders_at_end", "run.stop_lines_crossed")
+_RATIOS = ("exposure.beyond_intended", "sla.desk", "sla.engine", "sla.execution", "sla.feeds", "sla.risk")
 
 CHECKER_CATALOG: Mapping[str, CheckerSpec] = MappingProxyType({spec.name: spec for spec in (
     CheckerSpec("rto.failover", Unit.SECONDS, frozenset({"from", "hold"})),
     *(CheckerSpec(name, Unit.SECONDS) for name in _SECONDS),
     *(CheckerSpec(name, Unit.BPS) for name in _BPS),
     *(CheckerSpec(name, Unit.COUNT) for name in _COUNTS),
-    CheckerSpec("exposure.beyond_intended", Unit.RATIO),
+    *(CheckerSpec(name, Unit.RATIO) for name in _RATIOS),
+    *(CheckerSpec(f"metric.{aggregate}", Unit.VALUE, METRIC_OPTIONS) for aggregate in METRIC_AGGREGATES),
+    CheckerSpec("alert.firings", Unit.COUNT, WINDOW_OPTIONS | {"alert"}),
+    CheckerSpec("alert.time_to_fire", Unit.SECONDS, frozenset({"alert", "from"})),
+    CheckerSpec("alert.time_to_resolve", Unit.SECONDS, frozenset({"alert", "from"})),
     CheckerSpec("load.failure_ratio", Unit.RATIO, WINDOW_OPTIONS),
     CheckerSpec("load.p99_ms", Unit.MILLISECONDS, WINDOW_OPTIONS),
 )})

@@ -28,9 +28,11 @@ from pydantic import (
     model_validator,
 )
 
+from gameday.metrics.series import Across
 from gameday.scenario.checker_catalog import CHECKER_CATALOG, CheckerSpec
 from gameday.scenario.duration import Duration, parse_duration
 from gameday.scenario.invalid import invalid
+from gameday.scenario.metrics_spec import AlertName, LabelSelector, MetricName, SeriesSpec
 from gameday.units import Unit
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ LABEL_MARK = "@"
 """Joins a checker's name and a label: ``load.failure_ratio@recovered``."""
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 WINDOW_KEYS = ("during", "after", "grace")
+SERIES_KEYS = ("metric", "labels", "across")
 
 
 def checker_name(name: str) -> str:
@@ -148,7 +151,8 @@ class Expectation(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    yaml_keys: ClassVar[tuple[str, ...]] = ("max", "min", "equals", "from", "hold", *WINDOW_KEYS)
+    yaml_keys: ClassVar[tuple[str, ...]] = ("max", "min", "equals", "from", "hold", *WINDOW_KEYS,
+                                            *SERIES_KEYS, "alert")
 
     name: str
     max: float | None = None
@@ -165,6 +169,12 @@ class Expectation(BaseModel):
     quantity is read."""
     grace: Duration | None = None
     """How much later than ``during``'s or ``after``'s point the window opens."""
+    metric: MetricName | None = None
+    """The sample name a ``metric.*`` checker reads (a histogram: its family name)."""
+    labels: LabelSelector | None = None
+    across: Across | None = None
+    alert: AlertName | None = None
+    """The name of one of the scenario's ``alerts`` an ``alert.*`` checker reads."""
 
     @property
     def checker(self) -> str:
@@ -212,11 +222,30 @@ class Expectation(BaseModel):
             raise invalid("option", f"{self.checker} does not take {', '.join(refused)}; it takes {accepted}")
         return self
 
+    @model_validator(mode="after")
+    def _options_the_checker_needs(self, info: ValidationInfo) -> Expectation:
+        checker = checkers_in(info.context).get(self.checker)
+        needs: frozenset[str] = getattr(checker, "required_options", frozenset())
+        missing = sorted(key for key in needs if key not in self.options)
+        if missing:
+            raise invalid("option", f"{self.checker} needs {', '.join(missing)}")
+        if (self.labels is not None or self.across is not None) and self.metric is None:
+            raise invalid("option", "labels and across select the series of a metric: expected metric beside")
+        return self
+
+    @property
+    def series(self) -> SeriesSpec | None:
+        """The series ``metric``, ``labels`` and ``across`` select, when ``metric`` is given."""
+        if self.metric is None:
+            return None
+        return SeriesSpec(metric=self.metric, labels=self.labels or {}, across=self.across or Across.MAX)
+
     @property
     def options(self) -> dict[str, object]:
         """The options given beside the bound, by their YAML key."""
         given = {"from": self.from_, "hold": self.hold, "during": self.during, "after": self.after,
-                 "grace": self.grace}
+                 "grace": self.grace, "metric": self.metric, "labels": self.labels, "across": self.across,
+                 "alert": self.alert}
         return {key: value for key, value in given.items() if value is not None}
 
     @property

@@ -35,6 +35,7 @@ from gameday.scenario.faults import Fault, PositiveDuration
 from gameday.scenario.invalid import invalid
 from gameday.scenario.limits import MAX_ACTIONS, MAX_ORDERS_PER_SECOND, MAX_SYMBOLS
 from gameday.scenario.load_spec import LoadSpec, load_problems
+from gameday.scenario.metrics_spec import AlertSpec, distinct_alerts
 from gameday.scenario.presets import (
     InitialRole,
     Region,
@@ -261,6 +262,8 @@ class Scenario(_Spec):
     timeline: tuple[Fault, ...] = ()
     actions: tuple[Action, ...] = ()
     load: LoadSpec | None = None
+    alerts: Annotated[tuple[AlertSpec, ...], AfterValidator(distinct_alerts)] = ()
+    """Alert rules the harness evaluates over the scraped metrics (the ``alert.*`` expectations)."""
     stop_when: StopSpec | None = None
     safety: SafetySteps | None = None
     expect: dict[ExpectationName, Expectation] = Field(min_length=1)
@@ -366,6 +369,29 @@ class Scenario(_Spec):
             raise ValidationError.from_exception_data("scenario", problems)
         return self
 
+    @model_validator(mode="after")
+    def _alert_expectations_name_declared_rules(self) -> Scenario:
+        declared = {alert.name for alert in self.alerts}
+        problems = [_problem(("expect", name, "alert"), "unknown_alert",
+                             f"expected one of the scenario's alerts "
+                             f"({', '.join(sorted(declared)) or 'none'}), got {expectation.alert}",
+                             expectation.alert)
+                    for name, expectation in self.expect.items()
+                    if expectation.alert is not None and expectation.alert not in declared]
+        if problems:
+            raise ValidationError.from_exception_data("scenario", problems)
+        return self
+
     @property
     def expectations(self) -> tuple[Expectation, ...]:
         return tuple(self.expect.values())
+
+    def alert_rule(self, name: str | None) -> AlertSpec | None:
+        return next((alert for alert in self.alerts if alert.name == name), None)
+
+    @property
+    def metric_families(self) -> frozenset[str]:
+        """Every metric the scenario's expectations, alert rules and stop lines read."""
+        lines = () if self.stop_when is None else self.stop_when.metric or ()
+        return frozenset({*(expectation.metric for expectation in self.expectations if expectation.metric),
+                          *(alert.metric for alert in self.alerts), *(line.metric for line in lines)})

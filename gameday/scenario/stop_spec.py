@@ -12,11 +12,12 @@ from collections import Counter
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gameday.scenario.duration import Duration
 from gameday.scenario.faults import PositiveDuration
 from gameday.scenario.invalid import invalid
+from gameday.scenario.metrics_spec import ConditionSpec, one_or_many
 
 __all__ = ["FailureRatioLine", "RatePerSecondLine", "SafetyStep", "SafetySteps", "StopSpec"]
 
@@ -57,12 +58,23 @@ class StopSpec(_Line):
     no_active_for: PositiveDuration | None = None
     client_failure_ratio: FailureRatioLine | None = None
     rejects_per_s: RatePerSecondLine | None = None
+    metric: tuple[ConditionSpec, ...] | None = None
+    """Crossed when a condition on the scraped metrics fires (:mod:`gameday.metrics.rules`): one
+    mapping or a list of them."""
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _one_or_many(cls, lines: object) -> object:
+        if lines == []:
+            raise invalid("no_metric_line", "expected a condition (metric, above or below, ...) or a list")
+        return one_or_many(lines)
 
     @model_validator(mode="after")
     def _at_least_one(self) -> StopSpec:
-        if self.no_active_for is None and self.client_failure_ratio is None and self.rejects_per_s is None:
-            raise invalid("no_stop_condition",
-                          "expected at least one of no_active_for, client_failure_ratio, rejects_per_s")
+        if (self.no_active_for is None and self.client_failure_ratio is None and self.rejects_per_s is None
+                and self.metric is None):
+            raise invalid("no_stop_condition", "expected at least one of no_active_for, "
+                                               "client_failure_ratio, rejects_per_s, metric")
         return self
 
 

@@ -93,7 +93,8 @@ class ExternalStack:
             nats=target.nats.url if target.nats else "",
             toxiproxy=target.toxiproxy.url if target.toxiproxy else "",
             database_dsn=target.database.dsn if target.database else "",
-            deployer=target.deployer.url.rstrip("/") if target.deployer else None)
+            deployer=target.deployer.url.rstrip("/") if target.deployer else None,
+            metrics=dict(target.metrics), logs=dict(target.logs))
         self._toxiproxy_token = toxiproxy_token_of(target, os.environ if environ is None else environ)
         self.toxiproxy: ToxiproxyClient | None = None
         self.started_in_s: float | None = None

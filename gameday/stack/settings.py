@@ -48,3 +48,5 @@ class StackEndpoints:
     proxies: dict[str, str] = field(default_factory=dict)  # hop -> listen address
     front_door: str | None = None  # base URL of the front-door proxy, when the preset has one
     deployer: str | None = None  # base URL of the deployer, when the preset has one
+    metrics: dict[str, str] = field(default_factory=dict)  # service -> its Prometheus /metrics URL
+    logs: dict[str, str] = field(default_factory=dict)  # service -> its log file (a path or a glob)

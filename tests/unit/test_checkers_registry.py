@@ -26,6 +26,7 @@ class Exploding:
 
 def test_the_default_registry_holds_every_checker_by_its_name() -> None:
     assert sorted(DEFAULT_CHECKERS) == [
+        "alert.firings", "alert.time_to_fire", "alert.time_to_resolve",
         "alerts.total", "alerts.unknown_open_order",
         "breaker.entries_after_halt", "breaker.time_to_flat", "breaker.time_to_halt",
         "db.write_recovery",
@@ -37,13 +38,17 @@ def test_the_default_registry_holds_every_checker_by_its_name() -> None:
         "fills.duplicate_booked", "fills.lost",
         "killswitch.entries_while_tripped", "killswitch.time_to_flat", "killswitch.time_to_halt",
         "killswitch.time_to_resume",
+        "ledger.gross_position_at_end", "ledger.open_orders_at_end",
         "load.failure_ratio", "load.p99_ms",
+        "metric.last", "metric.max", "metric.mean", "metric.min", "metric.p99", "metric.rate",
         "orders.before_ghosts_alerted", "orders.client_failed", "orders.client_unknown", "orders.ghost",
         "orders.priced_off_bad_data", "orders.resting_cancelled",
         "orders.sent_without_lease",
         "positions.divergence_bps", "positions.mismatch_bps", "replication.lag",
         "reports.delayed", "reports.dropped", "reports.duplicated", "risk.limit_breaches",
-        "rto.failover", "shutdown.checkpoint_written", "shutdown.exit_code", "shutdown.orders_left_open",
+        "rto.failover", "run.stop_lines_crossed",
+        "shutdown.checkpoint_written", "shutdown.exit_code", "shutdown.orders_left_open",
+        "sla.desk", "sla.engine", "sla.execution", "sla.feeds", "sla.risk",
         "store.backlog_at_end", "store.rows_lost",
         "trading.available_at_end", "trading.gap", "trading.resumed_after_feed_recovery",
         "trading.unavailable_s",
@@ -55,7 +60,9 @@ def test_the_default_registry_holds_every_checker_by_its_name() -> None:
     assert DEFAULT_CHECKERS["rto.failover"].unit is Unit.SECONDS
     contextual = sorted(name for name, checker in DEFAULT_CHECKERS.items()
                         if isinstance(checker, ContextualChecker))
-    assert contextual == ["load.failure_ratio", "load.p99_ms", "rto.failover"]
+    assert contextual == ["alert.firings", "alert.time_to_fire", "alert.time_to_resolve",
+                          "load.failure_ratio", "load.p99_ms", "metric.last", "metric.max", "metric.mean",
+                          "metric.min", "metric.p99", "metric.rate", "rto.failover"]
 
 
 def test_two_checkers_with_one_name_are_refused() -> None:
