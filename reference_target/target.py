@@ -43,6 +43,8 @@ DEFECTS: Mapping[str, str] = {
     Defect.NO_FEED_FAILOVER: "the OMS stays on the primary market-data feed whatever happens to it",
     Defect.NO_DIVERGENCE_CHECK: "the OMS never compares its feeds: it prices orders off a diverged feed",
     Defect.NO_FEED_BREAKER: "with no usable feed the OMS trades on, priced off the last known prices",
+    Defect.SLOW_PROMOTION: "a promotion logs a query session on and off before the trading session",
+    Defect.NO_CLIENT_THROTTLE: "the OMS sends orders beyond the venue's published rate limit (and is banned)",
 }
 SECTIONS: Mapping[str, type[BaseModel]] = {
     "deploy": DeployConfig,

@@ -35,3 +35,6 @@ class Defect(StrEnum):
     NO_FEED_FAILOVER = "no-feed-failover"  # the OMS stays on the primary feed whatever happens to it
     NO_DIVERGENCE_CHECK = "no-divergence-check"  # feeds are never compared: a diverged feed is traded on
     NO_FEED_BREAKER = "no-feed-breaker"  # no usable feed: trades on, priced off the last known prices
+    # session setup and rate limits (issue 17)
+    SLOW_PROMOTION = "slow-promotion"  # a promotion sets up a query session, then a trading session
+    NO_CLIENT_THROTTLE = "no-client-throttle"  # orders go out as fast as they come: the venue bans them

@@ -97,7 +97,7 @@ class OmsService:
         breach = oms.risk.refusal(request)
         if breach is not None:
             return ApiResult(422, {"error": "risk limit", "detail": breach})
-        return _result(await oms.gateway.place(request), oms.roles.role)
+        return _result(await oms.place(request), oms.roles.role)
 
     async def cancel(self, order_id: str) -> ApiResult:
         oms = self._oms
