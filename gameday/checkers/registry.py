@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 from gameday.checkers.alerts import AlertTotal, UnknownOpenOrders
 from gameday.checkers.availability import AvailableAtEnd, TradingUnavailable
+from gameday.checkers.bans import ban_checkers
 from gameday.checkers.base import Checker
 from gameday.checkers.booked import DuplicateBooked
 from gameday.checkers.client import ClientOutcomeCount
@@ -76,6 +77,7 @@ def default_checkers() -> tuple[Checker, ...]:
         LoadFailureRatio(),
         LoadP99(),
         *market_data_checkers(),
+        *ban_checkers(),
     )
 
 
