@@ -92,47 +92,53 @@ def _evidence(bans: LedgerBans) -> dict[str, object]:
     return {"bans": [ban.model_dump() for ban in bans.bans[:20]], "ban_count": len(bans.bans)}
 
 
-class BanCount:
+class _BanChecker:
+    """Reads the last ledger snapshot's bans; unknown when the ledger reports none."""
+
+    name: str
+    unit: Unit
+    description: str
+
+    def check(self, ops: Sequence[Op]) -> Observation:
+        bans = ledger_bans(ops)
+        if bans is None:
+            return Observation.absent(self.unit, NO_BANS_REPORTED)
+        value, note = self.read(bans)
+        return Observation(value=value, unit=self.unit, note=note, evidence=_evidence(bans))
+
+    def read(self, bans: LedgerBans) -> tuple[float, str]:
+        raise NotImplementedError
+
+
+class BanCount(_BanChecker):
     name = "venue.bans"
     unit = Unit.COUNT
     description = "rate-limit bans the venue imposed on the firm's sessions (its ledger)"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        bans = ledger_bans(ops)
-        if bans is None:
-            return Observation.absent(self.unit, NO_BANS_REPORTED)
+    def read(self, bans: LedgerBans) -> tuple[float, str]:
         sessions = sorted({ban.sender_comp_id for ban in bans.bans})
-        note = f"{len(bans.bans)} ban(s)" + (f" of {', '.join(sessions)}" if sessions else "")
-        return Observation(value=len(bans.bans), unit=self.unit, note=note, evidence=_evidence(bans))
+        return len(bans.bans), f"{len(bans.bans)} ban(s)" + (f" of {', '.join(sessions)}" if sessions else "")
 
 
-class BannedSeconds:
+class BannedSeconds(_BanChecker):
     name = "venue.banned_s"
     unit = Unit.SECONDS
     description = "time some session of the firm was banned by the venue (overlaps counted once)"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        bans = ledger_bans(ops)
-        if bans is None:
-            return Observation.absent(self.unit, NO_BANS_REPORTED)
+    def read(self, bans: LedgerBans) -> tuple[float, str]:
         spans = merged_spans(bans.spans())
         seconds = round(sum(end - start for start, end in spans) / NS_PER_S, 3)
-        note = f"banned {seconds:g} s in {len(spans)} span(s)"
-        return Observation(value=seconds, unit=self.unit, note=note, evidence=_evidence(bans))
+        return seconds, f"banned {seconds:g} s in {len(spans)} span(s)"
 
 
-class BanRefusals:
+class BanRefusals(_BanChecker):
     name = "venue.ban_refusals"
     unit = Unit.COUNT
     description = "new orders the venue refused from a session while it was banned"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        bans = ledger_bans(ops)
-        if bans is None:
-            return Observation.absent(self.unit, NO_BANS_REPORTED)
+    def read(self, bans: LedgerBans) -> tuple[float, str]:
         refused = bans.refused_while_banned()
-        return Observation(value=refused, unit=self.unit, note=f"{refused} order(s) refused while banned",
-                           evidence=_evidence(bans))
+        return refused, f"{refused} order(s) refused while banned"
 
 
 def ban_checkers() -> tuple[BanCount, BannedSeconds, BanRefusals]:
