@@ -77,7 +77,9 @@ class MatchingEngine:
         self.prices = {sym.symbol: PriceProcess(sym, config.seed, ceiling=ceiling) for sym in config.symbols}
         self._rules = OrderRules(config, self.prices)
         self._failing_prices: set[str] = set()
-        self.faults = faults if faults is not None else FaultBoard(seed=derive_seed(config.seed, "faults"))
+        self.faults = faults if faults is not None else FaultBoard(
+            seed=derive_seed(config.seed, "faults"), published_limit=config.order_rate_limit)
+        self.faults.subscribe_bans(ledger.record_ban)
         self.faults.add_check(self._fault_problem)
         self.faults.subscribe(self._on_fault_change)
         self.market = MarketClock(config.market_clock) if config.market_clock is not None else None
@@ -136,7 +138,7 @@ class MatchingEngine:
         return order
 
     def _refusal(self, request: NewOrderRequest) -> str | None:
-        if self.market is None and not self.faults.armed:
+        if self.market is None and not self.faults.questions_orders:
             return self._rules.refusal(request.symbol, request.qty, request.ord_type, request.price)
         return (
             refusal_text(self.phase)

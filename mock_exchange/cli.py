@@ -63,6 +63,7 @@ VENUE_FLAGS = (
     "ledger",
     "venue",
     "fill_probability",
+    "session_setup",
 )
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="0..1",
         help="chance a marketable order fills on each step (default 0.6)",
     )
+    parser.add_argument("--session-setup", type=float, metavar="SECONDS",
+                        help="a session set up after the first order waits this long (default 3; 0: none)")
     parser.add_argument(
         "--admin-token-file",
         type=Path,
@@ -331,6 +334,7 @@ def _venue_from_flags(args: argparse.Namespace) -> VenueConfig:
         "symbols": tuple(args.symbol) if args.symbol else None,
         "seed": args.seed,
         "fill_probability": args.fill_probability,
+        "session_setup_s": args.session_setup,
         "ledger_path": args.ledger or Path(f"{name}.ledger.jsonl"),
     }
     return VenueConfig.model_validate({key: value for key, value in values.items() if value is not None})

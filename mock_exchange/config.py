@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from mock_exchange.faults import OrderRateLimit
 from mock_exchange.market_clock import MarketClockConfig
 
 VENUE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -104,6 +105,14 @@ class VenueConfig(_Model):
     heartbeat_s: int = Field(default=30, ge=1)
     ledger_path: Path
     logon_timeout_s: float = Field(default=10.0, gt=0, description="close connections that do not log on")
+    session_setup_s: float = Field(
+        default=3.0, ge=0, le=60, allow_inf_nan=False,
+        description="a session connecting once the venue has taken an order is read this long after it "
+        "connected (seed 002: 2-5 s to establish a session); start-of-day sessions at once",
+    )
+    order_rate_limit: OrderRateLimit | None = Field(
+        default=None, description="the venue's published order rate limit, with its ban; None = no limit"
+    )
     logout_timeout_s: float = Field(
         default=2.0, gt=0, description="how long a Logout from the venue waits for the counterparty's"
     )
@@ -150,6 +159,13 @@ class VenueConfig(_Model):
         above = [symbol.symbol for symbol in self.symbols if symbol.start_price > self.max_price]
         if above:
             raise ValueError(f"start_price above max_price {self.max_price:g}: {', '.join(above)}")
+        return self
+
+    @model_validator(mode="after")
+    def _sessions_set_up_before_the_logon_timeout(self) -> VenueConfig:
+        if self.session_setup_s >= self.logon_timeout_s:
+            raise ValueError(f"session_setup_s ({self.session_setup_s:g}) must be below logon_timeout_s "
+                             f"({self.logon_timeout_s:g}): no session could log on in time")
         return self
 
     @model_validator(mode="after")

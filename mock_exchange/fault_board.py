@@ -27,6 +27,7 @@ from mock_exchange.faults import (
     FaultKind,
     FaultParamsError,
     Halt,
+    OrderRateLimit,
     RateLimit,
     ReconnectCooldown,
     RejectNewOrders,
@@ -39,13 +40,22 @@ log = logging.getLogger(__name__)
 FaultListener = Callable[[FaultKind, Fault | None], None]
 # Why a fault cannot be armed at this venue (e.g. an unknown symbol), or None.
 FaultCheck = Callable[[Fault], str | None]
+# A session banned by a rate limit: (session, ban_s, text of the refusal that banned it).
+BanListener = Callable[[str, float, str], None]
 
 
 class FaultBoard:
-    """Which faults are armed, by kind; putting a kind again replaces its parameters."""
+    """Which faults are armed, by kind; putting a kind again replaces its parameters.
 
-    def __init__(self, *, seed: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+    ``published_limit`` is the venue's own order rate limit (on new orders), in force whenever no
+    armed ``rate_limit`` fault applies to the session; both share one window and one ban per session.
+    """
+
+    def __init__(self, *, seed: int = 0, clock: Callable[[], float] = time.monotonic,
+                 published_limit: OrderRateLimit | None = None) -> None:
         self._clock = clock
+        self.published_limit = published_limit
+        self._ban_listeners: list[BanListener] = []
         self._faults: dict[FaultKind, Fault] = {}
         self._listeners: list[FaultListener] = []
         self._checks: list[FaultCheck] = []
@@ -59,6 +69,10 @@ class FaultBoard:
     def subscribe(self, listener: FaultListener) -> None:
         """Call ``listener(kind, fault)`` after every change (``fault`` is ``None`` on a heal)."""
         self._listeners.append(listener)
+
+    def subscribe_bans(self, listener: BanListener) -> None:
+        """Call ``listener(session, ban_s, text)`` when a rate limit bans a session."""
+        self._ban_listeners.append(listener)
 
     def add_check(self, check: FaultCheck) -> None:
         """Refuse to arm a fault ``check`` finds a problem with (:meth:`arm` raises)."""
@@ -101,6 +115,11 @@ class FaultBoard:
         """Whether any fault is armed (the hot paths skip every question when none is)."""
         return bool(self._faults)
 
+    @property
+    def questions_orders(self) -> bool:
+        """Whether a new order must be put to :meth:`order_refusal` and :meth:`admit`."""
+        return bool(self._faults) or self.published_limit is not None
+
     def _notify(self, kind: FaultKind, fault: Fault | None) -> None:
         for listener in self._listeners:
             try:
@@ -123,10 +142,27 @@ class FaultBoard:
     def admit(self, session: str, request: CountedRequest = CountedRequest.NEW) -> str | None:
         """Count a request against the rate limit (when it counts ``request``): the refusal text,
         or ``None`` (admitted)."""
-        limit = self._faults.get(FaultKind.RATE_LIMIT)
-        if not isinstance(limit, RateLimit) or not limit.applies_to(session) or request not in limit.counts:
+        limit = self._limit_for(session, request)
+        if limit is None:
             return None
-        return self._rate_limiter.admit(session, limit, self._clock())
+        refusal, banned = self._rate_limiter.admit(session, limit, self._clock())
+        if banned:
+            self._notify_ban(session, limit.ban_s, refusal or RATE_LIMIT_TEXT)
+        return refusal
+
+    def _limit_for(self, session: str, request: CountedRequest) -> OrderRateLimit | None:
+        """An armed rate-limit fault for ``session`` replaces the published limit (on new orders)."""
+        fault = self._faults.get(FaultKind.RATE_LIMIT)
+        if isinstance(fault, RateLimit) and fault.applies_to(session):
+            return fault if request in fault.counts else None
+        return self.published_limit if request is CountedRequest.NEW else None
+
+    def _notify_ban(self, session: str, ban_s: float, text: str) -> None:
+        for listener in self._ban_listeners:
+            try:
+                listener(session, ban_s, text)
+            except Exception:
+                log.exception("a listener failed on the ban of session %s", session)
 
     def is_halted(self, symbol: str, session: str) -> bool:
         """Whether ``symbol`` is halted for ``session`` (the SenderCompID of the order)."""
@@ -197,19 +233,20 @@ class _RateLimiter:
         self._admitted.clear()
         self._banned_until.clear()
 
-    def admit(self, session: str, limit: RateLimit, now: float) -> str | None:
+    def admit(self, session: str, limit: OrderRateLimit, now: float) -> tuple[str | None, bool]:
+        """The refusal text (``None``: admitted), and whether this request started a ban."""
         banned_until = self._banned_until.get(session, 0.0)
         if now < banned_until:
-            return f"{RATE_LIMIT_TEXT}: banned for another {banned_until - now:.1f} s"
+            return f"{RATE_LIMIT_TEXT}: banned for another {banned_until - now:.1f} s", False
         window = self._admitted.setdefault(session, deque())
         while window and window[0] <= now - limit.window_s:
             window.popleft()
         if len(window) >= limit.max_orders:
             if limit.ban_s > 0:
                 self._banned_until[session] = now + limit.ban_s
-            return RATE_LIMIT_TEXT
+            return RATE_LIMIT_TEXT, limit.ban_s > 0
         window.append(now)
-        return None
+        return None, False
 
 
 @dataclass(frozen=True, slots=True)

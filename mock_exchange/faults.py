@@ -196,11 +196,20 @@ class Slippage(_Fault):
     bps: float = Field(gt=0, le=MAX_SLIPPAGE_BPS, allow_inf_nan=False)
 
 
-class RateLimit(_Fault):
-    kind: Literal[FaultKind.RATE_LIMIT] = FaultKind.RATE_LIMIT
+class OrderRateLimit(BaseModel):
+    """At most ``max_orders`` requests per session in any ``window_s``; the one beyond is refused
+    and, with ``ban_s``, the session is banned (every request it counts refused) for that long.
+    A venue's published limit (``VenueConfig.order_rate_limit``) is one, on new orders."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     max_orders: int = Field(gt=0, le=MAX_ORDERS_PER_WINDOW)
     window_s: float = Field(gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
     ban_s: Duration = 0.0
+
+
+class RateLimit(_Fault, OrderRateLimit):
+    kind: Literal[FaultKind.RATE_LIMIT] = FaultKind.RATE_LIMIT
     counts: tuple[CountedRequest, ...] = (CountedRequest.NEW,)
     """the requests that count against (and are refused beyond) the limit, in one window"""
 

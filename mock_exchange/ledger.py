@@ -14,6 +14,7 @@ Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
 - ``replace``: an open order's ClOrdID, quantity and price changed (OrderCancelReplaceRequest);
 - ``fault``: an exchange fault armed (``params``) or healed (``params`` null);
 - ``session``: a FIX session logon / refused logon / logout / disconnect;
+- ``ban``: a session banned by a rate limit for ``ban_s`` (``until_ns``), from ``t_ns``;
 - ``md``: what one market-data feed published for one symbol in at most 100 ms (its seq range
   and the latest bid/ask/last), and ``price``: the venue's true quote of one symbol, at the same
   cadence; only a venue with feeds writes them (:mod:`mock_exchange.md.recorder`). The latest
@@ -80,6 +81,7 @@ class Ledger:
         self.fills: list[Fill] = []
         self.sessions: dict[str, SessionRecord] = {}
         self.fault_events: list[Event] = []
+        self.bans: list[Event] = []
         self.market_data = MarketDataLog(MAX_MARKET_DATA_RECORDS)
         self._by_cl_ord_id: dict[str, Order] = {}
         self._order_count = 0
@@ -91,6 +93,7 @@ class Ledger:
             "cancel": self._apply_cancel,
             "replace": self._apply_replace,
             "fault": self.fault_events.append,
+            "ban": self.bans.append,
             "session": self._apply_session,
             "md": self.market_data.append,
             "price": self.market_data.append,
@@ -227,6 +230,12 @@ class Ledger:
                 "params": params,
             }
         )
+
+    def record_ban(self, sender_comp_id: str, ban_s: float, text: str) -> None:
+        """A rate limit banned the session ``sender_comp_id`` for ``ban_s`` from now."""
+        t_ns = time.monotonic_ns()
+        self._write({"kind": "ban", "t_ns": t_ns, "sender_comp_id": sender_comp_id, "ban_s": ban_s,
+                     "until_ns": t_ns + round(ban_s * 1e9), "text": text})
 
     def record_market_data(self, event: Event) -> None:
         """An ``md`` or ``price`` line (:class:`LedgerRefusedError` when it holds NaN or an infinity)."""

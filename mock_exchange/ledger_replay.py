@@ -62,6 +62,7 @@ EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     },
     "fault": {"t_ns": _INT, "fault": _STR, "action": _STR, "params": _OPTIONAL_OBJECT},
     "session": {"t_ns": _INT, "sender_comp_id": _STR, "event": _STR, "in_seq": _INT, "out_seq": _INT},
+    "ban": {"t_ns": _INT, "sender_comp_id": _STR, "ban_s": _NUMBER, "until_ns": _INT, "text": _STR},
     "md": {
         "t_ns": _INT, "feed": _STR, "symbol": _STR, "seq_first": _INT, "seq_last": _INT, "updates": _INT,
         "dropped": _INT, "bid": _NUMBER, "ask": _NUMBER, "last": _NUMBER,

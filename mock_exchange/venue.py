@@ -34,6 +34,7 @@ from mock_exchange.md import MarketData
 from mock_exchange.model import SessionEventKind, SessionRecord
 from mock_exchange.order_entry import FixOrderEntry
 from mock_exchange.refusals import RefusedLogons
+from mock_exchange.session_setup import SessionSetup
 from mock_exchange.telemetry import VenueTelemetry
 from mock_exchange.ws import WsGateway
 
@@ -106,8 +107,10 @@ class Venue:
         self._matching = MatchingLoop(self.step, self._engine.faults, config.tick_interval_s)
         self._refused_logons = RefusedLogons(self._ledger)
         self._market_data = MarketData(config, self._engine.prices, self._engine.faults, self._ledger)
+        setup = SessionSetup(config.session_setup_s, self._ledger.orders)
         if config.ws_port is not None:
-            self._ws = WsGateway(config, self._engine, self._ledger, refusals=self._refused_logons)
+            self._ws = WsGateway(config, self._engine, self._ledger, refusals=self._refused_logons,
+                                 session_setup_s=setup.delay_s)
         self._order_entry = FixOrderEntry(
             self._engine,
             self._ledger,
@@ -125,6 +128,7 @@ class Venue:
             faults=self._engine.faults,
             batch=self._ledger.deferred_flush,
             before_send=self._ledger.flush,
+            session_setup_s=setup.delay_s,
         )
         self._fix_port = await self._fix_server.start(config.host, config.fix_port)
         admin_app = create_admin_app(self, token=config.admin_token, metrics=telemetry.registry)
@@ -276,6 +280,7 @@ class Venue:
             "fills": self.fill_views(),
             "sessions": self.session_views(),
             "faults": self.ledger.fault_events,
+            "bans": self.ledger.bans,
             "now_ns": time.monotonic_ns(),
         }
         if self.config.feeds and market_data:

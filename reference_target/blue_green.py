@@ -18,6 +18,7 @@ from gameday.stack.process import ManagedProcess, wait_until
 from gameday.stack.services import start_nats
 from reference_target.deploying import GREEN, DeployingStack, Starter
 from reference_target.local import _comp_id, _gather_cancelling
+from reference_target.venue_settings import oms_venue_fields
 from trading_stack.config import OmsConfig
 
 __all__ = ["BLUE", "GREEN", "INITIAL_ROLES", "BlueGreenStack"]
@@ -72,6 +73,7 @@ class BlueGreenStack(DeployingStack):
             database_dsn=f"postgresql://postgres:{self.settings.database_password}"
                          f"@{self.endpoints.proxies[f'{instance}->postgres']}/postgres",
             defects=self.settings.defects, **self._deployment_fields(instance),
+            **oms_venue_fields(self.settings),
         )
 
     def _oms_starter(self, instance: str) -> Starter:

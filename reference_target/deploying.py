@@ -70,8 +70,6 @@ class DeployingStack(LocalStack):
         clock = self.deployment.clock
         if clock is not None:
             fields["market_clock"] = MarketClockConfig(timezone=clock.tz, start=clock.start, rate=clock.rate)
-        if self.deployment.venue is not None:
-            fields.update(self.deployment.venue.model_dump())
         return VenueConfig.model_validate(fields)
 
     def _deployment_fields(self, instance: str) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from gameday.stack.venue_faults import heal_exchange_fault, put_exchange_fault
 from gameday.workload import reference_price
 from mock_exchange.config import FeedConfig, SessionConfig, SymbolConfig, VenueConfig
 from reference_target.db_failover import start_db_failover
+from reference_target.venue_settings import oms_venue_fields, venue_fields
 from trading_stack.config import FailoverConfig, OmsConfig
 from trading_stack.market_data.config import MarketDataConfig
 from trading_stack.market_data.section import MarketDataSection, feed_hop_destination
@@ -311,6 +312,7 @@ class LocalStack:
             ledger_path=self.settings.run_dir.path / "ledger.jsonl",
             admin_token=self.settings.admin_token,
             feeds=self._venue_feeds(),
+            **venue_fields(self.settings),
         )
 
     async def _start_venue(self) -> ManagedProcess:
@@ -357,6 +359,7 @@ class LocalStack:
                                         password=self.settings.database_password),
             market_data=self._market_data_of(instance),
             defects=self.settings.defects,
+            **oms_venue_fields(self.settings),
         )
 
     async def _start_failover(self) -> ManagedProcess:

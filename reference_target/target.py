@@ -44,6 +44,8 @@ DEFECTS: Mapping[str, str] = {
     Defect.EXIT_ON_SIGTERM: "SIGTERM stops the OMS at once (exit 0): orders left working, no checkpoint",
     Defect.KILL_SWITCH_IN_MEMORY: "a kill-switch trip lives in one process: a failover or restart trades",
     Defect.ACTIVE_GAUGE_ALWAYS_ON: "every OMS instance reports oms_active 1 whatever its role",
+    Defect.SLOW_PROMOTION: "a promotion logs a query session on and off before the trading session",
+    Defect.NO_CLIENT_THROTTLE: "the OMS sends orders beyond the venue's published rate limit (and is banned)",
 }
 SECTIONS: Mapping[str, tuple[str, str]] = {
     "deploy": ("trading_stack.deploy.config", "DeployConfig"),

@@ -10,6 +10,7 @@ from trading_stack.defects import Defect
 from trading_stack.deploy.breaker import BreakerConfig
 from trading_stack.deploy.versions import OmsVersion
 from trading_stack.market_data.config import MarketDataConfig
+from trading_stack.order_throttle import PublishedRateLimit
 
 __all__ = ["DbFailoverConfig", "Defect", "FailoverConfig", "InitialRole", "OmsConfig"]
 
@@ -43,6 +44,11 @@ class OmsConfig(_Model):
     drop_copy_interval_s: float = Field(
         default=2.0, gt=0, description="while active: how often the venue's drop copy is read for "
         "executions whose reports never arrived")
+    fix_logon_timeout_s: float | None = Field(
+        default=None, gt=0, description="the venue's Logon answer is awaited this long (it must outlast "
+        "the venue's session setup, seed 002: 2-5 s); None: the order ack timeout, at least 2 s")
+    venue_rate_limit: PublishedRateLimit | None = Field(
+        default=None, description="the venue's published new-order limit: the client-side throttle's size")
     # NATS (through the fault proxy)
     nats_url: str
     subject_prefix: str = "oms"

@@ -41,3 +41,6 @@ class Defect(StrEnum):
     KILL_SWITCH_IN_MEMORY = "kill-switch-in-memory"  # a trip lives in one process: a successor trades again
     # observability (issue 19)
     ACTIVE_GAUGE_ALWAYS_ON = "active-gauge-always-on"  # every OMS instance says oms_active 1 (a lying metric)
+    # session setup and rate limits (issue 17)
+    SLOW_PROMOTION = "slow-promotion"  # a promotion sets up a query session, then a trading session
+    NO_CLIENT_THROTTLE = "no-client-throttle"  # orders go out as fast as they come: the venue bans them

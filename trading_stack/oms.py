@@ -42,6 +42,7 @@ from trading_stack.oms_promotion import Promoter
 from trading_stack.oms_session import VenueLink
 from trading_stack.oms_streams import OmsStreams
 from trading_stack.order_log import log_fill, log_order
+from trading_stack.order_throttle import OrderThrottle
 from trading_stack.risk import RiskLimits
 from trading_stack.roles import Promotion, Role, RoleMachine
 from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
@@ -96,6 +97,8 @@ class Oms:
         self.gateway = OrderGateway(self.instance, self._boot, self.book, sink=self,
                                     ack_timeout_s=config.order_ack_timeout_s, clock=clock,
                                     app_gate=self.link.app_gate)
+        self.throttle = OrderThrottle(
+            None if Defect.NO_CLIENT_THROTTLE in self._defects else config.venue_rate_limit, time.monotonic)
         self.store = Store(config.database_dsn, reconnect=Defect.NO_DB_RECONNECT not in self._defects)
         self.sync = VenueSync(config, self.book, self.gateway, self.risk, self.alert, self.spawn,
                               lambda: self.link.session)
@@ -226,6 +229,13 @@ class Oms:
         if refusal is not None:
             return PlaceResult(refusal.status, error=str(refusal.body["error"]))
         request = NewOrderRequest(symbol=symbol, side=side, qty=qty, type=OrdType.MARKET)
+        return await self.place(request)
+
+    async def place(self, request: NewOrderRequest) -> PlaceResult:
+        """A new order to the venue, unless the client-side throttle holds it back (429)."""
+        throttled = self.throttle.refusal()
+        if throttled is not None:
+            return PlaceResult(429, error=throttled)
         return await self.gateway.place(request)
 
     # -- MarketDataHost --------------------------------------------------------------------

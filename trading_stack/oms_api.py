@@ -124,7 +124,7 @@ class OmsService:
             return ApiResult(422, {"error": "risk limit", "detail": breach})
         log_request("order_accepted", "risk checks passed", request,
                     detail={"limit": oms.risk.limit_of(request.symbol)})
-        return _result(await oms.gateway.place(request), oms.roles.role)
+        return _result(await oms.place(request), oms.roles.role)
 
     async def cancel(self, order_id: str) -> ApiResult:
         oms = self._oms

@@ -114,6 +114,8 @@ class Promoter:
             checkpoint = await sync.load_checkpoint() if kind is Promotion.STARTUP else None
             await sync.reconcile(SYNC_SOURCES[kind], checkpoint)
             await sync.recover_executions(SYNC_SOURCES[kind])
+            if taking_over and self._has(Defect.SLOW_PROMOTION):
+                await self._log_the_query_session_out()
         if not await link.log_on() or not guard.may_send():
             return
         await host.breaker.honour_persisted()  # a trip in force anywhere holds here before the first order
@@ -131,6 +133,13 @@ class Promoter:
         host.link.policy = SendPolicy.LEASE
         host.guard.watch_stepdown()
         await host.streams.stop_feeds()
+
+    async def _log_the_query_session_out(self) -> None:
+        """Defect ``slow-promotion``: the session the reconciliation ran on was a query session; the
+        trading session is set up only after it logged out, so the promotion pays the venue's
+        session setup (seed 002: 2-5 s) twice, in turn, instead of once."""
+        log.warning("defect slow-promotion: query session logged out; setting up the trading session")
+        await self._host.link.close()
 
     async def _trust_checkpoint(self) -> None:
         """Defect ``no-startup-reconcile``: positions from the last checkpoint, the venue never asked."""

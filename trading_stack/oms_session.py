@@ -110,7 +110,7 @@ class VenueLink:
             retry_initial_s=config.logon_retry_initial_s,
             retry_max_s=config.logon_retry_max_s,
             retry=self._retry_logon,
-            logon_timeout_s=max(2.0, config.order_ack_timeout_s),
+            logon_timeout_s=config.fix_logon_timeout_s or max(2.0, config.order_ack_timeout_s),
         )
         return FixSession(settings, self._on_app, self._on_session_state, self._session_gate, self._clock)
 

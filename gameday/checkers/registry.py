@@ -8,6 +8,7 @@ from types import MappingProxyType
 from gameday.checkers.alert_rules import alert_rule_checkers
 from gameday.checkers.alerts import AlertTotal, UnknownOpenOrders
 from gameday.checkers.availability import AvailableAtEnd, TradingUnavailable
+from gameday.checkers.bans import ban_checkers
 from gameday.checkers.base import Checker
 from gameday.checkers.booked import DuplicateBooked
 from gameday.checkers.client import ClientOutcomeCount
@@ -97,6 +98,7 @@ def default_checkers() -> tuple[Checker, ...]:
         StopLinesCrossed(),
         OpenOrdersAtEnd(),
         GrossPositionAtEnd(),
+        *ban_checkers(),
     )
 
 

@@ -33,7 +33,7 @@ class CheckerSpec:
 _SECONDS = ("trading.gap", "trading.unavailable_s", "replication.lag", "deploy.cutover_gap",
             "deploy.rollback_time", "breaker.time_to_halt", "breaker.time_to_flat", "db.write_recovery",
             "feeds.switch_time", "feeds.time_to_halt", "deploy.rollback_to_flat", "killswitch.time_to_flat",
-            "killswitch.time_to_halt", "killswitch.time_to_resume")
+            "killswitch.time_to_halt", "killswitch.time_to_resume", "venue.banned_s")
 _BPS = ("positions.mismatch_bps", "positions.divergence_bps")
 _COUNTS = ("orders.ghost", "writers.concurrent_active", "orders.client_failed", "orders.client_unknown",
            "failovers.count", "failovers.database", "trading.available_at_end", "orders.sent_without_lease",
@@ -45,7 +45,8 @@ _COUNTS = ("orders.ghost", "writers.concurrent_active", "orders.client_failed", 
            "orders.priced_off_bad_data", "trading.resumed_after_feed_recovery",
            "killswitch.entries_while_tripped", "reports.delayed", "reports.dropped", "reports.duplicated",
            "shutdown.checkpoint_written", "shutdown.exit_code", "shutdown.orders_left_open",
-           "ledger.gross_position_at_end", "ledger.open_orders_at_end", "run.stop_lines_crossed")
+           "ledger.gross_position_at_end", "ledger.open_orders_at_end", "run.stop_lines_crossed",
+           "venue.bans", "venue.ban_refusals")
 _RATIOS = ("exposure.beyond_intended", "sla.desk", "sla.engine", "sla.execution", "sla.feeds", "sla.risk")
 
 CHECKER_CATALOG: Mapping[str, CheckerSpec] = MappingProxyType({spec.name: spec for spec in (

@@ -12,15 +12,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gameday.scenario.duration import Duration
 from gameday.scenario.invalid import invalid
 from gameday.scenario.vocabulary import VersionName
 from gameday.zones import find_zone
 
 __all__ = ["DEPLOY_STACK_FIELDS", "STACK_OWNED_DEPLOY_KEYS", "ClockSpec", "DeploymentSpec", "OmsSpec",
-           "VenueSpec", "quoted_times", "stack_owned_keys"]
+           "OrderRateLimitSpec", "VenueSpec", "quoted_times", "stack_owned_keys"]
 
-DEPLOY_STACK_FIELDS = ("clock", "deploy", "schedule", "breaker", "venue", "oms")
+DEPLOY_STACK_FIELDS = ("clock", "deploy", "schedule", "breaker", "oms")
 """``stack`` keys only a preset with a deployer wires."""
+MAX_SESSION_SETUP_S = 60.0
 STACK_OWNED_DEPLOY_KEYS = ("blue", "green", "defects")
 """Deployer settings the stack decides (instances from the preset, defects from ``stack.defects``)."""
 
@@ -51,11 +53,30 @@ class ClockSpec(_Spec):
         return name
 
 
+class OrderRateLimitSpec(_Spec):
+    """The venue's published new-order limit per session, and the ban beyond it (any preset)."""
+
+    max_orders: int = Field(gt=0, le=1_000_000_000)
+    window_s: float = Field(gt=0, le=86_400, allow_inf_nan=False)
+    ban_s: float = Field(default=0.0, ge=0, le=86_400, allow_inf_nan=False)
+
+
 class VenueSpec(_Spec):
-    """Where the venue reports fills: a trade above ``max_fill_lots`` comes in pieces, one per market."""
+    """Where the venue reports fills (a trade above ``max_fill_lots`` comes in pieces, one per market;
+    presets with a deployer), how long a session takes to set up, and its published order rate limit."""
 
     markets: tuple[str, ...] = Field(default=("MOCKEX",), min_length=1)
     max_fill_lots: int | None = Field(default=None, gt=0)
+    session_setup: Duration | None = None
+    """a session set up once trading began waits this long (seed 002: 2-5 s); None: the target's default"""
+    order_rate_limit: OrderRateLimitSpec | None = None
+
+    @field_validator("session_setup")
+    @classmethod
+    def _bounded_setup(cls, setup: Duration | None) -> Duration | None:
+        if setup is not None and setup.seconds > MAX_SESSION_SETUP_S:
+            raise invalid("session_setup", f"expected a session setup of at most {MAX_SESSION_SETUP_S:g}s")
+        return setup
 
 
 class OmsSpec(_Spec):
@@ -80,7 +101,7 @@ class DeploymentSpec(_Spec):
     @classmethod
     def of(cls, stack: BaseModel) -> DeploymentSpec:
         """The deployment fields of a validated ``StackSpec``, and its market-data section."""
-        return cls(**{name: getattr(stack, name) for name in (*DEPLOY_STACK_FIELDS, "market_data")})
+        return cls(**{name: getattr(stack, name) for name in (*DEPLOY_STACK_FIELDS, "venue", "market_data")})
 
 
 def quoted_times(schedule: Any) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.fix.connection import AcceptorConnection
 from mock_exchange.fix.session import SessionListener, SessionRegistry, Transport
+from mock_exchange.session_setup import HeldBytes
 
 __all__ = ["AcceptorConnection", "FixServer", "SessionListener"]
 
@@ -24,16 +25,28 @@ class _FixProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self.connection: AcceptorConnection | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._setup: HeldBytes | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.connection = self._server.new_connection(transport, self._reschedule, peer=_peer_host(transport))
         self._server.protocols.add(self)
+        self._setup = HeldBytes(self._server.session_setup_s(), self._deliver,
+                                lambda: self._overflowed(transport))
         self._schedule(self.connection.check_timers())
 
     def data_received(self, data: bytes) -> None:
-        if self.connection is not None:
+        if self._setup is not None:
+            self._setup.receive(data)
+
+    def _deliver(self, data: bytes) -> None:
+        if self.connection is not None and not self.closed.done():
             self.connection.data_received(data)
+
+    def _overflowed(self, transport: asyncio.Transport) -> None:
+        if self.connection is not None:
+            self.connection.close("too much data before the session was set up")
+        transport.close()
 
     def _reschedule(self) -> None:
         """The connection's next timer check moved (a logon, a Logout waiting for its reply)."""
@@ -45,6 +58,8 @@ class _FixProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._setup is not None:
+            self._setup.cancel()
         self._server.protocols.discard(self)
         try:
             if self.connection is not None:
@@ -75,8 +90,10 @@ class FixServer:
         faults: FaultBoard | None = None,
         batch: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
         before_send: Callable[[], None] = lambda: None,
+        session_setup_s: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._registry = registry
+        self.session_setup_s = session_setup_s  # of a connection made now (mock_exchange.session_setup)
         self._listener = listener
         self._faults = faults
         self._batch = batch

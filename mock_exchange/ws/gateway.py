@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
@@ -56,8 +57,10 @@ class WsGateway:
         ledger: Ledger,
         *,
         refusals: RefusedLogons | None = None,
+        session_setup_s: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.sessions = WsSessions(config.ws_accounts, engine, ledger, refusals=refusals)
+        self._session_setup_s = session_setup_s  # of a connection made now (mock_exchange.session_setup)
         self._orders = WsOrderEntry(engine, ledger, self.sessions)
         self._heartbeat_s = float(config.heartbeat_s)
         self._connections: dict[WsConnection, asyncio.Event] = {}
@@ -99,6 +102,7 @@ class WsGateway:
         done = self._connections[connection] = asyncio.Event()
         clean, text = False, "connection lost"
         try:
+            await asyncio.sleep(self._session_setup_s())  # frames sent meanwhile wait, in order
             clean, text = await self._read_until_closed(connection)
         finally:
             await connection.stop_writing()

@@ -52,6 +52,7 @@ def test_the_default_registry_holds_every_checker_by_its_name() -> None:
         "store.backlog_at_end", "store.rows_lost",
         "trading.available_at_end", "trading.gap", "trading.resumed_after_feed_recovery",
         "trading.unavailable_s",
+        "venue.ban_refusals", "venue.banned_s", "venue.bans",
         "verifier.divergence_caught", "verifier.false_clean",
         "writers.concurrent_active",
     ]
