@@ -32,6 +32,7 @@ from mock_exchange.fault_board import FaultBoard
 from mock_exchange.faults import CancelFailureMode, CountedRequest, Fault, FaultKind, PricePath
 from mock_exchange.ledger import Ledger
 from mock_exchange.market_clock import MarketClock, MarketPhase, refusal_text
+from mock_exchange.market_status import MarketStatus
 from mock_exchange.model import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce, attribute_instance
 from mock_exchange.order_rules import OrderRules
 from mock_exchange.prices import PriceProcess, derive_seed
@@ -80,6 +81,10 @@ class MatchingEngine:
         self.faults = faults if faults is not None else FaultBoard(seed=derive_seed(config.seed, "faults"))
         self.faults.add_check(self._fault_problem)
         self.faults.subscribe(self._on_fault_change)
+        self.market_status = MarketStatus(self.prices)  # halts, price bands, a replayed day
+        self.faults.add_check(self.market_status.problem)
+        self.faults.subscribe(self.market_status.on_fault_change)
+        self.market_status.status.subscribe(lambda change: ledger.record_status(change.as_ledger_fields()))
         self.market = MarketClock(config.market_clock) if config.market_clock is not None else None
         self._last_phase: MarketPhase | None = None
         self._held_cancels: list[_HeldCancel] = []
@@ -136,11 +141,12 @@ class MatchingEngine:
         return order
 
     def _refusal(self, request: NewOrderRequest) -> str | None:
-        if self.market is None and not self.faults.armed:
+        if self.market is None and not self.faults.armed and not self.market_status.active:
             return self._rules.refusal(request.symbol, request.qty, request.ord_type, request.price)
         return (
             refusal_text(self.phase)
             or self.faults.order_refusal(request.sender_comp_id, request.symbol)
+            or self.market_status.order_refusal(request.symbol, request.side, request.ord_type, request.price)
             or self._rules.refusal(request.symbol, request.qty, request.ord_type, request.price)
             or self.faults.admit(request.sender_comp_id, CountedRequest.NEW)
         )
@@ -310,6 +316,8 @@ class MatchingEngine:
         """Move every price one step, then give each marketable open order its fill chance."""
         for process in self.prices.values():
             self._step_price(process)
+        if self.market_status.active:
+            self.market_status.step()
         phase = self.phase
         executions: list[Execution] = []
         if phase is MarketPhase.CLOSED and self._last_phase is not MarketPhase.CLOSED:
@@ -321,6 +329,8 @@ class MatchingEngine:
             return executions
         faults = self.faults if self.faults.armed else None
         for symbol, process in self.prices.items():
+            if not self.market_status.may_fill(symbol):
+                continue
             quote = process.quote
             for order in self._resting.marketable(symbol, quote.bid, quote.ask):
                 if faults is not None and faults.is_halted(symbol, order.sender_comp_id):

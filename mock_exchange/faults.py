@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from mock_exchange.replay_file import MAX_REPLAY_LINE_CHARS, MAX_REPLAY_LINES, ReplayFileError, parse_lines
+
 RATE_LIMIT_TEXT = "Rate limit exceeded"
 HALT_TEXT = "Trading halted"
 
@@ -42,6 +44,9 @@ MAX_DURATION_S = 86_400.0
 MAX_MOVE_PCT = 10_000.0
 """a price path moves the price to at most 101 times where it is (the venue's ``max_price`` too)"""
 MAX_ORDERS_PER_WINDOW = 1_000_000_000
+MAX_BAND_PCT = 50.0
+"""a limit-up/limit-down band is at most half the reference price either side"""
+MAX_REPLAY_SPEED = 100_000.0
 MAX_DRIFT_BP = 5_000.0
 """a drifting feed's prices are off by at most half (either way)"""
 MAX_BURST_MULTIPLIER = 100.0
@@ -62,6 +67,8 @@ class FaultKind(StrEnum):
     EXECUTION_REPORTS = "execution_reports"
     HALT = "halt"
     PRICE_PATH = "price_path"
+    PRICE_BANDS = "price_bands"
+    REPLAY = "replay"
     FEED_STALL = "feed_stall"
     FEED_GAP = "feed_gap"
     FEED_STALE = "feed_stale"
@@ -220,6 +227,54 @@ class PricePath(_Fault):
             raise ValueError("a price path moves the price for every session; leave session out")
 
 
+class PriceBands(_Fault):
+    """Limit-up/limit-down bands (:mod:`mock_exchange.price_bands`): ``band_pct`` percent either side
+    of a reference price (the mid when armed, and again when a pause ends); a quote at a band's
+    edge pauses the symbol for ``pause_s``."""
+
+    kind: Literal[FaultKind.PRICE_BANDS] = FaultKind.PRICE_BANDS
+    band_pct: float = Field(gt=0, le=MAX_BAND_PCT, allow_inf_nan=False)
+    pause_s: float = Field(gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
+    symbols: tuple[Name, ...] | None = Field(default=None, min_length=1, max_length=MAX_SYMBOLS)
+    """absent: every symbol of the venue"""
+
+    @field_validator("session")
+    @classmethod
+    def _bands_every_session(cls, session: str | None) -> None:
+        if session is not None:
+            raise ValueError("price bands hold for every session; leave session out")
+
+    def covers(self, symbol: str) -> bool:
+        return self.symbols is None or symbol in self.symbols
+
+
+class Replay(_Fault):
+    """A recorded market day (:mod:`mock_exchange.replay_file`) replayed ``speed`` times faster than
+    recorded: its prices (as returns from each symbol's first tick), halts and session breaks."""
+
+    kind: Literal[FaultKind.REPLAY] = FaultKind.REPLAY
+    lines: tuple[Annotated[str, Field(max_length=MAX_REPLAY_LINE_CHARS)], ...] = Field(
+        min_length=1, max_length=MAX_REPLAY_LINES, exclude=True)
+    """the file's lines, as read (the ledger's fault line leaves them out)"""
+    speed: float = Field(default=1.0, gt=0, le=MAX_REPLAY_SPEED, allow_inf_nan=False)
+    source: Text = "replay"
+    """the file's name, for messages"""
+
+    @field_validator("session")
+    @classmethod
+    def _replays_every_session(cls, session: str | None) -> None:
+        if session is not None:
+            raise ValueError("a replay moves the market for every session; leave session out")
+
+    @model_validator(mode="after")
+    def _lines_read(self) -> Replay:
+        try:
+            parse_lines(self.lines, self.source)
+        except ReplayFileError as error:
+            raise ValueError(str(error)) from None
+        return self
+
+
 class _FeedFault(_Fault):
     """A fault of one market-data feed (``"*"``: every feed), of ``symbols`` only when given."""
 
@@ -299,7 +354,7 @@ FEED_FAULT_TYPES = (
 
 Fault = (
     CancelFailure | RejectNewOrders | RateLimit | ReconnectCooldown | ExecutionReports | Halt | PricePath
-    | FeedFault
+    | PriceBands | Replay | FeedFault
 )
 
 FAULT_MODELS: dict[FaultKind, type[Fault]] = {
@@ -310,6 +365,8 @@ FAULT_MODELS: dict[FaultKind, type[Fault]] = {
     FaultKind.EXECUTION_REPORTS: ExecutionReports,
     FaultKind.HALT: Halt,
     FaultKind.PRICE_PATH: PricePath,
+    FaultKind.PRICE_BANDS: PriceBands,
+    FaultKind.REPLAY: Replay,
     FaultKind.FEED_STALL: FeedStall,
     FaultKind.FEED_GAP: FeedGap,
     FaultKind.FEED_STALE: FeedStale,

@@ -14,6 +14,8 @@ Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
 - ``replace``: an open order's ClOrdID, quantity and price changed (OrderCancelReplaceRequest);
 - ``fault``: an exchange fault armed (``params``) or healed (``params`` null);
 - ``session``: a FIX session logon / refused logon / logout / disconnect;
+- ``status``: a symbol halted or trading again (``causes``: fault, limit_up, limit_down, replay,
+  session) or its limit-up/limit-down ``band`` set (:mod:`mock_exchange.trading_status`);
 - ``md``: what one market-data feed published for one symbol in at most 100 ms (its seq range
   and the latest bid/ask/last), and ``price``: the venue's true quote of one symbol, at the same
   cadence; only a venue with feeds writes them (:mod:`mock_exchange.md.recorder`). The latest
@@ -74,6 +76,7 @@ class Ledger:
         self.fills: list[Fill] = []
         self.sessions: dict[str, SessionRecord] = {}
         self.fault_events: list[Event] = []
+        self.status_events: list[Event] = []
         self.market_data: deque[Event] = deque(maxlen=MAX_MARKET_DATA_RECORDS)
         self._by_cl_ord_id: dict[str, Order] = {}
         self._order_count = 0
@@ -85,6 +88,7 @@ class Ledger:
             "cancel": self._apply_cancel,
             "replace": self._apply_replace,
             "fault": self.fault_events.append,
+            "status": self.status_events.append,
             "session": self._apply_session,
             "md": self.market_data.append,
             "price": self.market_data.append,
@@ -213,6 +217,10 @@ class Ledger:
                 "params": params,
             }
         )
+
+    def record_status(self, fields: Mapping[str, Any]) -> None:
+        """A symbol's trading status changed: halted / trading, its causes, its price band."""
+        self._write({"kind": "status", "t_ns": time.monotonic_ns(), **fields})
 
     def record_market_data(self, event: Event) -> None:
         """An ``md`` or ``price`` line (:class:`LedgerRefusedError` when it holds NaN or an infinity)."""

@@ -61,6 +61,7 @@ EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
         "price": _OPTIONAL_NUMBER,
     },
     "fault": {"t_ns": _INT, "fault": _STR, "action": _STR, "params": _OPTIONAL_OBJECT},
+    "status": {"t_ns": _INT, "symbol": _STR, "state": _STR, "text": _STR},
     "session": {"t_ns": _INT, "sender_comp_id": _STR, "event": _STR, "in_seq": _INT, "out_seq": _INT},
     "md": {
         "t_ns": _INT, "feed": _STR, "symbol": _STR, "seq_first": _INT, "seq_last": _INT, "updates": _INT,
