@@ -24,7 +24,8 @@ from mock_exchange.trading_status import HaltCause, TradingStatus
 class MarketStatus:
     """Halts, bands and replay of one venue."""
 
-    def __init__(self, prices: Mapping[str, PriceProcess], *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, prices: Mapping[str, PriceProcess], *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.status = TradingStatus()
         self._prices = prices
         self._clock = clock

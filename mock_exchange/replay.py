@@ -12,10 +12,20 @@ seeded walk resumes from the mids reached, and every halt it set is lifted.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import pairwise
 
 from mock_exchange.faults import Replay
 from mock_exchange.prices import PriceProcess
-from mock_exchange.replay_file import Halt, ReplayDay, ReplayEvent, Resume, Session, SessionState, Tick, parse_lines
+from mock_exchange.replay_file import (
+    Halt,
+    ReplayDay,
+    ReplayEvent,
+    Resume,
+    Session,
+    SessionState,
+    Tick,
+    parse_lines,
+)
 from mock_exchange.trading_status import HaltCause, TradingStatus
 
 
@@ -39,7 +49,7 @@ class ReplayDriver:
                 first = ticks[0].line
                 assert isinstance(first, Tick)
                 self._anchors[symbol] = (first.px, prices[symbol].mid)
-            for this, following in zip(ticks, ticks[1:], strict=False):
+            for this, following in pairwise(ticks):
                 self._next_tick[this.line_number] = following
 
     @property

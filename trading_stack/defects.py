@@ -35,3 +35,5 @@ class Defect(StrEnum):
     NO_FEED_FAILOVER = "no-feed-failover"  # the OMS stays on the primary feed whatever happens to it
     NO_DIVERGENCE_CHECK = "no-divergence-check"  # feeds are never compared: a diverged feed is traded on
     NO_FEED_BREAKER = "no-feed-breaker"  # no usable feed: trades on, priced off the last known prices
+    # halts and price bands (issue 17)
+    RETRIES_INTO_HALT = "retries-into-halt"  # venue halts ignored; a halt or band reject is sent again

@@ -44,6 +44,7 @@ from trading_stack.roles import Promotion, Role, RoleMachine
 from trading_stack.runtime import announce_ready, load_config, run_service, setup_logging, start_http
 from trading_stack.shutdown import drain
 from trading_stack.store import STORE_ROWS_NOT_WRITTEN, Store, publish_backlog
+from trading_stack.venue_halts import VenueHalts
 from trading_stack.venue_sync import DB_TIMEOUT_S, VenueSync
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ class Oms:
         self.launched = False
         self.book = Book(config.version)
         self.risk = RiskLimits()
+        self.venue_halts = VenueHalts(self._defects, clock)
         self.roles = RoleMachine(INITIAL_ROLES[config.initial_role])
         self.link = VenueLink(config, clock, self)  # its policy follows the initial role
         self.gateway = OrderGateway(self.instance, self._boot, self.book, sink=self,

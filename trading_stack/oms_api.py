@@ -97,7 +97,11 @@ class OmsService:
         breach = oms.risk.refusal(request)
         if breach is not None:
             return ApiResult(422, {"error": "risk limit", "detail": breach})
-        return _result(await oms.gateway.place(request), oms.roles.role)
+        venue_state = oms.venue_halts.refusal(request)  # a halt or band: the venue's state, not sent
+        if venue_state is not None:
+            return venue_state
+        placed = await oms.venue_halts.place(request, lambda: oms.gateway.place(request))
+        return _result(placed, oms.roles.role)
 
     async def cancel(self, order_id: str) -> ApiResult:
         oms = self._oms

@@ -18,6 +18,7 @@ from gameday.checkers.fills import DatabaseWriteRecovery, LostFills
 from gameday.checkers.gap import TradingGap
 from gameday.checkers.ghost import GhostOrders
 from gameday.checkers.ghost_alerts import OrdersBeforeGhostsAlerted
+from gameday.checkers.halts import OrdersOutsideBand, OrdersSentIntoHalt
 from gameday.checkers.lease import SentWithoutLease
 from gameday.checkers.load import LoadFailureRatio, LoadP99
 from gameday.checkers.market_data import market_data_checkers
@@ -76,6 +77,8 @@ def default_checkers() -> tuple[Checker, ...]:
         LoadFailureRatio(),
         LoadP99(),
         *market_data_checkers(),
+        OrdersSentIntoHalt(),
+        OrdersOutsideBand(),
     )
 
 

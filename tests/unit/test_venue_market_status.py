@@ -24,7 +24,10 @@ class FakeClock:
         return self.now
 
 
-def _market(clock: FakeClock, *symbols: str) -> tuple[MarketStatus, dict[str, PriceProcess], list[StatusChange]]:
+Market = tuple[MarketStatus, dict[str, PriceProcess], list[StatusChange]]
+
+
+def _market(clock: FakeClock, *symbols: str) -> Market:
     prices = {symbol: PriceProcess(SymbolConfig(symbol=symbol, start_price=100.0, volatility_bps=0), seed=1,
                                    clock=clock) for symbol in symbols or ("BTC-USD",)}
     market = MarketStatus(prices, clock=clock)
@@ -51,7 +54,8 @@ def test_a_band_refuses_buys_above_and_sells_below_it_and_nothing_else() -> None
     market, _, changes = _market(clock)
     _arm(market, FaultKind.PRICE_BANDS, {"band_pct": 5, "pause_s": 2})
     band = changes[-1].band
-    assert band is not None and (band.lower, band.upper) == (95.0, 105.0)
+    assert band is not None
+    assert (band.lower, band.upper) == (95.0, 105.0)
     refusal = market.order_refusal
     assert refusal("BTC-USD", Side.BUY, OrdType.LIMIT, 105.01) == f"{BAND_TEXT}: BTC-USD buy above 105"
     assert refusal("BTC-USD", Side.SELL, OrdType.LIMIT, 94.99) == f"{BAND_TEXT}: BTC-USD sell below 95"
@@ -69,14 +73,18 @@ def test_a_quote_at_the_upper_band_pauses_the_symbol_then_resets_the_band_around
     assert market.may_fill("BTC-USD")
     _step(market, prices, clock, 2.0)  # mid 106: the ask is above the upper band
     assert not market.may_fill("BTC-USD")
-    assert market.order_refusal("BTC-USD", Side.BUY, OrdType.LIMIT, 50.0) == "Trading halted: BTC-USD (limit up)"
-    assert changes[-1].halted and changes[-1].cause is HaltCause.LIMIT_UP
+    refusal = market.order_refusal("BTC-USD", Side.BUY, OrdType.LIMIT, 50.0)
+    assert refusal == "Trading halted: BTC-USD (limit up)"
+    assert changes[-1].halted
+    assert changes[-1].cause is HaltCause.LIMIT_UP
     _step(market, prices, clock, 1.0)
     assert not market.may_fill("BTC-USD")  # paused for 2 s, whatever the price does
     _step(market, prices, clock, 1.5)
     assert market.may_fill("BTC-USD")
     band = changes[-1].band
-    assert band is not None and band.reference == pytest.approx(108.0) and not changes[-1].halted
+    assert band is not None
+    assert band.reference == pytest.approx(108.0)
+    assert not changes[-1].halted
 
 
 def test_an_unscoped_halt_fault_is_mirrored_and_a_scoped_one_left_to_the_fault_board() -> None:
@@ -88,7 +96,8 @@ def test_an_unscoped_halt_fault_is_mirrored_and_a_scoped_one_left_to_the_fault_b
     market.on_fault_change(FaultKind.HALT, None)
     assert [(c.symbol, c.halted) for c in changes] == [("ETH-USD", True), ("ETH-USD", False)]
     market.on_fault_change(FaultKind.HALT, Halt(symbols=("ETH-USD",), session="OMS-DR"))
-    assert len(changes) == 2 and market.may_fill("ETH-USD")
+    assert len(changes) == 2
+    assert market.may_fill("ETH-USD")
 
 
 def _replay_lines(*events: dict[str, object]) -> list[str]:
@@ -116,10 +125,12 @@ def test_a_replay_moves_prices_as_returns_halts_and_breaks_for_settlement_on_its
     _step(market, prices, clock, 2.0)
     assert market.may_fill("BTC-USD")
     _step(market, prices, clock, 1.0)
-    assert not market.may_fill("ETH-USD") and not market.may_fill("BTC-USD")
+    assert not market.may_fill("ETH-USD")
+    assert not market.may_fill("BTC-USD")
     assert "settlement break: session 2026-03-13 closed" in changes[-1].text
     _step(market, prices, clock, 2.0)
-    assert market.may_fill("ETH-USD") and market.may_fill("BTC-USD")
+    assert market.may_fill("ETH-USD")
+    assert market.may_fill("BTC-USD")
     assert [c.cause for c in changes if c.symbol == "BTC-USD"] == [
         HaltCause.REPLAY, HaltCause.REPLAY, HaltCause.SESSION, HaltCause.SESSION]
 
@@ -133,7 +144,8 @@ def test_a_replay_healed_mid_halt_lifts_it() -> None:
     _step(market, prices, clock, 0.1)
     assert not market.may_fill("BTC-USD")
     market.on_fault_change(FaultKind.REPLAY, None)
-    assert market.may_fill("BTC-USD") and not market.active
+    assert market.may_fill("BTC-USD")
+    assert not market.active
 
 
 @pytest.mark.parametrize(("line", "problem"), [
@@ -141,12 +153,13 @@ def test_a_replay_healed_mid_halt_lifts_it() -> None:
     ('{"t": "2026-03-13T10:00:00", "type": "tick", "symbol": "BTC-USD", "px": 1}', "day.jsonl:3: t:"),
     ('{"t": "2026-03-13T09:00:00Z", "type": "resume", "symbol": "BTC-USD"}', "day.jsonl:3: t 2026-03-13T09"),
     ('[1, 2]', "day.jsonl:3: expected a JSON object, got list"),
-    ('{"t": "2026-03-13T10:00:00Z", "type": "tick", "symbol": "BTC-USD", "px": NaN}', "day.jsonl:3: not a JSON"),
+    ('{"t": "2026-03-13T10:00:00Z", "type": "tick", "symbol": "BTC-USD", "px": NaN}',
+     "day.jsonl:3: not a JSON"),
     ('{"t": "2026-03-13T10:00:00Z", "type": "dividend"}', "day.jsonl:3: "),
 ])
 def test_a_bad_replay_line_is_refused_naming_the_file_and_line(line: str, problem: str) -> None:
     lines = ["", '{"t": "2026-03-13T10:00:00Z", "type": "tick", "symbol": "BTC-USD", "px": 1}', line]
-    with pytest.raises(FaultParamsError, match="day.jsonl:3: ") as error:
+    with pytest.raises(FaultParamsError, match=r"day\.jsonl:3: ") as error:
         parse_fault(FaultKind.REPLAY, {"lines": lines, "source": "day.jsonl"})
     assert problem in str(error.value)
 
