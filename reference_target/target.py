@@ -43,6 +43,7 @@ DEFECTS: Mapping[str, str] = {
     Defect.NO_FEED_FAILOVER: "the OMS stays on the primary market-data feed whatever happens to it",
     Defect.NO_DIVERGENCE_CHECK: "the OMS never compares its feeds: it prices orders off a diverged feed",
     Defect.NO_FEED_BREAKER: "with no usable feed the OMS trades on, priced off the last known prices",
+    Defect.RETRIES_INTO_HALT: "the OMS ignores venue halts and bands and sends a halt or band reject again",
 }
 SECTIONS: Mapping[str, type[BaseModel]] = {
     "deploy": DeployConfig,
