@@ -16,7 +16,7 @@ one feed (or ``"*"``, every feed) and optionally the symbols it applies to, and 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -227,7 +227,19 @@ class PricePath(_Fault):
             raise ValueError("a price path moves the price for every session; leave session out")
 
 
-class PriceBands(_Fault):
+class _MarketWide(_Fault):
+    """A fault that changes the market every session trades in: a ``session`` is refused."""
+
+    _scope: ClassVar[str] = "acts for every session"
+
+    @field_validator("session")
+    @classmethod
+    def _every_session(cls, session: str | None) -> None:
+        if session is not None:
+            raise ValueError(f"{cls._scope}; leave session out")
+
+
+class PriceBands(_MarketWide):
     """Limit-up/limit-down bands (:mod:`mock_exchange.price_bands`): ``band_pct`` percent either side
     of a reference price (the mid when armed, and again when a pause ends); a quote at a band's
     edge pauses the symbol for ``pause_s``."""
@@ -238,17 +250,13 @@ class PriceBands(_Fault):
     symbols: tuple[Name, ...] | None = Field(default=None, min_length=1, max_length=MAX_SYMBOLS)
     """absent: every symbol of the venue"""
 
-    @field_validator("session")
-    @classmethod
-    def _bands_every_session(cls, session: str | None) -> None:
-        if session is not None:
-            raise ValueError("price bands hold for every session; leave session out")
+    _scope: ClassVar[str] = "price bands hold for every session"
 
     def covers(self, symbol: str) -> bool:
         return self.symbols is None or symbol in self.symbols
 
 
-class Replay(_Fault):
+class Replay(_MarketWide):
     """A recorded market day (:mod:`mock_exchange.replay_file`) replayed ``speed`` times faster than
     recorded: its prices (as returns from each symbol's first tick), halts and session breaks."""
 
@@ -260,11 +268,7 @@ class Replay(_Fault):
     source: Text = "replay"
     """the file's name, for messages"""
 
-    @field_validator("session")
-    @classmethod
-    def _replays_every_session(cls, session: str | None) -> None:
-        if session is not None:
-            raise ValueError("a replay moves the market for every session; leave session out")
+    _scope: ClassVar[str] = "a replay moves the market for every session"
 
     @model_validator(mode="after")
     def _lines_read(self) -> Replay:
