@@ -51,6 +51,11 @@ CORRECT_EVIDENCE: dict[str, Callable[[dict[str, dict[str, Any]]], None]] = {
     "feed-loss-then-oms-failover": lambda ev: _equal(
         ev["feeds.switch_time"]["first_priced_elsewhere"]["feed"], "B"),
     "feed-total-loss": lambda ev: _equal(ev["feeds.time_to_halt"]["trip"]["instance"], "oms-primary"),
+    "halt-and-price-band": lambda ev: _equal(
+        sorted(halt["causes"][0] for halt in ev["orders.sent_into_halt"]["halts"]), ["fault", "limit_up"]),
+    "replayed-edge-day": lambda ev: _equal(
+        sorted({cause for halt in ev["orders.sent_into_halt"]["halts"] for cause in halt["causes"]}),
+        ["limit_up", "replay", "session"]),
 }
 """What a correct run's evidence must show beyond its verdicts."""
 
