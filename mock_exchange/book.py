@@ -81,10 +81,7 @@ class MatchingEngine:
         self.faults = faults if faults is not None else FaultBoard(seed=derive_seed(config.seed, "faults"))
         self.faults.add_check(self._fault_problem)
         self.faults.subscribe(self._on_fault_change)
-        self.market_status = MarketStatus(self.prices)  # halts, price bands, a replayed day
-        self.faults.add_check(self.market_status.problem)
-        self.faults.subscribe(self.market_status.on_fault_change)
-        self.market_status.status.subscribe(lambda change: ledger.record_status(change.as_ledger_fields()))
+        self.market_status = MarketStatus.attached(self.prices, self.faults, ledger)  # halts, bands, replay
         self.market = MarketClock(config.market_clock) if config.market_clock is not None else None
         self._last_phase: MarketPhase | None = None
         self._held_cancels: list[_HeldCancel] = []

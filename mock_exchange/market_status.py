@@ -12,7 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
+from mock_exchange.fault_board import FaultBoard
 from mock_exchange.faults import Fault, FaultKind, Halt, PriceBands, Replay
+from mock_exchange.ledger import Ledger
 from mock_exchange.model import OrdType, Side
 from mock_exchange.price_bands import PriceBandRule
 from mock_exchange.prices import PriceProcess
@@ -31,6 +33,15 @@ class MarketStatus:
         self._clock = clock
         self._bands: PriceBandRule | None = None
         self._replay: ReplayDriver | None = None
+
+    @classmethod
+    def attached(cls, prices: Mapping[str, PriceProcess], faults: FaultBoard, ledger: Ledger) -> MarketStatus:
+        """The market status of a venue: moved by its faults, every change written to its ledger."""
+        market = cls(prices)
+        faults.add_check(market.problem)
+        faults.subscribe(market.on_fault_change)
+        market.status.subscribe(lambda change: ledger.record_status(change.as_ledger_fields()))
+        return market
 
     @property
     def active(self) -> bool:
