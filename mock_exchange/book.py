@@ -354,8 +354,9 @@ class MatchingEngine:
         if price is None or self._rng.random() >= self._fill_probability:
             return []
         qty = self._rng.randint(1, order.leaves_qty)
-        if self._trades is not None:
-            return self._trades.record(order, qty=qty, price=price, t_ns=time.monotonic_ns())
+        trades = self.market_status.trades or self._trades  # a replay may split them its own way
+        if trades is not None:
+            return trades.record(order, qty=qty, price=price, t_ns=time.monotonic_ns())
         fill = self._ledger.record_fill(order, qty=qty, price=price, t_ns=time.monotonic_ns())
         return [Execution(order, ExecType.TRADE, fill.exec_id, last_qty=qty, last_px=price)]
 

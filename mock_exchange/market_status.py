@@ -19,25 +19,31 @@ from mock_exchange.model import OrdType, Side
 from mock_exchange.price_bands import PriceBandRule
 from mock_exchange.prices import PriceProcess
 from mock_exchange.replay import ReplayDriver
-from mock_exchange.replay_file import parse_lines
+from mock_exchange.replay_file import Fills, parse_lines
+from mock_exchange.trades import TradeRecorder
 from mock_exchange.trading_status import HaltCause, TradingStatus
 
 
 class MarketStatus:
     """Halts, bands and replay of one venue."""
 
-    def __init__(self, prices: Mapping[str, PriceProcess], *,
+    def __init__(self, prices: Mapping[str, PriceProcess], *, ledger: Ledger | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.status = TradingStatus()
         self._prices = prices
+        self._ledger = ledger
         self._clock = clock
+        self.fill_split: Fills | None = None
+        """how a replay has trades reported now (``None``: as the venue's settings say)"""
+        self.trades: TradeRecorder | None = None
+        """the recorder of that split (on a venue with a ledger)"""
         self._bands: PriceBandRule | None = None
         self._replay: ReplayDriver | None = None
 
     @classmethod
     def attached(cls, prices: Mapping[str, PriceProcess], faults: FaultBoard, ledger: Ledger) -> MarketStatus:
         """The market status of a venue: moved by its faults, every change written to its ledger."""
-        market = cls(prices)
+        market = cls(prices, ledger=ledger)
         faults.add_check(market.problem)
         faults.subscribe(market.on_fault_change)
         market.status.subscribe(lambda change: ledger.record_status(change.as_ledger_fields()))
@@ -95,7 +101,14 @@ class MarketStatus:
                 self._replay.stop()
                 self._replay = None
             if isinstance(fault, Replay):
-                self._replay = ReplayDriver(fault, self.status, self._prices, self._clock())
+                self._replay = ReplayDriver(fault, self.status, self._prices, self._clock(),
+                                            on_fills=self._split_fills)
+
+    def _split_fills(self, fills: Fills | None) -> None:
+        self.fill_split = fills
+        self.trades = None
+        if fills is not None and self._ledger is not None:
+            self.trades = TradeRecorder(self._ledger, markets=fills.markets, max_fill_lots=fills.max_lots)
 
     def _mirror_halt(self, halt: Halt | None) -> None:
         halted = set() if halt is None or halt.session is not None else set(halt.symbols)

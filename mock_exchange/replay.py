@@ -5,18 +5,20 @@ recorded, from the instant it is armed: an event recorded ``offset_s`` after the
 plays ``offset_s / speed`` seconds after arming. Ticks move each symbol's mid in a straight line
 to its next tick (prices as returns: a symbol's first tick is pinned to its mid at arming);
 ``halt`` / ``resume`` halt and lift a symbol; a session ``close`` halts every symbol of the venue
-until the ``open`` (a settlement break). Healed (or replaced), the replay stops where it is: the
-seeded walk resumes from the mids reached, and every halt it set is lifted.
+until the ``open`` (a settlement break); ``fills`` changes how trades are reported (in pieces, at
+several markets). Healed (or replaced), the replay stops where it is: the seeded walk resumes
+from the mids reached, every halt it set is lifted and trades are reported as the venue does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import pairwise
 
 from mock_exchange.faults import Replay
 from mock_exchange.prices import PriceProcess
 from mock_exchange.replay_file import (
+    Fills,
     Halt,
     ReplayDay,
     ReplayEvent,
@@ -33,12 +35,13 @@ class ReplayDriver:
     """One armed replay: fires the day's events as the venue's clock reaches them."""
 
     def __init__(self, fault: Replay, status: TradingStatus, prices: Mapping[str, PriceProcess],
-                 now: float) -> None:
+                 now: float, on_fills: Callable[[Fills | None], None] = lambda _fills: None) -> None:
         self.day: ReplayDay = parse_lines(fault.lines, fault.source)
         self._speed = fault.speed
         self._status = status
         self._prices = prices
         self._started = now
+        self._on_fills = on_fills
         self._next = 0
         self._anchors: dict[str, tuple[float, float]] = {}
         """symbol -> (its first recorded px, its venue mid at arming)"""
@@ -69,6 +72,7 @@ class ReplayDriver:
             self._prices[symbol].release()
         self._status.resume_all(HaltCause.REPLAY)
         self._status.resume_all(HaltCause.SESSION)
+        self._on_fills(None)
 
     def _play(self, event: ReplayEvent) -> None:
         line = event.line
@@ -80,6 +84,8 @@ class ReplayDriver:
             self._status.resume(line.symbol, HaltCause.REPLAY)
         elif isinstance(line, Session):
             self._session(line)
+        else:
+            self._on_fills(line if line.markets or line.max_lots else None)
 
     def _move(self, event: ReplayEvent, tick: Tick) -> None:
         process = self._prices.get(tick.symbol)

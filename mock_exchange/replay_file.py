@@ -11,7 +11,10 @@ lines starting with ``#`` are skipped. Every event has ``t`` (ISO 8601 with a UT
 - ``resume``: ``symbol``: the halt is lifted;
 - ``session``: ``state`` (``close`` | ``open``), ``date`` (optional, the settlement date of the
   session that opens or closes): a session break; every symbol is halted from the close to the
-  open (a settlement boundary, e.g. UTC midnight).
+  open (a settlement boundary, e.g. UTC midnight);
+- ``fills``: ``markets`` (1-8 market codes), ``max_lots`` (>= 1), both optional: from then on each
+  trade is reported in pieces of at most ``max_lots`` lots, each piece from the next market in
+  turn (multi-leg partial fills); a ``fills`` line with neither reports trades as the venue does.
 
 Bounded: at most :data:`MAX_REPLAY_BYTES` bytes, :data:`MAX_REPLAY_LINES` lines of at most
 :data:`MAX_REPLAY_LINE_CHARS` characters, a day of at most :data:`MAX_REPLAY_SPAN_S`. A bad line
@@ -78,7 +81,14 @@ class Session(_Line):
     date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
 
 
-ReplayLine = Annotated[Tick | Halt | Resume | Session, Field(discriminator="type")]
+class Fills(_Line):
+    type: Literal["fills"]
+    markets: tuple[Annotated[str, Field(pattern=r"^[A-Z0-9]{1,8}$")], ...] | None = Field(
+        default=None, min_length=1, max_length=8)
+    max_lots: int | None = Field(default=None, ge=1, le=1_000_000_000)
+
+
+ReplayLine = Annotated[Tick | Halt | Resume | Session | Fills, Field(discriminator="type")]
 _LINE = TypeAdapter(ReplayLine)
 
 
@@ -86,7 +96,7 @@ _LINE = TypeAdapter(ReplayLine)
 class ReplayEvent:
     offset_s: float
     """seconds after the day's first event, as recorded"""
-    line: Tick | Halt | Resume | Session
+    line: Tick | Halt | Resume | Session | Fills
     line_number: int
 
 
@@ -135,7 +145,7 @@ def parse_lines(lines: Sequence[str], source: str) -> ReplayDay:
     return ReplayDay(tuple(events), source)
 
 
-def _parse_line(text: str, where: str) -> Tick | Halt | Resume | Session:
+def _parse_line(text: str, where: str) -> Tick | Halt | Resume | Session | Fills:
     if len(text) > MAX_REPLAY_LINE_CHARS:
         raise ReplayFileError(f"{where}: a line of {len(text):,} characters; expected at most "
                               f"{MAX_REPLAY_LINE_CHARS:,}")

@@ -12,6 +12,7 @@ import simplefix
 
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import (
+    FAR_ABOVE,
     FixTestClient,
     arm_fault,
     call_json,
@@ -95,3 +96,30 @@ async def test_a_bad_replay_line_is_a_400_naming_it(venue: Venue) -> None:
                                      {"lines": lines, "source": "day.jsonl"})
     assert status == 400
     assert "day.jsonl:1: px: Input should be greater than 0" in answer["error"]
+
+
+async def test_a_replayed_fills_line_reports_trades_in_pieces_from_its_markets(
+    venue: Venue, client: FixTestClient
+) -> None:
+    lines = [json.dumps({"t": "2026-03-13T23:59:00Z", "type": "tick", "symbol": "BTC-USD", "px": 100}),
+             json.dumps({"t": "2026-03-13T23:59:00Z", "type": "fills", "markets": ["XNAS", "ARCX"],
+                         "max_lots": 2})]
+    await arm_fault(venue.admin_port, "replay", lines=lines)
+    venue.step()
+    client.new_order("oms-a-1-1", price=FAR_ABOVE, qty=9)
+    assert field(await client.expect("8"), 150) == "0"
+    while (order := venue.ledger.order_by_cl_ord_id("oms-a-1-1")) is not None and order.is_open:
+        venue.step()
+    fills = [(fill.qty, fill.market) for fill in venue.ledger.fills]
+    assert sum(qty for qty, _ in fills) == 9
+    assert all(qty <= 2 for qty, _ in fills)
+    alternating = ["XNAS", "ARCX"] * (len(fills) // 2) + ["XNAS"] * (len(fills) % 2)
+    assert [market for _, market in fills] == alternating
+    reports = [await client.expect("8") for _ in fills]
+    assert [field(report, 30) for report in reports] == [market for _, market in fills]
+    await heal_fault(venue.admin_port, "replay")
+    client.new_order("oms-a-1-2", price=FAR_ABOVE, qty=9)
+    await client.expect("8")
+    while (order := venue.ledger.order_by_cl_ord_id("oms-a-1-2")) is not None and order.is_open:
+        venue.step()
+    assert all(fill.market is None for fill in venue.ledger.fills[len(fills):])

@@ -135,6 +135,25 @@ def test_a_replay_moves_prices_as_returns_halts_and_breaks_for_settlement_on_its
         HaltCause.REPLAY, HaltCause.REPLAY, HaltCause.SESSION, HaltCause.SESSION]
 
 
+def test_a_replayed_fills_line_splits_trades_until_another_says_otherwise_or_the_replay_ends() -> None:
+    clock = FakeClock()
+    market, prices, _ = _market(clock)
+    tick = {"t": "2026-03-13T10:00:00Z", "type": "tick", "symbol": "BTC-USD", "px": 1}
+    lines = _replay_lines(tick, {"t": tick["t"], "type": "fills", "markets": ["XNAS", "ARCX"], "max_lots": 2},
+                          {"t": "2026-03-13T10:00:10Z", "type": "fills"})
+    _arm(market, FaultKind.REPLAY, {"lines": lines})
+    _step(market, prices, clock, 0.1)
+    assert market.fill_split is not None
+    assert (market.fill_split.markets, market.fill_split.max_lots) == (("XNAS", "ARCX"), 2)
+    _step(market, prices, clock, 10.0)
+    assert market.fill_split is None
+    _arm(market, FaultKind.REPLAY, {"lines": lines[:3]})
+    _step(market, prices, clock, 0.1)
+    assert market.fill_split is not None
+    market.on_fault_change(FaultKind.REPLAY, None)
+    assert market.fill_split is None
+
+
 def test_a_replay_healed_mid_halt_lifts_it() -> None:
     clock = FakeClock()
     market, prices, _ = _market(clock)
