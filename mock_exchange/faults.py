@@ -3,7 +3,9 @@
 Each fault is a frozen model; ``session`` (a SenderCompID) scopes it to one session, absent
 means every session (a price path takes none: it moves the price every session trades at).
 :func:`parse_fault` turns an admin request body into one, or raises :class:`FaultParamsError`
-naming the field. The live state is in :mod:`mock_exchange.fault_board`.
+naming the field. The live state is in :mod:`mock_exchange.fault_board`. The kinds and the base
+model are :mod:`mock_exchange.fault_base`; the market-wide kinds (price bands, a replayed day)
+:mod:`mock_exchange.market_faults`.
 
 Every parameter is bounded: numbers are finite and within the limits below, texts and lists
 are short. A request can arm a fault the venue cannot act on sanely (a price moved beyond
@@ -16,11 +18,9 @@ one feed (or ``"*"``, every feed) and optionally the symbols it applies to, and 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -28,56 +28,29 @@ from pydantic import (
     model_validator,
 )
 
-from mock_exchange.replay_file import MAX_REPLAY_LINE_CHARS, MAX_REPLAY_LINES, ReplayFileError, parse_lines
+from mock_exchange.fault_base import (
+    MAX_DURATION_S,
+    MAX_SYMBOLS,
+    Duration,
+    FaultKind,
+    Name,
+    Text,
+)
+from mock_exchange.fault_base import FaultModel as _Fault
+from mock_exchange.market_faults import PriceBands, Replay
 
 RATE_LIMIT_TEXT = "Rate limit exceeded"
 HALT_TEXT = "Trading halted"
 
-MAX_NAME_LENGTH = 64
-"""a session (SenderCompID or account) or a symbol a fault names"""
-MAX_TEXT_LENGTH = 256
-"""a reason the venue sends back (FIX Text(58), a WebSocket error message)"""
-MAX_SYMBOLS = 1_000
-"""symbols one halt names"""
-MAX_DURATION_S = 86_400.0
-"""every duration: windows, bans, cooldowns, delays, a price path's ``over_s`` (one day)"""
 MAX_MOVE_PCT = 10_000.0
 """a price path moves the price to at most 101 times where it is (the venue's ``max_price`` too)"""
 MAX_ORDERS_PER_WINDOW = 1_000_000_000
-MAX_BAND_PCT = 50.0
-"""a limit-up/limit-down band is at most half the reference price either side"""
-MAX_REPLAY_SPEED = 100_000.0
 MAX_DRIFT_BP = 5_000.0
 """a drifting feed's prices are off by at most half (either way)"""
 MAX_BURST_MULTIPLIER = 100.0
 MAX_GAP_EVERY_N = 1_000_000
 EVERY_FEED = "*"
 FEED_SELECTOR_PATTERN = r"^([A-Za-z0-9]{1,8}|\*)$"
-
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
-Duration = Annotated[float, Field(ge=0, le=MAX_DURATION_S, allow_inf_nan=False)]
-
-
-class FaultKind(StrEnum):
-    CANCEL_FAILURE = "cancel_failure"
-    REJECT_NEW_ORDERS = "reject_new_orders"
-    RATE_LIMIT = "rate_limit"
-    RECONNECT_COOLDOWN = "reconnect_cooldown"
-    EXECUTION_REPORTS = "execution_reports"
-    HALT = "halt"
-    PRICE_PATH = "price_path"
-    PRICE_BANDS = "price_bands"
-    REPLAY = "replay"
-    FEED_STALL = "feed_stall"
-    FEED_GAP = "feed_gap"
-    FEED_STALE = "feed_stale"
-    FEED_DRIFT = "feed_drift"
-    FEED_CROSSED = "feed_crossed"
-    FEED_DUPLICATE = "feed_duplicate"
-    FEED_REORDER = "feed_reorder"
-    FEED_BURST = "feed_burst"
-
 
 class CancelFailureMode(StrEnum):
     REJECT = "reject"
@@ -118,15 +91,6 @@ class ReportFaultMode(StrEnum):
 class CooldownScope(StrEnum):
     FIRM = "firm"
     SESSION = "session"
-
-
-class _Fault(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    session: Name | None = Field(default=None, description="SenderCompID; absent = all")
-
-    def applies_to(self, session: str) -> bool:
-        return self.session is None or self.session == session
 
 
 class CancelFailure(_Fault):
@@ -225,58 +189,6 @@ class PricePath(_Fault):
     def _moves_every_session(cls, session: str | None) -> None:
         if session is not None:
             raise ValueError("a price path moves the price for every session; leave session out")
-
-
-class _MarketWide(_Fault):
-    """A fault that changes the market every session trades in: a ``session`` is refused."""
-
-    _scope: ClassVar[str] = "acts for every session"
-
-    @field_validator("session")
-    @classmethod
-    def _every_session(cls, session: str | None) -> None:
-        if session is not None:
-            raise ValueError(f"{cls._scope}; leave session out")
-
-
-class PriceBands(_MarketWide):
-    """Limit-up/limit-down bands (:mod:`mock_exchange.price_bands`): ``band_pct`` percent either side
-    of a reference price (the mid when armed, and again when a pause ends); a quote at a band's
-    edge pauses the symbol for ``pause_s``."""
-
-    kind: Literal[FaultKind.PRICE_BANDS] = FaultKind.PRICE_BANDS
-    band_pct: float = Field(gt=0, le=MAX_BAND_PCT, allow_inf_nan=False)
-    pause_s: float = Field(gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
-    symbols: tuple[Name, ...] | None = Field(default=None, min_length=1, max_length=MAX_SYMBOLS)
-    """absent: every symbol of the venue"""
-
-    _scope: ClassVar[str] = "price bands hold for every session"
-
-    def covers(self, symbol: str) -> bool:
-        return self.symbols is None or symbol in self.symbols
-
-
-class Replay(_MarketWide):
-    """A recorded market day (:mod:`mock_exchange.replay_file`) replayed ``speed`` times faster than
-    recorded: its prices (as returns from each symbol's first tick), halts and session breaks."""
-
-    kind: Literal[FaultKind.REPLAY] = FaultKind.REPLAY
-    lines: tuple[Annotated[str, Field(max_length=MAX_REPLAY_LINE_CHARS)], ...] = Field(
-        min_length=1, max_length=MAX_REPLAY_LINES, exclude=True)
-    """the file's lines, as read (the ledger's fault line leaves them out)"""
-    speed: float = Field(default=1.0, gt=0, le=MAX_REPLAY_SPEED, allow_inf_nan=False)
-    source: Text = "replay"
-    """the file's name, for messages"""
-
-    _scope: ClassVar[str] = "a replay moves the market for every session"
-
-    @model_validator(mode="after")
-    def _lines_read(self) -> Replay:
-        try:
-            parse_lines(self.lines, self.source)
-        except ReplayFileError as error:
-            raise ValueError(str(error)) from None
-        return self
 
 
 class _FeedFault(_Fault):

@@ -26,7 +26,8 @@ def read_replay_file(params: Mapping[str, Any], base_dir: Path) -> dict[str, Any
     """``params`` with ``file`` replaced by its ``lines`` and ``source``."""
     name = params[FILE_KEY]
     if not isinstance(name, str) or not name:
-        raise ReplayParamsError("file: expected the path of a replay file, relative to the scenario's directory")
+        raise ReplayParamsError("file: expected the path of a replay file, relative to the scenario's "
+                                "directory")
     if "lines" in params:
         raise ReplayParamsError("give file or lines, not both")
     try:
