@@ -32,6 +32,7 @@ from mock_exchange.fault_board import FaultBoard
 from mock_exchange.faults import CancelFailureMode, CountedRequest, Fault, FaultKind, PricePath
 from mock_exchange.ledger import Ledger
 from mock_exchange.market_clock import MarketClock, MarketPhase, refusal_text
+from mock_exchange.market_status import MarketStatus
 from mock_exchange.model import ExecType, Order, OrderStatus, OrdType, Side, TimeInForce, attribute_instance
 from mock_exchange.order_rules import OrderRules
 from mock_exchange.prices import PriceProcess, derive_seed
@@ -82,6 +83,7 @@ class MatchingEngine:
         self.faults.subscribe_bans(ledger.record_ban)
         self.faults.add_check(self._fault_problem)
         self.faults.subscribe(self._on_fault_change)
+        self.market_status = MarketStatus.attached(self.prices, self.faults, ledger)  # halts, bands, replay
         self.market = MarketClock(config.market_clock) if config.market_clock is not None else None
         self._last_phase: MarketPhase | None = None
         self._held_cancels: list[_HeldCancel] = []
@@ -138,11 +140,12 @@ class MatchingEngine:
         return order
 
     def _refusal(self, request: NewOrderRequest) -> str | None:
-        if self.market is None and not self.faults.questions_orders:
+        if self.market is None and not self.faults.questions_orders and not self.market_status.active:
             return self._rules.refusal(request.symbol, request.qty, request.ord_type, request.price)
         return (
             refusal_text(self.phase)
             or self.faults.order_refusal(request.sender_comp_id, request.symbol)
+            or self.market_status.order_refusal(request.symbol, request.side, request.ord_type, request.price)
             or self._rules.refusal(request.symbol, request.qty, request.ord_type, request.price)
             or self.faults.admit(request.sender_comp_id, CountedRequest.NEW)
         )
@@ -312,6 +315,8 @@ class MatchingEngine:
         """Move every price one step, then give each marketable open order its fill chance."""
         for process in self.prices.values():
             self._step_price(process)
+        if self.market_status.active:
+            self.market_status.step()
         phase = self.phase
         executions: list[Execution] = []
         if phase is MarketPhase.CLOSED and self._last_phase is not MarketPhase.CLOSED:
@@ -323,6 +328,8 @@ class MatchingEngine:
             return executions
         faults = self.faults if self.faults.armed else None
         for symbol, process in self.prices.items():
+            if not self.market_status.may_fill(symbol):
+                continue
             quote = process.quote
             for order in self._resting.marketable(symbol, quote.bid, quote.ask):
                 if faults is not None and faults.is_halted(symbol, order.sender_comp_id):
@@ -349,8 +356,9 @@ class MatchingEngine:
         if price is None or self._rng.random() >= self._fill_probability:
             return []
         qty = self._rng.randint(1, order.leaves_qty)
-        if self._trades is not None:
-            return self._trades.record(order, qty=qty, price=price, t_ns=time.monotonic_ns())
+        trades = self.market_status.trades or self._trades  # a replay may split them its own way
+        if trades is not None:
+            return trades.record(order, qty=qty, price=price, t_ns=time.monotonic_ns())
         fill = self._ledger.record_fill(order, qty=qty, price=price, t_ns=time.monotonic_ns())
         return [Execution(order, ExecType.TRADE, fill.exec_id, last_qty=qty, last_px=price)]
 

@@ -3,7 +3,9 @@
 Each fault is a frozen model; ``session`` (a SenderCompID) scopes it to one session, absent
 means every session (a price path takes none: it moves the price every session trades at).
 :func:`parse_fault` turns an admin request body into one, or raises :class:`FaultParamsError`
-naming the field. The live state is in :mod:`mock_exchange.fault_board`.
+naming the field. The live state is in :mod:`mock_exchange.fault_board`. The kinds and the base
+model are :mod:`mock_exchange.fault_base`; the market-wide kinds (price bands, a replayed day)
+:mod:`mock_exchange.market_faults`.
 
 Every parameter is bounded: numbers are finite and within the limits below, texts and lists
 are short. A request can arm a fault the venue cannot act on sanely (a price moved beyond
@@ -16,7 +18,7 @@ one feed (or ``"*"``, every feed) and optionally the symbols it applies to, and 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -28,17 +30,20 @@ from pydantic import (
     model_validator,
 )
 
+from mock_exchange.fault_base import (
+    MAX_DURATION_S,
+    MAX_SYMBOLS,
+    Duration,
+    FaultKind,
+    Name,
+    Text,
+)
+from mock_exchange.fault_base import FaultModel as _Fault
+from mock_exchange.market_faults import PriceBands, Replay
+
 RATE_LIMIT_TEXT = "Rate limit exceeded"
 HALT_TEXT = "Trading halted"
 
-MAX_NAME_LENGTH = 64
-"""a session (SenderCompID or account) or a symbol a fault names"""
-MAX_TEXT_LENGTH = 256
-"""a reason the venue sends back (FIX Text(58), a WebSocket error message)"""
-MAX_SYMBOLS = 1_000
-"""symbols one halt names"""
-MAX_DURATION_S = 86_400.0
-"""every duration: windows, bans, cooldowns, delays, a price path's ``over_s`` (one day)"""
 MAX_MOVE_PCT = 10_000.0
 """a price path moves the price to at most 101 times where it is (the venue's ``max_price`` too)"""
 MAX_ORDERS_PER_WINDOW = 1_000_000_000
@@ -50,30 +55,6 @@ MAX_SLIPPAGE_BPS = 5_000.0
 MAX_GAP_EVERY_N = 1_000_000
 EVERY_FEED = "*"
 FEED_SELECTOR_PATTERN = r"^([A-Za-z0-9]{1,8}|\*)$"
-
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
-Duration = Annotated[float, Field(ge=0, le=MAX_DURATION_S, allow_inf_nan=False)]
-
-
-class FaultKind(StrEnum):
-    CANCEL_FAILURE = "cancel_failure"
-    REJECT_NEW_ORDERS = "reject_new_orders"
-    RATE_LIMIT = "rate_limit"
-    RECONNECT_COOLDOWN = "reconnect_cooldown"
-    EXECUTION_REPORTS = "execution_reports"
-    HALT = "halt"
-    PRICE_PATH = "price_path"
-    SLIPPAGE = "slippage"
-    FEED_STALL = "feed_stall"
-    FEED_GAP = "feed_gap"
-    FEED_STALE = "feed_stale"
-    FEED_DRIFT = "feed_drift"
-    FEED_CROSSED = "feed_crossed"
-    FEED_DUPLICATE = "feed_duplicate"
-    FEED_REORDER = "feed_reorder"
-    FEED_BURST = "feed_burst"
-
 
 class CancelFailureMode(StrEnum):
     REJECT = "reject"
@@ -142,15 +123,6 @@ class ReportMix(BaseModel):
 class CooldownScope(StrEnum):
     FIRM = "firm"
     SESSION = "session"
-
-
-class _Fault(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    session: Name | None = Field(default=None, description="SenderCompID; absent = all")
-
-    def applies_to(self, session: str) -> bool:
-        return self.session is None or self.session == session
 
 
 class CancelFailure(_Fault):
@@ -355,7 +327,7 @@ FEED_FAULT_TYPES = (
 
 Fault = (
     CancelFailure | RejectNewOrders | RateLimit | ReconnectCooldown | ExecutionReports | Halt | PricePath
-    | Slippage | FeedFault
+    | Slippage | PriceBands | Replay | FeedFault
 )
 
 FAULT_MODELS: dict[FaultKind, type[Fault]] = {
@@ -367,6 +339,8 @@ FAULT_MODELS: dict[FaultKind, type[Fault]] = {
     FaultKind.HALT: Halt,
     FaultKind.PRICE_PATH: PricePath,
     FaultKind.SLIPPAGE: Slippage,
+    FaultKind.PRICE_BANDS: PriceBands,
+    FaultKind.REPLAY: Replay,
     FaultKind.FEED_STALL: FeedStall,
     FaultKind.FEED_GAP: FeedGap,
     FaultKind.FEED_STALE: FeedStale,

@@ -15,6 +15,8 @@ Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
 - ``fault``: an exchange fault armed (``params``) or healed (``params`` null);
 - ``session``: a FIX session logon / refused logon / logout / disconnect;
 - ``ban``: a session banned by a rate limit for ``ban_s`` (``until_ns``), from ``t_ns``;
+- ``status``: a symbol halted or trading again (``causes``: fault, limit_up, limit_down, replay,
+  session) or its limit-up/limit-down ``band`` set (:mod:`mock_exchange.trading_status`);
 - ``md``: what one market-data feed published for one symbol in at most 100 ms (its seq range
   and the latest bid/ask/last), and ``price``: the venue's true quote of one symbol, at the same
   cadence; only a venue with feeds writes them (:mod:`mock_exchange.md.recorder`). The latest
@@ -82,6 +84,7 @@ class Ledger:
         self.sessions: dict[str, SessionRecord] = {}
         self.fault_events: list[Event] = []
         self.bans: list[Event] = []
+        self.status_events: list[Event] = []
         self.market_data = MarketDataLog(MAX_MARKET_DATA_RECORDS)
         self._by_cl_ord_id: dict[str, Order] = {}
         self._order_count = 0
@@ -94,6 +97,7 @@ class Ledger:
             "replace": self._apply_replace,
             "fault": self.fault_events.append,
             "ban": self.bans.append,
+            "status": self.status_events.append,
             "session": self._apply_session,
             "md": self.market_data.append,
             "price": self.market_data.append,
@@ -236,6 +240,10 @@ class Ledger:
         t_ns = time.monotonic_ns()
         self._write({"kind": "ban", "t_ns": t_ns, "sender_comp_id": sender_comp_id, "ban_s": ban_s,
                      "until_ns": t_ns + round(ban_s * 1e9), "text": text})
+
+    def record_status(self, fields: Mapping[str, Any]) -> None:
+        """A symbol's trading status changed: halted / trading, its causes, its price band."""
+        self._write({"kind": "status", "t_ns": time.monotonic_ns(), **fields})
 
     def record_market_data(self, event: Event) -> None:
         """An ``md`` or ``price`` line (:class:`LedgerRefusedError` when it holds NaN or an infinity)."""

@@ -61,6 +61,7 @@ EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
         "price": _OPTIONAL_NUMBER,
     },
     "fault": {"t_ns": _INT, "fault": _STR, "action": _STR, "params": _OPTIONAL_OBJECT},
+    "status": {"t_ns": _INT, "symbol": _STR, "state": _STR, "text": _STR},
     "session": {"t_ns": _INT, "sender_comp_id": _STR, "event": _STR, "in_seq": _INT, "out_seq": _INT},
     "ban": {"t_ns": _INT, "sender_comp_id": _STR, "ban_s": _NUMBER, "until_ns": _INT, "text": _STR},
     "md": {

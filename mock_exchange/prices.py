@@ -80,6 +80,10 @@ class PriceProcess:
         return self.quote
 
     @property
+    def tick(self) -> float:
+        return self._tick
+
+    @property
     def _floor(self) -> float:
         return self._tick * 10
 

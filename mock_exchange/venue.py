@@ -25,6 +25,7 @@ from mock_exchange.config import VenueConfig
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.fix.acceptor import FixServer
 from mock_exchange.fix.codec import FixMessage
+from mock_exchange.fix.security_status import announce
 from mock_exchange.fix.session import FixSession, SessionRegistry
 from mock_exchange.ledger import Ledger
 from mock_exchange.market_clock import MarketPhase
@@ -119,6 +120,8 @@ class Venue:
             deliver_elsewhere=self._ws.sessions.deliver if self._ws is not None else lambda execution: False,
         )
         self._close_sessions_left_open()
+        status = self._engine.market_status.status
+        status.subscribe(lambda change: announce(self.sessions.logged_on(), change))
         self._fix_server = FixServer(
             self.sessions,
             _SessionEvents(self),
@@ -281,6 +284,7 @@ class Venue:
             "sessions": self.session_views(),
             "faults": self.ledger.fault_events,
             "bans": self.ledger.bans,
+            "trading_status": self.ledger.status_events,
             "now_ns": time.monotonic_ns(),
         }
         if self.config.feeds and market_data:
@@ -349,6 +353,13 @@ class _SessionEvents:
 
     def on_logon(self, session: FixSession) -> None:
         self._record(session, SessionEventKind.LOGON, None)
+        # after the Logon reply (sent once this returns): a session logging on mid-halt learns of it
+        asyncio.get_running_loop().call_soon(self._announce_status, session)
+
+    def _announce_status(self, session: FixSession) -> None:
+        status = self._venue.engine.market_status.status
+        for symbol in status.symbols():
+            announce([session], status.current(symbol))
 
     def on_logon_refused(self, sender_comp_id: str, text: str, *, peer: str = "") -> None:
         self._venue.refused_logons.record(sender_comp_id, text, peer=peer)

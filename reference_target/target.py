@@ -46,6 +46,7 @@ DEFECTS: Mapping[str, str] = {
     Defect.ACTIVE_GAUGE_ALWAYS_ON: "every OMS instance reports oms_active 1 whatever its role",
     Defect.SLOW_PROMOTION: "a promotion logs a query session on and off before the trading session",
     Defect.NO_CLIENT_THROTTLE: "the OMS sends orders beyond the venue's published rate limit (and is banned)",
+    Defect.RETRIES_INTO_HALT: "the OMS ignores venue halts and bands and sends a halt or band reject again",
 }
 SECTIONS: Mapping[str, tuple[str, str]] = {
     "deploy": ("trading_stack.deploy.config", "DeployConfig"),

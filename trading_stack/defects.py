@@ -44,3 +44,5 @@ class Defect(StrEnum):
     # session setup and rate limits (issue 17)
     SLOW_PROMOTION = "slow-promotion"  # a promotion sets up a query session, then a trading session
     NO_CLIENT_THROTTLE = "no-client-throttle"  # orders go out as fast as they come: the venue bans them
+    # halts and price bands (issue 17)
+    RETRIES_INTO_HALT = "retries-into-halt"  # venue halts ignored; a halt or band reject is sent again

@@ -49,6 +49,7 @@ from trading_stack.runtime import announce_ready, load_config, run_service, setu
 from trading_stack.shutdown import graceful_stop
 from trading_stack.store import STORE_ROWS_NOT_WRITTEN, Store, publish_backlog
 from trading_stack.trip_keeper import TripKeeper
+from trading_stack.venue_halts import VenueHalts
 from trading_stack.venue_sync import VenueSync
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ class Oms:
         self.launched = False
         self.book = Book(config.version)
         self.risk = RiskLimits()
+        self.venue_halts = VenueHalts(self._defects, clock)
         self.roles = RoleMachine(INITIAL_ROLES[config.initial_role])
         self.link = VenueLink(config, clock, self)  # its policy follows the initial role
         self.gateway = OrderGateway(self.instance, self._boot, self.book, sink=self,

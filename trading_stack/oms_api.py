@@ -122,9 +122,13 @@ class OmsService:
         breach = oms.risk.refusal(request)
         if breach is not None:
             return ApiResult(422, {"error": "risk limit", "detail": breach})
+        venue_state = oms.venue_halts.refusal(request)  # a halt or band: the venue's state, not sent
+        if venue_state is not None:
+            return venue_state
         log_request("order_accepted", "risk checks passed", request,
                     detail={"limit": oms.risk.limit_of(request.symbol)})
-        return _result(await oms.place(request), oms.roles.role)
+        placed = await oms.venue_halts.place(request, lambda: oms.place(request))
+        return _result(placed, oms.roles.role)
 
     async def cancel(self, order_id: str) -> ApiResult:
         oms = self._oms

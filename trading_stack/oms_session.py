@@ -10,12 +10,14 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
+from trading_stack import fix_codec
 from trading_stack.clock import MonotonicNs
 from trading_stack.config import Defect, OmsConfig
 from trading_stack.fix_client import FixSession, SessionSettings, SessionState
 from trading_stack.gateway import OrderGateway
 from trading_stack.oms_streams import OmsStreams
 from trading_stack.roles import Role, RoleMachine, SendPolicy
+from trading_stack.venue_halts import VenueHalts
 from trading_stack.venue_sync import VenueSync
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ class LinkHost(Protocol):
     @property
     def guard(self) -> SendGate: ...
 
+    @property
+    def venue_halts(self) -> VenueHalts: ...
+
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
 
 
@@ -79,7 +84,11 @@ class VenueLink:
         return self.policy is not SendPolicy.LEASE or self._host.guard.may_send()
 
     def _on_app(self, msg: Any) -> None:
-        if self.policy is not SendPolicy.NONE:  # a dormant or shadow instance learns only from the stream
+        if self.policy is SendPolicy.NONE:  # a dormant or shadow instance learns only from the stream
+            return
+        if fix_codec.msg_type(msg) == "f":  # SecurityStatus: a symbol halted, trading again, its band
+            self._host.venue_halts.on_security_status(msg)
+        else:
             self._host.gateway.on_app(msg)
 
     # -- the session -----------------------------------------------------------------------
@@ -116,6 +125,8 @@ class VenueLink:
 
     def _on_session_state(self, state: SessionState) -> None:
         log.info("FIX session %s", state)
+        if state is SessionState.LOGGED_ON:
+            self._host.venue_halts.forget()  # the venue says what is halted right after the Logon
         session = self.session
         reconnected = session is not None and session.logons > 1
         if state is SessionState.LOGGED_ON and self._host.roles.role is Role.ACTIVE and reconnected:

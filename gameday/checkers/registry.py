@@ -21,6 +21,7 @@ from gameday.checkers.fills import DatabaseWriteRecovery, LostFills
 from gameday.checkers.gap import TradingGap
 from gameday.checkers.ghost import GhostOrders
 from gameday.checkers.ghost_alerts import OrdersBeforeGhostsAlerted
+from gameday.checkers.halts import OrdersOutsideBand, OrdersSentIntoHalt
 from gameday.checkers.kill_switch import kill_switch_checkers
 from gameday.checkers.lease import SentWithoutLease
 from gameday.checkers.ledger_end import GrossPositionAtEnd, OpenOrdersAtEnd
@@ -99,6 +100,8 @@ def default_checkers() -> tuple[Checker, ...]:
         OpenOrdersAtEnd(),
         GrossPositionAtEnd(),
         *ban_checkers(),
+        OrdersSentIntoHalt(),
+        OrdersOutsideBand(),
     )
 
 

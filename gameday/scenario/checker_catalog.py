@@ -46,7 +46,7 @@ _COUNTS = ("orders.ghost", "writers.concurrent_active", "orders.client_failed", 
            "killswitch.entries_while_tripped", "reports.delayed", "reports.dropped", "reports.duplicated",
            "shutdown.checkpoint_written", "shutdown.exit_code", "shutdown.orders_left_open",
            "ledger.gross_position_at_end", "ledger.open_orders_at_end", "run.stop_lines_crossed",
-           "venue.bans", "venue.ban_refusals")
+           "venue.bans", "venue.ban_refusals", "orders.outside_band", "orders.sent_into_halt")
 _RATIOS = ("exposure.beyond_intended", "sla.desk", "sla.engine", "sla.execution", "sla.feeds", "sla.risk")
 
 CHECKER_CATALOG: Mapping[str, CheckerSpec] = MappingProxyType({spec.name: spec for spec in (

@@ -28,6 +28,7 @@ from gameday.scenario.duration import Duration
 from gameday.scenario.invalid import invalid
 from gameday.scenario.limits import MAX_DURATION_NS, MAX_INT64
 from gameday.scenario.repeat import Repeat
+from gameday.scenario.replay_params import FILE_KEY, ReplayParamsError, read_replay_file
 from mock_exchange.faults import FaultKind as ExchangeFaultKind
 from mock_exchange.faults import FaultParamsError, parse_fault
 
@@ -260,6 +261,14 @@ class ExchangeFault(FaultBase):
     def _params_the_venue_accepts(cls, params: dict[str, ExchangeParam], info: ValidationInfo,
                                   ) -> dict[str, ExchangeParam]:
         kind = info.data.get("kind")
+        if kind is ExchangeFaultKind.REPLAY and FILE_KEY in params:
+            base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+            if base is None:  # read back without its files: the run already read it
+                return params
+            try:
+                params = read_replay_file(params, base)
+            except ReplayParamsError as error:
+                raise invalid("exchange_params", f"the venue would refuse replay: {error}") from None
         if kind is not None:
             try:
                 parse_fault(kind, params)

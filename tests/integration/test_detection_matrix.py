@@ -55,6 +55,11 @@ CORRECT_EVIDENCE: dict[str, Callable[[dict[str, dict[str, Any]]], None]] = {
                                            True),
     "kill-switch-survives-failover": lambda ev: _equal(
         ev["killswitch.time_to_resume"]["first_entry"]["instance"], "oms-dr"),
+    "halt-and-price-band": lambda ev: _equal(
+        sorted(halt["causes"][0] for halt in ev["orders.sent_into_halt"]["halts"]), ["fault", "limit_up"]),
+    "replayed-edge-day": lambda ev: _equal(
+        sorted({cause for halt in ev["orders.sent_into_halt"]["halts"] for cause in halt["causes"]}),
+        ["limit_up", "replay", "session"]),
 }
 """What a correct run's evidence must show beyond its verdicts."""
 

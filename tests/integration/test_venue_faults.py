@@ -222,6 +222,7 @@ async def test_halt_rejects_new_orders_and_stops_fills(venue: Venue, client: Fix
     client.new_order("oms-a-1-1", price=FAR_ABOVE)
     await client.expect("8")
     await arm_fault(venue.admin_port, "halt", symbols=["BTC-USD"])
+    assert field(await client.expect("f"), 326) == "2"  # SecurityStatus: trading halt
     client.new_order("oms-a-1-2", price=FAR_ABOVE)
     rejected = await client.expect("8")
     assert [field(rejected, 150), field(rejected, 58)] == ["8", "Trading halted: BTC-USD"]

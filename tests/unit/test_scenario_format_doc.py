@@ -33,7 +33,9 @@ def test_every_fault_example_loads() -> None:
     kinds = [fault.fault.value for fault in scenario.timeline]
     assert kinds[:9] == ["kill", "pause", "partition", "latency", "bandwidth", "reset_peer", "slicer",
                          "limit_data", "exchange"]
-    assert len(scenario.timeline) == 17
+    assert len(scenario.timeline) == 19
+    venue_kinds = [fault.kind.value for fault in scenario.timeline if isinstance(fault, ExchangeFault)]
+    assert venue_kinds[-2:] == ["price_bands", "replay"]
     assert scenario.timeline[0].id == "primary-crash"
 
 
