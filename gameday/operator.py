@@ -9,7 +9,9 @@ stack's :class:`~gameday.oms_api.OmsApi` (a target file's adapter, else the cont
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import time
 from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
@@ -41,6 +43,10 @@ __all__ = ["PROCESS", "ActionFailedError", "Operator", "OperatorEndpoints", "Ser
 
 PROCESS = "operator"
 SAFETY_OPERATOR = "gameday-stop"
+UNTIL_FLAT_S = 10.0
+"""How long, after safety steps that flatten, the operator waits for the book to be flat (a market
+order can fill in pieces), flattening again whenever nothing is left open and something is held."""
+UNTIL_FLAT_POLL_S = 0.2
 """``X-Operator`` of the safety steps a crossed stop line runs."""
 
 
@@ -100,22 +106,59 @@ class Operator:
     async def safety(self, steps: Sequence[SafetyStep], reason: str) -> None:
         """A scenario's safety steps once a stop line is crossed, in order, each on the instance active
         then and recorded as an action (``safety: true``); a step that fails is recorded ``fail`` and
-        the next one still runs."""
+        the next one still runs. Once a step that flattens was carried out, ``until-flat`` follows."""
+        flattened = False
         for step in steps:
-            await self._recorded(step.value, {"safety": True, "reason": reason}, self._safety_step(step))
+            invoked = {"safety": True, "reason": reason}
+            done = await self._recorded(step.value, invoked, self._safety_step(step))
+            flattened |= done and step in (SafetyStep.FLATTEN, SafetyStep.KILL_SWITCH)
+        if flattened:
+            await self._recorded("until-flat", {"safety": True, "reason": reason, "within_s": UNTIL_FLAT_S},
+                                 self._until_flat())
+
+    async def _until_flat(self) -> dict[str, Any]:
+        """Polls the active instance until it holds nothing and has nothing open; flattens again when
+        nothing is open but something is still held; fails after :data:`UNTIL_FLAT_S`."""
+        started = time.monotonic()
+        flattens = 0
+        while True:
+            instance = await self._active()
+            at = self._oms(instance)
+            _, open_orders = await self._request(self._api.describe(OmsOp.OPEN_ORDERS, at),
+                                                 self._api.open_orders(at))
+            _, positions = await self._request(self._api.describe(OmsOp.POSITIONS, at),
+                                               self._api.positions(at))
+            by_symbol = positions.get("positions") if isinstance(positions, dict) else None
+            if not isinstance(by_symbol, dict):
+                raise ActionFailedError(f"the positions of {instance} are not readable: {positions!r:.200}")
+            held = {symbol: qty for symbol, qty in by_symbol.items() if qty}
+            still_open = len(open_orders) if isinstance(open_orders, list) else None
+            state = {"instance": instance, "held": held, "open": still_open, "flattens": flattens,
+                     "waited_s": round(time.monotonic() - started, 3)}
+            if not held and still_open == 0:
+                return state
+            if time.monotonic() - started >= UNTIL_FLAT_S:
+                raise ActionFailedError(f"not flat {UNTIL_FLAT_S:g} s after the safety steps", state)
+            if still_open == 0:
+                await self._call(self._api.describe(OmsOp.FLATTEN, at),
+                                 self._api.flatten(at, token=self._token, operator=SAFETY_OPERATOR))
+                flattens += 1
+            await asyncio.sleep(UNTIL_FLAT_POLL_S)
 
     async def _perform(self, action: Action) -> None:
         await self._recorded(action.action.value, action.model_dump(mode="json"), self._apply(action))
 
     async def _recorded(self, f: str, invoked: dict[str, Any],
-                        outcome: Coroutine[Any, Any, dict[str, Any]]) -> None:
+                        outcome: Coroutine[Any, Any, dict[str, Any]]) -> bool:
+        """Whether the action was carried out (``ok``)."""
         self._history.append(OpKind.ACTION, OpType.INVOKE, PROCESS, f, invoked)
         try:
             detail = await outcome
         except ActionFailedError as error:
             self._history.append(OpKind.ACTION, OpType.FAIL, PROCESS, f, {"error": str(error), **error.done})
-            return
+            return False
         self._history.append(OpKind.ACTION, OpType.OK, PROCESS, f, detail)
+        return True
 
     async def _active(self) -> str:
         roles = await sample_roles(self._session, self._endpoints.oms, api=self._api)

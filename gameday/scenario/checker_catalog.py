@@ -28,6 +28,8 @@ class CheckerSpec:
     name: str
     unit: Unit
     options: frozenset[str] = frozenset()
+    required_options: frozenset[str] = frozenset()
+    """the options an expectation on it must give (a metric's name, an alert's)"""
 
 
 _SECONDS = ("trading.gap", "trading.unavailable_s", "replication.lag", "deploy.cutover_gap",
@@ -55,10 +57,11 @@ CHECKER_CATALOG: Mapping[str, CheckerSpec] = MappingProxyType({spec.name: spec f
     *(CheckerSpec(name, Unit.BPS) for name in _BPS),
     *(CheckerSpec(name, Unit.COUNT) for name in _COUNTS),
     *(CheckerSpec(name, Unit.RATIO) for name in _RATIOS),
-    *(CheckerSpec(f"metric.{aggregate}", Unit.VALUE, METRIC_OPTIONS) for aggregate in METRIC_AGGREGATES),
-    CheckerSpec("alert.firings", Unit.COUNT, WINDOW_OPTIONS | {"alert"}),
-    CheckerSpec("alert.time_to_fire", Unit.SECONDS, frozenset({"alert", "from"})),
-    CheckerSpec("alert.time_to_resolve", Unit.SECONDS, frozenset({"alert", "from"})),
+    *(CheckerSpec(f"metric.{aggregate}", Unit.VALUE, METRIC_OPTIONS, frozenset({"metric"}))
+      for aggregate in METRIC_AGGREGATES),
+    CheckerSpec("alert.firings", Unit.COUNT, WINDOW_OPTIONS | {"alert"}, frozenset({"alert"})),
+    *(CheckerSpec(f"alert.{name}", Unit.SECONDS, frozenset({"alert", "from"}), frozenset({"alert", "from"}))
+      for name in ("time_to_fire", "time_to_resolve")),
     CheckerSpec("load.failure_ratio", Unit.RATIO, WINDOW_OPTIONS),
     CheckerSpec("load.p99_ms", Unit.MILLISECONDS, WINDOW_OPTIONS),
 )})

@@ -214,7 +214,9 @@ class Recorder:
         return web.json_response(answer, status=status)
 
 
-async def test_the_contract_api_sends_the_routes_bodies_and_headers_the_harness_always_sent() -> None:
+async def test_the_contract_api_sends_the_routes_bodies_and_headers_the_harness_always_sent(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gameday.operator.UNTIL_FLAT_S", 0.0)  # one look after the flatten, then give up
     recorder = Recorder()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", recorder.handle)
@@ -243,10 +245,11 @@ async def test_the_contract_api_sends_the_routes_bodies_and_headers_the_harness_
         ("POST", "/admin/kill-switch", {}, bearer, "bob"),
         ("GET", "/orders?status=open", None, None, None), ("DELETE", "/orders/o%2F1", None, None, None),
         ("POST", "/admin/flatten", {}, bearer, "gameday-stop"),
+        ("GET", "/orders?status=open", None, None, None), ("GET", "/positions", None, None, None),
         ("GET", "/positions", None, None, None), ("GET", "/orders?status=open", None, None, None)]
     reads = [request for request in recorder.requests if request[1] in sampled]
-    assert sorted(reads) == sorted([("GET", path, None, None, None) for path in sampled] * 4
-                                   + [("GET", "/role", None, None, None)])  # 4 samples, the final state
+    assert sorted(reads) == sorted([("GET", path, None, None, None) for path in sampled] * 5
+                                   + [("GET", "/role", None, None, None)])  # 5 samples, the final state
     final = next(op for op in history.ops if op.f == "final-state")
     assert final.value["instances"]["oms-primary"] == {"role": "active", "positions": {"BTC-USD": 2},
                                                         "open_orders": [{"order_id": "o/1"}]}

@@ -240,6 +240,8 @@ class FakeOms:
         self.role = role
         self.requests: list[tuple[str, str, str | None]] = []
         self.open = ["o-1", "o-2", "o-3"]
+        self.held = {"BTC-USD": 5, "ETH-USD": 0}
+        self.filled_per_flatten = 2  # a market order that fills in pieces
 
     async def handle(self, request: web.Request) -> web.Response:
         self.requests.append((request.method, request.path_qs, request.headers.get("X-Operator")))
@@ -253,8 +255,12 @@ class FakeOms:
             order_id = request.path.rsplit("/", 1)[-1]
             if order_id == "o-3":
                 return web.json_response({"error": "order already done"}, status=409)
+            self.open.remove(order_id)
             return web.json_response({"order_id": order_id, "status": "canceled"})
+        if request.path == "/positions":
+            return web.json_response({"positions": self.held, "fills": 0})
         if request.path in ("/admin/flatten", "/admin/kill-switch"):
+            self.held = {symbol: max(0, qty - self.filled_per_flatten) for symbol, qty in self.held.items()}
             return web.json_response({"ok": True})
         return web.json_response({"error": "not found"}, status=404)
 
@@ -276,7 +282,9 @@ def _outcomes(history: History) -> list[tuple[str, OpType]]:
     return [(op.f, op.type) for op in history.ops if op.kind == OpKind.ACTION and op.type != OpType.INVOKE]
 
 
-async def test_safety_steps_run_in_order_on_the_active_instance(oms: tuple[FakeOms, str]) -> None:
+async def test_safety_steps_run_in_order_on_the_active_instance(
+        oms: tuple[FakeOms, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gameday.operator.UNTIL_FLAT_S", 0.6)
     fake, url = oms
     history = History()
     async with aiohttp.ClientSession() as session:
@@ -284,7 +292,11 @@ async def test_safety_steps_run_in_order_on_the_active_instance(oms: tuple[FakeO
         await operator.safety(list(SafetyStep), "stopped: x")
 
     assert _outcomes(history) == [("cancel-all", OpType.FAIL), ("flatten", OpType.OK),
-                                  ("kill-switch", OpType.OK)]
+                                  ("kill-switch", OpType.OK), ("until-flat", OpType.FAIL)]
+    until_flat = history.ops[-1].value
+    assert until_flat["open"] == 1, "o-3 could not be cancelled: never flattened over an open order"
+    assert until_flat["held"] == {"BTC-USD": 1}
+    assert until_flat["flattens"] == 0
     cancel = next(op for op in history.ops if op.f == "cancel-all" and op.type == OpType.FAIL)
     assert cancel.value["cancelled"] == 2
     assert cancel.value["refused"] == {"o-3": 409}
@@ -293,6 +305,33 @@ async def test_safety_steps_run_in_order_on_the_active_instance(oms: tuple[FakeO
     admin = [(method, path, who) for method, path, who in fake.requests if path.startswith("/admin")]
     assert admin == [("POST", "/admin/flatten", SAFETY_OPERATOR),
                      ("POST", "/admin/kill-switch", SAFETY_OPERATOR)]
+
+
+async def test_after_a_flatten_the_operator_flattens_again_until_the_book_is_flat(
+        oms: tuple[FakeOms, str]) -> None:
+    fake, url = oms
+    fake.open = []
+    fake.held = {"BTC-USD": 5, "ETH-USD": -1}
+    history = History()
+    async with aiohttp.ClientSession() as session:
+        operator = Operator(session, {"oms-primary": url}, "t0ken", history)
+        await operator.safety([SafetyStep.FLATTEN], "stopped: x")
+
+    assert _outcomes(history) == [("flatten", OpType.OK), ("until-flat", OpType.OK)]
+    assert history.ops[-1].value["flattens"] == 2
+    assert fake.held == {"BTC-USD": 0, "ETH-USD": 0}
+    flattens = [path for _, path, _ in fake.requests if path == "/admin/flatten"]
+    assert len(flattens) == 3
+
+
+async def test_cancel_all_alone_waits_for_no_book(oms: tuple[FakeOms, str]) -> None:
+    fake, url = oms
+    history = History()
+    async with aiohttp.ClientSession() as session:
+        await Operator(session, {"oms-primary": url}, "t0ken", history).safety([SafetyStep.CANCEL_ALL], "x")
+
+    assert _outcomes(history) == [("cancel-all", OpType.FAIL)]
+    assert not [path for _, path, _ in fake.requests if path == "/positions"]
 
 
 async def test_safety_steps_fail_on_record_when_no_instance_is_active(oms: tuple[FakeOms, str]) -> None:

@@ -52,8 +52,10 @@ def test_the_catalog_names_every_default_checker_with_its_unit_and_options() -> 
     def options(checker: object) -> frozenset[str]:
         return checker.options if isinstance(checker, ContextualChecker) else frozenset()
 
-    registry = {name: (checker.unit, options(checker)) for name, checker in DEFAULT_CHECKERS.items()}
-    catalog = {name: (spec.unit, spec.options) for name, spec in CHECKER_CATALOG.items()}
+    registry = {name: (checker.unit, options(checker), getattr(checker, "required_options", frozenset()))
+                for name, checker in DEFAULT_CHECKERS.items()}
+    catalog = {name: (spec.unit, spec.options, spec.required_options)
+               for name, spec in CHECKER_CATALOG.items()}
     missing = sorted(registry.keys() - catalog.keys())
     assert missing == [], f"add {missing} to gameday/scenario/checker_catalog.py"
     assert catalog == registry
