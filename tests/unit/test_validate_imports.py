@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gameday.checkers import DEFAULT_CHECKERS, ContextualChecker
 from gameday.scenario.checker_catalog import CHECKER_CATALOG
+from gameday.units import Unit
 
 ROOT = Path(__file__).parents[2]
 NOT_FOR_VALIDATION = ("asyncio", "aiohttp", "asyncpg", "matplotlib", "gameday.checkers", "gameday.runner",
@@ -52,7 +53,8 @@ def test_the_catalog_names_every_default_checker_with_its_unit_and_options() -> 
     def options(checker: object) -> frozenset[str]:
         return checker.options if isinstance(checker, ContextualChecker) else frozenset()
 
-    registry = {name: (checker.unit, options(checker), getattr(checker, "required_options", frozenset()))
+    registry: dict[str, tuple[Unit, frozenset[str], frozenset[str]]] = {
+        name: (checker.unit, options(checker), getattr(checker, "required_options", frozenset()))
                 for name, checker in DEFAULT_CHECKERS.items()}
     catalog = {name: (spec.unit, spec.options, spec.required_options)
                for name, spec in CHECKER_CATALOG.items()}
