@@ -16,7 +16,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 
 from mock_exchange.config import VenueConfig
 from mock_exchange.executions import (
@@ -30,6 +29,7 @@ from mock_exchange.executions import (
 )
 from mock_exchange.fault_board import FaultBoard
 from mock_exchange.faults import CancelFailureMode, CountedRequest, Fault, FaultKind, PricePath
+from mock_exchange.held_cancels import HeldCancel, HeldCancels
 from mock_exchange.ledger import Ledger
 from mock_exchange.market_clock import MarketClock, MarketPhase, refusal_text
 from mock_exchange.market_status import MarketStatus
@@ -53,19 +53,6 @@ log = logging.getLogger(__name__)
 DAY_EXPIRY_TEXT = "DAY order expired at the market close"
 
 
-@dataclass(frozen=True, slots=True)
-class _HeldCancel:
-    """A cancel a hanging cancel-failure fault keeps unanswered until it is healed (or replaced)."""
-
-    orig_cl_ord_id: str
-    order_id: str | None
-    cancel_cl_ord_id: str
-    requested_by: str
-    on_release: OnCancelReleased
-    dropped_on_heal: bool
-    """the fault that held it says ``on_heal: drop``: discarded, never answered"""
-
-
 class MatchingEngine:
     """Orders, prices and fills of one venue; every change goes through the ledger first."""
 
@@ -86,7 +73,7 @@ class MatchingEngine:
         self.market_status = MarketStatus.attached(self.prices, self.faults, ledger)  # halts, bands, replay
         self.market = MarketClock(config.market_clock) if config.market_clock is not None else None
         self._last_phase: MarketPhase | None = None
-        self._held_cancels: list[_HeldCancel] = []
+        self._held_cancels = HeldCancels()
         self._resting = RestingOrders()
         for order in ledger.open_orders.values():
             self._resting.add(order)
@@ -187,9 +174,8 @@ class MatchingEngine:
             if failure.mode is CancelFailureMode.REJECT:
                 return CancelRejection(CancelRejectReason.BROKER_OPTION, failure.reason, order)
             if failure.mode is CancelFailureMode.HANG and on_release is not None:
-                held = _HeldCancel(orig_cl_ord_id, order_id, cancel_cl_ord_id, requested_by, on_release,
-                                   failure.drops_held_cancels)
-                self._held_cancels.append(held)
+                self._held_cancels.hold(HeldCancel(orig_cl_ord_id, order_id, cancel_cl_ord_id, requested_by,
+                                                   on_release, failure.drops_held_cancels))
             return None
         if order is None:
             return CancelRejection(CancelRejectReason.UNKNOWN_ORDER, "unknown order", None)
@@ -254,22 +240,12 @@ class MatchingEngine:
             if isinstance(fault, PricePath):
                 self.prices[fault.symbol].follow(fault.move_pct, fault.over_s)
         if kind is FaultKind.CANCEL_FAILURE and self._held_cancels:
-            self._end_hang()
+            # healed or replaced: each held cancel is processed against the failure armed now
+            self._held_cancels.release(self._process_held)
 
-    def _end_hang(self) -> None:
-        """The hanging fault was healed or replaced: each held cancel is dropped or processed now
-        (against whatever cancel failure is armed now)."""
-        held, self._held_cancels = self._held_cancels, []
-        dropped = [cancel for cancel in held if cancel.dropped_on_heal]
-        if dropped:
-            log.info("cancel-failure heal: dropping %d held cancel(s)", len(dropped))
-        for cancel in held:
-            if cancel.dropped_on_heal:
-                continue
-            outcome = self._cancel_request(cancel.orig_cl_ord_id, cancel.order_id, cancel.cancel_cl_ord_id,
-                                           cancel.requested_by, cancel.on_release)
-            if outcome is not None:
-                cancel.on_release(outcome)
+    def _process_held(self, cancel: HeldCancel) -> CancelOutcome | None:
+        return self._cancel_request(cancel.orig_cl_ord_id, cancel.order_id, cancel.cancel_cl_ord_id,
+                                    cancel.requested_by, cancel.on_release)
 
     # -- replaces --------------------------------------------------------------------------
 

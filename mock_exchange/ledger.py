@@ -23,47 +23,36 @@ Line kinds (all carry ``kind`` and ``t_ns`` = ``time.monotonic_ns()``):
   :data:`MAX_MARKET_DATA_RECORDS` of them are kept in memory, numbered (``GET /ledger``'s ``market_data``
   and ``GET /ledger/market-data``).
 
-Reading the file back is :mod:`mock_exchange.ledger_replay`; a line is never written with a
-number JSON cannot hold (the event is refused: :class:`LedgerRefusedError`, logged).
+Reading the file back is :mod:`mock_exchange.ledger_replay`; what the events add up to in memory
+(applied alike when written and when read back) is :mod:`mock_exchange.ledger_index`. A line is
+never written with a number JSON cannot hold (the event is refused: :class:`LedgerRefusedError`,
+logged).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mock_exchange.ledger_file import LedgerFile
+from mock_exchange.ledger_index import MAX_MARKET_DATA_RECORDS, LedgerIndex
 from mock_exchange.ledger_lines import NonFiniteNumberError, event_line, order_line
 from mock_exchange.ledger_replay import LedgerCorruptError, LedgerError, replay
 from mock_exchange.market_data_log import MarketDataLog
-from mock_exchange.model import (
-    ExecType,
-    Fill,
-    Order,
-    OrderEvent,
-    OrderStatus,
-    OrdType,
-    SessionEventKind,
-    SessionRecord,
-    Side,
-    TimeInForce,
-)
+from mock_exchange.model import Fill, Order, OrderEvent, SessionEventKind, SessionRecord
 
 if TYPE_CHECKING:
     from mock_exchange.telemetry import LedgerObserver
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Ledger", "LedgerCorruptError", "LedgerError", "LedgerRefusedError"]
+__all__ = ["MAX_MARKET_DATA_RECORDS", "Ledger", "LedgerCorruptError", "LedgerError", "LedgerRefusedError"]
 
 Event = dict[str, Any]
 
-MAX_MARKET_DATA_RECORDS = 100_000
-"""``md`` and ``price`` lines held in memory (the file keeps every one): about 28 minutes of two
-feeds of two symbols"""
 MARKET_DATA_KINDS = frozenset({"md", "price"})
 
 
@@ -78,30 +67,8 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.observer: LedgerObserver | None = None
-        self.orders: dict[str, Order] = {}
-        self.open_orders: dict[str, Order] = {}
-        self.fills: list[Fill] = []
-        self.sessions: dict[str, SessionRecord] = {}
-        self.fault_events: list[Event] = []
-        self.bans: list[Event] = []
-        self.status_events: list[Event] = []
-        self.market_data = MarketDataLog(MAX_MARKET_DATA_RECORDS)
-        self._by_cl_ord_id: dict[str, Order] = {}
-        self._order_count = 0
-        self._exec_count = 0
+        self._index = LedgerIndex(path)
         self._file: LedgerFile | None = None
-        self._appliers: dict[str, Callable[[Event], None]] = {
-            "order": self._apply_order,
-            "fill": self._apply_fill,
-            "cancel": self._apply_cancel,
-            "replace": self._apply_replace,
-            "fault": self.fault_events.append,
-            "ban": self.bans.append,
-            "status": self.status_events.append,
-            "session": self._apply_session,
-            "md": self.market_data.append,
-            "price": self.market_data.append,
-        }
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -125,7 +92,7 @@ class Ledger:
         self.close()
 
     def _replay(self) -> None:
-        replay(self.path, self._apply)
+        replay(self.path, self._index.apply)
         log.info(
             "ledger %s replayed: %d orders (%d open), %d fills",
             self.path,
@@ -136,14 +103,46 @@ class Ledger:
 
     # -- queries ---------------------------------------------------------------------------
 
+    @property
+    def orders(self) -> dict[str, Order]:
+        return self._index.orders
+
+    @property
+    def open_orders(self) -> dict[str, Order]:
+        return self._index.open_orders
+
+    @property
+    def fills(self) -> list[Fill]:
+        return self._index.fills
+
+    @property
+    def sessions(self) -> dict[str, SessionRecord]:
+        return self._index.sessions
+
+    @property
+    def fault_events(self) -> list[Event]:
+        return self._index.fault_events
+
+    @property
+    def bans(self) -> list[Event]:
+        return self._index.bans
+
+    @property
+    def status_events(self) -> list[Event]:
+        return self._index.status_events
+
+    @property
+    def market_data(self) -> MarketDataLog:
+        return self._index.market_data
+
     def order_by_cl_ord_id(self, cl_ord_id: str) -> Order | None:
-        return self._by_cl_ord_id.get(cl_ord_id)
+        return self._index.order_by_cl_ord_id(cl_ord_id)
 
     def next_order_id(self) -> str:
-        return f"O{self._order_count + 1}"
+        return self._index.next_order_id()
 
     def _next_exec_id(self) -> str:
-        return f"E{self._exec_count + 1}"
+        return self._index.next_exec_id()
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -155,7 +154,7 @@ class Ledger:
         except NonFiniteNumberError as error:
             raise _refused(error) from None
         self._append_line(line)
-        self._index_order(order, order.received_ns, exec_id, text)  # the same values a replay reads
+        self._index.index_order(order, order.received_ns, exec_id, text)  # the same values a replay reads
         if self.observer is not None:
             self.observer.order_event("order", order, exec_id, text)
         return order
@@ -278,7 +277,7 @@ class Ledger:
 
     def _write(self, event: Event) -> None:
         self._append(event)
-        self._apply(event)
+        self._index.apply(event)
 
     def _append(self, event: Event) -> None:
         try:
@@ -308,107 +307,6 @@ class Ledger:
         """Hand what the current batch holds to the OS now (before anything else is sent)."""
         if self._file is not None:
             self._file.flush()
-
-    # -- replay / apply --------------------------------------------------------------------
-
-    def _apply(self, event: Event) -> None:
-        applier = self._appliers.get(event.get("kind", ""))
-        if applier is None:
-            log.warning("ledger %s: ignoring event of unknown kind %r", self.path, event.get("kind"))
-            return
-        applier(event)
-
-    def _apply_order(self, event: Event) -> None:
-        order = Order(
-            order_id=event["order_id"],
-            cl_ord_id=event["cl_ord_id"],
-            sender_comp_id=event["sender_comp_id"],
-            sender_sub_id=event["sender_sub_id"],
-            instance=event["instance"],
-            symbol=event["symbol"],
-            side=Side(event["side"]),
-            ord_type=OrdType(event["ord_type"]),
-            tif=TimeInForce(event["tif"]),
-            price=event["price"],
-            qty=event["qty"],
-            received_ns=event["t_ns"],
-            status=OrderStatus(event["status"]),
-        )
-        self._index_order(order, event["t_ns"], event["exec_id"], event["text"])
-
-    def _index_order(self, order: Order, t_ns: int, exec_id: str, text: str | None) -> None:
-        status = order.status
-        exec_type = ExecType.NEW if status is OrderStatus.NEW else ExecType.REJECTED
-        order.events.append(OrderEvent(t_ns, status, exec_type, exec_id, text))
-        self._order_count += 1
-        self._exec_count += 1
-        self.orders[order.order_id] = order
-        self._by_cl_ord_id[order.cl_ord_id] = order
-        if order.is_open:
-            self.open_orders[order.order_id] = order
-
-    def _apply_fill(self, event: Event) -> None:
-        order = self.orders[event["order_id"]]
-        qty: int = event["qty"]
-        price: float = event["price"]
-        order.cum_qty += qty
-        order.notional += qty * price
-        order.fill_count += 1
-        order.status = OrderStatus.FILLED if order.cum_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
-        order.events.append(OrderEvent(event["t_ns"], order.status, ExecType.TRADE, event["exec_id"]))
-        self._exec_count += 1
-        if not order.is_open:
-            self.open_orders.pop(order.order_id, None)
-        self.fills.append(
-            Fill(
-                exec_id=event["exec_id"],
-                order_id=order.order_id,
-                cl_ord_id=order.cl_ord_id,
-                instance=order.instance,
-                symbol=order.symbol,
-                side=order.side,
-                qty=qty,
-                price=price,
-                t_ns=event["t_ns"],
-                market=event.get("market"),
-            )
-        )
-
-    def _apply_cancel(self, event: Event) -> None:
-        order = self.orders[event["order_id"]]
-        order.status = OrderStatus.CANCELED
-        exec_type = ExecType.EXPIRED if event.get("expired") else ExecType.CANCELED
-        order.events.append(
-            OrderEvent(event["t_ns"], order.status, exec_type, event["exec_id"], event["text"])
-        )
-        self._exec_count += 1
-        self.open_orders.pop(order.order_id, None)
-
-    def _apply_replace(self, event: Event) -> None:
-        order = self.orders[event["order_id"]]
-        order.cl_ord_id = event["cl_ord_id"]
-        order.qty = event["qty"]
-        order.price = event["price"]
-        order.events.append(OrderEvent(event["t_ns"], order.status, ExecType.REPLACED, event["exec_id"]))
-        self._exec_count += 1
-        self._by_cl_ord_id[order.cl_ord_id] = order
-
-    def _apply_session(self, event: Event) -> None:
-        comp_id: str = event["sender_comp_id"]
-        kind = SessionEventKind(event["event"])
-        if kind is SessionEventKind.LOGON_REFUSED:
-            return
-        record = self.sessions.setdefault(comp_id, SessionRecord(comp_id))
-        record.in_seq = event["in_seq"]
-        record.out_seq = event["out_seq"]
-        if kind is SessionEventKind.LOGON:
-            record.connected = record.logged_on = True
-            record.logons += 1
-            record.last_logon_ns = event["t_ns"]
-        elif kind is SessionEventKind.LOGOUT:
-            record.logged_on = False
-        else:
-            record.connected = record.logged_on = False
 
 
 def _refused(error: NonFiniteNumberError) -> LedgerRefusedError:

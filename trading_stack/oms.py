@@ -9,8 +9,8 @@ and re-activates instances (docs/deploy.md §2). The HTTP API's side is :mod:`tr
 
 The parts: :mod:`~trading_stack.oms_streams` (NATS: publisher, mirror, shadow feed),
 :mod:`~trading_stack.oms_session` (the FIX session and its send gates), :mod:`~trading_stack.oms_lease`
-(the lease and fencing), :mod:`~trading_stack.oms_promotion` and :mod:`~trading_stack.oms_deploy`
-(shadow, park).
+(the lease and fencing), :mod:`~trading_stack.oms_promotion`, :mod:`~trading_stack.oms_deploy`
+(shadow, park) and :mod:`~trading_stack.oms_book_sink` (where order changes and fills go).
 """
 
 from __future__ import annotations
@@ -27,21 +27,20 @@ from trading_stack.breaker_runtime import BreakerRuntime
 from trading_stack.checkpoints import Checkpoint, save_checkpoint
 from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.config import Defect, InitialRole, OmsConfig
-from trading_stack.deploy.outputs import OUTPUTS_SUBJECT, output_for
 from trading_stack.deploy.positions import Position
 from trading_stack.gateway import OrderGateway, PlaceResult
 from trading_stack.http_api import ApiResult
 from trading_stack.loop_lag import LoopLagMonitor
 from trading_stack.metrics_http import new_registry
-from trading_stack.models import Fill, NewOrderRequest, Order, OrdType, Side
+from trading_stack.models import NewOrderRequest, Order, OrdType, Side
 from trading_stack.oms_api import OmsService  # names Oms only for type checking: no cycle
+from trading_stack.oms_book_sink import OmsBookSink
 from trading_stack.oms_deploy import DeployRoles
 from trading_stack.oms_lease import LeaseGuard
 from trading_stack.oms_metrics import OrderMetrics, oms_collector
 from trading_stack.oms_promotion import Promoter
 from trading_stack.oms_session import VenueLink
 from trading_stack.oms_streams import OmsStreams
-from trading_stack.order_log import log_fill, log_order
 from trading_stack.order_throttle import OrderThrottle
 from trading_stack.risk import RiskLimits
 from trading_stack.roles import Promotion, Role, RoleMachine
@@ -74,7 +73,8 @@ class Oms:
 
     The composition root: it owns the book, the store and the gateway, and composes
     ``streams`` (NATS), ``link`` (the FIX session and its gates), ``guard`` (the lease and
-    fencing), ``promotion`` and ``deploy``; each reaches back only through its own host protocol.
+    fencing), ``promotion``, ``deploy`` and the gateway's book sink; each reaches back only
+    through its own host protocol.
     """
 
     def __init__(self, config: OmsConfig, clock: MonotonicNs = monotonic_ns, boot: int | None = None) -> None:
@@ -96,7 +96,7 @@ class Oms:
         self.venue_halts = VenueHalts(self._defects, clock)
         self.roles = RoleMachine(INITIAL_ROLES[config.initial_role])
         self.link = VenueLink(config, clock, self)  # its policy follows the initial role
-        self.gateway = OrderGateway(self.instance, self._boot, self.book, sink=self,
+        self.gateway = OrderGateway(self.instance, self._boot, self.book, sink=OmsBookSink(self),
                                     ack_timeout_s=config.order_ack_timeout_s, clock=clock,
                                     app_gate=self.link.app_gate)
         self.throttle = OrderThrottle(
@@ -178,36 +178,6 @@ class Oms:
         if self._store_task is None:
             self._store_task = self.spawn(self.store.run(), "store")
             self.spawn(publish_backlog(self.store, lambda: self.streams.publisher), "store-backlog")
-
-    # -- BookSink ----------------------------------------------------------------------
-    def order_changed(self, order: Order) -> None:
-        status = order.status.value
-        log_order(f"order_{status}", f"order {status} ({order.cum_qty} filled)", order)
-        if order.status.is_done:
-            self.metrics.done(order.order_id)
-        self.store.save_order(order)
-        if self.streams.publisher is not None:
-            self.streams.publisher.order(order)
-
-    def stored(self, fill: Fill) -> None:
-        self.store.save_fill(fill)
-
-    def filled(self, fill: Fill, positions: dict[str, int], fill_count: int) -> None:
-        order = self.book.get(fill.order_id)
-        log_fill(fill, None if order is None else order.corr)
-        self.metrics.filled(fill.order_id)
-        self.store.save_fill(fill)
-        publisher = self.streams.publisher
-        if publisher is not None:
-            publisher.fill(fill)
-            publisher.positions(positions, fill_count)
-            output = output_for(self.instance, self.book.version, fill, self.book.position(fill.symbol),
-                                self._clock())
-            publisher.output(OUTPUTS_SUBJECT, output.model_dump(mode="json"))
-        if self.roles.role is Role.ACTIVE:
-            self.breaker.on_fill(fill)
-        if self.market_data is not None:
-            self.market_data.on_fill(fill)
 
     # -- BreakerHost / DrainHost -----------------------------------------------------------
     def open_orders(self) -> list[Order]:
