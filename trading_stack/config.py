@@ -26,6 +26,10 @@ class InitialRole(StrEnum):
     DORMANT = "dormant"  # serves HTTP only until POST /admin/launch (a deploy's green)
 
 
+DEFAULT_LOGON_TIMEOUT_S = 6.0
+"""The Logon answer is awaited this long unless configured: beyond seed 002's 5 s session setup."""
+
+
 class OmsConfig(_Model):
     instance_id: str
     initial_role: InitialRole
@@ -46,7 +50,8 @@ class OmsConfig(_Model):
         "executions whose reports never arrived")
     fix_logon_timeout_s: float | None = Field(
         default=None, gt=0, description="the venue's Logon answer is awaited this long (it must outlast "
-        "the venue's session setup, seed 002: 2-5 s); None: the order ack timeout, at least 2 s")
+        "the venue's session setup, seed 002: 2-5 s); None: the order ack timeout, at least "
+        "DEFAULT_LOGON_TIMEOUT_S (a session set up mid-day takes up to 5 s)")
     venue_rate_limit: PublishedRateLimit | None = Field(
         default=None, description="the venue's published new-order limit: the client-side throttle's size")
     # NATS (through the fault proxy)

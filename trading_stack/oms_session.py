@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from trading_stack import fix_codec
 from trading_stack.clock import MonotonicNs
-from trading_stack.config import Defect, OmsConfig
+from trading_stack.config import DEFAULT_LOGON_TIMEOUT_S, Defect, OmsConfig
 from trading_stack.fix_client import FixSession, SessionSettings, SessionState
 from trading_stack.gateway import OrderGateway
 from trading_stack.oms_streams import OmsStreams
@@ -119,7 +119,8 @@ class VenueLink:
             retry_initial_s=config.logon_retry_initial_s,
             retry_max_s=config.logon_retry_max_s,
             retry=self._retry_logon,
-            logon_timeout_s=config.fix_logon_timeout_s or max(2.0, config.order_ack_timeout_s),
+            logon_timeout_s=(config.fix_logon_timeout_s
+                             or max(DEFAULT_LOGON_TIMEOUT_S, config.order_ack_timeout_s)),
         )
         return FixSession(settings, self._on_app, self._on_session_state, self._session_gate, self._clock)
 

@@ -98,7 +98,9 @@ async def test_a_clean_deploy_cuts_over_in_one_step_and_rolls_back_with_blue_res
         status, accepted = await deploy.post("/deploy", {"version": "1.4.2"})
         assert (status, accepted["guarded"]) == (202, False)
         await deploy.reached("live")
-        assert deploy.phases()[:4] == ["launching", "verifying", "cutting-over", "live"]
+        # green's venue session takes the venue's session setup (seed 002): verifying may wait on it
+        phases = [phase for i, phase in enumerate(deploy.phases()) if deploy.phases()[i - 1:i] != [phase]]
+        assert phases[:4] == ["launching", "verifying", "cutting-over", "live"]
         upstreams = bed.events_on("frontdoor.routes")[-1]["upstreams"]
         assert upstreams == [{"instance": "oms-green", "weight": 100}]
         served = len(deploy.flow.answers)

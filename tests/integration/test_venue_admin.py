@@ -63,7 +63,8 @@ async def test_health(venue: Venue) -> None:
 async def test_ledger_shapes(traded_venue: Venue) -> None:
     status, body = await get_json(traded_venue.admin_port, "/ledger")
     assert status == 200
-    assert set(body) == {"orders", "fills", "sessions", "faults", "bans", "trading_status", "now_ns"}
+    assert set(body) == {"orders", "fills", "sessions", "faults", "bans", "trading_status", "report_fates",
+                         "now_ns"}
     assert isinstance(body["now_ns"], int)
     filled, resting = body["orders"]
     assert set(filled) >= ORDER_KEYS

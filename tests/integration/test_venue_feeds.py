@@ -135,7 +135,8 @@ async def test_ready_line_names_each_feed_and_a_venue_without_feeds_is_unchanged
         venue = exchange.venues["venue"]
         assert venue.feed_ports == {}
         status, ledger = await get_json(venue.admin_port, "/ledger")
-        assert set(ledger) == {"orders", "fills", "sessions", "faults", "bans", "trading_status", "now_ns"}
+        assert set(ledger) == {"orders", "fills", "sessions", "faults", "bans", "trading_status",
+                               "report_fates", "now_ns"}
 
 
 async def test_two_feeds_publish_the_venues_prices_each_with_its_own_seqs(tmp_path: Path) -> None:
