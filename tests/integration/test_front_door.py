@@ -22,6 +22,8 @@ from tests.integration.test_oms_support import ADMIN, Service, nats_server, serv
 from tests.loopback_http import serving_runner
 
 pytestmark = pytest.mark.integration
+HELD_S = 1.5
+"""how long the answer-time test holds blue's answer"""
 
 
 @dataclass
@@ -173,7 +175,7 @@ async def test_rejections_are_counted_per_instance_on_frontdoor_outcomes(door: D
 async def test_each_orders_answer_time_is_reported_per_instance(door: Door) -> None:
     assert (await door.order())[0] == 201
     door.blue.delay = asyncio.Event()
-    asyncio.get_running_loop().call_later(0.3, door.blue.delay.set)
+    asyncio.get_running_loop().call_later(HELD_S, door.blue.delay.set)
     assert (await door.order())[0] == 201
 
     def answers() -> list[float]:
@@ -182,7 +184,7 @@ async def test_each_orders_answer_time_is_reported_per_instance(door: Door) -> N
 
     await wait_until(lambda: len(answers()) == 2, 5, "two answer times on frontdoor.outcomes")
     fast, slow = answers()
-    assert fast < 300 <= slow
+    assert fast < HELD_S * 1000 <= slow  # a loaded machine can take a while over an order: not 1.5 s
 
 
 async def test_a_cancel_goes_to_the_instance_that_placed_the_order(door: Door) -> None:
