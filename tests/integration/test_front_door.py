@@ -184,7 +184,8 @@ async def test_each_orders_answer_time_is_reported_per_instance(door: Door) -> N
 
     await wait_until(lambda: len(answers()) == 2, 5, "two answer times on frontdoor.outcomes")
     fast, slow = answers()
-    assert fast < HELD_S * 1000 <= slow  # a loaded machine can take a while over an order: not 1.5 s
+    # a loaded machine can take a while over an order, and the hold starts just before the order
+    assert fast < HELD_S * 500 < slow
 
 
 async def test_a_cancel_goes_to_the_instance_that_placed_the_order(door: Door) -> None:
