@@ -2,7 +2,8 @@
 
 One testsuite per scenario, one testcase per run of each variant. A run that does not read as
 expected is a ``<failure>`` whose message says what was expected and what happened; a run that
-aborted is an ``<error>``. Each testcase's ``system-out`` names the run directory.
+aborted is an ``<error>``, unless it reads as expected (a defect's run a stop line aborted on
+purpose: graded as any other). Each testcase's ``system-out`` names the run directory.
 
 A defect run's test names its defects (``failover-primary-crash[no-promotion].defect.1``); a
 testcase's ``time`` is its run's wall time, a suite's the sum of its row's, and a suite's
@@ -28,6 +29,8 @@ def _expected_text(row: MatrixRow, variant: Variant) -> str:
 
 def _observed_text(run: RunSummary) -> str:
     text = f"verdict {run.verdict.value}"
+    if run.error is not None:
+        text += f"; aborted: {run.error}"
     if run.failing:
         text += f"; failing: {', '.join(run.failing)}"
     if run.unknown:
@@ -44,7 +47,7 @@ def _case(suite: ET.Element, row: MatrixRow, variant: Variant, number: int, run:
         "classname": f"gameday.matrix.{row.scenario}",
         "time": junit_seconds(run.duration_s),
     })
-    if run.error is not None:
+    if run.error is not None and not run.as_expected:
         element = ET.SubElement(case, "error", {"type": "aborted", "message": xml_text(run.error)})
         element.text = xml_text(f"expected: {_expected_text(row, variant)}")
     elif not run.as_expected:
@@ -72,7 +75,7 @@ def _runs(rows: list[MatrixRow]) -> list[RunSummary]:
 def _totals(rows: list[MatrixRow]) -> dict[str, str]:
     runs = _runs(rows)
     no_defect = sum(not row.defect and not row.defect_not_run for row in rows)
-    errors = sum(run.error is not None for run in runs)
+    errors = sum(run.error is not None and not run.as_expected for run in runs)
     failures = sum(run.error is None and not run.as_expected for run in runs) + no_defect
     return {"tests": str(len(runs) + no_defect), "failures": str(failures), "errors": str(errors),
             "time": junit_seconds(sum(run.duration_s or 0.0 for run in runs))}

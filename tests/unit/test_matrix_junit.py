@@ -21,6 +21,9 @@ async def _matrix(outcome_of_defect_run: str, repeats: int = 2) -> ET.Element:
         recovered = correct or outcome_of_defect_run == "recovers"
         result = grade_run(SCENARIO, failover_history(recovered=recovered).ops)
         error = "the stack did not start" if not correct and outcome_of_defect_run == "aborts" else None
+        if not correct and outcome_of_defect_run == "stopped":  # a stop line aborted it, on purpose
+            result = result.model_copy(update={"stopped_by": "no_active_for"})
+            error = "stopped: no_active_for (4s without an active instance) at t+9.0s"
         return result, f"reports/{request.variant.value}-{request.repeat}", error
 
     matrix = await run_matrix([(CRASH, SCENARIO)], run_one, repeats=repeats)  # type: ignore[arg-type]
@@ -56,6 +59,14 @@ async def test_an_aborted_run_is_an_error_not_a_failure() -> None:
     (error,) = root.iter("error")
     assert (root.attrib["failures"], root.attrib["errors"]) == ("0", "1")
     assert error.attrib["message"] == "the stack did not start"
+
+
+async def test_a_defect_run_a_stop_line_aborted_that_fails_as_expected_is_neither_error_nor_failure() -> None:
+    root = await _matrix("stopped", repeats=1)
+
+    assert (root.attrib["failures"], root.attrib["errors"]) == ("0", "0")
+    defect_out = [case.findtext("system-out") or "" for case in root.iter("testcase")][-1]
+    assert "aborted: stopped: no_active_for" in defect_out
 
 
 async def test_a_scenario_without_a_known_defect_is_a_failing_case() -> None:
