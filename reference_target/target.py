@@ -20,7 +20,7 @@ DEFECTS: Mapping[str, str] = {
     Defect.NO_PROMOTION: "the failover daemon never promotes the DR",
     Defect.NO_FENCING: "an instance keeps trading without the lease (two writers)",
     Defect.SHALLOW_HEALTH: "health says ready as soon as the process answers",
-    Defect.NO_FILL_RECONCILE: "a promoted instance does not reconcile fills with the venue",
+    Defect.NO_FILL_RECONCILE: "the venue's fills are never read (no reconcile on promotion, no drop-copy)",
     Defect.NO_LOGON_RETRY: "a refused FIX logon is never retried",
     Defect.SINGLE_VANTAGE_HEALTH: "the failover daemon trusts one vantage point",
     Defect.NO_DB_SYNC_ON_PROMOTION: "a promotion does not sync state out of band (stale risk limits)",

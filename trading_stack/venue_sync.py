@@ -43,6 +43,9 @@ from trading_stack.trade_capture import TradeCaptureRefused
 
 log = logging.getLogger(__name__)
 
+RECOVERY_DEFECTS = frozenset({Defect.NO_FILL_RECONCILE, Defect.NO_EXECUTION_RECOVERY})
+"""Either leaves the venue's executions unread: no recovery on a promotion, no drop-copy sweep."""
+
 UNKNOWN_OPEN_ORDER = "UnknownOpenOrder"
 PROMOTION_RECONCILED = "PromotionReconciled"
 OUT_OF_BAND_SYNC_FAILED = "OutOfBandSyncFailed"
@@ -210,8 +213,7 @@ class VenueSync:
         Not at a start (nothing mirrored to compare with), nor with ``no-fill-reconcile`` (its
         positions are the mirror's, and the defect is that the venue's fills are never read).
         """
-        skipped_by = {Defect.NO_FILL_RECONCILE, Defect.NO_EXECUTION_RECOVERY}
-        if source is SyncSource.STARTUP or self._defects & skipped_by:
+        if source is SyncSource.STARTUP or self._defects & RECOVERY_DEFECTS:
             return
         async with self._venue_reads:
             await self._recover(source.value, always_alert=True, ensure_stored=True)
@@ -220,8 +222,8 @@ class VenueSync:
         """Every ``drop_copy_interval_s`` while ``live`` (active, allowed to send): read the venue's
         drop copy and book the executions of this book's orders whose reports never arrived (a dropped
         ExecutionReport); the report, should it come late, is then a duplicate the book ignores.
-        Never with ``no-execution-recovery``."""
-        if Defect.NO_EXECUTION_RECOVERY in self._defects:
+        Never with ``no-execution-recovery`` or ``no-fill-reconcile`` (the venue's fills never read)."""
+        if self._defects & RECOVERY_DEFECTS:
             return
         while True:
             await asyncio.sleep(self._config.drop_copy_interval_s)

@@ -66,6 +66,8 @@ class VenueSettings:
     account: str
     api_key: str
     request_timeout_s: float = 5.0
+    auth_timeout_s: float = 10.0
+    """a session set up mid-day takes the venue a while (seed 002: 2-5 s)"""
     connect_timeout_s: float = 5.0
     heartbeat_s: float = 5.0
     backoff_initial_s: float = 0.1
@@ -152,7 +154,8 @@ class VenueLink:
         reader = asyncio.create_task(self._read(ws, listener), name="venue-reader")
         try:
             answer = await self._call(
-                ws, "auth", {"account": self._settings.account, "api_key": self._settings.api_key}
+                ws, "auth", {"account": self._settings.account, "api_key": self._settings.api_key},
+                timeout_s=max(self._settings.auth_timeout_s, self._settings.request_timeout_s),
             )
             self._authenticated = True
             self.sessions += 1
@@ -175,7 +178,9 @@ class VenueLink:
         self._session_tasks.add(task)
         task.add_done_callback(self._session_tasks.discard)
 
-    async def _call(self, ws: aiohttp.ClientWebSocketResponse, op: str, fields: dict[str, Any]) -> Frame:
+    async def _call(self, ws: aiohttp.ClientWebSocketResponse, op: str, fields: dict[str, Any],
+                    timeout_s: float | None = None) -> Frame:
+        wait_s = self._settings.request_timeout_s if timeout_s is None else timeout_s
         request_id = next(self._ids)
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
@@ -184,10 +189,10 @@ class VenueLink:
                 await ws.send_str(json.dumps({"op": op, "id": request_id, **fields}))
             except (ConnectionError, aiohttp.ClientError, RuntimeError) as error:
                 raise NoAnswerError(f"{op}: could not be sent ({error})") from None
-            async with asyncio.timeout(self._settings.request_timeout_s):
+            async with asyncio.timeout(wait_s):
                 frame = await future
         except TimeoutError:
-            raise NoAnswerError(f"{op}: no answer within {self._settings.request_timeout_s:g} s") from None
+            raise NoAnswerError(f"{op}: no answer within {wait_s:g} s") from None
         finally:
             self._pending.pop(request_id, None)
         if frame.get("type") == "error":
