@@ -18,14 +18,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-
 from gameday.errors import GamedayError, Terminated
+from gameday.plain_lines import PlainLines
 from gameday.scenario import Scenario, load_scenario
 from gameday.target import load_target
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from gameday.target_file import TargetFile
 
 EXIT_INVALID = 2
@@ -121,7 +121,14 @@ def _toxiproxy_url(args: argparse.Namespace, console: Console) -> tuple[bool, st
     return True, url
 
 
-def _load_all(paths: Sequence[Path], console: Console,
+def escape(text: str) -> str:
+    """``text`` as literal rich markup (rich is imported by the commands that print through it)."""
+    from rich.markup import escape as escape_markup
+
+    return escape_markup(text)
+
+
+def _load_all(paths: Sequence[Path], console: Console | PlainLines,
               restartable: Sequence[str] | None = None) -> list[Scenario] | None:
     scenarios: list[Scenario] = []
     ok = True
@@ -129,18 +136,24 @@ def _load_all(paths: Sequence[Path], console: Console,
         try:
             scenarios.append(load_scenario(path, restartable=restartable))
         except GamedayError as error:
-            console.print(escape(str(error)), style="bold red", highlight=False)
+            if isinstance(console, PlainLines):
+                console.error(str(error))
+            else:
+                console.print(escape(str(error)), style="bold red", highlight=False)
             ok = False
     return scenarios if ok else None
 
 
-def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
-    scenarios = _load_all(args.scenarios, console)
+def _cmd_validate(args: argparse.Namespace, console: Console | PlainLines) -> int:
+    """Plain lines: ``validate`` is run on every save and in pre-commit hooks, so it pays for no
+    terminal library."""
+    lines = console if isinstance(console, PlainLines) else PlainLines()
+    scenarios = _load_all(args.scenarios, lines)
     if scenarios is None:
         return EXIT_INVALID
     for path, scenario in zip(args.scenarios, scenarios, strict=True):
-        console.print(f"[green]valid[/] {escape(str(path))}: {scenario.name} ({len(scenario.timeline)} "
-                      f"faults, {len(scenario.expectations)} expectations)", highlight=False)
+        lines.ok("valid", f"{path}: {scenario.name} ({len(scenario.timeline)} faults, "
+                          f"{len(scenario.expectations)} expectations)")
     return 0
 
 
@@ -354,6 +367,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         sys.exit(exchange_main(given[1:]))
     args = _parser().parse_args(given)
+    if args.command == "validate":
+        sys.exit(_validate_main(args))
+    from rich.console import Console
+
     console = Console(highlight=False)
     try:
         code = COMMANDS[args.command](args, console)
@@ -367,6 +384,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         code = EXIT_INVALID
     sys.exit(code)
+
+
+def _validate_main(args: argparse.Namespace) -> int:
+    lines = PlainLines()
+    try:
+        return _cmd_validate(args, lines)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except GamedayError as error:
+        lines.error(f"error: {error}")
+        return EXIT_INVALID
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ class FaultKind(StrEnum):
 
 
 class FaultModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     session: Name | None = Field(default=None, description="SenderCompID; absent = all")
 

@@ -15,7 +15,7 @@ from gameday.units import Unit
 ROOT = Path(__file__).parents[2]
 NOT_FOR_VALIDATION = ("asyncio", "aiohttp", "asyncpg", "matplotlib", "gameday.checkers", "gameday.runner",
                       "trading_stack.deploy", "trading_stack.market_data", "mock_exchange.config",
-                      "mock_exchange.venue")
+                      "mock_exchange.venue", "rich", "prometheus_client")
 VALIDATE = """
 import json, sys
 from gameday.cli import main
