@@ -12,12 +12,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
 from gameday.contract.defaults import DEFAULT_SYMBOL, DEFAULT_TIMEOUT_S
 from gameday.errors import GamedayError
 
 if TYPE_CHECKING:  # the checks pull in aiohttp: the parser of every gameday command must not
+    from rich.console import Console
+
     from gameday.contract.instance import AdminToken
     from gameday.target_file import TargetFile
 
