@@ -36,7 +36,7 @@ from gameday.probes import (
 from gameday.proxied_door import ProxiedDoor
 from gameday.recorder import NatsRecorder
 from gameday.report.files import write_reports
-from gameday.report.renderer import DONE, PendingReports, render_in_background, write_readable
+from gameday.report.renderer import DONE, PendingReports, PlottingWarmup, render_in_background, write_readable
 from gameday.scenario import Scenario, load_scenario
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.model import Routing
@@ -149,12 +149,15 @@ def _load(load: LoadPlan | None, stack: Stack, history: History, settings: RunSe
 
 async def _play(scenario: Scenario, stack: Stack, history: History, session: aiohttp.ClientSession,
                 settings: RunSettings, load: LoadPlan | None = None, progress: Progress = lambda line: None,
-                ) -> Crossing | None:
-    """The run from the workload's start to the final state; a crossed stop line, if one was."""
+                warmup: PlottingWarmup | None = None) -> Crossing | None:
+    """The run from the workload's start to the final state; a crossed stop line, if one was.
+    ``warmup`` starts once the workload is over: the capture and stop mostly wait on others."""
     async with _load(load, stack, history, settings, progress) as locust:
         started_ns = time.monotonic_ns() + int(settings.lead_in_s * 1e9)
         locust.begin(started_ns)
         crossing = await _drive(scenario, stack, history, session, settings, started_ns)
+    if warmup is not None:
+        warmup.start()
     await _capture(stack, history, session)
     await asyncio.to_thread(collect_logs, stack.endpoints.logs, stack.settings.run_dir.path)
     return crossing
@@ -259,6 +262,7 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     history = History(run.path / HISTORY_FILE, observers=() if live is None else (live.observe,))
     error: str | None = None
     status = RunStatus.COMPLETED
+    warmup = PlottingWarmup()
     regions = scenario.stack.regions
     stack_settings = StackSettings(run_dir=run, seed=scenario.seed, symbols=tuple(scenario.workload.symbols),
                                    preset=scenario.stack.preset, deployment=DeploymentSpec.of(scenario.stack),
@@ -281,7 +285,7 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
             history.append(OpKind.RUN, OpType.INFO, "runner", "start", {
                 "run_id": run.run_id, "scenario": scenario.name, "seed": scenario.seed,
                 "defects": list(defects), **stack.describe()})
-            crossing = await _play(scenario, stack, history, session, settings, load, progress)
+            crossing = await _play(scenario, stack, history, session, settings, load, progress, warmup)
         if crossing is not None:
             status, error = RunStatus.ABORTED, crossing.reason
     except TimeoutError:
@@ -304,7 +308,7 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     history.close()
     result = grade_run(scenario, history.ops)
     write_reports(result, run.path)
-    reports = render_in_background(result, history.ops, run.path, progress)
+    reports = render_in_background(result, history.ops, run.path, progress, warmup)
     if live is not None:
         try:  # the graded run is written: a console that fails here costs nothing more
             live.finished(result, history.ops, run.path)

@@ -25,7 +25,8 @@ from gameday.report.html_parts import (
     identity_html,
     verdict_badge,
 )
-from gameday.report.plots import PLOTS
+from gameday.report.plot_workers import map_in_workers
+from gameday.report.plots import PLOTS, Plot
 from gameday.report.summary import summary_markdown
 from gameday.report.svg import inline_svg, plotting
 from gameday.report.trails_html import stop_html, trails_html
@@ -85,21 +86,21 @@ class RenderedPlot:
     error: str | None = None
 
 
-def render_plots(data: ReportData) -> list[RenderedPlot]:
-    """Every plot that has something to show, as inline SVG; one that fails carries its error."""
-    rendered = []
+def render_plots(data: ReportData, workers: int = 1) -> list[RenderedPlot]:
+    """Every plot that has something to show, as inline SVG; one that fails carries its error.
+    ``workers`` > 1 draws them in that many processes (:func:`map_in_workers`: only from a process
+    with no other thread)."""
+    def draw(plot: Plot) -> dict[str, str] | None:
+        try:
+            figure = plot.draw(data)
+            return None if figure is None else {"svg": inline_svg(figure, f"plot-{plot.key}", plot.title)}
+        except Exception as failure:  # a plot is not worth the page: say what broke, draw the rest
+            return {"error": f"{type(failure).__name__}: {failure}"}
+
     with plotting():
-        for plot in PLOTS:
-            try:
-                figure = plot.draw(data)
-                if figure is None:
-                    continue
-                rendered.append(RenderedPlot(plot.key, plot.title, svg=inline_svg(figure, f"plot-{plot.key}",
-                                                                                  plot.title)))
-            except Exception as failure:  # a plot is not worth the page: say what broke, draw the rest
-                error = f"{type(failure).__name__}: {failure}"
-                rendered.append(RenderedPlot(plot.key, plot.title, error=error))
-    return rendered
+        drawn = map_in_workers(PLOTS, draw, workers)
+    return [RenderedPlot(plot.key, plot.title, svg=found.get("svg"), error=found.get("error"))
+            for plot, found in zip(PLOTS, drawn, strict=True) if found is not None]
 
 
 def _figure(plot: RenderedPlot) -> str:
@@ -157,10 +158,11 @@ def report_page(result: RunResult, data: ReportData, info: RunInfo, files: RunFi
 
 
 def write_html_report(result: RunResult, ops: Sequence[Op], run_dir: Path, *,
-                      data: ReportData | None = None) -> Path:
+                      data: ReportData | None = None, plot_workers: int = 1) -> Path:
     """Write ``report.html`` into ``run_dir`` and return its path."""
     data = data if data is not None else build_report_data(ops, result.expectations)
-    page = report_page(result, data, RunInfo.read(run_dir, ops), RunFiles.scan(run_dir), render_plots(data))
+    page = report_page(result, data, RunInfo.read(run_dir, ops), RunFiles.scan(run_dir),
+                       render_plots(data, plot_workers))
     path = run_dir / REPORT_HTML
     path.write_text(page, encoding="utf-8")
     return path

@@ -41,11 +41,14 @@ def _alert_rules(run_dir: Path) -> tuple[AlertRule, ...]:
     return tuple(alert.rule for alert in scenario.alerts)
 
 
-def write_readable_reports(result: RunResult, ops: Sequence[Op], run_dir: Path) -> ReadablePaths:
-    """``report-data.json``, ``summary.md`` then ``report.html`` in ``run_dir``."""
+def write_readable_reports(result: RunResult, ops: Sequence[Op], run_dir: Path, *,
+                           plot_workers: int = 1) -> ReadablePaths:
+    """``report-data.json``, ``summary.md`` then ``report.html`` in ``run_dir`` (its plots drawn in
+    ``plot_workers`` processes: more than one only from a process with no other thread)."""
     data = build_report_data(ops, result.expectations, alerts=_alert_rules(run_dir), logs=read_logs(run_dir))
     data_json = run_dir / REPORT_DATA_JSON
     data_json.write_text(data.model_dump_json(indent=1) + "\n", encoding="utf-8")
     summary = write_summary(result, ops, run_dir, data=data)
     return ReadablePaths(report_data_json=data_json, summary_md=summary,
-                         report_html=write_html_report(result, ops, run_dir, data=data))
+                         report_html=write_html_report(result, ops, run_dir, data=data,
+                                                                     plot_workers=plot_workers))

@@ -12,18 +12,49 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from gameday.history import Op
 from gameday.report.pages import write_readable_reports
+from gameday.report.svg import preload
 from gameday.verdict import RunResult
 
-__all__ = ["DONE", "PendingReports", "render_in_background", "write_readable"]
+__all__ = ["DONE", "PLOT_WORKERS", "PendingReports", "PlottingWarmup", "render_in_background",
+           "write_readable"]
 
 Progress = Callable[[str], None]
 MAX_ERROR_BYTES = 1_000
+PLOT_WORKERS = min(2, os.cpu_count() or 1)
+"""Processes the forked renderer draws the plots in (the stack is stopped by then: its cores are free)."""
+
+
+class PlottingWarmup:
+    """The plotting library imported on a thread while the run does something else (its final
+    capture and stop wait on other processes), so the renderer forked later inherits it loaded.
+
+    :meth:`join` before forking: a fork copies only the calling thread, and an import the warm-up
+    thread holds halfway would stay held in the child."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=_preload_quietly, name="gameday-plotting-warmup",
+                                            daemon=True)
+            self._thread.start()
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _preload_quietly() -> None:
+    with contextlib.suppress(Exception):  # the renderer imports it itself, and says what failed
+        preload()
 
 
 def write_readable(result: RunResult, ops: Sequence[Op], run_dir: Path, progress: Progress) -> None:
@@ -65,8 +96,10 @@ DONE = PendingReports(None, None, lambda line: None)
 
 
 def render_in_background(result: RunResult, ops: Sequence[Op], run_dir: Path,
-                         progress: Progress) -> PendingReports:
+                         progress: Progress, warmup: PlottingWarmup | None = None) -> PendingReports:
     """Start writing the readable reports of the graded run in ``run_dir``; returns at once."""
+    if warmup is not None:
+        warmup.join()
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -90,7 +123,7 @@ def _render_and_exit(result: RunResult, ops: Sequence[Op], run_dir: Path, errors
         with contextlib.suppress(ValueError):  # not the main thread: no wakeup fd to clear
             signal.set_wakeup_fd(-1)  # the parent's event loop's: not this process's to wake
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        write_readable_reports(result, ops, run_dir)
+        write_readable_reports(result, ops, run_dir, plot_workers=PLOT_WORKERS)
         code = 0
     except BaseException as failure:
         text = _described(failure) if isinstance(failure, Exception) else type(failure).__name__

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["FONT_PT", "inline_svg", "new_figure", "plotting", "safe_id"]
+__all__ = ["FONT_PT", "inline_svg", "new_figure", "plotting", "preload", "safe_id"]
 
 FONT_PT = 7.5
 STYLE: dict[str, Any] = {
@@ -47,6 +47,16 @@ _NOT_ID = re.compile(r"[^A-Za-z0-9_-]+")
 def safe_id(text: str) -> str:
     """``text`` as an id fragment: letters, digits, ``_`` and ``-`` only."""
     return _NOT_ID.sub("_", text).strip("_") or "x"
+
+
+def preload() -> None:
+    """Import what drawing a figure needs and read the report's font once (most of the first
+    figure's cost), so that whoever draws next finds them loaded."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+    from matplotlib.font_manager import FontProperties, findfont
+
+    findfont(FontProperties(family=STYLE["font.family"]))
 
 
 @contextmanager
