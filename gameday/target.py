@@ -22,8 +22,8 @@ if TYPE_CHECKING:  # the scenario loader needs a target's vocabulary before any 
     from gameday.stack.protocol import Stack
     from gameday.stack.settings import StackSettings
 
-__all__ = ["DEFAULT_TARGET", "ENTRY_POINT_GROUP", "Target", "TargetError", "load_target", "register_target",
-           "target_names", "target_of"]
+__all__ = ["DEFAULT_TARGET", "ENTRY_POINT_GROUP", "Target", "TargetError", "forget_loaded_targets",
+           "load_target", "register_target", "target_names", "target_of"]
 
 ENTRY_POINT_GROUP = "gameday.targets"
 DEFAULT_TARGET = "reference"
@@ -60,15 +60,25 @@ _registered: dict[str, Target] = {}
 def register_target(target: Target) -> None:
     """Make ``target`` loadable by its name in this process (tests; a target built at run time)."""
     _registered[target.name] = target
-    load_target.cache_clear()
+    forget_loaded_targets()
+
+
+def forget_loaded_targets() -> None:
+    """Load each target afresh next time (a test's target registered and gone)."""
+    _load_target.cache_clear()
 
 
 def target_names() -> list[str]:
     return sorted({*_registered, *(entry.name for entry in entry_points(group=ENTRY_POINT_GROUP))})
 
 
-@functools.cache
 def load_target(name: str = DEFAULT_TARGET) -> Target:
+    return _load_target(name)
+
+
+@functools.cache
+def _load_target(name: str) -> Target:
+    """One look through the installed entry points per name, however the name was passed."""
     if name in _registered:
         return _registered[name]
     found = entry_points(group=ENTRY_POINT_GROUP, name=name)

@@ -122,6 +122,9 @@ class ProcessRegistry:
         self._run_dir = run_dir
         self._part = part
         self._processes: dict[str, ManagedProcess] = {}
+        self._programs: dict[str, str | None] = {}
+        """Each process's program, read once when it is added (a process the stack starts has
+        exec'ed by then, and never execs again)."""
         self._harness_pid = os.getpid()
         self._harness_ticks = process_start_ticks(self._harness_pid)
 
@@ -132,10 +135,12 @@ class ProcessRegistry:
 
     def add(self, process: ManagedProcess) -> None:
         self._processes[process.spec.name] = process
+        self._programs[process.spec.name] = program_of(process.pid)
         self._write()
 
     def remove(self, name: str) -> None:
         self._processes.pop(name, None)
+        self._programs.pop(name, None)
         self._write()
 
     def open(self) -> None:
@@ -150,8 +155,9 @@ class ProcessRegistry:
             "run_dir": str(self._run_dir.path),
             "harness": {"pid": self._harness_pid, "start_ticks": self._harness_ticks},
             "processes": [
-                {"name": name, "pid": p.pid, "start_ticks": p.start_ticks, "program": program_of(p.pid)}
-                for name, p in self._processes.items()
+                {"name": name, "pid": process.pid, "start_ticks": process.start_ticks,
+                 "program": self._programs.get(name)}
+                for name, process in self._processes.items()
             ],
             "scratch": [str(self._run_dir.scratch)] if self._part is None else [],
         }

@@ -53,7 +53,7 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> Iterator[_TinyTarget]:
     monkeypatch.setattr(gameday.target, "_registered", {})
     register_target(target)
     yield target
-    load_target.cache_clear()
+    gameday.target.forget_loaded_targets()
 
 
 def test_the_reference_target_is_installed_through_its_entry_point() -> None:
