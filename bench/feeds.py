@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import machine
-from bench.venue import SENDER, AckCounter, VenueChild, logged_on, new_orders, venue_child
+from bench.venue_process import SENDER, AckCounter, VenueChild, logged_on, new_orders, venue_child
 from mock_exchange.config import FeedConfig, SessionConfig, SymbolConfig, VenueConfig
 
 HOST = "127.0.0.1"

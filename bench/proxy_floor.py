@@ -36,19 +36,8 @@ from typing import Any
 import psutil
 
 from bench.machine import machine
-from bench.proxy import (
-    PING_BATCH,
-    PING_WARMUP,
-    PINGS,
-    RUN_TIMEOUT,
-    START_TIMEOUT,
-    UPSTREAM,
-    Api,
-    _connect,
-    _ping,
-    create_proxy,
-    ready_process,
-)
+from bench.proxy_clients import PING_BATCH, PING_WARMUP, PINGS, connect_to, ping
+from bench.proxy_rig import RUN_TIMEOUT, START_TIMEOUT, UPSTREAM, Api, create_proxy, ready_process
 from gameday.stress import BURNER_ARGV
 
 FORWARDER = r"""
@@ -139,13 +128,13 @@ def interleaved_round_trips(ports: dict[str, int]) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {name: [] for name in ports}
     deadline = time.monotonic() + RUN_TIMEOUT * len(ports)
     with contextlib.ExitStack() as stack:
-        socks = {name: stack.enter_context(_connect(port)) for name, port in ports.items()}
+        socks = {name: stack.enter_context(connect_to(port)) for name, port in ports.items()}
         order = list(socks)
         for batch in range((PING_WARMUP + PINGS) // PING_BATCH):
             turn = order[batch % len(order):] + order[:batch % len(order)]
             for name in turn:
                 for _ in range(PING_BATCH):
-                    elapsed = _ping(socks[name])
+                    elapsed = ping(socks[name])
                     if batch * PING_BATCH >= PING_WARMUP:
                         samples[name].append(elapsed)
             if time.monotonic() > deadline:

@@ -33,7 +33,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from bench.venue import THROUGHPUT_ORDERS, latency_run, throughput_run, venue_process
+from bench.venue import THROUGHPUT_ORDERS, latency_run, throughput_run
+from bench.venue_process import venue_process
 from mock_exchange.fix.codec import encode
 
 LABELS = ("baseline", "current")

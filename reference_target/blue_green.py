@@ -17,7 +17,8 @@ from gameday.stack.postgres import start_postgres
 from gameday.stack.process import ManagedProcess, wait_until
 from gameday.stack.services import start_nats
 from reference_target.deploying import GREEN, DeployingStack, Starter
-from reference_target.local import _comp_id, _gather_cancelling
+from reference_target.local import _gather_cancelling
+from reference_target.local_configs import comp_id
 from reference_target.venue_settings import oms_venue_fields
 from trading_stack.config import OmsConfig
 
@@ -69,7 +70,7 @@ class BlueGreenStack(DeployingStack):
         return OmsConfig(
             instance_id=instance, initial_role=INITIAL_ROLES[instance], http_port=0,
             admin_token=self.settings.admin_token, fix_host=fix_host, fix_port=fix_port,
-            fix_sender_comp_id=_comp_id(instance), nats_url=f"nats://{nats_host}:{nats_port}",
+            fix_sender_comp_id=comp_id(instance), nats_url=f"nats://{nats_host}:{nats_port}",
             database_dsn=f"postgresql://postgres:{self.settings.database_password}"
                          f"@{self.endpoints.proxies[f'{instance}->postgres']}/postgres",
             defects=self.settings.defects, **self._deployment_fields(instance),

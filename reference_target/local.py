@@ -25,13 +25,12 @@ from gameday.faults.toxiproxy_client import ToxiproxyClient
 from gameday.probes import sample_roles
 from gameday.recorder import LeaseBucket, LeaseWatcher
 from gameday.scenario.faults import ExchangeFaultKind
-from gameday.scenario.presets import Hop, InitialRole, hop_name, topology
+from gameday.scenario.presets import InitialRole, topology
 from gameday.stack.errors import StackError
 from gameday.stack.launcher import Launcher, use_launcher
 from gameday.stack.postgres import (
     ensure_postgres_template,
     finished_in_thread,
-    read_write_dsn,
     signal_with_children,
     start_database_pair,
 )
@@ -41,13 +40,11 @@ from gameday.stack.rundir import ProcessRegistry
 from gameday.stack.services import NatsService, start_nats, start_python_service, write_config
 from gameday.stack.settings import StackEndpoints, StackSettings
 from gameday.stack.venue_faults import heal_exchange_fault, put_exchange_fault
-from gameday.workload import reference_price
-from mock_exchange.config import FeedConfig, SessionConfig, SymbolConfig, VenueConfig
+from mock_exchange.config import VenueConfig
+from reference_target import local_configs as configs
 from reference_target.db_failover import start_db_failover
-from reference_target.venue_settings import oms_venue_fields, venue_fields
-from trading_stack.config import FailoverConfig, OmsConfig
-from trading_stack.market_data.config import MarketDataConfig
-from trading_stack.market_data.section import MarketDataSection, feed_hop_destination
+from trading_stack.config import OmsConfig
+from trading_stack.market_data.section import MarketDataSection
 
 OMS_INSTANCES = {"oms-primary": InitialRole.ACTIVE, "oms-dr": InitialRole.STANDBY}
 VENUE_SERVICE = "exchange"
@@ -74,7 +71,7 @@ class LocalStack:
         self._registry = ProcessRegistry(settings.run_dir)
         self._session: aiohttp.ClientSession | None = None
         self.toxiproxy: ToxiproxyClient | None = None
-        self._hops = topology(settings.preset).hops + self._feed_hops()
+        self._hops = topology(settings.preset).hops + configs.feed_hops(settings)
         self._nats_observers: list[NatsObserver] = []
 
     def observe_nats(self, observer: NatsObserver) -> None:
@@ -191,7 +188,7 @@ class LocalStack:
             "nats": nats.url.removeprefix("nats://"),
             "postgres": database.primary.address,
             "postgres-replica": database.replica.address,
-            **self._feed_upstreams(venue),
+            **configs.feed_upstreams(self.market_data, venue.ports),
         }
         await self._add_proxies({hop.name: upstreams[hop.destination] for hop in self._hops
                                  if hop.destination in upstreams})
@@ -278,8 +275,7 @@ class LocalStack:
         await self._add_region_latency_to(upstream_by_hop)
 
     def proxy_address(self, hop: str) -> tuple[str, int]:
-        host, port = self.endpoints.proxies[hop].rsplit(":", 1)
-        return host, int(port)
+        return configs.proxy_address(self.endpoints, hop)
 
     def _toxiproxy_token(self) -> str | None:
         """The API token of the proxy this stack starts (a user's Toxiproxy, like the real one, has none)."""
@@ -301,19 +297,7 @@ class LocalStack:
         return f"http://127.0.0.1:{process.ports['api']}"
 
     def _venue_config(self) -> VenueConfig:
-        return VenueConfig(
-            fix_port=0,
-            admin_port=0,
-            sessions=tuple(SessionConfig(sender_comp_id=_comp_id(instance))
-                           for instance in topology(self.settings.preset).oms_instances),
-            symbols=tuple(SymbolConfig(symbol=s, start_price=reference_price(s))
-                          for s in self.settings.symbols),
-            seed=self.settings.seed,
-            ledger_path=self.settings.run_dir.path / "ledger.jsonl",
-            admin_token=self.settings.admin_token,
-            feeds=self._venue_feeds(),
-            **venue_fields(self.settings),
-        )
+        return configs.venue_config(self.settings)
 
     async def _start_venue(self) -> ManagedProcess:
         assert self._session is not None
@@ -342,42 +326,12 @@ class LocalStack:
         )
 
     def _oms_config_of(self, instance: str, role: InitialRole) -> OmsConfig:
-        """An OMS of the failover stack: every connection through its proxies, both database hosts."""
-        fix_host, fix_port = self.proxy_address(f"{instance}->exchange")
-        nats_host, nats_port = self.proxy_address(f"{instance}->nats")
-        return OmsConfig(
-            instance_id=instance,
-            initial_role=role.value,
-            http_port=0,
-            admin_token=self.settings.admin_token,
-            fix_host=fix_host,
-            fix_port=fix_port,
-            fix_sender_comp_id=_comp_id(instance),
-            nats_url=f"nats://{nats_host}:{nats_port}",
-            database_dsn=read_write_dsn([self.endpoints.proxies[f"{instance}->postgres"],
-                                         self.endpoints.proxies[f"{instance}->postgres-replica"]],
-                                        password=self.settings.database_password),
-            market_data=self._market_data_of(instance),
-            defects=self.settings.defects,
-            **oms_venue_fields(self.settings),
-        )
+        return configs.oms_config(instance, role, self.settings, self.endpoints)
 
     async def _start_failover(self) -> ManagedProcess:
         assert self._session is not None
         run = self.settings.run_dir
-        vantages = tuple(f"http://{self.endpoints.proxies[hop]}/health/deep"
-                         for hop in ("failover->oms-primary", "witness->oms-primary"))
-        dr = self.endpoints.proxies["failover->oms-dr"]
-        nats_host, nats_port = self.proxy_address("failover->nats")
-        config = FailoverConfig(
-            http_port=0,
-            primary_health_urls=vantages,
-            dr_admin_url=f"http://{dr}",
-            candidate_admin_urls=(f"http://{dr}", f"http://{self.endpoints.proxies['failover->oms-primary']}"),
-            admin_token=self.settings.admin_token,
-            nats_url=f"nats://{nats_host}:{nats_port}",
-            defects=self.settings.defects,
-        )
+        config = configs.failover_config(self.settings, self.endpoints)
         path = write_config(run.stack / "failover.json", config.model_dump_json(indent=1))
         return await start_python_service(
             "failover", "trading_stack.failover", ["--config", str(path)], run.stack / "failover.log",
@@ -414,48 +368,10 @@ class LocalStack:
             **({} if self.market_data is None else {"market_data": self.market_data.model_dump(mode="json")}),
         }
 
-    # --- market data (issue 16) ---------------------------------------------------------------
-
     @property
     def market_data(self) -> MarketDataSection | None:
-        """The scenario's ``stack.market_data``: the venue publishes these feeds, each OMS instance
-        reaches each through its own hop (``<instance>->feed-<name>``) and trades on them. None (the
-        default): no feed, no hop, no pricing — the stack as it always was."""
-        section = None if self.settings.deployment is None else self.settings.deployment.market_data
-        return section if isinstance(section, MarketDataSection) else None
-
-    def _feed_hops(self) -> tuple[Hop, ...]:
-        return topology(self.settings.preset).feed_hops if self.market_data is not None else ()
-
-    def _venue_feeds(self) -> tuple[FeedConfig, ...]:
-        section = self.market_data
-        if section is None:
-            return ()
-        rate = {} if section.updates_per_s is None else {"updates_per_s": section.updates_per_s}
-        return tuple(FeedConfig(name=feed, **rate) for feed in section.feeds)
-
-    def _feed_upstreams(self, venue: ManagedProcess) -> dict[str, str]:
-        """Each feed hop's destination (``feed-a``) -> the venue's port for it (READY's ``feed_a``)."""
-        section = self.market_data
-        if section is None:
-            return {}
-        return {feed_hop_destination(feed): f"127.0.0.1:{venue.ports[f'feed_{feed.lower()}']}"
-                for feed in section.feeds}
-
-    def _market_data_of(self, instance: str) -> MarketDataConfig | None:
-        section = self.market_data
-        if section is None:
-            return None
-        hops = {feed: hop_name(instance, feed_hop_destination(feed)) for feed in section.feeds}
-        missing = sorted(hop for hop in hops.values() if hop not in self.endpoints.proxies)
-        if missing:
-            raise StackError(f"preset {self.settings.preset} has no market-data hop {', '.join(missing)} "
-                             f"(its feed hops: {', '.join(h.name for h in self._feed_hops()) or 'none'})")
-        return section.config({feed: f"ws://{self.endpoints.proxies[hop]}/md" for feed, hop in hops.items()})
-
-
-def _comp_id(instance: str) -> str:
-    return instance.upper()
+        """The scenario's ``stack.market_data`` (:func:`local_configs.market_data_section`)."""
+        return configs.market_data_section(self.settings)
 
 
 async def _gather_cancelling(*aws: Any) -> list[Any]:

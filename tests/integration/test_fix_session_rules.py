@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_exchange.config import SessionConfig
+from mock_exchange.config import SessionConfig, VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.fix_wire import Fields, WirePeer, fields_of, frame, frame_body, utc
 from tests.integration.venue_helpers import venue_config
@@ -24,16 +24,14 @@ LOGON_BODY: Fields = [(98, 0), (108, 30), (141, "Y")]
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
+def venue_settings(tmp_path: Path) -> VenueConfig:
     # timeouts far beyond the tests' waits: a disconnect seen here is the rule, not a timer
-    config = venue_config(
+    return venue_config(
         tmp_path,
         sessions=(SessionConfig(sender_comp_id="OMS-A"), SessionConfig(sender_comp_id="OMS-B")),
         logon_timeout_s=30,
         logout_timeout_s=30,
     )
-    async with Venue(config) as running:
-        yield running
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from mock_exchange.config import VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import FixTestClient, get_json, venue_config
 
@@ -36,9 +37,8 @@ EVENT_KEYS = {"t_ns", "status", "exec_type", "exec_id", "text"}
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(venue_config(tmp_path, fill_probability=1.0)) as running:
-        yield running
+def venue_settings(tmp_path: Path) -> VenueConfig:
+    return venue_config(tmp_path, fill_probability=1.0)
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -14,24 +12,10 @@ from tests.integration.venue_helpers import (
     FAR_BELOW,
     FixTestClient,
     field,
-    hand_stepped_config,
-    logged_on,
     utc_timestamp,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(hand_stepped_config(tmp_path)) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(venue: Venue) -> AsyncIterator[FixTestClient]:
-    async with logged_on(venue.fix_port, "OMS-A") as connected:
-        yield connected
 
 
 def _replace(client: FixTestClient, cl_ord_id: str, orig: str, *, qty: int, price: float) -> None:

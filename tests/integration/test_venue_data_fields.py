@@ -3,17 +3,16 @@ length fields (95, 212), so separators, a trailer or a whole frame inside them a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from mock_exchange.config import VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import (
     FieldValue,
     FixTestClient,
     field,
-    logged_on,
     raw_frame,
     utc_timestamp,
     venue_config,
@@ -26,15 +25,8 @@ DATA = b"<x>\x01a=b\x0110=123\x018=FIX.4.4\x019=12\x0135=D\x01</x>"
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(venue_config(tmp_path)) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(venue: Venue) -> AsyncIterator[FixTestClient]:
-    async with logged_on(venue.fix_port) as connected:
-        yield connected
+def venue_settings(tmp_path: Path) -> VenueConfig:
+    return venue_config(tmp_path)
 
 
 def _header(msg_type: str, seq: int) -> list[tuple[int | str, FieldValue]]:

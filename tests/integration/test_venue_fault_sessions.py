@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from mock_exchange.config import SessionConfig
+from mock_exchange.config import SessionConfig, VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import (
+    Connect,
     FixTestClient,
     answers_in_order,
     arm_fault,
-    client_factory,
     field,
     heal_fault,
     venue_config,
@@ -23,25 +22,17 @@ from tests.integration.venue_helpers import (
 
 pytestmark = pytest.mark.integration
 
-Connect = Callable[..., Awaitable[FixTestClient]]
 COOLDOWN_TEXT = re.compile(r"^reconnect cooldown, (\d+\.\d) s remaining$")
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
+def venue_settings(tmp_path: Path) -> VenueConfig:
     sessions = (
         SessionConfig(sender_comp_id="OMS-A"),
         SessionConfig(sender_comp_id="OMS-B"),
         SessionConfig(sender_comp_id="OTHER-FIRM", firm="other"),
     )
-    async with Venue(venue_config(tmp_path, sessions=sessions)) as running:
-        yield running
-
-
-@pytest.fixture
-async def connect(venue: Venue) -> AsyncIterator[Connect]:
-    async with client_factory(venue.fix_port) as factory:
-        yield factory
+    return venue_config(tmp_path, sessions=sessions)
 
 
 async def _log_out(venue: Venue, client: FixTestClient) -> None:

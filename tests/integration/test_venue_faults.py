@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -18,30 +16,10 @@ from tests.integration.venue_helpers import (
     arm_fault,
     call_json,
     field,
-    hand_stepped_config,
     heal_fault,
-    logged_on,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(hand_stepped_config(tmp_path)) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(venue: Venue) -> AsyncIterator[FixTestClient]:
-    async with logged_on(venue.fix_port, "OMS-A") as connected:
-        yield connected
-
-
-@pytest.fixture
-async def client_b(venue: Venue) -> AsyncIterator[FixTestClient]:
-    async with logged_on(venue.fix_port, "OMS-B") as connected:
-        yield connected
 
 
 async def _resting(client: FixTestClient, cl_ord_id: str, symbol: str = "BTC-USD") -> str:

@@ -5,8 +5,6 @@ cancels."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -19,25 +17,11 @@ from tests.integration.venue_helpers import (
     arm_fault,
     call_json,
     field,
-    hand_stepped_config,
     heal_fault,
-    logged_on,
     utc_timestamp,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(hand_stepped_config(tmp_path)) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(venue: Venue) -> AsyncIterator[FixTestClient]:
-    async with logged_on(venue.fix_port, "OMS-A") as connected:
-        yield connected
 
 
 async def _resting(client: FixTestClient, cl_ord_id: str) -> None:

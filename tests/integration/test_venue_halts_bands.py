@@ -4,8 +4,6 @@ change as a SecurityStatus and are refused with the venue's words; the ledger ke
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import simplefix
@@ -17,24 +15,11 @@ from tests.integration.venue_helpers import (
     arm_fault,
     call_json,
     field,
-    hand_stepped_config,
     heal_fault,
     logged_on,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(hand_stepped_config(tmp_path)) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(venue: Venue) -> AsyncIterator[FixTestClient]:
-    async with logged_on(venue.fix_port, "OMS-A") as connected:
-        yield connected
 
 
 def _status(message: simplefix.FixMessage) -> tuple[str | None, ...]:

@@ -8,13 +8,13 @@ import contextlib
 import json
 import logging
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from mock_exchange.config import VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.exchange_helpers import MOCK_EXCHANGE
 from tests.integration.venue_helpers import (
@@ -35,9 +35,8 @@ HEAL = '{"kind":"fault","t_ns":1,"fault":"halt","action":"heal","params":null}'
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(ws_venue_config(tmp_path, max_order_qty=1_000, max_price=1e6)) as running:
-        yield running
+def venue_settings(tmp_path: Path) -> VenueConfig:
+    return ws_venue_config(tmp_path, max_order_qty=1_000, max_price=1e6)
 
 
 def strict_json(text: str) -> Any:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import simplefix
 
+from mock_exchange.config import VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import FixTestClient, field, utc_timestamp, venue_config, wait_until
 
@@ -18,17 +18,8 @@ FAR_ABOVE = 1_000_000.0  # a buy limit that is always marketable
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(venue_config(tmp_path, fill_probability=1.0)) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(venue: Venue) -> AsyncIterator[FixTestClient]:
-    connected = await FixTestClient.connect(venue.fix_port, "OMS-A")
-    await connected.logon()
-    yield connected
-    await connected.close()
+def venue_settings(tmp_path: Path) -> VenueConfig:
+    return venue_config(tmp_path, fill_probability=1.0)
 
 
 async def _logged_on(venue: Venue, sender_comp_id: str) -> FixTestClient:

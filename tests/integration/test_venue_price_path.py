@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mock_exchange.config import SymbolConfig
+from mock_exchange.config import SymbolConfig, VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import (
     FixTestClient,
@@ -21,7 +20,6 @@ from tests.integration.venue_helpers import (
     field,
     hand_stepped_config,
     heal_fault,
-    logged_on,
     wait_until,
 )
 
@@ -37,15 +35,8 @@ FLAT = (  # no random walk: every price the test sees is the path's
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(hand_stepped_config(tmp_path, symbols=FLAT)) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(venue: Venue) -> AsyncIterator[FixTestClient]:
-    async with logged_on(venue.fix_port) as connected:
-        yield connected
+def venue_settings(tmp_path: Path) -> VenueConfig:
+    return hand_stepped_config(tmp_path, symbols=FLAT)
 
 
 async def _fill_price(

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from mock_exchange.config import VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import (
+    Connect,
     FixTestClient,
-    client_factory,
     field,
     utc_timestamp,
     venue_config,
@@ -20,19 +20,10 @@ from tests.integration.venue_helpers import (
 
 pytestmark = pytest.mark.integration
 
-Connect = Callable[..., Awaitable[FixTestClient]]
-
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(venue_config(tmp_path)) as running:
-        yield running
-
-
-@pytest.fixture
-async def connect(venue: Venue) -> AsyncIterator[Connect]:
-    async with client_factory(venue.fix_port) as factory:
-        yield factory
+def venue_settings(tmp_path: Path) -> VenueConfig:
+    return venue_config(tmp_path)
 
 
 async def test_logon_is_answered_with_reset_seqnums(venue: Venue, connect: Connect) -> None:

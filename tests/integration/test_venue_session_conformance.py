@@ -6,13 +6,15 @@ answered, not met with a ResendRequest.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from mock_exchange.config import VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import (
+    Connect,
     FieldValue,
     FixTestClient,
     client_factory,
@@ -24,27 +26,12 @@ from tests.integration.venue_helpers import (
 
 pytestmark = pytest.mark.integration
 
-Connect = Callable[..., Awaitable[FixTestClient]]
 RawFields = list[tuple[int | str, FieldValue]]
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(venue_config(tmp_path, logout_timeout_s=30)) as running:
-        yield running
-
-
-@pytest.fixture
-async def connect(venue: Venue) -> AsyncIterator[Connect]:
-    async with client_factory(venue.fix_port) as factory:
-        yield factory
-
-
-@pytest.fixture
-async def client(connect: Connect) -> FixTestClient:
-    logged_on = await connect()
-    await logged_on.logon()
-    return logged_on
+def venue_settings(tmp_path: Path) -> VenueConfig:
+    return venue_config(tmp_path, logout_timeout_s=30)
 
 
 def _header(client: FixTestClient, msg_type: str, seq: int) -> RawFields:

@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from mock_exchange.config import SessionConfig
+from mock_exchange.config import SessionConfig, VenueConfig
 from mock_exchange.venue import Venue
-from tests.integration.venue_helpers import FixTestClient, client_factory, field, utc_timestamp, venue_config
+from tests.integration.venue_helpers import Connect, FixTestClient, field, utc_timestamp, venue_config
 
 pytestmark = pytest.mark.integration
 
-Connect = Callable[..., Awaitable[FixTestClient]]
-
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
+def venue_settings(tmp_path: Path) -> VenueConfig:
     sessions = (
         SessionConfig(sender_comp_id="OMS-A"),
         SessionConfig(sender_comp_id="TEST", reset_on_logon=True),
     )
-    async with Venue(venue_config(tmp_path, sessions=sessions, logout_timeout_s=30)) as running:
-        yield running
-
-
-@pytest.fixture
-async def connect(venue: Venue) -> AsyncIterator[Connect]:
-    async with client_factory(venue.fix_port) as factory:
-        yield factory
-
-
-@pytest.fixture
-async def client(connect: Connect) -> FixTestClient:
-    logged_on = await connect()
-    await logged_on.logon()
-    return logged_on
+    return venue_config(tmp_path, sessions=sessions, logout_timeout_s=30)
 
 
 def _fields(message: object, *tags: int) -> list[str | None]:

@@ -3,9 +3,6 @@ session of the firm gets the executions another session's orders had, bad reques
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from mock_exchange.venue import Venue
@@ -13,18 +10,11 @@ from tests.integration.venue_helpers import (
     FAR_ABOVE,
     FixTestClient,
     field,
-    hand_stepped_config,
     logged_on,
     utc_timestamp,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(hand_stepped_config(tmp_path)) as running:
-        yield running
 
 
 def since(stamp: str, request_id: str = "tc-1") -> list[tuple[int, str]]:

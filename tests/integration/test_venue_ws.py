@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 import simplefix
 
+from mock_exchange.config import VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import FixTestClient, field, get_json, wait_until
 from tests.integration.ws_helpers import Frame, WsTestClient, raw_ws_auth, ws_client, ws_venue_config
@@ -24,9 +25,8 @@ FAR_ABOVE = 1_000_000.0  # a buy limit that is always marketable
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(ws_venue_config(tmp_path, fill_probability=1.0)) as running:
-        yield running
+def venue_settings(tmp_path: Path) -> VenueConfig:
+    return ws_venue_config(tmp_path, fill_probability=1.0)
 
 
 @pytest.fixture

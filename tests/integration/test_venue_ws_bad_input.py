@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from mock_exchange.config import VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.ws_helpers import WsTestClient, ws_client, ws_venue_config
 
@@ -34,9 +35,8 @@ BAD_FRAMES = {
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(ws_venue_config(tmp_path)) as running:
-        yield running
+def venue_settings(tmp_path: Path) -> VenueConfig:
+    return ws_venue_config(tmp_path)
 
 
 @pytest.fixture

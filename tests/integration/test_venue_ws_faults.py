@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from mock_exchange.config import VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import wait_until
 from tests.integration.ws_helpers import WsTestClient, raw_ws_auth, ws_client, ws_venue_config
@@ -17,9 +18,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(ws_venue_config(tmp_path)) as running:
-        yield running
+def venue_settings(tmp_path: Path) -> VenueConfig:
+    return ws_venue_config(tmp_path)
 
 
 @pytest.fixture

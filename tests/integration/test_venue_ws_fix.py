@@ -3,12 +3,12 @@ WebSocket account's order is reported to that account too; WebSocket trades name
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mock_exchange.config import VenueConfig
 from mock_exchange.venue import Venue
 from tests.integration.venue_helpers import (
     FAR_ABOVE,
@@ -24,15 +24,14 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def venue(tmp_path: Path) -> AsyncIterator[Venue]:
-    async with Venue(ws_venue_config(tmp_path)) as running:
-        yield running
+def venue_settings(tmp_path: Path) -> VenueConfig:
+    return ws_venue_config(tmp_path)
 
 
 @pytest.fixture
-async def fix(venue: Venue) -> AsyncIterator[FixTestClient]:
-    async with logged_on(venue.fix_port, "OMS-A") as client:
-        yield client
+def fix(client: FixTestClient) -> FixTestClient:
+    """The FIX session OMS-A, named for its protocol beside this module's WebSocket clients."""
+    return client
 
 
 async def _rest(client: WsTestClient, client_order_id: str) -> Frame:

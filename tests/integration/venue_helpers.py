@@ -292,8 +292,11 @@ def utc_timestamp(offset_s: float = 0.0) -> str:
     return moment.strftime("%Y%m%d-%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
+Connect = Callable[..., Awaitable[FixTestClient]]
+
+
 @contextlib.asynccontextmanager
-async def client_factory(port: int) -> AsyncIterator[Callable[..., Awaitable[FixTestClient]]]:
+async def client_factory(port: int) -> AsyncIterator[Connect]:
     """``connect(sender, target)`` for the block; every client it made is closed after it."""
     clients: list[FixTestClient] = []
 

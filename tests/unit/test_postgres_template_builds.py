@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gameday.stack.postgres import _sweep_abandoned_builds
+from gameday.stack.pg_cluster import _sweep_abandoned_builds
 from gameday.stack.process import process_start_ticks
 
 
