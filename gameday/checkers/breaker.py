@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import BREAKER_ENTRIES_AFTER_HALT, BREAKER_TIME_TO_FLAT, BREAKER_TIME_TO_HALT
+from gameday.checkers.base import Observation, Specified, Unit
 from gameday.checkers.breaker_ledger import (
     Breach,
     PositionedOrder,
@@ -103,9 +104,8 @@ def time_to_flat(timeline: LedgerTimeline, start_ns: int, evidence: dict[str, An
                    never=f"never flat with no open order after {after}")
 
 
-class TimeToHalt:
-    name = "breaker.time_to_halt"
-    unit = Unit.SECONDS
+class TimeToHalt(Specified):
+    spec = BREAKER_TIME_TO_HALT
     description = "ledger PnL breach -> last entry (exposure-increasing) order the venue received after it"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -121,9 +121,8 @@ class TimeToHalt:
                                   after="the breach", until="at the end")
 
 
-class TimeToFlat:
-    name = "breaker.time_to_flat"
-    unit = Unit.SECONDS
+class TimeToFlat(Specified):
+    spec = BREAKER_TIME_TO_FLAT
     description = "ledger PnL breach -> every position 0 with no order open at the venue"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -135,9 +134,8 @@ class TimeToFlat:
                             after="the breach")
 
 
-class EntriesAfterHalt:
-    name = "breaker.entries_after_halt"
-    unit = Unit.COUNT
+class EntriesAfterHalt(Specified):
+    spec = BREAKER_ENTRIES_AFTER_HALT
     description = "entry orders the venue received after the OMS's BreakerTripped alert"
 
     def check(self, ops: Sequence[Op]) -> Observation:

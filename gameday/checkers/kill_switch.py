@@ -23,7 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import (
+    KILLSWITCH_ENTRIES_WHILE_TRIPPED,
+    KILLSWITCH_TIME_TO_FLAT,
+    KILLSWITCH_TIME_TO_HALT,
+    KILLSWITCH_TIME_TO_RESUME,
+)
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.breaker import IN_FLIGHT_NS, listed, time_to_flat, time_to_last_entry, workload_end_ns
 from gameday.checkers.breaker_ledger import PositionedOrder, positioned_orders
 from gameday.checkers.deploy_records import elapsed
@@ -90,9 +96,8 @@ def _tripped(ops: Sequence[Op]) -> _Tripped | str:
                     None if rearm is None else rearm[1].t_ns, end)
 
 
-class EntriesWhileTripped:
-    name = "killswitch.entries_while_tripped"
-    unit = Unit.COUNT
+class EntriesWhileTripped(Specified):
+    spec = KILLSWITCH_ENTRIES_WHILE_TRIPPED
     description = "entry orders the venue received, from any instance, between the kill switch and its re-arm"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -115,9 +120,8 @@ class EntriesWhileTripped:
         )
 
 
-class ManualTimeToHalt:
-    name = "killswitch.time_to_halt"
-    unit = Unit.SECONDS
+class ManualTimeToHalt(Specified):
+    spec = KILLSWITCH_TIME_TO_HALT
     description = "kill switch pressed -> the last entry order the venue received before the re-arm"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -130,9 +134,8 @@ class ManualTimeToHalt:
                                   after="the kill switch", until="at its re-arm")
 
 
-class ManualTimeToFlat:
-    name = "killswitch.time_to_flat"
-    unit = Unit.SECONDS
+class ManualTimeToFlat(Specified):
+    spec = KILLSWITCH_TIME_TO_FLAT
     description = "kill switch pressed -> every position 0 with no order open at the venue"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -143,9 +146,8 @@ class ManualTimeToFlat:
                             after="the kill switch")
 
 
-class TimeToResume:
-    name = "killswitch.time_to_resume"
-    unit = Unit.SECONDS
+class TimeToResume(Specified):
+    spec = KILLSWITCH_TIME_TO_RESUME
     description = "re-arm answered -> the first entry order the venue received after it"
 
     def check(self, ops: Sequence[Op]) -> Observation:

@@ -27,7 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import SHUTDOWN_CHECKPOINT_WRITTEN, SHUTDOWN_EXIT_CODE, SHUTDOWN_ORDERS_LEFT_OPEN
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.ledger_timeline import LedgerTimeline, ledger_timeline
 from gameday.checkers.records import (
     Alert,
@@ -130,9 +131,8 @@ def _left_open(timeline: LedgerTimeline, stop: Stop, until_ns: int, ref: Referen
             and order.open_at(until_ns)]
 
 
-class OrdersLeftOpen:
-    name = "shutdown.orders_left_open"
-    unit = Unit.COUNT
+class OrdersLeftOpen(Specified):
+    spec = SHUTDOWN_ORDERS_LEFT_OPEN
     description = ("orders of a SIGTERMed OMS instance open at the venue at the signal and still open "
                    "when it exited (neither cancelled nor filled)")
 
@@ -161,9 +161,8 @@ class OrdersLeftOpen:
                            note=f"{left} order(s) left open at the venue by {len(per_stop)} stop(s)")
 
 
-class CheckpointWritten:
-    name = "shutdown.checkpoint_written"
-    unit = Unit.COUNT
+class CheckpointWritten(Specified):
+    spec = SHUTDOWN_CHECKPOINT_WRITTEN
     description = "1 when every SIGTERMed OMS instance said ShutdownComplete, checkpoint: true, before exit"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -191,9 +190,8 @@ class CheckpointWritten:
                            note=f"every one of {len(per_stop)} stop(s) checkpointed before exiting")
 
 
-class ExitCode:
-    name = "shutdown.exit_code"
-    unit = Unit.COUNT
+class ExitCode(Specified):
+    spec = SHUTDOWN_EXIT_CODE
     description = "exit code of SIGTERMed OMS instances (the first non-zero; a SIGKILL after the grace too)"
 
     def check(self, ops: Sequence[Op]) -> Observation:
