@@ -36,15 +36,14 @@ class CheckerSpec:
     """the options an expectation on it must give (a metric's name, an alert's)"""
 
 
-_ALL: list[CheckerSpec] = []
+_BY_NAME: dict[str, CheckerSpec] = {}
 
 
 def _spec(name: str, unit: Unit, options: frozenset[str] = frozenset(),
           required_options: frozenset[str] = frozenset()) -> CheckerSpec:
-    if any(known.name == name for known in _ALL):
+    if name in _BY_NAME:
         raise ValueError(f"two checker specs are named {name!r}")
-    spec = CheckerSpec(name, unit, options, required_options)
-    _ALL.append(spec)
+    spec = _BY_NAME[name] = CheckerSpec(name, unit, options, required_options)
     return spec
 
 
@@ -132,5 +131,5 @@ VENUE_BAN_REFUSALS = _spec("venue.ban_refusals", Unit.COUNT)
 ORDERS_SENT_INTO_HALT = _spec("orders.sent_into_halt", Unit.COUNT)
 ORDERS_OUTSIDE_BAND = _spec("orders.outside_band", Unit.COUNT)
 
-CHECKER_CATALOG: Mapping[str, CheckerSpec] = MappingProxyType({spec.name: spec for spec in _ALL})
+CHECKER_CATALOG: Mapping[str, CheckerSpec] = MappingProxyType(_BY_NAME)
 """Checkers by name: the registry scenarios' ``expect`` keys are looked up in."""
