@@ -12,9 +12,9 @@ request into its API's and its API's answer back into the contract's. Callers ju
 they always did (201 placed, 503 try the next instance, …) and record a failure — never a crash — when
 a call raises, whatever the adapter raised.
 
-Which API speaks to a stack's instances travels with their addresses: :class:`OmsInstances`, the
-``endpoints.oms`` map of a stack reached through a target file, carries its adapter; :func:`api_of` of a
-plain map is the contract's.
+Which API speaks to a stack's instances is the stack's to say, beside their addresses
+(``StackEndpoints.oms_api``: a target file's adapter, else :data:`DEFAULT_API`); the runner hands it to
+the probes, the workload's front door and the operator explicitly.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import aiohttp
 
 from gameday.oms_api_routes import CONTRACT_ROUTES, OmsOp, Route, contract_routes
 
-__all__ = ["CONTRACT_ROUTES", "DEFAULT_API", "ContractApi", "Endpoint", "OmsApi", "OmsInstances", "OmsOp",
-           "Reply", "Route", "api_of", "contract_routes"]
+__all__ = ["CONTRACT_ROUTES", "DEFAULT_API", "ContractApi", "Endpoint", "OmsApi", "OmsOp", "Reply", "Route",
+           "contract_routes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,22 +231,3 @@ class ContractApi:
 
 DEFAULT_API: OmsApi = ContractApi()
 """The contract's own API: what every stack speaks unless its target file names an adapter."""
-
-
-class OmsInstances(dict[str, str]):
-    """Instance name → base URL, with the API that speaks to them (a target file's adapter).
-
-    A plain ``dict`` everywhere else (the runner hands a stack's ``endpoints.oms`` to the probes, the
-    workload's front door and the operator as it is), so the adapter reaches each of them unasked.
-    """
-
-    __slots__ = ("api",)
-
-    def __init__(self, urls: Mapping[str, str], api: OmsApi = DEFAULT_API) -> None:
-        super().__init__(urls)
-        self.api = api
-
-
-def api_of(instances: Mapping[str, str]) -> OmsApi:
-    """The API the ``instances`` speak: their adapter, else the contract's."""
-    return instances.api if isinstance(instances, OmsInstances) else DEFAULT_API

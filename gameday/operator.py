@@ -21,7 +21,7 @@ import aiohttp
 
 from gameday.clock import sleep_until
 from gameday.history import History, OpKind, OpType
-from gameday.oms_api import Endpoint, OmsApi, OmsOp, Reply, api_of
+from gameday.oms_api import DEFAULT_API, Endpoint, OmsApi, OmsOp, Reply
 from gameday.probes import sample_roles
 from gameday.scenario.actions import (
     Action,
@@ -68,20 +68,21 @@ class ServiceControl(Protocol):
 @dataclass(frozen=True)
 class OperatorEndpoints:
     """Where operator actions go: the OMS instances, and the deployer and front door if the stack has
-    them; ``api`` speaks to all of them (default: the one ``oms`` carries, else the contract's)."""
+    them; ``api`` speaks to all of them (the stack's ``endpoints.oms_api``; default: the contract's)."""
 
     oms: dict[str, str]
     deployer: str | None = None
     front_door: str | None = None
     services: ServiceControl | None = field(default=None, compare=False)
-    api: OmsApi | None = field(default=None, compare=False)
+    api: OmsApi = field(default=DEFAULT_API, compare=False)
 
 
 def operator_endpoints(stack: Stack) -> OperatorEndpoints:
     """A stack's endpoints as the operator uses them (the live map: a restarted instance moves)."""
     endpoints = stack.endpoints
     services = stack if isinstance(stack, ServiceControl) else None
-    return OperatorEndpoints(endpoints.oms, endpoints.deployer, endpoints.front_door, services)
+    return OperatorEndpoints(endpoints.oms, endpoints.deployer, endpoints.front_door, services,
+                             endpoints.oms_api)
 
 
 class Operator:
@@ -93,7 +94,7 @@ class Operator:
         if not isinstance(endpoints, OperatorEndpoints):
             endpoints = OperatorEndpoints(endpoints)
         self._endpoints = endpoints
-        self._api = api_of(endpoints.oms) if endpoints.api is None else endpoints.api
+        self._api = endpoints.api
         self._token = admin_token
         self._history = history
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)

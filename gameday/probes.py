@@ -12,7 +12,7 @@ import aiohttp
 import asyncpg
 
 from gameday.history import History, OpKind, OpType
-from gameday.oms_api import Endpoint, OmsApi, Reply, api_of
+from gameday.oms_api import DEFAULT_API, Endpoint, OmsApi, Reply
 from gameday.store_drained import all_drained, store_states
 from gameday.venue_reads import VenueReader
 from gameday.workload import FrontDoor, OrderRequest, reference_price
@@ -81,9 +81,8 @@ def _endpoints(session: aiohttp.ClientSession, oms_urls: Mapping[str, str]) -> d
 
 
 async def sample_roles(session: aiohttp.ClientSession, oms_urls: Mapping[str, str], *,
-                       api: OmsApi | None = None) -> dict[str, dict[str, Any]]:
-    """Each instance's role and whether its deep health is 200 (``api``: else the instances' own)."""
-    api = api_of(oms_urls) if api is None else api
+                       api: OmsApi = DEFAULT_API) -> dict[str, dict[str, Any]]:
+    """Each instance's role and whether its deep health is 200, asked through ``api``."""
 
     async def one(at: Endpoint) -> dict[str, Any]:
         (role_status, role), (deep_status, _) = await asyncio.gather(
@@ -98,9 +97,7 @@ async def sample_roles(session: aiohttp.ClientSession, oms_urls: Mapping[str, st
 
 
 async def health_probe(session: aiohttp.ClientSession, oms_urls: Mapping[str, str], history: History,
-                       interval_s: float) -> None:
-    api = api_of(oms_urls)
-
+                       interval_s: float, *, api: OmsApi = DEFAULT_API) -> None:
     async def tick() -> None:
         history.append(OpKind.PROBE, OpType.OK, "probe-health", "health",
                        {"instances": await sample_roles(session, oms_urls, api=api)})
@@ -118,6 +115,7 @@ def _ledger_fingerprint(ledger: dict[str, Any]) -> tuple[int, int, int]:
 async def capture_final_state(
     session: aiohttp.ClientSession, oms_urls: Mapping[str, str], venue_admin_url: str, history: History,
     *, quiet_s: float = QUIET_WINDOW_S, settle_timeout_s: float = 10.0, venue_admin_token: str | None = None,
+    api: OmsApi = DEFAULT_API,
 ) -> None:
     """Record what the OMS believes and what the venue saw, bracketed so they agree in time.
 
@@ -131,7 +129,6 @@ async def capture_final_state(
     refuses (a 401 for a wrong token) is recorded as a failed snapshot, never as an empty ledger.
     """
     deadline = time.monotonic() + settle_timeout_s
-    api = api_of(oms_urls)
     venue = VenueReader(session, venue_admin_url, venue_admin_token)
     before = await venue.ledger()
     while True:
@@ -166,12 +163,13 @@ async def _instance_state(api: OmsApi, at: Endpoint) -> dict[str, Any]:
 
 
 async def wait_for_active(
-    session: aiohttp.ClientSession, oms_urls: Mapping[str, str], timeout_s: float
+    session: aiohttp.ClientSession, oms_urls: Mapping[str, str], timeout_s: float, *,
+    api: OmsApi = DEFAULT_API,
 ) -> str | None:
     """After the timeline, give a failover in progress a bounded time to finish."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        roles = await sample_roles(session, oms_urls)
+        roles = await sample_roles(session, oms_urls, api=api)
         for name, sample in roles.items():
             if sample["role"] == "active" and sample["deep_ok"]:
                 return name
@@ -225,7 +223,7 @@ def _ledger_exec_ids(history: History) -> set[str]:
 
 async def capture_database(dsn: str, history: History, *, settle_timeout_s: float = 5.0,
                            quiet_s: float = DATABASE_QUIET_S, session: aiohttp.ClientSession | None = None,
-                           oms_urls: Mapping[str, str] | None = None) -> None:
+                           oms_urls: Mapping[str, str] | None = None, api: OmsApi = DEFAULT_API) -> None:
     """Record the OMS's database (whichever server is the primary now) after the ledger snapshot.
 
     Waits, bounded, until it holds every fill of that snapshot (an OMS may still be writing the
@@ -237,12 +235,11 @@ async def capture_database(dsn: str, history: History, *, settle_timeout_s: floa
     ``fail`` op with the error.
     """
     expected = _ledger_exec_ids(history)
-    api = None if oms_urls is None else api_of(oms_urls)
     started = last_change = time.monotonic()
     previous: set[str] | None = None
     while True:
         drained = None
-        if api is not None and session is not None and oms_urls:
+        if session is not None and oms_urls:
             drained = all_drained(await store_states(api, _endpoints(session, oms_urls)))
         try:
             snapshot = await read_database(dsn)

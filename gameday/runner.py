@@ -112,7 +112,7 @@ class RunOutcome:
 def _client_door(routing: Routing, stack: Stack, session: aiohttp.ClientSession) -> FrontDoor | Broadcast:
     """How the workload reaches the OMS: as the probes do, or every order to every instance."""
     if routing is Routing.BROADCAST:
-        return Broadcast.to_instances(stack.endpoints.oms, session)
+        return Broadcast.to_instances(stack.endpoints.oms, session, api=stack.endpoints.oms_api)
     return _probe_door(routing, stack, session, probe=False)
 
 
@@ -121,7 +121,8 @@ def _probe_door(routing: Routing, stack: Stack, session: aiohttp.ClientSession, 
     """How clients reach the OMS: through the stack's front-door proxy, or picking an instance."""
     if routing is Routing.FRONT_DOOR and stack.endpoints.front_door is not None:
         return ProxiedDoor(stack.endpoints.front_door, session)
-    return FrontDoor(stack.endpoints.oms, session, spread=routing is Routing.SPREAD and not probe)
+    return FrontDoor(stack.endpoints.oms, session, spread=routing is Routing.SPREAD and not probe,
+                     api=stack.endpoints.oms_api)
 
 
 def _stack_for(settings: RunSettings, stack_settings: StackSettings) -> Stack:
@@ -172,10 +173,11 @@ async def _capture(stack: Stack, history: History, session: aiohttp.ClientSessio
                **({"detail": detail} if detail else {}))
         # Reports cross the WAN to a DR in another region: the venue must stay quiet for a round trip more.
         quiet_s = QUIET_WINDOW_S + stack.settings.cross_region_rtt_ms / 1000
-        await capture_final_state(session, endpoints.oms, endpoints.venue_admin, history,
-                                  quiet_s=quiet_s, venue_admin_token=endpoints.venue_admin_token)
+        await capture_final_state(session, endpoints.oms, endpoints.venue_admin, history, quiet_s=quiet_s,
+                                  venue_admin_token=endpoints.venue_admin_token, api=endpoints.oms_api)
         if endpoints.database_dsn:
-            await capture_database(endpoints.database_dsn, history, session=session, oms_urls=endpoints.oms)
+            await capture_database(endpoints.database_dsn, history, session=session, oms_urls=endpoints.oms,
+                                   api=endpoints.oms_api)
 
 
 async def _drive(scenario: Scenario, stack: Stack, history: History, session: aiohttp.ClientSession,
@@ -200,7 +202,8 @@ async def _drive(scenario: Scenario, stack: Stack, history: History, session: ai
         asyncio.create_task(trade_probe(_probe_door(workload.routing, stack, session), history,
                                         workload.symbols, scenario.probes.trade_interval.seconds)),
         asyncio.create_task(health_probe(session, stack.endpoints.oms, history,
-                                         scenario.probes.health_interval.seconds)),
+                                         scenario.probes.health_interval.seconds,
+                                         api=stack.endpoints.oms_api)),
         asyncio.create_task(metrics_probe(
             session, stack.endpoints.metrics, history, scenario.probes.health_interval.seconds,
             scenario.metric_families, venue_headers(stack.endpoints.metrics, stack.endpoints.venue_admin,
@@ -219,7 +222,8 @@ async def _drive(scenario: Scenario, stack: Stack, history: History, session: ai
         _phase(history, RunPhase.SETTLE, timeout_s=settings.settle_timeout_s,
                instances=list(stack.endpoints.oms))
         settling = time.monotonic()
-        active = await wait_for_active(session, stack.endpoints.oms, settings.settle_timeout_s)
+        active = await wait_for_active(session, stack.endpoints.oms, settings.settle_timeout_s,
+                                       api=stack.endpoints.oms_api)
         _phase(history, RunPhase.SETTLED, active=active, waited_s=round(time.monotonic() - settling, 3))
         for probe in probes:
             probe.cancel()

@@ -5,8 +5,9 @@ group (the reference stack does so in pyproject.toml, exactly as a user's target
 the harness the names of its known defects, the builds a deploy may name, how to validate the
 stack sections only it understands (``stack.deploy``, ``stack.schedule``, ``stack.breaker``) and how
 to start a :class:`~gameday.stack.protocol.Stack` for a run. A target whose OMS speaks another HTTP
-dialect than the contract's gives its stack ``endpoints.oms = OmsInstances(urls, adapter)``
-(:mod:`gameday.oms_api`): every probe, order and action then goes through the adapter.
+dialect than the contract's gives its stack ``endpoints.oms_api = adapter`` (an
+:class:`~gameday.oms_api.OmsApi`, :mod:`gameday.oms_api`): every probe, order and action then goes
+through the adapter.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import aiohttp
 
 from gameday.clock import sleep_until
 from gameday.history import History, OpKind, OpType
-from gameday.oms_api import Endpoint, OmsApi, api_of
+from gameday.oms_api import DEFAULT_API, Endpoint, OmsApi
 
 REFERENCE_PRICES = {"BTC-USD": 60000.0, "ETH-USD": 3000.0, "SOL-USD": 150.0}
 DEFAULT_REFERENCE_PRICE = 100.0
@@ -173,12 +173,12 @@ class FrontDoor:
     Instances answer 503 when they are not the active lease holder; the router then tries the
     next. The instance that last accepted is tried first; with ``spread`` each order starts at
     the next instance in turn instead (a client misconfigured for active-active). ``api`` speaks
-    to the instances (default: the one ``oms_urls`` carries, else the contract's).
+    to the instances (the stack's ``endpoints.oms_api``; default: the contract's).
     """
 
     def __init__(self, oms_urls: Mapping[str, str], session: aiohttp.ClientSession,
-                 request_timeout_s: float = 3.0, *, spread: bool = False, api: OmsApi | None = None) -> None:
-        self._api = api_of(oms_urls) if api is None else api
+                 request_timeout_s: float = 3.0, *, spread: bool = False, api: OmsApi = DEFAULT_API) -> None:
+        self._api = api
         self._urls = dict(oms_urls)
         timeout = aiohttp.ClientTimeout(total=request_timeout_s)
         self._endpoints = {name: Endpoint(name, url, session, timeout) for name, url in self._urls.items()}
@@ -249,8 +249,7 @@ class Broadcast:
 
     @classmethod
     def to_instances(cls, oms_urls: Mapping[str, str], session: aiohttp.ClientSession,
-                     request_timeout_s: float = 3.0, *, api: OmsApi | None = None) -> Broadcast:
-        api = api_of(oms_urls) if api is None else api
+                     request_timeout_s: float = 3.0, *, api: OmsApi = DEFAULT_API) -> Broadcast:
         return cls({name: FrontDoor({name: url}, session, request_timeout_s, api=api)
                     for name, url in oms_urls.items()})
 

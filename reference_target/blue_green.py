@@ -91,7 +91,7 @@ class BlueGreenStack(DeployingStack):
         session = self._session
 
         async def trading() -> bool:
-            roles = await sample_roles(session, self.endpoints.oms)
+            roles = await sample_roles(session, self.endpoints.oms, api=self.endpoints.oms_api)
             blue, green = roles[BLUE], roles[GREEN]
             return blue["role"] == "active" and blue["deep_ok"] and green["role"] == "dormant"
 

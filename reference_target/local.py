@@ -244,7 +244,7 @@ class LocalStack:
         standbys = [name for name in self.default_roles if self.initial_role(name) is InitialRole.STANDBY]
 
         async def trading() -> bool:
-            roles = await sample_roles(session, self.endpoints.oms)
+            roles = await sample_roles(session, self.endpoints.oms, api=self.endpoints.oms_api)
             active = any(sample["role"] == "active" and sample["deep_ok"] for sample in roles.values())
             return active and all(roles[name]["deep_ok"] for name in standbys)
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gameday.checkers.base import GradingContext, Observation, Unit
+from gameday.checker_specs import ALERT_FIRINGS, ALERT_TIME_TO_FIRE, ALERT_TIME_TO_RESOLVE
+from gameday.checkers.base import GradingContext, Observation, Specified
 from gameday.checkers.load import fault_op, span_of
-from gameday.checkers.metric import WINDOW_OPTIONS, in_span
+from gameday.checkers.metric import in_span
 from gameday.checkers.records import Reference, reference, seconds
 from gameday.history import Op
 from gameday.metrics import AlertRule, Firing, Scrape, firings, scrapes
@@ -33,10 +34,7 @@ def _firing(firing: Firing, ref: Reference) -> dict[str, Any]:
             "worst": firing.worst}
 
 
-class _AlertChecker:
-    unit: Unit
-    options: frozenset[str]
-    required_options: frozenset[str]
+class _AlertChecker(Specified):
 
     def check(self, ops: Sequence[Op]) -> Observation:
         return self.check_in(ops, GradingContext())
@@ -56,9 +54,6 @@ class _AlertChecker:
 
 
 class _FromFault(_AlertChecker):
-    unit = Unit.SECONDS
-    options = frozenset({"alert", "from"})
-    required_options = options
 
     def grade(self, ops: Sequence[Op], context: GradingContext, rule: AlertRule, scraped: Sequence[Scrape],
               fired: Sequence[Firing]) -> Observation:
@@ -81,7 +76,7 @@ class _FromFault(_AlertChecker):
 
 
 class AlertTimeToFire(_FromFault):
-    name = "alert.time_to_fire"
+    spec = ALERT_TIME_TO_FIRE
     description = "seconds from a fault's start to a scenario alert rule firing"
 
     def measure(self, first: Firing | None, fault_ns: int, evidence: dict[str, Any],
@@ -95,7 +90,7 @@ class AlertTimeToFire(_FromFault):
 
 
 class AlertTimeToResolve(_FromFault):
-    name = "alert.time_to_resolve"
+    spec = ALERT_TIME_TO_RESOLVE
     description = "seconds from a fault's start to the end of the first firing of a scenario alert rule"
 
     def measure(self, first: Firing | None, fault_ns: int, evidence: dict[str, Any],
@@ -112,11 +107,8 @@ class AlertTimeToResolve(_FromFault):
 
 
 class AlertFirings(_AlertChecker):
-    name = "alert.firings"
-    unit = Unit.COUNT
+    spec = ALERT_FIRINGS
     description = "how many times a scenario alert rule fired over the run or a fault's window"
-    options = frozenset({"alert"}) | WINDOW_OPTIONS
-    required_options = frozenset({"alert"})
 
     def grade(self, ops: Sequence[Op], context: GradingContext, rule: AlertRule, scraped: Sequence[Scrape],
               fired: Sequence[Firing]) -> Observation:

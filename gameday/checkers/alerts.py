@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import ALERTS_TOTAL, ALERTS_UNKNOWN_OPEN_ORDER
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.records import (
     Alert,
     AlertEvent,
@@ -38,10 +39,8 @@ def _unknown_order(alert: AlertEvent, ref: Reference) -> dict[str, Any]:
     }
 
 
-class _AlertCount(ABC):
+class _AlertCount(Specified, ABC):
     """Counts alerts; absent only when no SUT event at all was recorded."""
-
-    unit = Unit.COUNT
 
     def check(self, ops: Sequence[Op]) -> Observation:
         if not any(op.kind == OpKind.SUT for op in ops):
@@ -53,7 +52,7 @@ class _AlertCount(ABC):
 
 
 class UnknownOpenOrders(_AlertCount):
-    name = "alerts.unknown_open_order"
+    spec = ALERTS_UNKNOWN_OPEN_ORDER
     description = "UnknownOpenOrder alerts: open venue orders a promoted OMS did not know about"
 
     def _count(self, alerts: Sequence[AlertEvent], ref: Reference) -> Observation:
@@ -69,7 +68,7 @@ class UnknownOpenOrders(_AlertCount):
 
 
 class AlertTotal(_AlertCount):
-    name = "alerts.total"
+    spec = ALERTS_TOTAL
     description = "alerts the OMS instances raised, except the informational PromotionReconciled"
 
     def _count(self, alerts: Sequence[AlertEvent], ref: Reference) -> Observation:

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import TRADING_AVAILABLE_AT_END, TRADING_UNAVAILABLE_S
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import TRADING_STOPPED, final_state
 from gameday.checkers.records import Reference, reference, seconds
 from gameday.checkers.trade_probes import Attempt, attempts, counted
@@ -40,9 +41,8 @@ def _tail(found: Sequence[Attempt]) -> tuple[int, Attempt | None]:
     return run, last_ok
 
 
-class AvailableAtEnd:
-    name = "trading.available_at_end"
-    unit = Unit.COUNT
+class AvailableAtEnd(Specified):
+    spec = TRADING_AVAILABLE_AT_END
     description = "1 when an instance is active at the end of the run and the last trade probe succeeded"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -110,9 +110,8 @@ def stretches(found: Sequence[Attempt]) -> list[Unavailability]:
     return result
 
 
-class TradingUnavailable:
-    name = "trading.unavailable_s"
-    unit = Unit.SECONDS
+class TradingUnavailable(Specified):
+    spec = TRADING_UNAVAILABLE_S
     description = ("total time trade probes failed once trading had started: from the last success before "
                    "each failure to the next success, or to the last attempt")
 

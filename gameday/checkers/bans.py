@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import VENUE_BAN_REFUSALS, VENUE_BANNED_S, VENUE_BANS
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import last_op
 from gameday.errors import CheckerError
 from gameday.history import Op, OpKind
@@ -92,11 +93,9 @@ def _evidence(bans: LedgerBans) -> dict[str, object]:
     return {"bans": [ban.model_dump() for ban in bans.bans[:20]], "ban_count": len(bans.bans)}
 
 
-class _BanChecker:
+class _BanChecker(Specified):
     """Reads the last ledger snapshot's bans; unknown when the ledger reports none."""
 
-    name: str
-    unit: Unit
     description: str
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -111,8 +110,7 @@ class _BanChecker:
 
 
 class BanCount(_BanChecker):
-    name = "venue.bans"
-    unit = Unit.COUNT
+    spec = VENUE_BANS
     description = "rate-limit bans the venue imposed on the firm's sessions (its ledger)"
 
     def read(self, bans: LedgerBans) -> tuple[float, str]:
@@ -121,8 +119,7 @@ class BanCount(_BanChecker):
 
 
 class BannedSeconds(_BanChecker):
-    name = "venue.banned_s"
-    unit = Unit.SECONDS
+    spec = VENUE_BANNED_S
     description = "time some session of the firm was banned by the venue (overlaps counted once)"
 
     def read(self, bans: LedgerBans) -> tuple[float, str]:
@@ -132,8 +129,7 @@ class BannedSeconds(_BanChecker):
 
 
 class BanRefusals(_BanChecker):
-    name = "venue.ban_refusals"
-    unit = Unit.COUNT
+    spec = VENUE_BAN_REFUSALS
     description = "new orders the venue refused from a session while it was banned"
 
     def read(self, bans: LedgerBans) -> tuple[float, str]:

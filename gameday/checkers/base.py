@@ -9,6 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from gameday.checker_specs import CheckerSpec
 from gameday.history import Op
 from gameday.metrics import AlertRule, MetricQuery
 from gameday.units import Unit
@@ -20,6 +21,7 @@ __all__ = [
     "NoopChecker",
     "Observation",
     "ScheduledFault",
+    "Specified",
     "Unit",
     "Window",
     "WindowKind",
@@ -134,6 +136,28 @@ class ContextualChecker(Checker, Protocol):
     def options(self) -> frozenset[str]: ...
 
     def check_in(self, ops: Sequence[Op], context: GradingContext) -> Observation: ...
+
+
+class Specified:
+    """A checker whose name, unit and options are its :attr:`spec` (see :mod:`gameday.checker_specs`)."""
+
+    spec: CheckerSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def unit(self) -> Unit:
+        return self.spec.unit
+
+    @property
+    def options(self) -> frozenset[str]:
+        return self.spec.options
+
+    @property
+    def required_options(self) -> frozenset[str]:
+        return self.spec.required_options
 
 
 class NoopChecker:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import FILLS_DUPLICATE_BOOKED
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import last_op
 from gameday.checkers.records import SutEvent, reference, sut_events
 from gameday.history import Op, OpKind
@@ -40,9 +41,8 @@ def duplicates_armed(ops: Sequence[Op]) -> int:
                and fault.get("action") == "arm" and (fault.get("params") or {}).get("mode") == "duplicate")
 
 
-class DuplicateBooked:
-    name = "fills.duplicate_booked"
-    unit = Unit.COUNT
+class DuplicateBooked(Specified):
+    spec = FILLS_DUPLICATE_BOOKED
     description = "extra bookings of one venue execution by one OMS instance (oms.fills, by exec id)"
 
     def check(self, ops: Sequence[Op]) -> Observation:

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import BREAKER_ENTRIES_AFTER_HALT, BREAKER_TIME_TO_FLAT, BREAKER_TIME_TO_HALT
+from gameday.checkers.base import Observation, Specified, Unit
 from gameday.checkers.breaker_ledger import (
     Breach,
     PositionedOrder,
@@ -27,11 +28,12 @@ from gameday.checkers.breaker_ledger import (
 )
 from gameday.checkers.deploy_records import BreakerLimits, elapsed, run_start_field
 from gameday.checkers.ledger_timeline import LedgerTimeline, ledger_timeline
+from gameday.checkers.premise import NO_LEDGER, PremisedChecker, ledger_or_reason
 from gameday.checkers.records import AlertEvent, Reference, reference, sut_events
 from gameday.history import Op, OpKind, OpType
 
 __all__ = ["BREAKER_TRIPPED", "IN_FLIGHT_NS", "STILL_FLOWING_NS", "EntriesAfterHalt", "TimeToFlat",
-           "TimeToHalt", "listed", "time_to_flat", "time_to_last_entry",
+           "TimeToHalt", "entries_after", "listed", "split_in_flight", "time_to_flat", "time_to_last_entry",
            "workload_end_ns"]
 
 BREAKER_TRIPPED = "BreakerTripped"
@@ -53,9 +55,9 @@ def _breached(ops: Sequence[Op]) -> _Breached | str:
     limits = run_start_field(ops, "breaker", BreakerLimits)
     if limits is None:
         return "the run start op records no breaker limits"
-    timeline = ledger_timeline(ops)
-    if timeline is None:
-        return "no ledger snapshot in the history"
+    timeline = ledger_or_reason(ops)
+    if isinstance(timeline, str):
+        return timeline
     breach = first_breach(timeline.sorted_fills(), limits)
     if breach is None:
         return "the ledger PnL never breached the breaker's limits"
@@ -73,6 +75,20 @@ def listed(orders: Sequence[PositionedOrder], ref: Reference) -> list[dict[str, 
     return [{"cl_ord_id": entry.order.cl_ord_id, "instance": entry.order.instance,
              "symbol": entry.order.symbol, "signed_qty": entry.order.signed_qty, "position": entry.position,
              **ref.instant(entry.order.received_ns)} for entry in orders[:MAX_LISTED]]
+
+
+def entries_after(timeline: LedgerTimeline, after_ns: int) -> list[PositionedOrder]:
+    """Entry orders the venue received, from any instance, after ``after_ns``, in receipt order."""
+    return [entry for entry in positioned_orders(timeline)
+            if entry.is_entry and entry.order.received_ns > after_ns]
+
+
+def split_in_flight(entries: Sequence[PositionedOrder],
+                    halted_ns: int) -> tuple[list[PositionedOrder], list[PositionedOrder]]:
+    """``entries`` (received after a halt, in receipt order) as those already on the wire when it
+    halted at ``halted_ns`` (received within ``IN_FLIGHT_NS``) and the late ones after them."""
+    in_flight = [entry for entry in entries if entry.order.received_ns <= halted_ns + IN_FLIGHT_NS]
+    return in_flight, list(entries[len(in_flight):])
 
 
 def workload_end_ns(ops: Sequence[Op], timeline: LedgerTimeline) -> int:
@@ -103,55 +119,47 @@ def time_to_flat(timeline: LedgerTimeline, start_ns: int, evidence: dict[str, An
                    never=f"never flat with no open order after {after}")
 
 
-class TimeToHalt:
-    name = "breaker.time_to_halt"
-    unit = Unit.SECONDS
+class _AfterBreach(PremisedChecker[_Breached]):
+    def premise(self, ops: Sequence[Op]) -> _Breached | str:
+        return _breached(ops)
+
+
+class TimeToHalt(_AfterBreach):
+    spec = BREAKER_TIME_TO_HALT
     description = "ledger PnL breach -> last entry (exposure-increasing) order the venue received after it"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        found = _breached(ops)
-        if isinstance(found, str):
-            return Observation.absent(self.unit, found)
+    def grade(self, found: _Breached, ops: Sequence[Op]) -> Observation:
         ref, breach = reference(ops), found.breach
-        entries = [entry for entry in positioned_orders(found.timeline)
-                   if entry.is_entry and entry.order.received_ns > breach.t_ns]
+        entries = entries_after(found.timeline, breach.t_ns)
         evidence = {**_breach_evidence(found, ref), "entries_after_breach": len(entries),
                     "last_entries": listed(entries[-MAX_LISTED:], ref)}
         return time_to_last_entry(breach.t_ns, entries, workload_end_ns(ops, found.timeline), evidence,
                                   after="the breach", until="at the end")
 
 
-class TimeToFlat:
-    name = "breaker.time_to_flat"
-    unit = Unit.SECONDS
+class TimeToFlat(_AfterBreach):
+    spec = BREAKER_TIME_TO_FLAT
     description = "ledger PnL breach -> every position 0 with no order open at the venue"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        found = _breached(ops)
-        if isinstance(found, str):
-            return Observation.absent(self.unit, found)
+    def grade(self, found: _Breached, ops: Sequence[Op]) -> Observation:
         ref = reference(ops)
         return time_to_flat(found.timeline, found.breach.t_ns, _breach_evidence(found, ref), ref,
                             after="the breach")
 
 
-class EntriesAfterHalt:
-    name = "breaker.entries_after_halt"
-    unit = Unit.COUNT
+class EntriesAfterHalt(Specified):
+    spec = BREAKER_ENTRIES_AFTER_HALT
     description = "entry orders the venue received after the OMS's BreakerTripped alert"
 
     def check(self, ops: Sequence[Op]) -> Observation:
         timeline = ledger_timeline(ops)
         if timeline is None:
-            return Observation.absent(self.unit, "no ledger snapshot in the history")
+            return Observation.absent(self.unit, NO_LEDGER)
         trips = [alert for alert in sut_events(ops, "alerts", AlertEvent) if alert.alert == BREAKER_TRIPPED]
         if not trips:
             return Observation.absent(self.unit, "no BreakerTripped alert: the breaker never halted")
         ref, halt = reference(ops), trips[0]
-        after = [entry for entry in positioned_orders(timeline)
-                 if entry.is_entry and entry.order.received_ns > halt.t_ns]
-        in_flight = [entry for entry in after if entry.order.received_ns <= halt.t_ns + IN_FLIGHT_NS]
-        late = after[len(in_flight):]
+        in_flight, late = split_in_flight(entries_after(timeline, halt.t_ns), halt.t_ns)
         return Observation(
             value=len(late), unit=self.unit,
             evidence={"reference": ref.describe(),

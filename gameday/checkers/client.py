@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import CheckerSpec
+from gameday.checkers.base import Observation, Specified
 from gameday.history import Op, OpKind, OpType
 
 __all__ = ["ClientOutcomeCount"]
@@ -13,13 +14,11 @@ __all__ = ["ClientOutcomeCount"]
 MAX_LISTED_ERRORS = 5
 
 
-class ClientOutcomeCount:
+class ClientOutcomeCount(Specified):
     """Counts client ``place`` operations that completed with one outcome (``fail`` or ``info``)."""
 
-    unit = Unit.COUNT
-
-    def __init__(self, name: str, outcome: OpType, description: str) -> None:
-        self.name = name
+    def __init__(self, spec: CheckerSpec, outcome: OpType, description: str) -> None:
+        self.spec = spec
         self.outcome = outcome
         self.description = description
 

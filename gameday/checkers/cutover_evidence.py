@@ -24,7 +24,8 @@ from typing import Any
 
 from pydantic import Field
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import DEPLOY_CUTOVER_ON_STALE_EVIDENCE
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.deploy_records import Milestone, PhaseEvent, Subject, published, subject_recorded
 from gameday.checkers.records import Reference, SutEvent, reference, seconds
 from gameday.history import Op, OpKind, OpType
@@ -130,9 +131,8 @@ def _describe(decision: CutoverPhase, verdict: EvidenceVerdict | None, blue: str
     }
 
 
-class CutoverOnStaleEvidence:
-    name = "deploy.cutover_on_stale_evidence"
-    unit = Unit.COUNT
+class CutoverOnStaleEvidence(Specified):
+    spec = DEPLOY_CUTOVER_ON_STALE_EVIDENCE
     description = ("cutovers decided while the verdict was not clean, a side's newest output was older than "
                    "the evidence window, blockers stood, or blue was not alive")
 

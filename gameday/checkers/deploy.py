@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import (
+    DEPLOY_CUTOVER_DONE,
+    DEPLOY_CUTOVER_GAP,
+    DEPLOY_LIVE_VERSIONS,
+    DEPLOY_ROLLBACK_TIME,
+)
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.deploy_records import (
     Milestone,
     PhaseEvent,
@@ -50,9 +56,8 @@ def _phase_list(events: Sequence[PhaseEvent], ref: Reference) -> list[dict[str, 
     return [{"phase": event.phase, "reason": event.reason, **ref.instant(event.t_ns)} for event in events]
 
 
-class CutoverDone:
-    name = "deploy.cutover_done"
-    unit = Unit.COUNT
+class CutoverDone(Specified):
+    spec = DEPLOY_CUTOVER_DONE
     description = "1 when the deployer completed a cutover to green (cutover-done), else 0"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -100,9 +105,8 @@ def _new_instance_first_order(orders: Sequence[TimedOrder], started_ns: int, don
                 None)
 
 
-class CutoverGap:
-    name = "deploy.cutover_gap"
-    unit = Unit.SECONDS
+class CutoverGap(Specified):
+    spec = DEPLOY_CUTOVER_GAP
     description = "last order the venue received before green's first one after the cutover, to that order"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -167,9 +171,8 @@ def _received_by_version(orders: Sequence[TimedOrder], versions: _Versions,
     return received, unversioned
 
 
-class LiveVersions:
-    name = "deploy.live_versions"
-    unit = Unit.COUNT
+class LiveVersions(Specified):
+    spec = DEPLOY_LIVE_VERSIONS
     description = "most distinct OMS versions with an order received at the venue within any 1 s"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -197,9 +200,8 @@ class LiveVersions:
         )
 
 
-class RollbackTime:
-    name = "deploy.rollback_time"
-    unit = Unit.SECONDS
+class RollbackTime(Specified):
+    spec = DEPLOY_ROLLBACK_TIME
     description = ("green's first rejected order, the first fault applied or the deployer's first trigger "
                    "after the cutover -> rollback-done")
 

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import DEPLOY_LOCAL_START_TIME
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.deploy_records import (
     DeployActionEvent,
     DeployClock,
@@ -99,9 +100,8 @@ def _deployer_recorded(ops: Sequence[Op]) -> bool:
                for op in ops if op.kind == OpKind.SUT)
 
 
-class LocalStartTime:
-    name = "deploy.local_start_time"
-    unit = Unit.COUNT
+class LocalStartTime(Specified):
+    spec = DEPLOY_LOCAL_START_TIME
     description = ("1 when the first deploy action fell outside the declared deploy window (its days and "
                    "wall times, in the exchange's zone), else 0")
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import DEPLOY_IN_MARKET_HOURS
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.deploy_records import (
     DeployActionEvent,
     DeployClock,
@@ -59,9 +60,8 @@ def _deployer_recorded(ops: Sequence[Op]) -> bool:
     return any(op.kind == OpKind.SUT and "deploy" in op.process.split(".")[:-1] for op in ops)
 
 
-class InMarketHours:
-    name = "deploy.in_market_hours"
-    unit = Unit.COUNT
+class InMarketHours(Specified):
+    spec = DEPLOY_IN_MARKET_HOURS
     description = "deploy actions (launch, set-upstreams) taken while the exchange was not closed"
 
     def check(self, ops: Sequence[Op]) -> Observation:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import POSITIONS_DIVERGENCE_BPS
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.deploy_records import PositionsEvent, Subject, published
 from gameday.checkers.ledger_timeline import (
     GrossFilled,
@@ -108,9 +109,8 @@ def _compare_stretches(stretches: Sequence[Concurrent], samples: _Samples, gross
     return compared, diverged
 
 
-class PositionDivergence:
-    name = "positions.divergence_bps"
-    unit = Unit.BPS
+class PositionDivergence(Specified):
+    spec = POSITIONS_DIVERGENCE_BPS
     description = "largest gap between the positions of instances taking orders at the same time, in bps"
 
     def check(self, ops: Sequence[Op]) -> Observation:

@@ -22,7 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import EXPOSURE_BEYOND_INTENDED
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import Side, ledger_snapshot
 from gameday.history import Op, OpKind, OpType
 
@@ -65,9 +66,8 @@ def excess_over_intended(venue_net: int, intended: int) -> int:
     return max(0, abs(venue_net) - abs(intended))
 
 
-class ExposureBeyondIntended:
-    name = "exposure.beyond_intended"
-    unit = Unit.RATIO
+class ExposureBeyondIntended(Specified):
+    spec = EXPOSURE_BEYOND_INTENDED
     description = ("largest per-symbol venue position beyond the strategy's intended one, "
                    "as a ratio of the intents' gross lots (1.0: every intent traded twice)")
 

@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import FAILOVERS_COUNT, CheckerSpec
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.records import Decision, FailoverEvent, Reference, reference, sut_events
 from gameday.history import Op
 
@@ -33,13 +34,11 @@ def _note(promotions: int, suppressed: int, decisions: Counter[Decision]) -> str
     return note
 
 
-class FailoverCount:
+class FailoverCount(Specified):
     """Counts one daemon's confirmed failovers (``failover``: the OMS; ``db-failover``: Postgres)."""
 
-    unit = Unit.COUNT
-
-    def __init__(self, name: str = "failovers.count", daemon: str = "failover") -> None:
-        self.name = name
+    def __init__(self, spec: CheckerSpec = FAILOVERS_COUNT, daemon: str = "failover") -> None:
+        self.spec = spec
         self.daemon = daemon
         self.description = (f"failovers the {daemon} daemon confirmed "
                             "(decision promote; suppressed ones listed apart)")

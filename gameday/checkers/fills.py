@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import DB_WRITE_RECOVERY, FILLS_LOST
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import LedgerFill, last_op, ledger_snapshot
 from gameday.checkers.records import (
     OUTAGE_FAULTS,
@@ -99,9 +100,8 @@ def _lost_note(lost: Sequence[LedgerFill], total: int, ref: Reference) -> str:
     return f"{len(lost)} of {total} ledger fills missing from the database ({symbols}){span}"
 
 
-class LostFills:
-    name = "fills.lost"
-    unit = Unit.COUNT
+class LostFills(Specified):
+    spec = FILLS_LOST
     description = "ledger fills whose exec id is missing from the OMS's database at the end of the run"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -153,9 +153,8 @@ def _promotions(ops: Sequence[Op], daemon: str, ref: Reference) -> list[dict[str
             if event.daemon == daemon and event.decision is Decision.PROMOTED]
 
 
-class DatabaseWriteRecovery:
-    name = "db.write_recovery"
-    unit = Unit.SECONDS
+class DatabaseWriteRecovery(Specified):
+    spec = DB_WRITE_RECOVERY
     description = ("seconds from the first kill, pause or partition of the database to the first "
                    "database write after it")
 

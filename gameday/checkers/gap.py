@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import TRADING_GAP
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.records import Reference, TradeOk, parse, reference, seconds
 from gameday.checkers.trade_probes import venue_halted
 from gameday.history import Op, OpKind, OpType
@@ -71,9 +72,8 @@ def _note(gap: _Gap, failed: int) -> str:
             f"{gap.start.instance} then {gap.end.instance} ({failed} probes failed)")
 
 
-class TradingGap:
-    name = "trading.gap"
-    unit = Unit.SECONDS
+class TradingGap(Specified):
+    spec = TRADING_GAP
     description = ("longest interval between successful trade probes, from the first success to the "
                    "last probe attempt")
 

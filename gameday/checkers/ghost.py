@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import ORDERS_GHOST
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import Missing, active_at_end
 from gameday.history import Op
 
 __all__ = ["GhostOrders"]
 
 
-class GhostOrders:
-    name = "orders.ghost"
-    unit = Unit.COUNT
+class GhostOrders(Specified):
+    spec = ORDERS_GHOST
     description = "orders open at the venue that are missing from the active OMS's open orders"
 
     def check(self, ops: Sequence[Op]) -> Observation:

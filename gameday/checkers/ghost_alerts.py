@@ -28,7 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import ORDERS_BEFORE_GHOSTS_ALERTED
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import final_state
 from gameday.checkers.lease import RoleEvent
 from gameday.checkers.ledger_timeline import TimedOrder, ledger_timeline
@@ -214,9 +215,8 @@ def _offence(entry: dict[str, Any]) -> str:
             f"{entry['ghosts']} ghost(s)" + (f" ({never} never alerted)" if never else ""))
 
 
-class OrdersBeforeGhostsAlerted:
-    name = "orders.before_ghosts_alerted"
-    unit = Unit.COUNT
+class OrdersBeforeGhostsAlerted(Specified):
+    spec = ORDERS_BEFORE_GHOSTS_ALERTED
     description = ("orders a promoted instance sent before it had alerted UnknownOpenOrder for every open "
                    "venue order it did not know at the promotion")
 

@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import ORDERS_OUTSIDE_BAND, ORDERS_SENT_INTO_HALT
+from gameday.checkers.base import Observation, Specified, Unit
 from gameday.checkers.evidence import last_op
 from gameday.checkers.records import Reference, reference, seconds
 from gameday.history import Op, OpKind
@@ -131,9 +132,8 @@ def _no_status(snapshot: _Snapshot | None, unit: Unit) -> Observation | None:
     return None
 
 
-class OrdersSentIntoHalt:
-    name = "orders.sent_into_halt"
-    unit = Unit.COUNT
+class OrdersSentIntoHalt(Specified):
+    spec = ORDERS_SENT_INTO_HALT
     description = (f"orders the venue received on a halted symbol more than {KNOWN_AFTER_S:g} s after the "
                    "halt began (when every session had been told)")
 
@@ -162,9 +162,8 @@ class OrdersSentIntoHalt:
         )
 
 
-class OrdersOutsideBand:
-    name = "orders.outside_band"
-    unit = Unit.COUNT
+class OrdersOutsideBand(Specified):
+    spec = ORDERS_OUTSIDE_BAND
     description = (f"orders the venue refused as priced beyond the limit-up/limit-down band, more than "
                    f"{KNOWN_AFTER_S:g} s after that band was announced")
 

@@ -23,11 +23,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
-from gameday.checkers.breaker import IN_FLIGHT_NS, listed, time_to_flat, time_to_last_entry, workload_end_ns
-from gameday.checkers.breaker_ledger import PositionedOrder, positioned_orders
+from gameday.checker_specs import (
+    KILLSWITCH_ENTRIES_WHILE_TRIPPED,
+    KILLSWITCH_TIME_TO_FLAT,
+    KILLSWITCH_TIME_TO_HALT,
+    KILLSWITCH_TIME_TO_RESUME,
+)
+from gameday.checkers.base import Observation
+from gameday.checkers.breaker import (
+    entries_after,
+    listed,
+    split_in_flight,
+    time_to_flat,
+    time_to_last_entry,
+    workload_end_ns,
+)
+from gameday.checkers.breaker_ledger import PositionedOrder
 from gameday.checkers.deploy_records import elapsed
-from gameday.checkers.ledger_timeline import LedgerTimeline, ledger_timeline
+from gameday.checkers.ledger_timeline import LedgerTimeline
+from gameday.checkers.premise import PremisedChecker, ledger_or_reason
 from gameday.checkers.records import Reference, action_runs
 from gameday.history import Op, OpType
 
@@ -51,8 +65,7 @@ class _Tripped:
 
     def entries(self) -> list[PositionedOrder]:
         """Entries the venue received after the kill switch was pressed, in receipt order."""
-        return [entry for entry in positioned_orders(self.timeline)
-                if entry.is_entry and entry.order.received_ns > self.pressed_ns]
+        return entries_after(self.timeline, self.pressed_ns)
 
     def in_span(self) -> list[PositionedOrder]:
         return [entry for entry in self.entries() if entry.order.received_ns < self.span_end_ns]
@@ -77,9 +90,9 @@ def _tripped(ops: Sequence[Op]) -> _Tripped | str:
     trip = _succeeded(ops, KILL_SWITCH)
     if trip is None:
         return "no kill-switch action succeeded"
-    timeline = ledger_timeline(ops)
-    if timeline is None:
-        return "no ledger snapshot in the history"
+    timeline = ledger_or_reason(ops)
+    if isinstance(timeline, str):
+        return timeline
     pressed, answered = trip
     rearm = _succeeded(ops, REARM, after_ns=pressed.t_ns)
     rearm_invoked = None if rearm is None else rearm[0].t_ns
@@ -90,19 +103,18 @@ def _tripped(ops: Sequence[Op]) -> _Tripped | str:
                     None if rearm is None else rearm[1].t_ns, end)
 
 
-class EntriesWhileTripped:
-    name = "killswitch.entries_while_tripped"
-    unit = Unit.COUNT
+class _WhileTripped(PremisedChecker[_Tripped]):
+    def premise(self, ops: Sequence[Op]) -> _Tripped | str:
+        return _tripped(ops)
+
+
+class EntriesWhileTripped(_WhileTripped):
+    spec = KILLSWITCH_ENTRIES_WHILE_TRIPPED
     description = "entry orders the venue received, from any instance, between the kill switch and its re-arm"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        found = _tripped(ops)
-        if isinstance(found, str):
-            return Observation.absent(self.unit, found)
-        ref, on_wire_until = found.ref, found.answered_ns + IN_FLIGHT_NS
-        span = found.in_span()
-        in_flight = [entry for entry in span if entry.order.received_ns <= on_wire_until]
-        late = span[len(in_flight):]
+    def grade(self, found: _Tripped, ops: Sequence[Op]) -> Observation:
+        ref = found.ref
+        in_flight, late = split_in_flight(found.in_span(), found.answered_ns)
         by_instance: dict[str, int] = {}
         for entry in late:
             key = entry.order.instance or "unattributed"
@@ -115,43 +127,31 @@ class EntriesWhileTripped:
         )
 
 
-class ManualTimeToHalt:
-    name = "killswitch.time_to_halt"
-    unit = Unit.SECONDS
+class ManualTimeToHalt(_WhileTripped):
+    spec = KILLSWITCH_TIME_TO_HALT
     description = "kill switch pressed -> the last entry order the venue received before the re-arm"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        found = _tripped(ops)
-        if isinstance(found, str):
-            return Observation.absent(self.unit, found)
+    def grade(self, found: _Tripped, ops: Sequence[Op]) -> Observation:
         span = found.in_span()
         evidence = {**found.evidence(), "entries": len(span), "last_entries": listed(span[-10:], found.ref)}
         return time_to_last_entry(found.pressed_ns, span, found.span_end_ns, evidence,
                                   after="the kill switch", until="at its re-arm")
 
 
-class ManualTimeToFlat:
-    name = "killswitch.time_to_flat"
-    unit = Unit.SECONDS
+class ManualTimeToFlat(_WhileTripped):
+    spec = KILLSWITCH_TIME_TO_FLAT
     description = "kill switch pressed -> every position 0 with no order open at the venue"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        found = _tripped(ops)
-        if isinstance(found, str):
-            return Observation.absent(self.unit, found)
+    def grade(self, found: _Tripped, ops: Sequence[Op]) -> Observation:
         return time_to_flat(found.timeline, found.pressed_ns, found.evidence(), found.ref,
                             after="the kill switch")
 
 
-class TimeToResume:
-    name = "killswitch.time_to_resume"
-    unit = Unit.SECONDS
+class TimeToResume(_WhileTripped):
+    spec = KILLSWITCH_TIME_TO_RESUME
     description = "re-arm answered -> the first entry order the venue received after it"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        found = _tripped(ops)
-        if isinstance(found, str):
-            return Observation.absent(self.unit, found)
+    def grade(self, found: _Tripped, ops: Sequence[Op]) -> Observation:
         rearmed = found.rearm_answered_ns
         if rearmed is None:
             return Observation.absent(self.unit, "no rearm action succeeded after the kill switch",

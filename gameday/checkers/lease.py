@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import ORDERS_SENT_WITHOUT_LEASE
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import LedgerOrder, ledger_snapshot
 from gameday.checkers.lease_writes import LeaseLog, lease_log
 from gameday.checkers.records import Reference, SutEvent, reference, sut_events
@@ -145,9 +146,8 @@ class Offence:
     own_last_write_ns: int | None = None
 
 
-class SentWithoutLease:
-    name = "orders.sent_without_lease"
-    unit = Unit.COUNT
+class SentWithoutLease(Specified):
+    spec = ORDERS_SENT_WITHOUT_LEASE
     description = "orders the venue received from an instance that did not hold the lease at that time"
 
     def check(self, ops: Sequence[Op]) -> Observation:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import LEDGER_GROSS_POSITION_AT_END, LEDGER_OPEN_ORDERS_AT_END
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.ledger_timeline import LedgerTimeline, ledger_timeline
 from gameday.history import Op
 
@@ -22,8 +23,7 @@ MAX_LISTED = 10
 _NO_LEDGER = "no ledger snapshot (the venue's ledger was not read)"
 
 
-class _AtEnd:
-    unit = Unit.COUNT
+class _AtEnd(Specified):
 
     def check(self, ops: Sequence[Op]) -> Observation:
         timeline = ledger_timeline(ops)
@@ -36,7 +36,7 @@ class _AtEnd:
 
 
 class OpenOrdersAtEnd(_AtEnd):
-    name = "ledger.open_orders_at_end"
+    spec = LEDGER_OPEN_ORDERS_AT_END
     description = "orders still open at the venue at the end of the run (its ledger)"
 
     def read(self, timeline: LedgerTimeline) -> Observation:
@@ -49,7 +49,7 @@ class OpenOrdersAtEnd(_AtEnd):
 
 
 class GrossPositionAtEnd(_AtEnd):
-    name = "ledger.gross_position_at_end"
+    spec = LEDGER_GROSS_POSITION_AT_END
     description = "sum over symbols of |net filled lots| at the venue at the end of the run (its ledger)"
 
     def read(self, timeline: LedgerTimeline) -> Observation:

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.checkers.base import GradingContext, Observation, Unit, Window, WindowKind
+from gameday.checker_specs import LOAD_FAILURE_RATIO, LOAD_P99_MS
+from gameday.checkers.base import GradingContext, Observation, Specified, Window, WindowKind
 from gameday.checkers.records import Reference, reference
 from gameday.history import RUN_PHASE_F, Op, OpKind, OpType, RunPhase
 from gameday.load.stats import LOAD_PROCESS, STATS_F, merged, percentile
@@ -28,7 +29,6 @@ from gameday.load.stats import LOAD_PROCESS, STATS_F, merged, percentile
 __all__ = ["FOREVER", "LoadFailureRatio", "LoadP99", "LoadSecond", "Span", "fault_op", "load_seconds",
            "span_of"]
 
-WINDOW_OPTIONS = frozenset({"during", "after", "grace"})
 MAX_LISTED_ERRORS = 5
 FOREVER = 2**63
 
@@ -119,9 +119,7 @@ def _in(seconds: Sequence[LoadSecond], span: Span) -> list[LoadSecond]:
     return [second for second in seconds if span.start_ns <= second.mid_ns < span.end_ns]
 
 
-class _LoadChecker:
-    unit: Unit
-    options = WINDOW_OPTIONS
+class _LoadChecker(Specified):
 
     def check(self, ops: Sequence[Op]) -> Observation:
         return self.check_in(ops, GradingContext())
@@ -161,8 +159,7 @@ def _top_errors(inside: Sequence[LoadSecond]) -> dict[str, int]:
 
 
 class LoadFailureRatio(_LoadChecker):
-    name = "load.failure_ratio"
-    unit = Unit.RATIO
+    spec = LOAD_FAILURE_RATIO
     description = "failed locust requests over all locust requests (0..1), in the window"
 
     def observe(self, inside: Sequence[LoadSecond], evidence: dict[str, Any], span: Span,
@@ -178,8 +175,7 @@ class LoadFailureRatio(_LoadChecker):
 
 
 class LoadP99(_LoadChecker):
-    name = "load.p99_ms"
-    unit = Unit.MILLISECONDS
+    spec = LOAD_P99_MS
     description = "99th percentile of locust's response times (ms), failures included, in the window"
 
     def observe(self, inside: Sequence[LoadSecond], evidence: dict[str, Any], span: Span,

@@ -23,7 +23,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import (
+    FEEDS_SWITCH_TIME,
+    FEEDS_TIME_TO_HALT,
+    ORDERS_PRICED_OFF_BAD_DATA,
+    TRADING_RESUMED_AFTER_FEED_RECOVERY,
+)
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.deploy_records import elapsed, run_start_field
 from gameday.checkers.market_data_records import (
     ALL_FEEDS,
@@ -58,9 +64,8 @@ def _trading_feed(pricing: Sequence[PricingEvent], t_ns: int) -> PricingEvent | 
     return before[-1] if before else None
 
 
-class FeedSwitchTime:
-    name = "feeds.switch_time"
-    unit = Unit.SECONDS
+class FeedSwitchTime(Specified):
+    spec = FEEDS_SWITCH_TIME
     description = "fault on the feed the OMS trades on -> the trading instance selects another feed"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -124,9 +129,8 @@ def _bad(event: PricingEvent, ledger: MarketDataLedger, limits: MarketDataLimits
             "why": " and ".join(word for word, hit in (("stale", stale), ("diverged", diverged)) if hit)}
 
 
-class PricedOffBadData:
-    name = "orders.priced_off_bad_data"
-    unit = Unit.COUNT
+class PricedOffBadData(Specified):
+    spec = ORDERS_PRICED_OFF_BAD_DATA
     description = "orders priced off a quote older than the OMS's limit or off the truth beyond its threshold"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -170,9 +174,8 @@ def _feed_loss_alerts(ops: Sequence[Op], alert: str, after_ns: int) -> list[Aler
             and event.detail.get("reason", FEED_LOSS) == FEED_LOSS]
 
 
-class FeedTimeToHalt:
-    name = "feeds.time_to_halt"
-    unit = Unit.SECONDS
+class FeedTimeToHalt(Specified):
+    spec = FEEDS_TIME_TO_HALT
     description = "every feed faulted (total feed loss) -> the OMS's feed-loss BreakerTripped alert"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -198,9 +201,8 @@ class FeedTimeToHalt:
                                                            "feed was lost", never="")
 
 
-class TradingResumedAfterFeedRecovery:
-    name = "trading.resumed_after_feed_recovery"
-    unit = Unit.COUNT
+class TradingResumedAfterFeedRecovery(Specified):
+    spec = TRADING_RESUMED_AFTER_FEED_RECOVERY
     description = "1 when an order was priced and accepted after the feed breaker's re-arm, else 0"
 
     def check(self, ops: Sequence[Op]) -> Observation:

@@ -15,7 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from gameday.checkers.base import GradingContext, Observation, Unit
+from gameday.checker_specs import METRIC_AGGREGATE_SPECS
+from gameday.checkers.base import GradingContext, Observation, Specified
 from gameday.checkers.load import FOREVER, Span, span_of
 from gameday.checkers.records import reference
 from gameday.history import Op
@@ -24,8 +25,6 @@ from gameday.metrics.series import MetricQuery, Scrape, scrapes
 
 __all__ = ["MetricAggregate", "in_span", "metric_checkers", "scrape_evidence"]
 
-SERIES_OPTIONS = frozenset({"metric", "labels", "across"})
-WINDOW_OPTIONS = frozenset({"during", "after", "grace"})
 _RUN = "the whole run"
 
 
@@ -47,14 +46,11 @@ def scrape_evidence(inside: Sequence[Scrape], query: MetricQuery, span: Span, op
             "failed_scrapes": dict(failed)}
 
 
-class MetricAggregate:
-    unit = Unit.VALUE
-    options = SERIES_OPTIONS | WINDOW_OPTIONS
-    required_options = frozenset({"metric"})
+class MetricAggregate(Specified):
 
     def __init__(self, how: Aggregate) -> None:
         self.how = how
-        self.name = f"metric.{how.value}"
+        self.spec = METRIC_AGGREGATE_SPECS[how]
         self.description = f"the {how.value} of a scraped metric's series over the run or a fault's window"
 
     def check(self, ops: Sequence[Op]) -> Observation:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import POSITIONS_MISMATCH_BPS
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import LedgerSnapshot, Missing, active_at_end
 from gameday.history import Op
 
@@ -24,9 +25,8 @@ def ledger_positions(ledger: LedgerSnapshot) -> tuple[dict[str, int], dict[str, 
     return dict(net), dict(gross)
 
 
-class PositionMismatch:
-    name = "positions.mismatch_bps"
-    unit = Unit.BPS
+class PositionMismatch(Specified):
+    spec = POSITIONS_MISMATCH_BPS
     description = "largest per-symbol gap between the active OMS's positions and the venue's fills, in bps"
 
     def check(self, ops: Sequence[Op]) -> Observation:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from gameday.checker_specs import FAILOVERS_DATABASE, ORDERS_CLIENT_FAILED, ORDERS_CLIENT_UNKNOWN
 from gameday.checkers.alert_rules import alert_rule_checkers
 from gameday.checkers.alerts import AlertTotal, UnknownOpenOrders
 from gameday.checkers.availability import AvailableAtEnd, TradingUnavailable
@@ -61,11 +62,11 @@ def default_checkers() -> tuple[Checker, ...]:
         PositionMismatch(),
         GhostOrders(),
         ConcurrentWriters(),
-        ClientOutcomeCount("orders.client_failed", OpType.FAIL, "client order placements that failed"),
-        ClientOutcomeCount("orders.client_unknown", OpType.INFO,
+        ClientOutcomeCount(ORDERS_CLIENT_FAILED, OpType.FAIL, "client order placements that failed"),
+        ClientOutcomeCount(ORDERS_CLIENT_UNKNOWN, OpType.INFO,
                            "client order placements whose outcome is unknown (timed out)"),
         FailoverCount(),
-        FailoverCount("failovers.database", daemon="db-failover"),
+        FailoverCount(FAILOVERS_DATABASE, daemon="db-failover"),
         TradingGap(),
         TradingUnavailable(),
         AvailableAtEnd(),
@@ -106,3 +107,4 @@ def default_checkers() -> tuple[Checker, ...]:
 
 
 DEFAULT_CHECKERS: CheckerRegistry = build_registry(default_checkers())
+"""The default checkers by name: the specs of :data:`gameday.checker_specs.CHECKER_CATALOG`, implemented."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import REPLICATION_LAG
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.records import Reference, ReplicationSample, first_outage, reference, sut_events
 from gameday.history import Op
 
@@ -33,9 +34,8 @@ def _before_outage(ops: Sequence[Op], samples: Sequence[ReplicationSample],
     return {**_described(earlier[-1], ref), "fault": fault.f, "fault_id": fault.value.get("fault_id")}
 
 
-class ReplicationLag:
-    name = "replication.lag"
-    unit = Unit.SECONDS
+class ReplicationLag(Specified):
+    spec = REPLICATION_LAG
     description = "largest replication lag a standby reported (lag_ms / 1000)"
 
     def check(self, ops: Sequence[Op]) -> Observation:

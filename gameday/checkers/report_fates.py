@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import REPORT_FATE_SPECS
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import last_op
 from gameday.history import Op, OpKind
 
@@ -19,11 +20,9 @@ __all__ = ["ReportFateCount", "report_fate_checkers"]
 FATES = {"dropped": "drop", "duplicated": "duplicate", "delayed": "delay"}
 
 
-class ReportFateCount:
-    unit = Unit.COUNT
-
+class ReportFateCount(Specified):
     def __init__(self, fate: str) -> None:
-        self.name = f"reports.{fate}"
+        self.spec = REPORT_FATE_SPECS[fate]
         self._key = FATES[fate]
         self.description = f"execution reports the venue {fate} under an execution_reports fault (its ledger)"
 

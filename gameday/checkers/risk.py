@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import ORDERS_RESTING_CANCELLED, RISK_LIMIT_BREACHES
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import LedgerOrder, LedgerSnapshot, OrderStatus, ledger_snapshot
 from gameday.checkers.records import (
     Reference,
@@ -69,9 +70,8 @@ def _breach(order: LedgerOrder, limit: _Limit, ref: Reference) -> dict[str, Any]
     }
 
 
-class RiskLimitBreaches:
-    name = "risk.limit_breaches"
-    unit = Unit.COUNT
+class RiskLimitBreaches(Specified):
+    spec = RISK_LIMIT_BREACHES
     description = "orders above a symbol's risk limit that the venue received after the limit was set"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -124,9 +124,8 @@ def _listed(instance: str, order: RestingOrder, found: LedgerOrder | None) -> di
             "status": None if found is None else str(found.status)}
 
 
-class RestingOrdersCancelled:
-    name = "orders.resting_cancelled"
-    unit = Unit.COUNT
+class RestingOrdersCancelled(Specified):
+    spec = ORDERS_RESTING_CANCELLED
     description = "resting orders placed by the operator that the venue's final ledger shows canceled"
 
     def check(self, ops: Sequence[Op]) -> Observation:

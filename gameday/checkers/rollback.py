@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import DEPLOY_ROLLBACK_TO_FLAT
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.breaker_ledger import first_flat
 from gameday.checkers.deploy_records import Milestone, elapsed, first_milestone, phases
 from gameday.checkers.ledger_timeline import ledger_timeline
@@ -25,9 +26,8 @@ __all__ = ["RollbackToFlat"]
 ROLLING_BACK = "rolling-back"
 
 
-class RollbackToFlat:
-    name = "deploy.rollback_to_flat"
-    unit = Unit.SECONDS
+class RollbackToFlat(Specified):
+    spec = DEPLOY_ROLLBACK_TO_FLAT
     description = "rollback started -> every position 0 with no order open at the venue, before it ended"
 
     def check(self, ops: Sequence[Op]) -> Observation:

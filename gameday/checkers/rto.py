@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gameday.checkers.base import GradingContext, Observation, Unit
+from gameday.checker_specs import RTO_FAILOVER
+from gameday.checkers.base import GradingContext, Observation, Specified, Unit
 from gameday.checkers.records import OUTAGE_FAULTS, seconds
 from gameday.checkers.trade_probes import Attempt, attempts, counted
 from gameday.history import Op, OpKind, OpType
@@ -144,10 +145,8 @@ def _walk(after: Sequence[Attempt], affected: frozenset[str], hold_ns: int) -> _
         start = lost_at
 
 
-class FailoverRto:
-    name = "rto.failover"
-    unit = Unit.SECONDS
-    options = frozenset({"from", "hold"})
+class FailoverRto(Specified):
+    spec = RTO_FAILOVER
     description = ("seconds from an outage fault until trade probes succeed on another instance and keep "
                    "succeeding for the hold time")
 

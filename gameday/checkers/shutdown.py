@@ -27,8 +27,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import SHUTDOWN_CHECKPOINT_WRITTEN, SHUTDOWN_EXIT_CODE, SHUTDOWN_ORDERS_LEFT_OPEN
+from gameday.checkers.base import Observation
 from gameday.checkers.ledger_timeline import LedgerTimeline, ledger_timeline
+from gameday.checkers.premise import NO_LEDGER, PremisedChecker
 from gameday.checkers.records import (
     Alert,
     AlertEvent,
@@ -114,6 +116,13 @@ class _Graded:
     stops: list[Stop]
     alerts: list[AlertEvent]
 
+    def described(self) -> list[dict[str, Any]]:
+        return [stop.describe(self.ref) for stop in self.stops]
+
+    def evidence(self, per_stop: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The reference and each stop (as ``per_stop`` describes them, else as they describe themselves)."""
+        return {"reference": self.ref.describe(), "stops": self.described() if per_stop is None else per_stop}
+
 
 def _graded(ops: Sequence[Op]) -> _Graded | str:
     stops = sigterm_stops(ops)
@@ -130,26 +139,27 @@ def _left_open(timeline: LedgerTimeline, stop: Stop, until_ns: int, ref: Referen
             and order.open_at(until_ns)]
 
 
-class OrdersLeftOpen:
-    name = "shutdown.orders_left_open"
-    unit = Unit.COUNT
+class _OfStops(PremisedChecker[_Graded]):
+    def premise(self, ops: Sequence[Op]) -> _Graded | str:
+        return _graded(ops)
+
+
+class OrdersLeftOpen(_OfStops):
+    spec = SHUTDOWN_ORDERS_LEFT_OPEN
     description = ("orders of a SIGTERMed OMS instance open at the venue at the signal and still open "
                    "when it exited (neither cancelled nor filled)")
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        graded = _graded(ops)
-        if isinstance(graded, str):
-            return Observation.absent(self.unit, graded)
+    def grade(self, graded: _Graded, ops: Sequence[Op]) -> Observation:
         timeline = ledger_timeline(ops)
         if timeline is None:
-            return Observation.absent(self.unit, "no ledger snapshot in the history")
+            return Observation.absent(self.unit, NO_LEDGER)
         ref, per_stop, left = graded.ref, [], 0
         for stop in graded.stops:
             done = _said_done(graded.alerts, stop)
             until = stop.exited_ns if stop.exited_ns is not None else None if done is None else done.t_ns
             if until is None:
                 return Observation.absent(self.unit, f"{stop.instance}'s exit was not seen and it never said "
-                                          "ShutdownComplete", stops=[s.describe(ref) for s in graded.stops])
+                                          "ShutdownComplete", stops=graded.described())
             open_at_signal = sum(1 for order in timeline.orders
                                  if order.instance == stop.instance and order.open_at(stop.signalled_ns))
             still = _left_open(timeline, stop, until, ref)
@@ -157,19 +167,15 @@ class OrdersLeftOpen:
             per_stop.append({**stop.describe(ref), "open_at_signal": open_at_signal, "graded_until":
                              ref.instant(until), "left_open": len(still), "orders": still[:MAX_LISTED]})
         return Observation(value=left, unit=self.unit,
-                           evidence={"reference": ref.describe(), "stops": per_stop},
+                           evidence=graded.evidence(per_stop),
                            note=f"{left} order(s) left open at the venue by {len(per_stop)} stop(s)")
 
 
-class CheckpointWritten:
-    name = "shutdown.checkpoint_written"
-    unit = Unit.COUNT
+class CheckpointWritten(_OfStops):
+    spec = SHUTDOWN_CHECKPOINT_WRITTEN
     description = "1 when every SIGTERMed OMS instance said ShutdownComplete, checkpoint: true, before exit"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        graded = _graded(ops)
-        if isinstance(graded, str):
-            return Observation.absent(self.unit, graded)
+    def grade(self, graded: _Graded, ops: Sequence[Op]) -> Observation:
         ref, per_stop, missing, unseen = graded.ref, [], [], []
         for stop in graded.stops:
             done = _said_done(graded.alerts, stop)
@@ -180,7 +186,7 @@ class CheckpointWritten:
                 unseen.append(stop.instance)
             elif checkpoint is not True:
                 missing.append(stop.instance)
-        evidence = {"reference": ref.describe(), "stops": per_stop}
+        evidence = graded.evidence(per_stop)
         if missing:
             return Observation(value=0, unit=self.unit, evidence=evidence,
                                note=f"no checkpoint said written by {', '.join(missing)} before it exited")
@@ -191,17 +197,12 @@ class CheckpointWritten:
                            note=f"every one of {len(per_stop)} stop(s) checkpointed before exiting")
 
 
-class ExitCode:
-    name = "shutdown.exit_code"
-    unit = Unit.COUNT
+class ExitCode(_OfStops):
+    spec = SHUTDOWN_EXIT_CODE
     description = "exit code of SIGTERMed OMS instances (the first non-zero; a SIGKILL after the grace too)"
 
-    def check(self, ops: Sequence[Op]) -> Observation:
-        graded = _graded(ops)
-        if isinstance(graded, str):
-            return Observation.absent(self.unit, graded)
-        ref = graded.ref
-        evidence = {"reference": ref.describe(), "stops": [stop.describe(ref) for stop in graded.stops]}
+    def grade(self, graded: _Graded, ops: Sequence[Op]) -> Observation:
+        evidence = graded.evidence()
         failed = next((stop for stop in graded.stops if stop.exit_code not in (None, 0)), None)
         if failed is not None:
             assert failed.exit_code is not None

@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import SLA_DESK, SLA_ENGINE, SLA_EXECUTION, SLA_FEEDS, SLA_RISK, CheckerSpec
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.lease import ACTIVE, HEALTH_PROBE
 from gameday.checkers.trade_probes import attempts, counted
 from gameday.history import RUN_PHASE_F, Op, OpKind, OpType, RunPhase
@@ -103,11 +104,10 @@ def _scraped(at: Callable[[Scrape], bool | None]) -> Callable[[Sequence[Op]], li
 
 
 @dataclass(frozen=True)
-class ComponentSla:
-    name: str
+class ComponentSla(Specified):
+    spec: CheckerSpec
     description: str
     samples: Callable[[Sequence[Op]], list[bool]]
-    unit: Unit = Unit.RATIO
 
     def check(self, ops: Sequence[Op]) -> Observation:
         start, end = _workload(ops)
@@ -122,12 +122,12 @@ class ComponentSla:
 
 def sla_checkers() -> tuple[ComponentSla, ...]:
     return (
-        ComponentSla("sla.engine", "share of health samples with an instance active", _engine),
-        ComponentSla("sla.desk", "share of health samples at which the desk could flatten and pause "
+        ComponentSla(SLA_ENGINE, "share of health samples with an instance active", _engine),
+        ComponentSla(SLA_DESK, "share of health samples at which the desk could flatten and pause "
                                  "(an instance active and deep-healthy)", _desk),
-        ComponentSla("sla.execution", "share of trade probes that came back ok", _execution),
-        ComponentSla("sla.risk", "share of scrapes at which the active instance's breaker and kill switch "
+        ComponentSla(SLA_EXECUTION, "share of trade probes that came back ok", _execution),
+        ComponentSla(SLA_RISK, "share of scrapes at which the active instance's breaker and kill switch "
                                  "let entries through", _scraped(_risk_at)),
-        ComponentSla("sla.feeds", f"share of scrapes at which the active instance's feeds were at most "
+        ComponentSla(SLA_FEEDS, f"share of scrapes at which the active instance's feeds were at most "
                                   f"{FEED_STALE_S:g}s old", _scraped(_feeds_at)),
     )

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import RUN_STOP_LINES_CROSSED
+from gameday.checkers.base import Observation, Specified
 from gameday.history import STOP_F, Op, OpKind
 
 __all__ = ["StopLinesCrossed"]
 
 
-class StopLinesCrossed:
-    name = "run.stop_lines_crossed"
-    unit = Unit.COUNT
+class StopLinesCrossed(Specified):
+    spec = RUN_STOP_LINES_CROSSED
     description = "1 when a stop line (stop_when) was crossed and aborted the run, else 0"
 
     def check(self, ops: Sequence[Op]) -> Observation:

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import STORE_BACKLOG_AT_END, STORE_ROWS_LOST
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.deploy_records import Subject, subject_recorded
 from gameday.checkers.records import (
     Alert,
@@ -158,8 +159,7 @@ def _end_ns(ops: Sequence[Op]) -> int:
     return max((op.t_ns for op in ops), default=0)
 
 
-class _StoreChecker(ABC):
-    unit = Unit.COUNT
+class _StoreChecker(Specified, ABC):
 
     def check(self, ops: Sequence[Op]) -> Observation:
         states = store_states(ops)
@@ -178,7 +178,7 @@ class _StoreChecker(ABC):
 
 
 class StoreRowsLost(_StoreChecker):
-    name = "store.rows_lost"
+    spec = STORE_ROWS_LOST
     description = ("database rows an OMS's store said it will never write: dropped, or left unwritten at a "
                    "shutdown (StoreRowsNotWritten); rows still queued are not counted")
 
@@ -191,7 +191,7 @@ class StoreRowsLost(_StoreChecker):
 
 
 class StoreBacklogAtEnd(_StoreChecker):
-    name = "store.backlog_at_end"
+    spec = STORE_BACKLOG_AT_END
     description = ("rows queued for the database at the end, in the last backlog sample of each instance "
                    "still running (rows lost are store.rows_lost)")
 

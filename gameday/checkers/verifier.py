@@ -16,7 +16,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import VERIFIER_DIVERGENCE_CAUGHT, VERIFIER_FALSE_CLEAN
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.deploy_records import (
     Milestone,
     OutputEvent,
@@ -126,9 +127,8 @@ def _outputs(ops: Sequence[Op]) -> tuple[list[OutputEvent], list[OutputEvent]]:
     return blue, green
 
 
-class FalseClean:
-    name = "verifier.false_clean"
-    unit = Unit.COUNT
+class FalseClean(Specified):
+    spec = VERIFIER_FALSE_CLEAN
     description = "clean verdicts issued while green's true lag exceeded 5 s or its outputs had diverged"
 
     def check(self, ops: Sequence[Op]) -> Observation:
@@ -159,9 +159,8 @@ class FalseClean:
                            + (f" (first: {wrong[0]['why']})" if wrong else ""))
 
 
-class DivergenceCaught:
-    name = "verifier.divergence_caught"
-    unit = Unit.COUNT
+class DivergenceCaught(Specified):
+    spec = VERIFIER_DIVERGENCE_CAUGHT
     description = "1 when the verifier reported diverged before any cutover started, else 0"
 
     def check(self, ops: Sequence[Op]) -> Observation:

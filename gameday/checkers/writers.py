@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gameday.checkers.base import Observation, Unit
+from gameday.checker_specs import WRITERS_CONCURRENT_ACTIVE
+from gameday.checkers.base import Observation, Specified
 from gameday.checkers.evidence import LedgerOrder, ledger_snapshot
 from gameday.history import Op
 
@@ -59,9 +60,8 @@ def _late_orders(orders: Sequence[LedgerOrder], superseded: WriterSpan,
     ]
 
 
-class ConcurrentWriters:
-    name = "writers.concurrent_active"
-    unit = Unit.COUNT
+class ConcurrentWriters(Specified):
+    spec = WRITERS_CONCURRENT_ACTIVE
     description = "most OMS instances whose order-sending spans at the venue overlap"
 
     def check(self, ops: Sequence[Op]) -> Observation:

@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from gameday.checker_specs import CHECKER_CATALOG, CheckerSpec
 from gameday.metrics.series import Across
-from gameday.scenario.checker_catalog import CHECKER_CATALOG, CheckerSpec
 from gameday.scenario.duration import Duration, parse_duration
 from gameday.scenario.invalid import invalid
 from gameday.scenario.metrics_spec import AlertName, LabelSelector, MetricName, SeriesSpec

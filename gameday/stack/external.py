@@ -26,7 +26,6 @@ from typing import Any, Self
 import aiohttp
 
 from gameday.faults.toxiproxy_client import ToxiproxyClient
-from gameday.oms_api import OmsInstances
 from gameday.probes import sample_roles
 from gameday.scenario.faults import ExchangeFaultKind
 from gameday.stack.errors import StackError
@@ -86,7 +85,7 @@ class ExternalStack:
         # the venue the harness runs: its admin URL is known once it serves (RunVenue.start)
         self._venue = None if run is None else RunVenue(run, self.settings, admin_token=venue_token or "")
         self.endpoints = StackEndpoints(
-            oms=OmsInstances(target.oms.instances, target.oms_api),
+            oms=dict(target.oms.instances), oms_api=target.oms_api,
             venue_admin=(target.venue.admin_url or "").rstrip("/"),
             venue_admin_token=venue_token if run is not None else venue_admin_token_of(
                 target, os.environ if environ is None else environ),
@@ -137,7 +136,7 @@ class ExternalStack:
         deadline = time.monotonic() + self.settings.start_timeout_s
         roles: dict[str, dict[str, Any]] = {}
         while time.monotonic() < deadline:
-            roles = await sample_roles(self._session, self.endpoints.oms)
+            roles = await sample_roles(self._session, self.endpoints.oms, api=self.endpoints.oms_api)
             if any(sample["role"] == "active" and sample["deep_ok"] for sample in roles.values()):
                 return
             await asyncio.sleep(READY_POLL_S)

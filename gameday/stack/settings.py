@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gameday.oms_api import DEFAULT_API, OmsApi
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.presets import InitialRole, StackPreset
 from gameday.stack.rundir import RunDir
@@ -40,6 +41,7 @@ class StackSettings:
 @dataclass
 class StackEndpoints:
     oms: dict[str, str] = field(default_factory=dict)  # instance -> base URL (the front door)
+    oms_api: OmsApi = DEFAULT_API  # what speaks to the instances: a target's adapter, else the contract
     venue_admin: str = ""
     venue_admin_token: str | None = field(default=None, repr=False)  # the venue admin API's bearer token
     nats: str = ""

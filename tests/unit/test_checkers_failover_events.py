@@ -1,5 +1,6 @@
 import pytest
 
+from gameday.checker_specs import FAILOVERS_DATABASE
 from gameday.checkers import observe
 from gameday.checkers.failovers import FailoverCount
 from gameday.scenario import EqualsBound, MaxBound, parse_scenario
@@ -61,7 +62,7 @@ def test_only_the_named_daemons_promotions_count() -> None:
     history.failover_decision("promote", at=13.0, failures=(3, 3))
 
     oms = CHECKER.check(history.ops)
-    database = FailoverCount("failovers.database", daemon="db-failover").check(history.ops)
+    database = FailoverCount(FAILOVERS_DATABASE, daemon="db-failover").check(history.ops)
 
     assert oms.value == 1
     assert oms.evidence["daemons"] == ["failover"]

@@ -23,16 +23,16 @@ from gameday.contract.instance import AdminToken
 from gameday.contract.run import CheckOptions, check_contract
 from gameday.errors import TargetFileError
 from gameday.history import History, OpKind, OpType
-from gameday.oms_api import ContractApi, Endpoint, OmsInstances, Reply, api_of
+from gameday.oms_api import DEFAULT_API, ContractApi, Endpoint, Reply
 from gameday.oms_api_routes import CONTRACT_ROUTES, OmsOp, Route
-from gameday.operator import Operator
+from gameday.operator import Operator, OperatorEndpoints, operator_endpoints
 from gameday.probes import capture_final_state, sample_roles
 from gameday.scenario.actions import KillSwitchAction, RiskLimitAction
 from gameday.scenario.duration import Duration
 from gameday.scenario.stop_spec import SafetyStep
 from gameday.stack.external import ExternalStack
 from gameday.stack.rundir import RunDir
-from gameday.stack.settings import StackSettings
+from gameday.stack.settings import StackEndpoints, StackSettings
 from gameday.target_file import TargetFile, load_target_file
 from gameday.workload import FrontDoor, OrderRequest
 from tests.loopback_http import serving
@@ -110,10 +110,19 @@ def test_the_stack_a_target_file_describes_speaks_through_its_adapter(tmp_path: 
     target = load_target_file(_target(tmp_path, "module: adapters/adapter.py\nclass: Renamed\n"))
     stack = ExternalStack(target, StackSettings(run_dir=RunDir(tmp_path, "s"), seed=1), environ={})
 
-    assert api_of(stack.endpoints.oms) is target.oms_api
+    assert stack.endpoints.oms_api is target.oms_api
     assert stack.endpoints.oms == {"oms-primary": "http://127.0.0.1:9"}
     assert stack.describe()["target"]["oms_adapter"] == "Renamed"
-    assert api_of({"oms-primary": "http://127.0.0.1:9"}) is not target.oms_api  # a plain map: the contract's
+    assert operator_endpoints(stack).api is target.oms_api
+
+
+def test_a_stack_that_names_no_adapter_speaks_the_contract(tmp_path: Path) -> None:
+    path = tmp_path / "plain.yaml"
+    path.write_text('name: t\noms:\n  instances: {oms-primary: "http://127.0.0.1:9"}\n' + VENUE)
+    settings = StackSettings(run_dir=RunDir(tmp_path, "s"), seed=1)
+    stack = ExternalStack(load_target_file(path), settings, environ={})
+    assert stack.endpoints.oms_api is DEFAULT_API
+    assert StackEndpoints().oms_api is DEFAULT_API
 
 
 @pytest.mark.parametrize(("adapter", "where", "line", "expected"), [
@@ -275,15 +284,15 @@ async def test_an_adapter_that_raises_is_a_recorded_failure_never_a_crash() -> N
     app.router.add_get("/ledger", _ledger)
     history = History()
     async with serving(app) as url, aiohttp.ClientSession() as session:
-        urls = OmsInstances({"oms-primary": url}, Broken())
-        roles = await sample_roles(session, urls)
-        door = FrontDoor(urls, session)
+        urls, broken = {"oms-primary": url}, Broken()
+        roles = await sample_roles(session, urls, api=broken)
+        door = FrontDoor(urls, session, api=broken)
         placement = await door.place(OrderRequest("BTC-USD", "buy", 1, "market", None))
         cancelled = await door.cancel("oms-primary", "o-1")
-        await Operator(session, urls, TOKEN, history).play(
+        await Operator(session, OperatorEndpoints(urls, api=broken), TOKEN, history).play(
             [KillSwitchAction(at=Duration(0), target="oms-primary", operator="bob")],
             started_ns=time.monotonic_ns())
-        await capture_final_state(session, urls, url, history, quiet_s=0.01, settle_timeout_s=0.1)
+        await capture_final_state(session, urls, url, history, quiet_s=0.01, settle_timeout_s=0.1, api=broken)
 
     assert roles == {"oms-primary": {"role": None, "deep_ok": False}}
     assert (placement.status, placement.instance) == ("info", "oms-primary")  # whether it was sent: unknown

@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gameday.checker_specs import CHECKER_CATALOG
 from gameday.checkers import DEFAULT_CHECKERS, ContextualChecker
-from gameday.scenario.checker_catalog import CHECKER_CATALOG
-from gameday.units import Unit
 
 ROOT = Path(__file__).parents[2]
 NOT_FOR_VALIDATION = ("asyncio", "aiohttp", "asyncpg", "matplotlib", "gameday.checkers", "gameday.runner",
@@ -49,15 +48,20 @@ def test_a_scenario_with_the_reference_target_sections_imports_their_models_and_
     assert "trading_stack.deploy.config" in modules
 
 
-def test_the_catalog_names_every_default_checker_with_its_unit_and_options() -> None:
-    def options(checker: object) -> frozenset[str]:
-        return checker.options if isinstance(checker, ContextualChecker) else frozenset()
+def test_the_catalog_is_the_default_checkers_specs() -> None:
+    carried = {name: getattr(checker, "spec", None) for name, checker in DEFAULT_CHECKERS.items()}
+    assert carried == dict(CHECKER_CATALOG), "a default checker carries its spec (gameday/checker_specs.py)"
 
-    registry: dict[str, tuple[Unit, frozenset[str], frozenset[str]]] = {
-        name: (checker.unit, options(checker), getattr(checker, "required_options", frozenset()))
-                for name, checker in DEFAULT_CHECKERS.items()}
-    catalog = {name: (spec.unit, spec.options, spec.required_options)
-               for name, spec in CHECKER_CATALOG.items()}
-    missing = sorted(registry.keys() - catalog.keys())
-    assert missing == [], f"add {missing} to gameday/scenario/checker_catalog.py"
-    assert catalog == registry
+
+def test_a_default_checker_that_takes_options_reads_the_grading_context() -> None:
+    taking = {name for name, spec in CHECKER_CATALOG.items() if spec.options}
+    contextual = {name for name, checker in DEFAULT_CHECKERS.items()
+                  if isinstance(checker, ContextualChecker)}
+    assert taking == contextual
+
+
+def test_a_default_checker_answers_with_its_specs_name_unit_and_options() -> None:
+    for name, checker in DEFAULT_CHECKERS.items():
+        spec = CHECKER_CATALOG[name]
+        options = checker.options if isinstance(checker, ContextualChecker) else frozenset()
+        assert (checker.name, checker.unit, options) == (spec.name, spec.unit, spec.options)
