@@ -23,6 +23,8 @@ DATABASE_QUIET_S = 1.0
 """How long the database's fills must stay unchanged before an incomplete capture is recorded."""
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=1.0)
 """The bound on each read of an instance (role, deep health, positions, open orders)."""
+ACTIVE_POLL_S = 0.25
+"""How often :func:`sample_until_active` samples the instances."""
 
 
 async def every(interval_s: float, tick: Any) -> None:
@@ -96,6 +98,22 @@ async def sample_roles(session: aiohttp.ClientSession, oms_urls: Mapping[str, st
     return dict(zip(oms_urls, samples, strict=True))
 
 
+async def sample_until_active(session: aiohttp.ClientSession, oms_urls: Mapping[str, str], timeout_s: float,
+                              poll_s: float = ACTIVE_POLL_S, *, api: OmsApi = DEFAULT_API,
+                              ) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """Sample the instances until one is active and deep-healthy, for at most ``timeout_s``: its name
+    (``None``: none was), and the last samples (:func:`sample_roles`)."""
+    deadline = time.monotonic() + timeout_s
+    roles: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        roles = await sample_roles(session, oms_urls, api=api)
+        for name, sample in roles.items():
+            if sample["role"] == "active" and sample["deep_ok"]:
+                return name, roles
+        await asyncio.sleep(poll_s)
+    return None, roles
+
+
 async def health_probe(session: aiohttp.ClientSession, oms_urls: Mapping[str, str], history: History,
                        interval_s: float, *, api: OmsApi = DEFAULT_API) -> None:
     async def tick() -> None:
@@ -167,14 +185,8 @@ async def wait_for_active(
     api: OmsApi = DEFAULT_API,
 ) -> str | None:
     """After the timeline, give a failover in progress a bounded time to finish."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        roles = await sample_roles(session, oms_urls, api=api)
-        for name, sample in roles.items():
-            if sample["role"] == "active" and sample["deep_ok"]:
-                return name
-        await asyncio.sleep(0.1)
-    return None
+    active, _ = await sample_until_active(session, oms_urls, timeout_s, poll_s=0.1, api=api)
+    return active
 
 
 # --- the database the OMS writes (the reference stack's tables) --------------------------------

@@ -252,7 +252,8 @@ async def run_scenario(scenario: Scenario, scenario_path: Path, settings: RunSet
     for reaped in reap_stale_runs(settings.reports_root):
         killed = ", ".join(reaped.killed) or "no live process"
         proxies = f"; {len(reaped.proxies)} of its proxies deleted" if reaped.proxies else ""
-        progress(f"reaped a killed run {reaped.run_dir}: {killed}{proxies}")
+        refused = f"; not deleted: {'; '.join(reaped.refused)}" if reaped.refused else ""
+        progress(f"reaped a killed run {reaped.run_dir}: {killed}{proxies}{refused}")
     run = RunDir(settings.reports_root, scenario.name)
     run.create()
     defects = _defects(scenario, settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from trading_stack.deploy.positions import Position, VenueFill, apply_fill
 from trading_stack.deploy.versions import BookedFill, OmsVersion, PositionKeeper, build_for
@@ -72,6 +72,39 @@ def fill_to_venue_fill(fill: Fill) -> VenueFill:
         side=fill.side, last_qty=fill.qty, last_px=fill.price, cum_qty=cum_qty,
         order_qty=max(fill.order_qty, cum_qty), t_ns=fill.t_ns,
     )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What one report about an order says of it: its CumQty, its OrdStatus (None: not said) and the
+    venue's OrderID."""
+
+    cum_qty: int
+    status: OrderStatus | None
+    exchange_order_id: str | None
+
+
+def trade_status(cum_qty: int, order_qty: int) -> OrderStatus:
+    """The OrdStatus of a trade report at ``cum_qty`` of ``order_qty`` lots."""
+    return OrderStatus.FILLED if order_qty > 0 and cum_qty >= order_qty else OrderStatus.PARTIALLY_FILLED
+
+
+def advanced(order: Order, progress: Progress) -> Order:
+    """``order`` moved on by one report about it, never back: a report whose CumQty is below the
+    order's is older than what the book holds (the late report of an execution the drop copy
+    booked, an ack after a fill) and sets no status, and a done order stays done."""
+    changes: dict[str, object] = {}
+    venue_id = progress.exchange_order_id
+    if venue_id and venue_id != "NONE" and order.exchange_order_id != venue_id:
+        changes["exchange_order_id"] = venue_id
+    if progress.cum_qty > order.cum_qty:
+        changes["cum_qty"] = progress.cum_qty
+    status = progress.status
+    older = progress.cum_qty < order.cum_qty or (
+        order.status.is_done and status is not None and not status.is_done)
+    if status is not None and status != order.status and not older:
+        changes["status"] = status
+    return order.model_copy(update=changes) if changes else order
 
 
 def order_from_report(report: ExecutionReport, instance: str) -> Order:
@@ -158,6 +191,23 @@ class Book:
     def link_cancel(self, cancel_cl_ord_id: str, orig_cl_ord_id: str) -> None:
         self._cancel_origin[cancel_cl_ord_id] = orig_cl_ord_id
 
+    def import_reports(self, reports: Iterable[ExecutionReport], instance: str) -> None:
+        """Learn every order of a mass status (its status and CumQty: the venue's truth now) without
+        counting fills; an order the book did not know is ``instance``'s unless the report names another."""
+        for report in reports:
+            if report.order_id in (None, "NONE") or not report.cl_ord_id:
+                continue
+            current = self._orders.get(report.cl_ord_id)
+            if current is None:
+                self.add_order(order_from_report(report, instance))
+                continue
+            changes: dict[str, object] = {"cum_qty": max(current.cum_qty, report.cum_qty)}
+            if report.ord_status is not None:
+                changes["status"] = report.ord_status
+            if report.order_id:
+                changes["exchange_order_id"] = report.order_id
+            self.add_order(current.model_copy(update=changes))
+
     def replace_positions(self, positions: Mapping[str, int], fill_count: int | None = None) -> None:
         """Net lots learnt without costs (the stream's ``positions``)."""
         self._keeper.replace_lots(positions)
@@ -192,6 +242,7 @@ class Book:
     def apply_report(self, report: ExecutionReport, instance: str, t_ns: int) -> BookUpdate:
         """Apply a live execution report: update the order, record a trade as a fill."""
         key = self.resolve(report)
+        created = key is None
         if key is None:
             if report.exec_type is ExecType.CANCELED and report.orig_cl_ord_id:
                 order = order_from_report(report, instance).model_copy(
@@ -201,28 +252,28 @@ class Book:
                 order = order_from_report(report, instance)
             key = order.order_id
             self._orders[key] = order
-            changed = True
-        else:
-            order = self._orders[key]
-            changed = False
-        updated = self._updated_order(order, report)
-        if updated != order:
-            self._orders[key] = updated
-            changed = True
-        fill = self._fill_from(report, updated, t_ns)
-        booked = self.apply_fill(fill) if fill is not None else None
-        return BookUpdate(order=updated, fill=fill if booked else None, order_changed=changed, booked=booked)
+        progress = Progress(report.cum_qty, report.ord_status, report.order_id)
+        fill = self._fill_from(report, advanced(self._orders[key], progress), t_ns)
+        update = self._execute(key, progress, fill)
+        return replace(update, order_changed=update.order_changed or created)
 
-    @staticmethod
-    def _updated_order(order: Order, report: ExecutionReport) -> Order:
-        changes: dict[str, object] = {}
-        if report.order_id and report.order_id != "NONE" and order.exchange_order_id != report.order_id:
-            changes["exchange_order_id"] = report.order_id
-        if report.ord_status is not None and report.ord_status != order.status:
-            changes["status"] = report.ord_status
-        if report.cum_qty > order.cum_qty:
-            changes["cum_qty"] = report.cum_qty
-        return order.model_copy(update=changes) if changes else order
+    def apply_recovered(self, fill: Fill) -> BookUpdate:
+        """Book an execution learnt from the venue (its trade capture) as its live trade report
+        would have been: the order's cumulative quantity and status (partially filled, filled) move
+        as that report's would, and the fill counts once however often it is learnt."""
+        order = self._orders.get(fill.order_id)
+        status = None if order is None else trade_status(fill.cum_qty, order.qty)
+        return self._execute(fill.order_id, Progress(fill.cum_qty, status, fill.exchange_order_id), fill)
+
+    def _execute(self, key: str, progress: Progress, fill: Fill | None) -> BookUpdate:
+        """One report about the order ``key`` (live or recovered): the order moved on, its fill booked."""
+        order = self._orders.get(key)
+        updated = None if order is None else advanced(order, progress)
+        if updated is not None and updated != order:
+            self._orders[key] = updated
+        booked = self.apply_fill(fill) if fill is not None else None
+        return BookUpdate(order=updated, fill=fill if booked else None,
+                          order_changed=updated is not None and updated != order, booked=booked)
 
     @staticmethod
     def _fill_from(report: ExecutionReport, order: Order, t_ns: int) -> Fill | None:

@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 import simplefix
 
 from trading_stack import fix_codec
-from trading_stack.book import Book, order_from_report
+from trading_stack.book import Book, BookUpdate
 from trading_stack.clock import MonotonicNs, monotonic_ns
 from trading_stack.fix_client import FixSession, SendRefused, SessionDown
 from trading_stack.json_log import current_corr
@@ -285,22 +285,28 @@ class OrderGateway:
             self._trade_captures.pop(req_id, None)
 
     def book_recovered(self, fill: Fill, *, counted: bool, ensure_stored: bool = False) -> bool:
-        """Book an execution learnt from trade capture as a live fill is booked (the book, then the
-        sink: database and stream). ``counted``: the positions hold it already (a mass status
-        counted it in its order's CumQty), so they stay as they are. False: booked before; with
-        ``ensure_stored`` it is written to the database all the same (a predecessor that streamed a
-        fill may have died before its store wrote it)."""
+        """Book an execution learnt from trade capture as its live report would have been (the order's
+        status and CumQty, the book, then the sink: database and stream). ``counted``: the positions
+        hold it already (a mass status counted it in its order's CumQty), so they stay as they are.
+        False: booked before; with ``ensure_stored`` it is written to the database all the same (a
+        predecessor that streamed a fill may have died before its store wrote it)."""
         before = self._book.position(fill.symbol)
-        if self._book.apply_fill(fill) is None:
-            if ensure_stored:
-                self._sink.stored(fill)
-            return False
-        if counted:
+        update = self._book.apply_recovered(fill)
+        if update.fill is not None and counted:
             positions = self._book.costed_positions()
             positions[fill.symbol] = before
             self._book.replace_costed_positions(positions)
-        self._sink.filled(fill, self._book.positions, self._book.fill_count)
-        return True
+        elif update.fill is None and ensure_stored:
+            self._sink.stored(fill)
+        self._publish(update)
+        return update.fill is not None
+
+    def _publish(self, update: BookUpdate) -> None:
+        """What one report (live or recovered) changed, to the sink: the order, then its fill."""
+        if update.order is not None and update.order_changed:
+            self._sink.order_changed(update.order)
+        if update.fill is not None:
+            self._sink.filled(update.fill, self._book.positions, self._book.fill_count)
 
     # -- receiving ---------------------------------------------------------------------
     def on_app(self, msg: simplefix.FixMessage) -> None:
@@ -353,12 +359,9 @@ class OrderGateway:
                 collector.add(report)
             return
         update = self._book.apply_report(report, self._instance, self._clock())
-        if update.order is not None and update.order_changed:
-            self._sink.order_changed(update.order)
-        if update.fill is not None:
-            if self._booked_before_live is None:
-                self._booked_before_live = self._book.booked - 1
-            self._sink.filled(update.fill, self._book.positions, self._book.fill_count)
+        if update.fill is not None and self._booked_before_live is None:
+            self._booked_before_live = self._book.booked - 1
+        self._publish(update)
         ack = self._acks.get(report.cl_ord_id)
         if ack is not None and not ack.done():
             ack.set_result(report)
@@ -380,19 +383,7 @@ class OrderGateway:
 
     def import_reports(self, reports: list[ExecutionReport]) -> None:
         """Learn every order of a mass status (status, cum qty) without counting fills."""
-        for report in reports:
-            if report.order_id in (None, "NONE") or not report.cl_ord_id:
-                continue
-            current = self._book.get(report.cl_ord_id)
-            if current is None:
-                self._book.add_order(order_from_report(report, self._instance))
-                continue
-            changes: dict[str, object] = {"cum_qty": max(current.cum_qty, report.cum_qty)}
-            if report.ord_status is not None:
-                changes["status"] = report.ord_status
-            if report.order_id:
-                changes["exchange_order_id"] = report.order_id
-            self._book.add_order(current.model_copy(update=changes))
+        self._book.import_reports(reports, self._instance)
 
     def new_id(self) -> str:
         return self._ids.next()

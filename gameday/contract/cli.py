@@ -1,7 +1,8 @@
 """``gameday contract check --target FILE``: probe a running OMS against the SUT contract.
 
 Exit codes: 0 every check passed (skipped ones aside); 1 a check failed; 2 the target file is bad (or
-names an environment variable for the venue's admin token that is not set).
+names an environment variable for the venue's admin token that is not set, or asks the harness to run
+a venue, ``venue.run``, that did not start: the check starts it for its duration).
 """
 
 from __future__ import annotations
@@ -70,8 +71,7 @@ def _admin_token(target: TargetFile, environ: dict[str, str]) -> AdminToken:
 
 
 def cmd_contract(args: argparse.Namespace, console: Console) -> int:
-    import asyncio  # the check's own: `gameday validate` builds this parser and never runs a coroutine
-
+    from gameday.async_main import run_to_completion  # SIGTERM stops a venue the check started
     from gameday.contract.report import render_report
     from gameday.contract.run import CheckOptions, check_contract
     from gameday.stack.external import venue_admin_token_of
@@ -84,8 +84,8 @@ def cmd_contract(args: argparse.Namespace, console: Console) -> int:
         console.print(str(error), style="bold red", markup=False, highlight=False)
         return EXIT_BAD_TARGET
     options = CheckOptions(timeout_s=args.timeout_s, trade=args.trade, symbol=args.symbol)
-    report = asyncio.run(check_contract(target, options, _admin_token(target, dict(os.environ)),
-                                        venue_token=venue_token))
+    report = run_to_completion(check_contract(target, options, _admin_token(target, dict(os.environ)),
+                                              venue_token=venue_token))
     if args.json:
         console.out(json.dumps(report.as_dict(), indent=2), highlight=False)
     else:

@@ -19,7 +19,7 @@ from gameday.contract.instance import INSTANCE_READS, AdminToken, InstanceView, 
 from gameday.contract.orders import ROUND_TRIP, position_round_trip, refused_by, round_trip
 from gameday.contract.report import ContractReport
 from gameday.contract.results import Results, guarded
-from gameday.errors import RunError
+from gameday.contract.venue import venue_for_check
 from gameday.target_file import TargetFile
 
 __all__ = ["CheckOptions", "check_contract"]
@@ -36,17 +36,17 @@ class CheckOptions:
 async def check_contract(target: TargetFile, options: CheckOptions, admin: AdminToken | None = None, *,
                          session: aiohttp.ClientSession | None = None,
                          venue_token: str | None = None) -> ContractReport:
-    """``venue_token``: the bearer token of the venue's admin API (``venue.admin_token``), if any."""
-    venue_url = target.venue.admin_url
-    if venue_url is None:  # venue.run: only a run starts that venue (gameday.stack.run_venue)
-        raise RunError(f"target {target.name}: the contract check reads a running venue (venue.admin_url); "
-                       f"venue.run starts ours only for gameday run")
+    """``venue_token``: the bearer token of the venue's admin API (``venue.admin_token``), if any. A
+    target whose venue the harness runs (``venue.run``) has it started for the check
+    (:mod:`gameday.contract.venue`)."""
     async with AsyncExitStack() as exit_stack:
         if session is None:
             session = await exit_stack.enter_async_context(aiohttp.ClientSession())
+        checked = await exit_stack.enter_async_context(
+            venue_for_check(target, session, token=venue_token, symbol=options.symbol))
         http = Http(session, options.timeout_s, target.oms_api)
         results = Results()
-        venue = VenueAdmin(venue_url.rstrip("/"), venue_token)
+        venue = VenueAdmin(checked.admin_url, checked.token)
         urls = {name: url.rstrip("/") for name, url in target.oms.instances.items()}
         views = await _read_all(http, venue, urls, admin or AdminToken(), results)
         active = _stack_active(views, results)

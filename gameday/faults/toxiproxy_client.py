@@ -40,9 +40,10 @@ class ToxiproxyError(Exception):
 
 
 class OwnershipRecord(Protocol):
-    """Where a run writes down the proxies it is about to create, for the reaper of a later run."""
+    """Where a run writes down the proxies it is about to create, for the reaper of a later run, with
+    the API token the server needs (``None``: it needs none)."""
 
-    def add(self, base_url: str, names: Sequence[str]) -> None: ...
+    def add(self, base_url: str, names: Sequence[str], token: str | None = None) -> None: ...
 
     def discard(self, base_url: str, names: Sequence[str]) -> None: ...
 
@@ -68,6 +69,7 @@ class ToxiproxyClient:
         self.base_url = base_url.rstrip("/")
         self.owner = owner
         self._session = session
+        self._token = token
         self._headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         self._prefix = "" if owner is None else f"{OWNED_PREFIX}{owner}."
         self._record = record
@@ -97,7 +99,7 @@ class ToxiproxyClient:
             return  # a name without an owner may be another run's: never delete it
         claimed = {self.proxy_name(hop): hop for hop in hops}
         if self._record is not None:
-            self._record.add(self.base_url, list(claimed))
+            self._record.add(self.base_url, list(claimed), token=self._token)
         self._created.update(claimed)
 
     def _as_hop(self, proxy: dict[str, Any]) -> dict[str, Any]:

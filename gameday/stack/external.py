@@ -12,7 +12,6 @@ proxy: the proxies in the target file are the user's.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import time
@@ -26,7 +25,7 @@ from typing import Any, Self
 import aiohttp
 
 from gameday.faults.toxiproxy_client import ToxiproxyClient
-from gameday.probes import sample_roles
+from gameday.probes import sample_until_active
 from gameday.scenario.faults import ExchangeFaultKind
 from gameday.stack.errors import StackError
 from gameday.stack.protocol import NatsObserver
@@ -37,8 +36,6 @@ from gameday.stack.venue_faults import heal_exchange_fault, put_exchange_fault
 from gameday.target_file import TargetFile
 
 __all__ = ["ExternalStack", "admin_token_of", "toxiproxy_token_of", "venue_admin_token_of"]
-
-READY_POLL_S = 0.25
 
 
 def admin_token_of(target: TargetFile, environ: Mapping[str, str]) -> str | None:
@@ -118,8 +115,8 @@ class ExternalStack:
                 for observer in self._observers:
                     await self._exit.enter_async_context(observer(self.target.nats.url))
             if self._venue is not None:  # before the wait: the OMS may reconnect to the fresh venue first
-                self._exit.push_async_callback(self._venue.stop)
-                self.endpoints.venue_admin = await self._venue.start(self._session)
+                self.endpoints.venue_admin = await self._exit.enter_async_context(
+                    self._venue.serving(self._session))
             await self._wait_for_active()
         except BaseException:
             await self._exit.aclose()
@@ -133,17 +130,15 @@ class ExternalStack:
 
     async def _wait_for_active(self) -> None:
         assert self._session is not None
-        deadline = time.monotonic() + self.settings.start_timeout_s
-        roles: dict[str, dict[str, Any]] = {}
-        while time.monotonic() < deadline:
-            roles = await sample_roles(self._session, self.endpoints.oms, api=self.endpoints.oms_api)
-            if any(sample["role"] == "active" and sample["deep_ok"] for sample in roles.values()):
-                return
-            await asyncio.sleep(READY_POLL_S)
+        timeout_s = self.settings.start_timeout_s
+        active, roles = await sample_until_active(self._session, self.endpoints.oms, timeout_s,
+                                                  api=self.endpoints.oms_api)
+        if active is not None:
+            return
         seen = ", ".join(f"{name}: {sample['role']}{'' if sample['deep_ok'] else ' (not deep-healthy)'}"
                          for name, sample in roles.items())
         raise StackError(f"target {self.target.name}: no OMS instance was active and deep-healthy within "
-                         f"{self.settings.start_timeout_s:.0f}s ({seen or 'none answered'})")
+                         f"{timeout_s:.0f}s ({seen or 'none answered'})")
 
     def _door(self, service: str) -> ServiceDoor:
         door = self._doors.get(service)

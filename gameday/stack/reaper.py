@@ -4,7 +4,9 @@ It trusts a registry entry (gameday.stack.rundir) only while it is provably the 
 process running the recorded program since the recorded start time, a scratch directory inside
 the reports root or the scratch root under the run's own id, shared-memory segments those
 processes created. The proxies recorded on a Toxiproxy server are deleted once their harness is
-provably gone, from the server they were recorded on, and no other proxy. Postgres data placed
+provably gone, from the server they were recorded on (sending the API token recorded for it, if
+any), and no other proxy; those a server will not delete (it refused the token) are reported in
+:attr:`Reaped.refused` and forgotten. Postgres data placed
 outside the scratch (:mod:`gameday.stack.pg_dirs`) is removed once its harness is gone.
 """
 
@@ -17,7 +19,7 @@ import os
 import shutil
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ import psutil
 
 from gameday.stack.pg_dirs import sweep_relocated
 from gameday.stack.process import alive_as_recorded, process_start_ticks, program_of
-from gameday.stack.rundir import default_scratch_root, write_json_atomically
+from gameday.stack.rundir import default_scratch_root, proxy_record_content, write_json_atomically
 from gameday.stack.sysv_shm import release_orphaned_segments, started_epoch_s
 
 __all__ = ["REAP_TIMEOUT_S", "Reaped", "reap_stale_runs"]
@@ -44,6 +46,8 @@ class Reaped:
     run_dir: str
     killed: tuple[str, ...]
     proxies: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    """The recorded proxies a server would not delete, each with why (e.g. its API token refused)."""
 
 
 def _ours(entry: dict[str, Any]) -> bool:
@@ -70,28 +74,46 @@ def _provably_gone(pid: int, start_ticks: int | None) -> bool:
 
 
 _NO_PROXY = request.build_opener(request.ProxyHandler({}))
+REFUSED = (401, 403)
+"""What a server answers a request whose token it does not take (ours: 401)."""
 
 
-def _delete_proxies(base_url: str, names: list[str]) -> tuple[list[str], list[str]]:
-    """The proxies deleted, and those to try again later (the server did not answer)."""
-    deleted: list[str] = []
+@dataclass
+class _Deletion:
+    """One server's recorded proxies: those deleted, those to try again later (it did not answer),
+    and why the others were not (the server refused the recorded token, or another error)."""
+
+    deleted: list[str] = field(default_factory=list)
+    retry: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def _delete_proxies(base_url: str, names: list[str], token: str | None) -> _Deletion:
+    """Delete ``names`` on ``base_url``, sending ``token`` (the one the run recorded) if any."""
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    outcome = _Deletion()
     for index, name in enumerate(names):
+        deletion = request.Request(f"{base_url}/proxies/{quote(name, safe='')}", method="DELETE",
+                                   headers=headers)
         try:
-            _NO_PROXY.open(request.Request(f"{base_url}/proxies/{quote(name, safe='')}", method="DELETE"),
-                           timeout=REAP_TIMEOUT_S).close()
+            _NO_PROXY.open(deletion, timeout=REAP_TIMEOUT_S).close()
         except error.HTTPError as exc:
-            if exc.code != 404:
-                logger.warning("could not delete proxy %s on %s: HTTP %s", name, base_url, exc.code)
+            if exc.code in REFUSED:
+                why = "the recorded API token was refused" if token else "the server needs an API token"
+                outcome.refused.append(f"{name} on {base_url}: HTTP {exc.code} ({why})")
+            elif exc.code != 404:
+                outcome.refused.append(f"{name} on {base_url}: HTTP {exc.code}")
             continue
         except (OSError, HTTPException, ValueError) as exc:
             reason = exc.reason if isinstance(exc, error.URLError) else exc
             if isinstance(reason, ConnectionRefusedError | ValueError):
-                return deleted, []  # no server there: every proxy it held is gone with it
+                return outcome  # no server there: every proxy it held is gone with it
             logger.warning("toxiproxy %s unreachable (%s): %d proxies left for a later run",
                            base_url, reason, len(names) - index)
-            return deleted, names[index:]
-        deleted.append(name)
-    return deleted, []
+            outcome.retry = names[index:]
+            return outcome
+        outcome.deleted.append(name)
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -100,6 +122,7 @@ class _RecordedProxies:
     pid: int
     start_ticks: int | None
     owned: dict[str, list[str]]
+    tokens: dict[str, str]
 
     @classmethod
     def read(cls, path: Path) -> _RecordedProxies | None:
@@ -108,7 +131,9 @@ class _RecordedProxies:
             record = json.loads(path.read_text())
             harness = record["harness"]
             owned = {str(url): [str(name) for name in names] for url, names in record["proxies"].items()}
-            return cls(str(record.get("run_dir", "")), int(harness["pid"]), harness["start_ticks"], owned)
+            tokens = {str(url): str(token) for url, token in record.get("tokens", {}).items()}
+            return cls(str(record.get("run_dir", "")), int(harness["pid"]), harness["start_ticks"],
+                       owned, tokens)
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -126,18 +151,22 @@ def _reap_proxies(path: Path) -> Reaped | None:
     if not _provably_gone(record.pid, record.start_ticks):
         return None
     deleted: list[str] = []
+    refused: list[str] = []
     left: dict[str, list[str]] = {}
     for base_url, names in record.owned.items():
-        gone, kept = _delete_proxies(base_url, names)
-        deleted += gone
-        if kept:
-            left[base_url] = kept
+        outcome = _delete_proxies(base_url, names, record.tokens.get(base_url))
+        deleted += outcome.deleted
+        refused += outcome.refused
+        if outcome.retry:
+            left[base_url] = outcome.retry
+    for problem in refused:
+        logger.warning("could not delete proxy %s", problem)
     if left:
         harness = {"pid": record.pid, "start_ticks": record.start_ticks}
-        write_json_atomically(path, {"run_dir": record.run_dir, "harness": harness, "proxies": left})
+        write_json_atomically(path, proxy_record_content(record.run_dir, harness, left, record.tokens))
     else:
         path.unlink(missing_ok=True)
-    return Reaped(run_dir=record.run_dir, killed=(), proxies=tuple(deleted))
+    return Reaped(run_dir=record.run_dir, killed=(), proxies=tuple(deleted), refused=tuple(refused))
 
 
 def _is_scratch_of(path: Path, reports_root: Path, run_id: str) -> bool:
@@ -211,12 +240,13 @@ def reap_stale_runs(reports_root: Path) -> list[Reaped]:
                 _remove_tree(Path(str(scratch)))
         registry_path.unlink(missing_ok=True)
         reaped.append(Reaped(run_dir=str(record.get("run_dir", "")), killed=tuple(killed),
-                             proxies=() if proxies is None else proxies.proxies))
+                             proxies=() if proxies is None else proxies.proxies,
+                             refused=() if proxies is None else proxies.refused))
     for record_path in sorted(proxy_records.glob("*.json")):
         if record_path.name in registries:
             continue
         orphan = _reap_proxies(record_path)
-        if orphan is not None and (orphan.proxies or not record_path.exists()):
+        if orphan is not None and (orphan.proxies or orphan.refused or not record_path.exists()):
             reaped.append(orphan)
     sweep_relocated()
     return reaped

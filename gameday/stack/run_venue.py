@@ -21,7 +21,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,7 +154,8 @@ def refuse_ports_in_use(config: VenueConfig) -> None:
 
 
 class RunVenue:
-    """One run's venue: ``await start()``, then ``admin_url``; ``await stop()`` always (idempotent)."""
+    """One run's venue: ``async with serving(session) as admin_url``, or ``await start()`` then
+    ``await stop()`` always (idempotent)."""
 
     def __init__(self, spec: VenueRunSpec, settings: StackSettings, admin_token: str) -> None:
         self._spec = spec
@@ -202,6 +203,15 @@ class RunVenue:
 
         await wait_until(PROCESS_NAME, serving, timeout_s=timeout_s, log_path=log_path, process=process)
         return self.admin_url
+
+    @contextlib.asynccontextmanager
+    async def serving(self, session: aiohttp.ClientSession) -> AsyncIterator[str]:
+        """The venue started (its admin URL) for the block, stopped when it ends however it ends, and
+        when it failed to start half way."""
+        try:
+            yield await self.start(session)
+        finally:
+            await self.stop()
 
     async def stop(self) -> None:
         """Stop the venue (SIGTERM, then SIGKILL) and drop the run's registry; safe to call twice."""

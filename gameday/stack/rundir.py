@@ -7,7 +7,8 @@ directories to remove. A run that ends cleanly deletes its registry file; a run 
 SIGKILL leaves it behind for the next run's reaper (:mod:`gameday.stack.reaper`).
 
 The proxies a run creates on a Toxiproxy server are recorded in ``<reports>/.active/proxies/<run-id>.json``
-before they are created, with the harness's PID and start time.
+before they are created, with the harness's PID and start time and the server's API token if it has
+one (both files are 0600).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,11 +162,7 @@ class ProcessRegistry:
             ],
             "scratch": [str(self._run_dir.scratch)] if self._part is None else [],
         }
-        path = self.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        tmp.replace(path)
+        write_json_atomically(self.path, record)
 
 
 def _harness() -> dict[str, int | None]:
@@ -174,31 +171,56 @@ def _harness() -> dict[str, int | None]:
 
 
 def write_json_atomically(path: Path, record: dict[str, Any]) -> None:
+    """``record`` as ``path``, whole or not at all, readable by its owner only (0600: a proxy record
+    holds the API token of its server)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        os.fchmod(file.fileno(), 0o600)  # a .tmp a killed writer left may have had other bits
+        file.write(json.dumps(record, indent=1))
     tmp.replace(path)
+
+
+def proxy_record_content(run_dir: str, harness: Mapping[str, int | None], owned: Mapping[str, list[str]],
+                         tokens: Mapping[str, str]) -> dict[str, Any]:
+    """What a proxy record holds: the run, its harness, the proxies it owns by server URL, and the API
+    token of each server that has one (only for a server it owns proxies on)."""
+    return {"run_dir": run_dir, "harness": dict(harness), "proxies": dict(owned),
+            "tokens": {url: token for url, token in tokens.items() if url in owned}}
 
 
 @dataclass(frozen=True)
 class ProxyRecord:
-    """The Toxiproxy proxies a run owns, by server URL; the file is the truth, so any number of
-    records of one run agree. Written by the harness, which it names as their owner."""
+    """The Toxiproxy proxies a run owns, by server URL, and the API token it sends each server that
+    needs one (so a later run's reaper can delete them); the file is the truth, so any number of
+    records of one run agree. Written by the harness, which it names as their owner; mode 0600."""
 
     path: Path
     run_dir: Path
 
-    def owned(self) -> dict[str, list[str]]:
+    def _read(self) -> dict[str, Any]:
         try:
-            proxies: dict[str, list[str]] = json.loads(self.path.read_text())["proxies"]
-        except (OSError, ValueError, KeyError, TypeError):
+            content = json.loads(self.path.read_text())
+        except (OSError, ValueError):
             return {}
-        return proxies
+        return content if isinstance(content, dict) else {}
 
-    def add(self, base_url: str, names: Sequence[str]) -> None:
-        owned = self.owned()
+    def owned(self) -> dict[str, list[str]]:
+        proxies = self._read().get("proxies")
+        return proxies if isinstance(proxies, dict) else {}
+
+    def tokens(self) -> dict[str, str]:
+        """The API token recorded for each server (those without one are absent)."""
+        tokens = self._read().get("tokens")
+        return tokens if isinstance(tokens, dict) else {}
+
+    def add(self, base_url: str, names: Sequence[str], token: str | None = None) -> None:
+        owned, tokens = self.owned(), self.tokens()
         owned[base_url] = list(dict.fromkeys([*owned.get(base_url, []), *names]))
-        self._write(owned)
+        if token is not None:
+            tokens[base_url] = token
+        self._write(owned, tokens)
 
     def discard(self, base_url: str, names: Sequence[str]) -> None:
         owned = self.owned()
@@ -207,11 +229,11 @@ class ProxyRecord:
             owned[base_url] = remaining
         else:
             owned.pop(base_url, None)
-        self._write(owned)
+        self._write(owned, self.tokens())
 
-    def _write(self, owned: dict[str, list[str]]) -> None:
+    def _write(self, owned: dict[str, list[str]], tokens: dict[str, str]) -> None:
         if owned:
-            write_json_atomically(self.path, {"run_dir": str(self.run_dir), "harness": _harness(),
-                                              "proxies": owned})
+            content = proxy_record_content(str(self.run_dir), _harness(), owned, tokens)
+            write_json_atomically(self.path, content)
         else:
             self.path.unlink(missing_ok=True)

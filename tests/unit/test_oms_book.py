@@ -84,6 +84,23 @@ def test_duplicate_exec_id_is_not_counted_twice() -> None:
     assert book.fill_count == 1
 
 
+def test_a_report_older_than_the_book_moves_no_order_back() -> None:
+    book = Book()
+    book.add_order(pending("a-1-1"))
+    trade = report("a-1-1", ExecType.TRADE, OrderStatus.PARTIALLY_FILLED, cum=4, last=4, exec_id="E1")
+    book.apply_report(trade, "oms-a", 1)
+    late_ack = book.apply_report(report("a-1-1", ExecType.NEW, OrderStatus.NEW), "oms-a", 2)
+    assert late_ack.order is not None
+    assert (late_ack.order.status, late_ack.order.cum_qty, late_ack.order_changed) == (
+        OrderStatus.PARTIALLY_FILLED, 4, False)
+
+    canceled = report("a-1-2", ExecType.CANCELED, OrderStatus.CANCELED, orig="a-1-1", cum=4)
+    book.apply_report(canceled, "oms-a", 3)
+    late_ack = book.apply_report(report("a-1-1", ExecType.NEW, OrderStatus.NEW, cum=4), "oms-a", 4)
+    assert late_ack.order is not None
+    assert late_ack.order.status is OrderStatus.CANCELED  # a done order stays done
+
+
 def test_cancel_report_resolves_the_original_order() -> None:
     book = Book()
     book.add_order(pending("a-1-1"))

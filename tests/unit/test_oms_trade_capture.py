@@ -37,8 +37,10 @@ class Sink:
         self.fills: list[Fill] = []
         self.positions: list[dict[str, int]] = []
         self.stored_again: list[str] = []
+        self.orders: list[Order] = []
 
-    def order_changed(self, order: Order) -> None: ...
+    def order_changed(self, order: Order) -> None:
+        self.orders.append(order)
 
     def stored(self, fill: Fill) -> None:
         self.stored_again.append(fill.exec_id)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from gameday.contract.run import CheckOptions, check_contract
-from gameday.errors import RunError, StackError, TargetFileError
+from gameday.errors import StackError, TargetFileError
 from gameday.operator import operator_endpoints
 from gameday.scenario import parse_scenario
 from gameday.stack.external import ExternalStack
@@ -240,8 +241,15 @@ def test_a_fixed_port_in_use_stops_the_run_before_anything_starts_naming_it(tmp_
     assert not list(reports.glob("**/venue.log"))
 
 
-def test_the_contract_check_refuses_a_venue_only_a_run_starts(tmp_path: Path) -> None:
-    target = TargetFile.model_validate({"name": "t", "oms": {"instances": {"a": "http://127.0.0.1:1"}},
-                                        "venue": {"run": {"fix_port": 9878, "sessions": ["A"]}}})
-    with pytest.raises(RunError, match=r"venue\.run starts ours only for gameday run"):
-        asyncio.run(check_contract(target, CheckOptions()))
+def test_the_contract_check_starts_no_venue_on_a_port_in_use_and_leaves_nothing_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the check keeps its venue's files
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        target = TargetFile.model_validate({"name": "t", "oms": {"instances": {"a": "http://127.0.0.1:1"}},
+                                            "venue": {"run": {"fix_port": port, "sessions": ["A"]}}})
+        with pytest.raises(StackError, match=rf"venue\.run\.fix_port: 127\.0\.0\.1:{port} is already in use"):
+            asyncio.run(check_contract(target, CheckOptions()))
+    assert list(tmp_path.iterdir()) == []  # its directory went with it

@@ -70,7 +70,8 @@ class _Record:
         self.added: list[tuple[str, list[str]]] = []
         self.discarded: list[str] = []
 
-    def add(self, base_url: str, names: Sequence[str]) -> None:
+    def add(self, base_url: str, names: Sequence[str], token: str | None = None) -> None:
+        assert token is None  # these clients send none: only a server that needs a token gets one
         self.added.append((base_url, list(names)))
 
     def discard(self, base_url: str, names: Sequence[str]) -> None:
