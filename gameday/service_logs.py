@@ -30,7 +30,8 @@ def _files(where: str) -> list[Path]:
     return [Path(where)]
 
 
-def _json_lines(path: Path) -> Iterator[str]:
+def _json_lines(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each JSON-object line of the file's tail, and the object it holds."""
     try:
         with path.open("rb") as file:
             size = file.seek(0, 2)
@@ -41,10 +42,11 @@ def _json_lines(path: Path) -> Iterator[str]:
                 line = raw.decode("utf-8", errors="replace").strip()
                 if line.startswith("{") and line.endswith("}"):
                     try:
-                        if isinstance(json.loads(line), dict):
-                            yield line
+                        entry = json.loads(line)
                     except ValueError:
                         continue
+                    if isinstance(entry, dict):
+                        yield line, entry
     except OSError:
         return
 
@@ -60,7 +62,7 @@ def collect_logs(sources: Mapping[str, str], run_dir: Path) -> dict[str, int]:
         count = 0
         with (folder / f"{service}.jsonl").open("w", encoding="utf-8") as out:
             for path in _files(where):
-                for line in _json_lines(path):
+                for line, _ in _json_lines(path):
                     if count >= MAX_LINES:
                         break
                     out.write(line + "\n")
@@ -73,8 +75,7 @@ def read_logs(run_dir: Path) -> list[dict[str, Any]]:
     """Every collected log line (a JSON object), the file's service set when the line names none."""
     lines: list[dict[str, Any]] = []
     for path in sorted((run_dir / LOGS_DIR).glob("*.jsonl")):
-        for line in _json_lines(path):
-            entry = json.loads(line)
+        for _, entry in _json_lines(path):
             entry.setdefault("service", path.stem)
             lines.append(entry)
     return lines

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gameday.history import Op
-from gameday.metrics import AlertRule
+from gameday.metrics import AlertRule, scrapes
 from gameday.report import feed_series, lanes, series
 from gameday.report.data_model import (
     Clock,
@@ -60,6 +60,7 @@ def build_report_data(ops: Sequence[Op], expectations: Sequence[ExpectationResul
     harness_lag, load = series.harness_samples(ops, clock)
     intervals = lanes.measured_intervals(expectations, clock, end_s)
     feeds = feed_series.feed_names(ops)
+    scraped = scrapes(ops)
     return ReportData(
         origin=clock.origin, end_s=end_s, faults=faults, intervals=intervals, latency=latency,
         rates=series.rates(ops, clock, end_s, fills_t),
@@ -71,6 +72,7 @@ def build_report_data(ops: Sequence[Op], expectations: Sequence[ExpectationResul
         load=load, locust=series.load_series(ops, clock), orders=counts, feed_names=feeds,
         feed_age=feed_series.feed_ages(ops, clock),
         selected_feed=feed_series.selected_feeds(ops, clock, feeds),
-        scraped=metric_panels(ops, clock), alerts=alert_marks(ops, clock, alerts), stop=stop_mark(ops, clock),
+        scraped=metric_panels(scraped, clock), alerts=alert_marks(scraped, clock, alerts),
+        stop=stop_mark(ops, clock),
         trails=order_trails(ops, logs, clock),
     )

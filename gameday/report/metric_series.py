@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from gameday.history import STOP_F, Op, OpKind
-from gameday.metrics import AlertRule, firings, scrapes
+from gameday.metrics import AlertRule, Scrape, firings
 from gameday.report.data_model import AlertMark, Clock, MetricPanel, Series, StopMark
 
 __all__ = ["MAX_SERIES", "PANELS", "alert_marks", "metric_panels", "stop_mark"]
@@ -35,8 +35,8 @@ def _label(service: str, name: str, labels: dict[str, str]) -> str:
     return f"{service} {name}{{{inner}}}" if inner else f"{service} {name}"
 
 
-def metric_panels(ops: Sequence[Op], clock: Clock) -> tuple[MetricPanel, ...]:
-    scraped = scrapes(ops)
+def metric_panels(scraped: Sequence[Scrape], clock: Clock) -> tuple[MetricPanel, ...]:
+    """The :data:`PANELS` over the run's scrapes (:func:`gameday.metrics.scrapes`)."""
     panels = []
     for key, title, names in PANELS:
         points: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -53,8 +53,7 @@ def metric_panels(ops: Sequence[Op], clock: Clock) -> tuple[MetricPanel, ...]:
     return tuple(panels)
 
 
-def alert_marks(ops: Sequence[Op], clock: Clock, rules: Sequence[AlertRule]) -> tuple[AlertMark, ...]:
-    scraped = scrapes(ops)
+def alert_marks(scraped: Sequence[Scrape], clock: Clock, rules: Sequence[AlertRule]) -> tuple[AlertMark, ...]:
     if not scraped:
         return ()
     marks = [AlertMark(name=rule.name, fired_s=clock.s(firing.fired_ns),
