@@ -28,8 +28,8 @@ import aiohttp
 
 from gameday.oms_api_routes import CONTRACT_ROUTES, OmsOp, Route, contract_routes
 
-__all__ = ["CONTRACT_ROUTES", "DEFAULT_API", "ContractApi", "Endpoint", "OmsApi", "OmsOp", "Reply", "Route",
-           "contract_routes"]
+__all__ = ["CONTRACT_ROUTES", "DEFAULT_API", "ContractApi", "Endpoint", "OmsApi", "OmsInstances", "OmsOp",
+           "Reply", "Route", "contract_routes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,3 +231,15 @@ class ContractApi:
 
 DEFAULT_API: OmsApi = ContractApi()
 """The contract's own API: what every stack speaks unless its target file names an adapter."""
+
+
+class OmsInstances(dict[str, str]):
+    """Deprecated: instance name → base URL with the API that speaks to them. Set
+    ``StackEndpoints.oms_api`` instead; a plugin that still assigns one of these to
+    ``StackEndpoints.oms`` has its ``api`` taken as the stack's ``oms_api``."""
+
+    __slots__ = ("api",)
+
+    def __init__(self, urls: Mapping[str, str], api: OmsApi = DEFAULT_API) -> None:
+        super().__init__(urls)
+        self.api = api

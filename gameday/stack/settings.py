@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gameday.oms_api import DEFAULT_API, OmsApi
+from gameday.oms_api import DEFAULT_API, OmsApi, OmsInstances
 from gameday.scenario.deploy_spec import DeploymentSpec
 from gameday.scenario.presets import InitialRole, StackPreset
 from gameday.stack.rundir import RunDir
@@ -52,3 +52,12 @@ class StackEndpoints:
     deployer: str | None = None  # base URL of the deployer, when the preset has one
     metrics: dict[str, str] = field(default_factory=dict)  # service -> its Prometheus /metrics URL
     logs: dict[str, str] = field(default_factory=dict)  # service -> its log file (a path or a glob)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """A plugin written before ``oms_api`` existed names its adapter with :class:`OmsInstances`."""
+        legacy = self.__dict__.get("oms")
+        if name == "oms_api" and value is DEFAULT_API and isinstance(legacy, OmsInstances):
+            value = legacy.api
+        super().__setattr__(name, value)
+        if name == "oms" and isinstance(value, OmsInstances):
+            super().__setattr__("oms_api", value.api)

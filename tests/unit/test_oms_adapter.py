@@ -411,3 +411,17 @@ async def test_routes_alone_map_a_renamed_api_onto_the_contract(tmp_path: Path) 
     assert adapted.as_dict()["adapter"] == "ContractApi"
     assert plain.run_blocked_by() == ["stack.active"]
     assert {"role", "positions", "orders.open"} <= {gap.check.id for gap in plain.gaps()}
+
+
+def test_a_plugin_that_still_names_its_adapter_with_oms_instances_gets_it_used() -> None:
+    from gameday.oms_api import DEFAULT_API, OmsInstances
+    from gameday.stack.settings import StackEndpoints
+
+    adapter = object()
+    built = StackEndpoints(oms=OmsInstances({"a": "http://127.0.0.1:1"}, adapter))  # type: ignore[arg-type]
+    assigned = StackEndpoints()
+    assigned.oms = OmsInstances({"a": "http://127.0.0.1:1"}, adapter)  # type: ignore[arg-type]
+
+    assert built.oms_api is adapter
+    assert assigned.oms_api is adapter
+    assert StackEndpoints(oms={"a": "http://127.0.0.1:1"}).oms_api is DEFAULT_API
