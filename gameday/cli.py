@@ -128,27 +128,24 @@ def escape(text: str) -> str:
     return escape_markup(text)
 
 
-def _load_all(paths: Sequence[Path], console: Console | PlainLines,
-              restartable: Sequence[str] | None = None) -> list[Scenario] | None:
+def _load_all(paths: Sequence[Path], restartable: Sequence[str] | None = None) -> list[Scenario] | None:
+    """The scenarios, or ``None`` after naming every problem of each bad file: as plain lines, the
+    same for every command (unwrapped, so an editor or a CI log reads one problem a line)."""
     scenarios: list[Scenario] = []
-    ok = True
+    lines = PlainLines()
     for path in paths:
         try:
             scenarios.append(load_scenario(path, restartable=restartable))
         except GamedayError as error:
-            if isinstance(console, PlainLines):
-                console.error(str(error))
-            else:
-                console.print(escape(str(error)), style="bold red", highlight=False)
-            ok = False
-    return scenarios if ok else None
+            lines.error(str(error))
+    return scenarios if len(scenarios) == len(paths) else None
 
 
 def _cmd_validate(args: argparse.Namespace, console: Console | PlainLines) -> int:
     """Plain lines: ``validate`` is run on every save and in pre-commit hooks, so it pays for no
     terminal library."""
     lines = console if isinstance(console, PlainLines) else PlainLines()
-    scenarios = _load_all(args.scenarios, lines)
+    scenarios = _load_all(args.scenarios)
     if scenarios is None:
         return EXIT_INVALID
     for path, scenario in zip(args.scenarios, scenarios, strict=True):
@@ -214,7 +211,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     target = None if args.target is None else _target_file(args, console)
     if args.target is not None and target is None:
         return EXIT_INVALID
-    scenarios = _load_all(args.scenarios, console, restartable=None if target is None else [
+    scenarios = _load_all(args.scenarios, restartable=None if target is None else [
         service for service, access in target.services.items() if access.can("restart")])
     if scenarios is None or not _known_defects(args.defect, console):
         return EXIT_INVALID
@@ -268,7 +265,7 @@ def _cmd_matrix(args: argparse.Namespace, console: Console) -> int:
     target = None if args.target is None else _target_file(args, console)
     if args.target is not None and target is None:
         return EXIT_INVALID
-    scenarios = _load_all(paths, console)
+    scenarios = _load_all(paths)
     if scenarios is None:
         return EXIT_INVALID
     attached = {} if target is None else _attached(args, target, paths, scenarios, console)
@@ -334,7 +331,7 @@ def _cmd_analyze(args: argparse.Namespace, console: Console) -> int:
 
     if args.scenario is None:
         return analyze_runs(args.run_dirs, console)
-    loaded = _load_all([args.scenario], console)  # a bad file reads as it does for `gameday validate`
+    loaded = _load_all([args.scenario])  # a bad file reads as it does for `gameday validate`
     if loaded is None:
         return EXIT_INVALID
     return analyze_runs(args.run_dirs, console, ScenarioFile(args.scenario, loaded[0]))
