@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -20,9 +22,28 @@ def test_results_come_back_in_the_items_order(workers: int) -> None:
     results = map_in_workers(numbers, _square_and_pid, workers)
 
     assert [square for square, _ in results] == [number * number for number in numbers]
-    pids = {pid for _, pid in results}
-    assert os.getpid() in pids
-    assert len(pids) == min(workers, len(numbers))
+    assert len({pid for _, pid in results}) <= workers
+
+
+def test_a_slow_item_does_not_hold_up_the_items_after_it(tmp_path: Path) -> None:
+    """Workers take the next item as they finish one: the slow item finishes only once every other
+    item is done, which only another process can do while it waits."""
+    others = 5
+
+    def slow_first(number: int) -> list[int]:
+        if number == 0:
+            deadline = time.monotonic() + 30
+            while len(list(tmp_path.iterdir())) < others and time.monotonic() < deadline:
+                time.sleep(0.01)
+        else:
+            (tmp_path / str(number)).touch()
+        return [number, os.getpid()]
+
+    results = map_in_workers(list(range(others + 1)), slow_first, 2)
+
+    assert [number for number, _ in results] == list(range(others + 1))
+    slow_pid = results[0][1]
+    assert all(pid != slow_pid for _, pid in results[1:])
 
 
 def test_a_worker_that_dies_leaves_its_items_to_the_caller() -> None:
