@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Mapping, Sequence
@@ -27,19 +28,28 @@ ACTIVE_POLL_S = 0.25
 """How often :func:`sample_until_active` samples the instances."""
 
 
-async def every(interval_s: float, tick: Any) -> None:
-    """Call ``tick`` on a fixed grid; a slow tick skips the grid points it overran."""
+async def every(interval_s: float, tick: Any, stop: asyncio.Event | None = None) -> None:
+    """Call ``tick`` on a fixed grid; a slow tick skips the grid points it overran. Once ``stop`` is
+    set, no tick starts (one under way finishes)."""
     start = time.monotonic()
     n = 0
-    while True:
+    while stop is None or not stop.is_set():
         await tick()
         n = max(n + 1, int((time.monotonic() - start) / interval_s) + 1)
-        await asyncio.sleep(max(0.0, start + n * interval_s - time.monotonic()))
+        delay = max(0.0, start + n * interval_s - time.monotonic())
+        if stop is None:
+            await asyncio.sleep(delay)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
 
 
 async def trade_probe(door: FrontDoor, history: History, symbols: str | Sequence[str],
-                      interval_s: float) -> None:
+                      interval_s: float, stop: asyncio.Event | None = None) -> None:
     """"Can we trade?": a tiny order far from the market, acknowledged then cancelled.
+
+    Stop it with ``stop``, not by cancelling it: a probe cancelled between its order and that
+    order's cancel leaves the order resting at the venue, and the run's final state would hold it.
 
     Each tick probes the next of ``symbols`` in turn and records the symbol on the invoke and the
     completion, so a venue halt of one symbol reads as the venue's state, not as an outage.
@@ -65,7 +75,7 @@ async def trade_probe(door: FrontDoor, history: History, symbols: str | Sequence
                            {**placement.body, "symbol": symbol, "tried": placement.tried,
                             "latency_ms": latency_ms})
 
-    await every(interval_s, tick)
+    await every(interval_s, tick, stop)
 
 
 async def _read(reply: Awaitable[Reply]) -> tuple[int, Any]:

@@ -67,6 +67,8 @@ Progress = Callable[[str], None]
 RECORDED_PREFIXES = ("deploy", "frontdoor")
 """Subjects recorded beside the OMS's own: the deployer's timeline and the front door's routes."""
 SCENARIO_FILE = "scenario.yaml"
+TRADE_PROBE_DRAIN_S = 5.0
+"""How long a trade probe under way at the end of the run may take to cancel its order."""
 
 
 class RunWatcher(Protocol):
@@ -198,9 +200,11 @@ async def _drive(scenario: Scenario, stack: Stack, history: History, session: ai
     operator = Operator(session, operator_endpoints(stack), stack.settings.admin_token, history)
     _phase(history, RunPhase.WORKLOAD, starts_ns=started_ns, duration_s=workload.duration.seconds,
            orders=len(flow), faults=len(scenario.timeline), actions=len(scenario.actions))
+    trade_probe_stop = asyncio.Event()
     probes = [
         asyncio.create_task(trade_probe(_probe_door(workload.routing, stack, session), history,
-                                        workload.symbols, scenario.probes.trade_interval.seconds)),
+                                        workload.symbols, scenario.probes.trade_interval.seconds,
+                                        trade_probe_stop)),
         asyncio.create_task(health_probe(session, stack.endpoints.oms, history,
                                          scenario.probes.health_interval.seconds,
                                          api=stack.endpoints.oms_api)),
@@ -225,6 +229,8 @@ async def _drive(scenario: Scenario, stack: Stack, history: History, session: ai
         active = await wait_for_active(session, stack.endpoints.oms, settings.settle_timeout_s,
                                        api=stack.endpoints.oms_api)
         _phase(history, RunPhase.SETTLED, active=active, waited_s=round(time.monotonic() - settling, 3))
+        trade_probe_stop.set()  # its order under way is cancelled before the final state is read
+        await asyncio.wait(probes[:1], timeout=TRADE_PROBE_DRAIN_S)
         for probe in probes:
             probe.cancel()
         await asyncio.gather(*probes, return_exceptions=True)

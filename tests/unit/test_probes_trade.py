@@ -63,3 +63,28 @@ async def test_a_single_symbol_is_probed_every_time() -> None:
         await task
 
     assert {request.symbol for request in door.requests} == {"BTC-USD"}
+
+
+class SlowToCancelDoor(ScriptedDoor):
+    """Its cancel answers only once the test has asked the probe to stop."""
+
+    def __init__(self) -> None:
+        super().__init__(wanted=1)
+        self.stop = asyncio.Event()
+
+    async def cancel(self, instance: str, order_id: str) -> int:
+        await self.stop.wait()
+        return await super().cancel(instance, order_id)
+
+
+async def test_a_stopped_probe_cancels_the_order_it_placed_and_places_no_more() -> None:
+    history = History()
+    door = SlowToCancelDoor()
+
+    task = asyncio.create_task(trade_probe(door, history, "BTC-USD", 0.001, door.stop))  # type: ignore[arg-type]
+    await asyncio.wait_for(door.done.wait(), timeout=10)  # the order is placed; its cancel is under way
+    door.stop.set()
+    await asyncio.wait_for(task, timeout=10)
+
+    assert [request.symbol for request in door.requests] == ["BTC-USD"]
+    assert door.cancelled == ["p-1"]
